@@ -1,0 +1,2 @@
+/* bench_linear.c: being written. */
+int main(void) { return 0; }

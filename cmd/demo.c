@@ -1,0 +1,2 @@
+/* demo.c: being written. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* config.c: being written (see config.h). */
+#include "config.h"

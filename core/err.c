@@ -1,0 +1,50 @@
+/* err.c: error message formatting (see err.h). */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+Status err_set(Err *e, Status status, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->status = status;
+    }
+    return status;
+}
+
+Status err_prefix(Err *e, const char *fmt, ...) {
+    if (!e) return ST_OK;
+    char head[ERR_MSG_MAX], old[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    return e->status;
+}
+
+void err_clear(Err *e) {
+    if (!e) return;
+    e->status = ST_OK;
+    e->msg[0] = '\0';
+}
+
+const char *status_name(Status s) {
+    switch (s) {
+    case ST_OK: return "ok";
+    case ST_IO: return "io";
+    case ST_FORMAT: return "format";
+    case ST_CONFIG: return "config";
+    case ST_SHAPE: return "shape";
+    case ST_MISSING: return "missing";
+    case ST_NOMEM: return "nomem";
+    case ST_INVALID: return "invalid";
+    case ST_NUMERIC: return "numeric";
+    }
+    return "unknown";
+}

@@ -1,0 +1,74 @@
+/* store.h: the HDF5 store for models, checkpoints and rollouts.
+ *
+ * A store file holds named tensors (datasets) in groups ("/layers/3/attn/w_q"), typed
+ * attributes on any group or dataset, and text datasets (resolved configs). The root
+ * carries two attributes, "format" (a string such as "drrl-model") and "format_version"
+ * (an integer); opening checks both. Every read checks rank, shape and element type
+ * against what the caller expects and fails with a message naming file, dataset,
+ * expected and found. Tensors larger than STORE_CHUNK_MIN elements are chunked and
+ * gzip-compressed (zlib, level 4) with the shuffle filter.
+ *
+ * Writes are atomic: store_create writes to "PATH.tmp.PID", store_commit flushes, closes,
+ * fsyncs, renames onto PATH and fsyncs the directory. A crash at any point before the
+ * rename leaves the old PATH untouched; store_abort removes the temporary file. */
+#ifndef DRRL_CORE_STORE_H
+#define DRRL_CORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORE_MAX_DIMS 8
+#define STORE_CHUNK_MIN 4096
+
+typedef enum { DT_F32, DT_F64, DT_I32, DT_I64, DT_U64, DT_U8 } DType;
+
+typedef struct Store Store; /* opaque */
+
+/* dtype_name: "float32", "float64", "int32", "int64", "uint64", "uint8". */
+const char *dtype_name(DType t);
+
+/* store_create: start writing a new file that will replace path on commit. */
+Status store_create(Store **out, const char *path, const char *format, int version, Err *e);
+/* store_commit: flush, close, fsync, rename over the final path; frees st in all cases. */
+Status store_commit(Store *st, Err *e);
+/* store_abort: close and delete the temporary file; frees st. NULL is allowed. */
+void store_abort(Store *st);
+
+/* store_open: open for reading; the format attribute must equal format and the version
+   must lie in [min_version, max_version]. */
+Status store_open(Store **out, const char *path, const char *format, int min_version,
+                  int max_version, Err *e);
+int store_version(const Store *st);
+const char *store_path(const Store *st);
+/* store_close: close a store opened for reading. NULL is allowed. */
+void store_close(Store *st);
+
+/* store_write: dataset name (absolute path; missing groups are created) of ndim dims. */
+Status store_write(Store *st, const char *name, DType t, const void *data, int ndim,
+                   const int64_t *dims, Err *e);
+/* store_read: read into out, which holds exactly prod(dims) elements of type t; the
+   dataset must have that rank, those dims and that element type. */
+Status store_read(Store *st, const char *name, DType t, void *out, int ndim,
+                  const int64_t *dims, Err *e);
+/* store_shape: rank, dims and element type of an existing dataset. */
+Status store_shape(Store *st, const char *name, int *ndim, int64_t *dims, DType *t, Err *e);
+/* store_exists: 1 if a dataset or group of that name exists, else 0. */
+int store_exists(Store *st, const char *name);
+
+/* text datasets (UTF-8, any length): resolved configs, vocabularies, notes. */
+Status store_write_text(Store *st, const char *name, const char *text, Err *e);
+/* store_read_text: *out is malloc'd and NUL-terminated; caller frees. */
+Status store_read_text(Store *st, const char *name, char **out, Err *e);
+
+/* attributes on object obj ("/" for the root, or a group/dataset path). */
+Status store_set_attr_str(Store *st, const char *obj, const char *name, const char *v, Err *e);
+Status store_set_attr_i64(Store *st, const char *obj, const char *name, int64_t v, Err *e);
+Status store_set_attr_f64(Store *st, const char *obj, const char *name, double v, Err *e);
+Status store_get_attr_str(Store *st, const char *obj, const char *name, char *buf, size_t cap,
+                          Err *e);
+Status store_get_attr_i64(Store *st, const char *obj, const char *name, int64_t *v, Err *e);
+Status store_get_attr_f64(Store *st, const char *obj, const char *name, double *v, Err *e);
+
+#endif

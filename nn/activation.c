@@ -1,0 +1,2 @@
+/* activation.c: being written. */
+#include "core/err.h"

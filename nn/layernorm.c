@@ -1,0 +1,2 @@
+/* layernorm.c: being written. */
+#include "core/err.h"

@@ -1,0 +1,2 @@
+/* linear.c: being written. */
+#include "core/err.h"

@@ -1,0 +1,2 @@
+/* mhsa.c: being written. */
+#include "core/err.h"

@@ -1,0 +1,2 @@
+/* optim.c: being written. */
+#include "core/err.h"

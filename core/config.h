@@ -11,7 +11,20 @@
  *   command line 'key.path=value': key.path: expected ..., found ...
  * Unknown keys, wrong types, missing required keys, out-of-range values, duplicate keys
  * and malformed YAML are all errors. The resolved config prints back as YAML that loads
- * to the same struct (config_to_yaml), so it can be stored in checkpoints as text. */
+ * to the same struct (config_to_yaml), so it can be stored in checkpoints as text.
+ *
+ * Details of the accepted YAML: one document per file (an empty file is an empty
+ * mapping; "section:" with nothing after it is an empty section); aliases are rejected;
+ * CF_BOOL takes only true/false; CF_INT only decimal integers that fit in int; CF_FLOAT
+ * only decimal notation (no .inf/.nan); a CF_STRING may be empty only if it is optional
+ * and its default is empty or absent. List elements are named "key[i]" (0-based) in
+ * messages. A missing required key is reported at the start of its parent mapping (1:1
+ * when that is the top level), or as "command line: key: ..." when no file was given.
+ * Malformed YAML reads "FILE:LINE:COLUMN: expected valid YAML, found <libyaml problem>",
+ * a file that cannot be opened "FILE: cannot open: <strerror>". On error the contents
+ * of cfg are unspecified. Every stored field is written in full (unused list slots and
+ * string bytes zeroed), so two configs loaded from the same values compare equal with
+ * memcmp provided their padding was zeroed first. */
 #ifndef DRRL_CORE_CONFIG_H
 #define DRRL_CORE_CONFIG_H
 

@@ -24,7 +24,14 @@ Status err_prefix(Err *e, const char *fmt, ...) {
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    /* head + ": " + old, truncated to the buffer (messages are bounded by design) */
+    size_t hl = strnlen(head, sizeof e->msg - 1);
+    memcpy(e->msg, head, hl);
+    size_t at = hl;
+    const char *parts[2] = {": ", old};
+    for (int k = 0; k < 2; k++)
+        for (const char *c = parts[k]; *c && at + 1 < sizeof e->msg; c++) e->msg[at++] = *c;
+    e->msg[at] = '\0';
     return e->status;
 }
 

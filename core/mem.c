@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const size_t kind_size[4] = {sizeof(float), sizeof(int32_t), sizeof(double),
-                                    sizeof(int64_t)};
+static const size_t kind_size[5] = {sizeof(float), sizeof(int32_t), sizeof(double),
+                                    sizeof(int64_t), sizeof(uint8_t)};
 
 void mem_plan_init(MemPlan *p) { memset(p, 0, sizeof *p); }
 
@@ -36,6 +36,9 @@ void mem_plan_f64(MemPlan *p, double **ptr, size_t count, const char *name) {
 void mem_plan_i64(MemPlan *p, int64_t **ptr, size_t count, const char *name) {
     add(p, 3, ptr, count, name);
 }
+void mem_plan_u8(MemPlan *p, uint8_t **ptr, size_t count, const char *name) {
+    add(p, 4, ptr, count, name);
+}
 
 static void assign(MemSlot *s, char *base) {
     char *at = base ? base + s->offset : NULL;
@@ -43,7 +46,8 @@ static void assign(MemSlot *s, char *base) {
     case 0: *(float **)s->target = (float *)(void *)at; break;
     case 1: *(int32_t **)s->target = (int32_t *)(void *)at; break;
     case 2: *(double **)s->target = (double *)(void *)at; break;
-    default: *(int64_t **)s->target = (int64_t *)(void *)at; break;
+    case 3: *(int64_t **)s->target = (int64_t *)(void *)at; break;
+    default: *(uint8_t **)s->target = (uint8_t *)at; break;
     }
 }
 

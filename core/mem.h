@@ -14,8 +14,8 @@
 
 typedef struct {
     const char *name;
-    int kind;      /* 0 float, 1 int32, 2 double, 3 int64 */
-    void *target;  /* float**, int32_t**, double** or int64_t** to fill */
+    int kind;      /* 0 float, 1 int32, 2 double, 3 int64, 4 uint8 */
+    void *target;  /* float**, int32_t**, double**, int64_t** or uint8_t** to fill */
     size_t count;  /* elements */
     size_t offset; /* bytes from base, 64-aligned */
 } MemSlot;
@@ -33,6 +33,7 @@ void mem_plan_f32(MemPlan *p, float **ptr, size_t count, const char *name);
 void mem_plan_i32(MemPlan *p, int32_t **ptr, size_t count, const char *name);
 void mem_plan_f64(MemPlan *p, double **ptr, size_t count, const char *name);
 void mem_plan_i64(MemPlan *p, int64_t **ptr, size_t count, const char *name);
+void mem_plan_u8(MemPlan *p, uint8_t **ptr, size_t count, const char *name);
 /* mem_plan_alloc: one aligned, zeroed allocation; assigns every registered pointer. */
 Status mem_plan_alloc(MemPlan *p, Err *e);
 /* mem_plan_free: release the allocation; registered pointers are set to NULL. */

@@ -5,7 +5,7 @@
  * carries two attributes, "format" (a string such as "drrl-model") and "format_version"
  * (an integer); opening checks both. Every read checks rank, shape and element type
  * against what the caller expects and fails with a message naming file, dataset,
- * expected and found. Tensors larger than STORE_CHUNK_MIN elements are chunked and
+ * expected and found. Tensors of at least STORE_CHUNK_MIN elements are chunked and
  * gzip-compressed (zlib, level 4) with the shuffle filter.
  *
  * Writes are atomic: store_create writes to "PATH.tmp.PID", store_commit flushes, closes,
@@ -42,7 +42,8 @@ Status store_open(Store **out, const char *path, const char *format, int min_ver
                   int max_version, Err *e);
 int store_version(const Store *st);
 const char *store_path(const Store *st);
-/* store_close: close a store opened for reading. NULL is allowed. */
+/* store_close: close a store opened for reading. NULL is allowed. On a store being
+   written (not yet committed) it acts as store_abort. */
 void store_close(Store *st);
 
 /* store_write: dataset name (absolute path; missing groups are created) of ndim dims. */
@@ -62,7 +63,11 @@ Status store_write_text(Store *st, const char *name, const char *text, Err *e);
 /* store_read_text: *out is malloc'd and NUL-terminated; caller frees. */
 Status store_read_text(Store *st, const char *name, char **out, Err *e);
 
-/* attributes on object obj ("/" for the root, or a group/dataset path). */
+/* attributes on object obj ("/" for the root, or a group/dataset path). Setting an
+   existing attribute replaces it. Strings are written as variable-length UTF-8; reading
+   accepts variable- and fixed-length strings (h5py writes either). Getters check that the
+   attribute exists and is of the right kind (string, integer or float); an integer of any
+   width is read into int64. */
 Status store_set_attr_str(Store *st, const char *obj, const char *name, const char *v, Err *e);
 Status store_set_attr_i64(Store *st, const char *obj, const char *name, int64_t v, Err *e);
 Status store_set_attr_f64(Store *st, const char *obj, const char *name, double v, Err *e);

@@ -1,2 +1,258 @@
-/* attention.c: being written. */
-#include "core/err.h"
+/* attention.c: exact multi-head scaled-dot-product attention with key padding masks
+ * (forward and backward), parallel over (batch, head) pairs. The math is in attention.h:
+ *     S = Q K^T / sqrt(dh);  P = masked row softmax(S);  O = P V
+ *     dV += P^T dO;  dP = dO V^T;  dS = P .* (dP - rowsum(dP .* P))
+ *     dQ += dS K / sqrt(dh);  dK += dS^T Q / sqrt(dh)
+ * Q, K, V, O of one (b, h) are (N, dh) views with row stride C = H*dh into the (B, N, C)
+ * buffers; cblas_sgemm reads and writes them in place (lda = C), nothing is copied. The
+ * 1/sqrt(dh) scale is folded into the GEMMs' alpha. */
+#include "nn/attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int attention_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+size_t attention_scratch_size(int N, int threads) {
+    if (threads < 1) threads = 1;
+    return (size_t)threads * (size_t)N * (size_t)N;
+}
+
+int64_t attention_flops(int64_t B, int64_t N, int64_t H, int64_t dh) {
+    return B * H * (2 * 2 * N * N * dh + (int64_t)ATTENTION_SOFTMAX_FLOPS * N * N);
+}
+
+int64_t attention_backward_flops(int64_t B, int64_t N, int64_t H, int64_t dh) {
+    return B * H * (4 * 2 * N * N * dh + (int64_t)ATTENTION_SOFTMAX_BWD_FLOPS * N * N);
+}
+
+/* exp_neg: e^x for the softmax, where x = s - max <= 0 (masked entries may be anything
+   finite; they are zeroed afterwards). Branch-free so that the row loop vectorises (libm's
+   expf is a call per element, and took half the attention time at N = 512):
+   x is clamped to [-87, 0] (e^-87 = 1.6e-38, the smallest result, still a normal float and
+   negligible next to the row sum >= 1; torch gives 0 or a denormal there), n = round(x / ln 2), r = x - n ln 2 in two pieces
+   (Cody-Waite, |r| <= ln2 / 2), e^r by Cephes' expf minimax polynomial (relative error about
+   1 ulp), times 2^n built in the exponent bits (n + 127 >= 1: normal). */
+static inline float exp_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 0.0f ? 0.0f : x;
+    /* n = round(x / ln 2) by adding 1.5 * 2^23 (the float's low bits then hold the rounded
+       integer; exact for |y| < 2^22; floorf/lrintf would stop the loop vectorising) */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693359375f;  /* ln 2 high part (exact in float) */
+    r = r - n * -2.12194440e-4f;     /* ln 2 low part */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23; /* n in [-126, 0]: a normal 2^n */
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return p * two_n;
+}
+
+/* row_sum: sum of x[0..n) with 16 partial sums (vectorisable without reassociation flags) */
+static inline float row_sum(const float *x, int n) {
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[j + l];
+    float s = 0.0f;
+    for (; j < n; j++) s += x[j];
+    for (int l = 0; l < 16; l++) s += acc[l];
+    return s;
+}
+
+/* row_max: max of x[0..n), n >= 1, with 16 partial maxima (vectorisable) */
+static inline float row_max(const float *x, int n) {
+    float acc[16];
+    for (int l = 0; l < 16; l++) acc[l] = x[0];
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+    float m = x[0];
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    for (int l = 0; l < 16; l++) m = acc[l] > m ? acc[l] : m;
+    return m;
+}
+
+/* row_dot: sum of x[j] * y[j] over [0, n) with 16 partial sums */
+static inline float row_dot(const float *x, const float *y, int n) {
+    float acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[j + l] * y[j + l];
+    float s = 0.0f;
+    for (; j < n; j++) s += x[j] * y[j];
+    for (int l = 0; l < 16; l++) s += acc[l];
+    return s;
+}
+
+/* masked row softmax in place over P (N, N); keep_* (N) flag the kept keys (both NULL: all).
+   Masked entries become exactly 0; a row without kept keys becomes all zeros. */
+static void softmax_rows(float *P /* (N, N) */, const int32_t *keep_i32 /* (N) or NULL */,
+                         const uint8_t *keep_u8 /* (N) or NULL */, int N) {
+    for (int i = 0; i < N; i++) {
+        float *row = P + (size_t)i * N;
+        float mx = -INFINITY;
+        int any = 0;
+        if (!keep_i32 && !keep_u8) {
+            mx = row_max(row, N);
+            any = 1;
+            for (int j = 0; j < N; j++) row[j] = exp_neg(row[j] - mx);
+        } else {
+            for (int j = 0; j < N; j++) {
+                int kj = keep_i32 ? keep_i32[j] != 0 : keep_u8[j] != 0;
+                if (kj && (!any || row[j] > mx)) mx = row[j];
+                any |= kj;
+            }
+            if (!any) {
+                memset(row, 0, (size_t)N * sizeof(float));
+                continue;
+            }
+            if (keep_i32)
+                for (int j = 0; j < N; j++) {
+                    float e = exp_neg(row[j] - mx);
+                    row[j] = keep_i32[j] != 0 ? e : 0.0f;
+                }
+            else
+                for (int j = 0; j < N; j++) {
+                    float e = exp_neg(row[j] - mx);
+                    row[j] = keep_u8[j] != 0 ? e : 0.0f;
+                }
+        }
+        /* sum >= 1: the max element contributes e^0 = 1 */
+        float inv = 1.0f / row_sum(row, N);
+        for (int j = 0; j < N; j++) row[j] *= inv;
+    }
+}
+
+/* forward of one (b, h) pair; P (N, N) receives the probabilities. */
+static void forward_pair(float *out, float *P, const float *q, const float *k, const float *v,
+                         AttnMask m, int b, int h, int N, int H, int dh) {
+    const int C = H * dh;
+    const size_t base = (size_t)b * N * C + (size_t)h * dh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    /* S = Q K^T / sqrt(dh): (N, dh) x (N, dh)^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, dh, scale, q + base, C,
+                k + base, C, 0.0f, P, N);
+    const int32_t *mi = NULL;
+    const uint8_t *mu = NULL;
+    if (m.type == ATTN_MASK_I32) mi = (const int32_t *)m.data + (size_t)b * N;
+    if (m.type == ATTN_MASK_U8) mu = (const uint8_t *)m.data + (size_t)b * N;
+    softmax_rows(P, mi, mu, N);
+    /* O = P V: (N, N) x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dh, N, 1.0f, P, N, v + base, C,
+                0.0f, out + base, C);
+}
+
+/* backward of one (b, h) pair; dP (N, N) is this thread's scratch. */
+static void backward_pair(float *dq, float *dk, float *dv, float *dP, const float *dout,
+                          const float *P, const float *q, const float *k, const float *v, int b,
+                          int h, int N, int H, int dh) {
+    const int C = H * dh;
+    const size_t base = (size_t)b * N * C + (size_t)h * dh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    /* dV += P^T dO: (N, N)^T x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, dh, N, 1.0f, P, N, dout + base, C,
+                1.0f, dv + base, C);
+    /* dP = dO V^T: (N, dh) x (N, dh)^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, dh, 1.0f, dout + base, C,
+                v + base, C, 0.0f, dP, N);
+    /* dS = P .* (dP - rowsum(dP .* P)), in place in dP */
+    for (int i = 0; i < N; i++) {
+        const float *p = P + (size_t)i * N;
+        float *d = dP + (size_t)i * N;
+        float s = row_dot(d, p, N);
+        for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - s);
+    }
+    /* dQ += dS K / sqrt(dh): (N, N) x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dh, N, scale, dP, N, k + base, C,
+                1.0f, dq + base, C);
+    /* dK += dS^T Q / sqrt(dh): (N, N)^T x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, dh, N, scale, dP, N, q + base, C,
+                1.0f, dk + base, C);
+}
+
+/* number of threads to use for `pairs` independent (b, h) items with `slices` scratch
+   slices available (slices < 0: no scratch needed). 1 means: run serially, and let
+   OpenBLAS thread each GEMM. */
+static int team_size(int pairs, long long slices) {
+    int nt = attention_max_threads();
+    if (slices >= 0 && nt > slices) nt = (int)slices;
+    if (pairs < nt) nt = 1; /* too few pairs: better to thread inside the GEMMs */
+    return nt < 1 ? 1 : nt;
+}
+
+void attention_forward(float *out, float *att, float *scratch, size_t scratch_len,
+                       const float *q, const float *k, const float *v, AttnMask key_mask,
+                       int B, int N, int H, int dh) {
+    if (B <= 0 || N <= 0 || H <= 0 || dh <= 0) return;
+    const size_t NN = (size_t)N * N;
+    const int pairs = B * H;
+    const long long slices = att ? -1 : (long long)(scratch_len / NN);
+    if (!att && slices < 1) return; /* caller error: no place for the scores */
+    const int nt = team_size(pairs, slices);
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            float *mine = att ? NULL : scratch + (size_t)omp_get_thread_num() * NN;
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < pairs; bh++) {
+                float *P = att ? att + (size_t)bh * NN : mine;
+                forward_pair(out, P, q, k, v, key_mask, bh / H, bh % H, N, H, dh);
+            }
+        }
+        return;
+    }
+#endif
+    (void)nt;
+    for (int bh = 0; bh < pairs; bh++) {
+        float *P = att ? att + (size_t)bh * NN : scratch;
+        forward_pair(out, P, q, k, v, key_mask, bh / H, bh % H, N, H, dh);
+    }
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, size_t scratch_len,
+                        const float *dout, const float *att, const float *q, const float *k,
+                        const float *v, int B, int N, int H, int dh) {
+    if (B <= 0 || N <= 0 || H <= 0 || dh <= 0) return;
+    const size_t NN = (size_t)N * N;
+    const int pairs = B * H;
+    const long long slices = (long long)(scratch_len / NN);
+    if (slices < 1) return; /* caller error: no scratch */
+    const int nt = team_size(pairs, slices);
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            float *dP = scratch + (size_t)omp_get_thread_num() * NN;
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < pairs; bh++)
+                backward_pair(dq, dk, dv, dP, dout, att + (size_t)bh * NN, q, k, v, bh / H,
+                              bh % H, N, H, dh);
+        }
+        return;
+    }
+#endif
+    (void)nt;
+    for (int bh = 0; bh < pairs; bh++)
+        backward_pair(dq, dk, dv, scratch, dout, att + (size_t)bh * NN, q, k, v, bh / H, bh % H,
+                      N, H, dh);
+}

@@ -41,9 +41,10 @@ int64_t attention_backward_flops(int64_t B, int64_t N, int64_t H, int64_t dh) {
    finite; they are zeroed afterwards). Branch-free so that the row loop vectorises (libm's
    expf is a call per element, and took half the attention time at N = 512):
    x is clamped to [-87, 0] (e^-87 = 1.6e-38, the smallest result, still a normal float and
-   negligible next to the row sum >= 1; torch gives 0 or a denormal there), n = round(x / ln 2), r = x - n ln 2 in two pieces
-   (Cody-Waite, |r| <= ln2 / 2), e^r by Cephes' expf minimax polynomial (relative error about
-   1 ulp), times 2^n built in the exponent bits (n + 127 >= 1: normal). */
+   negligible next to the row sum >= 1; torch gives 0 or a denormal there);
+   n = round(x / ln 2), r = x - n ln 2 in two pieces (Cody-Waite, |r| <= ln2 / 2); e^r by
+   Cephes' expf minimax polynomial; times 2^n built in the exponent bits (n + 127 >= 1).
+   Checked exhaustively over all floats in [-87, 0]: relative error <= 8.6e-8 (1.4 ulp). */
 static inline float exp_neg(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 0.0f ? 0.0f : x;

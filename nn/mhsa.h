@@ -105,8 +105,9 @@ void mhsa_forward(float *out /* (B, N, C) */, MhsaActs *acts, const float *inp /
                   AttnMask key_mask, const MhsaParams *p, int B, int N, int C, int H);
 
 /* mhsa_backward: ACCUMULATES into dinp (B, N, C) (may be NULL) and every non-NULL gradient
- * in grads (grads itself may be NULL: input gradient only); g's buffers are overwritten (zeroed then filled). Needs the forward's acts with
- * att != NULL and scratch of at least one N*N slice. */
+ * in grads (grads itself may be NULL: input gradient only); g's buffers are overwritten
+ * (zeroed, then filled). Needs the forward's acts with att != NULL and a scratch of at least
+ * one N*N slice. */
 void mhsa_backward(float *dinp /* (B, N, C) or NULL */, MhsaParams *grads, MhsaGradActs *g,
                    const float *dout /* (B, N, C) */, const float *inp /* (B, N, C) */,
                    const MhsaActs *acts, const MhsaParams *p, int B, int N, int C, int H);

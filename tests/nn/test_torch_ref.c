@@ -112,7 +112,8 @@ static void test_attention(Store *st) {
     int C = H * dh;
     int64_t d3[3] = {B, N, C}, d2[2] = {B, N}, d4[4] = {B, H, N, N};
     size_t n = count_of(3, d3), nn = count_of(4, d4);
-    float *q = load(st, "/attention/q", DT_F32, 3, d3), *k = load(st, "/attention/k", DT_F32, 3, d3),
+    float *q = load(st, "/attention/q", DT_F32, 3, d3),
+          *k = load(st, "/attention/k", DT_F32, 3, d3),
           *v = load(st, "/attention/v", DT_F32, 3, d3),
           *dout = load(st, "/attention/dout", DT_F32, 3, d3);
     int32_t *mask = load(st, "/attention/mask", DT_I32, 2, d2);
@@ -208,7 +209,8 @@ static void test_layernorm(Store *st) {
     if (M < 1 || C < 1) return;
     int64_t d2[2] = {M, C}, d1[1] = {C};
     size_t n = count_of(2, d2);
-    float *x = load(st, "/layernorm/x", DT_F32, 2, d2), *w = load(st, "/layernorm/weight", DT_F32, 1, d1),
+    float *x = load(st, "/layernorm/x", DT_F32, 2, d2),
+          *w = load(st, "/layernorm/weight", DT_F32, 1, d1),
           *b = load(st, "/layernorm/bias", DT_F32, 1, d1),
           *dout = load(st, "/layernorm/dout", DT_F32, 2, d2);
     double *rout = load(st, "/layernorm/out", DT_F64, 2, d2),
@@ -248,7 +250,8 @@ static void test_gelu(Store *st) {
 
 int main(void) {
     const char *root = getenv("DRRL_SOURCE_ROOT");
-    if (!root || !*root) return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run via meson test)");
+    if (!root || !*root)
+        return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run via meson test)");
     char *py = "/usr/bin/python3";
     if (access(py, X_OK) != 0) return check_skip(NAME, "/usr/bin/python3 is not installed");
     char *probe[] = {py, "-c", "import torch, h5py, numpy", NULL};

@@ -31,7 +31,9 @@ int main(void) {
         for (int i = 0; i < M * K; i++) A[t][i] = (float)((i * 7 + t) % 13) - 6.0f;
         for (int i = 0; i < K * N; i++) B[t][i] = (float)((i * 5 + 3 * t) % 11) - 5.0f;
     }
+#if DRRL_OPENMP
 #pragma omp parallel for
+#endif
     for (int t = 0; t < T; t++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A[t], K, B[t], N,
                     0.0f, C[t], N);

@@ -29,9 +29,9 @@
 #include "nn/attention.h"
 #include "nn/mhsa.h"
 #include "tests/check.h"
+#include "tests/fd.h"
 
 #define GRAD_TOL 1e-4
-#define FD_H 1e-5
 #define FWD_RTOL 1e-5
 #define FWD_ATOL 1e-5
 
@@ -209,18 +209,8 @@ static double attn_loss(const AttnLoss *a) {
     return dot(a->out, a->g, n);
 }
 
-/* central differences of attn_loss with respect to every element of x (one of q, k, v) */
-static void fd_grad(double *grad, double *x, size_t n, const AttnLoss *a) {
-    for (size_t i = 0; i < n; i++) {
-        double x0 = x[i];
-        x[i] = x0 + FD_H;
-        double lp = attn_loss(a);
-        x[i] = x0 - FD_H;
-        double lm = attn_loss(a);
-        x[i] = x0;
-        grad[i] = (lp - lm) / (2 * FD_H);
-    }
-}
+/* attn_loss_fd: attn_loss through the FdLossFn signature of tests/fd.h */
+static double attn_loss_fd(void *ctx) { return attn_loss(ctx); }
 
 static void test_attention_small(int fully_padded) {
     const int B = 2, N = 7, H = 3, dh = 5, C = H * dh;
@@ -301,9 +291,9 @@ static void test_attention_small(int fully_padded) {
     /* backward vs finite differences of the double forward */
     attention_backward(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
     AttnLoss L = {B, N, H, dh, mask, dq_, dk_, dv_, dg, work};
-    fd_grad(fq, dq_, n, &L);
-    fd_grad(fk, dk_, n, &L);
-    fd_grad(fv, dv_, n, &L);
+    fd_grad(fq, dq_, n, attn_loss_fd, &L);
+    fd_grad(fk, dk_, n, attn_loss_fd, &L);
+    fd_grad(fv, dv_, n, attn_loss_fd, &L);
     double w1 = check_grad(dq, fq, n, "dq");
     double w2 = check_grad(dk, fk, n, "dk");
     double w3 = check_grad(dv, fv, n, "dv");
@@ -472,6 +462,9 @@ static double mhsa_ref_loss(MhsaRef *m) {
     return dot(m->y, m->g, (size_t)M * C);
 }
 
+/* mhsa_ref_loss_fd: mhsa_ref_loss through the FdLossFn signature of tests/fd.h */
+static double mhsa_ref_loss_fd(void *ctx) { return mhsa_ref_loss(ctx); }
+
 static void test_mhsa(void) {
     const int B = 2, N = 5, C = 12, H = 3;
     const size_t n = (size_t)B * N * C;
@@ -543,15 +536,7 @@ static void test_mhsa(void) {
     /* backward (accumulating into zeroed gradients) vs finite differences */
     mhsa_backward(dx, &gp, &gacts, dy, x, &acts, &p, B, N, C, H);
     double *fd = malloc(sizeof(double) * nt);
-    for (size_t i = 0; i < nt; i++) {
-        double t0 = m.theta[i];
-        m.theta[i] = t0 + FD_H;
-        double lp = mhsa_ref_loss(&m);
-        m.theta[i] = t0 - FD_H;
-        double lm = mhsa_ref_loss(&m);
-        m.theta[i] = t0;
-        fd[i] = (lp - lm) / (2 * FD_H);
-    }
+    fd_grad(fd, m.theta, nt, mhsa_ref_loss_fd, &m);
     static const char *names[T_COUNT] = {"dx", "dwq", "dbq", "dwk", "dbk",
                                           "dwv", "dbv", "dwo", "dbo"};
     printf("mhsa B=%d N=%d C=%d H=%d worst scaled grad error:", B, N, C, H);

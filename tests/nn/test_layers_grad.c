@@ -36,6 +36,7 @@
 #include "nn/loss.h"
 #include "nn/softmax.h"
 #include "tests/check.h"
+#include "tests/fd.h"
 
 #define NM 5  /* rows */
 #define NC 7  /* input features / classes */
@@ -43,7 +44,6 @@
 #define NV 6  /* embedding vocabulary */
 #define NE 9  /* embedding lookups */
 
-#define FD_H 1e-5
 #define GRAD_RTOL 1e-3
 #define GRAD_SCALE_FRAC 1e-2
 #define FWD_RTOL 1e-5
@@ -102,21 +102,6 @@ static void check_accum(const char *what, const float *g2, const float *g1, size
     double d[1024];
     for (size_t i = 0; i < n; i++) d[i] = 2.0 * g1[i];
     check_vec(what, g2, d, n, ACC_RTOL, 1.0, 1e-30);
-}
-
-typedef double (*LossFn)(void *ctx);
-
-/* central differences of loss(ctx) w.r.t. x[0..n) (x lives inside ctx) */
-static void fd_grad(double *grad, double *x, size_t n, LossFn loss, void *ctx) {
-    for (size_t i = 0; i < n; i++) {
-        double save = x[i];
-        x[i] = save + FD_H;
-        double lp = loss(ctx);
-        x[i] = save - FD_H;
-        double lm = loss(ctx);
-        x[i] = save;
-        grad[i] = (lp - lm) / (2.0 * FD_H);
-    }
 }
 
 static double dot_d(const double *g, const double *y, size_t n) {

@@ -60,6 +60,7 @@ Status store_create(Store **out, const char *path, const char *format, int versi
     /* From here on store_abort cleans up (closes the file, unlinks tmp, frees). */
     st->tmp = tmp;
     st->version = version;
+    st->deflate = STORE_DEFLATE_DEFAULT;
 
     /* SEMI close degree: H5Fclose fails rather than silently keeping the file open if
      * an object were still open, so store_commit never renames a half-flushed file. */

@@ -6,7 +6,8 @@
  * (an integer); opening checks both. Every read checks rank, shape and element type
  * against what the caller expects and fails with a message naming file, dataset,
  * expected and found. Tensors of at least STORE_CHUNK_MIN elements are chunked and
- * gzip-compressed (zlib, level 4) with the shuffle filter.
+ * gzip-compressed (zlib, level STORE_DEFLATE_DEFAULT unless store_set_deflate says
+ * otherwise) with the shuffle filter.
  *
  * Writes are atomic: store_create writes to "PATH.tmp.PID", store_commit flushes, closes,
  * fsyncs, renames onto PATH and fsyncs the directory. A crash at any point before the
@@ -21,6 +22,7 @@
 
 #define STORE_MAX_DIMS 8
 #define STORE_CHUNK_MIN 4096
+#define STORE_DEFLATE_DEFAULT 4
 
 typedef enum { DT_F32, DT_F64, DT_I32, DT_I64, DT_U64, DT_U8 } DType;
 
@@ -45,6 +47,11 @@ const char *store_path(const Store *st);
 /* store_close: close a store opened for reading. NULL is allowed. On a store being
    written (not yet committed) it acts as store_abort. */
 void store_close(Store *st);
+
+/* store_set_deflate: gzip level 0..9 for the chunked datasets written from now on (0: chunked
+   but uncompressed; 1 is several times faster than 4 for data that compresses little, such
+   as trained float weights). */
+Status store_set_deflate(Store *st, int level, Err *e);
 
 /* store_write: dataset name (absolute path; missing groups are created) of ndim dims. */
 Status store_write(Store *st, const char *name, DType t, const void *data, int ndim,

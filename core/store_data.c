@@ -7,7 +7,6 @@
 /* Target bytes per chunk. 1 MiB equals HDF5's default chunk-cache size, so a chunk
  * is decompressed once and stays cached while it is read. */
 #define CHUNK_TARGET_BYTES ((size_t)1 << 20)
-#define DEFLATE_LEVEL 4
 
 const char *dtype_name(DType t) {
     switch (t) {
@@ -150,7 +149,7 @@ Status store_write(Store *st, const char *name, DType t, const void *data, int n
         hsize_t chunk[STORE_MAX_DIMS];
         choose_chunk(ndim, dims, dtype_size(t), chunk);
         if (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 ||
-            H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0)
+            (st->deflate > 0 && H5Pset_deflate(dcpl, (unsigned)st->deflate) < 0))
             goto hdf_fail;
     }
     ds = H5Dcreate2(st->file, name, dtype_file(t), space, lcpl, dcpl, H5P_DEFAULT);
@@ -267,4 +266,11 @@ int store_exists(Store *st, const char *name) {
     if (!st || sto_check_name(st, name, 1, NULL) != ST_OK) return 0;
     sto_quiet();
     return sto_obj_kind(st->file, name, NULL) != OBJ_MISSING;
+}
+
+Status store_set_deflate(Store *st, int level, Err *e) {
+    if (!st || level < 0 || level > 9)
+        return err_set(e, ST_INVALID, "store_set_deflate: level: expected 0..9, found %d", level);
+    st->deflate = level;
+    return ST_OK;
 }

@@ -18,6 +18,7 @@ struct Store {
     char *path;  /* final path (what messages name) */
     char *tmp;   /* temporary path while writing, NULL when opened for reading */
     int version; /* format_version of the file */
+    int deflate; /* gzip level for chunked datasets written from now on (0: none) */
 };
 
 typedef enum { OBJ_MISSING, OBJ_GROUP, OBJ_DATASET, OBJ_OTHER } ObjKind;

@@ -5,7 +5,11 @@
  *     dQ += dS K / sqrt(dh);  dK += dS^T Q / sqrt(dh)
  * Q, K, V, O of one (b, h) are (N, dh) views with row stride C = H*dh into the (B, N, C)
  * buffers; cblas_sgemm reads and writes them in place (lda = C), nothing is copied. The
- * 1/sqrt(dh) scale is folded into the GEMMs' alpha. */
+ * 1/sqrt(dh) scale is folded into the GEMMs' alpha.
+ * With dropout on the probabilities (attention_forward_dropout): P' = P .* keep / (1 - p),
+ *     O = P' V;  dV += P'^T dO;  dP' = dO V^T;  dS = P' .* dP' - P .* rowsum(P' .* dP')
+ * (from dP = dP' .* keep / (1 - p) and P .* dP = P' .* dP'), so the backward needs P and P'
+ * but not the keep mask. */
 #include "nn/attention.h"
 
 #include <cblas.h>
@@ -115,9 +119,11 @@ static void softmax_rows(float *P /* (N, N) */, const int32_t *keep_i32 /* (N) o
     }
 }
 
-/* forward of one (b, h) pair; P (N, N) receives the probabilities. */
-static void forward_pair(float *out, float *P, const float *q, const float *k, const float *v,
-                         AttnMask m, int b, int h, int N, int H, int dh) {
+/* forward of one (b, h) pair; P (N, N) receives the probabilities. With dropout (Pd != NULL):
+   Pd (N, N) receives P' = P .* [keep != 0] * kscale and the output is P' V. */
+static void forward_pair(float *out, float *P, float *Pd, const uint8_t *keep, float kscale,
+                         const float *q, const float *k, const float *v, AttnMask m, int b,
+                         int h, int N, int H, int dh) {
     const int C = H * dh;
     const size_t base = (size_t)b * N * C + (size_t)h * dh;
     const float scale = 1.0f / sqrtf((float)dh);
@@ -129,30 +135,49 @@ static void forward_pair(float *out, float *P, const float *q, const float *k, c
     if (m.type == ATTN_MASK_I32) mi = (const int32_t *)m.data + (size_t)b * N;
     if (m.type == ATTN_MASK_U8) mu = (const uint8_t *)m.data + (size_t)b * N;
     softmax_rows(P, mi, mu, N);
-    /* O = P V: (N, N) x (N, dh) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dh, N, 1.0f, P, N, v + base, C,
+    const float *Pv = P;
+    if (Pd) {
+        /* P' = P .* keep / (1 - p) */
+        const size_t NN = (size_t)N * N;
+        for (size_t i = 0; i < NN; i++) Pd[i] = keep[i] ? P[i] * kscale : 0.0f;
+        Pv = Pd;
+    }
+    /* O = P V (or P' V): (N, N) x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dh, N, 1.0f, Pv, N, v + base, C,
                 0.0f, out + base, C);
 }
 
-/* backward of one (b, h) pair; dP (N, N) is this thread's scratch. */
+/* backward of one (b, h) pair; dP (N, N) is this thread's scratch. Pd: the dropped-out
+   probabilities P' of the forward, or NULL without dropout (then P' = P). */
 static void backward_pair(float *dq, float *dk, float *dv, float *dP, const float *dout,
-                          const float *P, const float *q, const float *k, const float *v, int b,
-                          int h, int N, int H, int dh) {
+                          const float *P, const float *Pd, const float *q, const float *k,
+                          const float *v, int b, int h, int N, int H, int dh) {
     const int C = H * dh;
     const size_t base = (size_t)b * N * C + (size_t)h * dh;
     const float scale = 1.0f / sqrtf((float)dh);
-    /* dV += P^T dO: (N, N)^T x (N, dh) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, dh, N, 1.0f, P, N, dout + base, C,
+    const float *Pv = Pd ? Pd : P;
+    /* dV += P'^T dO: (N, N)^T x (N, dh) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, dh, N, 1.0f, Pv, N, dout + base, C,
                 1.0f, dv + base, C);
-    /* dP = dO V^T: (N, dh) x (N, dh)^T */
+    /* dP' = dO V^T: (N, dh) x (N, dh)^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, dh, 1.0f, dout + base, C,
                 v + base, C, 0.0f, dP, N);
-    /* dS = P .* (dP - rowsum(dP .* P)), in place in dP */
-    for (int i = 0; i < N; i++) {
-        const float *p = P + (size_t)i * N;
-        float *d = dP + (size_t)i * N;
-        float s = row_dot(d, p, N);
-        for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - s);
+    if (!Pd) {
+        /* dS = P .* (dP - rowsum(dP .* P)), in place in dP */
+        for (int i = 0; i < N; i++) {
+            const float *p = P + (size_t)i * N;
+            float *d = dP + (size_t)i * N;
+            float s = row_dot(d, p, N);
+            for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - s);
+        }
+    } else {
+        /* dS = P' .* dP' - P .* rowsum(P' .* dP'), in place in dP (see attention.h) */
+        for (int i = 0; i < N; i++) {
+            const float *p = P + (size_t)i * N, *pd = Pd + (size_t)i * N;
+            float *d = dP + (size_t)i * N;
+            float s = row_dot(d, pd, N);
+            for (int j = 0; j < N; j++) d[j] = pd[j] * d[j] - p[j] * s;
+        }
     }
     /* dQ += dS K / sqrt(dh): (N, N) x (N, dh) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dh, N, scale, dP, N, k + base, C,
@@ -172,9 +197,12 @@ static int team_size(int pairs, long long slices) {
     return nt < 1 ? 1 : nt;
 }
 
-void attention_forward(float *out, float *att, float *scratch, size_t scratch_len,
-                       const float *q, const float *k, const float *v, AttnMask key_mask,
-                       int B, int N, int H, int dh) {
+/* the forward of every (b, h) pair, threaded as described in attention.h; att_drop/keep
+   NULL: no dropout */
+static void forward_all(float *out, float *att, float *att_drop, const uint8_t *keep,
+                        float kscale, float *scratch, size_t scratch_len, const float *q,
+                        const float *k, const float *v, AttnMask key_mask, int B, int N, int H,
+                        int dh) {
     if (B <= 0 || N <= 0 || H <= 0 || dh <= 0) return;
     const size_t NN = (size_t)N * N;
     const int pairs = B * H;
@@ -189,7 +217,10 @@ void attention_forward(float *out, float *att, float *scratch, size_t scratch_le
 #pragma omp for schedule(static)
             for (int bh = 0; bh < pairs; bh++) {
                 float *P = att ? att + (size_t)bh * NN : mine;
-                forward_pair(out, P, q, k, v, key_mask, bh / H, bh % H, N, H, dh);
+                float *Pd = att_drop ? att_drop + (size_t)bh * NN : NULL;
+                const uint8_t *kp = att_drop ? keep + (size_t)bh * NN : NULL;
+                forward_pair(out, P, Pd, kp, kscale, q, k, v, key_mask, bh / H, bh % H, N, H,
+                             dh);
             }
         }
         return;
@@ -198,13 +229,32 @@ void attention_forward(float *out, float *att, float *scratch, size_t scratch_le
     (void)nt;
     for (int bh = 0; bh < pairs; bh++) {
         float *P = att ? att + (size_t)bh * NN : scratch;
-        forward_pair(out, P, q, k, v, key_mask, bh / H, bh % H, N, H, dh);
+        float *Pd = att_drop ? att_drop + (size_t)bh * NN : NULL;
+        const uint8_t *kp = att_drop ? keep + (size_t)bh * NN : NULL;
+        forward_pair(out, P, Pd, kp, kscale, q, k, v, key_mask, bh / H, bh % H, N, H, dh);
     }
 }
 
-void attention_backward(float *dq, float *dk, float *dv, float *scratch, size_t scratch_len,
-                        const float *dout, const float *att, const float *q, const float *k,
-                        const float *v, int B, int N, int H, int dh) {
+void attention_forward(float *out, float *att, float *scratch, size_t scratch_len,
+                       const float *q, const float *k, const float *v, AttnMask key_mask,
+                       int B, int N, int H, int dh) {
+    forward_all(out, att, NULL, NULL, 1.0f, scratch, scratch_len, q, k, v, key_mask, B, N, H,
+                dh);
+}
+
+void attention_forward_dropout(float *out, float *att, float *att_drop, const uint8_t *keep,
+                               float p, const float *q, const float *k, const float *v,
+                               AttnMask key_mask, int B, int N, int H, int dh) {
+    if (!att || !att_drop || !keep) return; /* caller error */
+    float kscale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    forward_all(out, att, att_drop, keep, kscale, NULL, 0, q, k, v, key_mask, B, N, H, dh);
+}
+
+/* the backward of every (b, h) pair; att_drop NULL: no dropout */
+static void backward_all(float *dq, float *dk, float *dv, float *scratch, size_t scratch_len,
+                         const float *dout, const float *att, const float *att_drop,
+                         const float *q, const float *k, const float *v, int B, int N, int H,
+                         int dh) {
     if (B <= 0 || N <= 0 || H <= 0 || dh <= 0) return;
     const size_t NN = (size_t)N * N;
     const int pairs = B * H;
@@ -218,7 +268,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, size_t 
             float *dP = scratch + (size_t)omp_get_thread_num() * NN;
 #pragma omp for schedule(static)
             for (int bh = 0; bh < pairs; bh++)
-                backward_pair(dq, dk, dv, dP, dout, att + (size_t)bh * NN, q, k, v, bh / H,
+                backward_pair(dq, dk, dv, dP, dout, att + (size_t)bh * NN,
+                              att_drop ? att_drop + (size_t)bh * NN : NULL, q, k, v, bh / H,
                               bh % H, N, H, dh);
         }
         return;
@@ -226,6 +277,20 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, size_t 
 #endif
     (void)nt;
     for (int bh = 0; bh < pairs; bh++)
-        backward_pair(dq, dk, dv, scratch, dout, att + (size_t)bh * NN, q, k, v, bh / H, bh % H,
-                      N, H, dh);
+        backward_pair(dq, dk, dv, scratch, dout, att + (size_t)bh * NN,
+                      att_drop ? att_drop + (size_t)bh * NN : NULL, q, k, v, bh / H, bh % H, N,
+                      H, dh);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, size_t scratch_len,
+                        const float *dout, const float *att, const float *q, const float *k,
+                        const float *v, int B, int N, int H, int dh) {
+    backward_all(dq, dk, dv, scratch, scratch_len, dout, att, NULL, q, k, v, B, N, H, dh);
+}
+
+void attention_backward_dropout(float *dq, float *dk, float *dv, float *scratch,
+                                size_t scratch_len, const float *dout, const float *att,
+                                const float *att_drop, const float *q, const float *k,
+                                const float *v, int B, int N, int H, int dh) {
+    backward_all(dq, dk, dv, scratch, scratch_len, dout, att, att_drop, q, k, v, B, N, H, dh);
 }

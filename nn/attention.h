@@ -75,6 +75,41 @@ void attention_backward(float *dq /* (B, N, H*dh) */, float *dk /* (B, N, H*dh) 
                         const float *q /* (B, N, H*dh) */, const float *k /* (B, N, H*dh) */,
                         const float *v /* (B, N, H*dh) */, int B, int N, int H, int dh);
 
+/* Dropout on the attention probabilities (BERT's attention_probs_dropout_prob), training
+ * only. keep (B, H, N, N) is drawn by the caller (nonzero = kept, e.g. u >= p with u uniform
+ * in [0, 1), in index order, so the mask does not depend on the thread count):
+ *     P' = P .* keep / (1 - p)      (p == 1: P' = 0)
+ *     O  = P' V
+ * Backward, with dP' = dO V^T (the mask is implied by P and P'):
+ *     dV += P'^T dO
+ *     dS  = P' .* dP' - P .* rowsum(P' .* dP')
+ *     dQ += dS K / sqrt(dh);  dK += dS^T Q / sqrt(dh)
+ * (dP = dP' .* keep / (1 - p), so P .* dP = P' .* dP' and P .* rowsum(P .* dP) is the
+ * second term). With keep all nonzero and p = 0 this is exactly attention_forward. */
+
+/* attention_forward_dropout: as attention_forward with dropout on P; att (B, H, N, N)
+ * receives P (the softmax), att_drop (B, H, N, N) receives P', which the output uses. Both
+ * are required (no scratch needed). 0 <= p <= 1. */
+void attention_forward_dropout(float *out /* (B, N, H*dh) */, float *att /* (B, H, N, N) */,
+                               float *att_drop /* (B, H, N, N) */,
+                               const uint8_t *keep /* (B, H, N, N) */, float p,
+                               const float *q /* (B, N, H*dh) */,
+                               const float *k /* (B, N, H*dh) */,
+                               const float *v /* (B, N, H*dh) */, AttnMask key_mask /* (B, N) */,
+                               int B, int N, int H, int dh);
+
+/* attention_backward_dropout: the backward of attention_forward_dropout; ACCUMULATES into
+ * dq, dk, dv like attention_backward; att and att_drop are the forward's P and P'. */
+void attention_backward_dropout(float *dq /* (B, N, H*dh) */, float *dk /* (B, N, H*dh) */,
+                                float *dv /* (B, N, H*dh) */,
+                                float *scratch /* (threads, N, N) */, size_t scratch_len,
+                                const float *dout /* (B, N, H*dh) */,
+                                const float *att /* (B, H, N, N) */,
+                                const float *att_drop /* (B, H, N, N) */,
+                                const float *q /* (B, N, H*dh) */,
+                                const float *k /* (B, N, H*dh) */,
+                                const float *v /* (B, N, H*dh) */, int B, int N, int H, int dh);
+
 /* ATTENTION_SOFTMAX_FLOPS: the count charged per score for the masked softmax: scale is
  * folded into the GEMM (0), max (1), subtract (1), exp (1), sum (1), normalise (1). */
 #define ATTENTION_SOFTMAX_FLOPS 5

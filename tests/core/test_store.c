@@ -319,7 +319,10 @@ static void test_roundtrip(void) {
 
 /* ------------------------------------------------------- chunked tensors */
 
-static void check_layout(hid_t f, const char *name, int chunked, int ndim, const hsize_t *cdims) {
+/* check_layout: contiguous or chunked with these chunk dims; chunked ones have the shuffle
+   filter and, when level > 0, deflate at that level */
+static void check_layout(hid_t f, const char *name, int chunked, int ndim, const hsize_t *cdims,
+                         unsigned level) {
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     hid_t pl = d >= 0 ? H5Dget_create_plist(d) : -1;
     CHECK(pl >= 0, "%s: cannot get creation plist", name);
@@ -338,10 +341,10 @@ static void check_layout(hid_t f, const char *name, int chunked, int ndim, const
             if (id == H5Z_FILTER_SHUFFLE) has_shuffle = 1;
             if (id == H5Z_FILTER_DEFLATE) {
                 has_deflate = 1;
-                CHECK(ncd >= 1 && cd[0] == 4, "%s: deflate level %u", name, cd[0]);
+                CHECK(ncd >= 1 && cd[0] == level, "%s: deflate level %u, expected %u", name, cd[0], level);
             }
         }
-        CHECK(has_shuffle == chunked && has_deflate == chunked,
+        CHECK(has_shuffle == chunked && has_deflate == (chunked && level > 0),
               "%s: filters shuffle=%d deflate=%d, expected %d", name, has_shuffle, has_deflate,
               chunked);
         if (chunked) {
@@ -389,11 +392,20 @@ static void test_chunked(void) {
     CHECK(store_write(st, "/rnd", DT_F64, rnd, 2, d_rnd, &e) == ST_OK, "%s", e.msg);
     CHECK(store_write(st, "/edge/below", DT_F32, small, 1, d_small, &e) == ST_OK, "%s", e.msg);
     CHECK(store_write(st, "/edge/at", DT_F32, atmin, 2, d_min, &e) == ST_OK, "%s", e.msg);
+    /* the level applies to datasets written after it is set */
+    CHECK(store_set_deflate(st, 10, &e) == ST_INVALID &&
+              !strcmp(e.msg, "store_set_deflate: level: expected 0..9, found 10"), "%s", e.msg);
+    CHECK(store_set_deflate(st, 1, &e) == ST_OK, "%s", e.msg);
+    CHECK(store_write(st, "/level1", DT_F64, rnd, 2, d_rnd, &e) == ST_OK, "%s", e.msg);
+    CHECK(store_set_deflate(st, 0, &e) == ST_OK, "%s", e.msg);
+    CHECK(store_write(st, "/level0", DT_F64, rnd, 2, d_rnd, &e) == ST_OK, "%s", e.msg);
     CHECK(store_commit(st, &e) == ST_OK, "%s", e.msg);
 
+    /* the big tensor compresses > 10x; /rnd, /level1 and /level0 (random doubles) do not */
     long long raw = (long long)sizeof(float) * R * C, sz = file_size(p);
-    CHECK(sz > 0 && sz < raw / 10, "file %lld bytes, raw tensor %lld bytes: not compressed", sz,
-          raw);
+    long long rest = 3 * (long long)sizeof(double) * 100 * 100;
+    CHECK(sz > rest && sz < raw / 10 + rest, "file %lld bytes, raw tensor %lld bytes (+%lld "
+          "incompressible): not compressed", sz, raw, rest);
 
     /* the layout as HDF5 itself reports it */
     hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -401,10 +413,12 @@ static void test_chunked(void) {
     if (f >= 0) {
         const hsize_t c_big[] = {256, 1024}, c_rnd[] = {100, 100},
                       c_min[] = {16, STORE_CHUNK_MIN / 16};
-        check_layout(f, "/rollout/obs", 1, 2, c_big);
-        check_layout(f, "/rnd", 1, 2, c_rnd);
-        check_layout(f, "/edge/at", 1, 2, c_min);
-        check_layout(f, "/edge/below", 0, 1, NULL);
+        check_layout(f, "/rollout/obs", 1, 2, c_big, STORE_DEFLATE_DEFAULT);
+        check_layout(f, "/rnd", 1, 2, c_rnd, STORE_DEFLATE_DEFAULT);
+        check_layout(f, "/edge/at", 1, 2, c_min, STORE_DEFLATE_DEFAULT);
+        check_layout(f, "/edge/below", 0, 1, NULL, 0);
+        check_layout(f, "/level1", 1, 2, c_rnd, 1);
+        check_layout(f, "/level0", 1, 2, c_rnd, 0);
         H5Fclose(f);
     }
 
@@ -414,6 +428,12 @@ static void test_chunked(void) {
     CHECK(memcmp(back, big, sizeof(float) * R * C) == 0, "big tensor differs");
     CHECK(store_read(st, "/rnd", DT_F64, rnd2, 2, d_rnd, &e) == ST_OK, "%s", e.msg);
     CHECK(memcmp(rnd, rnd2, sizeof(double) * 100 * 100) == 0, "random tensor differs");
+    for (int k = 0; k < 2; k++) {
+        memset(rnd2, 0, sizeof(double) * 100 * 100);
+        CHECK(store_read(st, k ? "/level1" : "/level0", DT_F64, rnd2, 2, d_rnd, &e) == ST_OK,
+              "%s", e.msg);
+        CHECK(memcmp(rnd, rnd2, sizeof(double) * 100 * 100) == 0, "level %d tensor differs", k);
+    }
     memset(small, 0, sizeof small);
     CHECK(store_read(st, "/edge/at", DT_F32, small, 2, d_min, &e) == ST_OK, "%s", e.msg);
     CHECK(memcmp(small, atmin, sizeof small) == 0, "edge tensor differs");

@@ -9,7 +9,11 @@
  *   - the accumulate (+=) convention, int32 vs uint8 masks, the inference path (att NULL,
  *     scores in scratch) with one or several scratch slices, a larger case where the
  *     (b, h) pairs are split across threads, a saturated softmax (score gaps of hundreds),
- *     no mask == all-ones mask, and attention_flops / mhsa_flops.
+ *     no mask == all-ones mask, and attention_flops / mhsa_flops;
+ *   - dropout on the probabilities (attention_forward_dropout / _backward_dropout): forward
+ *     vs the naive double forward with the same keep mask, backward vs finite differences,
+ *     dropped and masked entries of P' exactly 0, and keep-all with p = 0 equal to the plain
+ *     attention (forward bit for bit, backward to float rounding).
  *
  * Tolerance for gradients: |ours - fd| <= GRAD_TOL * max(|fd|, scale), scale = the largest
  * |fd| of that tensor. The finite differences are taken in double on the same inputs, so their
@@ -437,6 +441,126 @@ static void test_attention_saturated(void) {
     free(ref);
 }
 
+/* ---------------------------------------------------------------- attention dropout */
+
+typedef struct {
+    int B, N, H, dh;
+    const int32_t *mask;
+    const uint8_t *keep; /* (B, H, N, N) */
+    double kscale;       /* 1 / (1 - p) */
+    const double *q, *k, *v, *g;
+    double *out, *P;     /* work */
+} AttnDropLoss;
+
+/* out = (P .* keep * kscale) V per (b, h), P from the naive reference; L = sum(out .* g) */
+static double attn_drop_loss(void *ctx) {
+    AttnDropLoss *a = ctx;
+    int B = a->B, N = a->N, H = a->H, dh = a->dh, C = H * dh;
+    ref_attention(a->out, a->P, a->q, a->k, a->v, a->mask, B, N, H, dh);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < N; i++)
+                for (int c = 0; c < dh; c++) {
+                    double o = 0;
+                    for (int j = 0; j < N; j++) {
+                        size_t pij = (((size_t)b * H + h) * N + i) * N + j;
+                        if (a->keep[pij])
+                            o += a->P[pij] * a->kscale * a->v[((size_t)b * N + j) * C + h * dh + c];
+                    }
+                    a->out[((size_t)b * N + i) * C + h * dh + c] = o;
+                }
+    return dot(a->out, a->g, (size_t)B * N * C);
+}
+
+static void test_attention_dropout(void) {
+    const int B = 2, N = 7, H = 3, dh = 5, C = H * dh;
+    const size_t n = (size_t)B * N * C, nn = (size_t)B * H * N * N;
+    const float p = 0.3f;
+    Rng r;
+    rng_init(&r, 777, 1);
+    int32_t mask[2 * 7] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0};
+    uint8_t *keep = malloc(nn), *ones = malloc(nn);
+    for (size_t i = 0; i < nn; i++) keep[i] = rng_uniformf(&r) >= p, ones[i] = 1;
+    float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
+          *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
+          *out = malloc(sizeof(float) * n), *out2 = malloc(sizeof(float) * n),
+          *att = malloc(sizeof(float) * nn), *attd = malloc(sizeof(float) * nn),
+          *att2 = malloc(sizeof(float) * nn), *dq = calloc(n, sizeof(float)),
+          *dk = calloc(n, sizeof(float)), *dv = calloc(n, sizeof(float)),
+          *eq = calloc(n, sizeof(float)), *ek = calloc(n, sizeof(float)),
+          *ev = calloc(n, sizeof(float));
+    size_t slen = attention_scratch_size(N, attention_max_threads());
+    float *scratch = malloc(sizeof(float) * slen);
+    fill_normal(&r, q, n, 1.0);
+    fill_normal(&r, k, n, 1.0);
+    fill_normal(&r, v, n, 1.0);
+    fill_normal(&r, g, n, 1.0);
+    double *qd = malloc(sizeof(double) * n), *kd = malloc(sizeof(double) * n),
+           *vd = malloc(sizeof(double) * n), *gd = malloc(sizeof(double) * n),
+           *work = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
+           *fq = malloc(sizeof(double) * n), *fk = malloc(sizeof(double) * n),
+           *fv = malloc(sizeof(double) * n);
+    to_double(qd, q, n), to_double(kd, k, n), to_double(vd, v, n), to_double(gd, g, n);
+
+    AttnDropLoss L = {B, N, H, dh, mask, keep, 1.0 / (1.0 - (double)p), qd, kd, vd, gd, work, P};
+    attn_drop_loss(&L);
+    attention_forward_dropout(out, att, attd, keep, p, q, k, v, attn_mask_i32(mask), B, N, H,
+                              dh);
+    check_fwd(out, work, n, "attention dropout out");
+    check_fwd(att, P, nn, "attention dropout P (before dropout)");
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (size_t i = 0; i < (size_t)H * N * N; i++) {
+            size_t at = (size_t)b * H * N * N + i;
+            int j = (int)(i % (size_t)N);
+            if ((!keep[at] || !mask[b * N + j]) && attd[at] != 0.0f) bad++;
+            if (keep[at] && fabs(attd[at] - att[at] / (1.0 - p)) > 1e-6 * att[at]) bad++;
+        }
+    CHECK(bad == 0, "P': %d entries not 0 (dropped/masked) or not P / (1 - p) (kept)", bad);
+
+    attention_backward_dropout(dq, dk, dv, scratch, slen, g, att, attd, q, k, v, B, N, H, dh);
+    fd_grad(fq, qd, n, attn_drop_loss, &L);
+    fd_grad(fk, kd, n, attn_drop_loss, &L);
+    fd_grad(fv, vd, n, attn_drop_loss, &L);
+    double w1 = check_grad(dq, fq, n, "dropout dq");
+    double w2 = check_grad(dk, fk, n, "dropout dk");
+    double w3 = check_grad(dv, fv, n, "dropout dv");
+    printf("attention dropout p=%.1f B=%d N=%d H=%d dh=%d: worst scaled grad error dq %.2e "
+           "dk %.2e dv %.2e\n", (double)p, B, N, H, dh, w1, w2, w3);
+    int nzk = 0;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < N; j++)
+            if (!mask[b * N + j])
+                for (int c = 0; c < C; c++) {
+                    size_t at = ((size_t)b * N + j) * C + c;
+                    nzk += (dk[at] != 0.0f) + (dv[at] != 0.0f);
+                }
+    CHECK(nzk == 0, "dropout: %d nonzero dK/dV entries at masked keys", nzk);
+
+    /* keep everything with p = 0: the plain attention, forward bit for bit */
+    attention_forward(out, att2, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
+    attention_forward_dropout(out2, att, attd, ones, 0.0f, q, k, v, attn_mask_i32(mask), B, N,
+                              H, dh);
+    CHECK(memcmp(out, out2, sizeof(float) * n) == 0, "keep-all p=0 forward == plain, bit for bit");
+    CHECK(memcmp(att, att2, sizeof(float) * nn) == 0 && memcmp(attd, att2, sizeof(float) * nn) == 0,
+          "keep-all p=0: P and P' == plain P");
+    memset(dq, 0, sizeof(float) * n), memset(dk, 0, sizeof(float) * n);
+    memset(dv, 0, sizeof(float) * n);
+    attention_backward_dropout(dq, dk, dv, scratch, slen, g, att, attd, q, k, v, B, N, H, dh);
+    attention_backward(eq, ek, ev, scratch, slen, g, att2, q, k, v, B, N, H, dh);
+    double *ed = malloc(sizeof(double) * n);
+    to_double(ed, eq, n);
+    check_grad(dq, ed, n, "keep-all dq vs plain");
+    to_double(ed, ek, n);
+    check_grad(dk, ed, n, "keep-all dk vs plain");
+    CHECK(memcmp(dv, ev, sizeof(float) * n) == 0, "keep-all dv == plain, bit for bit");
+
+    free(keep), free(ones), free(q), free(k), free(v), free(g), free(out), free(out2), free(att);
+    free(attd), free(att2), free(dq), free(dk), free(dv), free(eq), free(ek), free(ev);
+    free(scratch), free(qd), free(kd), free(vd), free(gd), free(work), free(P), free(fq);
+    free(fk), free(fv), free(ed);
+}
+
 /* ---------------------------------------------------------------- mhsa layer */
 
 enum { T_X, T_WQ, T_BQ, T_WK, T_BK, T_WV, T_BV, T_WO, T_BO, T_COUNT };
@@ -609,6 +733,7 @@ int main(void) {
     test_attention_small(1);
     test_attention_large();
     test_attention_saturated();
+    test_attention_dropout();
     test_mhsa();
     return check_exit("test_attention_grad");
 }

@@ -1,0 +1,308 @@
+/* tsv.c: GLUE-format TSV loader (see tsv.h). The file is read into one buffer; rows are
+ * checked line by line and their stripped texts compacted in place to the front of that
+ * buffer, which then becomes the single text allocation. */
+#include "tsv.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SHOW_MAX 60 /* bytes of a found value quoted in a message before "..." */
+
+/* show: quote-ready rendering of s[0..n): TAB as \t, other control bytes as \xNN, at most
+ * SHOW_MAX bytes (cut at a UTF-8 character boundary) followed by "..." if longer. */
+static void show(char *out, size_t cap, const char *s, size_t n) {
+    size_t lim = n;
+    int cut = 0;
+    if (lim > SHOW_MAX) {
+        lim = SHOW_MAX;
+        while (lim > 0 && ((unsigned char)s[lim] & 0xC0) == 0x80) lim--;
+        cut = 1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < lim && at + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\t') {
+            out[at++] = '\\';
+            out[at++] = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            at += (size_t)snprintf(out + at, cap - at, "\\x%02x", c);
+        } else {
+            out[at++] = (char)c;
+        }
+    }
+    if (cut && at + 4 < cap) {
+        memcpy(out + at, "...", 3);
+        at += 3;
+    }
+    out[at] = '\0';
+}
+
+/* utf8_bad: offset of the first byte of the first invalid UTF-8 sequence in s[0..n), or
+ * -1 if all of it is valid (Unicode table 3-7: no overlongs, no surrogates, <= U+10FFFF). */
+static long utf8_bad(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if (c >= 0xE1 && c <= 0xEC) len = 3;
+        else if (c == 0xED) len = 3, hi = 0x9F;
+        else if (c >= 0xEE && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) len = 4, hi = 0x8F;
+        else return (long)i;
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return (long)i;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return (long)i;
+        i += len;
+    }
+    return -1;
+}
+
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* read_all: whole file into a fresh buffer with one spare byte; *len = bytes read. */
+static Status read_all(const char *path, char **out, size_t *len, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    size_t cap = 1 << 16;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
+        if ((unsigned long long)sb.st_size >= (unsigned long long)INT_MAX) {
+            fclose(f);
+            return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found %lld bytes",
+                           path, (long long)sb.st_size);
+        }
+        cap = (size_t)sb.st_size + 1;
+    }
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap);
+    }
+    size_t n = 0;
+    for (;;) {
+        if (n + 1 >= cap) { /* grow (the file is not regular or grew while reading) */
+            if (cap >= (size_t)INT_MAX) {
+                free(buf);
+                fclose(f);
+                return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found more",
+                               path);
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap * 2);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return err_set(e, ST_IO, "%s: read error: %s", path, strerror(saved));
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return ST_OK;
+}
+
+/* parse_index: non-negative decimal integer filling the whole field, <= INT32_MAX. */
+static int parse_index(const char *s, size_t n, int32_t *v) {
+    if (n == 0) return 0;
+    long long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        x = x * 10 + (s[i] - '0');
+        if (x > INT32_MAX) return 0;
+    }
+    *v = (int32_t)x;
+    return 1;
+}
+
+void tsv_free(TsvData *d) {
+    if (!d) return;
+    if (d->text && d->n > 0) free(d->text[0]);
+    free(d->text);
+    free(d->label);
+    free(d->index);
+    free(d->line);
+    memset(d, 0, sizeof *d);
+}
+
+Status tsv_load(TsvData *d, const char *path, Err *e) {
+    memset(d, 0, sizeof *d);
+    char *buf = NULL;
+    size_t len = 0;
+    Status st = read_all(path, &buf, &len, e);
+    if (st) return st;
+
+    /* lines: every '\n' ends one; a last line without '\n' counts too */
+    size_t nlines = 0;
+    for (const char *q = buf; (q = memchr(q, '\n', (size_t)(buf + len - q))) != NULL; q++)
+        nlines++;
+    if (len > 0 && buf[len - 1] != '\n') nlines++;
+    int n = nlines > 0 ? (int)(nlines - 1) : 0; /* < INT_MAX: the file is under 2 GiB */
+
+    size_t cnt = n > 0 ? (size_t)n : 1;
+    d->text = malloc(cnt * sizeof *d->text);
+    d->label = malloc(cnt * sizeof *d->label);
+    d->index = malloc(cnt * sizeof *d->index);
+    d->line = malloc(cnt * sizeof *d->line);
+    if (!d->text || !d->label || !d->index || !d->line) {
+        st = err_set(e, ST_NOMEM, "%s: cannot allocate arrays for %d rows", path, n);
+        goto fail;
+    }
+
+    char found[4 * SHOW_MAX + 8];
+    char *p = buf, *end = buf + len, *w = buf;
+    int row = 0;
+    for (int lineno = 1; lineno == 1 || p < end; lineno++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *le = nl ? nl : end;
+        char *next = nl ? nl + 1 : end;
+        if (le > p && le[-1] == '\r') le--;
+        size_t ll = (size_t)(le - p);
+
+        char *z = memchr(p, '\0', ll);
+        if (z) {
+            st = err_set(e, ST_FORMAT, "%s:%d: expected text without NUL bytes, found byte 0x00 "
+                         "at column %ld", path, lineno, (long)(z - p) + 1);
+            goto fail;
+        }
+        long bad = utf8_bad((const unsigned char *)p, ll);
+        if (bad >= 0) {
+            st = err_set(e, ST_FORMAT, "%s:%d: expected valid UTF-8, found byte 0x%02x at "
+                         "column %ld", path, lineno, (unsigned char)p[bad], bad + 1);
+            goto fail;
+        }
+
+        if (lineno == 1) {
+            const char *h = p;
+            size_t hl = ll;
+            if (hl >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3, hl -= 3; /* BOM */
+            if (hl == 14 && memcmp(h, "sentence\tlabel", 14) == 0) {
+                d->labeled = 1;
+            } else if (hl == 14 && memcmp(h, "index\tsentence", 14) == 0) {
+                d->labeled = 0;
+            } else {
+                show(found, sizeof found, h, hl);
+                st = err_set(e, ST_FORMAT, "%s:1: header: expected 'sentence\\tlabel' or "
+                             "'index\\tsentence', found '%s'", path, found);
+                goto fail;
+            }
+            p = next;
+            continue;
+        }
+
+        int tabs = 0;
+        for (const char *q = p; (q = memchr(q, '\t', (size_t)(le - q))) != NULL; q++) tabs++;
+        if (tabs != 1) {
+            st = err_set(e, ST_FORMAT, "%s:%d: expected 2 tab-separated columns, found %d",
+                         path, lineno, tabs + 1);
+            goto fail;
+        }
+        char *s, *se; /* text field [s, se) */
+        int32_t label = -1, index = row;
+        if (d->labeled) { /* sentence \t label: split on the last TAB */
+            char *tab = le - 1;
+            while (*tab != '\t') tab--;
+            s = p;
+            se = tab;
+            size_t fl = (size_t)(le - tab - 1);
+            if (fl == 1 && (tab[1] == '0' || tab[1] == '1')) {
+                label = tab[1] - '0';
+            } else {
+                show(found, sizeof found, tab + 1, fl);
+                st = err_set(e, ST_FORMAT, "%s:%d: label: expected 0 or 1, found '%s'", path,
+                             lineno, found);
+                goto fail;
+            }
+        } else { /* index \t sentence: split on the first TAB */
+            char *tab = memchr(p, '\t', ll);
+            s = tab + 1;
+            se = le;
+            size_t il = (size_t)(tab - p);
+            if (!parse_index(p, il, &index)) {
+                /* digits (or a minus sign and digits) that do not fit get the range */
+                size_t k = il > 0 && p[0] == '-' ? 1 : 0;
+                int numeric = il > k;
+                for (size_t i = k; i < il; i++) numeric &= p[i] >= '0' && p[i] <= '9';
+                show(found, sizeof found, p, il);
+                if (numeric)
+                    st = err_set(e, ST_FORMAT, "%s:%d: index: expected an integer from 0 to "
+                                 "%ld, found '%s'", path, lineno, (long)INT32_MAX, found);
+                else
+                    st = err_set(e, ST_FORMAT, "%s:%d: index: expected an integer, found '%s'",
+                                 path, lineno, found);
+                goto fail;
+            }
+        }
+        char *raw = s, *raw_end = se;
+        while (s < se && is_space(*s)) s++;
+        while (se > s && is_space(se[-1])) se--;
+        if (s == se) {
+            show(found, sizeof found, raw, (size_t)(raw_end - raw));
+            st = err_set(e, ST_FORMAT, "%s:%d: expected a non-empty sentence, found '%s'", path,
+                         lineno, found);
+            goto fail;
+        }
+        /* compact: w <= s always (each row consumed at least its text plus one byte), and the
+           fields parsed above are no longer needed */
+        size_t tl = (size_t)(se - s);
+        memmove(w, s, tl);
+        w[tl] = '\0';
+        w += tl + 1;
+        d->label[row] = label;
+        d->index[row] = index;
+        d->line[row] = lineno;
+        row++;
+        p = next;
+    }
+    /* row == n here: every line after the header is one row */
+
+    if (n == 0) {
+        free(buf);
+        buf = NULL;
+    } else {
+        char *nb = realloc(buf, (size_t)(w - buf)); /* give back headers, labels, indexes */
+        if (nb) buf = nb;
+        char *q = buf;
+        for (int i = 0; i < n; i++) {
+            d->text[i] = q;
+            q += strlen(q) + 1;
+        }
+    }
+    d->n = n;
+    return ST_OK;
+
+fail:
+    free(buf);
+    free(d->text);
+    free(d->label);
+    free(d->index);
+    free(d->line);
+    memset(d, 0, sizeof *d);
+    return st;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test_base.sh: drrl-base end to end on configs/tiny.yaml (run from the source root).
+#   1. train: exit 0, files written, dev accuracy above chance;
+#   2. reload: `--eval model.h5` gives exactly the predictions the in-memory model gave;
+#   3. resume: half the steps, then --resume for the rest, ends in the same training state
+#      (parameters, AdamW moments and step, RNG states: one sha256) as one straight run;
+#   4. errors: a missing data file, a malformed TSV row, a mismatched resume config, an
+#      unknown --split: non-zero exit, message naming file/line/key, nothing written.
+set -euo pipefail
+base="$1"
+cd "${DRRL_SOURCE_ROOT:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+state() { sed -n 's/^training state sha256 //p' "$1"; }
+
+# 1. straight run (2 epochs of the tiny config)
+"$base" --config configs/tiny.yaml run.dir="$tmp/a" > "$tmp/a.txt"
+for f in model.h5 checkpoint.h5 metrics.csv dev_predictions.tsv; do
+  [[ -s "$tmp/a/$f" ]] || fail "$f missing"
+done
+ls "$tmp/a" | grep -q '\.tmp' && fail "temporary file left behind"
+acc=$(sed -n 's/^training done: .*best dev accuracy \([0-9.]*\)$/\1/p' "$tmp/a.txt")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.65) }' || fail "tiny dev accuracy $acc < 0.65"
+head -1 "$tmp/a/metrics.csv" | grep -qx "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s" \
+  || fail "metrics.csv header"
+
+# 2. reload: same predictions as the in-memory model that was saved
+"$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/pred.tsv" > "$tmp/eval.txt"
+cmp "$tmp/pred.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
+grep -q "accuracy $acc " "$tmp/eval.txt" || fail "reloaded accuracy differs from $acc"
+"$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/test.tsv" > /dev/null
+[[ $(wc -l < "$tmp/test.tsv") -eq 1822 ]] || fail "test predictions: expected 1821 rows + header"
+head -1 "$tmp/test.tsv" | grep -qx $'index\tprediction' || fail "test predictions header"
+
+# 3. resume: stop at step 150 (mid epoch 1), resume, compare the final state
+steps=$(sed -n 's/^model: .* \([0-9]*\) steps of .*/\1/p' "$tmp/a.txt")
+"$base" --config configs/tiny.yaml run.dir="$tmp/b" train.max_steps=150 > "$tmp/b1.txt"
+"$base" --resume "$tmp/b/checkpoint.h5" train.max_steps=0 > "$tmp/b2.txt"
+grep -q "resumed from .*step 150" "$tmp/b2.txt" || fail "resume did not start at step 150"
+sa=$(state "$tmp/a.txt"); sb=$(state "$tmp/b2.txt")
+[[ -n "$sa" && "$sa" == "$sb" ]] || fail "resumed state $sb differs from straight $sa ($steps steps)"
+la=$(grep "^epoch .*: dev accuracy" "$tmp/a.txt" | tail -1 | cut -d, -f1)
+lb=$(grep "^epoch .*: dev accuracy" "$tmp/b2.txt" | tail -1 | cut -d, -f1)
+[[ "$la" == "$lb" ]] || fail "final dev evaluation differs: '$la' vs '$lb'"
+
+# 4. errors
+expect_error() { # expect_error PATTERN COMMAND...
+  local pat="$1"; shift
+  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
+  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
+}
+expect_error "data.train: $tmp/none.tsv: cannot open" \
+  "$base" --config configs/tiny.yaml data.train="$tmp/none.tsv" run.dir="$tmp/c"
+printf 'sentence\tlabel\ngood movie \t1\nbad \t7\n' > "$tmp/bad.tsv"
+expect_error "data.train: $tmp/bad.tsv:3: label: expected 0 or 1, found '7'" \
+  "$base" --config configs/tiny.yaml data.train="$tmp/bad.tsv" run.dir="$tmp/c"
+[[ -e "$tmp/c" ]] && fail "a failed run wrote $tmp/c"
+expect_error "config: expected the checkpoint's config, found a different one" \
+  "$base" --resume "$tmp/b/checkpoint.h5" model.d_model=32 model.n_heads=2
+expect_error "--split: expected dev, test or train, found 'val'" \
+  "$base" --eval "$tmp/a/model.h5" --split val
+printf 'model:\n  d_model: 64\n  layers: 2\n' > "$tmp/bad.yaml"
+expect_error "$tmp/bad.yaml:3:3: model.layers: expected a known key" \
+  "$base" --config "$tmp/bad.yaml"
+expect_error "format: expected 'drrl-model', found 'drrl-base-ckpt'" \
+  "$base" --eval "$tmp/a/checkpoint.h5"
+echo "test_base: ok (tiny dev accuracy $acc, $steps steps, state $sa)"

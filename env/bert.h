@@ -96,7 +96,8 @@ typedef struct {
     int decay;                /* 1: weight decay applies (matrices, embeddings); 0: biases, LN */
 } BertTensor;
 
-/* per-layer activations (training: one set per layer; inference: shared by all layers) */
+/* per-layer activations (training: one set per layer; inference-only: every layer uses the
+ * same buffers, in place: r1 = r2 = BertActs.tmp, g = h, out = BertActs.emb, att = NULL) */
 typedef struct {
     MhsaActs mh;      /* q, k, v, att (P), a, scratch (nn/mhsa.h) */
     float *att_drop;  /* (B, H, N, N) P' = dropped-out P, training with attn_dropout > 0 */
@@ -112,8 +113,10 @@ typedef struct {
 
 typedef struct {
     float *emb;                 /* (B, N, C) tok + pos + type */
-    float *lne;                 /* (B, N, C) LN_e(emb) before dropout */
-    float *x0;                  /* (B, N, C) drop(LN_e(emb)) */
+    float *lne;                 /* (B, N, C) LN_e(emb) before dropout (aliases tmp; emb when
+                                   inference-only) */
+    float *x0;                  /* (B, N, C) drop(LN_e(emb)), layer 0's input (aliases emb
+                                   when inference-only: everything runs in place there) */
     float *lne_mean, *lne_rstd; /* (B*N) training only */
     uint8_t *drop_e;            /* (B, N, C) training only */
     BertLayerActs layer[BERT_MAX_LAYERS];

@@ -140,6 +140,10 @@ static Status read_info(Store *st, BertFileInfo *info, Err *e) {
 }
 
 Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e) {
+    if (info) {
+        memset(info, 0, sizeof *info);
+        info->dev_accuracy = NAN;
+    }
     Store *st = NULL;
     Status s = store_open(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
     if (s) return s;

@@ -60,8 +60,9 @@ Status bert_read_config(const char *path, BertConfig *c, Err *e);
  * architecture (typically from bert_read_config of this file): each architecture attribute
  * must equal m->c's (ST_SHAPE naming the attribute, expected vs found), and every tensor
  * must exist with m's shape as float32 (the store's messages). The dropout rates of m are
- * kept (the file's are informational). info may be NULL; on success it owns config_yaml.
- * On failure m's parameters may be partly overwritten. */
+ * kept (the file's are informational). info may be NULL; it is cleared on entry and on
+ * success owns config_yaml (bert_file_info_free is safe after any return). On failure m's
+ * parameters may be partly overwritten. */
 Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e);
 
 /* bert_file_info_free: free the owned strings (safe on a zeroed info). */

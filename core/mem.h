@@ -10,7 +10,11 @@
 
 #include "err.h"
 
-#define MEM_PLAN_MAX 256
+/* MEM_PLAN_MAX: buffers one plan can hold; more makes mem_plan_alloc fail (ST_INVALID).
+ * 1024 serves a BERT_MAX_LAYERS training model's activations (env/bert.c, about 460) with
+ * room. A MemPlan is then about 40 KiB (1024 x 40-byte slots): embed it in the object it
+ * plans, or keep it on the main thread's stack, never on small (e.g. OpenMP worker) stacks. */
+#define MEM_PLAN_MAX 1024
 
 typedef struct {
     const char *name;

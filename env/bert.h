@@ -143,6 +143,10 @@ typedef struct {
     BertConfig c;
     int max_B, max_N; /* planned batch and length */
     int train;        /* 1: gradients and backward activations planned */
+    /* one MemPlan (one allocation: .base, .bytes) each. param_plan holds the tensors in
+       table order, 64-byte aligned, padding zero, so .base is one flat float array of
+       .bytes / 4 entries (optimizer state and checkpoints index it by offset); grad_plan
+       (train = 1 only, else .base NULL) mirrors it offset for offset. */
     MemPlan param_plan, grad_plan, act_plan;
     BertParams p;     /* parameters */
     BertParams g;     /* gradients (same layout; NULL pointers for an inference model) */

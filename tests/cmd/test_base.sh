@@ -7,7 +7,7 @@
 #   4. errors: a missing data file, a malformed TSV row, a mismatched resume config, an
 #      unknown --split: non-zero exit, message naming file/line/key, nothing written.
 set -euo pipefail
-base="$1"
+base=$(realpath "$1")
 cd "${DRRL_SOURCE_ROOT:?}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -4,7 +4,7 @@
 # reloaded model file gives the same accuracy. Training is deterministic for a given machine
 # kind and thread count, so this is the reported number, re-measured.
 set -euo pipefail
-base="$1"
+base=$(realpath "$1")
 cd "${DRRL_SOURCE_ROOT:?}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

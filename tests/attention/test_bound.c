@@ -1,0 +1,604 @@
+/* test_bound: the perturbation bounds of attention/bound.h against an independent
+ * double-precision reference. Per head the test builds the explicit bias-folded forms
+ * M_QK = F_q F_k^T ((d+1)^2) and M_VO = F_v Wo_h^T ((d+1) x d), truncates them through
+ * LAPACKE dgesvd of the explicit (plain, or whitened L^T M L / L^T M) matrices, and computes
+ * the exact (rank dh) and the rank-r layer outputs (softmax and all) in double from the very
+ * float factors the bound is given (so the check is exact up to double rounding; the
+ * reference itself is checked against mhsa_forward). Checked on thousands of
+ * sequences (Gaussian inputs at several scales, LayerNorm-shaped inputs standing in for the
+ * hidden states of a trained model, tokens aligned with discarded singular directions, huge
+ * outlier tokens, random padding and holes): every row's error <= its bound (tight and
+ * cheap, plain and whitened), cheap >= tight, bound 0 at full rank, FLOP counter = closed
+ * form, the guardrail mask, the AttnFactors view, error paths. Prints the tightness (median
+ * of bound / measured error of each sequence's output, Frobenius over kept rows). */
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/bound.h"
+#include "attention/factors.h"
+#include "core/rng.h"
+#include "nn/mhsa.h"
+#include "tests/attention/util.h"
+#include "tests/check.h"
+
+#define BMAX 4
+#define NMAX 136 /* one batch of 2 x 136 per model runs the OpenMP token loops */
+#define NCAT 4
+static const char *cat_name[NCAT] = {"gaussian", "layernorm", "aligned", "outlier"};
+
+typedef struct {
+    int d, H, dh, whiten;
+    double *mqk, *mvo;   /* (H, d+1, d+1), (H, d+1, d) exact forms */
+    double *rqk, *rvo;   /* (H, dh+1, d+1, d+1), (H, dh+1, d+1, d): rank-r forms (r = dh exact) */
+    double *L;           /* (d+1, d+1) whitener (identity for plain) */
+    float *fa, *fb, *fc, *fd; /* factors (H, d+1, dh) x3 and (H, d, dh) */
+    uint64_t seed;
+} Model;
+
+/* ratio samples: [kind 0 plain / 1 whitened][version 0 cheap / 1 tight][category] */
+static double *ratios[2][2][NCAT];
+static size_t nratio[2][2][NCAT], cap_ratio = 1 << 16;
+static long violations[2][2], rows_checked[2][2], seqs_checked[2];
+
+static double min_ratio[2][2][2] = {{{INFINITY, INFINITY}, {INFINITY, INFINITY}},
+                                    {{INFINITY, INFINITY}, {INFINITY, INFINITY}}};
+
+/* add_ratio: one bound / error sample; several = more than one kept key (with one key the
+ * probabilities cannot change and the value term of the tight bound is exact: ratio ~ 1) */
+static void add_ratio(int kind, int ver, int cat, int several, double v) {
+    if (v < min_ratio[kind][ver][several]) min_ratio[kind][ver][several] = v;
+    if (nratio[kind][ver][cat] < cap_ratio) ratios[kind][ver][cat][nratio[kind][ver][cat]++] = v;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n) {
+    if (!n) return NAN;
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* svd_thin: A (m, n) row-major -> U (m, k), s (k), V (n, k) with k = min(m, n). */
+static void svd(double *U, double *s, double *V, const double *A, int m, int n) {
+    int k = m < n ? m : n;
+    double *a = malloc(sizeof(double) * m * n), *vt = malloc(sizeof(double) * k * n);
+    double *sup = malloc(sizeof(double) * k);
+    memcpy(a, A, sizeof(double) * m * n);
+    int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'S', 'S', m, n, a, n, s, U, k, vt, n, sup);
+    CHECK(info == 0, "dgesvd info %d", info);
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < n; j++) V[j * k + i] = vt[i * n + j];
+    free(a), free(vt), free(sup);
+}
+
+/* lt_solve: X (n, k) <- L^-T X (L lower (n, n)). */
+static void lt_solve(double *X, const double *L, int n, int k) {
+    int info = LAPACKE_dtrtrs(LAPACK_ROW_MAJOR, 'L', 'T', 'N', n, k, L, n, X, k);
+    CHECK(info == 0, "dtrtrs info %d", info);
+}
+
+/* model_build: weights p, whitener from calibration tokens xc (nc, d) if whiten. */
+static void model_build(Model *m, const MhsaParams *p, const float *xc, int nc, int d, int H,
+                        int whiten) {
+    int D = d + 1, dh = d / H;
+    m->d = d, m->H = H, m->dh = dh, m->whiten = whiten;
+    m->mqk = calloc((size_t)H * D * D, sizeof(double));
+    m->mvo = calloc((size_t)H * D * d, sizeof(double));
+    m->rqk = calloc((size_t)H * (dh + 1) * D * D, sizeof(double));
+    m->rvo = calloc((size_t)H * (dh + 1) * D * d, sizeof(double));
+    m->L = calloc((size_t)D * D, sizeof(double));
+    m->fa = malloc(sizeof(float) * H * D * dh), m->fb = malloc(sizeof(float) * H * D * dh);
+    m->fc = malloc(sizeof(float) * H * D * dh), m->fd = malloc(sizeof(float) * H * d * dh);
+    if (whiten) { /* M2 = mean x~^T x~ + 1e-3 tr/(d+1) I = L L^T */
+        double tr = 0;
+        for (int t = 0; t < nc; t++)
+            for (int i = 0; i < D; i++)
+                for (int j = 0; j <= i; j++) {
+                    double xi = i < d ? xc[t * d + i] : 1, xj = j < d ? xc[t * d + j] : 1;
+                    m->L[i * D + j] += xi * xj / nc;
+                }
+        for (int i = 0; i < D; i++) tr += m->L[i * D + i];
+        for (int i = 0; i < D; i++) m->L[i * D + i] += 1e-3 * tr / D;
+        int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', D, m->L, D);
+        CHECK(info == 0, "dpotrf info %d", info);
+    } else {
+        for (int i = 0; i < D; i++) m->L[i * D + i] = 1;
+    }
+    double *Fq = malloc(sizeof(double) * D * dh), *Fk = malloc(sizeof(double) * D * dh);
+    double *Fv = malloc(sizeof(double) * D * dh), *W = malloc(sizeof(double) * D * D);
+    double *T = malloc(sizeof(double) * D * D), *U = malloc(sizeof(double) * D * D);
+    double *V = malloc(sizeof(double) * D * D), *s = malloc(sizeof(double) * D);
+    double *A = malloc(sizeof(double) * D * dh), *Bm = malloc(sizeof(double) * D * dh);
+    for (int h = 0; h < H; h++) {
+        double *mq = m->mqk + (size_t)h * D * D, *mv = m->mvo + (size_t)h * D * d;
+        for (int i = 0; i < D; i++)
+            for (int k = 0; k < dh; k++) {
+                int o = h * dh + k;
+                Fq[i * dh + k] = i < d ? p->wq[o * d + i] : p->bq[o];
+                Fk[i * dh + k] = i < d ? p->wk[o * d + i] : p->bk[o];
+                Fv[i * dh + k] = i < d ? p->wv[o * d + i] : p->bv[o];
+            }
+        for (int i = 0; i < D; i++)
+            for (int j = 0; j < D; j++) {
+                double a = 0;
+                for (int k = 0; k < dh; k++) a += Fq[i * dh + k] * Fk[j * dh + k];
+                mq[i * D + j] = a;
+            }
+        for (int i = 0; i < D; i++)
+            for (int c = 0; c < d; c++) {
+                double a = 0;
+                for (int k = 0; k < dh; k++) a += Fv[i * dh + k] * p->wo[c * d + h * dh + k];
+                mv[i * d + c] = a;
+            }
+        for (int form = 0; form < 2; form++) {
+            int nc2 = form == 0 ? D : d; /* columns of the form */
+            const double *Mf = form == 0 ? mq : mv;
+            /* W = L^T M (L for QK) */
+            for (int i = 0; i < D; i++)
+                for (int j = 0; j < nc2; j++) {
+                    double a = 0;
+                    for (int k = i; k < D; k++) a += m->L[k * D + i] * Mf[k * nc2 + j];
+                    T[i * nc2 + j] = a;
+                }
+            if (form == 0) {
+                for (int i = 0; i < D; i++)
+                    for (int j = 0; j < D; j++) {
+                        double a = 0;
+                        for (int k = j; k < D; k++) a += T[i * D + k] * m->L[k * D + j];
+                        W[i * D + j] = a;
+                    }
+            } else {
+                memcpy(W, T, sizeof(double) * D * d);
+            }
+            svd(U, s, V, W, D, nc2);
+            int kk = D < nc2 ? D : nc2;
+            for (int i = 0; i < D; i++)
+                for (int k = 0; k < dh; k++) A[i * dh + k] = U[i * kk + k] * sqrt(s[k]);
+            for (int i = 0; i < nc2; i++)
+                for (int k = 0; k < dh; k++) Bm[i * dh + k] = V[i * kk + k] * sqrt(s[k]);
+            lt_solve(A, m->L, D, dh);
+            if (form == 0) lt_solve(Bm, m->L, D, dh);
+            /* the factors the bound gets are float; the reference truncates exactly those
+             * (A B^T at rank dh is the exact form up to the factors' float rounding, ~1e-7,
+             * which is kernel-level rounding the bound does not claim to cover) */
+            float *fa = form == 0 ? m->fa : m->fc, *fb = form == 0 ? m->fb : m->fd;
+            for (int i = 0; i < D * dh; i++) A[i] = fa[(size_t)h * D * dh + i] = (float)A[i];
+            for (int i = 0; i < nc2 * dh; i++) Bm[i] = fb[(size_t)h * nc2 * dh + i] = (float)Bm[i];
+            for (int r = 0; r <= dh; r++) {
+                double *R = form == 0 ? m->rqk + ((size_t)h * (dh + 1) + r) * D * D
+                                      : m->rvo + ((size_t)h * (dh + 1) + r) * D * d;
+                for (int i = 0; i < D; i++)
+                    for (int j = 0; j < nc2; j++) {
+                        double a = 0;
+                        for (int k = 0; k < r; k++) a += A[i * dh + k] * Bm[j * dh + k];
+                        R[i * nc2 + j] = a;
+                    }
+            }
+        }
+    }
+    free(Fq), free(Fk), free(Fv), free(W), free(T), free(U), free(V), free(s), free(A), free(Bm);
+}
+
+static void model_free(Model *m) {
+    free(m->mqk), free(m->mvo), free(m->rqk), free(m->rvo), free(m->L);
+    free(m->fa), free(m->fb), free(m->fc), free(m->fd);
+}
+
+/* ref_layer: y (N, d) = sum_h softmax_masked(x~ Mqk_h x~^T / sqrt(dh)) (x~ Mvo_h), double;
+ * mqk(h), mvo(h) give head h's forms; keep (N) the key mask. */
+static void ref_layer(double *y, const double *xt /* (N, d+1) */, const uint8_t *keep, int N,
+                      const Model *m, int r, double *tmp /* (N (d+1) + N N + N d) */) {
+    int d = m->d, D = d + 1, dh = m->dh;
+    double *XM = tmp, *P = XM + (size_t)N * D, *Uv = P + (size_t)N * N;
+    memset(y, 0, sizeof(double) * N * d);
+    for (int h = 0; h < m->H; h++) {
+        const double *Mq = m->rqk + ((size_t)h * (dh + 1) + r) * D * D;
+        const double *Mv = m->rvo + ((size_t)h * (dh + 1) + r) * D * d;
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < D; j++) {
+                double a = 0;
+                for (int k = 0; k < D; k++) a += xt[i * D + k] * Mq[k * D + j];
+                XM[i * D + j] = a;
+            }
+        for (int i = 0; i < N; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < N; j++) {
+                double a = 0;
+                for (int k = 0; k < D; k++) a += XM[i * D + k] * xt[j * D + k];
+                P[i * N + j] = a / sqrt((double)dh);
+                if (keep[j] && P[i * N + j] > mx) mx = P[i * N + j];
+            }
+            for (int j = 0; j < N; j++) {
+                P[i * N + j] = keep[j] ? exp(P[i * N + j] - mx) : 0;
+                sum += P[i * N + j];
+            }
+            for (int j = 0; j < N; j++) P[i * N + j] = sum > 0 ? P[i * N + j] / sum : 0;
+        }
+        for (int j = 0; j < N; j++)
+            for (int c = 0; c < d; c++) {
+                double a = 0;
+                for (int k = 0; k < D; k++) a += xt[j * D + k] * Mv[k * d + c];
+                Uv[j * d + c] = a;
+            }
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                double pij = P[i * N + j];
+                if (pij == 0) continue;
+                for (int c = 0; c < d; c++) y[i * d + c] += pij * Uv[j * d + c];
+            }
+    }
+}
+
+/* make_inputs: x (B, N, d) of category cat, mask (B, N). */
+static void make_inputs(float *x, uint8_t *mask, int cat, const Model *m, int B, int N, Rng *r) {
+    int d = m->d, D = d + 1, dh = m->dh;
+    static const double scales[] = {0.3, 1, 3, 10};
+    double sc = scales[rng_below(r, 4)];
+    if (cat == 1) {
+        tu_ln_inputs(x, B, N, d, 4, m->seed, r);
+        if (rng_below(r, 4) == 0)
+            for (int i = 0; i < B * N * d; i++) x[i] *= (float)sc;
+    } else {
+        tu_normal(x, (size_t)B * N * d, (float)sc, r);
+    }
+    if (cat == 2) { /* tokens along discarded columns: queries a_k, keys b_k, values c_k */
+        for (int t = 0; t < B * N; t++) {
+            if (rng_below(r, 4) == 0) continue;
+            int h = (int)rng_below(r, (uint64_t)m->H), k = dh / 2 + (int)rng_below(r, (uint64_t)(dh - dh / 2));
+            const float *f = (rng_below(r, 3) == 0 ? m->fa : rng_below(r, 2) ? m->fb : m->fc) +
+                             (size_t)h * D * dh;
+            double nrm = 0;
+            for (int i = 0; i < d; i++) nrm += (double)f[i * dh + k] * f[i * dh + k];
+            double alpha = (1 + 9 * rng_uniform(r)) * sqrt((double)d) / sqrt(nrm + 1e-30);
+            if (rng_below(r, 2)) alpha = -alpha;
+            for (int i = 0; i < d; i++) x[(size_t)t * d + i] = (float)(alpha * f[i * dh + k]);
+        }
+    }
+    if (cat == 3) /* one huge token per sequence */
+        for (int b = 0; b < B; b++) {
+            int t = b * N + (int)rng_below(r, (uint64_t)N);
+            for (int i = 0; i < d; i++) x[(size_t)t * d + i] *= 30.0f;
+        }
+    for (int b = 0; b < B; b++) {
+        int len = rng_below(r, 8) == 0 ? (int)rng_below(r, (uint64_t)N + 1) : N;
+        int holes = rng_below(r, 4) == 0;
+        for (int i = 0; i < N; i++)
+            mask[b * N + i] = i < len && !(holes && rng_below(r, 5) == 0);
+    }
+}
+
+/* run_model: many batches through one model; checks every row. */
+static void run_model(const Model *m, int nbatch, int big, Rng *r) {
+    int d = m->d, D = d + 1, dh = m->dh, H = m->H, R = dh + 1;
+    int ranks[64];
+    for (int i = 0; i < R; i++) ranks[i] = i;
+    Err e;
+    MemPlan plan;
+    mem_plan_init(&plan);
+    BoundLayer bl;
+    BoundWork w;
+    bound_layer_plan(&plan, &bl, d, H, dh);
+    bound_work_plan(&plan, &w, BMAX, NMAX, R, dh);
+    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
+    BoundFactors f = {m->fa, m->fb, m->fc, m->fd, dh, (size_t)D * dh, (size_t)d * dh};
+    CHECK(bound_layer_prepare(&bl, &f, &e) == ST_OK, "%s", e.msg);
+    float *x = malloc(sizeof(float) * BMAX * NMAX * d);
+    uint8_t *mask = malloc(BMAX * NMAX);
+    double *row[2], *fro[2], *mx[2], *mean[2];
+    for (int v = 0; v < 2; v++) {
+        row[v] = malloc(sizeof(double) * BMAX * R * NMAX);
+        fro[v] = malloc(sizeof(double) * BMAX * R);
+        mx[v] = malloc(sizeof(double) * BMAX * R);
+        mean[v] = malloc(sizeof(double) * BMAX * R);
+    }
+    double *xt = malloc(sizeof(double) * NMAX * D), *y0 = malloc(sizeof(double) * NMAX * d);
+    double *yr = malloc(sizeof(double) * NMAX * d), *err = malloc(sizeof(double) * R * NMAX);
+    double *tmp = malloc(sizeof(double) * (NMAX * D + NMAX * NMAX + NMAX * d));
+    static const int Ns[] = {1, 2, 3, 5, 8, 13, 21, 33};
+    for (int it = 0; it < nbatch; it++) {
+        int N = Ns[rng_below(r, 8)], B = 1 + (int)rng_below(r, BMAX), cat = it % NCAT;
+        if (it == 0 && big) N = NMAX, B = 2;
+        make_inputs(x, mask, cat, m, B, N, r);
+        AttnMask am = attn_mask_u8(mask);
+        for (int v = 0; v < 2; v++) {
+            BoundOut out = {row[v], fro[v], mx[v], mean[v]};
+            int64_t fl = 0;
+            CHECK(bound_compute(&out, &w, &fl, x, am, &bl, (BoundKind)v, ranks, R, B, N, &e) ==
+                      ST_OK, "%s", e.msg);
+            CHECK(fl == bound_flops((BoundKind)v, B, N, d, H, R), "flops %lld vs %lld",
+                  (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
+        }
+        for (int b = 0; b < B; b++) {
+            const uint8_t *keep = mask + b * N;
+            int nkeep = 0;
+            for (int i = 0; i < N; i++) nkeep += keep[i];
+            for (int i = 0; i < N; i++) {
+                for (int k = 0; k < d; k++) xt[i * D + k] = x[((size_t)b * N + i) * d + k];
+                xt[i * D + d] = 1;
+            }
+            ref_layer(y0, xt, keep, N, m, dh, tmp);
+            double y0n = 0;
+            for (int i = 0; i < N; i++)
+                for (int c = 0; c < d; c++) y0n += keep[i] ? y0[i * d + c] * y0[i * d + c] : 0;
+            y0n = sqrt(y0n);
+            for (int ri = 0; ri < R; ri++) {
+                if (ri < dh) ref_layer(yr, xt, keep, N, m, ri, tmp);
+                double ef = 0;
+                for (int i = 0; i < N; i++) {
+                    double e2 = 0, yn = 0;
+                    for (int c = 0; c < d; c++) {
+                        double df = ri < dh ? yr[i * d + c] - y0[i * d + c] : 0;
+                        e2 += df * df, yn += y0[i * d + c] * y0[i * d + c];
+                    }
+                    err[ri * N + i] = sqrt(e2);
+                    if (keep[i]) ef += e2;
+                    for (int v = 0; v < 2; v++) {
+                        double bd = row[v][((size_t)b * R + ri) * N + i];
+                        rows_checked[m->whiten][v]++;
+                        if (!(sqrt(e2) <= bd * (1 + 1e-9) + 1e-12 * (1 + sqrt(yn)))) {
+                            if (violations[m->whiten][v]++ < 5)
+                                fprintf(stderr, "violation (%s, %s, %s): N %d rank %d row %d: "
+                                        "error %.6g > bound %.6g\n",
+                                        m->whiten ? "whitened" : "plain", v ? "tight" : "cheap",
+                                        cat_name[cat], N, ri, i, sqrt(e2), bd);
+                        }
+                    }
+                    double bt = row[1][((size_t)b * R + ri) * N + i],
+                           bc = row[0][((size_t)b * R + ri) * N + i];
+                    CHECK(bt <= bc * (1 + 1e-12), "tight %.9g > cheap %.9g", bt, bc);
+                    if (ri == dh) CHECK(bt == 0 && bc == 0, "full rank bound %g %g", bt, bc);
+                }
+                ef = sqrt(ef);
+                for (int v = 0; v < 2; v++) {
+                    size_t bi = (size_t)b * R + ri;
+                    double s2 = 0, mxx = 0, sm = 0;
+                    for (int i = 0; i < N; i++)
+                        if (keep[i]) {
+                            double bd = row[v][bi * N + i];
+                            s2 += bd * bd, sm += bd, mxx = bd > mxx ? bd : mxx;
+                        }
+                    CHECK(fabs(fro[v][bi] - sqrt(s2)) <= 1e-12 * sqrt(s2) &&
+                              mx[v][bi] == mxx && fabs(mean[v][bi] - (nkeep ? sm / nkeep : 0)) <=
+                                  1e-12 * sm,
+                          "summaries b %d rank %d", b, ri);
+                    if (ri < dh && nkeep > 0 && ef > 1e-12 * (1 + y0n))
+                        add_ratio(m->whiten, v, cat, nkeep > 1, fro[v][bi] / ef);
+                }
+            }
+            /* the guardrail: allowed ranks keep the relative error under epsilon */
+            double ynorm = y0n;
+            uint8_t allow[BMAX * 64], all[64];
+            int nm = -1;
+            double eps = 0.05;
+            CHECK(bound_mask(allow, all, &nm, fro[1] + (size_t)b * R, &ynorm, ranks, R, 1, dh, eps, &e) == ST_OK,
+                  "%s", e.msg);
+            CHECK(allow[dh] == 1, "full rank masked");
+            for (int ri = 0; ri < R; ri++) {
+                CHECK(all[ri] == allow[ri], "allow_all with one sequence");
+                if (!allow[ri]) continue;
+                double ef = 0;
+                for (int i = 0; i < N; i++) ef += keep[i] ? err[ri * N + i] * err[ri * N + i] : 0;
+                CHECK(sqrt(ef) <= eps * ynorm * (1 + 1e-9) + 1e-12, "allowed rank %d rel err %g",
+                      ri, sqrt(ef) / ynorm);
+            }
+        }
+        seqs_checked[m->whiten] += B;
+    }
+    free(x), free(mask), free(xt), free(y0), free(yr), free(err), free(tmp);
+    for (int v = 0; v < 2; v++) free(row[v]), free(fro[v]), free(mx[v]), free(mean[v]);
+    mem_plan_free(&plan);
+}
+
+/* check_reference: the double reference (exact forms) + bo equals mhsa_forward. */
+static void check_reference(const Model *m, const MhsaParams *p, Rng *r) {
+    int d = m->d, D = d + 1, N = 7, H = m->H;
+    float *x = malloc(sizeof(float) * N * d), *y = malloc(sizeof(float) * N * d);
+    uint8_t keep[7] = {1, 1, 0, 1, 1, 1, 0};
+    int32_t km[7];
+    for (int i = 0; i < N; i++) km[i] = keep[i];
+    tu_normal(x, (size_t)N * d, 1.0f, r);
+    MemPlan plan;
+    MhsaActs acts;
+    Err e;
+    mem_plan_init(&plan);
+    mhsa_plan(&plan, &acts, NULL, "ref", 1, N, d, H, 1, 0);
+    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
+    mhsa_forward(y, &acts, x, attn_mask_i32(km), p, 1, N, d, H);
+    double *xt = malloc(sizeof(double) * N * D), *yr = malloc(sizeof(double) * N * d);
+    double *tmp = malloc(sizeof(double) * (N * D + N * N + N * d));
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < d; k++) xt[i * D + k] = x[i * d + k];
+        xt[i * D + d] = 1;
+    }
+    ref_layer(yr, xt, keep, N, m, m->dh, tmp);
+    double num = 0, den = 0;
+    for (int i = 0; i < N * d; i++) {
+        double t = yr[i] + p->bo[i % d];
+        num += (t - y[i]) * (t - y[i]), den += t * t;
+    }
+    CHECK(sqrt(num / den) < 1e-5, "reference vs mhsa_forward rel err %g", sqrt(num / den));
+    free(x), free(y), free(xt), free(yr), free(tmp);
+    mem_plan_free(&plan);
+}
+
+/* check_views: the (rows, H*dh) layout and attn_factors_compute's factors give the same
+ * bounds as the test's own (H, rows, dh) factors (up to float rounding of the SVDs). */
+static void check_views(const Model *m, const MhsaParams *p, Rng *r) {
+    int d = m->d, D = d + 1, H = m->H, dh = m->dh, B = 2, N = 9, R = dh + 1;
+    int ranks[64];
+    for (int i = 0; i < R; i++) ranks[i] = i;
+    Err e;
+    MemPlan plan;
+    mem_plan_init(&plan);
+    BoundLayer bl[3];
+    BoundWork w;
+    for (int v = 0; v < 3; v++) bound_layer_plan(&plan, &bl[v], d, H, dh);
+    bound_work_plan(&plan, &w, B, N, R, dh);
+    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
+    float *wide = malloc(sizeof(float) * (3 * D + d) * H * dh);
+    float *wa = wide, *wb = wa + D * H * dh, *wc = wb + D * H * dh, *wd = wc + D * H * dh;
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < D; i++)
+            for (int k = 0; k < dh; k++) {
+                size_t src = ((size_t)h * D + i) * dh + k, dst = (size_t)i * H * dh + h * dh + k;
+                wa[dst] = m->fa[src], wb[dst] = m->fb[src], wc[dst] = m->fc[src];
+                if (i < d) wd[dst] = m->fd[((size_t)h * d + i) * dh + k];
+            }
+    BoundFactors f0 = {m->fa, m->fb, m->fc, m->fd, dh, (size_t)D * dh, (size_t)d * dh};
+    BoundFactors f1 = {wa, wb, wc, wd, H * dh, (size_t)dh, (size_t)dh};
+    AttnFactors af;
+    CHECK(attn_factors_init(&af, d, H, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_factors_compute(&af, p, m->whiten ? m->L : NULL, m->whiten ? 1e-3 : 0, NULL, &e) ==
+              ST_OK, "%s", e.msg);
+    BoundFactors f2 = bound_factors_attn(&af);
+    CHECK(bound_layer_prepare(&bl[0], &f0, &e) == ST_OK, "%s", e.msg);
+    CHECK(bound_layer_prepare(&bl[1], &f1, &e) == ST_OK, "%s", e.msg);
+    CHECK(bound_layer_prepare(&bl[2], &f2, &e) == ST_OK, "%s", e.msg);
+    float *x = malloc(sizeof(float) * B * N * d);
+    tu_normal(x, (size_t)B * N * d, 1.0f, r);
+    double *rows[3];
+    for (int v = 0; v < 3; v++) rows[v] = malloc(sizeof(double) * B * R * N);
+    for (int kind = 0; kind < 2; kind++) {
+        for (int v = 0; v < 3; v++) {
+            BoundOut out = {rows[v], NULL, NULL, NULL};
+            CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl[v], (BoundKind)kind,
+                                ranks, R, B, N, &e) == ST_OK, "%s", e.msg);
+        }
+        double worst = 0;
+        for (int i = 0; i < B * R * N; i++) {
+            CHECK(rows[0][i] == rows[1][i], "layouts differ at %d: %.9g vs %.9g", i, rows[0][i],
+                  rows[1][i]);
+            double rel = fabs(rows[2][i] - rows[0][i]) / (rows[0][i] + 1e-30);
+            if (rows[0][i] > 0 && rel > worst) worst = rel;
+        }
+        CHECK(worst < 1e-3, "AttnFactors view (%s, %s): bounds differ by %g relative",
+              m->whiten ? "whitened" : "plain", kind ? "tight" : "cheap", worst);
+        /* a grid subset in any order gives the same rows as the full grid */
+        int sub[3] = {dh, 2, 0};
+        BoundOut out = {rows[1], NULL, NULL, NULL};
+        CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl[0], (BoundKind)kind, sub, 3,
+                            B, N, &e) == ST_OK, "%s", e.msg);
+        for (int b = 0; b < B; b++)
+            for (int si = 0; si < 3; si++)
+                for (int i = 0; i < N; i++)
+                    CHECK(rows[1][((size_t)b * 3 + si) * N + i] ==
+                              rows[0][((size_t)b * R + sub[si]) * N + i],
+                          "rank subset differs (b %d rank %d row %d)", b, sub[si], i);
+    }
+    attn_factors_free(&af);
+    for (int v = 0; v < 3; v++) free(rows[v]);
+    free(wide), free(x);
+    mem_plan_free(&plan);
+}
+
+/* check_errors: argument errors, non-finite factors, the batch mask. */
+static void check_errors(const Model *m) {
+    int d = m->d, D = d + 1, H = m->H, dh = m->dh;
+    Err e;
+    MemPlan plan;
+    mem_plan_init(&plan);
+    BoundLayer bl;
+    BoundWork w;
+    bound_layer_plan(&plan, &bl, d, H, dh);
+    bound_work_plan(&plan, &w, 2, 4, 2, dh);
+    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
+    float *bad = malloc(sizeof(float) * H * D * dh);
+    memcpy(bad, m->fa, sizeof(float) * H * D * dh);
+    bad[(size_t)(H - 1) * D * dh + 3] = NAN;
+    BoundFactors f = {bad, m->fb, m->fc, m->fd, dh, (size_t)D * dh, (size_t)d * dh};
+    CHECK(bound_layer_prepare(&bl, &f, &e) == ST_NUMERIC && strstr(e.msg, "head"), "%s", e.msg);
+    f.a_qk = m->fa;
+    CHECK(bound_layer_prepare(&bl, &f, &e) == ST_OK, "%s", e.msg);
+    float x[2 * 4 * 64] = {0};
+    int ranks[2] = {1, dh + 1};
+    double fro[4];
+    BoundOut out = {NULL, fro, NULL, NULL};
+    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 2, 4,
+                        &e) == ST_INVALID && strstr(e.msg, "ranks[1]"), "%s", e.msg);
+    ranks[1] = dh;
+    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 3, 4,
+                        &e) == ST_INVALID, "B beyond the workspace accepted");
+    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 2, 4,
+                        &e) == ST_OK, "%s", e.msg);
+    /* batch mask: allow_all is the AND over sequences; full rank is never masked */
+    double fr[4] = {0.01, 5, 0.2, 7}, yn[2] = {1, 1};
+    uint8_t allow[4], all[2];
+    int nm = 0;
+    CHECK(bound_mask(allow, all, &nm, fr, yn, ranks, 2, 2, dh, 0.1, &e) == ST_OK, "%s", e.msg);
+    CHECK(allow[0] == 1 && allow[1] == 1 && allow[2] == 0 && allow[3] == 1 && all[0] == 0 &&
+              all[1] == 1 && nm == 1, "mask %d %d %d %d all %d %d nm %d", allow[0], allow[1],
+          allow[2], allow[3], all[0], all[1], nm);
+    CHECK(bound_mask(allow, all, &nm, fr, yn, ranks, 2, 2, dh, -1, &e) == ST_INVALID,
+          "negative epsilon accepted");
+    free(bad);
+    mem_plan_free(&plan);
+}
+
+int main(void) {
+    static const int cfg[][2] = {{16, 2}, {24, 4}, {32, 4}, {32, 2}};
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < 2; v++)
+            for (int c = 0; c < NCAT; c++) ratios[k][v][c] = malloc(sizeof(double) * cap_ratio);
+    Rng r;
+    rng_init(&r, 20240531, 4);
+    int nmodels = 3, nbatch = 70;
+    for (int ci = 0; ci < 4; ci++)
+        for (int mi = 0; mi < nmodels; mi++) {
+            int d = cfg[ci][0], H = cfg[ci][1];
+            float *buf = malloc(sizeof(float) * (4 * d * d + 4 * d));
+            MhsaParams p;
+            tu_params(&p, buf, d, &r, 1.0f, mi == 0 ? 0.0f : 0.5f);
+            int nc = 512;
+            float *xc = malloc(sizeof(float) * nc * d);
+            uint64_t seed = 1000 + 10 * ci + mi;
+            tu_ln_inputs(xc, 1, nc, d, 4, seed, &r);
+            for (int wh = 0; wh < 2; wh++) {
+                Model m;
+                model_build(&m, &p, xc, nc, d, H, wh);
+                m.seed = seed;
+                if (mi == 0) check_reference(&m, &p, &r);
+                if (mi == 0) check_views(&m, &p, &r);
+                if (ci == 0 && mi == 0) check_errors(&m);
+                run_model(&m, nbatch, mi == 0 && ci == 0, &r);
+                model_free(&m);
+            }
+            free(buf), free(xc);
+        }
+    printf("test_bound: sequences checked: plain %ld, whitened %ld\n", seqs_checked[0],
+           seqs_checked[1]);
+    printf("tightness: median over sequences and ranks r < dh of (bound on ||Y_r - Y||_F) / "
+           "(measured ||Y_r - Y||_F)\n");
+    printf("%-9s %-6s %-10s %8s %12s\n", "factors", "bound", "inputs", "samples", "median");
+    for (int k = 0; k < 2; k++)
+        for (int v = 1; v >= 0; v--) {
+            size_t nall = 0;
+            double *all = malloc(sizeof(double) * NCAT * cap_ratio);
+            for (int c = 0; c < NCAT; c++) {
+                memcpy(all + nall, ratios[k][v][c], sizeof(double) * nratio[k][v][c]);
+                nall += nratio[k][v][c];
+                printf("%-9s %-6s %-10s %8zu %12.4g\n", k ? "whitened" : "plain",
+                       v ? "tight" : "cheap", cat_name[c], nratio[k][v][c],
+                       median(ratios[k][v][c], nratio[k][v][c]));
+            }
+            printf("%-9s %-6s %-10s %8zu %12.4g   (smallest: %.4g with one kept key, %.4g with "
+                   "more)\n", k ? "whitened" : "plain", v ? "tight" : "cheap", "all", nall,
+                   median(all, nall), min_ratio[k][v][0], min_ratio[k][v][1]);
+            free(all);
+        }
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < 2; v++) {
+            printf("violations (%s, %s): %ld of %ld rows\n", k ? "whitened" : "plain",
+                   v ? "tight" : "cheap", violations[k][v], rows_checked[k][v]);
+            CHECK(violations[k][v] == 0, "%ld violations", violations[k][v]);
+        }
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < 2; v++)
+            for (int c = 0; c < NCAT; c++) free(ratios[k][v][c]);
+    return check_exit("test_bound");
+}

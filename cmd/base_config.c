@@ -20,7 +20,7 @@ static const ConfigField base_fields[] = {
     F("model.n_layers", CF_INT, model.n_layers, "4", 1, BERT_MAX_LAYERS, "encoder layers"),
     F("model.max_pos", CF_INT, model.max_pos, "128", 3, 65536, "position embeddings (>= data.max_len)"),
     F("model.type_vocab", CF_INT, model.type_vocab, "2", 1, 16, "token-type embeddings"),
-    F("model.dropout", CF_FLOAT, model.dropout, "0.1", 0, 0.9, "hidden dropout"),
+    F("model.dropout", CF_FLOAT, model.dropout, "0.2", 0, 0.9, "hidden dropout (0.2 beat 0.1 on dev: 81.5/82.3 vs 81.0/81.3 over two seeds)"),
     F("model.attn_dropout", CF_FLOAT, model.attn_dropout, "0.1", 0, 0.9, "dropout on attention probabilities"),
     F("train.epochs", CF_INT, train.epochs, "1", 1, 1000, "passes over the training set"),
     F("train.batch", CF_INT, train.batch, "64", 1, 4096, "sentences per step"),

@@ -1,0 +1,49 @@
+/* bench_args.h: the command line of drrl-bench: its flags, their defaults, parsing with
+ * clear messages, and the usage text. */
+#ifndef DRRL_CMD_BENCH_ARGS_H
+#define DRRL_CMD_BENCH_ARGS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+#define BENCH_MAX_LIST 32
+
+typedef enum {
+    K_EXACT = 0,
+    K_LOWRANK,    /* weight-level factors, plain SVD (attention/lowrank.h) */
+    K_WHITENED,   /* weight-level factors, whitened by the calibration moment */
+    K_ACTIVATION, /* activation-level factors (attention/activation.h) */
+    K_NYSTROM,    /* Nystromformer, rank = landmarks */
+    K_PERFORMER,  /* Performer FAVOR+, rank = features */
+    K_COUNT
+} BenchKernel;
+
+extern const char *const bench_kernel_names[K_COUNT];
+
+typedef struct {
+    int n[BENCH_MAX_LIST], nn;                 /* sequence lengths */
+    int kernel[K_COUNT];                       /* 1 = selected (exact is always run) */
+    int ranks[BENCH_MAX_LIST], nr;             /* lowrank, whitened, activation */
+    int landmarks[BENCH_MAX_LIST], nl;         /* nystrom */
+    int features[BENCH_MAX_LIST], nf;          /* performer */
+    int d, H, B;                               /* width, heads, batch */
+    int reps, warmup;                          /* timed runs, discarded runs (>= 1) */
+    int threads;                               /* 0: leave OpenMP/OpenBLAS as they are; the
+                                                  command then stores the count in use */
+    double max_seconds;                        /* skip a configuration predicted longer; 0: never */
+    double peak;                               /* fp32 peak GFLOP/s for mm_eff */
+    double wstd;                               /* std of the random weights and biases */
+    uint64_t seed;
+    const char *csv;                           /* NULL: no CSV */
+    const char *torch;                         /* NULL, a CSV path, or "auto" */
+    const char *calibrate;                     /* NULL, or the latency table file to write */
+    int help;                                  /* --help given */
+} BenchArgs;
+
+/* bench_args_parse: defaults, then argv; ST_CONFIG with a message naming the flag. */
+Status bench_args_parse(BenchArgs *a, int argc, char **argv, Err *e);
+void bench_usage(FILE *f);
+
+#endif

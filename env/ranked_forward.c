@@ -1,0 +1,202 @@
+/* ranked_forward.c: a pass of the ranked forward (ranked.h): embeddings, one layer at a time
+ * with a chosen attention kernel, the head; the teacher, fidelity, bounds and FLOP sums.
+ * The non-attention steps are bert_forward's eval-mode calls in the same order (dropout is
+ * the identity there), so all-exact passes reproduce its logits to float rounding. */
+#include "env/ranked.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/activation.h"
+#include "nn/layernorm.h"
+#include "nn/linear.h"
+#include "nn/softmax.h"
+
+Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, const uint8_t *mask,
+                    int B, int N, Err *e) {
+    const BertConfig *c = &R->m->c;
+    const BertParams *p = &R->m->p;
+    if (B < 1 || N < 1 || B > R->max_B || N > R->max_N)
+        return err_set(e, ST_INVALID,
+                       "ranked_begin: expected 1 <= B <= %d and 1 <= N <= %d, found B=%d N=%d",
+                       R->max_B, R->max_N, B, N);
+    const int C = R->C;
+    for (size_t bn = 0; bn < (size_t)B * N; bn++) {
+        const int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
+        if (id < 0 || id >= c->vocab || tid < 0 || tid >= c->type_vocab)
+            return err_set(e, ST_INVALID,
+                           "ranked_begin: token %zu: expected id in [0, %d) and type in [0, %d), "
+                           "found %d and %d",
+                           bn, c->vocab, c->type_vocab, id, tid);
+    }
+    R->B = B, R->N = N, R->layer = 0, R->teacher_layer = -1;
+    memcpy(R->mask, mask, (size_t)B * N);
+    for (int l = 0; l < R->L; l++) attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0;
+    attn_flops_zero(&R->teacher_fl);
+    R->head_fl = R->bound_fl = 0;
+    /* emb = (tok[id] + type[tid]) + pos[n] (bert_forward's order), into r; x0 = LN_e(emb) */
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            const size_t bn = (size_t)b * N + n;
+            const int32_t tid = type_ids ? type_ids[bn] : 0;
+            const float *tw = p->tok + (size_t)ids[bn] * C, *ty = p->type + (size_t)tid * C,
+                        *ps = p->pos + (size_t)n * C;
+            float *o = R->r + bn * C;
+            for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
+        }
+    layernorm_forward(R->x, NULL, NULL, R->r, p->ln_e_w, p->ln_e_b, B * N, C, c->ln_eps);
+    return ST_OK;
+}
+
+const float *ranked_input(const Ranked *R) { return R->x; }
+
+Status ranked_teacher(Ranked *R, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_teacher: all %d layers already ran", R->L);
+    const int l = R->layer;
+    Status s = attn_exact_forward(R->teacher, &R->exact, R->x, attn_mask_u8(R->mask),
+                                  &R->m->p.layer[l].attn, R->B, R->N, &R->teacher_fl, e);
+    if (s) return err_prefix(e, "ranked_teacher: layer %d", l);
+    R->teacher_layer = l;
+    return ST_OK;
+}
+
+/* a = attention of layer l on R->x by spec's kernel, FLOPs added to fl */
+static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e) {
+    const MhsaParams *w = &R->m->p.layer[l].attn;
+    const AttnMask km = attn_mask_u8(R->mask);
+    const int B = R->B, N = R->N;
+    switch (sp->kind) {
+    case RANK_EXACT:
+        return attn_exact_forward(R->att, &R->exact, R->x, km, w, B, N, fl, e);
+    case RANK_PLAIN:
+    case RANK_WHITENED: {
+        const int white = sp->kind == RANK_WHITENED;
+        if (white && !R->whitened)
+            return err_set(e, ST_INVALID, "whitened factors are not computed (ranked_calibrate)");
+        const AttnLowrank *pk = &R->lr[white * R->L + l];
+        memcpy(R->lr_view.pack, pk->pack, sizeof pk->pack);
+        R->lr_view.bo = pk->bo;
+        if (sp->seg_rank) {
+            if (sp->T < 1)
+                return err_set(e, ST_INVALID, "segment ranks need T >= 1, found T=%d", sp->T);
+            return attn_lowrank_forward(R->att, &R->lr_view, R->x, km, B, N, sp->T, sp->seg_rank,
+                                        fl, e);
+        }
+        return attn_lowrank_forward_rank(R->att, &R->lr_view, R->x, km, B, N, sp->rank, fl, e);
+    }
+    case RANK_ACTIVATION:
+        if (!R->has_act)
+            return err_set(e, ST_INVALID, "the activation-level kernel was not planned");
+        return attn_activation_forward(R->att, &R->act, R->x, km, w, B, N, sp->rank, fl, e);
+    case RANK_NYSTROM:
+    case RANK_PERFORMER:
+        if (sp->rank < 1 || sp->rank > R->max_m)
+            return err_set(e, ST_INVALID, "%s: m = %d: expected 1..%d (max_m)",
+                           rank_kind_name(sp->kind), sp->rank, R->max_m);
+        if (sp->kind == RANK_NYSTROM)
+            return nystrom_forward(R->att, &R->nys, R->x, km, w, B, N, sp->rank, fl, e);
+        return performer_forward(R->att, &R->perf, R->x, km, w, B, N, sp->rank, fl, e);
+    }
+    return err_set(e, ST_INVALID, "unknown attention kind %d", (int)sp->kind);
+}
+
+static void add_to(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);
+    const int l = R->layer, C = R->C, F = R->F, M = R->B * R->N;
+    const size_t MC = (size_t)M * C;
+    const BertLayerParams *lp = &R->m->p.layer[l];
+    const float eps = R->m->c.ln_eps;
+    Status s = attend(R, l, spec, &R->attn_fl[l], e);
+    if (s) return err_prefix(e, "ranked_layer: layer %d (%s)", l, rank_kind_name(spec->kind));
+    /* y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) */
+    add_to(R->r, R->att, R->x, MC);
+    layernorm_forward(R->y, NULL, NULL, R->r, lp->ln1_w, lp->ln1_b, M, C, eps);
+    linear_forward(R->h, R->y, lp->w1, lp->b1, M, C, F);
+    gelu_forward(R->h, R->h, (size_t)M * F);
+    linear_forward(R->f, R->h, lp->w2, lp->b2, M, F, C);
+    add_to(R->r, R->f, R->y, MC);
+    layernorm_forward(R->x, NULL, NULL, R->r, lp->ln2_w, lp->ln2_b, M, C, eps);
+    R->rest_fl[l] = linear_flops(M, C, F) + linear_bias_flops(M, F) + linear_flops(M, F, C) +
+                    linear_bias_flops(M, C);
+    R->layer++;
+    return ST_OK;
+}
+
+Status ranked_end(Ranked *R, Err *e) {
+    if (R->layer != R->L)
+        return err_set(e, ST_INVALID, "ranked_end: %d of %d layers ran", R->layer, R->L);
+    const BertParams *p = &R->m->p;
+    const int B = R->B, N = R->N, C = R->C, K = R->K;
+    for (int b = 0; b < B; b++)
+        memcpy(R->cls_in + (size_t)b * C, R->x + (size_t)b * N * C, sizeof(float) * C);
+    linear_forward(R->pre, R->cls_in, p->pool_w, p->pool_b, B, C, C);
+    tanh_forward(R->pooled, R->pre, (size_t)B * C);
+    linear_forward(R->logits, R->pooled, p->cls_w, p->cls_b, B, C, K);
+    softmax_forward(R->probs, R->logits, NULL, B, K, 1);
+    R->head_fl = linear_flops(B, C, C) + linear_bias_flops(B, C) + linear_flops(B, C, K) +
+                 linear_bias_flops(B, K);
+    return ST_OK;
+}
+
+Status ranked_forward(Ranked *R, const int32_t *ids, const int32_t *type_ids,
+                      const uint8_t *mask, int B, int N, const RankSpec *spec, Err *e) {
+    Status s = ranked_begin(R, ids, type_ids, mask, B, N, e);
+    for (int l = 0; l < R->L && !s; l++) s = ranked_layer(R, &spec[l], e);
+    if (!s) s = ranked_end(R, e);
+    return s;
+}
+
+void ranked_fidelity(const Ranked *R, int i0, int i1, double *cos, double *rel) {
+    const int N = R->N, C = R->C;
+    if (i0 < 0) i0 = 0;
+    if (i1 > N) i1 = N;
+    for (int b = 0; b < R->B; b++) {
+        double aa = 0, tt = 0, at = 0, dd = 0;
+        for (int i = i0; i < i1; i++) {
+            const size_t t = (size_t)b * N + i;
+            if (!R->mask[t]) continue;
+            const float *a = R->att + t * C, *q = R->teacher + t * C;
+            for (int c = 0; c < C; c++) {
+                const double x = a[c], y = q[c];
+                aa += x * x, tt += y * y, at += x * y, dd += (x - y) * (x - y);
+            }
+        }
+        if (cos) cos[b] = aa > 0 && tt > 0 ? at / sqrt(aa * tt) : (aa == tt ? 1.0 : 0.0);
+        if (rel) rel[b] = tt > 0 ? sqrt(dd / tt) : (dd > 0 ? INFINITY : 0.0);
+    }
+}
+
+Status ranked_bound(Ranked *R, RankKind kind, BoundKind bk, const int *ranks, int n,
+                    BoundOut *out, Err *e) {
+    if (!R->has_bounds)
+        return err_set(e, ST_INVALID, "ranked_bound: bounds were not planned");
+    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
+        return err_set(e, ST_INVALID, "ranked_bound: expected plain or whitened, found %s",
+                       rank_kind_name(kind));
+    if (kind == RANK_WHITENED && !R->whitened)
+        return err_set(e, ST_INVALID, "ranked_bound: whitened factors are not computed");
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_bound: all %d layers already ran", R->L);
+    const BoundLayer *bl = &R->bl[(kind == RANK_WHITENED) * R->L + R->layer];
+    Status s = bound_compute(out, &R->bw, &R->bound_fl, R->x, attn_mask_u8(R->mask), bl, bk,
+                             ranks, n, R->B, R->N, e);
+    return s ? err_prefix(e, "ranked_bound: layer %d", R->layer) : ST_OK;
+}
+
+int64_t ranked_attn_flops(const Ranked *R) {
+    int64_t t = 0;
+    for (int l = 0; l < R->L; l++) t += attn_flops_total(&R->attn_fl[l]);
+    return t;
+}
+
+int64_t ranked_model_flops(const Ranked *R) {
+    int64_t t = ranked_attn_flops(R) + R->head_fl;
+    for (int l = 0; l < R->L; l++) t += R->rest_fl[l];
+    return t;
+}

@@ -1,7 +1,25 @@
 /* kernel.c: blocked masked attention over strided views (the math is in kernel.h):
  *     S = scale Q_blk K^T;  E = keep .* exp(S - rowmax_kept S);  O = diag(1 / rowsum E) E V
- * per item (segment, b, h, query block of <= ATTN_QBLOCK rows), items spread over OpenMP
- * threads, each thread with its own scores slice. */
+ * per item (b, h, segment, query block of attn_kernel_rows(N) rows), items spread over
+ * OpenMP threads, each thread with its own scores slice.
+ *
+ * Two implementations of the two products, chosen per segment:
+ *  - the tiled one (GCC/Clang generic vectors, 16 floats = one AVX-512 register with
+ *    -march=native, lowered to whatever the target has otherwise): K_h^T is packed once
+ *    per (b, h) per thread into panels of 32 keys, S = (scale Q_blk) K^T is computed in
+ *    8 x 32 register tiles (broadcast q, two vector FMAs), E V in register tiles of up to
+ *    4 x 64 over chunks of ATTN_PV_CHUNK keys (the chunk of V stays in L1). The block
+ *    of scores (rows x N) is sized to stay in L2 between the products. Used when
+ *    kq <= ATTN_KPACK (scores) and kv is a multiple of 16 (values).
+ *  - cblas_sgemm (single-threaded inside the parallel region: OpenMP OpenBLAS) otherwise.
+ * Both execute exactly the multiply-adds counted (no padded rows or keys). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* GCC 12 tunes -march=native on Zen 4 as znver3 (128-bit auto-vectorisation) and -std=c11
+   turns FMA contraction off: the softmax and the tiles want 512-bit vectors and FMAs. */
+#pragma GCC target("prefer-vector-width=512")
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 #include "attention/kernel.h"
 
 #include <cblas.h>
@@ -14,6 +32,29 @@
 #include <omp.h>
 #endif
 
+/* -DATTN_NO_VECTOR: the portable cblas_sgemm path only (for testing it) */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_NO_VECTOR)
+#define ATTN_TILED 1
+#define ATTN_INLINE static inline __attribute__((always_inline))
+typedef float v16 __attribute__((vector_size(64)));
+#if defined(__x86_64__) && defined(__AVX512F__)
+/* keep a loaded vector in a register: GCC otherwise re-reads it as the memory operand of
+   every FMA, which makes the values tile load-bound (Zen 4: one 512-bit load per cycle) */
+#define ATTN_IN_REG(x) __asm__("" : "+v"(x))
+#else
+#define ATTN_IN_REG(x) (void)0
+#endif
+#else
+#define ATTN_TILED 0
+#endif
+
+/* keys per packed panel of K^T (two vectors of 16) */
+#define KP_W 32
+/* keys per chunk of the values product (chunk of V: ATTN_PV_CHUNK x kv floats in L1) */
+#ifndef ATTN_PV_CHUNK
+#define ATTN_PV_CHUNK 64
+#endif
+
 int attn_kernel_threads(void) {
 #ifdef _OPENMP
     return omp_get_max_threads();
@@ -22,9 +63,29 @@ int attn_kernel_threads(void) {
 #endif
 }
 
-/* floats of scratch per thread: scores (QB, N), inverse sums (QB), key flags (N) */
+int attn_kernel_rows(int N) {
+    if (N < 1) N = 1;
+    int r = (int)(ATTN_SBLOCK / (size_t)N) & ~7;
+    if (r > ATTN_QBLOCK) r = ATTN_QBLOCK;
+    if (r < 8) r = 8;
+    return r;
+}
+
+/* row stride of the scores: N rounded up to 16, plus 16, so that consecutive rows do not
+   map to the same L1 set (a stride of 16 KB at N = 4096 would) */
+static size_t score_ld(int N) {
+    return (size_t)((N + 15) / 16 * 16 + 16);
+}
+
+/* per-thread scratch layout (floats): scores (R, score_ld(N)), inverse sums (R), key flags
+   (N), packed K^T (ATTN_KPACK, N rounded up to KP_W), scaled query block (R, ATTN_KPACK) */
+static size_t packed_len(int N) {
+    return (size_t)ATTN_KPACK * (size_t)((N + KP_W - 1) / KP_W * KP_W);
+}
+
 static size_t per_thread(int N) {
-    return (size_t)ATTN_QBLOCK * (size_t)N + ATTN_QBLOCK + (size_t)N;
+    const size_t R = (size_t)attn_kernel_rows(N);
+    return R * score_ld(N) + R + (size_t)N + packed_len(N) + R * ATTN_KPACK;
 }
 
 size_t attn_kernel_scratch_size(int N, int threads) {
@@ -46,38 +107,75 @@ static int key_flags(float *keep, AttnMask m, int b, int N) {
     return n;
 }
 
-/* row i of E in place over S (m, N) and inv[i] = 1 / l_i (0 for a row without kept keys);
-   keep NULL: every key kept. 16 partial maxima / sums keep the loops vectorisable. */
+#if ATTN_TILED
+typedef int32_t v16i __attribute__((vector_size(64)));
+/* lane-wise max (m: lanes where b wins) */
+ATTN_INLINE v16 vmax16(v16 a, v16 b) {
+    const v16i m = b > a;
+    return (v16)(((v16i)a & ~m) | ((v16i)b & m));
+}
+#endif
+
+/* maximum over the kept keys of row (N); -INFINITY if none (keep NULL: all kept) */
+static float row_max(const float *row, const float *keep, int N) {
+    float mx = -INFINITY;
+    int j = 0;
+#if ATTN_TILED
+    const v16 ninf = (v16){0} - INFINITY;
+    v16 acc = ninf;
+    if (keep) {
+        for (; j + 16 <= N; j += 16) {
+            v16 s, k;
+            memcpy(&s, row + j, sizeof s);
+            memcpy(&k, keep + j, sizeof k);
+            const v16i kept = k != (v16){0};
+            s = (v16)(((v16i)s & kept) | ((v16i)ninf & ~kept));
+            acc = vmax16(acc, s);
+        }
+    } else {
+        v16 acc1 = ninf, acc2 = ninf, acc3 = ninf; /* four chains hide the latency */
+        for (; j + 64 <= N; j += 64) {
+            v16 s0, s1, s2, s3;
+            memcpy(&s0, row + j, sizeof s0);
+            memcpy(&s1, row + j + 16, sizeof s1);
+            memcpy(&s2, row + j + 32, sizeof s2);
+            memcpy(&s3, row + j + 48, sizeof s3);
+            acc = vmax16(acc, s0);
+            acc1 = vmax16(acc1, s1);
+            acc2 = vmax16(acc2, s2);
+            acc3 = vmax16(acc3, s3);
+        }
+        acc = vmax16(vmax16(acc, acc1), vmax16(acc2, acc3));
+        for (; j + 16 <= N; j += 16) {
+            v16 s;
+            memcpy(&s, row + j, sizeof s);
+            acc = vmax16(acc, s);
+        }
+    }
+    for (int l = 0; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
+#endif
+    for (; j < N; j++) {
+        float s = (!keep || keep[j] != 0.0f) ? row[j] : -INFINITY;
+        mx = s > mx ? s : mx;
+    }
+    return mx;
+}
+
+/* row i of E in place over S (m, N; row stride lds) and inv[i] = 1 / l_i (0 for a row without
+   kept keys); keep NULL: every key kept. The max pass uses vectors, the exp pass 16 partial
+   sums so that it vectorises; a row (16 KB at N = 4096) stays in L1 between the passes. */
 static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
-                          const float *keep /* (N) or NULL */, int m, int N) {
+                          const float *keep /* (N) or NULL */, int m, int N, size_t lds) {
     for (int i = 0; i < m; i++) {
-        float *row = S + (size_t)i * N;
-        float acc[16];
-        for (int l = 0; l < 16; l++) acc[l] = -INFINITY;
-        int j = 0;
-        if (keep) {
-            for (; j + 16 <= N; j += 16)
-                for (int l = 0; l < 16; l++) {
-                    float s = keep[j + l] != 0.0f ? row[j + l] : -INFINITY;
-                    acc[l] = s > acc[l] ? s : acc[l];
-                }
-        } else {
-            for (; j + 16 <= N; j += 16)
-                for (int l = 0; l < 16; l++) acc[l] = row[j + l] > acc[l] ? row[j + l] : acc[l];
-        }
-        float mx = -INFINITY;
-        for (; j < N; j++) {
-            float s = (!keep || keep[j] != 0.0f) ? row[j] : -INFINITY;
-            mx = s > mx ? s : mx;
-        }
-        for (int l = 0; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
+        float *row = S + (size_t)i * lds;
+        const float mx = row_max(row, keep, N);
         if (mx == -INFINITY) { /* no kept key: E = 0, O = 0 */
             memset(row, 0, (size_t)N * sizeof(float));
             inv[i] = 0.0f;
             continue;
         }
         float sum[16] = {0};
-        j = 0;
+        int j = 0;
         if (keep) {
             for (; j + 16 <= N; j += 16)
                 for (int l = 0; l < 16; l++) {
@@ -104,10 +202,150 @@ static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
     }
 }
 
+#if ATTN_TILED
+/* kp (N / KP_W panels, each (kqp, KP_W)): panel p, row c, lane l = K[p KP_W + l, c] for the
+   full panels; the last N % KP_W keys are not packed (handled from K directly) */
+static void pack_keys(float *kp, const float *kh, int ld, int N, int kqp) {
+    const int np = N / KP_W;
+    for (int p = 0; p < np; p++) {
+        float *dst = kp + (size_t)p * kqp * KP_W;
+        const float *src = kh + (size_t)p * KP_W * ld;
+        for (int l = 0; l < KP_W; l++)
+            for (int c = 0; c < kqp; c++) dst[(size_t)c * KP_W + l] = src[(size_t)l * ld + c];
+    }
+}
+
+/* S[i, 0:32) for MR rows of qs (element (i, c) at qs[c cs + i]) against one packed panel */
+ATTN_INLINE void qk_tile(const int MR, const float *qs, int cs, int kq, const float *panel,
+                         float *S, size_t lds) {
+    v16 a0[8], a1[8];
+    for (int i = 0; i < MR; i++) a0[i] = a1[i] = (v16){0};
+    for (int c = 0; c < kq; c++) {
+        v16 b0, b1;
+        memcpy(&b0, panel + (size_t)c * KP_W, sizeof b0);
+        memcpy(&b1, panel + (size_t)c * KP_W + 16, sizeof b1);
+        for (int i = 0; i < MR; i++) {
+            const float a = qs[(size_t)c * cs + i];
+            a0[i] += a * b0;
+            a1[i] += a * b1;
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        memcpy(S + (size_t)i * lds, &a0[i], sizeof a0[i]);
+        memcpy(S + (size_t)i * lds + 16, &a1[i], sizeof a1[i]);
+    }
+}
+
+/* qs: rows [0, m) of the query block times scale, in groups of 8 rows (the last group:
+   the m % 8 remaining rows), each group c-major: row i of a group of g rows, coordinate c
+   at group + c g (the tile reads its 8 broadcasts from one address register) */
+static void pack_queries(float *qs, const float *q, int ld, int m, int kq, float scale) {
+    for (int i0 = 0; i0 < m; i0 += 8) {
+        const int g = m - i0 < 8 ? m - i0 : 8;
+        float *dst = qs + (size_t)i0 * kq;
+        for (int i = 0; i < g; i++)
+            for (int c = 0; c < kq; c++) dst[(size_t)c * g + i] = scale * q[(size_t)(i0 + i) * ld + c];
+    }
+}
+
+/* S (m, N; row stride lds) = qs K^T (qs from pack_queries): panels of packed keys (stride
+   kqp * KP_W), the last N % KP_W keys as dot products with K (row stride ld) */
+static void scores_tiled(float *S, const float *qs, int m, int kq, const float *kp, int kqp,
+                         const float *kh, int ld, int N, size_t lds) {
+    const int np = N / KP_W;
+    /* rows outer: the 8 query rows stay in L1, S is written as 8 sequential streams */
+    int i = 0;
+    for (; i + 8 <= m; i += 8)
+        for (int p = 0; p < np; p++)
+            qk_tile(8, qs + (size_t)i * kq, 8, kq, kp + (size_t)p * kqp * KP_W,
+                    S + (size_t)i * lds + p * KP_W, lds);
+    const int g = m - i;
+    for (int t = 0; t < g; t++)
+        for (int p = 0; p < np; p++)
+            qk_tile(1, qs + (size_t)i * kq + t, g, kq, kp + (size_t)p * kqp * KP_W,
+                    S + (size_t)(i + t) * lds + p * KP_W, lds);
+    for (int j = np * KP_W; j < N; j++) {
+        const float *kj = kh + (size_t)j * ld;
+        for (int r = 0; r < m; r++) {
+            const int r0 = r / 8 * 8, gr = m - r0 < 8 ? m - r0 : 8;
+            const float *qr = qs + (size_t)r0 * kq + (r - r0);
+            float s = 0.0f;
+            for (int c = 0; c < kq; c++) s += qr[(size_t)c * gr] * kj[c];
+            S[(size_t)r * lds + j] = s;
+        }
+    }
+}
+
+/* O[i, 0:16 NV) (+)= sum_{j in [j0, j1)} P[i, j] V[j, 0:16 NV) for MR rows; first: start
+   from 0 instead of O */
+ATTN_INLINE void pv_tile(const int MR, const int NV, const float *P, size_t ldp, const float *v,
+                         int ldv, int j0, int j1, float *o, int ldo, int first) {
+    v16 acc[8][4];
+    for (int i = 0; i < MR; i++)
+        for (int t = 0; t < NV; t++) {
+            if (first) acc[i][t] = (v16){0};
+            else memcpy(&acc[i][t], o + (size_t)i * ldo + 16 * t, sizeof acc[i][t]);
+        }
+    for (int j = j0; j < j1; j++) {
+        v16 b[4];
+        for (int t = 0; t < NV; t++) {
+            memcpy(&b[t], v + (size_t)j * ldv + 16 * t, sizeof b[t]);
+            ATTN_IN_REG(b[t]);
+        }
+        for (int i = 0; i < MR; i++) {
+            const float a = P[(size_t)i * ldp + j];
+            for (int t = 0; t < NV; t++) acc[i][t] += a * b[t];
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int t = 0; t < NV; t++)
+            memcpy(o + (size_t)i * ldo + 16 * t, &acc[i][t], sizeof acc[i][t]);
+}
+
+/* rows [0, m) of oc for NV vectors of columns: register tiles of MR x NV (MR <= 8: one
+   address register per row; MR NV <= 24),
+   then single rows */
+#define PV_ROWS(MRv, NVv)                                                                      \
+    do {                                                                                       \
+        int i_ = 0;                                                                            \
+        for (; i_ + (MRv) <= m; i_ += (MRv))                                                   \
+            pv_tile((MRv), (NVv), P + (size_t)i_ * ldp, ldp, v, ldv, j0, j1,               \
+                    oc + (size_t)i_ * ldo, ldo, first);                                        \
+        for (; i_ < m; i_++)                                                                   \
+            pv_tile(1, (NVv), P + (size_t)i_ * ldp, ldp, v, ldv, j0, j1,                   \
+                    oc + (size_t)i_ * ldo, ldo, first);                                        \
+    } while (0)
+
+/* O (m, kv; row stride ldo) = P (m, N; row stride ldp) V (N, kv; row stride ldv); kv % 16 == 0 */
+static void values_tiled(float *o, int ldo, const float *P, size_t ldp, int m, int N,
+                         const float *vh, int ldv, int kv) {
+    for (int c0 = 0; c0 < kv; c0 += 64) {
+        const int nv = (kv - c0) / 16 < 4 ? (kv - c0) / 16 : 4;
+        const float *v = vh + c0;
+        float *oc = o + c0;
+        for (int j0 = 0; j0 < N; j0 += ATTN_PV_CHUNK) {
+            const int j1 = j0 + ATTN_PV_CHUNK < N ? j0 + ATTN_PV_CHUNK : N, first = j0 == 0;
+            switch (nv) {
+            case 4: PV_ROWS(4, 4); break;
+            case 3: PV_ROWS(8, 3); break;
+            case 2: PV_ROWS(8, 2); break;
+            default: PV_ROWS(8, 1); break;
+            }
+        }
+    }
+}
+#endif
+
+/* per-thread state: scratch slices and what they currently hold */
+typedef struct {
+    float *S, *inv, *keep, *kp, *qs;
+    int flag_b;          /* batch whose key flags `keep` holds (-1: none) */
+    int pack_b, pack_h;  /* (b, h) whose keys `kp` holds (-1: none) */
+} Slot;
+
 /* one item: rows [i0, i0 + m) of segment sg, batch b, head h */
 static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h, int i0, int m,
-                     int N, float scale, float *S, float *inv, const float *keep,
-                     AttnFlops *fl) {
+                     int N, float scale, Slot *w, const float *keep, int kqp, AttnFlops *fl) {
     const float *q = sg->q.p + (size_t)b * sg->q.bstride + (size_t)i0 * sg->q.ld +
                      (size_t)h * sg->q.hstride;
     const float *kh = k.p + (size_t)b * k.bstride + (size_t)h * k.hstride;
@@ -115,13 +353,40 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     float *o = sg->out.p + (size_t)b * sg->out.bstride + (size_t)i0 * sg->out.ld +
                (size_t)h * sg->out.hstride;
     const int kq = sg->kq, kv = sg->kv;
-    /* S = scale Q_blk K^T: (m, kq) x (N, kq)^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, kq, scale, q, sg->q.ld, kh, k.ld,
-                0.0f, S, N);
-    softmax_block(S, inv, keep, m, N);
+    float *S = w->S, *inv = w->inv;
+    const size_t lds = score_ld(N);
+    int tiled_s = 0, tiled_v = 0;
+    (void)kqp;
+#if ATTN_TILED
+    tiled_s = kqp > 0 && kq <= kqp;
+    tiled_v = kv % 16 == 0;
+#endif
+    if (tiled_s) {
+#if ATTN_TILED
+        if (w->pack_b != b || w->pack_h != h) {
+            pack_keys(w->kp, kh, k.ld, N, kqp);
+            w->pack_b = b;
+            w->pack_h = h;
+        }
+        /* the scale goes on the query block (the GEMM's alpha) */
+        pack_queries(w->qs, q, sg->q.ld, m, kq, scale);
+        scores_tiled(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, N, lds);
+#endif
+    } else {
+        /* S = scale Q_blk K^T: (m, kq) x (N, kq)^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, kq, scale, q, sg->q.ld, kh,
+                    k.ld, 0.0f, S, (int)lds);
+    }
+    softmax_block(S, inv, keep, m, N, lds);
     /* O = E V: (m, N) x (N, kv), then row i times 1 / l_i */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, N, 1.0f, S, N, vh, v.ld, 0.0f,
-                o, sg->out.ld);
+    if (tiled_v) {
+#if ATTN_TILED
+        values_tiled(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv);
+#endif
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, N, 1.0f, S, (int)lds, vh, v.ld,
+                    0.0f, o, sg->out.ld);
+    }
     for (int i = 0; i < m; i++) {
         float *oi = o + (size_t)i * sg->out.ld;
         for (int c = 0; c < kv; c++) oi[c] *= inv[i];
@@ -131,61 +396,72 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     fl->values += 2 * (int64_t)m * N * kv;
 }
 
-/* item index -> (segment, b, h, block); items are ordered segment, b, h, block so that
-   consecutive items share the keys and values of one (b, h) */
+/* item index -> (segment, b, h, block); items are ordered b, h, segment, block so that
+   consecutive items share the keys (and their packed panels) and values of one (b, h).
+   first[s]: the first item of segment s within one (b, h); first[nseg]: items per (b, h). */
 static void item_decode(const AttnSegment *seg, int nseg, const int64_t *first, int64_t it,
-                        int B, int H, int *s, int *b, int *h, int *i0, int *m) {
-    int lo = 0, hi = nseg - 1; /* the last segment with first[s] <= it */
+                        int H, int R, int *s, int *b, int *h, int *i0, int *m) {
+    const int64_t per_bh = first[nseg];
+    const int64_t bh = it / per_bh, local = it % per_bh;
+    int lo = 0, hi = nseg - 1; /* the last segment with first[s] <= local */
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (first[mid] <= it) lo = mid;
+        if (first[mid] <= local) lo = mid;
         else hi = mid - 1;
     }
-    int64_t local = it - first[lo];
-    int nblk = (seg[lo].rows + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
-    int blk = (int)(local % nblk);
-    int64_t bh = local / nblk;
+    const int blk = (int)(local - first[lo]);
     *s = lo;
     *h = (int)(bh % H);
     *b = (int)(bh / H);
-    *i0 = blk * ATTN_QBLOCK;
+    *i0 = blk * R;
     int rem = seg[lo].rows - *i0;
-    *m = rem < ATTN_QBLOCK ? rem : ATTN_QBLOCK;
-    (void)B;
+    *m = rem < R ? rem : R;
 }
 
-/* item `it` on one thread's scratch slice mine; flag_b: the batch whose key flags the
-   slice holds (-1: none yet) */
 static void run_one(const AttnSegment *seg, int nseg, const int64_t *first, AttnView k,
-                      AttnView v, AttnMask key_mask, int B, int H, int N, float scale,
-                      float *mine, int64_t it, AttnFlops *fl, int *flag_b) {
-    float *S = mine, *inv = mine + (size_t)ATTN_QBLOCK * N, *keep = inv + ATTN_QBLOCK;
+                    AttnView v, AttnMask key_mask, int H, int N, int R, int kqp, float scale,
+                    Slot *w, int64_t it, AttnFlops *fl) {
     int s, b, h, i0, m;
-    item_decode(seg, nseg, first, it, B, H, &s, &b, &h, &i0, &m);
+    item_decode(seg, nseg, first, it, H, R, &s, &b, &h, &i0, &m);
     if (m <= 0) return;
     const float *kp = NULL;
     if (key_mask.type != ATTN_MASK_NONE) {
-        if (*flag_b != b) key_flags(keep, key_mask, b, N);
-        *flag_b = b;
-        kp = keep;
+        if (w->flag_b != b) key_flags(w->keep, key_mask, b, N);
+        w->flag_b = b;
+        kp = w->keep;
     }
-    run_item(&seg[s], k, v, b, h, i0, m, N, scale, S, inv, kp, fl);
+    run_item(&seg[s], k, v, b, h, i0, m, N, scale, w, kp, kqp, fl);
+}
+
+static void slot_init(Slot *w, float *mine, int N, int R) {
+    w->S = mine;
+    w->inv = w->S + (size_t)R * score_ld(N);
+    w->keep = w->inv + R;
+    w->kp = w->keep + N;
+    w->qs = w->kp + packed_len(N);
+    w->flag_b = w->pack_b = w->pack_h = -1;
 }
 
 void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView v,
                          AttnMask key_mask, int B, int H, int N, float scale, float *scratch,
                          size_t scratch_len, AttnFlops *fl) {
     if (nseg <= 0 || B <= 0 || H <= 0 || N <= 0) return;
-    /* first item of each segment (prefix sums of the item counts) */
-    int64_t first[ATTN_MAX_SEGS + 1];
     if (nseg > ATTN_MAX_SEGS) return; /* caller error: more segments than supported */
-    int64_t total = 0;
+    const int R = attn_kernel_rows(N);
+    /* first item of each segment within one (b, h) (prefix sums of the block counts); the
+       packed key width: the widest kq of the segments (0: too wide, cblas for scores) */
+    int64_t first[ATTN_MAX_SEGS + 1];
+    int64_t per_bh = 0;
+    int kqp = 0;
     for (int s = 0; s < nseg; s++) {
-        first[s] = total;
-        int nblk = (seg[s].rows + ATTN_QBLOCK - 1) / ATTN_QBLOCK;
-        total += (int64_t)nblk * B * H;
+        first[s] = per_bh;
+        per_bh += (seg[s].rows + R - 1) / R;
+        kqp = seg[s].kq > kqp ? seg[s].kq : kqp;
     }
-    first[nseg] = total;
+    first[nseg] = per_bh;
+    if (kqp > ATTN_KPACK) kqp = 0;
+    const int64_t total = per_bh * B * H;
+    if (total <= 0) return;
     const size_t pt = per_thread(N);
     int nt = attn_kernel_threads();
     if ((size_t)nt > scratch_len / pt) nt = (int)(scratch_len / pt);
@@ -197,14 +473,13 @@ void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView 
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
-            float *mine = scratch + (size_t)omp_get_thread_num() * pt;
+            Slot w;
+            slot_init(&w, scratch + (size_t)omp_get_thread_num() * pt, N, R);
             AttnFlops loc;
             attn_flops_zero(&loc);
-            int flag_b = -1;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t it = 0; it < total; it++)
-                run_one(seg, nseg, first, k, v, key_mask, B, H, N, scale, mine, it, &loc,
-                          &flag_b);
+                run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, &w, it, &loc);
 #pragma omp critical(attn_kernel_flops)
             attn_flops_add(&acc, &loc);
         }
@@ -212,8 +487,9 @@ void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView 
         return;
     }
 #endif
-    int flag_b = -1;
+    Slot w;
+    slot_init(&w, scratch, N, R);
     for (int64_t it = 0; it < total; it++)
-        run_one(seg, nseg, first, k, v, key_mask, B, H, N, scale, scratch, it, &acc, &flag_b);
+        run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, &w, it, &acc);
     if (fl) attn_flops_add(fl, &acc);
 }

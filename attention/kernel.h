@@ -8,10 +8,12 @@
  * the (rows x kv) output instead of the (rows x N) probabilities, which saves a pass over
  * the scores.
  *
- * Work is split into items (segment, b, h, block of at most ATTN_QBLOCK query rows); items
- * run on OpenMP threads, each with its own (ATTN_QBLOCK x N) slice of scratch (the scores
- * of one block never leave that slice; no N x N buffer exists). cblas_sgemm runs
- * single-threaded inside the parallel region (OpenMP OpenBLAS). Without OpenMP: serial.
+ * Work is split into items (b, h, segment, block of attn_kernel_rows(N) query rows); items
+ * run on OpenMP threads, each with its own (rows x N) slice of scratch (the scores of one
+ * block never leave that slice; no N x N buffer exists) and its own copy of the current
+ * head's keys packed for the tiled score product (kernel.c). Where cblas_sgemm is used it
+ * runs single-threaded inside the parallel region (OpenMP OpenBLAS). Without OpenMP:
+ * serial.
  *
  * Operands are strided views, so per-head slices of (B, N, H*w) layouts and per-segment
  * blocks of different rank are read in place: element (b, i, h, c) lives at
@@ -27,11 +29,19 @@
 #include "attention/flops.h"
 #include "nn/attention.h"
 
-/* ATTN_QBLOCK: query rows per work item: the (ATTN_QBLOCK x N) scores of one item stay in
-   the L2/L3 caches between the two GEMMs and the softmax for N up to a few thousand
-   (-DATTN_QBLOCK=... overrides it for tuning; 32..256 measured within noise at N = 4096). */
+/* Query rows per work item: attn_kernel_rows(N) = ATTN_SBLOCK / N rounded down to a multiple
+   of 8, within [8, ATTN_QBLOCK], so that the (rows x N) scores of one item (512 KB) stay in
+   L2 between the two products and the softmax (-D... overrides them for tuning; ATTN_SBLOCK
+   from 32768 to 262144 measured within noise at N = 4096). */
 #ifndef ATTN_QBLOCK
 #define ATTN_QBLOCK 128
+#endif
+#ifndef ATTN_SBLOCK
+#define ATTN_SBLOCK 131072
+#endif
+/* ATTN_KPACK: widest kq whose keys the tiled score product packs (wider: cblas_sgemm). */
+#ifndef ATTN_KPACK
+#define ATTN_KPACK 128
 #endif
 /* ATTN_MAX_SEGS: most segments one call accepts. */
 #define ATTN_MAX_SEGS 4096
@@ -64,8 +74,12 @@ typedef struct {
 /* attn_kernel_threads: threads the kernel will use, omp_get_max_threads() (1 without
    OpenMP): plan scratch for this many. */
 int attn_kernel_threads(void);
-/* attn_kernel_scratch_size: floats of scratch for `threads` threads and N keys,
-   threads * (ATTN_QBLOCK * N + ATTN_QBLOCK + N) (scores, inverse row sums, key flags). */
+/* attn_kernel_rows: query rows per work item for N keys (see ATTN_SBLOCK). */
+int attn_kernel_rows(int N);
+/* attn_kernel_scratch_size: floats of scratch for `threads` threads and N keys, with
+   R = attn_kernel_rows(N), Np = N rounded up to 32 and Ns = N rounded up to 16, plus 16:
+   threads * (R Ns + R + N + ATTN_KPACK Np + R ATTN_KPACK) (scores, inverse row sums, key
+   flags, packed keys, scaled query block). */
 size_t attn_kernel_scratch_size(int N, int threads);
 
 /* attn_kernel_forward: the attention of every segment (see above) against the same N keys

@@ -36,6 +36,7 @@
 #include "core/timer.h"
 #include "nn/mhsa.h"
 #include "tests/check.h"
+#include "tests/run.h"
 
 #define NAME "test_baselines"
 
@@ -123,29 +124,6 @@ static Status any_forward(float *out, AnyLayer *L, const float *x, AttnMask mask
 }
 
 /* ---- reference (python) ------------------------------------------------------------- */
-
-/* run argv (argv[0] absolute) and return its exit status, -1 if it did not run or died from
-   a signal; quiet sends its output to /dev/null */
-static int run(char *const argv[], int quiet) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        if (quiet) {
-            FILE *devnull = freopen("/dev/null", "w", stdout);
-            (void)devnull;
-            devnull = freopen("/dev/null", "w", stderr);
-            (void)devnull;
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* write the inputs file for baselines_ref.py */
 static Status write_inputs(const char *path, const float *x, const int32_t *mask,

@@ -27,34 +27,12 @@
 #include "env/bert.h"
 #include "env/bert_io.h"
 #include "tests/check.h"
+#include "tests/run.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
 #define NAME "test_bert_torch"
 #define PY "/usr/bin/python3"
-
-/* run argv (argv[0] an absolute path); returns the exit status, -1 if it could not run or
-   died from a signal. quiet: output to /dev/null */
-static int run(char *const argv[], int quiet) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        if (quiet) {
-            FILE *devnull = freopen("/dev/null", "w", stdout);
-            (void)devnull;
-            devnull = freopen("/dev/null", "w", stderr);
-            (void)devnull;
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void *load(Store *st, const char *name, DType t, size_t esz, int ndim,
                   const int64_t *dims) {

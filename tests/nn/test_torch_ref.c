@@ -25,33 +25,11 @@
 #include "nn/layernorm.h"
 #include "nn/mhsa.h"
 #include "tests/check.h"
+#include "tests/run.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
 #define NAME "test_torch_ref"
-
-/* run argv (argv[0] an absolute path) with stdout/stderr passed through; returns the exit
-   status, or -1 if it could not run or died from a signal. quiet: send output to /dev/null */
-static int run(char *const argv[], int quiet) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        if (quiet) {
-            FILE *devnull = freopen("/dev/null", "w", stdout);
-            (void)devnull;
-            devnull = freopen("/dev/null", "w", stderr);
-            (void)devnull;
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static size_t count_of(int ndim, const int64_t *dims) {
     size_t n = 1;

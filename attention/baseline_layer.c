@@ -59,3 +59,29 @@ int baseline_team(int pairs, int slices) {
     if (pairs < nt) nt = 1;
     return nt < 1 ? 1 : nt;
 }
+
+void baseline_pairs(BaselinePairFn fn, const void *ctx, float *work, size_t work_len, int slices,
+                    int B, int H, AttnFlops *f) {
+    const int pairs = B * H, nt = baseline_team(pairs, slices);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+#ifdef _OPENMP
+        float *mine = work + (size_t)omp_get_thread_num() * work_len;
+#else
+        float *mine = work;
+#endif
+        AttnFlops tf; /* this thread's count */
+        attn_flops_zero(&tf);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int bh = 0; bh < pairs; bh++) fn(ctx, mine, bh / H, bh % H, &tf);
+#ifdef _OPENMP
+#pragma omp critical(baseline_pairs_flops)
+#endif
+        attn_flops_add(f, &tf);
+    }
+    (void)nt;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "attention/flops.h"
 #include "nn/attention.h"
 #include "nn/mhsa.h"
 
@@ -38,5 +39,14 @@ int64_t baseline_output(float *out /* (M, C) */, const float *a /* (M, C) */,
  * areas: min(omp_get_max_threads(), slices), or 1 when pairs < that (then the pairs run
  * serially and OpenBLAS threads each GEMM instead). 1 without OpenMP. */
 int baseline_team(int pairs, int slices);
+
+/* BaselinePairFn: the approximate core of one (b, h) pair; scratch is this thread's work
+ * slice; adds the FLOPs it executes to f. ctx carries the kernel's own arguments. */
+typedef void (*BaselinePairFn)(const void *ctx, float *scratch, int b, int h, AttnFlops *f);
+
+/* baseline_pairs: fn over all B*H (b, h) pairs on baseline_team(B*H, slices) threads, thread
+ * t using work[t*work_len ..); the threads' FLOP counts are summed into f. */
+void baseline_pairs(BaselinePairFn fn, const void *ctx, float *work /* (slices, work_len) */,
+                    size_t work_len, int slices, int B, int H, AttnFlops *f);
 
 #endif

@@ -12,9 +12,6 @@
 #include "attention/baseline_layer.h"
 #include "nn/fastexp.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* charged per probability, as nn/attention.h: max, subtract, exp, sum, normalise */
 #define PROB_FLOPS (ATTN_SOFTMAX_FLOPS + ATTN_NORM_FLOPS)
@@ -210,6 +207,22 @@ static void nystrom_pair(float *out, float *work, const float *q, const float *k
     f->values += 2 * 2 * (int64_t)nm * dh + 2 * (int64_t)m2 * dh;
 }
 
+/* NystromCtx: the arguments nystrom_pair shares across the (b, h) pairs of one call */
+typedef struct {
+    float *a;
+    const float *q, *k, *v;
+    const int32_t *real, *n_real;
+    const uint8_t *keep;
+    int N, H, dh, m, iters;
+} NystromCtx;
+
+static void nystrom_pair_fn(const void *ctx, float *scratch, int b, int h, AttnFlops *f) {
+    const NystromCtx *c = ctx;
+    nystrom_pair(c->a, scratch, c->q, c->k, c->v, c->real + (size_t)b * c->N,
+                 c->keep + (size_t)b * c->N, c->n_real[b], b, h, c->N, c->H, c->dh, c->m,
+                 c->iters, f);
+}
+
 Status nystrom_forward(float *out, NystromLayer *L, const float *inp, AttnMask key_mask,
                        const MhsaParams *p, int B, int N, int m, AttnFlops *flops, Err *e) {
     Status st = baseline_check("nystrom_forward", B, N, m, L->max_B, L->max_N, L->max_m, L->C,
@@ -223,37 +236,9 @@ Status nystrom_forward(float *out, NystromLayer *L, const float *inp, AttnMask k
         L->n_real[b] = baseline_real_tokens(L->real + (size_t)b * N, L->keep + (size_t)b * N,
                                             key_mask, b, N);
 
-    const int pairs = B * H, nt = baseline_team(pairs, L->slices);
-    float *a = L->a, *work = L->work;
-    const float *q = L->q, *k = L->k, *v = L->v;
-    const int32_t *real = L->real, *n_real = L->n_real;
-    const uint8_t *keep = L->keep;
-    const size_t wl = L->work_len;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-#ifdef _OPENMP
-        float *mine = work + (size_t)omp_get_thread_num() * wl;
-#else
-        float *mine = work;
-#endif
-        AttnFlops tf; /* this thread's count */
-        attn_flops_zero(&tf);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int bh = 0; bh < pairs; bh++) {
-            const int b = bh / H;
-            nystrom_pair(a, mine, q, k, v, real + (size_t)b * N, keep + (size_t)b * N,
-                         n_real[b], b, bh % H, N, H, dh, m, iters, &tf);
-        }
-#ifdef _OPENMP
-#pragma omp critical(nystrom_flops)
-#endif
-        attn_flops_add(&f, &tf);
-    }
-    f.out += baseline_output(out, a, p, M, C);
+    NystromCtx ctx = {L->a, L->q, L->k, L->v, L->real, L->n_real, L->keep, N, H, dh, m, iters};
+    baseline_pairs(nystrom_pair_fn, &ctx, L->work, L->work_len, L->slices, B, H, &f);
+    f.out += baseline_output(out, L->a, p, M, C);
     if (flops) attn_flops_add(flops, &f);
     return ST_OK;
 }

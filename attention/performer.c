@@ -13,9 +13,6 @@
 #include "attention/baseline_layer.h"
 #include "nn/fastexp.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 size_t performer_work_size(int N, int m, int dh) {
     size_t n = (size_t)N, mm = (size_t)m;
@@ -168,6 +165,21 @@ static void performer_pair(float *out, float *work, const float *q, const float 
     f->softmax += (int64_t)N * (2 * (int64_t)m + 1 + dh);
 }
 
+/* PerformerCtx: the arguments performer_pair shares across the (b, h) pairs of one call */
+typedef struct {
+    float *a;
+    const float *q, *k, *v, *W;
+    const int32_t *n_real;
+    const uint8_t *keep;
+    int N, H, dh, m;
+} PerformerCtx;
+
+static void performer_pair_fn(const void *ctx, float *scratch, int b, int h, AttnFlops *f) {
+    const PerformerCtx *c = ctx;
+    performer_pair(c->a, scratch, c->q, c->k, c->v, c->W, c->keep + (size_t)b * c->N,
+                   c->n_real[b], b, h, c->N, c->H, c->dh, c->m, f);
+}
+
 Status performer_forward(float *out, PerformerLayer *L, const float *inp, AttnMask key_mask,
                          const MhsaParams *p, int B, int N, int m, AttnFlops *flops, Err *e) {
     Status st = baseline_check("performer_forward", B, N, m, L->max_B, L->max_N, L->max_m,
@@ -180,37 +192,9 @@ Status performer_forward(float *out, PerformerLayer *L, const float *inp, AttnMa
     for (int b = 0; b < B; b++)
         L->n_real[b] = baseline_real_tokens(NULL, L->keep + (size_t)b * N, key_mask, b, N);
 
-    const int pairs = B * H, nt = baseline_team(pairs, L->slices);
-    float *a = L->a, *work = L->work;
-    const float *q = L->q, *k = L->k, *v = L->v, *W = L->feat.w;
-    const int32_t *n_real = L->n_real;
-    const uint8_t *keep = L->keep;
-    const size_t wl = L->work_len;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-#ifdef _OPENMP
-        float *mine = work + (size_t)omp_get_thread_num() * wl;
-#else
-        float *mine = work;
-#endif
-        AttnFlops tf; /* this thread's count */
-        attn_flops_zero(&tf);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int bh = 0; bh < pairs; bh++) {
-            const int b = bh / H;
-            performer_pair(a, mine, q, k, v, W, keep + (size_t)b * N, n_real[b], b, bh % H, N,
-                           H, dh, m, &tf);
-        }
-#ifdef _OPENMP
-#pragma omp critical(performer_flops)
-#endif
-        attn_flops_add(&f, &tf);
-    }
-    f.out += baseline_output(out, a, p, M, C);
+    PerformerCtx ctx = {L->a, L->q, L->k, L->v, L->feat.w, L->n_real, L->keep, N, H, dh, m};
+    baseline_pairs(performer_pair_fn, &ctx, L->work, L->work_len, L->slices, B, H, &f);
+    f.out += baseline_output(out, L->a, p, M, C);
     if (flops) attn_flops_add(flops, &f);
     return ST_OK;
 }

@@ -127,14 +127,8 @@ Status store_read_text(Store *st, const char *name, char **out, Err *e) {
     if (!st || !out) return err_set(e, ST_INVALID, "store_read_text: NULL argument");
     *out = NULL;
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
-    Status s = sto_open_dataset(st, name, &ds, e);
+    Status s = sto_open_dataset_typed(st, name, &ds, &space, &ftype, e);
     if (s) return s;
-    space = H5Dget_space(ds);
-    ftype = H5Dget_type(ds);
-    if (space < 0 || ftype < 0) {
-        s = err_set(e, ST_IO, "%s: %s: cannot query dataset", st->path, name);
-        goto done;
-    }
     if (H5Tget_class(ftype) != H5T_STRING || !single_element(space)) {
         char ftn[64], got[256];
         sto_type_desc(ftype, ftn, sizeof ftn);

@@ -184,14 +184,8 @@ Status store_read(Store *st, const char *name, DType t, void *out, int ndim,
     if (count > 0 && !out) return err_set(e, ST_INVALID, "%s: %s: NULL output", st->path, name);
 
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
-    Status s = sto_open_dataset(st, name, &ds, e);
+    Status s = sto_open_dataset_typed(st, name, &ds, &space, &ftype, e);
     if (s) return s;
-    space = H5Dget_space(ds);
-    ftype = H5Dget_type(ds);
-    if (space < 0 || ftype < 0) {
-        s = err_set(e, ST_IO, "%s: %s: cannot query dataset", st->path, name);
-        goto done;
-    }
     int64_t fd[STORE_MAX_DIMS];
     int r = sto_space_dims(space, fd);
     int same = r == ndim;
@@ -228,14 +222,8 @@ Status store_shape(Store *st, const char *name, int *ndim, int64_t *dims, DType 
     sto_quiet();
     if (!st || !ndim || !dims || !t) return err_set(e, ST_INVALID, "store_shape: NULL argument");
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
-    Status s = sto_open_dataset(st, name, &ds, e);
+    Status s = sto_open_dataset_typed(st, name, &ds, &space, &ftype, e);
     if (s) return s;
-    space = H5Dget_space(ds);
-    ftype = H5Dget_type(ds);
-    if (space < 0 || ftype < 0) {
-        s = err_set(e, ST_IO, "%s: %s: cannot query dataset", st->path, name);
-        goto done;
-    }
     char ftn[64], got[256];
     sto_type_desc(ftype, ftn, sizeof ftn);
     int r = sto_space_dims(space, dims);

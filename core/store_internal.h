@@ -51,5 +51,9 @@ ObjKind sto_obj_kind(hid_t file, const char *name, char *blocker);
 Status sto_need_writable(const Store *st, Err *e);
 /* sto_open_dataset: open an existing dataset, with a "missing dataset" message otherwise. */
 Status sto_open_dataset(Store *st, const char *name, hid_t *ds, Err *e);
+/* sto_open_dataset_typed: sto_open_dataset plus its dataspace and file type; on failure
+   nothing stays open. */
+Status sto_open_dataset_typed(Store *st, const char *name, hid_t *ds, hid_t *space,
+                              hid_t *ftype, Err *e);
 
 #endif

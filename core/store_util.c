@@ -168,3 +168,18 @@ Status sto_open_dataset(Store *st, const char *name, hid_t *ds, Err *e) {
     if (*ds < 0) return err_set(e, ST_IO, "%s: %s: cannot open dataset", st->path, name);
     return ST_OK;
 }
+
+Status sto_open_dataset_typed(Store *st, const char *name, hid_t *ds, hid_t *space,
+                              hid_t *ftype, Err *e) {
+    Status s = sto_open_dataset(st, name, ds, e);
+    if (s) return s;
+    *space = H5Dget_space(*ds);
+    *ftype = H5Dget_type(*ds);
+    if (*space < 0 || *ftype < 0) {
+        sto_hclose(ftype);
+        sto_hclose(space);
+        sto_hclose(ds);
+        return err_set(e, ST_IO, "%s: %s: cannot query dataset", st->path, name);
+    }
+    return ST_OK;
+}

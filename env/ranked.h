@@ -20,6 +20,8 @@
  *               ranked_teacher(R, e)       optional: exact attention on x (the teacher)
  *               ranked_bound(R, ...)       optional: perturbation bounds on x
  *               ranked_layer(R, &spec, e)  attention by spec's kernel, then the rest
+ *               (or ranked_layer_each / ranked_teacher_each: each sequence alone at its own
+ *                ranks, timed, for the rank environment)
  *               R->att, R->teacher         this layer's attention output and the teacher's:
  *               ranked_fidelity(...)       cosine / relative error per sequence (or segment)
  *           ranked_end(R)                  logits and probs (B, K)
@@ -170,6 +172,43 @@ Status ranked_teacher(Ranked *R, Err *e);
    ST_INVALID if no layer is left, the kind was not planned, whitened factors are missing, or
    a rank is out of range (the kernels' messages, prefixed with the layer). */
 Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e);
+
+/* RANKED_FULL: in ranked_layer_each's rank grid, exact attention (any value <= 0). */
+#define RANKED_FULL 0
+
+/* ranked_segments: segments of a sequence of n rows with segment length T: ceil(n / T) for
+   T > 0, 1 for T = 0 (one segment), 0 when n < 1. */
+int ranked_segments(int n, int T);
+/* ranked_seq_len: n_b = 1 + the last real (mask 1) position of sequence b of the pass (0 if
+   none): the rows the per-sequence calls below run on. */
+int ranked_seq_len(const Ranked *R, int b);
+
+/* ranked_layer_each: the current layer with per-sequence ranks. rank (B, S), S =
+   ranked_segments(N, T) of the pass's padded N: sequence b's segment s (query rows
+   [s T, (s+1) T), T = 0: one segment) at grid rank rank[b S + s] of `kind` (RANK_PLAIN or
+   RANK_WHITENED), RANKED_FULL (<= 0) meaning exact attention; entries of segments at or past
+   ranked_segments(n_b, T) are ignored. Each sequence's attention runs ALONE (B = 1 on its
+   first n_b rows, so its work and time are its own): the exact kernel when all its segments
+   are full, else one segmented low-rank pass (attn_lowrank_forward) with full segments at
+   rank dh (the factored full-rank path, exact to float rounding). Rows [n_b, N) of R->att
+   are set to 0. Then the rest of the layer runs batched, as in ranked_layer. fl_seq (B) (may
+   be NULL) receives each sequence's counted attention FLOPs (their sum is added to
+   attn_fl[layer]); sec_seq (B) (may be NULL) the monotonic-clock seconds of each sequence's
+   attention call. On real rows the result equals ranked_layer at the same rank to float
+   rounding, not bit for bit (the GEMMs and the key loop see other shapes: at most 8.3e-7
+   absolute on tests/env/test_rankenv_state.c's model); each sequence's attention is bit for
+   bit that of a B = 1 ranked_layer pass of the sequence alone (same call). ST_INVALID as
+   ranked_layer. */
+Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank /* (B, S) */,
+                         AttnFlops *fl_seq /* (B) or NULL */, double *sec_seq /* (B) or NULL */,
+                         Err *e);
+
+/* ranked_teacher_each: the teacher per sequence, as ranked_layer_each runs its full
+   sequences (exact kernel, B = 1, first n_b rows; rows [n_b, N) of R->teacher set to 0), so
+   an all-full ranked_layer_each reproduces it bit for bit; fl_seq, sec_seq (B) (may be NULL)
+   as there (the live latency's denominator). Counted in teacher_fl. */
+Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq /* (B) or NULL */,
+                           double *sec_seq /* (B) or NULL */, Err *e);
 
 /* ranked_end: pooler, classifier and softmax after the last layer: R->logits, R->probs
    (B, K). ST_INVALID if layers remain. */

@@ -1,12 +1,16 @@
 /* ranked_forward.c: a pass of the ranked forward (ranked.h): embeddings, one layer at a time
  * with a chosen attention kernel, the head; the teacher, fidelity, bounds and FLOP sums.
  * The non-attention steps are bert_forward's eval-mode calls in the same order (dropout is
- * the identity there), so all-exact passes reproduce its logits to float rounding. */
+ * the identity there), so all-exact passes reproduce its logits to float rounding.
+ * Per-sequence variants (ranked_layer_each, ranked_teacher_each) run the attention of each
+ * sequence alone (B = 1, its first n_b rows: no padded query rows, only its own keys) at its
+ * own ranks, timed, then the rest of the layer batched through the same finish_layer. */
 #include "env/ranked.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "core/timer.h"
 #include "nn/activation.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
@@ -61,6 +65,14 @@ Status ranked_teacher(Ranked *R, Err *e) {
     return ST_OK;
 }
 
+/* point R->lr_view (lr_work's buffers) at layer l's plain (white 0) or whitened packs */
+static AttnLowrank *lowrank_view(Ranked *R, int l, int white) {
+    const AttnLowrank *pk = &R->lr[white * R->L + l];
+    memcpy(R->lr_view.pack, pk->pack, sizeof pk->pack);
+    R->lr_view.bo = pk->bo;
+    return &R->lr_view;
+}
+
 /* a = attention of layer l on R->x by spec's kernel, FLOPs added to fl */
 static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e) {
     const MhsaParams *w = &R->m->p.layer[l].attn;
@@ -74,9 +86,7 @@ static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e
         const int white = sp->kind == RANK_WHITENED;
         if (white && !R->whitened)
             return err_set(e, ST_INVALID, "whitened factors are not computed (ranked_calibrate)");
-        const AttnLowrank *pk = &R->lr[white * R->L + l];
-        memcpy(R->lr_view.pack, pk->pack, sizeof pk->pack);
-        R->lr_view.bo = pk->bo;
+        lowrank_view(R, l, white);
         if (sp->seg_rank) {
             if (sp->T < 1)
                 return err_set(e, ST_INVALID, "segment ranks need T >= 1, found T=%d", sp->T);
@@ -105,16 +115,14 @@ static void add_to(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
-    if (R->layer >= R->L)
-        return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);
+/* the rest of the current layer after R->att holds its attention output, batched over all
+   B N rows: y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) into R->x;
+   the layer advances (shared by ranked_layer and ranked_layer_each) */
+static void finish_layer(Ranked *R) {
     const int l = R->layer, C = R->C, F = R->F, M = R->B * R->N;
     const size_t MC = (size_t)M * C;
     const BertLayerParams *lp = &R->m->p.layer[l];
     const float eps = R->m->c.ln_eps;
-    Status s = attend(R, l, spec, &R->attn_fl[l], e);
-    if (s) return err_prefix(e, "ranked_layer: layer %d (%s)", l, rank_kind_name(spec->kind));
-    /* y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) */
     add_to(R->r, R->att, R->x, MC);
     layernorm_forward(R->y, NULL, NULL, R->r, lp->ln1_w, lp->ln1_b, M, C, eps);
     linear_forward(R->h, R->y, lp->w1, lp->b1, M, C, F);
@@ -125,6 +133,106 @@ Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
     R->rest_fl[l] = linear_flops(M, C, F) + linear_bias_flops(M, F) + linear_flops(M, F, C) +
                     linear_bias_flops(M, C);
     R->layer++;
+}
+
+Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);
+    const int l = R->layer;
+    Status s = attend(R, l, spec, &R->attn_fl[l], e);
+    if (s) return err_prefix(e, "ranked_layer: layer %d (%s)", l, rank_kind_name(spec->kind));
+    finish_layer(R);
+    return ST_OK;
+}
+
+int ranked_segments(int n, int T) { return n < 1 ? 0 : T > 0 ? (n + T - 1) / T : 1; }
+
+int ranked_seq_len(const Ranked *R, int b) {
+    const uint8_t *m = R->mask + (size_t)b * R->N;
+    int n = R->N;
+    while (n > 0 && !m[n - 1]) n--;
+    return n;
+}
+
+/* exact attention of sequence b alone (B = 1, its first n rows) into out's rows of b */
+static Status exact_one(Ranked *R, int l, float *out, int b, int n, AttnFlops *f, Err *e) {
+    const size_t off = (size_t)b * R->N * R->C;
+    return attn_exact_forward(out + off, &R->exact, R->x + off,
+                              attn_mask_u8(R->mask + (size_t)b * R->N), &R->m->p.layer[l].attn,
+                              1, n, f, e);
+}
+
+/* rows [n, N) of sequence b of out (B, N, C) set to 0 (padding the per-sequence calls skip) */
+static void zero_tail(const Ranked *R, float *out, int b, int n) {
+    const size_t C = (size_t)R->C;
+    memset(out + ((size_t)b * R->N + n) * C, 0, sizeof(float) * (size_t)(R->N - n) * C);
+}
+
+Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq, double *sec_seq, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_teacher_each: all %d layers already ran", R->L);
+    const int l = R->layer;
+    for (int b = 0; b < R->B; b++) {
+        const int n = ranked_seq_len(R, b);
+        AttnFlops f;
+        attn_flops_zero(&f);
+        const double t0 = time_now();
+        Status s = n ? exact_one(R, l, R->teacher, b, n, &f, e) : ST_OK;
+        const double t1 = time_now();
+        if (s) return err_prefix(e, "ranked_teacher_each: layer %d sequence %d", l, b);
+        zero_tail(R, R->teacher, b, n);
+        attn_flops_add(&R->teacher_fl, &f);
+        if (fl_seq) fl_seq[b] = f;
+        if (sec_seq) sec_seq[b] = t1 - t0;
+    }
+    R->teacher_layer = l;
+    return ST_OK;
+}
+
+Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
+                         double *sec_seq, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_layer_each: all %d layers already ran", R->L);
+    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
+        return err_set(e, ST_INVALID, "ranked_layer_each: expected plain or whitened, found %s",
+                       rank_kind_name(kind));
+    if (kind == RANK_WHITENED && !R->whitened)
+        return err_set(e, ST_INVALID,
+                       "ranked_layer_each: whitened factors are not computed (ranked_calibrate)");
+    const int l = R->layer, N = R->N, S = ranked_segments(N, T);
+    if (T < 0 || S > ATTN_MAX_SEGS)
+        return err_set(e, ST_INVALID,
+                       "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
+                       "(%d segments)", ATTN_MAX_SEGS, T, S);
+    AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
+    int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
+    for (int b = 0; b < R->B; b++) {
+        const int n = ranked_seq_len(R, b), Sb = ranked_segments(n, T);
+        const int *rk = rank + (size_t)b * S;
+        int full = 1;
+        for (int s = 0; s < Sb; s++) {
+            full &= rk[s] <= 0;
+            seg[s] = rk[s] <= 0 ? R->dh : rk[s];
+        }
+        AttnFlops f;
+        attn_flops_zero(&f);
+        const size_t off = (size_t)b * N * R->C;
+        const double t0 = time_now();
+        Status s = ST_OK;
+        if (n && full) /* every segment full: the exact kernel */
+            s = exact_one(R, l, R->att, b, n, &f, e);
+        else if (n) /* some segment low-rank: one segmented pass, full segments at rank dh */
+            s = attn_lowrank_forward(R->att + off, lv, R->x + off,
+                                     attn_mask_u8(R->mask + (size_t)b * N), 1, n, T > 0 ? T : n,
+                                     seg, &f, e);
+        const double t1 = time_now();
+        if (s) return err_prefix(e, "ranked_layer_each: layer %d sequence %d", l, b);
+        zero_tail(R, R->att, b, n);
+        attn_flops_add(&R->attn_fl[l], &f);
+        if (fl_seq) fl_seq[b] = f;
+        if (sec_seq) sec_seq[b] = t1 - t0;
+    }
+    finish_layer(R);
     return ST_OK;
 }
 

@@ -1,0 +1,52 @@
+/* train_ckpt.h: drrl-train checkpoints (DESIGN.md section 7), HDF5 format "drrl-train-ckpt"
+ * version 1, written atomically (core/store.h: temporary file, flush, fsync, rename), so the
+ * previous checkpoint survives any crash:
+ *   /config            the resolved config (YAML text)
+ *   /policy/params     (n) float32, the flat parameters; /policy/layout (text): one line
+ *                      "name offset dim0 dim1" per tensor, compared on load
+ *   /adam/m, /adam/v   (n) float32 moments; attribute /adam t (steps taken)
+ *   /rng/act, /rng/mb  the agent's streams (uint64 words)
+ *   /env/...           the environment's state (Env.save)
+ *   /latency/...       the latency table and the hardware it was measured on (rank env)
+ *   root attributes    iteration, env_steps, episodes, seconds (training time so far),
+ *                      env_type, model_sha256 (the frozen model's hash; "" for toy)
+ * Loading checks the format, the base model's hash, the layout and every dataset's shape and
+ * type; a mismatch is an error naming the file, the item, expected and found. */
+#ifndef DRRL_CMD_TRAIN_CKPT_H
+#define DRRL_CMD_TRAIN_CKPT_H
+
+#include "agent/ppo.h"
+#include "attention/latency.h"
+#include "core/err.h"
+
+#define TRAIN_CKPT_FORMAT "drrl-train-ckpt"
+#define TRAIN_CKPT_VERSION 1
+
+typedef struct {
+    const char *config_yaml;  /* save: the resolved config */
+    char env_type[16];        /* "rank" or "toy" */
+    char model_sha256[65];    /* "" for toy */
+    double seconds;           /* training wall time so far */
+} TrainCkptMeta;
+
+/* train_ckpt_save: write path atomically. lt may be NULL (toy env, or live latency). */
+Status train_ckpt_save(const char *path, const Agent *A, Env *env, const LatencyTable *lt,
+                       const TrainCkptMeta *m, Err *e);
+
+/* train_ckpt_peek: the stored config (malloc'd, caller frees) and meta of a checkpoint. */
+Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, Err *e);
+
+/* train_ckpt_load: restore A (initialised for the same config), env's state and lt (if not
+   NULL and stored); m->model_sha256 is compared with the stored one unless empty; m->seconds
+   receives the stored training time. */
+Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, TrainCkptMeta *m,
+                       Err *e);
+
+/* train_ckpt_path: "DIR/checkpoints/ckpt-ITER.h5" (iteration zero-padded to 8 digits). */
+void train_ckpt_path(char *out, size_t cap, const char *dir, int64_t iteration);
+/* train_ckpt_latest: the newest checkpoint file under DIR/checkpoints (ST_MISSING if none). */
+Status train_ckpt_latest(char *out, size_t cap, const char *dir, Err *e);
+/* train_ckpt_prune: remove all but the newest keep checkpoints under DIR/checkpoints. */
+Status train_ckpt_prune(const char *dir, int keep, Err *e);
+
+#endif

@@ -1,0 +1,49 @@
+/* train_config.h: the configuration of drrl-train (configs/sst2-drrl.yaml, configs/toy.yaml):
+ * its struct, its schema and its cross-field checks. The defaults are the default SST-2 run. */
+#ifndef DRRL_CMD_TRAIN_CONFIG_H
+#define DRRL_CMD_TRAIN_CONFIG_H
+
+#include "core/config.h"
+
+typedef struct {
+    int seed;
+    struct {
+        char type[CONFIG_STR_MAX];      /* "rank" (the frozen model) or "toy" */
+        char model[CONFIG_STR_MAX];     /* the frozen model file (drrl-base) */
+        char factors[CONFIG_STR_MAX];   /* factors cache ("": MODEL.factors.h5) */
+        int calib_rows;
+        int train_rows;                 /* episodes draw from the first N training rows (0: all) */
+        char kind[CONFIG_STR_MAX];      /* "whitened" or "plain" */
+        IntList ranks;                  /* the rank grid; "full" (exact) is added as last action */
+        int segment;                    /* T query tokens per segment (0: one per sequence) */
+        int batch;                      /* sequences per episode batch = parallel episodes */
+        int bucket;                     /* length-bucketed batches */
+        double alpha, beta, gamma, lambda, epsilon;
+        char latency[CONFIG_STR_MAX];   /* "table" or "live" */
+        int threads;                    /* OpenMP threads of the environment's kernels */
+    } env;
+    struct {
+        int batch, segments;
+        double noise;
+    } toy;
+    struct {
+        int width, layers, heads, ffn;
+    } policy;
+    struct {
+        int iterations, episodes, epochs, minibatch, norm_adv;
+        double gamma, lam, clip, clip_vloss, vf_coef, ent_coef, max_grad_norm, target_kl;
+        double lr, lr_final, adam_eps;
+    } ppo;
+    struct {
+        IntList buckets;
+        int warmup, reps;
+    } latency;
+    struct {
+        char dir[CONFIG_STR_MAX];
+        int checkpoint_every, keep, rollouts_every, log_every, stop_at;
+    } run;
+} TrainConfig;
+
+extern const ConfigSchema train_schema;
+
+#endif

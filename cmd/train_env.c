@@ -1,0 +1,203 @@
+/* train_env.c: the environment of a drrl-train run (see train_env.h).
+ *
+ * rank: the frozen model file (env.model) is loaded with its stored config, which names the
+ * training data and vocabulary (checked against the vocabulary hash recorded in the model);
+ * the whitened factors are calibrated on the first env.calib_rows training sentences or
+ * loaded from their cache (env/ranked_calib.h, keyed by the model file's SHA-256); the
+ * latency table is measured here (one attention layer of the model's width and heads, batch
+ * 1 as the environment runs each sequence alone, every bucket and rank of the grid) unless a
+ * checkpoint brings one; episodes draw batches from the first env.train_rows training rows.
+ * toy: env/toy.h. */
+#include "train_env.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base_config.h"
+#include "core/sha256.h"
+#include "data/encode.h"
+#include "data/tsv.h"
+#include "data/wordpiece.h"
+#include "env/bert_io.h"
+#include "env/rankenv.h"
+#include "env/ranked_calib.h"
+#include "env/toy.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PERFORMER_SEED 1
+
+typedef struct {
+    BertConfig bc;
+    Bert m;
+    BaseConfig base;
+    BertFileInfo info;
+    WordPiece *wp;
+    TsvData train;
+    EncodedSet calib, set;
+    Ranked R;
+    RankEnv E;
+    int ranked_ok, env_ok;
+} RankImpl;
+
+static void copy_dims(EnvDims *d, int n_envs, int n_tokens, int token_dim, int n_heads,
+                      int head_token0, int value_token, int n_actions, int max_steps, int n_info,
+                      const char *const *names) {
+    d->n_envs = n_envs, d->n_tokens = n_tokens, d->token_dim = token_dim, d->n_heads = n_heads;
+    d->head_token0 = head_token0, d->value_token = value_token, d->n_actions = n_actions;
+    d->max_steps = max_steps, d->n_info = n_info;
+    for (int i = 0; i < n_info && i < ENV_MAX_INFO; i++) d->info_names[i] = names[i];
+}
+
+static void measure_progress(void *ctx, const LatencyTable *t, int i) {
+    (void)ctx;
+    printf("  latency N=%d: exact %.3f ms, rank %d %.3f ms .. rank %d %.3f ms\n", t->buckets[i],
+           t->full[i] * 1e3, t->ranks[0], t->lat[i][0] * 1e3, t->ranks[t->n_ranks - 1],
+           t->lat[i][t->n_ranks - 1] * 1e3);
+    fflush(stdout);
+}
+
+static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) {
+    RankImpl *d = calloc(1, sizeof *d);
+    if (!d) return err_set(e, ST_NOMEM, "out of memory");
+    t->impl = d;
+    const char *model = c->env.model;
+    char vsha[65], src[CONFIG_STR_MAX + 32];
+    Status s;
+    if ((s = sha256_file(model, t->model_sha256, e)) || (s = bert_read_config(model, &d->bc, e)) ||
+        (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
+        return err_prefix(e, "env.model");
+    snprintf(src, sizeof src, "%s:/config", model);
+    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, NULL, 0, e))) return s;
+    if ((s = wordpiece_load(&d->wp, d->base.data.vocab, e)) || (s = sha256_file(d->base.data.vocab, vsha, e)))
+        return s;
+    if (d->info.vocab_sha256[0] && strcmp(vsha, d->info.vocab_sha256))
+        return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary %s), found %s",
+                       model, vsha, d->base.data.vocab, d->info.vocab_sha256);
+    if ((s = tsv_load(&d->train, d->base.data.train, e))) return s;
+    TsvData head = d->train;
+    if (c->env.calib_rows < head.n) head.n = c->env.calib_rows;
+    if ((s = encoded_from_tsv(&d->calib, &head, d->wp, d->base.data.max_len, e))) return s;
+    head = d->train;
+    if (c->env.train_rows && c->env.train_rows < head.n) head.n = c->env.train_rows;
+    if ((s = encoded_from_tsv(&d->set, &head, d->wp, d->base.data.max_len, e))) return s;
+
+    const int dh = d->bc.d_model / d->bc.n_heads;
+    for (int i = 0; i < c->env.ranks.n; i++)
+        if (c->env.ranks.v[i] >= dh)
+            return err_set(e, ST_CONFIG, "env.ranks[%d]: expected a rank below the head size %d "
+                           "(exact attention is always the last action), found %d", i, dh,
+                           c->env.ranks.v[i]);
+    RankedOptions o = {.max_B = c->env.batch, .max_N = d->base.data.max_len,
+                       .ranks = c->env.ranks.v, .n_ranks = c->env.ranks.n, .max_m = 0,
+                       .activation = 0, .bounds = 1, .performer_seed = PERFORMER_SEED};
+    if ((s = ranked_init(&d->R, &d->m, &o, e))) return s;
+    d->ranked_ok = 1;
+    char cache[CONFIG_STR_MAX + 16];
+    if (c->env.factors[0]) snprintf(cache, sizeof cache, "%s", c->env.factors);
+    else {
+        size_t n = strlen(model);
+        int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
+        snprintf(cache, sizeof cache, "%.*s.factors.h5", (int)(n - cut), model);
+    }
+    RankedCalib rc = {.rows = c->env.calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT,
+                      .cache = cache, .model_sha256 = t->model_sha256};
+    RankedCalibInfo ci;
+    if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
+    printf("model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
+           model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
+           ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds);
+
+    int table = !strcmp(c->env.latency, "table");
+    t->has_lt = table;
+    if (table && measure) {
+        printf("measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
+               c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
+        if ((s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
+                                       c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
+                                       c->env.ranks.n, c->latency.warmup, c->latency.reps,
+                                       (uint64_t)c->seed, measure_progress, NULL, e)))
+            return s;
+    }
+    RankEnvConfig ec;
+    rankenv_config_default(&ec);
+    ec.kind = !strcmp(c->env.kind, "plain") ? RANK_PLAIN : RANK_WHITENED;
+    ec.n_ranks = c->env.ranks.n;
+    memcpy(ec.ranks, c->env.ranks.v, sizeof(int) * (size_t)c->env.ranks.n);
+    ec.T = c->env.segment;
+    ec.batch = c->env.batch;
+    ec.alpha = c->env.alpha, ec.beta = c->env.beta, ec.gamma = c->env.gamma;
+    ec.lambda = c->env.lambda, ec.epsilon = c->env.epsilon;
+    ec.latency = table ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
+    ec.bucket = c->env.bucket;
+    ec.seed = (uint64_t)c->seed;
+    if ((s = rankenv_init(&d->E, &d->R, &d->set, table ? &t->lt : NULL, &ec, e))) return s;
+    d->env_ok = 1;
+    const RankEnvDims *x = &d->E.dims;
+    copy_dims(&t->env.dims, x->n_envs, x->n_tokens, x->token_dim, x->n_heads, x->head_token0,
+              x->value_token, x->n_actions, x->max_steps, x->n_info, x->info_names);
+    t->env.self = &d->E;
+    t->env.reset = rankenv_reset, t->env.step = rankenv_step;
+    t->env.save = rankenv_save, t->env.load = rankenv_load;
+    printf("environment: %d sequences per batch from %d training sentences, %d layers, grid [",
+           ec.batch, d->set.n, d->bc.n_layers);
+    for (int i = 0; i < ec.n_ranks; i++) printf("%d ", ec.ranks[i]);
+    printf("full], %s factors, segment %d, latency %s\n", c->env.kind, ec.T, c->env.latency);
+    return ST_OK;
+}
+
+static void rank_free(RankImpl *d) {
+    if (d->env_ok) rankenv_free(&d->E);
+    if (d->ranked_ok) ranked_free(&d->R);
+    encoded_free(&d->calib), encoded_free(&d->set);
+    tsv_free(&d->train);
+    if (d->wp) wordpiece_free(d->wp);
+    bert_free(&d->m);
+    bert_file_info_free(&d->info);
+    free(d);
+}
+
+static Status toy_setup(TrainEnv *t, const TrainConfig *c, Err *e) {
+    ToyEnv *x = calloc(1, sizeof *x);
+    if (!x) return err_set(e, ST_NOMEM, "out of memory");
+    ToyConfig tc = {.n_envs = c->toy.batch, .n_segments = c->toy.segments,
+                    .noise = (float)c->toy.noise, .seed = (uint64_t)c->seed};
+    Status s = toy_init(x, &tc, e);
+    if (s) {
+        free(x);
+        return s;
+    }
+    t->impl = x;
+    copy_dims(&t->env.dims, x->n_envs, x->n_tokens, x->token_dim, x->n_heads, x->head_token0,
+              x->value_token, x->n_actions, x->max_steps, x->n_info, x->info_names);
+    t->env.self = x;
+    t->env.reset = toy_reset, t->env.step = toy_step;
+    t->env.save = toy_save, t->env.load = toy_load;
+    printf("environment: toy, %d slots x %d segments, %d steps, %d actions\n", x->n_envs,
+           c->toy.segments, x->max_steps, x->n_actions);
+    return ST_OK;
+}
+
+Status train_env_init(TrainEnv *t, const TrainConfig *c, int measure_latency, Err *e) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->type, sizeof t->type, "%.15s", c->env.type);
+#ifdef _OPENMP
+    if (c->env.threads > 0) omp_set_num_threads(c->env.threads);
+#endif
+    Status s = !strcmp(c->env.type, "toy") ? toy_setup(t, c, e) : rank_init(t, c, measure_latency, e);
+    if (s) train_env_free(t);
+    return s;
+}
+
+void train_env_free(TrainEnv *t) {
+    if (t->impl) {
+        if (!strcmp(t->type, "toy")) {
+            toy_free(t->impl);
+            free(t->impl);
+        } else rank_free(t->impl);
+    }
+    t->impl = NULL;
+}

@@ -1,0 +1,213 @@
+/* rankenv.h: the rank environment (DESIGN.md section 4): the frozen model's layers as the
+ * steps of an episode, the attention rank of each sequence (and segment) as the action.
+ *
+ * Episodes. One episode slot = one sequence of a batch; n_envs = B slots run side by side
+ * and synchronously, every episode lasts exactly L steps (the layers) and all end together.
+ * reset draws the next batch of B rows from an epoch order of the encoded set (data/bucket.h
+ * BatchPlan, length-bucketed or shuffled, with the environment's own Rng stream; batches
+ * smaller than B (the epoch's remainder) are skipped, so every reset fills all B slots; a
+ * new epoch is drawn when the order is exhausted), runs the EXACT model once to keep
+ * p_full(y|x) of every sequence (for the terminal KL), then begins the ranked pass and
+ * returns the observation of layer 0. rankenv_reset_rows runs given rows instead (n <= B,
+ * for evaluation); slots b >= n are IDLE: their observation has only the CLS token, every
+ * head inactive with only "full" allowed, reward and info 0, and they end with the others.
+ *
+ * Steps and actions. Step l decides layer l's attention for every sequence. Action head k
+ * reads segment token k and picks an index into the rank grid: a < n_ranks is grid rank
+ * ranks[a] (per head of the layer), a == n_ranks ("full", always the LAST action) is exact
+ * attention. With T > 0 a sequence of n_b real rows has ceil(n_b / T) segments of T query
+ * rows (the last shorter); heads of segments past its end are inactive (their tokens are
+ * masked off; their actions are ignored). With T = 0 there is one segment (the whole
+ * sequence) and one head. One step per layer with one head per segment token (rather than
+ * one step per segment) lets every segment's reward be measured when the layer runs, once:
+ * the segments of a layer share one segmented attention pass, and a segment's output depends
+ * only on its own rank (attention/lowrank.h), so choosing all segments from the same
+ * observation is equivalent to sequential per-segment choices made from that observation.
+ *
+ * Transition: each sequence's attention runs alone at its chosen ranks
+ * (ranked_layer_each), the rank-r output feeds the next layer (errors compound honestly).
+ *
+ * Reward of sequence b at layer l, with its real segments s weighted by their real rows w_s
+ * (W = sum_s w_s), T_s the exact attention output of segment s on the same input (the
+ * teacher, ranked_teacher_each) and A_s the chosen one:
+ *     fidelity   = sum_s w_s cos(A_s, T_s) / W                  (cosine over the rows)
+ *     rel_err    = sum_s w_s ||A_s - T_s||_F / ||T_s||_F / W
+ *     latency    TABLE: sum_s w_s lat(n_b bucket, r_s) / lat(n_b bucket, full) / W
+ *                (attention/latency.h lookup; a segmented layer is charged the row-weighted
+ *                mean of its segments' single-rank ratios; deterministic)
+ *                LIVE: seconds of the sequence's attention call / seconds of its exact
+ *                (teacher) call on the same input, both measured this step
+ *     bound_term = sum_s w_s min(1, rho_s(r_s)) / W,  rho_s(r) = the tight bound on
+ *                ||A_s - T_s||_F / ||T_s||_F at rank r (attention/bound.h, e_i summed in
+ *                squares over the segment's rows over ||T_s||_F), 0 for full: the proven
+ *                worst case of the relative error the choice risked, capped at 1 so that
+ *                a loose bound cannot dominate the reward
+ *     reward = alpha fidelity - beta latency - gamma bound_term
+ *              (- lambda KL(p_full(y|x) || p_r(y|x)) in nats at the last layer)
+ * The four weighted terms are reported as info r_fid, r_lat, r_bound, r_kl; the reward is
+ * their float sum in that order, exactly. Guardrail: rank a of segment s is masked when
+ * rho_s(ranks[a]) > epsilon (bound_mask's rule); full is always allowed; choosing a masked
+ * action is an error. Violations: segments at a low rank whose measured rel err exceeds
+ * rho_s * (1 + 1e-5) + 1e-6 (the bound is exact-arithmetic; the tolerance covers float
+ * rounding); must stay 0.
+ *
+ * Info columns (per slot and step; RANKENV_INFO_NAMES order): fidelity, rel_err,
+ * latency_ratio, flops_ratio (the sequence's counted attention FLOPs at its ranks / its
+ * counted exact attention FLOPs (the teacher's) on the same rows), bound (row-weighted mean
+ * of rho_s of the chosen ranks, uncapped, 0 for full), kl (last layer only, else 0), r_fid,
+ * r_lat, r_bound, r_kl, rank (mean chosen rank per head over the real segments, full = dh),
+ * full (share of real segments at full), masked (share of the real segments' low-rank grid
+ * entries masked by the guardrail), violations (count), layer (0-based index of the step).
+ *
+ * Observation (rankenv_obs.c documents every feature): RANKENV_TOKEN_DIM features per
+ * token, zero-padded, a one-hot of the token's type first; token 0 CLS (the value token),
+ * 1 layer, 2 previous ranks, 3 sequence, 4 + s segment s (head s), s < n_heads.
+ *
+ * Memory is planned once at init; reset and step allocate nothing. Threads: the kernels'. */
+#ifndef DRRL_ENV_RANKENV_H
+#define DRRL_ENV_RANKENV_H
+
+#include <stdint.h>
+
+#include "attention/latency.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/store.h"
+#include "data/bucket.h"
+#include "data/encode.h"
+#include "env/ranked.h"
+
+#define RANKENV_MAX_GRID (ATTN_MAX_RANKS - 1) /* low ranks; + full = the actions */
+#define RANKENV_TOKEN_DIM 64
+#define RANKENV_HEAD_TOKEN0 4
+#define RANKENV_N_INFO 15
+#define RANKENV_CONV 16 /* convolution channels of the segment features */
+#define RANKENV_CONV_SEED 0x52414e4b454e5631ull /* fixed: features agree across runs/seeds */
+#define RANKENV_STATE_VERSION 1
+/* the info columns, in order */
+#define RANKENV_INFO_NAMES                                                                   \
+    "fidelity", "rel_err", "latency_ratio", "flops_ratio", "bound", "kl", "r_fid", "r_lat",  \
+        "r_bound", "r_kl", "rank", "full", "masked", "violations", "layer"
+enum {
+    RANKENV_I_FID, RANKENV_I_REL, RANKENV_I_LAT, RANKENV_I_FLOPS, RANKENV_I_BOUND, RANKENV_I_KL,
+    RANKENV_I_RFID, RANKENV_I_RLAT, RANKENV_I_RBOUND, RANKENV_I_RKL, RANKENV_I_RANK,
+    RANKENV_I_FULL, RANKENV_I_MASKED, RANKENV_I_VIOL, RANKENV_I_LAYER
+};
+
+typedef enum { RANKENV_LAT_TABLE = 0, RANKENV_LAT_LIVE = 1 } RankEnvLatency;
+
+typedef struct {
+    RankKind kind;         /* RANK_WHITENED (default) or RANK_PLAIN */
+    int n_ranks;           /* low ranks in the grid, 1..RANKENV_MAX_GRID */
+    int ranks[RANKENV_MAX_GRID]; /* per head, strictly increasing, each < dh and in R's grid;
+                                    action n_ranks = full (exact attention) */
+    int T;                 /* segment length in tokens; 0: one segment per sequence */
+    int max_segments;      /* heads; 0: ceil(set max_len / T) (1 when T = 0); else at least
+                                that (fixes the observation size across sets) */
+    int batch;             /* B = n_envs, <= R->max_B, <= set rows */
+    double alpha, beta, gamma, lambda; /* reward weights, finite, >= 0 */
+    double epsilon;        /* guardrail tolerance on the relative tight bound, >= 0 */
+    RankEnvLatency latency; /* TABLE (needs a table for the model's d_model, n_heads) or LIVE */
+    int bucket;            /* 1: length-bucketed batches, 0: shuffled */
+    int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
+    uint64_t seed;         /* the batch order's Rng stream */
+} RankEnvConfig;
+
+/* rankenv_config_default: whitened, ranks {4, 8, 16, 32}, T 0, max_segments 0, batch 32,
+   alpha 1, beta 0.05, gamma 0.1, lambda 1, epsilon 1, TABLE, bucket 1, pool 50, seed 1. */
+void rankenv_config_default(RankEnvConfig *c);
+
+/* the dims an Env (agent/env_api.h) is filled from, as plain ints */
+typedef struct {
+    int n_envs;      /* B */
+    int n_tokens;    /* 4 + n_heads */
+    int token_dim;   /* RANKENV_TOKEN_DIM */
+    int n_heads;     /* max segments */
+    int head_token0; /* 4 */
+    int value_token; /* 0 (CLS) */
+    int n_actions;   /* n_ranks + 1 (last = full) */
+    int max_steps;   /* L */
+    int n_info;      /* RANKENV_N_INFO */
+    const char *info_names[RANKENV_N_INFO];
+} RankEnvDims;
+
+typedef struct {
+    RankEnvConfig c;
+    RankEnvDims dims;
+    Ranked *R;               /* not owned */
+    const EncodedSet *set;   /* not owned */
+    const LatencyTable *lt;  /* not owned; NULL in LIVE mode */
+    int L, C, H, dh, K, G, B, S, max_pos;
+    /* batch order and counters (saved) */
+    Rng rng;
+    uint64_t rng_epoch[RNG_STATE_WORDS]; /* rng before the current epoch's batch_plan_make */
+    BatchPlan plan;
+    int64_t epoch, next_batch, episodes, steps, violations;
+    /* the episode */
+    int n_active;            /* sequences of the pass (B, or n of reset_rows) */
+    int N;                   /* padded length of the pass */
+    int Sr;                  /* ranked_segments(N, T): row stride of rank */
+    int layer;               /* the layer the next step decides; -1: no episode */
+    AttnFlops *tfl, *afl;    /* (B) teacher / chosen attention FLOPs per sequence */
+    /* planned buffers */
+    int32_t *rows;           /* (B) set rows of the pass */
+    int32_t *ids;            /* (B, max_len) token ids */
+    uint8_t *mask;           /* (B, max_len) real tokens */
+    int32_t *len;            /* (B) n_b = ranked_seq_len */
+    int32_t *nseg;           /* (B) real segments ranked_segments(n_b, T) */
+    int32_t *seg_rows;       /* (B, S) real rows of each segment (w_s) */
+    float *full_logits;      /* (B, K) logits of the exact pass */
+    int32_t *rank;           /* (B, Sr) ranks for ranked_layer_each (RANKED_FULL = full) */
+    int32_t *act;            /* (B, S) actions of this step */
+    int32_t *prev;           /* (B, S) actions of the previous layer (-1: none) */
+    double *brow;            /* (B, G, max_len) tight bound e_i per row and rank */
+    double *bfro;            /* (B, S, G) sqrt(sum of e_i^2 over the segment's rows) */
+    double *yseg;            /* (B, S) ||T_s||_F of the teacher */
+    double *rho;             /* (B, S, G) relative tight bound bfro / yseg */
+    uint8_t *allow;          /* (B, S, G) guardrail (1 = allowed) */
+    double *masked;          /* (B) share of the real segments' grid entries masked */
+    double *cosv, *relv;     /* (Sr, B) fidelity of each segment */
+    double *tsec, *asec;     /* (B) seconds of the teacher / chosen attention calls */
+    float *layer_tok;        /* (L, TOKEN_DIM) the layer tokens (fixed per layer) */
+    float *conv_w;           /* (C, 3 CONV) tap k of channel o at column k CONV + o */
+    float *conv_p;           /* (B max_len, 3 CONV) X conv_w */
+    MemPlan mem;
+} RankEnv;
+
+/* rankenv_init: an environment over R (initialised with ranks covering c->ranks and bounds
+   planned; for RANK_WHITENED already calibrated: the layer tokens read its factors once),
+   the encoded set (max_len <= R->max_N) and, in TABLE mode, the latency table (checked
+   against the model's d_model and n_heads). None is owned; all must outlive E. ST_INVALID
+   (naming the field) on a bad config. On failure nothing stays allocated. */
+Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyTable *lt,
+                    const RankEnvConfig *c, Err *e);
+void rankenv_free(RankEnv *E);
+
+/* agent/env_api.h's functions (self is a RankEnv *); buffers sized by E->dims. */
+Status rankenv_reset(void *self, float *obs /* (B, n_tokens, token_dim) */,
+                     uint8_t *tok_mask /* (B, n_tokens) */,
+                     uint8_t *act_mask /* (B, n_heads, n_actions) */, Err *e);
+Status rankenv_step(void *self, const int32_t *action /* (B, n_heads) */, float *obs,
+                    uint8_t *tok_mask, uint8_t *act_mask, float *reward /* (B) */,
+                    uint8_t *done /* (B) */, float *info /* (B, n_info) */, Err *e);
+/* save / load: the batch order's Rng (now and at the epoch's start), the epoch, its next
+   batch, and the episode / step / violation counters, under `group`; load checks the
+   shape-defining config (dims, kind, T, grid, set rows, bucketing, seed) and names what
+   differs. The state is the one between episodes: after load, call reset. */
+Status rankenv_save(void *self, Store *st, const char *group, Err *e);
+Status rankenv_load(void *self, Store *st, const char *group, Err *e);
+
+/* rankenv_reset_rows: begin episodes on set rows rows[0..n) (1 <= n <= B) in slots 0..n-1;
+   slots n..B-1 are idle (see above). The batch order is not touched. */
+Status rankenv_reset_rows(RankEnv *E, const int32_t *rows /* (n) */, int n, float *obs,
+                          uint8_t *tok_mask, uint8_t *act_mask, Err *e);
+
+/* internal, shared by rankenv*.c */
+/* rankenv_obs_prepare: at init: the convolution weights and the layer tokens. */
+Status rankenv_obs_prepare(RankEnv *E, Err *e);
+/* rankenv_observe: at the current layer of the pass: the teacher (timed), the tight bounds,
+   the segments' rho, guardrail and masked share; writes obs, tok_mask, act_mask. */
+Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_mask, Err *e);
+
+#endif

@@ -1,0 +1,238 @@
+/* rankenv_obs.c: the rank environment's observation of a layer (rankenv.h): the teacher
+ * and the tight bounds of the layer input (needed by the guardrail before choosing), the
+ * per-segment relative bounds rho and masks, and the feature tokens.
+ *
+ * Token layout (RANKENV_TOKEN_DIM = 64 floats, zero-padded; features 0..4 are the type
+ * one-hot: 0 CLS, 1 layer, 2 previous ranks, 3 sequence, 4 segment). G = grid size,
+ * max_pos = the frozen model's max_pos (fixed per model, so features agree across sets).
+ *   token 0 CLS (the value head reads it): the type only.
+ *   token 1 layer l (fixed per layer, computed once at init):
+ *     5  l / (L-1) (0 when L = 1);  6, 7  sin, cos of pi l / (L-1);  8 first; 9 last
+ *     10 + 3 m (m = 0 W_Q, 1 W_K, 2 W_V, the (C, C) projection weights):
+ *        mean(W) sqrt(C);  log10(var(W) C)  (0 for an i.i.d. 1/sqrt(C)-scaled matrix);
+ *        log10 ||W||_2 (spectral norm from all singular values, LAPACKE_dgesdd, once)
+ *     19 + g      energy retained by the factors in use (kind) at ranks[g], W_QK, summed
+ *                 over heads: sum_h sum_{i<r} s_hi^2 / sum_h sum_i s_hi^2 (in [0, 1])
+ *     19 + G + g  the same for W_VO
+ *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments):
+ *     5  1 at layer 0 ("none");  6 + g  share of segments at ranks[g];  6 + G  share at
+ *     full;  7 + G  mean previous rank per head / dh (full = dh; 0 at layer 0)
+ *   token 3 sequence: 5 n_b / max_pos (real length);  6 N / max_pos (padded length of the
+ *     batch);  7 real segments / n_heads;  8 real tokens / n_b
+ *   token 4 + s, segment s (rows [s T, min(n_b, (s+1) T)), or [0, n_b) when T = 0):
+ *     5 + o, 21 + o  mean and max over the segment's real rows of
+ *                    c_io = relu(sum_k x_{i+k-1} w_ko),  k = 0, 1, 2 (kernel 3),
+ *                    o < 16 channels, x the layer input rows (C), rows outside the
+ *                    sequence's real rows count as 0; w ~ N(0, 1 / (3C)) drawn once from
+ *                    the fixed RANKENV_CONV_SEED (so c_io is O(1) for LayerNorm outputs)
+ *     37, 38         mean and std of ||x_i|| / sqrt(C) over the segment's real rows
+ *     39             s / n_heads;   40  real rows / T (T = 0: / max_pos)
+ *     41 + g         log10 rho_s(ranks[g]), clipped to [-6, 6]: the relative tight bound
+ *                    of the segment at each candidate rank (what the guardrail masks on)
+ * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
+ * with tok_mask 0. */
+#include "env/rankenv.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { TD = RANKENV_TOKEN_DIM, NC = RANKENV_CONV, TYPE_N = 5, F0 = TYPE_N };
+
+static const double PI = 3.14159265358979323846;
+
+static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* mean, variance and spectral norm of a (C, C) matrix (double SVD, values only) */
+static Status wstats(const float *w, int C, double *work, double out[3], Err *e) {
+    const size_t CC = (size_t)C * C;
+    double s = 0, ss = 0;
+    for (size_t i = 0; i < CC; i++) work[i] = w[i], s += w[i];
+    const double mean = s / (double)CC;
+    for (size_t i = 0; i < CC; i++) ss += (w[i] - mean) * (w[i] - mean);
+    double *sv = work + CC;
+    /* values only; those of W^T (column-major view) are the same */
+    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', C, C, work, C, sv, NULL, 1, NULL, 1);
+    if (info) return err_set(e, ST_NUMERIC, "spectral norm: dgesdd info %d", (int)info);
+    out[0] = mean, out[1] = ss / (double)CC, out[2] = sv[0];
+    return ST_OK;
+}
+
+Status rankenv_obs_prepare(RankEnv *E, Err *e) {
+    const int C = E->C, L = E->L, G = E->G;
+    Rng r;
+    rng_init(&r, RANKENV_CONV_SEED, 0);
+    const double sc = 1.0 / sqrt(3.0 * C);
+    for (size_t i = 0; i < (size_t)C * 3 * NC; i++) E->conv_w[i] = (float)(rng_normal(&r) * sc);
+    double *work = malloc(sizeof(double) * ((size_t)C * C + C));
+    if (!work) return err_set(e, ST_NOMEM, "rankenv: out of memory for the weight statistics");
+    const AttnFactors *fac = E->c.kind == RANK_WHITENED ? E->R->white : E->R->plain;
+    Status s = ST_OK;
+    for (int l = 0; l < L && !s; l++) {
+        float *t = E->layer_tok + (size_t)l * TD;
+        memset(t, 0, sizeof(float) * TD);
+        const double pos = L > 1 ? (double)l / (L - 1) : 0.0;
+        t[1] = 1, t[F0] = (float)pos;
+        t[F0 + 1] = (float)sin(PI * pos), t[F0 + 2] = (float)cos(PI * pos);
+        t[F0 + 3] = l == 0, t[F0 + 4] = l == L - 1;
+        const MhsaParams *p = &E->R->m->p.layer[l].attn;
+        const float *w[3] = {p->wq, p->wk, p->wv};
+        for (int m = 0; m < 3 && !s; m++) {
+            double st[3] = {0, 0, 0};
+            s = wstats(w[m], C, work, st, e);
+            if (s) {
+                err_prefix(e, "rankenv: layer %d", l);
+                break;
+            }
+            t[10 + 3 * m] = (float)(st[0] * sqrt((double)C));
+            t[11 + 3 * m] = (float)log10(fmax(st[1] * C, 1e-30));
+            t[12 + 3 * m] = (float)log10(fmax(st[2], 1e-30));
+        }
+        for (int g = 0; g < G; g++) {
+            t[19 + g] = (float)attn_factors_energy(&fac[l], ATTN_QK, -1, E->c.ranks[g]);
+            t[19 + G + g] = (float)attn_factors_energy(&fac[l], ATTN_VO, -1, E->c.ranks[g]);
+        }
+    }
+    free(work);
+    return s;
+}
+
+/* rows [i0, i1) of segment s of a sequence of n rows */
+static void seg_span(const RankEnv *E, int s, int n, int *i0, int *i1) {
+    const int T = E->c.T;
+    *i0 = T > 0 ? s * T : 0;
+    *i1 = T > 0 && (s + 1) * T < n ? (s + 1) * T : n;
+}
+
+/* teacher, bounds, rho and the guardrail of the current layer */
+static Status bounds(RankEnv *E, Err *e) {
+    Ranked *R = E->R;
+    const int B = E->n_active, N = E->N, S = E->S, G = E->G, C = E->C;
+    Status s = ranked_teacher_each(R, E->tfl, E->tsec, e);
+    BoundOut bo = {E->brow, NULL, NULL, NULL};
+    if (!s) s = ranked_bound(R, E->c.kind, BOUND_TIGHT, E->c.ranks, G, &bo, e);
+    if (s) return s;
+    memset(E->bfro, 0, sizeof(double) * (size_t)B * S * G);
+    memset(E->yseg, 0, sizeof(double) * (size_t)B * S);
+    for (int b = 0; b < B; b++)
+        for (int sg = 0; sg < E->nseg[b]; sg++) {
+            int i0, i1;
+            seg_span(E, sg, E->len[b], &i0, &i1);
+            double *fro = E->bfro + ((size_t)b * S + sg) * G, yy = 0;
+            for (int i = i0; i < i1; i++) {
+                if (!E->mask[(size_t)b * N + i]) continue;
+                const float *y = R->teacher + ((size_t)b * N + i) * C;
+                for (int c = 0; c < C; c++) yy += (double)y[c] * y[c];
+                for (int g = 0; g < G; g++) {
+                    const double r = E->brow[((size_t)b * G + g) * N + i];
+                    fro[g] += r * r;
+                }
+            }
+            E->yseg[(size_t)b * S + sg] = sqrt(yy);
+            for (int g = 0; g < G; g++) fro[g] = sqrt(fro[g]);
+        }
+    /* the guardrail on (B S) "sequences": allowed iff fro <= epsilon ||T_s|| (bound_mask) */
+    s = bound_mask(E->allow, NULL, NULL, E->bfro, E->yseg, E->c.ranks, G, B * S, E->dh,
+                   E->c.epsilon, e);
+    if (s) return s;
+    for (int b = 0; b < B; b++) {
+        int nm = 0;
+        for (int sg = 0; sg < E->nseg[b]; sg++)
+            for (int g = 0; g < G; g++) {
+                const size_t k = ((size_t)b * S + sg) * G + g;
+                const double f = E->bfro[k], y = E->yseg[(size_t)b * S + sg];
+                E->rho[k] = y > 0 ? f / y : (f > 0 ? INFINITY : 0.0);
+                nm += !E->allow[k];
+            }
+        E->masked[b] = E->nseg[b] ? (double)nm / ((double)E->nseg[b] * G) : 0.0;
+    }
+    return ST_OK;
+}
+
+/* the features of segment sg of sequence b into t (TD) */
+static void seg_token(const RankEnv *E, int b, int sg, float *t) {
+    const int N = E->N, C = E->C, n = E->len[b], G = E->G;
+    const float *x = ranked_input(E->R), *P = E->conv_p;
+    const uint8_t *mk = E->mask + (size_t)b * N;
+    int i0, i1, rows = 0;
+    seg_span(E, sg, n, &i0, &i1);
+    double mean[NC] = {0}, mx[NC] = {0}, ns = 0, nss = 0;
+    for (int i = i0; i < i1; i++) {
+        if (!mk[i]) continue;
+        rows++;
+        const float *pc = P + ((size_t)b * N + i) * 3 * NC;
+        for (int o = 0; o < NC; o++) {
+            double v = pc[NC + o];
+            if (i > 0 && mk[i - 1]) v += pc[o - 3 * NC];
+            if (i + 1 < n && mk[i + 1]) v += pc[3 * NC + 2 * NC + o];
+            v = v > 0 ? v : 0;
+            mean[o] += v, mx[o] = v > mx[o] ? v : mx[o];
+        }
+        const float *xi = x + ((size_t)b * N + i) * C;
+        double q = 0;
+        for (int c = 0; c < C; c++) q += (double)xi[c] * xi[c];
+        q = sqrt(q / C), ns += q, nss += q * q;
+    }
+    t[4] = 1;
+    const double w = rows ? 1.0 / rows : 0.0, mn = ns * w;
+    for (int o = 0; o < NC; o++) t[F0 + o] = (float)(mean[o] * w), t[21 + o] = (float)mx[o];
+    t[37] = (float)mn, t[38] = (float)sqrt(fmax(nss * w - mn * mn, 0.0));
+    t[39] = (float)sg / (float)E->S;
+    t[40] = (float)rows / (float)(E->c.T > 0 ? E->c.T : E->max_pos);
+    for (int g = 0; g < G; g++) {
+        const double r = E->rho[((size_t)b * E->S + sg) * G + g];
+        t[41 + g] = (float)clip(log10(fmax(r, 1e-30)), -6, 6);
+    }
+}
+
+/* previous-rank and sequence tokens of sequence b */
+static void seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
+    const int G = E->G, ns = E->nseg[b], n = E->len[b];
+    tp[2] = 1;
+    if (E->layer == 0) {
+        tp[F0] = 1;
+    } else if (ns > 0) {
+        double rk = 0;
+        for (int sg = 0; sg < ns; sg++) {
+            const int a = E->prev[(size_t)b * E->S + sg];
+            tp[F0 + 1 + a] += 1.0f / (float)ns;
+            rk += a < G ? E->c.ranks[a] : E->dh;
+        }
+        tp[7 + G] = (float)(rk / ns / E->dh);
+    }
+    int real = 0;
+    for (int i = 0; i < n; i++) real += E->mask[(size_t)b * E->N + i];
+    ts[3] = 1;
+    ts[F0] = (float)n / (float)E->max_pos, ts[F0 + 1] = (float)E->N / (float)E->max_pos;
+    ts[F0 + 2] = (float)ns / (float)E->S, ts[F0 + 3] = n ? (float)real / (float)n : 0.0f;
+}
+
+Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_mask, Err *e) {
+    Status s = bounds(E, e);
+    if (s) return err_prefix(e, "rankenv: layer %d", E->layer);
+    const int NT = E->dims.n_tokens, S = E->S, G = E->G, A = G + 1;
+    /* P = X conv_w: every tap of every row in one GEMM, (B N, C) x (C, 3 NC) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, E->n_active * E->N, 3 * NC, E->C,
+                1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
+    memset(obs, 0, sizeof(float) * (size_t)E->B * NT * TD);
+    memset(tok_mask, 0, (size_t)E->B * NT);
+    memset(act_mask, 0, (size_t)E->B * S * A);
+    for (int b = 0; b < E->B; b++) {
+        float *o = obs + (size_t)b * NT * TD;
+        uint8_t *tm = tok_mask + (size_t)b * NT, *am = act_mask + (size_t)b * S * A;
+        o[0] = 1, tm[0] = 1;
+        for (int sg = 0; sg < S; sg++) am[(size_t)sg * A + G] = 1; /* full: always */
+        if (b >= E->n_active) continue;                            /* idle slot */
+        memcpy(o + TD, E->layer_tok + (size_t)E->layer * TD, sizeof(float) * TD);
+        seq_tokens(E, b, o + 2 * TD, o + 3 * TD);
+        tm[1] = tm[2] = tm[3] = 1;
+        for (int sg = 0; sg < E->nseg[b]; sg++) {
+            seg_token(E, b, sg, o + (size_t)(RANKENV_HEAD_TOKEN0 + sg) * TD);
+            tm[RANKENV_HEAD_TOKEN0 + sg] = 1;
+            memcpy(am + (size_t)sg * A, E->allow + ((size_t)b * S + sg) * G, (size_t)G);
+        }
+    }
+    return ST_OK;
+}

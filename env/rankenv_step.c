@@ -1,0 +1,137 @@
+/* rankenv_step.c: one step of the rank environment (rankenv.h): the chosen ranks of every
+ * sequence and segment, the layer run per sequence at them, and the reward and info:
+ *     reward_b = alpha fid_b - beta lat_b - gamma bterm_b (- lambda KL_b at the last layer)
+ * with the row-weighted segment means defined in rankenv.h, and
+ *     KL_b = sum_k p_k (log p_k - log q_k),  log p = z - logsumexp(z)   (double, nats)
+ * from the exact pass's logits z (p = p_full) and the ranked pass's (q = p_r). */
+#include "env/rankenv.h"
+
+#include <math.h>
+#include <string.h>
+
+/* KL(softmax(zp) || softmax(zq)) over K classes, in double */
+static double kl_logits(const float *zp, const float *zq, int K) {
+    double mp = zp[0], mq = zq[0], sp = 0, sq = 0, kl = 0;
+    for (int k = 1; k < K; k++) mp = zp[k] > mp ? zp[k] : mp, mq = zq[k] > mq ? zq[k] : mq;
+    for (int k = 0; k < K; k++) sp += exp(zp[k] - mp), sq += exp(zq[k] - mq);
+    const double lp = mp + log(sp), lq = mq + log(sq);
+    for (int k = 0; k < K; k++) {
+        const double a = zp[k] - lp, b = zq[k] - lq;
+        kl += exp(a) * (a - b);
+    }
+    return kl > 0 ? kl : 0.0; /* >= 0 in exact arithmetic; rounding may give -1e-17 */
+}
+
+/* the actions of the active heads -> E->act and E->rank; ST_INVALID on a bad one */
+static Status take_actions(RankEnv *E, const int32_t *action, Err *e) {
+    const int S = E->S, G = E->G;
+    for (int b = 0; b < E->n_active; b++)
+        for (int sg = 0; sg < E->Sr; sg++) {
+            int32_t *rk = &E->rank[(size_t)b * E->Sr + sg];
+            if (sg >= E->nseg[b]) { /* inactive head: ignored */
+                *rk = RANKED_FULL;
+                continue;
+            }
+            const int a = action[(size_t)b * S + sg];
+            if (a < 0 || a > G)
+                return err_set(e, ST_INVALID,
+                               "rankenv_step: env %d head %d: action %d: expected 0..%d", b, sg,
+                               a, G);
+            if (a < G && !E->allow[((size_t)b * S + sg) * G + a])
+                return err_set(e, ST_INVALID,
+                               "rankenv_step: env %d head %d: action %d (rank %d) is masked by "
+                               "the guardrail at layer %d", b, sg, a, E->c.ranks[a], E->layer);
+            E->act[(size_t)b * S + sg] = a;
+            *rk = a < G ? E->c.ranks[a] : RANKED_FULL;
+        }
+    return ST_OK;
+}
+
+/* reward and info of sequence b (in[RANKENV_N_INFO], doubles) */
+static void measure(RankEnv *E, int b, int last, double *in) {
+    const int S = E->S, G = E->G, n = E->len[b];
+    double W = 0, fid = 0, rel = 0, lat = 0, bt = 0, bnd = 0, rk = 0;
+    int full = 0, viol = 0;
+    for (int sg = 0; sg < E->nseg[b]; sg++) {
+        const double w = E->seg_rows[(size_t)b * S + sg];
+        const int a = E->act[(size_t)b * S + sg];
+        const double cs = E->cosv[(size_t)sg * E->n_active + b];
+        const double re = E->relv[(size_t)sg * E->n_active + b];
+        const double rho = a < G ? E->rho[((size_t)b * S + sg) * G + a] : 0.0;
+        W += w, fid += w * cs, rel += w * re, bnd += w * rho, bt += w * (rho < 1 ? rho : 1);
+        if (E->c.latency == RANKENV_LAT_TABLE)
+            lat += w * latency_table_ratio(E->lt, n, a < G ? E->c.ranks[a] : LATENCY_FULL);
+        rk += a < G ? E->c.ranks[a] : E->dh;
+        full += a == G;
+        viol += a < G && re > rho * (1 + 1e-5) + 1e-6;
+    }
+    const double iw = W > 0 ? 1.0 / W : 0.0, ns = E->nseg[b] ? (double)E->nseg[b] : 1.0;
+    if (E->c.latency == RANKENV_LAT_LIVE)
+        lat = E->tsec[b] > 0 ? E->asec[b] / E->tsec[b] : 1.0;
+    else
+        lat *= iw;
+    const double tf = (double)attn_flops_total(&E->tfl[b]);
+    const double kl = last ? kl_logits(E->full_logits + (size_t)b * E->K,
+                                       E->R->logits + (size_t)b * E->K, E->K)
+                           : 0.0;
+    in[RANKENV_I_FID] = fid * iw, in[RANKENV_I_REL] = rel * iw, in[RANKENV_I_LAT] = lat;
+    in[RANKENV_I_FLOPS] = tf > 0 ? (double)attn_flops_total(&E->afl[b]) / tf : 1.0;
+    in[RANKENV_I_BOUND] = bnd * iw, in[RANKENV_I_KL] = kl;
+    in[RANKENV_I_RFID] = E->c.alpha * fid * iw;
+    in[RANKENV_I_RLAT] = -E->c.beta * lat;
+    in[RANKENV_I_RBOUND] = -E->c.gamma * bt * iw;
+    in[RANKENV_I_RKL] = -E->c.lambda * kl;
+    in[RANKENV_I_RANK] = rk / ns, in[RANKENV_I_FULL] = full / ns;
+    in[RANKENV_I_MASKED] = E->masked[b], in[RANKENV_I_VIOL] = viol;
+    in[RANKENV_I_LAYER] = E->layer;
+}
+
+Status rankenv_step(void *self, const int32_t *action, float *obs, uint8_t *tok_mask,
+                    uint8_t *act_mask, float *reward, uint8_t *done, float *info, Err *e) {
+    RankEnv *E = self;
+    if (E->layer < 0 || E->layer >= E->L)
+        return err_set(e, ST_INVALID, "rankenv_step: no episode in progress (call reset)");
+    Status s = take_actions(E, action, e);
+    if (!s) s = ranked_layer_each(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
+    const int last = E->layer == E->L - 1;
+    if (!s && last) s = ranked_end(E->R, e);
+    if (s) {
+        E->layer = -1; /* the pass is broken: a new reset is needed */
+        return err_prefix(e, "rankenv_step");
+    }
+    /* fidelity of every segment: (Sr, B) */
+    for (int sg = 0; sg < E->Sr; sg++) {
+        const int i0 = E->c.T > 0 ? sg * E->c.T : 0, i1 = E->c.T > 0 ? i0 + E->c.T : E->N;
+        ranked_fidelity(E->R, i0, i1, E->cosv + (size_t)sg * E->n_active,
+                        E->relv + (size_t)sg * E->n_active);
+    }
+    const int NI = RANKENV_N_INFO;
+    memset(info, 0, sizeof(float) * (size_t)E->B * NI);
+    for (int b = 0; b < E->B; b++) {
+        float *fi = info + (size_t)b * NI;
+        done[b] = (uint8_t)last;
+        fi[RANKENV_I_LAYER] = (float)E->layer;
+        if (b >= E->n_active) { /* idle slot */
+            reward[b] = 0;
+            continue;
+        }
+        double in[RANKENV_N_INFO];
+        measure(E, b, last, in);
+        for (int i = 0; i < NI; i++) fi[i] = (float)in[i];
+        /* the reward is the float sum of the reported terms, in this order */
+        reward[b] = fi[RANKENV_I_RFID] + fi[RANKENV_I_RLAT] + fi[RANKENV_I_RBOUND] +
+                    fi[RANKENV_I_RKL];
+        E->violations += (int64_t)in[RANKENV_I_VIOL];
+    }
+    memcpy(E->prev, E->act, sizeof(int32_t) * (size_t)E->B * E->S);
+    E->steps++;
+    E->layer++;
+    if (last) {
+        E->episodes++;
+        E->layer = -1;
+        return ST_OK;
+    }
+    s = rankenv_observe(E, obs, tok_mask, act_mask, e);
+    if (s) E->layer = -1;
+    return s;
+}

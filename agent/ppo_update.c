@@ -1,0 +1,146 @@
+/* ppo_update.c: the PPO update of one rollout. GAE (gae.h) gives adv and ret; then for each of
+ * cfg.epochs epochs a fresh permutation of the N = S*E samples (identity shuffled by rng_mb,
+ * as SB3's per-epoch np.random.permutation) is cut into minibatches of cfg.minibatch (the last
+ * one smaller when N is not a multiple, as SB3), and per minibatch:
+ *     gather -> policy_forward -> ppo_loss (ppo_loss.h) -> zero grads -> policy_backward
+ *     -> global-norm clip to max_grad_norm -> Adam (weight decay 0, betas (0.9, 0.999),
+ *        eps cfg.adam_eps, lr agent_lr(cfg, iteration))
+ * Target KL (cfg.target_kl > 0): checked per minibatch BEFORE its step, as SB3 does (cleanrl
+ * checks only after each epoch): when the minibatch's approx_kl exceeds target_kl (no 1.5
+ * factor: SB3's behaviour is target_kl * 1.5 here) that minibatch takes no step and the update
+ * stops; its losses still count in the statistics. Epochs_run counts the epochs completed in
+ * full. Statistics: pg_loss, v_loss, entropy, clip_fraction, grad_norm are means over the
+ * minibatches evaluated (clip_fraction weighted by size); approx_kl is the mean over the
+ * samples of the last epoch evaluated;
+ *     explained_variance = 1 - Var(ret - value) / Var(ret) (population variances; NaN when
+ *                          Var(ret) = 0, as cleanrl and SB3).
+ * A non-finite loss or gradient norm stops with ST_NUMERIC (no step is taken with it). */
+#include <math.h>
+#include <string.h>
+
+#include "agent/gae.h"
+#include "agent/ppo.h"
+#include "agent/ppo_loss.h"
+#include "agent/ppo_work.h"
+
+/* gather: minibatch rows r = 0..M-1 from rollout samples idx[r] */
+static void gather(const Agent *A, AgentWork *W, const int32_t *idx, int M) {
+    const Rollout *ro = &A->ro;
+    const size_t T = (size_t)ro->n_tokens, D = (size_t)ro->token_dim;
+    const size_t H = (size_t)ro->n_heads, Ac = (size_t)ro->n_actions;
+    const int h0 = A->dims.head_token0;
+    for (int r = 0; r < M; r++) {
+        size_t k = (size_t)idx[r];
+        memcpy(W->mb_obs + r * T * D, ro->obs + k * T * D, T * D * sizeof(float));
+        memcpy(W->mb_tm + r * T, ro->tok_mask + k * T, T);
+        memcpy(W->mb_am + r * H * Ac, ro->act_mask + k * H * Ac, H * Ac);
+        memcpy(W->mb_action + r * H, ro->action + k * H, H * sizeof(int32_t));
+        for (size_t j = 0; j < H; j++)
+            W->mb_active[r * H + j] = ro->tok_mask[k * T + (size_t)h0 + j] ? 1 : 0;
+        W->mb_old_logp[r] = ro->logp[k];
+        W->mb_adv[r] = ro->adv[k];
+        W->mb_ret[r] = ro->ret[k];
+        W->mb_old_value[r] = ro->value[k];
+    }
+}
+
+/* explained_variance: 1 - Var(y - yhat) / Var(y), NaN if Var(y) = 0 */
+static double explained_variance(const float *y, const float *yhat, size_t n) {
+    double sy = 0.0, sd = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        sy += (double)y[i];
+        sd += (double)y[i] - (double)yhat[i];
+    }
+    double my = sy / (double)n, md = sd / (double)n, vy = 0.0, vd = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double a = (double)y[i] - my, b = (double)y[i] - (double)yhat[i] - md;
+        vy += a * a;
+        vd += b * b;
+    }
+    return vy == 0.0 ? NAN : 1.0 - vd / vy;
+}
+
+/* step: backward, clip, Adam; *norm the global gradient norm before clipping */
+static Status step(Agent *A, AgentWork *W, const AdamWGroup *g, double *norm, Err *e) {
+    Policy *pi = A->pi;
+    size_t n = policy_n_params(pi);
+    float *grads = policy_grads(pi);
+    policy_zero_grad(pi);
+    policy_backward(pi, W->dlogits, W->dvalue);
+    *norm = grad_clip_norm(&grads, &n, 1, (double)A->cfg.max_grad_norm);
+    if (!isfinite(*norm))
+        return err_set(e, ST_NUMERIC, "agent_update: iteration %lld: non-finite gradient norm "
+                       "(%g)", (long long)A->iteration, *norm);
+    optim_step_begin(&A->step);
+    adamw_update(policy_params(pi), A->adam_m, A->adam_v, grads, g, &A->step, n);
+    return ST_OK;
+}
+
+Status agent_update(Agent *A, PpoStats *s, Err *e) {
+    AgentWork *W = A->work;
+    Rollout *ro = &A->ro;
+    const PpoConfig *c = &A->cfg;
+    const int N = ro->n_steps * ro->n_envs, MB = W->mb_cap;
+    gae_compute(ro->adv, ro->ret, ro->reward, ro->value, ro->done, ro->n_steps, ro->n_envs,
+                (double)c->gamma, (double)c->lam);
+    s->explained_variance = explained_variance(ro->ret, ro->value, (size_t)N);
+    s->lr = agent_lr(c, A->iteration);
+    AdamWGroup g = adamw_group((float)s->lr, 0.0f);
+    g.eps = c->adam_eps;
+
+    PpoBatch b = {.n_heads = ro->n_heads, .n_actions = ro->n_actions, .logp = W->logp,
+                  .active = W->mb_active, .action = W->mb_action, .old_logp = W->mb_old_logp,
+                  .adv = W->mb_adv, .ret = W->mb_ret, .old_value = W->mb_old_value,
+                  .value = W->value};
+    double pg = 0.0, vl = 0.0, ent = 0.0, cf = 0.0, gn = 0.0, kl = 0.0;
+    int64_t n_mb = 0, n_samples = 0, n_steps = 0, kl_n = 0;
+    int stop = 0, epochs_run = 0;
+    for (int ep = 0; ep < c->epochs && !stop; ep++) {
+        for (int j = 0; j < N; j++) W->perm[j] = j;
+        rng_shuffle(&A->rng_mb, W->perm, N);
+        kl = 0.0;
+        kl_n = 0;
+        for (int start = 0; start < N && !stop; start += MB) {
+            int M = N - start < MB ? N - start : MB;
+            gather(A, W, W->perm + start, M);
+            Status st = policy_forward(A->pi, W->logp, W->value, W->mb_obs, W->mb_tm,
+                                       W->mb_am, M, e);
+            if (st) return err_prefix(e, "agent_update"), st;
+            b.M = M;
+            PpoLossStats ls;
+            ppo_loss(&b, c, W->dlogits, W->dvalue, &ls);
+            if (!isfinite(ls.loss))
+                return err_set(e, ST_NUMERIC, "agent_update: iteration %lld epoch %d: "
+                               "non-finite loss (pg %g, value %g, entropy %g)",
+                               (long long)A->iteration, ep, ls.pg_loss, ls.v_loss, ls.entropy);
+            pg += ls.pg_loss;
+            vl += ls.v_loss;
+            ent += ls.entropy;
+            cf += ls.clip_fraction * M;
+            kl += ls.approx_kl * M;
+            kl_n += M;
+            n_mb++;
+            n_samples += M;
+            if (c->target_kl > 0.0f && ls.approx_kl > (double)c->target_kl) {
+                stop = 1;
+                break;
+            }
+            double norm;
+            st = step(A, W, &g, &norm, e);
+            if (st) return st;
+            gn += norm;
+            n_steps++;
+        }
+        if (!stop) epochs_run++;
+    }
+    s->pg_loss = pg / (double)n_mb;
+    s->v_loss = vl / (double)n_mb;
+    s->entropy = ent / (double)n_mb;
+    s->clip_fraction = cf / (double)n_samples;
+    s->approx_kl = kl / (double)kl_n;
+    s->grad_norm = n_steps ? gn / (double)n_steps : 0.0;
+    s->epochs_run = epochs_run;
+    s->updates = n_steps;
+    s->kl_stop = stop;
+    return ST_OK;
+}

@@ -8,7 +8,7 @@
  * Counted FLOPs (attn_exact_flops, the same numbers the forward adds):
  *     proj    3 * (2 B N d d + B N d)
  *     scores  2 B H N^2 dh,   values 2 B H N^2 dh
- *     softmax B H (ATTN_SOFTMAX_FLOPS N^2 + ATTN_NORM_FLOPS N dh)
+ *     softmax B H (ATTN_SOFTMAX_FLOPS N^2 + ATTN_NORM_FLOPS N dh)   (27 and 1: flops.h)
  *     out     2 B N d d + B N d */
 #ifndef DRRL_ATTENTION_EXACT_H
 #define DRRL_ATTENTION_EXACT_H

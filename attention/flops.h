@@ -1,13 +1,16 @@
 /* flops.h: the FLOP counter every attention kernel adds to as it runs (DESIGN.md section 2:
  * "FLOPs are counted where the work runs"). Conventions: a multiply-add is 2 FLOPs, a GEMM
  * of (m x k) by (k x n) is 2*m*n*k, a bias add over an (m x n) output is m*n; softmax work is
- * charged per score as written next to each kernel (ATTN_SOFTMAX_FLOPS below for the
- * kernels of attention/kernel.h); factorisations (QR, SVD, pseudo-inverses) go to `factor`.
+ * charged per score as written next to each kernel (ATTN_SOFTMAX_FLOPS below for the kernels
+ * of attention/kernel.h), an exp as the FASTEXP_FLOPS operations of nn/fastexp.h's
+ * fastexp_neg; factorisations (QR, SVD, pseudo-inverses) go to `factor`.
  * Counters are plain sums: zero one, run kernels, read the fields or attn_flops_total. */
 #ifndef DRRL_ATTENTION_FLOPS_H
 #define DRRL_ATTENTION_FLOPS_H
 
 #include <stdint.h>
+
+#include "nn/fastexp.h"
 
 typedef struct {
     int64_t proj;    /* input projections (queries, keys, values or their low-rank coordinates) */
@@ -18,10 +21,17 @@ typedef struct {
     int64_t out;     /* output projection and its bias */
 } AttnFlops;
 
-/* ATTN_SOFTMAX_FLOPS: charged per score by the blocked kernel (attention/kernel.c): max (1),
- * subtract (1), exp (1), sum (1); normalisation is applied to the (rows x width) output, one
- * FLOP per output element (ATTN_NORM_FLOPS), instead of to the N x N probabilities. */
-#define ATTN_SOFTMAX_FLOPS 4
+/* ATTN_SOFTMAX_FLOPS: charged per score by the blocked kernel (attention/kernel.c), the
+ * operations its softmax loops execute per score:
+ *     max (1 compare) + subtract (1) + exp (FASTEXP_FLOPS = 24, nn/fastexp.h) + sum (1) = 27.
+ * An exp is fastexp_neg's 24 operations, not 1: this work does not shrink with rank, so
+ * undercounting it would make every low-rank FLOPs ratio look better than it runs. Masked and
+ * unmasked rows run the same float operations: padded keys are dropped by ANDing with integer
+ * key masks (bit operations, no FLOPs), so one constant covers both. Normalisation is applied
+ * to the (rows x width) output, one FLOP per output element (ATTN_NORM_FLOPS), instead of to
+ * the N x N probabilities. Per-row work (the reciprocal of the row sum, the lane reductions
+ * of the vector max and sum) is O(rows), not O(scores), and is not charged. */
+#define ATTN_SOFTMAX_FLOPS (3 + FASTEXP_FLOPS)
 #define ATTN_NORM_FLOPS 1
 
 static inline void attn_flops_zero(AttnFlops *f) {

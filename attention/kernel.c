@@ -78,7 +78,8 @@ static size_t score_ld(int N) {
 }
 
 /* per-thread scratch layout (floats): scores (R, score_ld(N)), inverse sums (R), key flags
-   (N), packed K^T (ATTN_KPACK, N rounded up to KP_W), scaled query block (R, ATTN_KPACK) */
+   (N, as int32_t), packed K^T (ATTN_KPACK, N rounded up to KP_W), scaled query block
+   (R, ATTN_KPACK) */
 static size_t packed_len(int N) {
     return (size_t)ATTN_KPACK * (size_t)((N + KP_W - 1) / KP_W * KP_W);
 }
@@ -93,18 +94,29 @@ size_t attn_kernel_scratch_size(int N, int threads) {
     return (size_t)threads * per_thread(N);
 }
 
-/* keep (N): 1.0f for a kept key, 0.0f for padding, from row b of the mask; returns the
-   number of kept keys */
-static int key_flags(float *keep, AttnMask m, int b, int N) {
+/* keep (N): all 32 bits set (-1) for a kept key, 0 for padding, from row b of the mask;
+   returns the number of kept keys. Bit masks as wide as a float: the softmax drops padded
+   keys by ANDing them with the scores and exps (bit operations), so masked rows cost the
+   same FLOPs as unmasked ones. */
+static int key_flags(int32_t *keep, AttnMask m, int b, int N) {
     int n = 0;
     if (m.type == ATTN_MASK_I32) {
         const int32_t *r = (const int32_t *)m.data + (size_t)b * N;
-        for (int j = 0; j < N; j++) n += (keep[j] = r[j] != 0 ? 1.0f : 0.0f) != 0.0f;
+        for (int j = 0; j < N; j++) n += (keep[j] = r[j] != 0 ? -1 : 0) != 0;
     } else {
         const uint8_t *r = (const uint8_t *)m.data + (size_t)b * N;
-        for (int j = 0; j < N; j++) n += (keep[j] = r[j] != 0 ? 1.0f : 0.0f) != 0.0f;
+        for (int j = 0; j < N; j++) n += (keep[j] = r[j] != 0 ? -1 : 0) != 0;
     }
     return n;
+}
+
+/* x where flag is -1 (all bits), +0.0f where it is 0: a bit AND, no FLOP */
+static inline float keep_bits(float x, int32_t flag) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u &= (uint32_t)flag;
+    memcpy(&x, &u, sizeof x);
+    return x;
 }
 
 #if ATTN_TILED
@@ -116,8 +128,9 @@ ATTN_INLINE v16 vmax16(v16 a, v16 b) {
 }
 #endif
 
-/* maximum over the kept keys of row (N); -INFINITY if none (keep NULL: all kept) */
-static float row_max(const float *row, const float *keep, int N) {
+/* maximum over the kept keys of row (N); -INFINITY if none (keep NULL: all kept). One float
+   compare per score either way: padded scores are replaced by -INFINITY by bit operations. */
+static float row_max(const float *row, const int32_t *keep, int N) {
     float mx = -INFINITY;
     int j = 0;
 #if ATTN_TILED
@@ -125,11 +138,11 @@ static float row_max(const float *row, const float *keep, int N) {
     v16 acc = ninf;
     if (keep) {
         for (; j + 16 <= N; j += 16) {
-            v16 s, k;
+            v16 s;
+            v16i k;
             memcpy(&s, row + j, sizeof s);
             memcpy(&k, keep + j, sizeof k);
-            const v16i kept = k != (v16){0};
-            s = (v16)(((v16i)s & kept) | ((v16i)ninf & ~kept));
+            s = (v16)(((v16i)s & k) | ((v16i)ninf & ~k)); /* k: all ones where kept */
             acc = vmax16(acc, s);
         }
     } else {
@@ -155,7 +168,7 @@ static float row_max(const float *row, const float *keep, int N) {
     for (int l = 0; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
 #endif
     for (; j < N; j++) {
-        float s = (!keep || keep[j] != 0.0f) ? row[j] : -INFINITY;
+        float s = (!keep || keep[j]) ? row[j] : -INFINITY;
         mx = s > mx ? s : mx;
     }
     return mx;
@@ -163,9 +176,12 @@ static float row_max(const float *row, const float *keep, int N) {
 
 /* row i of E in place over S (m, N; row stride lds) and inv[i] = 1 / l_i (0 for a row without
    kept keys); keep NULL: every key kept. The max pass uses vectors, the exp pass 16 partial
-   sums so that it vectorises; a row (16 KB at N = 4096) stays in L1 between the passes. */
+   sums so that it vectorises; a row (16 KB at N = 4096) stays in L1 between the passes.
+   FLOPs per score, masked or not (ATTN_SOFTMAX_FLOPS): the max's compare, s - max, the exp
+   (FASTEXP_FLOPS), the sum's add; a padded key's e is zeroed by ANDing it with its flag
+   (keep_bits), not by a multiply. */
 static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
-                          const float *keep /* (N) or NULL */, int m, int N, size_t lds) {
+                          const int32_t *keep /* (N) or NULL */, int m, int N, size_t lds) {
     for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * lds;
         const float mx = row_max(row, keep, N);
@@ -179,7 +195,7 @@ static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
         if (keep) {
             for (; j + 16 <= N; j += 16)
                 for (int l = 0; l < 16; l++) {
-                    float e = fastexp_neg(row[j + l] - mx) * keep[j + l];
+                    const float e = keep_bits(fastexp_neg(row[j + l] - mx), keep[j + l]);
                     row[j + l] = e;
                     sum[l] += e;
                 }
@@ -193,7 +209,8 @@ static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
         }
         float s = 0.0f;
         for (; j < N; j++) {
-            float e = fastexp_neg(row[j] - mx) * (keep ? keep[j] : 1.0f);
+            const float x = fastexp_neg(row[j] - mx);
+            const float e = keep ? keep_bits(x, keep[j]) : x;
             row[j] = e;
             s += e;
         }
@@ -338,14 +355,15 @@ static void values_tiled(float *o, int ldo, const float *P, size_t ldp, int m, i
 
 /* per-thread state: scratch slices and what they currently hold */
 typedef struct {
-    float *S, *inv, *keep, *kp, *qs;
+    float *S, *inv, *kp, *qs;
+    int32_t *keep;       /* key masks of batch flag_b (key_flags) */
     int flag_b;          /* batch whose key flags `keep` holds (-1: none) */
     int pack_b, pack_h;  /* (b, h) whose keys `kp` holds (-1: none) */
 } Slot;
 
 /* one item: rows [i0, i0 + m) of segment sg, batch b, head h */
 static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h, int i0, int m,
-                     int N, float scale, Slot *w, const float *keep, int kqp, AttnFlops *fl) {
+                     int N, float scale, Slot *w, const int32_t *keep, int kqp, AttnFlops *fl) {
     const float *q = sg->q.p + (size_t)b * sg->q.bstride + (size_t)i0 * sg->q.ld +
                      (size_t)h * sg->q.hstride;
     const float *kh = k.p + (size_t)b * k.bstride + (size_t)h * k.hstride;
@@ -424,20 +442,21 @@ static void run_one(const AttnSegment *seg, int nseg, const int64_t *first, Attn
     int s, b, h, i0, m;
     item_decode(seg, nseg, first, it, H, R, &s, &b, &h, &i0, &m);
     if (m <= 0) return;
-    const float *kp = NULL;
+    const int32_t *keep = NULL;
     if (key_mask.type != ATTN_MASK_NONE) {
         if (w->flag_b != b) key_flags(w->keep, key_mask, b, N);
         w->flag_b = b;
-        kp = w->keep;
+        keep = w->keep;
     }
-    run_item(&seg[s], k, v, b, h, i0, m, N, scale, w, kp, kqp, fl);
+    run_item(&seg[s], k, v, b, h, i0, m, N, scale, w, keep, kqp, fl);
 }
 
 static void slot_init(Slot *w, float *mine, int N, int R) {
     w->S = mine;
     w->inv = w->S + (size_t)R * score_ld(N);
-    w->keep = w->inv + R;
-    w->kp = w->keep + N;
+    /* the flags take the N floats' slot: allocated memory, only ever accessed as int32_t */
+    w->keep = (int32_t *)(void *)(w->inv + R);
+    w->kp = (float *)(void *)(w->keep + N);
     w->qs = w->kp + packed_len(N);
     w->flag_b = w->pack_b = w->pack_h = -1;
 }

@@ -19,7 +19,8 @@
  * blocks of different rank are read in place: element (b, i, h, c) lives at
  *     p[b * bstride + i * ld + h * hstride + c].
  * Counted FLOPs per item of m rows (added to AttnFlops): scores 2*m*N*kq, softmax
- * ATTN_SOFTMAX_FLOPS*m*N + ATTN_NORM_FLOPS*m*kv, values 2*m*N*kv. */
+ * ATTN_SOFTMAX_FLOPS*m*N + ATTN_NORM_FLOPS*m*kv (flops.h: 27 per score, exp included, with
+ * or without a key mask), values 2*m*N*kv. */
 #ifndef DRRL_ATTENTION_KERNEL_H
 #define DRRL_ATTENTION_KERNEL_H
 

@@ -25,7 +25,9 @@
  *     scores  sum_s 2 M_s N H r_s,   values  sum_s 2 M_s N H r_s
  *     softmax sum_s H M_s (ATTN_SOFTMAX_FLOPS N + ATTN_NORM_FLOPS r_s)
  *     out     sum_s (2 M_s H r_s d + M_s d)
- * One segment at rank r: per head 8 N d r + 4 N^2 r plus the bias terms and softmax. */
+ * One segment at rank r: per head 8 N d r + 4 N^2 r plus the bias terms and the softmax,
+ * ATTN_SOFTMAX_FLOPS N^2 = 27 N^2, which does not shrink with r (at r = 16 it is 0.42 of the
+ * 4 N^2 r of the two products, at r = dh = 64 0.11). */
 #ifndef DRRL_ATTENTION_LOWRANK_H
 #define DRRL_ATTENTION_LOWRANK_H
 

@@ -13,8 +13,10 @@
 #include "nn/fastexp.h"
 
 
-/* charged per probability, as nn/attention.h: max, subtract, exp, sum, normalise */
-#define PROB_FLOPS (ATTN_SOFTMAX_FLOPS + ATTN_NORM_FLOPS)
+/* charged per probability, what softmax_rows executes: max (1 compare), subtract (1), exp
+   (FASTEXP_FLOPS), sum (1), normalise (1) = 28; masked columns are zeroed by a select on
+   their uint8 flag (no FLOP) */
+#define PROB_FLOPS (1 + 1 + FASTEXP_FLOPS + 1 + 1)
 
 size_t nystrom_work_size(int N, int m, int dh) {
     size_t n = (size_t)N, mm = (size_t)m, d = (size_t)dh;

@@ -21,8 +21,8 @@
  * only, so padded positions change nothing at real positions. Padded query rows get an output
  * too (as in exact attention); it is meaningless and ignored downstream.
  *
- * FLOPs (flops.h conventions; per (b, h) with m' landmarks, S = ATTN_SOFTMAX_FLOPS +
- * ATTN_NORM_FLOPS = 5 per probability, as nn/attention.h charges):
+ * FLOPs (flops.h conventions; per (b, h) with m' landmarks, S = 4 + FASTEXP_FLOPS = 28 per
+ * probability: max, subtract, exp (nn/fastexp.h), sum, normalise):
  *   factor   2 (n_real + m') dh          landmark sums and scaling (Q~ and K~)
  *            2 m'^2 dh + S m'^2          A
  *            3 m'^2                      Z0 (row sums, column sums, scale)
@@ -30,8 +30,9 @@
  *   scores   2 N m' dh + 2 m' N dh       Q K~^T and Q~ K^T
  *   softmax  S N m' + S m' N             F and Bk (Bk over all N keys, masked ones included)
  *   values   2 m' N dh + 2 m'^2 dh + 2 N m' dh    Bk V, Z (Bk V), F (Z Bk V)
- * so about 8 N m d + 48 m^3 H per sequence (the design's "6 N m d" misses one of the four
- * N x m x dh products); proj 3 (2 N C^2 + N C) and out 2 N C^2 + N C per sequence.
+ * so about 8 N m d + 2 S N m H + 48 m^3 H per sequence (the design's "6 N m d" misses one of
+ * the four N x m x dh products; the softmax term is 2 S / (8 dh) = 11% of the first at
+ * dh = 64); proj 3 (2 N C^2 + N C) and out 2 N C^2 + N C per sequence.
  *
  * Threads: the (b, h) pairs run in an OpenMP loop, each thread with its own work area; the
  * GEMMs inside run single-threaded (OpenMP OpenBLAS). With fewer pairs than threads they run

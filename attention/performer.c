@@ -27,8 +27,8 @@ AttnFlops performer_flops(int64_t N, int64_t n_real, int64_t C, int64_t H, int64
     f.out = 2 * N * C * C + N * C;
     if (n_real <= 0) return f;
     f.scores = H * (4 * N * m * dh);
-    f.softmax = H * (N * (2 * dh + 2 + 4 * m) + n_real * (2 * dh + 1 + 5 * m) + 1 +
-                     N * (2 * m + 1 + dh));
+    f.softmax = H * (N * (2 * dh + 2 + (3 + FASTEXP_FLOPS) * m) +
+                     n_real * (2 * dh + 1 + (4 + FASTEXP_FLOPS) * m) + 1 + N * (2 * m + 2 + dh));
     f.values = H * (4 * N * m * dh);
     return f;
 }
@@ -117,7 +117,8 @@ static void performer_pair(float *out, float *work, const float *q, const float 
         const float c = mx + half_log_m;
         for (int l = 0; l < m; l++) r[l] = fastexp_neg(r[l] - c);
     }
-    f->softmax += (int64_t)N * (2 * dh + 2 + 4 * (int64_t)m);
+    /* per row: norm 2 dh + 1, shift 1; per feature: subtract, max, subtract, exp */
+    f->softmax += (int64_t)N * (2 * dh + 2 + (3 + FASTEXP_FLOPS) * (int64_t)m);
 
     /* key features: one shift c for the sequence (max over real keys and features);
        padded rows are 0 */
@@ -144,7 +145,8 @@ static void performer_pair(float *out, float *work, const float *q, const float 
             ks[l] += r[l];
         }
     }
-    f->softmax += (int64_t)n_real * (2 * dh + 1 + 5 * (int64_t)m) + 1;
+    /* per real row: norm 2 dh + 1; per feature: subtract, max, subtract, exp, sum; one shift */
+    f->softmax += (int64_t)n_real * (2 * dh + 1 + (4 + FASTEXP_FLOPS) * (int64_t)m) + 1;
 
     /* KV = phi(K)^T V: (N, m)^T x (N, dh); O = phi(Q) KV: (N, m) x (m, dh) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, dh, N, 1.0f, Kf, m, v + base, C,
@@ -162,7 +164,8 @@ static void performer_pair(float *out, float *work, const float *q, const float 
         float *o = out + base + (size_t)i * C;
         for (int c2 = 0; c2 < dh; c2++) o[c2] *= inv;
     }
-    f->softmax += (int64_t)N * (2 * (int64_t)m + 1 + dh);
+    /* per row: the dot product 2 m, the d > 0 compare, 1 / d, dh scalings */
+    f->softmax += (int64_t)N * (2 * (int64_t)m + 2 + dh);
 }
 
 /* PerformerCtx: the arguments performer_pair shares across the (b, h) pairs of one call */

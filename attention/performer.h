@@ -29,16 +29,19 @@
  *              never underflows to all zeros. 1/sqrt(m) is folded into the shift as well.
  *              A row with D = 0 (no real key, or total underflow) gets output 0.
  *
- * FLOPs (flops.h conventions), per (b, h) with N tokens of which n_real are real, m features:
+ * FLOPs (flops.h conventions), per (b, h) with N tokens of which n_real are real, m features,
+ * E = FASTEXP_FLOPS = 24 per exp (nn/fastexp.h):
  *   scores   2 N m dh + 2 N m dh                Q W^T, K W^T (all N rows)
- *   softmax  N (2 dh + 2 + 4 m)                 query phi: norm (2 dh + 1), subtract, max,
- *                                               shift (1 per row), subtract and exp
- *            n_real (2 dh + 1 + 5 m) + 1        key phi on real rows (same, the max over the
- *                                               sequence, one shift) and phi(K)^T 1
- *            N (2 m + 1 + dh)                   D = phi(Q) (phi(K)^T 1), 1/D, scale rows
+ *   softmax  N (2 dh + 2 + (3 + E) m)           query phi: norm (2 dh + 1), shift (1 per
+ *                                               row); per feature subtract, max, subtract, exp
+ *            n_real (2 dh + 1 + (4 + E) m) + 1  key phi on real rows (the same, the max over
+ *                                               the sequence, one shift) and phi(K)^T 1
+ *            N (2 m + 2 + dh)                   D = phi(Q) (phi(K)^T 1), the D > 0 test, 1/D,
+ *                                               scale rows
  *   values   2 N m dh + 2 N m dh                phi(K)^T V, phi(Q) (phi(K)^T V)
- * so about 8 N m d per sequence; n_real = 0: no core work (output 0). proj 3 (2 N C^2 + N C)
- * and out 2 N C^2 + N C per sequence.
+ * so about 8 N m d + (2 E + 9) N m H per sequence (n_real = N; the feature maps add 0.11 of
+ * the products at dh = 64); n_real = 0: no core work (output 0). proj 3 (2 N C^2 + N C) and
+ * out 2 N C^2 + N C per sequence.
  *
  * Threads and memory as nystrom.h: (b, h) pairs over OpenMP threads with single-threaded
  * GEMMs inside; everything planned once by performer_init; forward allocates nothing. */

@@ -16,6 +16,22 @@
    tests/nn/test_fastexp checks it against double exp: a strided sample of the floats in
    [-87, 0] in the fast suite, every one of them in the slow suite (relative error
    <= 8.6e-8, 1.4 ulp, measured). */
+
+/* FASTEXP_FLOPS: the floating-point operations one fastexp_neg call executes (attention/
+   flops.h conventions: each float add, subtract, multiply and min/max-style compare is 1, a
+   multiply-add 2; integer and bit operations and the float-to-int conversion are not FLOPs):
+       clamps to [-87, 0]                   2   (a max and a min)
+       n = round(x / ln 2)                  3   (multiply, add 1.5 * 2^23, subtract it)
+       r = x - n ln2_hi - n ln2_lo          4   (two multiply-subtracts)
+       p: 5 Horner steps p r + c            10
+       p r r + r + 1                        4   (two multiplies, two adds)
+       p 2^n                                1   (2^n itself is built from integer bits)
+   total                                    24
+   (GCC 12 compiles it, without FMA contraction, to exactly these: 2 compares, 11 mulss,
+   11 addss/subss, plus 1 cvttss2si.)
+   Keep it in step with the function: FLOP counters of its callers are built on it. */
+#define FASTEXP_FLOPS 24
+
 static inline float fastexp_neg(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 0.0f ? 0.0f : x;

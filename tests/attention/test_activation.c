@@ -3,7 +3,8 @@
  *    (masked) Q_h K_h^T: its squared Frobenius error equals sum_{i>r} sigma_i^2 of an
  *    independent double SVD (LAPACKE_dgesdd on the full N x N product) to 1e-6 of
  *    ||Q K^T||_F^2 (float32 coordinates; measured about 1e-13);
- *  - r = dh: equals exact attention (nn/mhsa) with biases and masks, rel err < 1e-5;
+ *  - r = dh: equals exact attention (nn/mhsa) with biases and masks, rel err < 1e-5; counted
+ *    scores, values and softmax FLOPs equal their closed forms;
  *  - N < dh (thin QR with fewer rows than columns) works;
  *  - padded positions change nothing at real positions (bit-identical). */
 #include <lapacke.h>
@@ -109,6 +110,12 @@ static void one_case(int B, int N, int d, int H, uint64_t seed) {
     CHECK(fl.scores == 2LL * B * H * N * N * dh && fl.values == 2LL * B * H * N * N * dh &&
               fl.factor > 0,
           "flops");
+    /* softmax per score: max, subtract, exp (nn/fastexp.h's count), sum; normalisation one
+       multiply per (exact-width) output */
+    const int64_t sm = (int64_t)B * H * ((1 + 1 + FASTEXP_FLOPS + 1) * (int64_t)N * N +
+                                         (int64_t)N * dh);
+    CHECK(fl.softmax == sm, "softmax flops %lld, closed form %lld", (long long)fl.softmax,
+          (long long)sm);
     /* padded positions irrelevant */
     const int r = dh / 2;
     CHECK(attn_activation_forward(yref, &A, x, attn_mask_i32(mask), &p, B, N, r, NULL, &e) ==

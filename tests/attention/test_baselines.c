@@ -250,11 +250,13 @@ static int test_reference(void) {
 
 /* ---- masks and FLOPs ---------------------------------------------------------------- */
 
-/* independent closed forms (nystrom.h, performer.h) summed over sequences */
+/* independent closed forms (nystrom.h, performer.h) summed over sequences; E: one exp
+   (nn/fastexp.h's count of fastexp_neg), S: one Nystrom probability (max, subtract, exp, sum,
+   normalise) */
 static void closed_form(AttnFlops *f, Kind kind, const int32_t *mask, int B, int N, int C,
                         int H, int m) {
     attn_flops_zero(f);
-    const int64_t dh = C / H, S = 5;
+    const int64_t dh = C / H, E = FASTEXP_FLOPS, S = 1 + 1 + E + 1 + 1;
     for (int b = 0; b < B; b++) {
         int64_t n = 0;
         for (int j = 0; j < N; j++) n += mask[(size_t)b * N + j] != 0;
@@ -270,7 +272,11 @@ static void closed_form(AttnFlops *f, Kind kind, const int32_t *mask, int B, int
             f->values += H * (4 * N * q * dh + 2 * q2 * dh);
         } else {
             f->scores += H * 4 * (int64_t)N * m * dh;
-            f->softmax += H * ((int64_t)N * (3 * dh + 6 * m + 3) + n * (2 * dh + 1 + 5 * m) + 1);
+            /* queries per row: norm 2 dh + 1, shift 1, per feature subtract, max, subtract,
+               exp; D: dot 2 m, D > 0, 1 / D, dh scalings. Real keys per row: norm 2 dh + 1,
+               per feature subtract, max, subtract, exp, sum; one shift per sequence */
+            f->softmax += H * ((int64_t)N * (3 * dh + (5 + E) * m + 4) +
+                               n * (2 * dh + 1 + (4 + E) * m) + 1);
             f->values += H * 4 * (int64_t)N * m * dh;
         }
     }

@@ -3,7 +3,8 @@
  *    masks, B = 3, N = 77 and 203 (not multiples of the query block), for plain and
  *    whitened factors: relative Frobenius error over real rows < 1e-5;
  *  - counted FLOPs equal the closed form, written out here independently: per head
- *    8 N d r + 4 N^2 r plus bias, softmax and normalisation terms;
+ *    8 N d r + 4 N^2 r plus bias, softmax (max, subtract, exp as FASTEXP_FLOPS, sum per
+ *    score) and normalisation terms;
  *  - per-segment ranks equal running each segment's queries at its own rank over the same
  *    keys (relative error < 1e-6: the same sums, possibly in another GEMM blocking);
  *  - padded positions change nothing at real positions (bit-identical outputs);
@@ -118,9 +119,12 @@ static void full_rank(Case *c, int whitened) {
     attn_factors_free(&f);
 }
 
+/* softmax FLOPs per score: max 1, subtract 1, exp (nn/fastexp.h's count), sum 1 */
+#define SOFTMAX_OPS (1 + 1 + FASTEXP_FLOPS + 1)
+
 /* closed form, written out independently of attn_lowrank_flops: one segment at rank r */
 static void flops_uniform(Case *c) {
-    const int64_t B = c->B, N = c->N, d = c->d, H = c->H, dh = d / H;
+    const int64_t B = c->B, N = c->N, d = c->d, H = c->H, dh = d / H, S = SOFTMAX_OPS;
     AttnFactors f;
     Err e;
     CHECK(attn_factors_init(&f, c->d, c->H, &e) == ST_OK, "%s", e.msg);
@@ -136,10 +140,10 @@ static void flops_uniform(Case *c) {
                                         (int)r, &fl, &e) == ST_OK,
               "%s", e.msg);
         /* per sequence and head: 8 N d r (three projections and the output GEMM) + 4 N^2 r
-           (scores and values); plus bias adds 3 N r per head and N d for bo, softmax 4 N^2
+           (scores and values); plus bias adds 3 N r per head and N d for bo, softmax S N^2
            and normalisation N r per head */
         int64_t closed = B * H * (8 * N * d * r + 4 * N * N * r) + B * H * 3 * N * r + B * N * d +
-                         B * H * (4 * N * N + N * r);
+                         B * H * (S * N * N + N * r);
         CHECK(attn_flops_total(&fl) == closed, "rank %lld: counted %lld, closed form %lld",
               (long long)r, (long long)attn_flops_total(&fl), (long long)closed);
         int seg[1] = {(int)r};
@@ -148,7 +152,7 @@ static void flops_uniform(Case *c) {
         if (r == dh) {
             /* at full rank the count equals exact attention's */
             int64_t ex = 3 * (2 * B * N * d * d + B * N * d) + 4 * B * H * N * N * dh +
-                         B * H * (4 * N * N + N * dh) + 2 * B * N * d * d + B * N * d;
+                         B * H * (S * N * N + N * dh) + 2 * B * N * d * d + B * N * d;
             CHECK(attn_flops_total(&fl) == ex, "full rank %lld vs exact %lld",
                   (long long)attn_flops_total(&fl), (long long)ex);
         }
@@ -177,6 +181,14 @@ static void segments(Case *c) {
     AttnFlops cf = attn_lowrank_flops(B, N, d, H, T, sr);
     CHECK(memcmp(&cf, &fl, sizeof cf) == 0, "segments: counted %lld, closed form %lld",
           (long long)attn_flops_total(&fl), (long long)attn_flops_total(&cf));
+    /* the softmax written out: every query row against all N keys, normalised at its rank */
+    int64_t sm = 0;
+    for (int s = 0; s < nseg; s++) {
+        const int64_t rows = (int64_t)B * (s * T + T < N ? T : N - s * T);
+        sm += (int64_t)H * rows * ((int64_t)SOFTMAX_OPS * N + sr[s]);
+    }
+    CHECK(fl.softmax == sm, "segments: softmax %lld, closed form %lld", (long long)fl.softmax,
+          (long long)sm);
     double worst = 0;
     for (int s = 0; s < nseg; s++) {
         CHECK(attn_lowrank_forward_rank(c->yref, &L, c->x, am, B, N, sr[s], NULL, &e) == ST_OK,

@@ -20,6 +20,7 @@
 
 #include "agent/ppo.h"
 #include "core/sha256.h"
+#include "core/store.h"
 #include "core/timer.h"
 #include "train_ckpt.h"
 #include "train_config.h"
@@ -59,22 +60,6 @@ static Status mkdir_p(const char *path, Err *e) {
         if (!c) break;
     }
     return ST_OK;
-}
-
-static PpoConfig ppo_config(const TrainConfig *c, int max_steps) {
-    PpoConfig p = {0};
-    p.n_steps = c->ppo.episodes * max_steps;
-    p.epochs = c->ppo.epochs;
-    p.minibatch = c->ppo.minibatch;
-    p.gamma = (float)c->ppo.gamma, p.lam = (float)c->ppo.lam;
-    p.clip = (float)c->ppo.clip, p.clip_vloss = (float)c->ppo.clip_vloss;
-    p.vf_coef = (float)c->ppo.vf_coef, p.ent_coef = (float)c->ppo.ent_coef;
-    p.max_grad_norm = (float)c->ppo.max_grad_norm, p.target_kl = (float)c->ppo.target_kl;
-    p.lr = (float)c->ppo.lr, p.lr_final = (float)c->ppo.lr_final;
-    p.iterations = c->ppo.iterations;
-    p.adam_eps = (float)c->ppo.adam_eps;
-    p.norm_adv = c->ppo.norm_adv;
-    return p;
 }
 
 /* state_hash: SHA-256 of the training state: parameters, Adam moments and step, the agent's
@@ -161,11 +146,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     static TrainEnv t;
-    if (train_env_init(&t, &c, !resume, &e)) die(&e);
+    static LatencyTable lt0;
+    int have_lt = 0;
+    if (resume && train_ckpt_latency(ckpt, &lt0, &have_lt, &e)) die(&e);
+    if (train_env_init(&t, &c, have_lt ? &lt0 : NULL, &e)) die(&e);
     static Agent A;
-    PolicyConfig pc = {.width = c.policy.width, .layers = c.policy.layers,
-                       .attn_heads = c.policy.heads, .ffn = c.policy.ffn};
-    PpoConfig pp = ppo_config(&c, t.env.dims.max_steps);
+    PolicyConfig pc = train_policy_config(&c);
+    PpoConfig pp = train_ppo_config(&c, t.env.dims.max_steps);
     if (agent_init(&A, &pp, &pc, &t.env.dims, (uint64_t)c.seed, &e)) die(&e);
     double seconds0 = 0;
     if (resume) {
@@ -185,6 +172,13 @@ int main(int argc, char **argv) {
     if (!cf || fputs(yaml, cf) < 0 || fclose(cf)) {
         fprintf(stderr, "drrl-train: error: %s: cannot write: %s\n", path, strerror(errno));
         return 1;
+    }
+    if (t.has_lt) { /* the table in use, reusable as latency.file */
+        snprintf(path, sizeof path, "%s/latency.h5", c.run.dir);
+        Store *st;
+        if (store_create(&st, path, LATENCY_FORMAT, LATENCY_VERSION, &e) ||
+            latency_table_save(st, LATENCY_GROUP, &t.lt, &e) || store_commit(st, &e))
+            die(&e);
     }
     static MetricsCsv mc;
     if (metrics_open(&mc, c.run.dir, t.env.dims.max_steps, resume ? A.iteration : -1, &e)) die(&e);

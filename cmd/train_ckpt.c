@@ -2,6 +2,7 @@
 #include "train_ckpt.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,19 @@ Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, E
         (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e))) {
         free(*config_yaml);
         *config_yaml = NULL;
+    }
+    store_close(st);
+    return s;
+}
+
+Status train_ckpt_latency(const char *path, LatencyTable *lt, int *found, Err *e) {
+    Store *st;
+    *found = 0;
+    Status s = store_open(&st, path, TRAIN_CKPT_FORMAT, 1, TRAIN_CKPT_VERSION, e);
+    if (s) return s;
+    if (store_exists(st, "/latency")) {
+        s = latency_table_load(st, "/latency", lt, e);
+        *found = !s;
     }
     store_close(st);
     return s;
@@ -206,9 +220,30 @@ Status train_ckpt_latest(char *out, size_t cap, const char *dir, Err *e) {
     return s;
 }
 
+/* remove_stale_tmp: temporary files "ckpt-*.h5.tmp.PID" (core/store.h's atomic writes) left by
+   a writer that was killed: PID is gone */
+static void remove_stale_tmp(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoints", dir);
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".h5.tmp.");
+        if (strncmp(de->d_name, "ckpt-", 5) || !t) continue;
+        long pid = strtol(t + 8, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || !(kill((pid_t)pid, 0) && errno == ESRCH)) continue;
+        char f[4400];
+        snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+        unlink(f);
+    }
+    closedir(d);
+}
+
 Status train_ckpt_prune(const char *dir, int keep, Err *e) {
     char **names;
     int n;
+    remove_stale_tmp(dir);
     Status s = list_ckpts(&names, &n, dir, e);
     for (int i = 0; !s && i + keep < n; i++) {
         char path[4096];

@@ -36,6 +36,9 @@ Status train_ckpt_save(const char *path, const Agent *A, Env *env, const Latency
 /* train_ckpt_peek: the stored config (malloc'd, caller frees) and meta of a checkpoint. */
 Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, Err *e);
 
+/* train_ckpt_latency: the latency table stored in a checkpoint; *found = 0 if it has none. */
+Status train_ckpt_latency(const char *path, LatencyTable *lt, int *found, Err *e);
+
 /* train_ckpt_load: restore A (initialised for the same config), env's state and lt (if not
    NULL and stored); m->model_sha256 is compared with the stored one unless empty; m->seconds
    receives the stored training time. */
@@ -46,7 +49,8 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
 void train_ckpt_path(char *out, size_t cap, const char *dir, int64_t iteration);
 /* train_ckpt_latest: the newest checkpoint file under DIR/checkpoints (ST_MISSING if none). */
 Status train_ckpt_latest(char *out, size_t cap, const char *dir, Err *e);
-/* train_ckpt_prune: remove all but the newest keep checkpoints under DIR/checkpoints. */
+/* train_ckpt_prune: remove all but the newest keep checkpoints under DIR/checkpoints, and the
+   temporary files of checkpoint writers that were killed (their process is gone). */
 Status train_ckpt_prune(const char *dir, int keep, Err *e);
 
 #endif

@@ -52,6 +52,7 @@ static const ConfigField train_fields[] = {
     F("ppo.lr", CF_FLOAT, ppo.lr, "0.0003", 1e-9, 1, "Adam learning rate at the first iteration"),
     F("ppo.lr_final", CF_FLOAT, ppo.lr_final, "0", 0, 1, "learning rate at the last iteration (linear schedule)"),
     F("ppo.adam_eps", CF_FLOAT, ppo.adam_eps, "0.00001", 1e-12, 1, "Adam epsilon"),
+    F("latency.file", CF_STRING, latency.file, "\"\"", 1, 0, "latency table to use (drrl-bench --calibrate or a run's latency.h5); empty: measure it at start"),
     F("latency.buckets", CF_INT_LIST, latency.buckets, "[8, 16, 24, 32, 48, 64]", 1, 1 << 20, "sequence lengths of the latency table"),
     F("latency.warmup", CF_INT, latency.warmup, "3", 0, 1000, "discarded runs per table entry"),
     F("latency.reps", CF_INT, latency.reps, "15", 1, 100000, "timed runs per table entry (median)"),
@@ -87,3 +88,25 @@ static Status train_validate(const void *p, const char *src, Err *e) {
 const ConfigSchema train_schema = {"drrl-train config", train_fields,
                                    (int)(sizeof train_fields / sizeof train_fields[0]),
                                    train_validate};
+
+PpoConfig train_ppo_config(const TrainConfig *c, int max_steps) {
+    PpoConfig p = {0};
+    p.n_steps = c->ppo.episodes * max_steps;
+    p.epochs = c->ppo.epochs;
+    p.minibatch = c->ppo.minibatch;
+    p.gamma = (float)c->ppo.gamma, p.lam = (float)c->ppo.lam;
+    p.clip = (float)c->ppo.clip, p.clip_vloss = (float)c->ppo.clip_vloss;
+    p.vf_coef = (float)c->ppo.vf_coef, p.ent_coef = (float)c->ppo.ent_coef;
+    p.max_grad_norm = (float)c->ppo.max_grad_norm, p.target_kl = (float)c->ppo.target_kl;
+    p.lr = (float)c->ppo.lr, p.lr_final = (float)c->ppo.lr_final;
+    p.iterations = c->ppo.iterations;
+    p.adam_eps = (float)c->ppo.adam_eps;
+    p.norm_adv = c->ppo.norm_adv;
+    return p;
+}
+
+PolicyConfig train_policy_config(const TrainConfig *c) {
+    PolicyConfig pc = {.width = c->policy.width, .layers = c->policy.layers,
+                       .attn_heads = c->policy.heads, .ffn = c->policy.ffn};
+    return pc;
+}

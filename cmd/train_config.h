@@ -3,6 +3,7 @@
 #ifndef DRRL_CMD_TRAIN_CONFIG_H
 #define DRRL_CMD_TRAIN_CONFIG_H
 
+#include "agent/ppo.h"
 #include "core/config.h"
 
 typedef struct {
@@ -35,6 +36,7 @@ typedef struct {
         double lr, lr_final, adam_eps;
     } ppo;
     struct {
+        char file[CONFIG_STR_MAX];      /* "" : measure; else a drrl-latency file */
         IntList buckets;
         int warmup, reps;
     } latency;
@@ -45,5 +47,12 @@ typedef struct {
 } TrainConfig;
 
 extern const ConfigSchema train_schema;
+
+/* train_ppo_config: the PPO settings of c for episodes of max_steps steps (n_steps =
+   ppo.episodes x max_steps). */
+PpoConfig train_ppo_config(const TrainConfig *c, int max_steps);
+/* train_policy_config: the policy architecture of c (the sizes of the observation are the
+   environment's, filled by agent_init). */
+PolicyConfig train_policy_config(const TrainConfig *c);
 
 #endif

@@ -68,12 +68,13 @@ for k in 1 2 3 4 5; do
   pid=$!
   sleep "0.$((RANDOM % 9 + 1))"
   kill -KILL $pid; wait $pid 2>/dev/null || true
-  if [[ -d "$tmp/tk/checkpoints" ]] && ls "$tmp/tk/checkpoints" | grep -q '^ckpt-'; then
-    last=$(ls "$tmp/tk/checkpoints" | grep '^ckpt-' | tail -1)
+  if [[ -d "$tmp/tk/checkpoints" ]] && ls "$tmp/tk/checkpoints" | grep -qE '^ckpt-[0-9]{8}\.h5$'; then
+    last=$(ls "$tmp/tk/checkpoints" | grep -E '^ckpt-[0-9]{8}\.h5$' | tail -1)
     n=$((10#${last:5:8}))
     "$train" --resume "$tmp/tk" run.stop_at=$((n + 1)) run.checkpoint_every=1 > "$tmp/tk.txt" 2>&1 \
       || fail "SIGKILL round $k: the newest checkpoint $last does not resume: $(cat "$tmp/tk.txt")"
     grep -q "resumed from .*iteration $n," "$tmp/tk.txt" || fail "SIGKILL round $k: resumed elsewhere"
+    ls "$tmp/tk/checkpoints" | grep -q '\.tmp\.' && fail "SIGKILL round $k: a killed writer's temporary file was not removed"
   fi
   rm -rf "$tmp/tk"
 done
@@ -87,5 +88,50 @@ expect_error "/policy/layout: expected tensor" "$train" --resume "$tmp/ta/checkp
   policy.width=32 policy.ffn=64 run.dir="$tmp/shape"
 printf 'ppo:\n  iterations: 3\n  epoch: 2\n' > "$tmp/bad.yaml"
 expect_error "$tmp/bad.yaml:3:3: ppo.epoch: expected a known key" "$train" --config "$tmp/bad.yaml"
-[[ -e runs/sst2-drrl-nonexistent ]] && fail "unexpected run directory"
 echo "test_train: toy ok (state $sa)"
+
+# ---- rank environment on two tiny frozen models (1 layer, d=64, 2 heads of 32) ----
+"$base" --config configs/tiny.yaml run.dir="$tmp/m1" train.max_steps=30 > /dev/null
+"$base" --config configs/tiny.yaml run.dir="$tmp/m2" train.max_steps=30 seed=2 > /dev/null
+rk=(env.model="$tmp/m1/model.h5" "env.ranks=[2, 4, 8, 16]" env.batch=8 env.calib_rows=256
+    env.train_rows=512 "latency.buckets=[8, 16, 32, 40]" latency.reps=3 latency.warmup=1
+    ppo.iterations=6 ppo.episodes=2 ppo.minibatch=32 run.checkpoint_every=1 run.rollouts_every=3)
+"$train" "${rk[@]}" run.dir="$tmp/ra" > "$tmp/ra.txt"
+# the same latency table for both runs (measured by the first, reused through latency.file)
+"$train" "${rk[@]}" run.dir="$tmp/rb" run.stop_at=3 latency.file="$tmp/ra/latency.h5" > "$tmp/rb1.txt"
+"$train" --resume "$tmp/rb" run.stop_at=0 > "$tmp/rb2.txt"
+grep -q "resumed from .*iteration 3," "$tmp/rb2.txt" || fail "rank: resume did not start at iteration 3"
+grep -q "measuring the latency table" "$tmp/rb2.txt" && fail "rank: the resumed run re-measured the latency table"
+sa=$(state "$tmp/ra.txt"); sb=$(state "$tmp/rb2.txt")
+[[ -n "$sa" && "$sa" == "$sb" ]] || fail "rank: resumed state $sb differs from straight $sa"
+diff <(rows "$tmp/ra/metrics.csv") <(rows "$tmp/rb/metrics.csv") > /dev/null \
+  || fail "rank: metrics differ between the straight and the resumed run"
+# every reward term is reported, the violations count is 0, the rollout holds every field
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+         { if ($c["bound_violations"] != 0) exit 1; if ($c["fidelity_mean"] <= 0.5) exit 1 }' \
+  "$tmp/ra/metrics.csv" || fail "rank: violations or fidelity out of range in metrics.csv"
+/usr/bin/python3 - "$tmp/ra/rollouts/iter-00000006.h5" <<'PY' || fail "rank: rollout file"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["format"].decode() if isinstance(f.attrs["format"], bytes) else f.attrs["format"] == "drrl-rollout"
+S, E = int(f.attrs["n_steps"]), int(f.attrs["n_envs"])
+assert (S, E) == (2, 8), (S, E)  # 2 episodes of the 1-layer model, batch 8
+for k in ["obs", "tok_mask", "act_mask", "action", "logp", "value", "reward", "done", "info", "adv", "ret"]:
+    assert f[k].shape[:2] == (S, E), (k, f[k].shape)
+    assert f[k].compression == "gzip" or f[k].size < 4096, k
+names = f["info_names"][()].decode().split()
+info = f["info"][()]
+# the reward is the sum of its four weighted terms (float32 sums, in this order)
+terms = sum(info[:, :, names.index(t)].astype(np.float32) for t in ["r_fid", "r_lat", "r_bound", "r_kl"])
+assert np.allclose(terms, f["reward"][()], rtol=0, atol=1e-6), "reward != sum of terms"
+L = int(info[:, :, names.index("layer")].max()) + 1
+done = f["done"][()]
+assert all((done[t] == ((t + 1) % L == 0)).all() for t in range(S)), "done flags"
+assert np.allclose(f["ret"][()], f["adv"][()] + f["value"][()], atol=1e-5)
+PY
+expect_error "model_sha256: expected" "$train" --resume "$tmp/ra" env.model="$tmp/m2/model.h5" run.dir="$tmp/rc"
+expect_error "env.model: $tmp/none.h5" "$train" "${rk[@]}" env.model="$tmp/none.h5" run.dir="$tmp/rd"
+[[ -e "$tmp/rd" ]] && fail "a failed run wrote $tmp/rd"
+expect_error "env.ranks[3]: expected a rank below the head size 32" "$train" "${rk[@]}" \
+  "env.ranks=[2, 4, 8, 32]" run.dir="$tmp/rd"
+echo "test_train: rank ok (state $sa)"

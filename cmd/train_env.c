@@ -7,7 +7,8 @@
  * latency table is measured here (one attention layer of the model's width and heads, batch
  * 1 as the environment runs each sequence alone, every bucket and rank of the grid) unless a
  * checkpoint brings one; episodes draw batches from the first env.train_rows training rows.
- * toy: env/toy.h. */
+ * For drrl-eval (train_env_init_eval) the same environment runs over the dev or test split,
+ * with the checkpoint's latency table. toy: env/toy.h. */
 #include "train_env.h"
 
 #include <stdio.h>
@@ -36,7 +37,7 @@ typedef struct {
     BaseConfig base;
     BertFileInfo info;
     WordPiece *wp;
-    TsvData train;
+    TsvData train, split;   /* split: drrl-eval's dev or test file */
     EncodedSet calib, set;
     Ranked R;
     RankEnv E;
@@ -60,7 +61,9 @@ static void measure_progress(void *ctx, const LatencyTable *t, int i) {
     fflush(stdout);
 }
 
-static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) {
+/* ev: NULL for training (episodes over the training rows), else drrl-eval's split */
+static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *given, const TrainEvalOptions *ev,
+                        Err *e) {
     RankImpl *d = calloc(1, sizeof *d);
     if (!d) return err_set(e, ST_NOMEM, "out of memory");
     t->impl = d;
@@ -71,7 +74,9 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
         (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
         return err_prefix(e, "env.model");
     snprintf(src, sizeof src, "%s:/config", model);
-    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, NULL, 0, e))) return s;
+    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src,
+                              ev ? ev->base_over : NULL, ev ? ev->n_base_over : 0, e)))
+        return s;
     if ((s = wordpiece_load(&d->wp, d->base.data.vocab, e)) || (s = sha256_file(d->base.data.vocab, vsha, e)))
         return s;
     if (d->info.vocab_sha256[0] && strcmp(vsha, d->info.vocab_sha256))
@@ -81,9 +86,18 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
     TsvData head = d->train;
     if (c->env.calib_rows < head.n) head.n = c->env.calib_rows;
     if ((s = encoded_from_tsv(&d->calib, &head, d->wp, d->base.data.max_len, e))) return s;
-    head = d->train;
-    if (c->env.train_rows && c->env.train_rows < head.n) head.n = c->env.train_rows;
-    if ((s = encoded_from_tsv(&d->set, &head, d->wp, d->base.data.max_len, e))) return s;
+    if (ev) {
+        const int test = !strcmp(ev->split, "test");
+        if ((s = tsv_load(&d->split, test ? d->base.data.test : d->base.data.dev, e)))
+            return err_prefix(e, test ? "data.test" : "data.dev");
+        if ((s = encoded_from_tsv(&d->set, &d->split, d->wp, d->base.data.max_len, e))) return s;
+    } else {
+        head = d->train;
+        if (c->env.train_rows && c->env.train_rows < head.n) head.n = c->env.train_rows;
+        if ((s = encoded_from_tsv(&d->set, &head, d->wp, d->base.data.max_len, e))) return s;
+    }
+    int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
+    if (ev && batch > d->set.n) batch = d->set.n;
 
     const int dh = d->bc.d_model / d->bc.n_heads;
     for (int i = 0; i < c->env.ranks.n; i++)
@@ -91,8 +105,9 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
             return err_set(e, ST_CONFIG, "env.ranks[%d]: expected a rank below the head size %d "
                            "(exact attention is always the last action), found %d", i, dh,
                            c->env.ranks.v[i]);
-    RankedOptions o = {.max_B = c->env.batch, .max_N = d->base.data.max_len,
-                       .ranks = c->env.ranks.v, .n_ranks = c->env.ranks.n, .max_m = 0,
+    RankedOptions o = {.max_B = batch, .max_N = d->base.data.max_len,
+                       .ranks = c->env.ranks.v, .n_ranks = c->env.ranks.n,
+                       .max_m = ev ? ev->max_m : 0,
                        .activation = 0, .bounds = 1, .performer_seed = PERFORMER_SEED};
     if ((s = ranked_init(&d->R, &d->m, &o, e))) return s;
     d->ranked_ok = 1;
@@ -113,7 +128,24 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
 
     int table = !strcmp(c->env.latency, "table");
     t->has_lt = table;
-    if (table && measure) {
+    if (table && ev) {
+        if (!ev->lt)
+            return err_set(e, ST_MISSING, "latency table: required in table latency mode (env.latency)");
+        t->lt = *ev->lt;
+    } else if (table && given) {
+        if ((s = latency_table_check(given, d->bc.d_model, d->bc.n_heads, e))) return s;
+        t->lt = *given;
+    } else if (table && c->latency.file[0]) {
+        Store *st;
+        if ((s = store_open(&st, c->latency.file, LATENCY_FORMAT, 1, LATENCY_VERSION, e)))
+            return err_prefix(e, "latency.file");
+        s = latency_table_load(st, LATENCY_GROUP, &t->lt, e);
+        store_close(st);
+        if (s || (s = latency_table_check(&t->lt, d->bc.d_model, d->bc.n_heads, e)))
+            return err_prefix(e, "latency.file: %s", c->latency.file);
+        printf("latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
+               t->lt.cpu);
+    } else if (table) {
         printf("measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
                c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
         if ((s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
@@ -128,7 +160,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
     ec.n_ranks = c->env.ranks.n;
     memcpy(ec.ranks, c->env.ranks.v, sizeof(int) * (size_t)c->env.ranks.n);
     ec.T = c->env.segment;
-    ec.batch = c->env.batch;
+    ec.batch = batch;
     ec.alpha = c->env.alpha, ec.beta = c->env.beta, ec.gamma = c->env.gamma;
     ec.lambda = c->env.lambda, ec.epsilon = c->env.epsilon;
     ec.latency = table ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
@@ -142,8 +174,8 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, int measure, Err *e) 
     t->env.self = &d->E;
     t->env.reset = rankenv_reset, t->env.step = rankenv_step;
     t->env.save = rankenv_save, t->env.load = rankenv_load;
-    printf("environment: %d sequences per batch from %d training sentences, %d layers, grid [",
-           ec.batch, d->set.n, d->bc.n_layers);
+    printf("environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
+           ec.batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
     for (int i = 0; i < ec.n_ranks; i++) printf("%d ", ec.ranks[i]);
     printf("full], %s factors, segment %d, latency %s\n", c->env.kind, ec.T, c->env.latency);
     return ST_OK;
@@ -153,7 +185,7 @@ static void rank_free(RankImpl *d) {
     if (d->env_ok) rankenv_free(&d->E);
     if (d->ranked_ok) ranked_free(&d->R);
     encoded_free(&d->calib), encoded_free(&d->set);
-    tsv_free(&d->train);
+    tsv_free(&d->train), tsv_free(&d->split);
     if (d->wp) wordpiece_free(d->wp);
     bert_free(&d->m);
     bert_file_info_free(&d->info);
@@ -181,13 +213,13 @@ static Status toy_setup(TrainEnv *t, const TrainConfig *c, Err *e) {
     return ST_OK;
 }
 
-Status train_env_init(TrainEnv *t, const TrainConfig *c, int measure_latency, Err *e) {
+Status train_env_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *given, Err *e) {
     memset(t, 0, sizeof *t);
     snprintf(t->type, sizeof t->type, "%.15s", c->env.type);
 #ifdef _OPENMP
     if (c->env.threads > 0) omp_set_num_threads(c->env.threads);
 #endif
-    Status s = !strcmp(c->env.type, "toy") ? toy_setup(t, c, e) : rank_init(t, c, measure_latency, e);
+    Status s = !strcmp(c->env.type, "toy") ? toy_setup(t, c, e) : rank_init(t, c, given, NULL, e);
     if (s) train_env_free(t);
     return s;
 }
@@ -200,4 +232,25 @@ void train_env_free(TrainEnv *t) {
         } else rank_free(t->impl);
     }
     t->impl = NULL;
+}
+
+Status train_env_init_eval(TrainEnv *t, const TrainConfig *c, const TrainEvalOptions *o, Err *e) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->type, sizeof t->type, "%.15s", c->env.type);
+    if (strcmp(c->env.type, "rank"))
+        return err_set(e, ST_INVALID, "env.type: expected rank (an evaluation runs the frozen "
+                       "model), found %s", c->env.type);
+    if (strcmp(o->split, "dev") && strcmp(o->split, "test"))
+        return err_set(e, ST_INVALID, "split: expected dev or test, found %s", o->split);
+#ifdef _OPENMP
+    if (c->env.threads > 0) omp_set_num_threads(c->env.threads);
+#endif
+    Status s = rank_init(t, c, NULL, o, e);
+    if (s) train_env_free(t);
+    return s;
+}
+
+void train_env_eval_parts(TrainEnv *t, TrainEvalParts *p) {
+    RankImpl *d = t->impl;
+    p->env = &d->E, p->R = &d->R, p->set = &d->set, p->tsv = &d->split, p->base = &d->base;
 }

@@ -7,6 +7,10 @@
 
 #include "agent/env_api.h"
 #include "attention/latency.h"
+#include "base_config.h"
+#include "data/encode.h"
+#include "data/tsv.h"
+#include "env/rankenv.h"
 #include "train_config.h"
 
 typedef struct {
@@ -18,9 +22,36 @@ typedef struct {
     void *impl;             /* the environment and everything it needs (train_env.c) */
 } TrainEnv;
 
-/* train_env_init: build the environment of c. measure_latency = 0 leaves the latency table to
-   be loaded (from a checkpoint) before the first step. Prints what it loads and measures. */
-Status train_env_init(TrainEnv *t, const TrainConfig *c, int measure_latency, Err *e);
+/* train_env_init: build the environment of c. In table latency mode the table is `given` (a
+   resumed run's, from its checkpoint; checked against the model) or, when NULL, measured here.
+   Prints what it loads and measures. */
+Status train_env_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *given, Err *e);
 void train_env_free(TrainEnv *t);
+
+/* TrainEvalOptions: the rank environment drrl-eval runs (train_env_init_eval). */
+typedef struct {
+    const char *split;             /* "dev" or "test": data.dev / data.test of the model's config */
+    int batch;                     /* sequences per batch; 0: the model config's eval.batch */
+    int max_m;                     /* Nystrom / Performer planned up to m (0: neither) */
+    const LatencyTable *lt;        /* the checkpoint's table (required in table latency mode) */
+    const char *const *base_over;  /* key=value overrides of the model's stored config (data.*) */
+    int n_base_over;
+} TrainEvalOptions;
+
+/* TrainEvalParts: what an evaluation needs besides the Env (owned by the TrainEnv). */
+typedef struct {
+    RankEnv *env;            /* over the split, c's guardrail and grid, batch o->batch */
+    Ranked *R;               /* its ranked forward (max_B = batch, bounds, max_m) */
+    const EncodedSet *set;   /* the split, encoded */
+    const TsvData *tsv;      /* the split as loaded (test: its index column) */
+    const BaseConfig *base;  /* the model's stored config with the overrides */
+} TrainEvalParts;
+
+/* train_env_init_eval: the rank environment of c (type rank) over a split of the model's data
+   instead of the training rows: the same model, factors and reward settings; the latency table
+   is o->lt (never measured). Prints what it loads. */
+Status train_env_init_eval(TrainEnv *t, const TrainConfig *c, const TrainEvalOptions *o, Err *e);
+/* train_env_eval_parts: the pieces of an environment built by train_env_init_eval. */
+void train_env_eval_parts(TrainEnv *t, TrainEvalParts *p);
 
 #endif

@@ -17,8 +17,10 @@
  *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments):
  *     5  1 at layer 0 ("none");  6 + g  share of segments at ranks[g];  6 + G  share at
  *     full;  7 + G  mean previous rank per head / dh (full = dh; 0 at layer 0)
- *   token 3 sequence: 5 n_b / max_pos (real length);  6 N / max_pos (padded length of the
- *     batch);  7 real segments / n_heads;  8 real tokens / n_b
+ *   token 3 sequence: 5 n_b / max_pos (real length);  6 log(1 + n_b) / log(1 + max_pos);
+ *     7 real segments / n_heads;  8 real tokens / n_b. Every feature of a sequence's tokens
+ *     is its own: nothing depends on which sequences share its batch (not the batch's padded
+ *     length), so a decision is the same whatever the batch.
  *   token 4 + s, segment s (rows [s T, min(n_b, (s+1) T)), or [0, n_b) when T = 0):
  *     5 + o, 21 + o  mean and max over the segment's real rows of
  *                    c_io = relu(sum_k x_{i+k-1} w_ko),  k = 0, 1, 2 (kernel 3),
@@ -205,7 +207,8 @@ static void seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
     int real = 0;
     for (int i = 0; i < n; i++) real += E->mask[(size_t)b * E->N + i];
     ts[3] = 1;
-    ts[F0] = (float)n / (float)E->max_pos, ts[F0 + 1] = (float)E->N / (float)E->max_pos;
+    ts[F0] = (float)n / (float)E->max_pos;
+    ts[F0 + 1] = (float)(log1p((double)n) / log1p((double)E->max_pos));
     ts[F0 + 2] = (float)ns / (float)E->S, ts[F0 + 3] = n ? (float)real / (float)n : 0.0f;
 }
 

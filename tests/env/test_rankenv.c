@@ -47,7 +47,8 @@ static void verify(const RankEnv *E, const Episode *ep, int b, long *n_mask, lon
         double W = 0, fid = 0, rel = 0, lat = 0, bt = 0, bnd = 0, rk = 0, nf = 0, nm = 0;
         /* observation: sequence token, previous ranks (shares over the segments) */
         const float *ob = ep->obs[l] + (size_t)b * (4 + S) * TD;
-        CHECK(ob[3 * TD + 3] == 1 && fabs(ob[3 * TD + 5] - n / 24.0) < 1e-6, "sequence token");
+        CHECK(ob[3 * TD + 3] == 1 && fabs(ob[3 * TD + 5] - n / 24.0) < 1e-6 &&
+                  fabs(ob[3 * TD + 6] - log1p(n) / log1p(24.0)) < 1e-6, "sequence token");
         for (int a = 0; a <= A; a++) {
             double share = l == 0 ? a == 0 : 0;
             for (int s = 0; s < Sb && l > 0; s++)

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test_eval.sh: drrl-eval end to end (run from the source root) on a tiny frozen model trained
+# here with drrl-base (configs/tiny.yaml) and a 2-iteration policy trained on it by drrl-train:
+#   1. every default mode on dev (--predictions): the table's arithmetic against values this
+#      test computes itself from the GLUE prediction files and data/sst2/dev.tsv (accuracy,
+#      correct counts, agreement, McNemar's discordant pairs and exact p with Python's
+#      integer binomials, the bootstrap interval's width against the binomial standard
+#      error), FLOPs ratios from the raw counts, static FLOPs between r/dh and 1 and
+#      increasing with r, and the non-attention FLOPs of every mode equal to the closed form
+#      L (4 C F + F + C) per real token + 2 C^2 + C + 2 C K + K per sentence, with the real
+#      token counts from the independent tokenizer scripts/wordpiece_ref.py; the CSV equal to
+#      the JSON; no bound violations; the policy never above the guardrail; random at the
+#      policy's ranks per layer;
+#   2. full mode's predictions and accuracy equal drrl-base --eval's exactly (dev and test);
+#      scripts/plot_eval.py draws its three pictures from the run (when matplotlib is there);
+#   3. --split test: a GLUE file per mode (index, prediction; 1821 rows), accuracy null;
+#   4. bad input: a checkpoint of another base model, a missing data file, an unknown mode,
+#      a rank outside the grid, a missing checkpoint: non-zero exit, a clear message, and
+#      nothing written.
+set -euo pipefail
+evalx=$(realpath "$1")
+train=$(realpath "$2")
+base=$(realpath "$3")
+cd "${DRRL_SOURCE_ROOT:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_error() { # expect_error PATTERN COMMAND...
+  local pat="$1"; shift
+  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
+  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
+}
+
+# the tiny frozen model (and a second one, for the mismatch case), and a short policy
+"$base" --config configs/tiny.yaml run.dir="$tmp/base" > "$tmp/base.txt"
+"$base" --config configs/tiny.yaml run.dir="$tmp/base2" train.max_steps=5 seed=2 > /dev/null
+pol=(env.model="$tmp/base/model.h5" env.ranks=[2,4,8,16] env.batch=16 env.calib_rows=512
+     ppo.iterations=2 ppo.minibatch=32 latency.buckets=[8,16,24,40] latency.reps=2
+     latency.warmup=1 run.dir="$tmp/pol")
+"$train" "${pol[@]}" > "$tmp/train.txt"
+ckpt="$tmp/pol/checkpoints/ckpt-00000002.h5"
+[[ -s "$ckpt" ]] || fail "no policy checkpoint"
+
+# 1. every default mode on dev; the default output directory is the checkpoint's
+"$evalx" --checkpoint "$tmp/pol" --reps 1 --predictions > "$tmp/eval.txt"
+out="$tmp/pol/checkpoints"
+for f in eval.csv eval.json dev.full.tsv dev.policy.tsv dev.random.tsv dev.static-8.tsv \
+         dev.nystrom-16.tsv dev.performer-32.tsv; do
+  [[ -s "$out/$f" ]] || fail "$f missing"
+done
+ls "$out" | grep -q '\.tmp' && fail "temporary file left behind"
+grep -q '^| policy | ' "$tmp/eval.txt" || fail "no policy row in the table"
+
+# 2. full = drrl-base --eval, dev and test
+"$base" --eval "$tmp/base/model.h5" --split dev --out "$tmp/base_dev.tsv" > "$tmp/base_eval.txt"
+cmp "$out/dev.full.tsv" "$tmp/base_dev.tsv" || fail "full mode predicts differently from drrl-base --eval"
+base_correct=$(sed -n 's/^.*accuracy [0-9.]* (\([0-9]*\)\/872)$/\1/p' "$tmp/base_eval.txt")
+[[ -n "$base_correct" ]] || fail "no accuracy line in drrl-base --eval's output"
+
+python3 - "$out" "$base_correct" "$tmp" <<'EOF'
+import csv, json, math, subprocess, sys
+out, base_correct, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+J = json.load(open(f"{out}/eval.json"))
+modes = {m["mode"]: m for m in J["modes"]}
+need = ["mode", "accuracy", "ci_low", "ci_high", "agreement", "kl_mean", "mcnemar_p",
+        "attn_flops_ratio", "latency_ms"]
+expected = ["full", "static:2", "static:4", "static:8", "static:16", "random", "nystrom:8",
+            "nystrom:16", "nystrom:32", "performer:8", "performer:16", "performer:32", "policy"]
+for name in expected:
+    assert name in modes, f"mode {name} missing: {list(modes)}"
+    for k in need:
+        assert k in modes[name], f"{name}: key {k} missing"
+assert any(n.startswith("static-plain:") for n in modes), "no static-plain mode"
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+rows = list(csv.reader(open("data/sst2/dev.tsv", encoding="utf-8"), delimiter="\t",
+                       quoting=csv.QUOTE_NONE))
+labels = [int(r[-1]) for r in rows[1:]]
+sents = [r[0].strip() for r in rows[1:]]
+n = len(labels)
+def preds(name):
+    lines = open(f"{out}/dev.{name.replace(':', '-')}.tsv").read().split("\n")
+    assert lines[0] == "index\tprediction" and lines[-1] == "", f"{name}: prediction file layout"
+    p = [tuple(map(int, l.split("\t"))) for l in lines[1:-1]]
+    assert [i for i, _ in p] == list(range(n)), f"{name}: indices"
+    return [y for _, y in p]
+
+full = preds("full")
+F = modes["full"]
+if F["correct"] != base_correct or F["accuracy"] != base_correct / n:
+    fail(f"full: correct {F['correct']}, accuracy {F['accuracy']} vs drrl-base's {base_correct}/{n}")
+
+def mcnemar(b, c):  # exact two-sided, integer binomials
+    m, k = min(b, c), b + c
+    if k == 0: return 1.0
+    return min(1.0, 2 * sum(math.comb(k, i) for i in range(m + 1)) / 2 ** k)
+
+for name, M in modes.items():
+    p = preds(name)
+    correct = sum(int(a == y) for a, y in zip(p, labels))
+    agree = sum(int(a == f) for a, f in zip(p, full))
+    b = sum(int(f == y and a != y) for a, f, y in zip(p, full, labels))
+    c = sum(int(f != y and a == y) for a, f, y in zip(p, full, labels))
+    acc = correct / n
+    if M["correct"] != correct or abs(M["accuracy"] - acc) > 1e-15:
+        fail(f"{name}: accuracy {M['accuracy']} vs recomputed {acc}")
+    if M["agree"] != agree or abs(M["agreement"] - agree / n) > 1e-15:
+        fail(f"{name}: agreement {M['agreement']} vs recomputed {agree / n}")
+    if (M["mcnemar_b"], M["mcnemar_c"]) != (b, c):
+        fail(f"{name}: McNemar pairs {M['mcnemar_b']},{M['mcnemar_c']} vs {b},{c}")
+    if abs(M["mcnemar_p"] - mcnemar(b, c)) > 1e-9 * mcnemar(b, c) + 1e-300:
+        fail(f"{name}: McNemar p {M['mcnemar_p']} vs {mcnemar(b, c)}")
+    sd = math.sqrt(acc * (1 - acc) / n)
+    if not (M["ci_low"] <= acc <= M["ci_high"]) or abs((M["ci_high"] - M["ci_low"]) - 3.92 * sd) > 0.25 * 3.92 * sd:
+        fail(f"{name}: CI [{M['ci_low']}, {M['ci_high']}] around {acc} (sd {sd})")
+    if M["attn_flops_ratio"] != M["attn_flops"] / F["attn_flops"] or \
+       M["model_flops_ratio"] != M["model_flops"] / F["model_flops"]:
+        fail(f"{name}: FLOPs ratios differ from the counts")
+    if M["kl_mean"] < 0 or (name == "full" and M["kl_mean"] != 0):
+        fail(f"{name}: KL {M['kl_mean']}")
+    if M["violations"] not in (None, 0):
+        fail(f"{name}: {M['violations']} bound violations")
+
+# FLOPs: static ranks between r/dh and 1, increasing; full exactly 1
+dh = J["head_size"]
+st = sorted((int(k.split(":")[1]), m["attn_flops_ratio"]) for k, m in modes.items() if k.startswith("static:"))
+for (r, f) in st:
+    if not (r / dh <= f < 1):
+        fail(f"static:{r}: attention FLOPs ratio {f} outside [{r / dh}, 1)")
+if [f for _, f in st] != sorted(f for _, f in st):
+    fail(f"static FLOPs ratios not increasing with rank: {st}")
+if F["attn_flops_ratio"] != 1 or F["model_flops_ratio"] != 1:
+    fail("full's ratios are not 1")
+
+# the non-attention FLOPs: closed form on the real tokens (independent tokenizer)
+cfg = {}
+for line in open("configs/tiny.yaml"):
+    key, _, val = line.split("#")[0].partition(":")
+    if key.strip() in ("d_model", "d_ff", "n_layers", "max_len"):
+        cfg[key.strip()] = int(val)
+C, Fd, L, max_len, K = cfg["d_model"], cfg["d_ff"], cfg["n_layers"], cfg["max_len"], 2
+ids = subprocess.run(["python3", "scripts/wordpiece_ref.py", "data/vocab/bert-base-uncased-vocab.txt"],
+                     input="\n".join(sents) + "\n", capture_output=True, text=True, check=True).stdout
+lens = [min(2 + len(l.split()), max_len) for l in ids.split("\n")[:n]]
+rest = sum(lens) * L * (4 * C * Fd + Fd + C) + n * (2 * C * C + C + 2 * C * K + K)
+for name, M in modes.items():
+    if M["model_flops"] - M["attn_flops"] != rest:
+        fail(f"{name}: model - attention FLOPs {M['model_flops'] - M['attn_flops']} vs closed form {rest}")
+
+# guardrail and random
+P, R = modes["policy"], modes["random"]
+if P["over_eps"] != 0:
+    fail(f"policy: {P['over_eps']} of its layers above the guardrail's epsilon")
+if any(abs(a - b) > 1e-9 for a, b in zip(P["rank_per_layer"], R["rank_per_layer"])):
+    fail(f"random's ranks per layer {R['rank_per_layer']} differ from the policy's {P['rank_per_layer']}")
+for name in ("nystrom:16", "performer:16"):
+    if modes[name]["rank_per_layer"] is not None:
+        fail(f"{name}: has ranks")
+
+# the CSV says what the JSON says
+for r in csv.DictReader(open(f"{out}/eval.csv")):
+    M = modes[r["mode"]]
+    for k in ("accuracy", "ci_low", "ci_high", "agreement", "kl_mean", "mcnemar_p",
+              "attn_flops_ratio", "model_flops_ratio", "latency_ms"):
+        if float(r[k]) != M[k]:
+            fail(f"CSV {r['mode']} {k}: {r[k]} vs JSON {M[k]}")
+print(f"test_eval: dev arithmetic ok ({len(modes)} modes, full accuracy {F['accuracy']:.4f})")
+EOF
+
+# the pictures (scripts/plot_eval.py, Debian's python3-matplotlib)
+if /usr/bin/python3 -c "import matplotlib" 2> /dev/null; then
+  /usr/bin/python3 scripts/plot_eval.py "$out" --out "$tmp/pics" > "$tmp/pics.txt"
+  for p in pareto rank_heatmap training; do
+    [[ -s "$tmp/pics/$p.png" ]] || fail "plot_eval.py: $p.png missing: $(cat "$tmp/pics.txt")"
+  done
+else
+  echo "test_eval: note: python3-matplotlib missing, the pictures are not checked"
+fi
+
+# 3. test split: GLUE files, full = drrl-base's
+"$evalx" --checkpoint "$ckpt" --split test --modes full,static:8,policy --reps 1 \
+  --out "$tmp/test" > "$tmp/test.txt"
+"$base" --eval "$tmp/base/model.h5" --split test --out "$tmp/base_test.tsv" > /dev/null
+cmp "$tmp/test/SST-2.full.tsv" "$tmp/base_test.tsv" || fail "test: full differs from drrl-base"
+for m in full static-8 policy; do
+  f="$tmp/test/SST-2.$m.tsv"
+  [[ $(wc -l < "$f") -eq 1822 ]] || fail "$f: expected 1821 rows + header"
+  head -1 "$f" | grep -qx $'index\tprediction' || fail "$f: header"
+done
+python3 -c "
+import json, sys
+J = json.load(open('$tmp/test/eval_test.json'))
+assert J['split'] == 'test' and J['n_labeled'] == 0
+for m in J['modes']:
+    assert m['accuracy'] is None and m['ci_low'] is None and m['mcnemar_p'] is None, m['mode']
+    assert 0 <= m['agreement'] <= 1
+" || fail "test split JSON"
+
+# 4. bad input: error, message, nothing written
+bad="$tmp/bad"
+expect_error "model_sha256: expected" "$evalx" --checkpoint "$ckpt" env.model="$tmp/base2/model.h5" --out "$bad"
+expect_error "data.dev: $tmp/none.tsv: cannot open" "$evalx" --checkpoint "$ckpt" data.dev="$tmp/none.tsv" --out "$bad"
+expect_error "--modes: 'bogus': expected one of" "$evalx" --checkpoint "$ckpt" --modes full,bogus --out "$bad"
+expect_error "--modes: 'static:5': expected a rank of the policy's grid [2, 4, 8, 16]" \
+  "$evalx" --checkpoint "$ckpt" --modes static:5 --out "$bad"
+expect_error "--modes: 'static:32'" "$evalx" --checkpoint "$ckpt" --modes static:32 --out "$bad"
+expect_error "$tmp/none.h5" "$evalx" --checkpoint "$tmp/none.h5" --out "$bad"
+expect_error "--split: expected dev or test" "$evalx" --checkpoint "$ckpt" --split train --out "$bad"
+[[ -e "$bad" ]] && fail "a failed run wrote $bad"
+echo "test_eval: ok"

@@ -14,6 +14,7 @@ typedef struct {
         char factors[CONFIG_STR_MAX];   /* factors cache ("": MODEL.factors.h5) */
         int calib_rows;
         int train_rows;                 /* episodes draw from the first N training rows (0: all) */
+        int min_tokens;                 /* ... of at least this many tokens ([CLS], [SEP] included) */
         char kind[CONFIG_STR_MAX];      /* "whitened" or "plain" */
         IntList ranks;                  /* the rank grid; "full" (exact) is added as last action */
         int segment;                    /* T query tokens per segment (0: one per sequence) */

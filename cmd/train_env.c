@@ -53,6 +53,28 @@ static void copy_dims(EnvDims *d, int n_envs, int n_tokens, int token_dim, int n
     for (int i = 0; i < n_info && i < ENV_MAX_INFO; i++) d->info_names[i] = names[i];
 }
 
+/* keep_min_tokens: drop the rows of s shorter than min tokens, in place (order kept) */
+static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
+    int k = 0, longest = 0;
+    for (int i = 0; i < s->n; i++) {
+        longest = s->len[i] > longest ? s->len[i] : longest;
+        if (s->len[i] < min) continue;
+        if (k != i) {
+            memmove(s->ids + (size_t)k * s->max_len, s->ids + (size_t)i * s->max_len,
+                    sizeof(int32_t) * (size_t)s->max_len);
+            s->len[k] = s->len[i], s->label[k] = s->label[i], s->index[k] = s->index[i];
+        }
+        k++;
+    }
+    if (!k)
+        return err_set(e, ST_CONFIG, "env.min_tokens: expected a length some training rows reach "
+                       "(longest %d tokens), found %d", longest, min);
+    s->n = k;
+    s->n_tokens = 0;
+    for (int i = 0; i < k; i++) s->n_tokens += s->len[i];
+    return ST_OK;
+}
+
 static void measure_progress(void *ctx, const LatencyTable *t, int i) {
     (void)ctx;
     printf("  latency N=%d: exact %.3f ms, rank %d %.3f ms .. rank %d %.3f ms\n", t->buckets[i],
@@ -95,6 +117,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
         head = d->train;
         if (c->env.train_rows && c->env.train_rows < head.n) head.n = c->env.train_rows;
         if ((s = encoded_from_tsv(&d->set, &head, d->wp, d->base.data.max_len, e))) return s;
+    if (c->env.min_tokens > 0 && (s = keep_min_tokens(&d->set, c->env.min_tokens, e))) return s;
     }
     int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
     if (ev && batch > d->set.n) batch = d->set.n;

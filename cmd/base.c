@@ -1,5 +1,5 @@
-/* base.c: drrl-base, the frozen model's command: train the BERT-style SST-2 classifier, or
- * evaluate a saved one at full rank.
+/* base.c: drrl-base, the frozen model's command: train the BERT-style classifier (SST-2
+ * with WordPiece, or byte-level IMDB: data.format), or evaluate a saved one at full rank.
  *
  *   drrl-base [--config FILE.yaml] [--resume CKPT] [key.path=value ...]   train
  *   drrl-base --eval MODEL.h5 [--split dev|test|train] [--out FILE] [key.path=value ...]
@@ -9,7 +9,10 @@
  * RUN_DIR/checkpoint.h5 and RUN_DIR/metrics.csv, then evaluates the best model. --eval reads
  * the config stored in the model file (data paths, vocabulary, max_len; overridable), checks
  * the vocabulary's hash against the model's, and prints accuracy, confusion matrix and
- * examples/s; --split test writes GLUE predictions (index<TAB>prediction) to --out. */
+ * examples/s; --split test writes GLUE predictions (index<TAB>prediction) to --out.
+ * data.max_len=N evaluates at another length than trained: any N for a model with
+ * convolutional positions (model.position: conv), at most its max_pos for learned ones (an
+ * error otherwise, before any data is read). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +23,6 @@
 #include "base_train.h"
 #include "core/sha256.h"
 #include "data/encode.h"
-#include "data/tsv.h"
-#include "data/wordpiece.h"
 #include "env/bert_io.h"
 
 static void die(const Err *e) {
@@ -34,7 +35,8 @@ static void usage(FILE *f) {
             "usage: drrl-base [--config FILE.yaml] [--resume CKPT] [key.path=value ...]\n"
             "       drrl-base --eval MODEL.h5 [--split dev|test|train] [--out FILE] [key.path=value ...]\n"
             "       drrl-base --print-config [--config FILE.yaml] [key.path=value ...]\n"
-            "Trains the frozen SST-2 classifier (BERT-style encoder) or evaluates a saved one.\n"
+            "Trains the frozen classifier (BERT-style encoder; SST-2 or byte-level IMDB) or\n"
+            "evaluates a saved one (data.max_len=N evaluates a conv-position model at N).\n"
             "Without --config the embedded defaults (= configs/sst2-base.yaml) are used.\n");
 }
 
@@ -63,13 +65,12 @@ static Status run_eval(const char *model_path, const char *split, const char *ou
     Bert m;
     memset(&m, 0, sizeof m);
     BaseConfig c;
-    WordPiece *wp = NULL;
-    TsvData tsv;
+    BaseVocab voc;
     EncodedSet set;
-    memset(&tsv, 0, sizeof tsv);
+    memset(&voc, 0, sizeof voc);
     memset(&set, 0, sizeof set);
     int32_t *pred = NULL;
-    char vsha[65], src[CONFIG_STR_MAX + 32];
+    char src[CONFIG_STR_MAX + 32], desc[CONFIG_STR_MAX + 64];
     Status s;
     if ((s = bert_read_config(model_path, &bc, e))) goto out;
     /* the stored config gives data paths and max_len; any key can be overridden */
@@ -78,18 +79,28 @@ static Status run_eval(const char *model_path, const char *split, const char *ou
     bert_free(&m);
     snprintf(src, sizeof src, "%s:/config", model_path);
     if ((s = config_load_text(&base_schema, &c, info.config_yaml, src, over, n_over, e))) goto out;
-    const char *data = !strcmp(split, "dev") ? c.data.dev : !strcmp(split, "test") ? c.data.test
-                                                                                   : c.data.train;
-    if ((s = wordpiece_load(&wp, c.data.vocab, e))) goto out;
-    if ((s = sha256_file(c.data.vocab, vsha, e))) goto out;
-    if (info.vocab_sha256[0] && strcmp(vsha, info.vocab_sha256)) {
-        s = err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary %s), found %s: "
-                    "the model was trained with another vocabulary", model_path, vsha,
-                    c.data.vocab, info.vocab_sha256);
+    /* the length: a learned position table has max_pos rows; conv positions run at any N */
+    if (c.data.max_len > bert_max_len(&bc)) {
+        s = err_set(e, ST_CONFIG, "data.max_len: expected at most %d (the max_pos of %s, whose "
+                    "positions are learned: no position embedding exists past it; only a model "
+                    "with model.position: conv evaluates longer), found %d", bc.max_pos,
+                    model_path, c.data.max_len);
         goto out;
     }
-    if ((s = tsv_load(&tsv, data, e))) goto out;
-    if ((s = encoded_from_tsv(&set, &tsv, wp, c.data.max_len, e))) goto out;
+    if ((s = base_vocab_open(&voc, &c, e))) goto out;
+    const char *vname = voc.imdb ? "the byte vocabulary of data.format imdb" : c.data.vocab;
+    if (info.vocab_sha256[0] && strcmp(voc.sha, info.vocab_sha256)) {
+        s = err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (%s), found %s: "
+                    "the model was trained with another vocabulary", model_path, voc.sha,
+                    vname, info.vocab_sha256);
+        goto out;
+    }
+    if (voc.vocab != bc.vocab) {
+        s = err_set(e, ST_FORMAT, "%s: vocab: expected %d (%s, data.format %s), found %d",
+                    model_path, voc.vocab, vname, c.data.format, bc.vocab);
+        goto out;
+    }
+    if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
     if ((s = bert_init(&m, &bc, c.eval.batch, c.data.max_len, 0, e))) goto out;
     if ((s = bert_load(&m, model_path, NULL, e))) goto out;
     pred = malloc(sizeof(int32_t) * (size_t)set.n);
@@ -99,8 +110,9 @@ static Status run_eval(const char *model_path, const char *split, const char *ou
     }
     EvalResult r;
     if ((s = base_evaluate(&m, &set, c.eval.batch, pred, &r, e))) goto out;
-    char what[CONFIG_STR_MAX + 64];
-    snprintf(what, sizeof what, "%s on %s (%s)", model_path, split, data);
+    char what[2 * CONFIG_STR_MAX + 128];
+    snprintf(what, sizeof what, "%s on %s (%s, max_len %d)", model_path, split, desc,
+             c.data.max_len);
     eval_print(stdout, what, &r);
     if (out_path) {
         if ((s = predictions_write(out_path, set.index, pred, set.n, e))) goto out;
@@ -109,8 +121,7 @@ static Status run_eval(const char *model_path, const char *split, const char *ou
 out:
     free(pred);
     encoded_free(&set);
-    tsv_free(&tsv);
-    if (wp) wordpiece_free(wp);
+    base_vocab_close(&voc);
     bert_free(&m);
     bert_file_info_free(&info);
     return s;

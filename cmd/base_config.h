@@ -1,5 +1,6 @@
 /* base_config.h: the configuration of drrl-base (training and evaluating the frozen
- * SST-2 model): its struct, its schema and its cross-field checks. */
+ * model: SST-2 with WordPiece, or byte-level IMDB): its struct, its schema and its
+ * cross-field checks. */
 #ifndef DRRL_CMD_BASE_CONFIG_H
 #define DRRL_CMD_BASE_CONFIG_H
 
@@ -9,13 +10,19 @@
 typedef struct {
     int seed;
     struct {
+        char format[CONFIG_STR_MAX]; /* "sst2" (GLUE TSV + WordPiece) or "imdb" (gzip TSV,
+                                        byte tokens, data/imdb.h) */
         char train[CONFIG_STR_MAX], dev[CONFIG_STR_MAX], test[CONFIG_STR_MAX];
+        int dev_rows;                /* imdb: > 0 carves the dev set out of data.train */
         char vocab[CONFIG_STR_MAX];
         int max_len;
         int train_limit;
     } data;
     struct {
-        int d_model, n_heads, d_ff, n_layers, max_pos, type_vocab;
+        int d_model, n_heads, d_ff, n_layers, max_pos;
+        char position[CONFIG_STR_MAX]; /* "learned" or "conv" */
+        int conv_kernel;
+        int type_vocab;
         double dropout, attn_dropout;
     } model;
     struct {
@@ -28,6 +35,9 @@ typedef struct {
 } BaseConfig;
 
 extern const ConfigSchema base_schema;
+
+/* base_is_imdb: 1 when data.format is imdb. */
+int base_is_imdb(const BaseConfig *c);
 
 /* base_bert_config: the model architecture of a BaseConfig (vocab from the tokenizer). */
 BertConfig base_bert_config(const BaseConfig *c, int vocab);

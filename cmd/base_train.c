@@ -1,4 +1,5 @@
-/* base_train.c: training the frozen SST-2 classifier (drrl-base).
+/* base_train.c: training the frozen classifier (drrl-base): SST-2 with WordPiece, or
+ * byte-level IMDB (data.format, base_eval.h), with learned or convolutional positions.
  *
  * One step: gather a length-bucketed batch, forward with dropout, backward, clip the global
  * gradient norm, AdamW (decoupled weight decay on matrices and embeddings only) with the
@@ -23,8 +24,6 @@
 #include "core/timer.h"
 #include "data/bucket.h"
 #include "data/encode.h"
-#include "data/tsv.h"
-#include "data/wordpiece.h"
 #include "env/bert_io.h"
 #include "nn/optim.h"
 
@@ -54,8 +53,7 @@ static double lr_at(double peak, int64_t s, int64_t total, int64_t W) {
 }
 
 typedef struct {
-    WordPiece *wp;
-    TsvData train_tsv, dev_tsv;
+    BaseVocab vocab;
     EncodedSet train, dev;
     Bert m;
     BatchPlan plan;
@@ -68,9 +66,7 @@ typedef struct {
 } Trainer;
 
 static void trainer_free(Trainer *t) {
-    if (t->wp) wordpiece_free(t->wp);
-    tsv_free(&t->train_tsv);
-    tsv_free(&t->dev_tsv);
+    base_vocab_close(&t->vocab);
     encoded_free(&t->train);
     encoded_free(&t->dev);
     bert_free(&t->m);
@@ -83,23 +79,26 @@ static void trainer_free(Trainer *t) {
     if (t->csv) fclose(t->csv);
 }
 
-/* load vocabulary and data, encode, hash */
+/* load vocabulary and data (base_eval.h: both formats), encode, hash */
 static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err *e) {
     Status s;
-    if ((s = wordpiece_load(&t->wp, c->data.vocab, e))) return err_prefix(e, "data.vocab");
-    if ((s = tsv_load(&t->train_tsv, c->data.train, e))) return err_prefix(e, "data.train");
-    if ((s = tsv_load(&t->dev_tsv, c->data.dev, e))) return err_prefix(e, "data.dev");
-    if (!t->train_tsv.labeled || !t->dev_tsv.labeled)
-        return err_set(e, ST_FORMAT, "%s: expected a labelled 'sentence\\tlabel' file, found 'index\\tsentence'",
-                       t->train_tsv.labeled ? c->data.dev : c->data.train);
-    if (c->data.train_limit && c->data.train_limit < t->train_tsv.n) t->train_tsv.n = c->data.train_limit;
-    if ((s = sha256_file(c->data.vocab, p->vocab_sha, e))) return s;
+    char dtrain[CONFIG_STR_MAX + 64], ddev[CONFIG_STR_MAX + 64];
+    if ((s = base_vocab_open(&t->vocab, c, e))) return s;
+    if ((s = base_load_split(&t->train, c, &t->vocab, "train", c->data.train_limit, 1, dtrain,
+                             sizeof dtrain, e)))
+        return s;
+    if ((s = base_load_split(&t->dev, c, &t->vocab, "dev", 0, 1, ddev, sizeof ddev, e)))
+        return s;
+    memcpy(p->vocab_sha, t->vocab.sha, sizeof p->vocab_sha);
     if ((s = sha256_file(c->data.train, p->data_sha, e))) return s;
-    if ((s = encoded_from_tsv(&t->train, &t->train_tsv, t->wp, c->data.max_len, e))) return s;
-    if ((s = encoded_from_tsv(&t->dev, &t->dev_tsv, t->wp, c->data.max_len, e))) return s;
-    printf("data: %d train sentences (%lld tokens, %d cut to %d), %d dev; vocab %d pieces\n",
-           t->train.n, (long long)t->train.n_tokens, t->train.n_truncated, c->data.max_len,
-           t->dev.n, wordpiece_vocab_size(t->wp));
+    if (t->vocab.imdb)
+        printf("data: %d train reviews (%s; %lld byte tokens, %d cut to %d), %d dev (%s); byte "
+               "vocabulary (%d ids)\n", t->train.n, dtrain, (long long)t->train.n_tokens,
+               t->train.n_truncated, c->data.max_len, t->dev.n, ddev, t->vocab.vocab);
+    else
+        printf("data: %d train sentences (%lld tokens, %d cut to %d), %d dev; vocab %d pieces\n",
+               t->train.n, (long long)t->train.n_tokens, t->train.n_truncated, c->data.max_len,
+               t->dev.n, t->vocab.vocab);
     return ST_OK;
 }
 
@@ -165,7 +164,7 @@ Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int
     snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
 
     if ((s = trainer_data(&t, c, &p, e))) goto out;
-    BertConfig bc = base_bert_config(c, wordpiece_vocab_size(t.wp));
+    BertConfig bc = base_bert_config(c, t.vocab.vocab);
     if ((s = bert_init(&t.m, &bc, c->train.batch, c->data.max_len, 1, e))) goto out;
     bert_init_weights(&t.m, &init_rng);
     size_t n = t.m.param_plan.bytes / sizeof(float);
@@ -205,8 +204,11 @@ Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int
     int64_t total = (int64_t)c->train.epochs * t.plan.n_batches;
     int64_t warm = (int64_t)llround(c->train.warmup * (double)total);
     int64_t stop_at = c->train.max_steps ? c->train.max_steps : total;
-    printf("model: %d layers, d=%d, %d heads, FFN %d, %zu parameters; %lld steps of %d "
-           "(%d epochs), warm-up %lld\n", bc.n_layers, bc.d_model, bc.n_heads, bc.d_ff,
+    char posd[48];
+    if (bc.position == BERT_POS_CONV) snprintf(posd, sizeof posd, "conv positions k=%d", bc.conv_kernel);
+    else snprintf(posd, sizeof posd, "learned positions P=%d", bc.max_pos);
+    printf("model: %d layers, d=%d, %d heads, FFN %d, %s, %zu parameters; %lld steps of %d "
+           "(%d epochs), warm-up %lld\n", bc.n_layers, bc.d_model, bc.n_heads, bc.d_ff, posd,
            t.m.n_params, (long long)total, c->train.batch, c->train.epochs, (long long)warm);
     fflush(stdout);
     signal(SIGINT, on_signal);

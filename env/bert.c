@@ -4,6 +4,11 @@
  * table, the accessors and the FLOP count. The forward pass is in bert_forward.c, the
  * backward pass in bert_backward.c.
  *
+ * Position kinds: a learned model registers bert.embeddings.position_embeddings (P, C); a
+ * conv model registers bert.embeddings.position_conv.weight (k, C) and .bias (C) in that
+ * slot instead (so its layers start one entry later), initialised N(0, 1/k) per tap (see
+ * bert_init_weights) and has no length limit.
+ *
  * Parameter layout: tensors are registered in table order (embeddings, layers 0 .. L-1,
  * pooler, classifier, each 64-byte aligned), so the parameter allocation m->param_plan.base
  * (m->param_plan.bytes long, padding zero) is one flat float array in HuggingFace state_dict
@@ -15,6 +20,7 @@
 #include "env/bert.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,12 +63,36 @@ Status bert_config_check(const BertConfig *c, Err *e) {
     if (!(c->attn_dropout >= 0.0f && c->attn_dropout < 1.0f))
         return err_set(e, ST_CONFIG, "attn_dropout: expected a number in [0, 1), found %g",
                        (double)c->attn_dropout);
+    if (c->position != BERT_POS_LEARNED && c->position != BERT_POS_CONV)
+        return err_set(e, ST_CONFIG, "position: expected %d (learned) or %d (conv), found %d",
+                       BERT_POS_LEARNED, BERT_POS_CONV, c->position);
+    if (c->position == BERT_POS_LEARNED && c->conv_kernel != 0)
+        return err_set(e, ST_CONFIG,
+                       "conv_kernel: expected 0 with learned positions, found %d",
+                       c->conv_kernel);
+    if (c->position == BERT_POS_CONV &&
+        (c->conv_kernel < 1 || c->conv_kernel > BERT_CONV_MAX_KERNEL || c->conv_kernel % 2 == 0))
+        return err_set(e, ST_CONFIG,
+                       "conv_kernel: expected an odd width in 1..%d, found %d",
+                       BERT_CONV_MAX_KERNEL, c->conv_kernel);
     return ST_OK;
 }
 
+int bert_max_len(const BertConfig *c) {
+    return c->position == BERT_POS_CONV ? BERT_CONV_MAX_LEN : c->max_pos;
+}
+
+const char *bert_position_name(int position) {
+    return position == BERT_POS_LEARNED ? "learned" : position == BERT_POS_CONV ? "conv" : "?";
+}
+
+int bert_embedding_tensors(const BertConfig *c) {
+    return c->position == BERT_POS_CONV ? 6 : 5;
+}
+
 /* every buffer of a model fits one MemPlan: at most BERT_MAX_TENSORS parameter tensors, and
-   per training layer 19 activation buffers plus 30 model-level ones (plan_acts) */
-_Static_assert(BERT_MAX_TENSORS <= MEM_PLAN_MAX && 30 + 19 * BERT_MAX_LAYERS <= MEM_PLAN_MAX,
+   per training layer 19 activation buffers plus 32 model-level ones (plan_acts) */
+_Static_assert(BERT_MAX_TENSORS <= MEM_PLAN_MAX && 32 + 19 * BERT_MAX_LAYERS <= MEM_PLAN_MAX,
                "MEM_PLAN_MAX too small for a BERT_MAX_LAYERS model");
 
 /* ------------------------------------------------------------------ parameter table */
@@ -92,8 +122,14 @@ static void plan_params(Bert *m) {
     m->n_tensors = 0;
     m->n_params = 0;
     add_tensor(m, &p->tok, &g->tok, "bert.embeddings.word_embeddings.weight", c->vocab, C, 1);
-    add_tensor(m, &p->pos, &g->pos, "bert.embeddings.position_embeddings.weight", c->max_pos,
-               C, 1);
+    if (c->position == BERT_POS_CONV) {
+        add_tensor(m, &p->conv_w, &g->conv_w, "bert.embeddings.position_conv.weight",
+                   c->conv_kernel, C, 1);
+        add_tensor(m, &p->conv_b, &g->conv_b, "bert.embeddings.position_conv.bias", C, 0, 0);
+    } else {
+        add_tensor(m, &p->pos, &g->pos, "bert.embeddings.position_embeddings.weight",
+                   c->max_pos, C, 1);
+    }
     add_tensor(m, &p->type, &g->type, "bert.embeddings.token_type_embeddings.weight",
                c->type_vocab, C, 1);
     add_tensor(m, &p->ln_e_w, &g->ln_e_w, "bert.embeddings.LayerNorm.weight", C, 0, 0);
@@ -135,7 +171,10 @@ static void table_point(Bert *m) {
     int n = 0;
     BertParams *p = &m->p, *g = &m->g;
 #define T2(a) (pf[n] = &p->a, gf[n] = &g->a, n++)
-    T2(tok), T2(pos), T2(type), T2(ln_e_w), T2(ln_e_b);
+    T2(tok);
+    if (m->c.position == BERT_POS_CONV) T2(conv_w), T2(conv_b);
+    else T2(pos);
+    T2(type), T2(ln_e_w), T2(ln_e_b);
     for (int l = 0; l < m->c.n_layers; l++) {
         T2(layer[l].attn.wq), T2(layer[l].attn.bq), T2(layer[l].attn.wk), T2(layer[l].attn.bk);
         T2(layer[l].attn.wv), T2(layer[l].attn.bv), T2(layer[l].attn.wo), T2(layer[l].attn.bo);
@@ -165,8 +204,13 @@ static void plan_acts(Bert *m) {
 #define F32(field, n) mem_plan_f32(P, &(field), (n), "bert.acts: " #field)
 #define U8(field, n) mem_plan_u8(P, &(field), (n), "bert.acts: " #field)
 #define I32(field, n) mem_plan_i32(P, &(field), (n), "bert.acts: " #field)
+    const int conv = c->position == BERT_POS_CONV;
     F32(a->emb, BNC);
     F32(a->tmp, BNC);
+    if (conv && m->train) {
+        F32(a->e0, BNC);
+        U8(a->mask, BN);
+    }
     for (int l = 0; l < c->n_layers; l++) {
         BertLayerActs *la = &a->layer[l];
         if (!m->train && l > 0) break; /* inference: layers share layer 0's buffers */
@@ -243,6 +287,7 @@ static void alias_acts(Bert *m) {
         return;
     }
     a->lne = a->x0 = a->emb;
+    if (m->c.position == BERT_POS_CONV) a->e0 = a->tmp; /* free until the first layer */
     a->pooled_d = a->pooled;
     BertLayerActs *l0 = &a->layer[0];
     l0->r1 = l0->r2 = a->tmp;
@@ -270,10 +315,16 @@ Status bert_init(Bert *m, const BertConfig *c, int max_B, int max_N, int train, 
         err_prefix(e, "bert_init");
         return st;
     }
-    if (max_B < 1 || max_N < 1 || max_N > c->max_pos)
+    if (max_B < 1 || max_N < 1 || max_N > bert_max_len(c)) {
+        if (c->position == BERT_POS_CONV)
+            return err_set(e, ST_INVALID,
+                           "bert_init: expected max_B >= 1 and 1 <= max_N <= %d (convolutional "
+                           "positions), found max_B %d, max_N %d", BERT_CONV_MAX_LEN, max_B,
+                           max_N);
         return err_set(e, ST_INVALID,
                        "bert_init: expected max_B >= 1 and 1 <= max_N <= max_pos (%d), found "
                        "max_B %d, max_N %d", c->max_pos, max_B, max_N);
+    }
     m->c = *c;
     m->max_B = max_B;
     m->max_N = max_N;
@@ -295,7 +346,12 @@ Status bert_init(Bert *m, const BertConfig *c, int max_B, int max_N, int train, 
 void bert_init_weights(Bert *m, Rng *rng) {
     for (int i = 0; i < m->n_tensors; i++) {
         BertTensor *t = &m->tensor[i];
-        if (t->ndim == 2) {
+        if (t->param == m->p.conv_w) {
+            /* the conv taps: N(0, 1/k), so that conv(e) starts at the scale of e (a sum of
+               k products), as PyTorch's default conv init (fan_in = k for a depthwise conv) */
+            const double sd = 1.0 / sqrt((double)t->dims[0]);
+            for (size_t j = 0; j < t->count; j++) t->param[j] = (float)(sd * rng_normal(rng));
+        } else if (t->ndim == 2) {
             for (size_t j = 0; j < t->count; j++) t->param[j] = (float)(0.02 * rng_normal(rng));
         } else {
             float v = strstr(t->name, "LayerNorm.weight") ? 1.0f : 0.0f;

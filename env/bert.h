@@ -3,6 +3,14 @@
  *
  * Sizes: B sequences of N tokens, C = d_model, H = n_heads, F = d_ff, K = n_classes.
  *   emb    = tok[ids] + pos[0..N) + type[type_ids]                     (B, N, C)
+ *            (c.position == BERT_POS_LEARNED, BERT's learned absolute positions), or
+ *   e      = tok[ids] + type[type_ids];  emb = e + DWConv_k(m * e)      (B, N, C)
+ *            (c.position == BERT_POS_CONV: a convolutional position encoding, nn/conv1d.h:
+ *            a depthwise convolution of odd width k = c.conv_kernel along the sequence, zero
+ *            padding, padded tokens (mask m = 0) zeroed in its input, learned weights (k, C)
+ *            and bias (C). It is relative and local, so it applies unchanged at any length:
+ *            a conv model has no position table and runs at any N, max_pos only records the
+ *            length it was planned for; attention is untouched.)
  *   x0     = drop(LN_e(emb))
  *   per layer l = 0 .. L-1, with x the layer input (B, N, C):
  *     a    = MHSA(x; key padding mask)   (nn/mhsa.h: Q/K/V projections, attention with
@@ -42,12 +50,19 @@
 
 #define BERT_MAX_LAYERS 24
 #define BERT_TENSORS_PER_LAYER 16 /* 8 attention + 2 LN1 + 4 FFN + 2 LN2 */
-#define BERT_MAX_TENSORS (5 + BERT_TENSORS_PER_LAYER * BERT_MAX_LAYERS + 4)
+/* embeddings: word, position (learned: 1 table; conv: weight and bias), type, LN_e (2) */
+#define BERT_MAX_TENSORS (6 + BERT_TENSORS_PER_LAYER * BERT_MAX_LAYERS + 4)
 #define BERT_NAME_MAX 96
+#define BERT_CONV_MAX_KERNEL 255 /* widest convolutional position kernel */
+#define BERT_CONV_MAX_LEN (1 << 20) /* longest sequence a conv-position model is planned for */
+
+/* position encodings (BertConfig.position) */
+enum { BERT_POS_LEARNED = 0, BERT_POS_CONV = 1 };
 
 typedef struct {
     int vocab;        /* word-piece vocabulary size V (30522 for bert-base-uncased) */
-    int max_pos;      /* position embeddings P (longest sequence) */
+    int max_pos;      /* learned: position embeddings P (longest sequence); conv: only the
+                         length the model was trained at (no table, any length runs) */
     int type_vocab;   /* token type (segment) embeddings T (2 in BERT) */
     int d_model;      /* hidden width C */
     int n_heads;      /* attention heads H; C % H == 0 */
@@ -57,12 +72,22 @@ typedef struct {
     float ln_eps;     /* layer-norm epsilon, 1e-12 in BERT */
     float dropout;    /* hidden dropout (embeddings, residual branches, pooled), BERT 0.1 */
     float attn_dropout; /* dropout on the attention probabilities, BERT 0.1 */
+    int position;     /* BERT_POS_LEARNED (0, the default of a zeroed config) or BERT_POS_CONV */
+    int conv_kernel;  /* conv: the kernel width k, odd, 1 .. BERT_CONV_MAX_KERNEL; learned: 0 */
 } BertConfig;
 
 /* bert_config_check: ST_CONFIG with a message naming the field, the allowed range and the
  * value found, unless every field is in range (sizes >= 1, n_heads divides d_model,
- * n_layers <= BERT_MAX_LAYERS, 0 < ln_eps < 1, dropouts in [0, 1), tables < 2^31 floats). */
+ * n_layers <= BERT_MAX_LAYERS, 0 < ln_eps < 1, dropouts in [0, 1), tables < 2^31 floats,
+ * position learned with conv_kernel 0 or conv with an odd conv_kernel in 1 .. 255). */
 Status bert_config_check(const BertConfig *c, Err *e);
+
+/* bert_max_len: the longest sequence a model of this config can run: max_pos for learned
+ * positions (the table's rows), BERT_CONV_MAX_LEN for conv (no table). */
+int bert_max_len(const BertConfig *c);
+
+/* bert_position_name: "learned" or "conv" (the config and model-file spelling). */
+const char *bert_position_name(int position);
 
 /* BertLayerParams: one encoder layer (HuggingFace names under bert.encoder.layer.<l>.) */
 typedef struct {
@@ -75,7 +100,10 @@ typedef struct {
 
 typedef struct {
     float *tok;             /* (V, C) bert.embeddings.word_embeddings.weight */
-    float *pos;             /* (P, C) bert.embeddings.position_embeddings.weight */
+    float *pos;             /* (P, C) bert.embeddings.position_embeddings.weight (learned;
+                               NULL for conv) */
+    float *conv_w, *conv_b; /* (k, C), (C) bert.embeddings.position_conv.{weight,bias} (conv;
+                               NULL for learned): w[j, c] is tap j of channel c */
     float *type;            /* (T, C) bert.embeddings.token_type_embeddings.weight */
     float *ln_e_w, *ln_e_b; /* (C) bert.embeddings.LayerNorm.{weight,bias} */
     BertLayerParams layer[BERT_MAX_LAYERS];
@@ -85,7 +113,10 @@ typedef struct {
 
 /* BertTensor: one named parameter tensor; the optimizer and the model file iterate over the
  * table m->tensor[0 .. m->n_tensors) (order: embeddings, layers 0 .. L-1, pooler, classifier,
- * i.e. the order of HuggingFace's state_dict). */
+ * i.e. the order of HuggingFace's state_dict). The embeddings are word, position (learned:
+ * position_embeddings; conv: position_conv.weight, position_conv.bias), token type,
+ * LayerNorm weight and bias: bert_embedding_tensors(c) = 5 (learned) or 6 (conv) entries,
+ * word embeddings always first. */
 typedef struct {
     char name[BERT_NAME_MAX]; /* HuggingFace key, e.g. "bert.encoder.layer.3.output.dense.weight" */
     float *param;             /* into the parameter allocation */
@@ -112,7 +143,11 @@ typedef struct {
 } BertLayerActs;
 
 typedef struct {
-    float *emb;                 /* (B, N, C) tok + pos + type */
+    float *emb;                 /* (B, N, C) tok + pos + type (learned), e + conv(e) (conv) */
+    float *e0;                  /* (B, N, C) conv only: e = tok + type, the conv's input
+                                   (aliases tmp when inference-only); NULL for learned */
+    uint8_t *mask;              /* (B, N) conv training only: the last forward's mask, for
+                                   the conv's backward */
     float *lne;                 /* (B, N, C) LN_e(emb) before dropout (aliases tmp; emb when
                                    inference-only) */
     float *x0;                  /* (B, N, C) drop(LN_e(emb)), layer 0's input (aliases emb
@@ -162,15 +197,17 @@ typedef struct {
 } Bert;
 
 /* bert_init: check c (bert_config_check), plan and allocate for batches of up to max_B
- * sequences of up to max_N tokens (max_N <= c->max_pos). train = 1: gradients and backward
- * activations too. Parameters start at zero: call bert_init_weights or bert_load. On failure
- * nothing stays allocated (bert_free is still safe). */
+ * sequences of up to max_N tokens (max_N <= bert_max_len(c): max_pos for learned positions,
+ * any length for conv). train = 1: gradients and backward activations too. Parameters
+ * start at zero: call bert_init_weights or bert_load. On failure nothing stays allocated
+ * (bert_free is still safe). */
 Status bert_init(Bert *m, const BertConfig *c, int max_B, int max_N, int train, Err *e);
 /* bert_free: release the three allocations; safe on a zeroed or failed Bert. */
 void bert_free(Bert *m);
 
 /* bert_init_weights: BERT's initialisation: matrices and embedding tables N(0, 0.02)
- * (initializer_range), layer-norm gains 1, biases 0; draws in tensor-table order. */
+ * (initializer_range), layer-norm gains 1, biases 0; the conv position taps N(0, 1/k) (so
+ * that conv(e) starts at the scale of e); draws in tensor-table order. */
 void bert_init_weights(Bert *m, Rng *rng);
 
 /* bert_forward: logits (and probs) of B <= max_B sequences of N <= max_N tokens.
@@ -201,13 +238,17 @@ void bert_zero_grad(Bert *m);
 const float *bert_logits(const Bert *m);
 const float *bert_probs(const Bert *m);
 
+/* bert_embedding_tensors: the embedding entries at the head of the tensor table (5 learned,
+ * 6 conv); layer l's 16 entries start at bert_embedding_tensors(c) + 16 l. */
+int bert_embedding_tensors(const BertConfig *c);
+
 /* bert_find_tensor: the table entry with that HuggingFace name, or NULL. */
 const BertTensor *bert_find_tensor(const Bert *m, const char *name);
 
 /* bert_forward_flops: FLOPs of one forward of B sequences of N tokens, summed from the
  * layers' own counts (mhsa_flops, linear_flops + linear_bias_flops for the feed-forward,
- * pooler and classifier); elementwise work (embeddings, layer norms, GELU, dropout) is not
- * counted. */
+ * pooler and classifier); elementwise work (embeddings, the convolutional position
+ * encoding's 2 k C per token, layer norms, GELU, dropout) is not counted. */
 int64_t bert_forward_flops(const BertConfig *c, int B, int N);
 
 #endif

@@ -4,7 +4,11 @@
  *   dr2 = LN2'(dx');  dy = dr2 + W1-path;  df = drop'(dr2);  dg = df W2;  dh = gelu'(h) dg
  *   dy += dh W1;  dr1 = LN1'(dy);  dx = dr1 + attention-path(drop'(dr1))
  * and the parameter gradients of every linear / layer norm / embedding on the way; the
- * word-embedding gradient is a scatter-add over the batch's ids and is zeroed sparsely. */
+ * word-embedding gradient is a scatter-add over the batch's ids and is zeroed sparsely.
+ * Embeddings, from demb = LN_e'(drop'(dx0)): learned positions: d tok[id] = d type[tid] =
+ * d pos[n] += demb; conv positions (emb = conv(m * e) + e): de = demb + conv'(demb) (masked
+ * tokens get only demb), d conv weight and bias from conv1d_dw_backward, then the scatter
+ * of de into tok and type. */
 #include "env/bert.h"
 
 #include <assert.h>
@@ -12,6 +16,7 @@
 
 #include "nn/activation.h"
 #include "nn/attention.h"
+#include "nn/conv1d.h"
 #include "nn/dropout.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
@@ -111,24 +116,34 @@ void bert_backward(Bert *m, const int32_t *ids, const int32_t *type_ids, const i
         attn_backward(a->dA, &lg->attn, &a->mg, a->dC, x, la, dropped, &lp->attn, B, N, C, H);
     }
 
-    /* x0 = drop(LN_e(emb)), emb = tok[ids] + type[type_ids] + pos[n] */
+    /* x0 = drop(LN_e(emb)), emb = tok[ids] + type[type_ids] + pos[n] (learned) or
+       emb = conv(m * e0) + e0, e0 = tok[ids] + type[type_ids] (conv) */
     zero(a->dC, MC);
     dropout_backward(a->dC, a->dA, a->drop_e, pd, MC);
     zero(a->dB, MC);
     layernorm_backward(a->dB, g->ln_e_w, g->ln_e_b, a->dC, a->emb, p->ln_e_w, a->lne_mean,
                        a->lne_rstd, M, C);
+    const int conv = c->position == BERT_POS_CONV;
+    const float *de = a->dB; /* (B, N, C) dL/d(tok[id] + type[tid] (+ pos[n])) */
+    if (conv) {
+        memcpy(a->dC, a->dB, MC * sizeof(float)); /* the residual path, then the conv's */
+        conv1d_dw_backward(a->dC, g->conv_w, g->conv_b, a->dB, a->e0, a->mask, p->conv_w, B, N,
+                           C, c->conv_kernel);
+        de = a->dC;
+    }
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++) {
             size_t bn = (size_t)b * N + n;
-            const float *d = a->dB + bn * C;
+            const float *d = de + bn * C;
             float *gt = g->tok + (size_t)ids[bn] * C;
             float *gy = g->type + (size_t)(type_ids ? type_ids[bn] : 0) * C;
-            float *gp = g->pos + (size_t)n * C;
             for (int i = 0; i < C; i++) {
                 gt[i] += d[i];
                 gy[i] += d[i];
-                gp[i] += d[i];
             }
+            if (conv) continue;
+            float *gp = g->pos + (size_t)n * C;
+            for (int i = 0; i < C; i++) gp[i] += d[i];
         }
     memcpy(a->prev_ids, ids, (size_t)M * sizeof(int32_t));
     m->n_prev_ids = M;

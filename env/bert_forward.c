@@ -1,6 +1,8 @@
 /* bert_forward.c: bert_forward of bert.h, the forward pass of the BERT-style encoder
  * classifier (post-LN BERT) on the buffers bert_init planned:
- *   emb = tok[ids] + type[type_ids] + pos[n];  x0 = drop(LN_e(emb))
+ *   emb = tok[ids] + type[type_ids] + pos[n]                  (learned positions)
+ *   e = tok[ids] + type[type_ids];  emb = conv(m * e) + e     (conv positions, nn/conv1d.h)
+ *   x0 = drop(LN_e(emb))
  *   layer:  q, k, v = x Wq^T + bq, ...;  P = softmax_masked(q_h k_h^T / sqrt(dh));
  *           P' = drop(P);  a = (P' v_h) Wo^T + bo;  r1 = x + drop(a);  y = LN1(r1)
  *           h = y W1^T + b1;  g = gelu(h);  r2 = y + drop(g W2^T + b2);  x' = LN2(r2)
@@ -14,6 +16,7 @@
 
 #include "nn/activation.h"
 #include "nn/attention.h"
+#include "nn/conv1d.h"
 #include "nn/dropout.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
@@ -62,17 +65,29 @@ float bert_forward(Bert *m, const int32_t *ids, const int32_t *type_ids, const u
     m->B = B, m->N = N, m->fwd_training = training, m->attn_dropped = dropped;
     AttnMask km = attn_mask_u8(mask);
 
-    /* embeddings: emb = (tok[id] + type[tid]) + pos[n] (torch's order of the sums) */
+    /* embeddings: learned: emb = (tok[id] + type[tid]) + pos[n] (torch's order of the sums);
+       conv: e0 = tok[id] + type[tid], emb = conv(mask * e0) + e0 */
+    const int conv = c->position == BERT_POS_CONV;
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++) {
             size_t bn = (size_t)b * N + n;
             int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
             assert(id >= 0 && id < c->vocab && tid >= 0 && tid < c->type_vocab);
-            const float *tw = p->tok + (size_t)id * C, *ty = p->type + (size_t)tid * C,
-                        *ps = p->pos + (size_t)n * C;
-            float *o = a->emb + bn * C;
-            for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
+            const float *tw = p->tok + (size_t)id * C, *ty = p->type + (size_t)tid * C;
+            if (conv) {
+                float *o = a->e0 + bn * C;
+                for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
+            } else {
+                const float *ps = p->pos + (size_t)n * C;
+                float *o = a->emb + bn * C;
+                for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
+            }
         }
+    if (conv) {
+        conv1d_dw_forward(a->emb, a->e0, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
+        add_inplace(a->emb, a->e0, MC);
+        if (a->mask) memcpy(a->mask, mask, (size_t)M); /* for the conv's backward */
+    }
     layernorm_forward(a->lne, a->lne_mean, a->lne_rstd, a->emb, p->ln_e_w, p->ln_e_b, M, C,
                       c->ln_eps);
     dropout_forward(a->x0, a->drop_e, a->lne, pd, training, rng, MC);

@@ -1,6 +1,7 @@
 /* bert_io.c: save and load the BERT classifier's model file (format in bert_io.h):
- * architecture attributes on the root, metadata attributes and the /config text, and one
- * float32 dataset per tensor at the HuggingFace name with '.' -> '/'. */
+ * architecture attributes on the root (the position kind as the string attribute `position`,
+ * absent = learned, and `conv_kernel` for conv), metadata attributes and the /config text,
+ * and one float32 dataset per tensor at the HuggingFace name with '.' -> '/'. */
 #include "env/bert_io.h"
 
 #include <math.h>
@@ -39,6 +40,9 @@ Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err 
     if (!s) s = store_set_attr_f64(st, "/", "ln_eps", (double)c->ln_eps, e);
     if (!s) s = store_set_attr_f64(st, "/", "dropout", (double)c->dropout, e);
     if (!s) s = store_set_attr_f64(st, "/", "attn_dropout", (double)c->attn_dropout, e);
+    if (!s) s = store_set_attr_str(st, "/", "position", bert_position_name(c->position), e);
+    if (!s && c->position == BERT_POS_CONV)
+        s = store_set_attr_i64(st, "/", "conv_kernel", c->conv_kernel, e);
     const char *cfg = meta && meta->config_yaml ? meta->config_yaml : "";
     const char *vs = meta && meta->vocab_sha256 ? meta->vocab_sha256 : "";
     const char *ds = meta && meta->data_sha256 ? meta->data_sha256 : "";
@@ -74,7 +78,30 @@ static Status read_config_open(Store *st, const char *path, BertConfig *c, Err *
     static const char *const fname[3] = {"ln_eps", "dropout", "attn_dropout"};
     for (int i = 0; i < 3 && !s; i++) s = store_get_attr_f64(st, "/", fname[i], &f[i], e);
     if (s) return s;
+    /* the position kind: absent (files from before it existed, converted BERT) = learned */
+    char pos[32];
+    int position = BERT_POS_LEARNED;
+    int64_t kernel = 0;
+    Err tmp;
+    err_clear(&tmp);
+    s = store_get_attr_str(st, "/", "position", pos, sizeof pos, &tmp);
+    if (s == ST_MISSING) {
+        s = ST_OK;
+    } else if (s) {
+        if (e) *e = tmp;
+        return s;
+    } else if (!strcmp(pos, "conv")) {
+        position = BERT_POS_CONV;
+        if ((s = store_get_attr_i64(st, "/", "conv_kernel", &kernel, e))) return s;
+        if (kernel < 0 || kernel > 2147483647LL)
+            return err_set(e, ST_CONFIG, "%s: conv_kernel: expected a 32-bit integer, found %lld",
+                           path, (long long)kernel);
+    } else if (strcmp(pos, "learned")) {
+        return err_set(e, ST_FORMAT, "%s: position: expected 'learned' or 'conv', found '%s'",
+                       path, pos);
+    }
     memset(c, 0, sizeof *c);
+    c->position = position, c->conv_kernel = (int)kernel;
     c->vocab = (int)v[0], c->max_pos = (int)v[1], c->type_vocab = (int)v[2];
     c->d_model = (int)v[3], c->n_heads = (int)v[4], c->d_ff = (int)v[5];
     c->n_layers = (int)v[6], c->n_classes = (int)v[7];
@@ -158,6 +185,12 @@ Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e) {
                 s = err_set(e, ST_SHAPE,
                             "%s: %s: expected %d (the architecture of the model being loaded), "
                             "found %d", path, int_attr[i], want[i], got[i]);
+        if (!s && (fc.position != m->c.position || fc.conv_kernel != m->c.conv_kernel))
+            s = err_set(e, ST_SHAPE,
+                        "%s: position: expected %s (conv_kernel %d) (the architecture of the "
+                        "model being loaded), found %s (conv_kernel %d)", path,
+                        bert_position_name(m->c.position), m->c.conv_kernel,
+                        bert_position_name(fc.position), fc.conv_kernel);
         if (!s && fc.ln_eps != m->c.ln_eps)
             s = err_set(e, ST_SHAPE,
                         "%s: ln_eps: expected %g (the architecture of the model being loaded), "

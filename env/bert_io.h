@@ -4,13 +4,18 @@
  *   root attributes  format = "drrl-model", format_version = 1 (int64)
  *                    vocab, max_pos, type_vocab, d_model, n_heads, d_ff, n_layers,
  *                    n_classes (int64); ln_eps, dropout, attn_dropout (float64)
+ *                    position (string "learned" or "conv"; absent = learned, as in files
+ *                    written before it existed and converted BERT weights), conv_kernel
+ *                    (int64, conv only)
  *                    vocab_sha256, data_sha256 (strings; "" when unknown),
  *                    dev_accuracy (float64; NaN when unknown), train_steps (int64)
  *   /config          text dataset: the resolved YAML config the model was trained with
  *   one float32 dataset per tensor of the table in bert.h, at the HuggingFace name with '.'
  *   replaced by '/' and a leading '/':  bert.encoder.layer.3.attention.self.query.weight
  *   -> /bert/encoder/layer/3/attention/self/query/weight, shape (out, in) or (n), so that a
- *   HuggingFace BertForSequenceClassification state_dict maps one to one
+ *   HuggingFace BertForSequenceClassification state_dict maps one to one (a conv model
+ *   stores /bert/embeddings/position_conv/{weight (k, C), bias (C)} in place of
+ *   /bert/embeddings/position_embeddings/weight; HuggingFace has no such layer)
  *   (scripts/convert_bert.py writes such files from a torch state_dict).
  * Writes are atomic (store_create / store_commit). Readers check the format, the version,
  * every architecture attribute and every tensor's shape and element type. */

@@ -88,11 +88,12 @@ Status ranked_init(Ranked *R, const Bert *m, const RankedOptions *o, Err *e) {
     R->max_B = o->max_B, R->max_N = o->max_N, R->max_m = o->max_m;
     R->has_act = o->activation != 0, R->has_bounds = o->bounds != 0;
     R->teacher_layer = -1;
-    if (o->max_B < 1 || o->max_N < 1 || o->max_N > c->max_pos || o->max_m < 0)
+    if (o->max_B < 1 || o->max_N < 1 || o->max_N > bert_max_len(c) || o->max_m < 0)
         return err_set(e, ST_INVALID,
-                       "ranked_init: expected max_B >= 1, 1 <= max_N <= %d (max_pos), max_m >= "
-                       "0, found max_B=%d max_N=%d max_m=%d",
-                       c->max_pos, o->max_B, o->max_N, o->max_m);
+                       "ranked_init: expected max_B >= 1, 1 <= max_N <= %d (%s), max_m >= "
+                       "0, found max_B=%d max_N=%d max_m=%d", bert_max_len(c),
+                       c->position == BERT_POS_CONV ? "convolutional positions" : "max_pos",
+                       o->max_B, o->max_N, o->max_m);
     Status s = make_grid(R, o, e);
     if (s) return s;
     const int L = R->L;

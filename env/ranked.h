@@ -4,6 +4,7 @@
  *
  * The math is bert_forward's (env/bert.h, eval mode) with the attention sub-layer swapped:
  *     x0 = LN_e(tok[ids] + type[type_ids] + pos)                        ranked_begin
+ *          (conv positions: LN_e(e + conv(mask * e)), e = tok[ids] + type[type_ids])
  *     per layer l:  a = ATTN_kind(x; mask)          (B, N, C)           ranked_layer
  *                   y = LN1(x + a);  x' = LN2(y + W2 gelu(W1 y + b1) + b2)
  *     pooled = tanh(Wp x_L[:, 0] + bp);  logits = Wc pooled + bc;  probs   ranked_end
@@ -91,7 +92,8 @@ RankSpec rank_spec(RankKind kind, int rank);
 
 /* RankedOptions: what ranked_init plans. */
 typedef struct {
-    int max_B, max_N;     /* largest batch and length (max_N <= the model's max_pos) */
+    int max_B, max_N;     /* largest batch and length (max_N <= bert_max_len: the model's
+                             max_pos for learned positions, any length for conv) */
     const int *ranks;     /* weight-level rank grid (1..dh, distinct, any order); dh is added
                              when absent; NULL or n_ranks 0: {dh} only */
     int n_ranks;

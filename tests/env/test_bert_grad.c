@@ -1,5 +1,7 @@
 /* test_bert_grad.c: the BERT classifier (env/bert.h) against an independent, naive
- * double-precision forward of the whole model written out here:
+ * double-precision forward of the whole model written out here, for both position kinds:
+ * learned absolute positions, and the convolutional position encoding (emb = e + conv(m e),
+ * a depthwise conv of width 5 along the sequence, wider than the shortest real row):
  *   - logits and loss vs the double forward (tiny model: V=13, P=10, T=2, C=8, H=2, F=12,
  *     L=2, K=3; B=3, N=6 with 6, 4 and 2 real tokens, type ids not all 0, one label -1);
  *   - every parameter's gradient vs central finite differences of the double forward
@@ -10,7 +12,10 @@
  *     invariance (a sentence alone vs inside a padded batch: logits within 1e-5), dropout on
  *     vs off in eval mode (bit-identical), an inference-only model (train = 0) giving the
  *     same logits bit for bit, the sparse zeroing of the word-embedding gradient, and
- *     bert_forward_flops against its closed form.
+ *     bert_forward_flops against its closed form;
+ *   - conv positions only: a model planned past max_pos runs, and a sentence padded to
+ *     twice max_pos gives its logits alone within 1e-5 (the conv applies at any length);
+ *     a learned model refuses max_N > max_pos.
  *
  * Gradient tolerance: |ours - fd| <= GRAD_TOL * max(|fd|, scale), scale = the largest |fd| of
  * that tensor (for the key bias, whose exact gradient is 0 because q_i . bk is constant along
@@ -123,18 +128,36 @@ static double ref_forward(Ref *r) {
               K = c->n_classes, M = B * N;
     const size_t MC = (size_t)M * C;
     const double eps = c->ln_eps;
+    /* table: word 0, then learned: pos 1, type 2, LN 3 4; conv: taps 1 (k, C), bias 2,
+       type 3, LN 4 5 */
+    const int conv = c->position == BERT_POS_CONV, E = conv ? 6 : 5, T = conv ? 3 : 2;
     for (int b = 0; b < B; b++)
         for (int n = 0; n < N; n++) {
             int id = r->ids[b * N + n], tid = r->tids ? r->tids[b * N + n] : 0;
             for (int i = 0; i < C; i++)
-                r->t[((size_t)b * N + n) * C + i] = W(r, 0)[(size_t)id * C + i] +
-                                                    W(r, 2)[(size_t)tid * C + i] +
-                                                    W(r, 1)[(size_t)n * C + i];
+                r->t[((size_t)b * N + n) * C + i] =
+                    W(r, 0)[(size_t)id * C + i] + W(r, T)[(size_t)tid * C + i] +
+                    (conv ? 0.0 : W(r, 1)[(size_t)n * C + i]);
         }
-    ref_layernorm(r->x, r->t, W(r, 3), W(r, 4), M, C, eps);
+    if (conv) { /* emb[b, n, i] = e[b, n, i] + bias[i] + sum_j w[j, i] m[b, t] e[b, t, i] */
+        const int k = c->conv_kernel, h = (k - 1) / 2;
+        for (int b = 0; b < B; b++)
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < C; i++) {
+                    double acc = r->t[((size_t)b * N + n) * C + i] + W(r, 2)[i];
+                    for (int j = 0; j < k; j++) {
+                        int t = n + j - h;
+                        if (t >= 0 && t < N && r->mask[b * N + t])
+                            acc += W(r, 1)[(size_t)j * C + i] * r->t[((size_t)b * N + t) * C + i];
+                    }
+                    r->y[((size_t)b * N + n) * C + i] = acc;
+                }
+        memcpy(r->t, r->y, MC * sizeof(double));
+    }
+    ref_layernorm(r->x, r->t, W(r, E - 2), W(r, E - 1), M, C, eps);
     mul_mask(r->x, r->me, MC);
     for (int l = 0; l < c->n_layers; l++) {
-        int L0 = 5 + BERT_TENSORS_PER_LAYER * l;
+        int L0 = E + BERT_TENSORS_PER_LAYER * l;
         ref_linear(r->q, r->x, W(r, L0 + 0), W(r, L0 + 1), M, C, C);
         ref_linear(r->k, r->x, W(r, L0 + 2), W(r, L0 + 3), M, C, C);
         ref_linear(r->v, r->x, W(r, L0 + 4), W(r, L0 + 5), M, C, C);
@@ -151,7 +174,7 @@ static double ref_forward(Ref *r) {
         for (size_t i = 0; i < MC; i++) r->t[i] += r->y[i];
         ref_layernorm(r->x, r->t, W(r, L0 + 14), W(r, L0 + 15), M, C, eps);
     }
-    int P0 = 5 + BERT_TENSORS_PER_LAYER * c->n_layers;
+    int P0 = E + BERT_TENSORS_PER_LAYER * c->n_layers;
     for (int b = 0; b < B; b++)
         for (int i = 0; i < C; i++) r->t[(size_t)b * C + i] = r->x[(size_t)b * N * C + i];
     ref_linear(r->pooled, r->t, W(r, P0), W(r, P0 + 1), B, C, C);
@@ -205,6 +228,11 @@ static void ref_free(Ref *r) {
 static const BertConfig tiny = {
     .vocab = 13, .max_pos = 10, .type_vocab = 2, .d_model = 8, .n_heads = 2, .d_ff = 12,
     .n_layers = 2, .n_classes = 3, .ln_eps = 1e-12f, .dropout = 0.1f, .attn_dropout = 0.1f};
+/* the same with the convolutional position encoding, k = 5 (rows of 6, 4 and 2 tokens) */
+static const BertConfig tiny_conv = {
+    .vocab = 13, .max_pos = 10, .type_vocab = 2, .d_model = 8, .n_heads = 2, .d_ff = 12,
+    .n_layers = 2, .n_classes = 3, .ln_eps = 1e-12f, .dropout = 0.1f, .attn_dropout = 0.1f,
+    .position = BERT_POS_CONV, .conv_kernel = 5};
 
 enum { TB = 3, TN = 6 };
 static const int32_t t_ids[TB * TN] = {1, 5, 7, 2, 9, 3, 1, 4, 4, 12, 0, 0, 1, 11, 0, 0, 0, 0};
@@ -218,7 +246,9 @@ static void fill_test_weights(Bert *m, Rng *r) {
     for (int i = 0; i < m->n_tensors; i++) {
         BertTensor *t = &m->tensor[i];
         int gain = strstr(t->name, "LayerNorm.weight") != NULL;
-        double sd = t->ndim == 2 ? (strstr(t->name, "embeddings") ? 1.0 : 1.0 / sqrt((double)t->dims[1]))
+        double sd = t->ndim == 2 ? (strstr(t->name, "position_conv") ? 0.5
+                                    : strstr(t->name, "embeddings") ? 1.0
+                                                                    : 1.0 / sqrt((double)t->dims[1]))
                                  : 0.2;
         for (size_t j = 0; j < t->count; j++)
             t->param[j] = (float)((gain ? 1.0 : 0.0) + sd * rng_normal(r));
@@ -266,11 +296,14 @@ static void check_logits(const float *got, const double *want, size_t n, const c
 /* ---------------------------------------------------------------- tests */
 
 /* eval-mode forward and backward vs the double reference and finite differences */
-static void test_grad_eval(void) {
+static void test_grad_eval(const BertConfig *cf, const char *kind) {
+    char tag[64];
     Bert m;
     Err e;
-    CHECK(bert_init(&m, &tiny, TB, TN, 1, &e) == ST_OK, "bert_init: %s", e.msg);
-    CHECK(m.n_tensors == 5 + 16 * tiny.n_layers + 4, "tensor count %d", m.n_tensors);
+    CHECK(bert_init(&m, cf, TB, TN, 1, &e) == ST_OK, "bert_init: %s", e.msg);
+    CHECK(m.n_tensors == bert_embedding_tensors(cf) + 16 * cf->n_layers + 4 &&
+              bert_embedding_tensors(cf) == (cf->position == BERT_POS_CONV ? 6 : 5),
+          "tensor count %d", m.n_tensors);
     Rng r;
     rng_init(&r, 11, 0);
     fill_test_weights(&m, &r);
@@ -278,17 +311,20 @@ static void test_grad_eval(void) {
     Ref R;
     ref_init(&R, &m, TB, TN, t_ids, t_tids, t_mask, t_labels_ign);
     double rl = ref_forward(&R);
-    CHECK_CLOSE(loss, rl, FWD_TOL, FWD_TOL, "loss (eval)");
-    check_logits(bert_logits(&m), R.logits, TB * 3, "logits (eval)");
-    printf("eval: loss %.7f (ref %.7f)\n", (double)loss, rl);
+    snprintf(tag, sizeof tag, "loss (eval, %s)", kind);
+    CHECK_CLOSE(loss, rl, FWD_TOL, FWD_TOL, tag);
+    snprintf(tag, sizeof tag, "logits (eval, %s)", kind);
+    check_logits(bert_logits(&m), R.logits, TB * 3, tag);
+    printf("eval (%s): loss %.7f (ref %.7f)\n", kind, (double)loss, rl);
     bert_backward(&m, t_ids, t_tids, t_labels_ign, TB, TN);
     double *fd = malloc(sizeof(double) * R.off[m.n_tensors]);
     fd_grad(fd, R.theta, R.off[m.n_tensors], ref_loss_fd, &R);
-    check_all_grads(&m, &R, fd, "eval gradients");
+    snprintf(tag, sizeof tag, "eval gradients (%s)", kind);
+    check_all_grads(&m, &R, fd, tag);
     /* ids that appear only at padded positions (0 here, 12 is real) get exactly 0 */
     const BertTensor *tok = &m.tensor[0];
     int nz = 0;
-    for (int c = 0; c < tiny.d_model; c++) nz += tok->grad[0 * tiny.d_model + c] != 0.0f;
+    for (int c = 0; c < cf->d_model; c++) nz += tok->grad[0 * cf->d_model + c] != 0.0f;
     CHECK(nz == 0, "word-embedding gradient of the padding id: %d nonzero", nz);
     /* a second backward of the same forward gives the same gradients (zeroing works) */
     float *g1 = malloc(sizeof(float) * m.n_params);
@@ -307,8 +343,9 @@ static void test_grad_eval(void) {
 }
 
 /* training forward with dropout on: the reference applies the same masks */
-static void test_grad_dropout(void) {
-    BertConfig c = tiny;
+static void test_grad_dropout(const BertConfig *cf, const char *kind) {
+    char tag[64];
+    BertConfig c = *cf;
     c.dropout = 0.2f, c.attn_dropout = 0.2f;
     Bert m;
     Err e;
@@ -351,11 +388,14 @@ static void test_grad_dropout(void) {
           dropped, kept);
     R.me = me, R.mpool = mp;
     double rl = ref_forward(&R);
-    CHECK_CLOSE(loss, rl, FWD_TOL, FWD_TOL, "loss (dropout)");
-    check_logits(bert_logits(&m), R.logits, TB * 3, "logits (dropout)");
+    snprintf(tag, sizeof tag, "loss (dropout, %s)", kind);
+    CHECK_CLOSE(loss, rl, FWD_TOL, FWD_TOL, tag);
+    snprintf(tag, sizeof tag, "logits (dropout, %s)", kind);
+    check_logits(bert_logits(&m), R.logits, TB * 3, tag);
     double *fd = malloc(sizeof(double) * R.off[m.n_tensors]);
     fd_grad(fd, R.theta, R.off[m.n_tensors], ref_loss_fd, &R);
-    check_all_grads(&m, &R, fd, "dropout gradients");
+    snprintf(tag, sizeof tag, "dropout gradients (%s)", kind);
+    check_all_grads(&m, &R, fd, tag);
     free(fd), free(me), free(mp);
     for (int l = 0; l < 2; l++) free(m1[l]), free(m2[l]), free(pa[l]);
     ref_free(&R);
@@ -366,8 +406,8 @@ static int same_floats(const float *a, const float *b, size_t n) {
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
-static void test_invariances(void) {
-    BertConfig c = tiny;
+static void test_invariances(const BertConfig *cf) {
+    BertConfig c = *cf;
     c.dropout = 0.3f, c.attn_dropout = 0.3f;
     Bert m, inf;
     Err e;
@@ -409,7 +449,8 @@ static void test_invariances(void) {
                   b, j, (double)bert_logits(&m)[j], (double)ref[b * K + j]);
         }
     }
-    printf("batch invariance: worst |alone - in batch| %.2e\n", worst);
+    printf("batch invariance (%s): worst |alone - in batch| %.2e\n",
+           bert_position_name(c.position), worst);
 
     /* eval mode ignores the dropout rates; training with rates 0 is eval too */
     bert_forward(&m, t_ids, t_tids, t_mask, NULL, TB, TN, 0, &dr);
@@ -482,6 +523,44 @@ static void test_config_errors(void) {
     CHECK(bert_init(&m, &tiny, 2, 11, 1, &e) == ST_INVALID && strstr(e.msg, "max_N <= max_pos (10)"),
           "max_N > max_pos: %s", e.msg);
     bert_free(&m);
+    c = tiny_conv;
+    c.conv_kernel = 4;
+    CHECK(bert_init(&m, &c, 2, 4, 1, &e) == ST_CONFIG &&
+              strstr(e.msg, "conv_kernel: expected an odd width in 1..255, found 4"),
+          "even conv kernel: %s", e.msg);
+    bert_free(&m);
+    c = tiny;
+    c.conv_kernel = 3;
+    CHECK(bert_init(&m, &c, 2, 4, 1, &e) == ST_CONFIG &&
+              strstr(e.msg, "conv_kernel: expected 0 with learned positions, found 3"),
+          "kernel with learned positions: %s", e.msg);
+    bert_free(&m);
+    c = tiny;
+    c.position = 2;
+    CHECK(bert_init(&m, &c, 2, 4, 1, &e) == ST_CONFIG && strstr(e.msg, "position: expected"),
+          "unknown position kind: %s", e.msg);
+    bert_free(&m);
+    /* conv: the taps start at N(0, 1/k), no position table, a long plan is fine */
+    CHECK(bert_init(&m, &tiny_conv, 2, 4000, 1, &e) == ST_OK, "conv, max_N 4000: %s", e.msg);
+    if (!e.status) {
+        Rng rc;
+        rng_init(&rc, 2, 1);
+        bert_init_weights(&m, &rc);
+        const BertTensor *cw = bert_find_tensor(&m, "bert.embeddings.position_conv.weight");
+        const BertTensor *cb = bert_find_tensor(&m, "bert.embeddings.position_conv.bias");
+        CHECK(cw && cb && cw->dims[0] == 5 && cw->dims[1] == 8 && cw->decay && cb->count == 8 &&
+                  !cb->decay && cb->param[0] == 0.0f && &m.tensor[1] == cw &&
+                  !bert_find_tensor(&m, "bert.embeddings.position_embeddings.weight") &&
+                  m.p.pos == NULL,
+              "conv tensors: names, dims, decay, order");
+        if (cw) {
+            double s2 = 0;
+            for (size_t i = 0; i < cw->count; i++) s2 += (double)cw->param[i] * cw->param[i];
+            double sd = sqrt(s2 / (double)cw->count);
+            CHECK(sd > 0.3 && sd < 0.6, "conv taps N(0, 1/5): sd %.4f", sd);
+        }
+    }
+    bert_free(&m);
     /* BERT's initialisation */
     CHECK(bert_init(&m, &tiny, 2, 4, 1, &e) == ST_OK, "init");
     Rng r;
@@ -503,10 +582,51 @@ static void test_config_errors(void) {
     bert_free(&m);
 }
 
+/* conv positions: the model runs past max_pos, and padding a batch to 2 max_pos changes no
+   logit beyond float rounding (the conv's outputs at real tokens are bit-identical; the
+   attention sums over more masked keys) */
+static void test_conv_length(void) {
+    enum { LN = 2 * 10 }; /* twice tiny_conv.max_pos */
+    Bert m, big;
+    Err e;
+    CHECK(bert_init(&m, &tiny_conv, TB, TN, 0, &e) == ST_OK, "bert_init: %s", e.msg);
+    CHECK(bert_init(&big, &tiny_conv, TB, LN, 0, &e) == ST_OK,
+          "conv model planned for %d > max_pos tokens: %s", LN, e.msg);
+    CHECK(bert_max_len(&tiny_conv) == BERT_CONV_MAX_LEN && bert_max_len(&tiny) == tiny.max_pos,
+          "bert_max_len");
+    Rng r;
+    rng_init(&r, 14, 0);
+    fill_test_weights(&m, &r);
+    memcpy(big.param_plan.base, m.param_plan.base, m.param_plan.bytes);
+    int32_t ids[TB * LN] = {0}, tids[TB * LN] = {0};
+    uint8_t mask[TB * LN] = {0};
+    for (int b = 0; b < TB; b++)
+        for (int n = 0; n < TN; n++) {
+            ids[b * LN + n] = t_ids[b * TN + n];
+            tids[b * LN + n] = t_tids[b * TN + n];
+            mask[b * LN + n] = t_mask[b * TN + n];
+        }
+    float ref[TB * 3];
+    bert_forward(&m, t_ids, t_tids, t_mask, NULL, TB, TN, 0, NULL);
+    memcpy(ref, bert_logits(&m), sizeof ref);
+    bert_forward(&big, ids, tids, mask, NULL, TB, LN, 0, NULL);
+    double worst = 0;
+    for (int i = 0; i < TB * 3; i++) worst = fmax(worst, fabs(bert_logits(&big)[i] - ref[i]));
+    CHECK(worst <= 1e-5, "conv: padded to %d tokens, logits moved by %.3g", LN, worst);
+    printf("conv positions at 2 max_pos: worst |logit(N=%d) - logit(N=%d)| %.2e\n", LN, TN,
+           worst);
+    bert_free(&m);
+    bert_free(&big);
+}
+
 int main(void) {
-    test_grad_eval();
-    test_grad_dropout();
-    test_invariances();
+    test_grad_eval(&tiny, "learned");
+    test_grad_eval(&tiny_conv, "conv");
+    test_grad_dropout(&tiny, "learned");
+    test_grad_dropout(&tiny_conv, "conv");
+    test_invariances(&tiny);
+    test_invariances(&tiny_conv);
+    test_conv_length();
     test_config_errors();
     return check_exit("test_bert_grad");
 }

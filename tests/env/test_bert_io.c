@@ -4,7 +4,12 @@
  *   - the layout: root attributes and one dataset per tensor at the HuggingFace path;
  *   - errors asserted by text: a different architecture (attribute named, expected vs found),
  *     a missing tensor, a tensor of the wrong shape, an out-of-range attribute, a wrong
- *     format name, and an atomic save that fails leaving the old file in place. */
+ *     format name, and an atomic save that fails leaving the old file in place;
+ *   - the position kind: a file without the `position` attribute (older files, converted
+ *     BERT) reads as learned; a conv model round-trips (attributes position = "conv" and
+ *     conv_kernel, /bert/embeddings/position_conv/{weight,bias}, logits bit-identical, loaded
+ *     into a model planned past max_pos); loading it into a learned model, or a file with an
+ *     unknown position kind or without conv_kernel, are errors naming the attribute. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,8 +38,10 @@ static void path_of(char *out, size_t cap, const char *name) {
 }
 
 /* write a model file by hand: every tensor of m except `skip` (-1: none), tensor `bad`
-   (-1: none) written with its first dimension plus one */
-static Status write_custom(const Bert *m, const char *path, int skip, int bad, Err *e) {
+   (-1: none) written with its first dimension plus one; attribute position = `position`
+   unless NULL (then absent, as in files written before it existed), and no conv_kernel */
+static Status write_custom_pos(const Bert *m, const char *path, int skip, int bad,
+                               const char *position, Err *e) {
     Store *st;
     Status s = store_create(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, e);
     if (s) return s;
@@ -47,6 +54,7 @@ static Status write_custom(const Bert *m, const char *path, int skip, int bad, E
     if (!s) s = store_set_attr_f64(st, "/", "ln_eps", c->ln_eps, e);
     if (!s) s = store_set_attr_f64(st, "/", "dropout", c->dropout, e);
     if (!s) s = store_set_attr_f64(st, "/", "attn_dropout", c->attn_dropout, e);
+    if (!s && position) s = store_set_attr_str(st, "/", "position", position, e);
     float *big = calloc(1 << 16, sizeof(float));
     char ds[128];
     for (int i = 0; i < m->n_tensors && !s; i++) {
@@ -62,6 +70,10 @@ static Status write_custom(const Bert *m, const char *path, int skip, int bad, E
         return s;
     }
     return store_commit(st, e);
+}
+
+static Status write_custom(const Bert *m, const char *path, int skip, int bad, Err *e) {
+    return write_custom_pos(m, path, skip, bad, NULL, e);
 }
 
 static void test_round_trip(void) {
@@ -222,6 +234,79 @@ static void test_errors(void) {
     bert_free(&m);
 }
 
+/* the convolutional position encoding in the file */
+static void test_conv(void) {
+    BertConfig cc = tiny;
+    cc.position = BERT_POS_CONV, cc.conv_kernel = 3;
+    Bert m, m2;
+    Err e;
+    char path[512], p2[512];
+    path_of(path, sizeof path, "conv.h5");
+    CHECK(bert_init(&m, &cc, B, N, 0, &e) == ST_OK, "init conv: %s", e.msg);
+    Rng r;
+    rng_init(&r, 4, 4);
+    bert_init_weights(&m, &r);
+    for (int i = 0; i < m.n_tensors; i++)
+        for (size_t j = 0; j < m.tensor[i].count; j++) m.tensor[i].param[j] += 0.01f * (float)i;
+    bert_forward(&m, ids, tids, mask, NULL, B, N, 0, NULL);
+    float want[B * 2];
+    memcpy(want, bert_logits(&m), sizeof want);
+    CHECK(bert_save(&m, path, NULL, &e) == ST_OK, "save conv: %s", e.msg);
+    BertConfig c;
+    CHECK(bert_read_config(path, &c, &e) == ST_OK, "read_config conv: %s", e.msg);
+    CHECK(memcmp(&c, &cc, sizeof c) == 0 && c.position == BERT_POS_CONV && c.conv_kernel == 3,
+          "conv config round trip");
+    /* planned for 2 max_pos + 1 tokens: conv positions have no table to run out of */
+    CHECK(bert_init(&m2, &c, B, 2 * cc.max_pos + 1, 0, &e) == ST_OK, "init 2 conv: %s", e.msg);
+    CHECK(bert_load(&m2, path, NULL, &e) == ST_OK, "load conv: %s", e.msg);
+    bert_forward(&m2, ids, tids, mask, NULL, B, N, 0, NULL);
+    CHECK(memcmp(want, bert_logits(&m2), sizeof want) == 0, "conv: reloaded logits bit-identical");
+    bert_free(&m2);
+    Store *st;
+    CHECK(store_open(&st, path, "drrl-model", 1, 1, &e) == ST_OK, "open: %s", e.msg);
+    char pos[32] = "";
+    int64_t k = 0, nd_dims[8];
+    int nd = 0;
+    DType t;
+    CHECK(store_get_attr_str(st, "/", "position", pos, sizeof pos, &e) == ST_OK &&
+              !strcmp(pos, "conv") && store_get_attr_i64(st, "/", "conv_kernel", &k, &e) == ST_OK &&
+              k == 3,
+          "position attributes: '%s', %lld", pos, (long long)k);
+    CHECK(store_shape(st, "/bert/embeddings/position_conv/weight", &nd, nd_dims, &t, &e) ==
+                  ST_OK && nd == 2 && nd_dims[0] == 3 && nd_dims[1] == 8 &&
+              store_exists(st, "/bert/embeddings/position_conv/bias") &&
+              !store_exists(st, "/bert/embeddings/position_embeddings/weight"),
+          "conv datasets");
+    store_close(st);
+    /* into a learned model: the position attribute is named */
+    CHECK(bert_init(&m2, &tiny, B, N, 0, &e) == ST_OK, "init learned");
+    CHECK(bert_load(&m2, path, NULL, &e) == ST_SHAPE &&
+              strstr(e.msg, "position: expected learned (conv_kernel 0) (the architecture of the "
+                            "model being loaded), found conv (conv_kernel 3)"),
+          "conv file into a learned model: %s", e.msg);
+    bert_free(&m2);
+    /* a learned model's file says so; an unknown kind and a conv file without its kernel */
+    CHECK(bert_init(&m2, &tiny, B, N, 0, &e) == ST_OK, "init learned 2");
+    path_of(p2, sizeof p2, "learned.h5");
+    CHECK(bert_save(&m2, p2, NULL, &e) == ST_OK, "save learned");
+    CHECK(store_open(&st, p2, "drrl-model", 1, 1, &e) == ST_OK, "open learned");
+    CHECK(store_get_attr_str(st, "/", "position", pos, sizeof pos, &e) == ST_OK &&
+              !strcmp(pos, "learned") && !store_exists(st, "/bert/embeddings/position_conv/weight"),
+          "learned file: position '%s'", pos);
+    store_close(st);
+    path_of(p2, sizeof p2, "rotary.h5");
+    CHECK(write_custom_pos(&m2, p2, -1, -1, "rotary", &e) == ST_OK, "write rotary: %s", e.msg);
+    CHECK(bert_read_config(p2, &c, &e) == ST_FORMAT &&
+              strstr(e.msg, "position: expected 'learned' or 'conv', found 'rotary'"),
+          "unknown position kind: %s", e.msg);
+    path_of(p2, sizeof p2, "nokernel.h5");
+    CHECK(write_custom_pos(&m, p2, -1, -1, "conv", &e) == ST_OK, "write no kernel: %s", e.msg);
+    CHECK(bert_read_config(p2, &c, &e) != ST_OK && strstr(e.msg, "conv_kernel"),
+          "conv without conv_kernel: %s", e.msg);
+    bert_free(&m2);
+    bert_free(&m);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", "/tmp/drrl_bert_io_XXXXXX");
     if (!mkdtemp(dir)) {
@@ -230,10 +315,12 @@ int main(void) {
     }
     test_round_trip();
     test_errors();
+    test_conv();
     int rc = check_exit("test_bert_io");
     if (rc == 0) {
         const char *files[] = {"model.h5", "bare.h5", "missing.h5", "shape.h5", "heads.h5",
-                               "other.h5"};
+                               "other.h5", "conv.h5", "learned.h5", "rotary.h5",
+                               "nokernel.h5"};
         char p[512];
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
             path_of(p, sizeof p, files[i]);

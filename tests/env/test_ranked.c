@@ -15,7 +15,11 @@
  *     with other weights does not reuse it, a file of another format is an error;
  *   - the perturbation bound (tight and cheap, relative Frobenius) is never below the
  *     measured relative error of the layer's attention output on the model's own hidden
- *     states, at every grid rank, layer and sequence, plain and whitened. */
+ *     states, at every grid rank, layer and sequence, plain and whitened;
+ *   - both position kinds (learned, and convolutional with k = 5): ranked_begin's embeddings
+ *     equal bert_forward's layer-0 input bit for bit; for conv also every layer exact and
+ *     rank dh (plain) reproduce bert_forward's logits, padded positions change nothing,
+ *     and a pass at N = 40 > max_pos (the batch padded further) gives the N = 17 logits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,8 +52,8 @@ static void die_if(Status s, const Err *e) {
 }
 
 /* a model with BERT's initialisation, then attention weights and biases made to matter */
-static void make_model(Bert *m, uint64_t seed, Err *e) {
-    die_if(bert_init(m, &cfg, B, N, 0, e), e);
+static void make_model_c(Bert *m, const BertConfig *mc, uint64_t seed, Err *e) {
+    die_if(bert_init(m, mc, B, N, 0, e), e);
     Rng r;
     rng_init(&r, seed, 1);
     bert_init_weights(m, &r);
@@ -64,6 +68,8 @@ static void make_model(Bert *m, uint64_t seed, Err *e) {
         }
     }
 }
+
+static void make_model(Bert *m, uint64_t seed, Err *e) { make_model_c(m, &cfg, seed, e); }
 
 /* a batch: token 0 = 1 ("[CLS]"), lengths 3..N, padding id 0 */
 static void make_batch(Rng *r) {
@@ -292,6 +298,83 @@ static void test_bound(Ranked *R, Err *e) {
     CHECK(viol == 0, "%ld bound violations", viol);
 }
 
+/* ranked_begin's layer-0 input vs bert_forward's (x0 of a training model in eval mode: the
+   LN_e output, kept for the backward), bit for bit */
+static void check_same_embeddings(const Bert *m, Ranked *R, const char *kind, Err *e) {
+    static Bert t;
+    die_if(bert_init(&t, &m->c, B, N, 1, e), e);
+    memcpy(t.param_plan.base, m->param_plan.base, m->param_plan.bytes);
+    bert_forward(&t, ids, tids, mask, NULL, B, N, 0, NULL);
+    die_if(ranked_begin(R, ids, tids, mask, B, N, e), e);
+    CHECK(memcmp(ranked_input(R), t.a.x0, sizeof(float) * B * N * cfg.d_model) == 0,
+          "%s positions: ranked_begin's embeddings differ from bert_forward's", kind);
+    bert_free(&t);
+}
+
+/* the convolutional position encoding through the ranked forward */
+static void test_conv(Err *e) {
+    enum { NL = 40 }; /* > cfg.max_pos = 24: only conv positions run there */
+    BertConfig cc = cfg;
+    cc.position = BERT_POS_CONV, cc.conv_kernel = 5;
+    static Bert mc;
+    make_model_c(&mc, &cc, 21, e);
+    Rng r;
+    rng_init(&r, 22, 5);
+    for (int i = 0; i < 5 * cc.d_model; i++) mc.p.conv_w[i] = (float)(0.5 * rng_normal(&r));
+    for (int i = 0; i < cc.d_model; i++) mc.p.conv_b[i] = (float)(0.2 * rng_normal(&r));
+    static Ranked Rc;
+    RankedOptions o = {.max_B = B, .max_N = NL, .ranks = grid, .n_ranks = 3, .max_m = 8,
+                       .activation = 1, .bounds = 0, .performer_seed = 5};
+    die_if(ranked_init(&Rc, &mc, &o, e), e);
+    check_same_embeddings(&mc, &Rc, "conv", e);
+    test_exact(&mc, &Rc, e);
+    float ref[B * 2], first[B * 2];
+    memcpy(ref, Rc.logits, sizeof ref);
+    test_full_rank(&Rc, RANK_PLAIN, ref, e);
+    /* padded ids and type ids changed: same logits (exact and plain rank 2) */
+    int32_t ids2[B * N], tids2[B * N];
+    for (int i = 0; i < B * N; i++) {
+        ids2[i] = mask[i] ? ids[i] : (int32_t)rng_below(&r, cfg.vocab);
+        tids2[i] = mask[i] ? tids[i] : (int32_t)rng_below(&r, 2);
+    }
+    const RankSpec kinds[2] = {rank_spec(RANK_EXACT, 0), rank_spec(RANK_PLAIN, 2)};
+    for (int k = 0; k < 2; k++) {
+        RankSpec sp[BERT_MAX_LAYERS];
+        for (int l = 0; l < cfg.n_layers; l++) sp[l] = kinds[k];
+        die_if(ranked_forward(&Rc, ids, tids, mask, B, N, sp, e), e);
+        memcpy(first, Rc.logits, sizeof first);
+        die_if(ranked_forward(&Rc, ids2, tids2, mask, B, N, sp, e), e);
+        CHECK(memcmp(first, Rc.logits, sizeof first) == 0,
+              "conv, %s: padded positions changed the logits", rank_kind_name(kinds[k].kind));
+    }
+    /* the batch padded to NL > max_pos: the same logits up to float rounding */
+    static int32_t idl[B * NL], tdl[B * NL];
+    static uint8_t mkl[B * NL];
+    memset(idl, 0, sizeof idl), memset(tdl, 0, sizeof tdl), memset(mkl, 0, sizeof mkl);
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++)
+            idl[b * NL + n] = ids[b * N + n], tdl[b * NL + n] = tids[b * N + n],
+                     mkl[b * NL + n] = mask[b * N + n];
+    RankSpec sp[BERT_MAX_LAYERS];
+    specs(sp, RANK_EXACT, 0);
+    die_if(ranked_forward(&Rc, idl, tdl, mkl, B, NL, sp, e), e);
+    double d = max_rel(Rc.logits, ref, (size_t)B * cfg.n_classes, 1e-3);
+    printf("conv positions, N = %d vs %d (max_pos %d): max relative logit difference %.3g\n",
+           NL, N, cfg.max_pos, d);
+    CHECK(d <= 1e-5, "conv: padded to %d tokens, logits differ by %g", NL, d);
+    ranked_free(&Rc);
+    bert_free(&mc);
+    /* a learned model refuses a plan past max_pos */
+    static Ranked Rl;
+    static Bert ml;
+    make_model(&ml, 23, e);
+    CHECK(ranked_init(&Rl, &ml, &o, e) == ST_INVALID && strstr(e->msg, "(max_pos)"),
+          "learned positions, max_N %d > max_pos: %s", NL, e->msg);
+    ranked_free(&Rl);
+    bert_free(&ml);
+    err_clear(e);
+}
+
 static int factors_identical(const AttnFactors *a, const AttnFactors *b) {
     const size_t t = (size_t)a->H * (a->d + 1) * a->dh, o = (size_t)a->H * a->d * a->dh,
                  s = (size_t)a->H * a->dh;
@@ -330,6 +413,7 @@ int main(void) {
     CHECK(ranked_begin(&R, ids, tids, mask, B, N, &e) == ST_OK &&
               ranked_layer(&R, &wsp, &e) == ST_INVALID && strstr(e.msg, "ranked_calibrate"),
           "whitened before calibration: %s", e.msg);
+    check_same_embeddings(&m, &R, "learned", &e);
     test_exact(&m, &R, &e);
     float ref[B * 2];
     memcpy(ref, R.logits, sizeof ref);
@@ -389,6 +473,7 @@ int main(void) {
     test_flops(&R, &e);
     test_padding(&R, &e);
     test_bound(&R, &e);
+    test_conv(&e);
 
     ranked_free(&R);
     bert_free(&m);

@@ -1,0 +1,153 @@
+/* test_conv1d_torch.c: the depthwise sequence convolution (nn/conv1d.h) against PyTorch's
+ * torch.nn.functional.conv1d with groups = C on the masked input. Runs
+ *     /usr/bin/python3 $DRRL_SOURCE_ROOT/scripts/conv1d_ref.py DIR/conv1d_ref.h5
+ * (DIR from mkdtemp), reads it with core/store (format 'drrl-conv1d-ref', version 1) and
+ * compares our forward output and the gradients dx, dweight, dbias (L = sum(out * dout)) for
+ * k = 1, 3, 9 on rows with padding at the end. Skips (exit 77) when DRRL_SOURCE_ROOT is unset
+ * or /usr/bin/python3, torch, h5py or numpy is absent.
+ *
+ * The references are float64 from the same float32 inputs, so a comparison measures only our
+ * float32 error. Tolerance (as test_torch_ref.c): |ours - ref| <= RTOL |ref| + ATOL max(1,
+ * scale), scale = the largest |ref| of that tensor, RTOL 1e-4, ATOL 1e-5: the outputs are sums
+ * of <= 10 terms and the weight gradients of <= 33, good to ~1e-6 of the scale. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/store.h"
+#include "nn/conv1d.h"
+#include "tests/check.h"
+#include "tests/run.h"
+
+#define RTOL 1e-4
+#define ATOL 1e-5
+#define NAME "test_conv1d_torch"
+
+/* read a tensor; on failure record a check failure and return NULL (caller frees) */
+static void *load(Store *st, const char *name, DType t, int ndim, const int64_t *dims) {
+    size_t n = 1, esz = t == DT_F64 ? 8 : 4;
+    for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
+    void *buf = calloc(n, esz);
+    Err e;
+    err_clear(&e);
+    Status s = buf ? store_read(st, name, t, buf, ndim, dims, &e) : ST_NOMEM;
+    CHECK(s == ST_OK, "reading %s: %s", name, e.msg);
+    if (s != ST_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void compare(const float *ours, const double *ref, size_t n, const char *what) {
+    if (!ours || !ref) {
+        CHECK(0, "%s: missing data", what);
+        return;
+    }
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    double atol = ATOL * fmax(1.0, scale);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)ours[i] - ref[i]), lim = RTOL * fabs(ref[i]) + atol;
+        if (err / lim > worst) worst = err / lim;
+        if (err > lim && bad++ < 5)
+            CHECK(0, "%s[%zu]: ours %.9g, torch %.9g", what, i, (double)ours[i], ref[i]);
+    }
+    CHECK(bad == 0, "%s: %d of %zu elements outside tolerance", what, bad, n);
+    printf("  %-22s n=%-4zu scale %.3g  worst err/tol %.3f\n", what, n, scale, worst);
+}
+
+static void test_case(Store *st, const char *grp) {
+    char name[64];
+    int64_t v[4] = {0, 0, 0, 0};
+    static const char *const an[4] = {"B", "N", "C", "k"};
+    Err e;
+    err_clear(&e);
+    for (int i = 0; i < 4; i++) {
+        Status s = store_get_attr_i64(st, grp, an[i], &v[i], &e);
+        CHECK(s == ST_OK, "%s: attribute %s: %s", grp, an[i], e.msg);
+        if (s) return;
+    }
+    const int B = (int)v[0], N = (int)v[1], C = (int)v[2], k = (int)v[3];
+    printf("%s (B=%d N=%d C=%d k=%d):\n", grp, B, N, C, k);
+    const size_t n = (size_t)B * N * C;
+    int64_t d3[3] = {B, N, C}, d2[2] = {B, N}, dk[2] = {k, C}, dc[1] = {C};
+#define LD(var, ds, t, nd, dims) \
+    snprintf(name, sizeof name, "%s/%s", grp, ds), var = load(st, name, t, nd, dims)
+    float *x, *w, *b, *dout;
+    int32_t *mask;
+    double *rout, *rdx, *rdw, *rdb;
+    LD(x, "x", DT_F32, 3, d3);
+    LD(mask, "mask", DT_I32, 2, d2);
+    LD(w, "weight", DT_F32, 2, dk);
+    LD(b, "bias", DT_F32, 1, dc);
+    LD(dout, "dout", DT_F32, 3, d3);
+    LD(rout, "out", DT_F64, 3, d3);
+    LD(rdx, "dx", DT_F64, 3, d3);
+    LD(rdw, "dweight", DT_F64, 2, dk);
+    LD(rdb, "dbias", DT_F64, 1, dc);
+#undef LD
+    uint8_t *m8 = malloc((size_t)B * N);
+    float *y = calloc(n, 4), *dx = calloc(n, 4), *dw = calloc((size_t)k * C, 4),
+          *db = calloc((size_t)C, 4);
+    if (x && mask && w && b && dout && m8 && y && dx && dw && db) {
+        for (int i = 0; i < B * N; i++) m8[i] = mask[i] != 0;
+        conv1d_dw_forward(y, x, m8, w, b, B, N, C, k);
+        conv1d_dw_backward(dx, dw, db, dout, x, m8, w, B, N, C, k);
+        compare(y, rout, n, "out");
+        compare(dx, rdx, n, "dx");
+        compare(dw, rdw, (size_t)k * C, "dweight");
+        compare(db, rdb, (size_t)C, "dbias");
+    } else {
+        CHECK(0, "%s: missing inputs", grp);
+    }
+    free(x), free(mask), free(w), free(b), free(dout), free(rout), free(rdx), free(rdw);
+    free(rdb), free(m8), free(y), free(dx), free(dw), free(db);
+}
+
+int main(void) {
+    const char *root = getenv("DRRL_SOURCE_ROOT");
+    if (!root || !*root)
+        return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run via meson test)");
+    char *py = "/usr/bin/python3";
+    if (access(py, X_OK) != 0) return check_skip(NAME, "/usr/bin/python3 is not installed");
+    char *probe[] = {py, "-c", "import torch, h5py, numpy", NULL};
+    if (run(probe, 1) != 0)
+        return check_skip(NAME, "/usr/bin/python3 cannot import torch, h5py and numpy "
+                                "(Debian: python3-torch python3-h5py python3-numpy)");
+    char script[4096], dir[] = "/tmp/drrl-conv1d-ref-XXXXXX", out[4096];
+    snprintf(script, sizeof script, "%s/scripts/conv1d_ref.py", root);
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return check_exit(NAME);
+    }
+    snprintf(out, sizeof out, "%s/conv1d_ref.h5", dir);
+    char *cmd[] = {py, script, out, NULL};
+    int rc = run(cmd, 0);
+    CHECK(rc == 0, "%s %s %s exited with %d", py, script, out, rc);
+    if (rc == 0) {
+        Store *st = NULL;
+        Err e;
+        err_clear(&e);
+        Status s = store_open(&st, out, "drrl-conv1d-ref", 1, 1, &e);
+        CHECK(s == ST_OK, "store_open: %s", e.msg);
+        if (s == ST_OK) {
+            test_case(st, "/k1");
+            test_case(st, "/k3");
+            test_case(st, "/k9");
+            store_close(st);
+        }
+    }
+    if (check_failures) {
+        printf("reference file kept: %s\n", out);
+    } else {
+        unlink(out);
+        rmdir(dir);
+    }
+    return check_exit(NAME);
+}

@@ -1,8 +1,9 @@
-/* eval.c: drrl-eval, the comparison table of attention modes on GLUE SST-2 (issue 6).
+/* eval.c: drrl-eval, the comparison table of attention modes on GLUE SST-2 (issue 6) or
+ * byte-level IMDB (issue 7).
  *
  *   drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]
  *             [--modes full,static:8,...,policy] [--out DIR] [--seed N] [--batch B]
- *             [--reps R] [--resamples N] [--predictions] [key.path=value ...]
+ *             [--reps R] [--resamples N] [--predictions] [--min-bytes K] [key.path=value ...]
  *
  * The checkpoint (drrl-train, cmd/train_ckpt.h; a run directory means its newest one) brings
  * the train config (or --config replaces it; key=value overrides it; data.* and eval.* keys
@@ -15,6 +16,10 @@
  * dev with --predictions): DIR/SST-2.MODE.tsv or DIR/dev.MODE.tsv, ':' in MODE written '-',
  * and the policy's ranks per sentence and layer in DIR/policy_ranks.tsv (the heat map's data;
  * scripts/plot_eval.py draws the pictures).
+ * IMDB models (data.format: imdb) work the same way: data.max_len=N evaluates a conv-position
+ * model at N bytes (a note says when the latency table's buckets stop short of N;
+ * latency.file=FILE gives another table), --min-bytes K keeps the reviews of at least K bytes;
+ * test prediction files are DIR/IMDB.MODE.tsv.
  * Bad input is an error before anything runs; files are written only at the end. */
 #include <float.h>
 #include <math.h>
@@ -46,7 +51,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]\n"
             "                 [--modes LIST] [--out DIR] [--seed N] [--batch B] [--reps R]\n"
-            "                 [--resamples N] [--predictions] [key.path=value ...]\n"
+            "                 [--resamples N] [--predictions] [--min-bytes K] [key.path=value ...]\n"
             "Evaluates the frozen model on SST-2 under each attention mode and compares it with\n"
             "full rank: accuracy (bootstrap CI), agreement, KL, logit margin, McNemar, FLOPs,\n"
             "latency, ranks per layer and guardrail statistics. Modes: full, static:r,\n"
@@ -54,7 +59,10 @@ static void usage(FILE *f) {
             "every grid rank and m = 8, 16, 32). Writes DIR/eval.csv and DIR/eval.json (DIR:\n"
             "--out, default the checkpoint's directory); --split test writes eval_test.* and a\n"
             "GLUE prediction file per mode (DIR/SST-2.MODE.tsv); --predictions does so for dev.\n"
-            "key=value overrides the train config, data.* and eval.* the model's config.\n");
+            "key=value overrides the train config, data.* and eval.* the model's config\n"
+            "(data.max_len=N evaluates a conv-position model at N tokens); latency.file=FILE\n"
+            "replaces the checkpoint's latency table. --min-bytes K (IMDB models): only the\n"
+            "reviews of at least K bytes (full length, before truncation).\n");
 }
 
 /* keep_env: Env.load that keeps the evaluation environment as it is (the checkpoint's
@@ -82,7 +90,8 @@ static double median_of(const double *x, int n) {
 
 typedef struct {
     const char *ckpt_arg, *cfg_path, *split, *modes, *out;
-    int seed, batch, reps, resamples, predictions;
+    int seed, batch, reps, resamples, predictions, min_bytes;
+    const char *latency_file; /* latency.file=X given here: that table instead of the checkpoint's */
     const char *over[MAX_OVER], *base_over[MAX_OVER];
     int n_over, n_base_over;
 } Args;
@@ -110,6 +119,7 @@ static Args parse_args(int argc, char **argv) {
         else if (!strcmp(s, "--batch") && more) ok = parse_int_arg(argv[++i], 1, &a.batch);
         else if (!strcmp(s, "--reps") && more) ok = parse_int_arg(argv[++i], 1, &a.reps);
         else if (!strcmp(s, "--resamples") && more) ok = parse_int_arg(argv[++i], 1, &a.resamples);
+        else if (!strcmp(s, "--min-bytes") && more) ok = parse_int_arg(argv[++i], 1, &a.min_bytes);
         else if (!strcmp(s, "--predictions")) a.predictions = 1;
         else if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             usage(stdout);
@@ -117,6 +127,7 @@ static Args parse_args(int argc, char **argv) {
         } else if (s[0] != '-' && strchr(s, '=') && a.n_over + a.n_base_over < MAX_OVER) {
             if (!strncmp(s, "data.", 5) || !strncmp(s, "eval.", 5)) a.base_over[a.n_base_over++] = s;
             else a.over[a.n_over++] = s;
+            if (!strncmp(s, "latency.file=", 13)) a.latency_file = s + 13;
         } else ok = 0;
         if (!ok) {
             fprintf(stderr, "drrl-eval: error: unknown, incomplete or invalid argument '%s'\n", s);
@@ -167,14 +178,36 @@ static void load_checkpoint(const Args *a, char *ckpt, size_t cap, TrainConfig *
     }
     *has_lt = !strcmp(c->env.latency, "table");
     if (!*has_lt) return;
+    /* latency.file=X on the command line: that table (e.g. measured with larger buckets for
+       a longer evaluation) replaces the checkpoint's */
+    const char *lf = a->latency_file && a->latency_file[0] ? a->latency_file : NULL;
     Store *st;
-    if (store_open(&st, ckpt, TRAIN_CKPT_FORMAT, 1, TRAIN_CKPT_VERSION, e)) die(e);
-    s = latency_table_load(st, "/latency", lt, e);
-    store_close(st);
+    s = lf ? store_open(&st, lf, LATENCY_FORMAT, 1, LATENCY_VERSION, e)
+           : store_open(&st, ckpt, TRAIN_CKPT_FORMAT, 1, TRAIN_CKPT_VERSION, e);
+    if (!s) {
+        s = latency_table_load(st, lf ? LATENCY_GROUP : "/latency", lt, e);
+        store_close(st);
+    }
     if (s) {
-        err_prefix(e, "%s", ckpt);
+        err_prefix(e, lf ? "latency.file: %s" : "%s", lf ? lf : ckpt);
         die(e);
     }
+    if (lf) printf("latency table: %s (measured %s on %s) instead of the checkpoint's\n", lf,
+                   lt->date, lt->cpu);
+}
+
+/* a note when the latency table does not reach the evaluated length: a layer longer than the
+   largest bucket is charged that bucket's latency (attention/latency.h) */
+static void latency_note(const LatencyTable *lt, const EncodedSet *set) {
+    if (!lt || lt->n_buckets < 1) return;
+    int longest = 0;
+    for (int i = 0; i < set->n; i++) longest = set->len[i] > longest ? set->len[i] : longest;
+    const int top = lt->buckets[lt->n_buckets - 1];
+    if (longest > top)
+        fprintf(stderr, "drrl-eval: note: the latency table's largest bucket is N=%d but rows "
+                "reach %d tokens: longer layers are charged the N=%d latency (latency.file=FILE "
+                "gives a table measured with larger buckets, e.g. by drrl-bench --calibrate)\n",
+                top, longest, top);
 }
 
 /* the environments of the fixed modes: unguarded (epsilon beyond any bound), kind k */
@@ -272,10 +305,15 @@ int main(int argc, char **argv) {
     static TrainEnv t;
     TrainEvalOptions eo = {.split = a.split, .batch = a.batch,
                            .max_m = eval_modes_max_m(modes, nm), .lt = has_lt ? &lt : NULL,
-                           .base_over = a.base_over, .n_base_over = a.n_base_over};
+                           .base_over = a.base_over, .n_base_over = a.n_base_over,
+                           .min_bytes = a.min_bytes};
     if (train_env_init_eval(&t, &c, &eo, &e)) die(&e);
     TrainEvalParts p;
     train_env_eval_parts(&t, &p);
+    if (a.min_bytes > 0)
+        printf("--min-bytes %d: %d %s reviews of at least %d bytes\n", a.min_bytes, p.set->n,
+               a.split, a.min_bytes);
+    latency_note(t.has_lt ? &t.lt : NULL, p.set);
     /* the policy: restored from the checkpoint, which must come from this very base model */
     static Agent A;
     PpoConfig pp = train_ppo_config(&c, t.env.dims.max_steps);
@@ -353,7 +391,7 @@ int main(int argc, char **argv) {
             snprintf(nm_, sizeof nm_, "%s", modes[i].name);
             for (char *q = nm_; *q; q++) *q = *q == ':' ? '-' : *q;
             snprintf(rows[i].pred_file, sizeof rows[i].pred_file, "%s.%s.tsv",
-                     test ? "SST-2" : "dev", nm_);
+                     !test ? "dev" : base_is_imdb(p.base) ? "IMDB" : "SST-2", nm_);
         }
         if (outs[i].replay_diff > 0)
             fprintf(stderr, "drrl-eval: note: %s: the timed forward's logits differ from the "

@@ -1,14 +1,18 @@
 /* train_env.c: the environment of a drrl-train run (see train_env.h).
  *
  * rank: the frozen model file (env.model) is loaded with its stored config, which names the
- * training data and vocabulary (checked against the vocabulary hash recorded in the model);
+ * data format (sst2 or imdb), the training data and the vocabulary (checked against the
+ * vocabulary hash recorded in the model); the splits are loaded as drrl-base loads them
+ * (cmd/base_eval.h: base_vocab_open, base_load_split), encoded to the config's data.max_len
+ * (drrl-eval's data.max_len=N: any N for a conv-position model, at most max_pos otherwise);
  * the whitened factors are calibrated on the first env.calib_rows training sentences or
  * loaded from their cache (env/ranked_calib.h, keyed by the model file's SHA-256); the
  * latency table is measured here (one attention layer of the model's width and heads, batch
  * 1 as the environment runs each sequence alone, every bucket and rank of the grid) unless a
  * checkpoint brings one; episodes draw batches from the first env.train_rows training rows.
- * For drrl-eval (train_env_init_eval) the same environment runs over the dev or test split,
- * with the checkpoint's latency table. toy: env/toy.h. */
+ * For drrl-eval (train_env_init_eval) the same environment runs over the dev or test split
+ * (optionally only the IMDB reviews of at least min_bytes bytes), with the checkpoint's
+ * latency table or the one drrl-eval passes. toy: env/toy.h. */
 #include "train_env.h"
 
 #include <stdio.h>
@@ -16,10 +20,10 @@
 #include <string.h>
 
 #include "base_config.h"
+#include "base_eval.h"
 #include "core/sha256.h"
 #include "data/encode.h"
-#include "data/tsv.h"
-#include "data/wordpiece.h"
+#include "data/imdb.h"
 #include "env/bert_io.h"
 #include "env/rankenv.h"
 #include "env/ranked_calib.h"
@@ -36,9 +40,9 @@ typedef struct {
     Bert m;
     BaseConfig base;
     BertFileInfo info;
-    WordPiece *wp;
-    TsvData train, split;   /* split: drrl-eval's dev or test file */
-    EncodedSet calib, set;
+    BaseVocab voc;          /* the model's data.format: WordPiece (sst2) or bytes (imdb) */
+    EncodedSet calib, set;  /* set: the training rows, or drrl-eval's dev or test split */
+    char desc[CONFIG_STR_MAX + 64]; /* where set came from (base_load_split) */
     Ranked R;
     RankEnv E;
     int ranked_ok, env_ok;
@@ -53,12 +57,11 @@ static void copy_dims(EnvDims *d, int n_envs, int n_tokens, int token_dim, int n
     for (int i = 0; i < n_info && i < ENV_MAX_INFO; i++) d->info_names[i] = names[i];
 }
 
-/* keep_min_tokens: drop the rows of s shorter than min tokens, in place (order kept) */
-static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
-    int k = 0, longest = 0;
+/* keep_rows: keep the rows i of s with keep[i] != 0, in place (order kept); returns their count */
+static int keep_rows(EncodedSet *s, const uint8_t *keep) {
+    int k = 0;
     for (int i = 0; i < s->n; i++) {
-        longest = s->len[i] > longest ? s->len[i] : longest;
-        if (s->len[i] < min) continue;
+        if (!keep[i]) continue;
         if (k != i) {
             memmove(s->ids + (size_t)k * s->max_len, s->ids + (size_t)i * s->max_len,
                     sizeof(int32_t) * (size_t)s->max_len);
@@ -66,12 +69,61 @@ static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
         }
         k++;
     }
-    if (!k)
-        return err_set(e, ST_CONFIG, "env.min_tokens: expected a length some training rows reach "
-                       "(longest %d tokens), found %d", longest, min);
     s->n = k;
     s->n_tokens = 0;
     for (int i = 0; i < k; i++) s->n_tokens += s->len[i];
+    return k;
+}
+
+/* keep_min_tokens: drop the rows of s shorter than min tokens, in place (order kept) */
+static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
+    int longest = 0;
+    uint8_t *keep = malloc((size_t)(s->n ? s->n : 1));
+    if (!keep) return err_set(e, ST_NOMEM, "out of memory for %d rows", s->n);
+    for (int i = 0; i < s->n; i++) {
+        longest = s->len[i] > longest ? s->len[i] : longest;
+        keep[i] = s->len[i] >= min;
+    }
+    int k = keep_rows(s, keep);
+    free(keep);
+    if (!k)
+        return err_set(e, ST_CONFIG, "env.min_tokens: expected a length some training rows reach "
+                       "(longest %d tokens), found %d", longest, min);
+    return ST_OK;
+}
+
+/* keep_min_bytes: drrl-eval's --min-bytes (imdb only): keep the rows of split whose full
+   review (before truncation to data.max_len) has at least min bytes. The rows' index is
+   their row in the split's file (base_eval.h), whose full lengths are read here again. */
+static Status keep_min_bytes(EncodedSet *s, const BaseConfig *b, const BaseVocab *v,
+                             const char *split, int min, Err *e) {
+    if (!v->imdb)
+        return err_set(e, ST_CONFIG, "--min-bytes: expected a model with data.format: imdb, "
+                       "found %s", b->data.format);
+    const int test = !strcmp(split, "test");
+    const char *key = test ? "data.test" : b->data.dev_rows > 0 ? "data.train" : "data.dev";
+    const char *path = test ? b->data.test : b->data.dev_rows > 0 ? b->data.train : b->data.dev;
+    ImdbData d;
+    Status st = imdb_load(&d, path, 0, e);
+    if (st) return err_prefix(e, "%s", key);
+    uint8_t *keep = malloc((size_t)(s->n ? s->n : 1));
+    if (!keep) {
+        imdb_free(&d);
+        return err_set(e, ST_NOMEM, "out of memory for %d rows", s->n);
+    }
+    int longest = 0;
+    for (int i = 0; i < s->n; i++) {
+        const int r = s->index[i];
+        const int len = r >= 0 && r < d.n ? d.len[r] : 0;
+        longest = len > longest ? len : longest;
+        keep[i] = len >= min;
+    }
+    imdb_free(&d);
+    int k = keep_rows(s, keep);
+    free(keep);
+    if (!k)
+        return err_set(e, ST_CONFIG, "--min-bytes: expected a length some %s reviews reach "
+                       "(longest %d bytes), found %d", split, longest, min);
     return ST_OK;
 }
 
@@ -90,7 +142,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     if (!d) return err_set(e, ST_NOMEM, "out of memory");
     t->impl = d;
     const char *model = c->env.model;
-    char vsha[65], src[CONFIG_STR_MAX + 32];
+    char src[CONFIG_STR_MAX + 32];
     Status s;
     if ((s = sha256_file(model, t->model_sha256, e)) || (s = bert_read_config(model, &d->bc, e)) ||
         (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
@@ -99,25 +151,35 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src,
                               ev ? ev->base_over : NULL, ev ? ev->n_base_over : 0, e)))
         return s;
-    if ((s = wordpiece_load(&d->wp, d->base.data.vocab, e)) || (s = sha256_file(d->base.data.vocab, vsha, e)))
+    if (ev && ev->min_bytes > 0 && !base_is_imdb(&d->base))
+        return err_set(e, ST_CONFIG, "--min-bytes: expected a model with data.format: imdb, "
+                       "found %s", d->base.data.format);
+    /* a learned position table has max_pos rows; conv positions run at any length */
+    if (d->base.data.max_len > bert_max_len(&d->bc))
+        return err_set(e, ST_CONFIG, "data.max_len: expected at most %d (the max_pos of %s, whose "
+                       "positions are learned; only a model with model.position: conv runs "
+                       "longer), found %d", d->bc.max_pos, model, d->base.data.max_len);
+    if ((s = base_vocab_open(&d->voc, &d->base, e))) return s;
+    if (d->info.vocab_sha256[0] && strcmp(d->voc.sha, d->info.vocab_sha256))
+        return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary of data.format "
+                       "%s), found %s", model, d->voc.sha, d->base.data.format,
+                       d->info.vocab_sha256);
+    /* the calibration rows: the first env.calib_rows training rows (at data.max_len) */
+    if ((s = base_load_split(&d->calib, &d->base, &d->voc, "train", c->env.calib_rows, 1, NULL, 0,
+                             e)))
         return s;
-    if (d->info.vocab_sha256[0] && strcmp(vsha, d->info.vocab_sha256))
-        return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary %s), found %s",
-                       model, vsha, d->base.data.vocab, d->info.vocab_sha256);
-    if ((s = tsv_load(&d->train, d->base.data.train, e))) return s;
-    TsvData head = d->train;
-    if (c->env.calib_rows < head.n) head.n = c->env.calib_rows;
-    if ((s = encoded_from_tsv(&d->calib, &head, d->wp, d->base.data.max_len, e))) return s;
     if (ev) {
-        const int test = !strcmp(ev->split, "test");
-        if ((s = tsv_load(&d->split, test ? d->base.data.test : d->base.data.dev, e)))
-            return err_prefix(e, test ? "data.test" : "data.dev");
-        if ((s = encoded_from_tsv(&d->set, &d->split, d->wp, d->base.data.max_len, e))) return s;
+        if ((s = base_load_split(&d->set, &d->base, &d->voc, ev->split, 0, 0, d->desc,
+                                 sizeof d->desc, e)))
+            return s;
+        if (ev->min_bytes > 0 && (s = keep_min_bytes(&d->set, &d->base, &d->voc, ev->split,
+                                                     ev->min_bytes, e)))
+            return s;
     } else {
-        head = d->train;
-        if (c->env.train_rows && c->env.train_rows < head.n) head.n = c->env.train_rows;
-        if ((s = encoded_from_tsv(&d->set, &head, d->wp, d->base.data.max_len, e))) return s;
-    if (c->env.min_tokens > 0 && (s = keep_min_tokens(&d->set, c->env.min_tokens, e))) return s;
+        if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1,
+                                 d->desc, sizeof d->desc, e)))
+            return s;
+        if (c->env.min_tokens > 0 && (s = keep_min_tokens(&d->set, c->env.min_tokens, e))) return s;
     }
     int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
     if (ev && batch > d->set.n) batch = d->set.n;
@@ -154,6 +216,8 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     if (table && ev) {
         if (!ev->lt)
             return err_set(e, ST_MISSING, "latency table: required in table latency mode (env.latency)");
+        if ((s = latency_table_check(ev->lt, d->bc.d_model, d->bc.n_heads, e)))
+            return err_prefix(e, "latency table");
         t->lt = *ev->lt;
     } else if (table && given) {
         if ((s = latency_table_check(given, d->bc.d_model, d->bc.n_heads, e))) return s;
@@ -197,6 +261,8 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     t->env.self = &d->E;
     t->env.reset = rankenv_reset, t->env.step = rankenv_step;
     t->env.save = rankenv_save, t->env.load = rankenv_load;
+    printf("data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
+           d->base.data.max_len, d->set.n_truncated);
     printf("environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
            ec.batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
     for (int i = 0; i < ec.n_ranks; i++) printf("%d ", ec.ranks[i]);
@@ -208,8 +274,7 @@ static void rank_free(RankImpl *d) {
     if (d->env_ok) rankenv_free(&d->E);
     if (d->ranked_ok) ranked_free(&d->R);
     encoded_free(&d->calib), encoded_free(&d->set);
-    tsv_free(&d->train), tsv_free(&d->split);
-    if (d->wp) wordpiece_free(d->wp);
+    base_vocab_close(&d->voc);
     bert_free(&d->m);
     bert_file_info_free(&d->info);
     free(d);
@@ -275,5 +340,5 @@ Status train_env_init_eval(TrainEnv *t, const TrainConfig *c, const TrainEvalOpt
 
 void train_env_eval_parts(TrainEnv *t, TrainEvalParts *p) {
     RankImpl *d = t->impl;
-    p->env = &d->E, p->R = &d->R, p->set = &d->set, p->tsv = &d->split, p->base = &d->base;
+    p->env = &d->E, p->R = &d->R, p->set = &d->set, p->base = &d->base, p->desc = d->desc;
 }

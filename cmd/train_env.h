@@ -9,7 +9,6 @@
 #include "attention/latency.h"
 #include "base_config.h"
 #include "data/encode.h"
-#include "data/tsv.h"
 #include "env/rankenv.h"
 #include "train_config.h"
 
@@ -36,6 +35,7 @@ typedef struct {
     const LatencyTable *lt;        /* the checkpoint's table (required in table latency mode) */
     const char *const *base_over;  /* key=value overrides of the model's stored config (data.*) */
     int n_base_over;
+    int min_bytes;                 /* > 0 (imdb only): reviews of at least this many bytes */
 } TrainEvalOptions;
 
 /* TrainEvalParts: what an evaluation needs besides the Env (owned by the TrainEnv). */
@@ -43,8 +43,8 @@ typedef struct {
     RankEnv *env;            /* over the split, c's guardrail and grid, batch o->batch */
     Ranked *R;               /* its ranked forward (max_B = batch, bounds, max_m) */
     const EncodedSet *set;   /* the split, encoded */
-    const TsvData *tsv;      /* the split as loaded (test: its index column) */
     const BaseConfig *base;  /* the model's stored config with the overrides */
+    const char *desc;        /* where the split's rows came from (base_load_split) */
 } TrainEvalParts;
 
 /* train_env_init_eval: the rank environment of c (type rank) over a split of the model's data

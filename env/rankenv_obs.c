@@ -32,7 +32,18 @@
  *     41 + g         log10 rho_s(ranks[g]), clipped to [-6, 6]: the relative tight bound
  *                    of the segment at each candidate rank (what the guardrail masks on)
  * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
- * with tok_mask 0. */
+ * with tok_mask 0.
+ *
+ * Lengths past max_pos: a conv-position model (IMDB, issue 7) runs at any length, and
+ * drrl-eval evaluates a policy trained at max_pos tokens at up to 4x that, where sequence
+ * features 5 and 6 reach 4 and log(1 + 4 max_pos) / log(1 + max_pos) (1.20 for max_pos 1024).
+ * Kept as they are, deliberately: with per-segment ranks (T > 0) every segment token's own
+ * features (40: rows / T, 39: s / n_heads) stay in their training range apart from the index
+ * s, and the sequence token's length is information the policy should have; a log-only or
+ * clipped feature would be just as far outside what the policy saw in training (it never sees
+ * n_b > max_pos) while hiding the length, and would change the observations of every SST-2
+ * policy already trained. A policy evaluated past its training length is extrapolating either
+ * way; drrl-eval reports its accuracy and fidelity at each length. */
 #include "env/rankenv.h"
 
 #include <cblas.h>

@@ -11,21 +11,6 @@
 
 #define CKPT_FORMAT "drrl-base-ckpt"
 
-static Status put_rng(Store *st, const char *name, const Rng *r, Err *e) {
-    uint64_t w[RNG_STATE_WORDS];
-    rng_save(r, w);
-    int64_t dims[1] = {RNG_STATE_WORDS};
-    return store_write(st, name, DT_U64, w, 1, dims, e);
-}
-
-static Status get_rng(Store *st, const char *name, Rng *r, Err *e) {
-    uint64_t w[RNG_STATE_WORDS];
-    int64_t dims[1] = {RNG_STATE_WORDS};
-    Status s = store_read(st, name, DT_U64, w, 1, dims, e);
-    if (!s) rng_load(r, w);
-    return s;
-}
-
 Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, const float *adam_v,
                       size_t n, const OptimStep *step, const BaseProgress *p,
                       const char *config_yaml, Err *e) {
@@ -38,9 +23,9 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
         (s = store_write(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
         (s = store_write(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
         (s = store_set_attr_i64(st, "/adam", "t", step->t, e)) ||
-        (s = put_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
-        (s = put_rng(st, "/rng/order", &p->order, e)) ||
-        (s = put_rng(st, "/rng/dropout", &p->dropout, e)) ||
+        (s = store_write_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
+        (s = store_write_rng(st, "/rng/order", &p->order, e)) ||
+        (s = store_write_rng(st, "/rng/dropout", &p->dropout, e)) ||
         (s = store_set_attr_i64(st, "/", "step", p->step, e)) ||
         (s = store_set_attr_i64(st, "/", "epoch", p->epoch, e)) ||
         (s = store_set_attr_i64(st, "/", "batch", p->batch, e)) ||
@@ -75,9 +60,9 @@ Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, s
         (s = store_read(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
         (s = store_read(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
         (s = store_get_attr_i64(st, "/adam", "t", &step->t, e)) ||
-        (s = get_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
-        (s = get_rng(st, "/rng/order", &p->order, e)) ||
-        (s = get_rng(st, "/rng/dropout", &p->dropout, e)) ||
+        (s = store_read_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
+        (s = store_read_rng(st, "/rng/order", &p->order, e)) ||
+        (s = store_read_rng(st, "/rng/dropout", &p->dropout, e)) ||
         (s = store_get_attr_i64(st, "/", "step", &p->step, e)))
         goto done;
     if ((s = store_get_attr_i64(st, "/", "epoch", &v, e))) goto done;

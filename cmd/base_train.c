@@ -21,6 +21,7 @@
 #include "base_ckpt.h"
 #include "base_eval.h"
 #include "core/sha256.h"
+#include "core/store.h"
 #include "core/timer.h"
 #include "data/bucket.h"
 #include "data/encode.h"
@@ -29,22 +30,6 @@
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { g_stop = sig; }
-
-/* mkdir_p: create dir and its parents (like mkdir -p) */
-static Status mkdir_p(const char *dir, Err *e) {
-    char buf[CONFIG_STR_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) goto fail;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) goto fail;
-    return ST_OK;
-fail:
-    return err_set(e, ST_IO, "run.dir: cannot create '%s': %s", buf, strerror(errno));
-}
 
 /* the learning rate of step s (1-based) of total, with W warm-up steps */
 static double lr_at(double peak, int64_t s, int64_t total, int64_t W) {
@@ -193,7 +178,10 @@ Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int
         printf("resumed from %s: epoch %d, batch %d, step %lld\n", resume, p.epoch + 1, p.batch,
                (long long)p.step);
     }
-    if ((s = mkdir_p(c->run.dir, e))) goto out;
+    if ((s = store_mkdirs(c->run.dir, e))) {
+        err_prefix(e, "run.dir");
+        goto out;
+    }
     t.csv = fopen(csv_path, resume ? "a" : "w");
     if (!t.csv) {
         s = err_set(e, ST_IO, "%s: cannot open: %s", csv_path, strerror(errno));

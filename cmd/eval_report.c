@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/store.h"
+
 #define MAX_FILES 80
 
 /* ---- the Markdown table ---- */
@@ -190,22 +192,6 @@ typedef struct {
     char path[4200], tmp[4300];
 } Pending;
 
-static Status mkdir_p(const char *path, Err *e) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        const char c = *p;
-        if (c == '/' || c == 0) {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return err_set(e, ST_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-        }
-        if (!c) break;
-    }
-    return ST_OK;
-}
-
 /* open the temporary file of dir/name as pending slot p */
 static FILE *open_pending(Pending *p, const char *dir, const char *name, Err *e) {
     snprintf(p->path, sizeof p->path, "%s/%s", dir, name);
@@ -239,7 +225,7 @@ Status eval_report_write(const char *dir, const EvalInfo *in, const EvalRow *row
     static Pending pend[MAX_FILES];
     int np = 0;
     const int test = !strcmp(in->split, "test");
-    Status s = mkdir_p(dir, e);
+    Status s = store_mkdirs(dir, e);
     for (int k = 0; k < 3 + n && !s; k++) { /* csv, json, ranks, predictions */
         if (k == 2 && !ranks) continue;
         if (k >= 3 && !rows[k - 3].pred_file[0]) continue;

@@ -46,22 +46,6 @@ static void usage(FILE *f) {
             "Writes RUN_DIR/config.yaml, metrics.csv, checkpoints/ckpt-*.h5, rollouts/iter-*.h5.\n");
 }
 
-static Status mkdir_p(const char *path, Err *e) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        char c = *p;
-        if (c == '/' || c == 0) {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return err_set(e, ST_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-        }
-        if (!c) break;
-    }
-    return ST_OK;
-}
-
 /* state_hash: SHA-256 of the training state: parameters, Adam moments and step, the agent's
    RNG streams and counters (equal for a straight and a resumed run) */
 static void state_hash(char hex[65], const Agent *A) {
@@ -88,7 +72,7 @@ static Status checkpoint(const TrainConfig *c, const Agent *A, TrainEnv *t, cons
                          double seconds, char *path, size_t cap, Err *e) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/checkpoints", c->run.dir);
-    Status s = mkdir_p(dir, e);
+    Status s = store_mkdirs(dir, e);
     if (s) return s;
     TrainCkptMeta m = {.config_yaml = yaml, .seconds = seconds};
     snprintf(m.env_type, sizeof m.env_type, "%s", t->type);
@@ -165,7 +149,7 @@ int main(int argc, char **argv) {
                (long long)A.iteration, (long long)A.env_steps, seconds0);
     }
     /* the run directory is created only now: a run that fails to start writes nothing */
-    if (mkdir_p(c.run.dir, &e)) die(&e);
+    if (store_mkdirs(c.run.dir, &e)) die(&e);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", c.run.dir);
     FILE *cf = fopen(path, "w");

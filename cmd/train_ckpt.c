@@ -11,21 +11,6 @@
 
 #include "core/store.h"
 
-static Status put_rng(Store *st, const char *name, const Rng *r, Err *e) {
-    uint64_t w[RNG_STATE_WORDS];
-    rng_save(r, w);
-    int64_t dims[1] = {RNG_STATE_WORDS};
-    return store_write(st, name, DT_U64, w, 1, dims, e);
-}
-
-static Status get_rng(Store *st, const char *name, Rng *r, Err *e) {
-    uint64_t w[RNG_STATE_WORDS];
-    int64_t dims[1] = {RNG_STATE_WORDS};
-    Status s = store_read(st, name, DT_U64, w, 1, dims, e);
-    if (!s) rng_load(r, w);
-    return s;
-}
-
 /* layout text: one line per tensor, "name offset dim0 dim1" (dim1 = 1 for vectors) */
 static char *layout_text(const Policy *P) {
     int n = policy_n_tensors(P);
@@ -60,8 +45,8 @@ Status train_ckpt_save(const char *path, const Agent *A, Env *env, const Latency
         (s = store_write(st, "/adam/m", DT_F32, A->adam_m, 1, dims, e)) ||
         (s = store_write(st, "/adam/v", DT_F32, A->adam_v, 1, dims, e)) ||
         (s = store_set_attr_i64(st, "/adam", "t", A->step.t, e)) ||
-        (s = put_rng(st, "/rng/act", &A->rng_act, e)) ||
-        (s = put_rng(st, "/rng/mb", &A->rng_mb, e)) ||
+        (s = store_write_rng(st, "/rng/act", &A->rng_act, e)) ||
+        (s = store_write_rng(st, "/rng/mb", &A->rng_mb, e)) ||
         (s = env->save(env->self, st, "/env", e)) ||
         (lt && (s = latency_table_save(st, "/latency", lt, e))) ||
         (s = store_set_attr_i64(st, "/", "iteration", A->iteration, e)) ||
@@ -151,8 +136,8 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
         (s = store_read(st, "/adam/m", DT_F32, A->adam_m, 1, dims, e)) ||
         (s = store_read(st, "/adam/v", DT_F32, A->adam_v, 1, dims, e)) ||
         (s = store_get_attr_i64(st, "/adam", "t", &A->step.t, e)) ||
-        (s = get_rng(st, "/rng/act", &A->rng_act, e)) ||
-        (s = get_rng(st, "/rng/mb", &A->rng_mb, e)) ||
+        (s = store_read_rng(st, "/rng/act", &A->rng_act, e)) ||
+        (s = store_read_rng(st, "/rng/mb", &A->rng_mb, e)) ||
         (s = env->load(env->self, st, "/env", e)) ||
         (lt && (s = latency_table_load(st, "/latency", lt, e))) ||
         (s = store_get_attr_i64(st, "/", "iteration", &A->iteration, e)) ||

@@ -170,16 +170,10 @@ void train_progress(const PpoStats *s, const Agent *A, int64_t total, double fps
     fflush(stdout);
 }
 
-static Status mkdir_p(const char *path, Err *e) {
-    if (mkdir(path, 0777) && errno != EEXIST)
-        return err_set(e, ST_IO, "%s: cannot create directory: %s", path, strerror(errno));
-    return ST_OK;
-}
-
 Status rollout_write(const char *dir, const Agent *A, Err *e) {
     char path[4096];
     snprintf(path, sizeof path, "%s/rollouts", dir);
-    Status s = mkdir_p(path, e);
+    Status s = store_mkdirs(path, e);
     if (s) return s;
     snprintf(path, sizeof path, "%s/rollouts/iter-%08lld.h5", dir, (long long)A->iteration);
     const Rollout *r = &A->ro;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "rng.h"
 
 #define STORE_MAX_DIMS 8
 #define STORE_CHUNK_MIN 4096
@@ -82,5 +83,14 @@ Status store_get_attr_str(Store *st, const char *obj, const char *name, char *bu
                           Err *e);
 Status store_get_attr_i64(Store *st, const char *obj, const char *name, int64_t *v, Err *e);
 Status store_get_attr_f64(Store *st, const char *obj, const char *name, double *v, Err *e);
+
+/* store_write_rng / store_read_rng: an Rng's full state as a (RNG_STATE_WORDS) uint64
+   dataset (checkpoints restore every stream bit for bit). */
+Status store_write_rng(Store *st, const char *name, const Rng *r, Err *e);
+Status store_read_rng(Store *st, const char *name, Rng *r, Err *e);
+
+/* store_mkdirs: create directory path and its missing parents (mkdir -p); ST_IO naming the
+   first directory that cannot be created. */
+Status store_mkdirs(const char *path, Err *e);
 
 #endif

@@ -1,0 +1,41 @@
+/* store_extra.c: small helpers every writer of drrl files needs (declared in store.h):
+ * an Rng's state as a dataset (checkpoints), and creating a run's directories. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+Status store_write_rng(Store *st, const char *name, const Rng *r, Err *e) {
+    uint64_t w[RNG_STATE_WORDS];
+    rng_save(r, w);
+    int64_t dims[1] = {RNG_STATE_WORDS};
+    return store_write(st, name, DT_U64, w, 1, dims, e);
+}
+
+Status store_read_rng(Store *st, const char *name, Rng *r, Err *e) {
+    uint64_t w[RNG_STATE_WORDS];
+    int64_t dims[1] = {RNG_STATE_WORDS};
+    Status s = store_read(st, name, DT_U64, w, 1, dims, e);
+    if (!s) rng_load(r, w);
+    return s;
+}
+
+Status store_mkdirs(const char *path, Err *e) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return err_set(e, ST_INVALID, "%.64s...: path too long (at most %zu bytes)", path,
+                       sizeof buf - 1);
+    for (char *p = buf + 1;; p++) {
+        const char c = *p;
+        if (c == '/' || c == 0) {
+            *p = 0;
+            if (buf[0] && mkdir(buf, 0777) && errno != EEXIST)
+                return err_set(e, ST_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+        }
+        if (!c) break;
+    }
+    return ST_OK;
+}

@@ -212,6 +212,11 @@ Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank /* (B,
 Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq /* (B) or NULL */,
                            double *sec_seq /* (B) or NULL */, Err *e);
 
+/* ranked_attend: only the attention of the current layer on its input, by spec's kernel, into
+   R->att (FLOPs into fl, may be NULL); the layer does not advance (ranked_layer then runs it
+   again with the rest of the layer). For timing attention alone. */
+Status ranked_attend(Ranked *R, const RankSpec *spec, AttnFlops *fl, Err *e);
+
 /* ranked_end: pooler, classifier and softmax after the last layer: R->logits, R->probs
    (B, K). ST_INVALID if layers remain. */
 Status ranked_end(Ranked *R, Err *e);

@@ -149,6 +149,13 @@ static void finish_layer(Ranked *R) {
     R->layer++;
 }
 
+Status ranked_attend(Ranked *R, const RankSpec *spec, AttnFlops *fl, Err *e) {
+    if (R->layer >= R->L) return err_set(e, ST_INVALID, "ranked_attend: no layer left (%d)", R->L);
+    AttnFlops tmp;
+    attn_flops_zero(&tmp);
+    return attend(R, R->layer, spec, fl ? fl : &tmp, e);
+}
+
 Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);

@@ -1,0 +1,423 @@
+/* sweep.c: drrl-sweep, attention latency, counted FLOPs and fidelity of a frozen byte-level
+ * IMDB model against sequence length (issue 7, item 3: the sweep against length).
+ *
+ *   drrl-sweep --model MODEL.h5 [--lengths 1024,2048,4096,8192,16384]
+ *              [--modes full,static:8,static:16,nystrom:32,performer:32] [--rows K] [--reps R]
+ *              [--csv FILE] [--calib N] [--factors FILE.h5] [key.path=value ...]
+ *
+ * For each length L, K inputs of exactly L bytes are made by joining consecutive same-label
+ * reviews of the model's test file (data/imdb.h imdb_join; data.test from the config stored
+ * in the model, overridable as key.path=value) and encoded to L + 2 tokens ([CLS] bytes
+ * [SEP]). Every input runs alone (B = 1) through the ranked forward (env/ranked.h) in every
+ * mode, all layers alike:
+ *   full           exact attention
+ *   static:r       weight-level whitened factors at rank r (calibrated on the first N training
+ *                  rows, or loaded from the cache next to the model, as drrl-train does)
+ *   static-plain:r weight-level plain SVD factors at rank r
+ *   nystrom:m      Nystromformer, m landmarks;   performer:m   Performer FAVOR+, m features
+ * Measured per (L, mode), medians over R reps x K rows (monotonic clock):
+ *   latency_ms     attention only: each layer's attention kernel called alone on the layer's
+ *                  input (the same call ranked_layer makes), summed over layers
+ *   forward_ms     the whole forward (embeddings, every ranked_layer, head), the separate
+ *                  attention calls excluded
+ * and, per row (first rep): counted attention FLOPs (ranked_attn_flops), KL(p_full || p_mode),
+ * and the relative Frobenius error of the last layer's attention output vs exact attention on
+ * the same input. Ratios are against full at the same length. Prints a Markdown table and
+ * writes CSV (--csv): length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,
+ * forward_ms,forward_ratio,rel_err,rows. A learned-position model refuses L + 2 > max_pos;
+ * a conv-position model runs at any length. Only byte-level IMDB models (data.format: imdb). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base_config.h"
+#include "base_eval.h"
+#include "core/sha256.h"
+#include "core/timer.h"
+#include "data/encode.h"
+#include "data/imdb.h"
+#include "env/bert_io.h"
+#include "env/ranked.h"
+#include "env/ranked_calib.h"
+
+#define MAX_LIST 32
+#define PERFORMER_SEED 1
+
+typedef struct {
+    char name[32];   /* as given: "static:8" */
+    RankKind kind;
+    int rank;
+} Mode;
+
+typedef struct {
+    double lat_ms, fwd_ms;   /* medians */
+    int64_t attn_flops;      /* mean over rows (equal for equal lengths) */
+    double kl, rel;          /* means over rows */
+    int rows;
+} Cell;
+
+typedef struct {
+    BertConfig bc;
+    Bert m;
+    BaseConfig base;
+    BertFileInfo info;
+    BaseVocab voc;
+    ImdbData test;
+    EncodedSet calib;
+    Ranked R;
+    int ranked_ok;
+} Sweep;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: drrl-sweep --model MODEL.h5 [--lengths 1024,2048,4096,8192,16384]\n"
+               "                  [--modes full,static:8,static:16,nystrom:32,performer:32] [--rows K]\n"
+               "                  [--reps R] [--csv FILE] [--calib N] [--factors FILE.h5] [key.path=value ...]\n"
+               "Attention latency, counted FLOPs and fidelity (KL, relative error) of a byte-level IMDB\n"
+               "model's attention modes against sequence length, on inputs of exactly L bytes joined\n"
+               "from same-label test reviews. Modes: full, static:r (whitened), static-plain:r,\n"
+               "nystrom:m, performer:m.\n");
+}
+
+/* "4,8,16" -> list; 0 on a malformed list */
+static int parse_list(const char *s, int *out, int cap, int lo, int hi) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > hi || n == cap) return 0;
+        out[n++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return 0;
+    }
+    return n;
+}
+
+/* "full,static:8,..." -> modes; ST_CONFIG naming the bad entry */
+static Status parse_modes(const char *s, Mode *out, int *n, Err *e) {
+    static const struct { const char *p; RankKind k; } kinds[] = {
+        {"static-plain:", RANK_PLAIN}, {"static:", RANK_WHITENED},
+        {"nystrom:", RANK_NYSTROM},    {"performer:", RANK_PERFORMER}};
+    *n = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_LIST) return err_set(e, ST_CONFIG, "--modes: at most %d modes", MAX_LIST);
+        Mode *m = &out[*n];
+        snprintf(m->name, sizeof m->name, "%s", tok);
+        int ok = 0;
+        if (!strcmp(tok, "full")) m->kind = RANK_EXACT, m->rank = 0, ok = 1;
+        for (size_t i = 0; !ok && i < sizeof kinds / sizeof kinds[0]; i++) {
+            size_t lp = strlen(kinds[i].p);
+            if (strncmp(tok, kinds[i].p, lp)) continue;
+            char *end;
+            long v = strtol(tok + lp, &end, 10);
+            if (end != tok + lp && !*end && v >= 1 && v <= 1 << 20)
+                m->kind = kinds[i].k, m->rank = (int)v, ok = 1;
+            break;
+        }
+        if (!ok)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
+                           "static-plain:r, nystrom:m, performer:m", tok);
+        (*n)++;
+    }
+    if (!*n) return err_set(e, ST_CONFIG, "--modes: expected at least one mode");
+    return ST_OK;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n) {
+    if (n < 1) return NAN;
+    qsort(x, (size_t)n, sizeof(double), cmp_dbl);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* KL(p || q) of two distributions of K classes (nats) */
+static double kl_div(const float *p, const float *q, int K) {
+    double s = 0;
+    for (int k = 0; k < K; k++)
+        if (p[k] > 0) s += (double)p[k] * (log((double)p[k]) - log(q[k] > 1e-30f ? (double)q[k] : 1e-30));
+    return s > 0 ? s : 0;
+}
+
+/* one timed pass of one row in mode md: attention-only and forward seconds; with `full`
+   (the exact pass's probs, K) also the KL and the last layer's relative error */
+static Status timed_pass(Ranked *R, const int32_t *ids, const uint8_t *mask, int N, const Mode *md,
+                         int measure, double *att_s, double *fwd_s, double *rel, Err *e) {
+    const RankSpec sp = rank_spec(md->kind, md->rank);
+    double t0 = time_now();
+    Status s = ranked_begin(R, ids, NULL, mask, 1, N, e);
+    double fwd = time_now() - t0, att = 0;
+    for (int l = 0; !s && l < R->L; l++) {
+        t0 = time_now();
+        s = ranked_attend(R, &sp, NULL, e); /* attention alone, timed; ranked_layer redoes it */
+        att += time_now() - t0;
+        if (s) return err_prefix(e, "layer %d (%s)", l, md->name);
+        if (measure && l == R->L - 1 && (s = ranked_teacher(R, e))) return s;
+        t0 = time_now();
+        s = ranked_layer(R, &sp, e);
+        fwd += time_now() - t0;
+        if (!s && measure && l == R->L - 1) ranked_fidelity(R, 0, N, NULL, rel);
+    }
+    if (s) return s;
+    t0 = time_now();
+    if ((s = ranked_end(R, e))) return s;
+    fwd += time_now() - t0;
+    *att_s = att, *fwd_s = fwd;
+    return ST_OK;
+}
+
+/* the model, its config, the test file and (static modes) the whitened factors */
+static Status sweep_load(Sweep *d, const char *model, const char *const *over, int n_over,
+                         const int *lengths, int nl, const Mode *modes, int nm, int calib_rows,
+                         const char *factors, Err *e) {
+    char src[CONFIG_STR_MAX + 32], sha[65];
+    Status s;
+    if ((s = sha256_file(model, sha, e)) || (s = bert_read_config(model, &d->bc, e)) ||
+        (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
+        return err_prefix(e, "--model");
+    snprintf(src, sizeof src, "%s:/config", model);
+    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, over, n_over, e)))
+        return s;
+    if (!base_is_imdb(&d->base))
+        return err_set(e, ST_CONFIG, "%s: expected a byte-level IMDB model (data.format: imdb), found "
+                       "data.format: %s; drrl-sweep makes its long inputs by joining IMDB reviews",
+                       model, d->base.data.format);
+    int maxL = 0, dh = d->bc.d_model / d->bc.n_heads, max_m = 0, white = 0;
+    for (int i = 0; i < nl; i++) maxL = lengths[i] > maxL ? lengths[i] : maxL;
+    if (maxL + 2 > bert_max_len(&d->bc))
+        return err_set(e, ST_CONFIG, "--lengths: %d bytes need %d tokens ([CLS] and [SEP] added), more "
+                       "than the max_pos %d of %s, whose positions are learned; only a model with "
+                       "model.position: conv runs longer", maxL, maxL + 2, d->bc.max_pos, model);
+    int grid[MAX_LIST], ng = 0;
+    for (int i = 0; i < nm; i++) {
+        if ((modes[i].kind == RANK_PLAIN || modes[i].kind == RANK_WHITENED) && modes[i].rank > dh)
+            return err_set(e, ST_CONFIG, "--modes: %s: expected a rank of at most the head size %d",
+                           modes[i].name, dh);
+        if (modes[i].kind == RANK_PLAIN || modes[i].kind == RANK_WHITENED) {
+            int seen = 0;
+            for (int j = 0; j < ng; j++) seen |= grid[j] == modes[i].rank;
+            if (!seen) grid[ng++] = modes[i].rank;
+        }
+        if (modes[i].kind == RANK_NYSTROM || modes[i].kind == RANK_PERFORMER)
+            max_m = modes[i].rank > max_m ? modes[i].rank : max_m;
+        white |= modes[i].kind == RANK_WHITENED;
+    }
+    if (ng > ATTN_MAX_RANKS - 1)
+        return err_set(e, ST_CONFIG, "--modes: at most %d distinct static ranks", ATTN_MAX_RANKS - 1);
+    if ((s = imdb_load(&d->test, d->base.data.test, 0, e))) return err_prefix(e, "data.test");
+    const int maxN = maxL + 2 > d->base.data.max_len ? maxL + 2 : d->base.data.max_len;
+    RankedOptions o = {.max_B = 1, .max_N = maxN, .ranks = grid, .n_ranks = ng, .max_m = max_m,
+                       .activation = 0, .bounds = 0, .performer_seed = PERFORMER_SEED};
+    if ((s = ranked_init(&d->R, &d->m, &o, e))) return s;
+    d->ranked_ok = 1;
+    printf("# drrl-sweep: %s\n\n- model: %d layers, d=%d, %d heads of %d, %s positions; sha256 %s\n",
+           model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, d->base.model.position, sha);
+    if (!white) return ST_OK;
+    /* whitened factors: the first calib_rows training rows at data.max_len, cached next to the
+       model as drrl-train and drrl-factors do (the same cache when the rows agree) */
+    if ((s = base_vocab_open(&d->voc, &d->base, e))) return s;
+    if ((s = base_load_split(&d->calib, &d->base, &d->voc, "train", calib_rows, 1, NULL, 0, e)))
+        return s;
+    char cache[CONFIG_STR_MAX + 16];
+    if (factors) snprintf(cache, sizeof cache, "%s", factors);
+    else {
+        size_t n = strlen(model);
+        int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
+        snprintf(cache, sizeof cache, "%.*s.factors.h5", (int)(n - cut), model);
+    }
+    RankedCalib rc = {.rows = calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT, .cache = cache,
+                      .model_sha256 = sha};
+    RankedCalibInfo ci;
+    if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
+    printf("- whitened factors: %s %s (%.2f s, %d calibration rows)\n",
+           ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds, ci.rows);
+    return ST_OK;
+}
+
+static void sweep_free(Sweep *d) {
+    if (d->ranked_ok) ranked_free(&d->R);
+    encoded_free(&d->calib);
+    imdb_free(&d->test);
+    base_vocab_close(&d->voc);
+    bert_free(&d->m);
+    bert_file_info_free(&d->info);
+}
+
+/* every mode at one length: cells[nm]; modes[0] is full */
+static Status sweep_length(Sweep *d, int L, const Mode *modes, int nm, int rows, int reps,
+                           Cell *cells, Err *e) {
+    ImdbData j;
+    EncodedSet enc;
+    memset(&enc, 0, sizeof enc);
+    Status s = imdb_join(&j, &d->test, L, 1, rows, e);
+    if (s) return err_prefix(e, "length %d", L);
+    if (j.n < 1) {
+        imdb_free(&j);
+        return err_set(e, ST_CONFIG, "length %d: the reviews of %s do not join into one input of "
+                       "%d bytes", L, d->base.data.test, L);
+    }
+    if ((s = encoded_from_imdb(&enc, &j, L + 2, e))) {
+        imdb_free(&j);
+        return s;
+    }
+    const int K = j.n, N = L + 2, C = d->R.K;
+    imdb_free(&j);
+    double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
+    double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
+    float *pfull = malloc(sizeof(float) * (size_t)C);
+    uint8_t *mask = malloc((size_t)N);
+    if (!att || !fwd || !pfull || !mask) {
+        s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
+        goto done;
+    }
+    for (int i = 0; i < N; i++) mask[i] = 1;
+    memset(cells, 0, sizeof(Cell) * (size_t)nm);
+    for (int k = 0; k < K; k++) {
+        const int32_t *ids = enc.ids + (size_t)k * N;
+        RankSpec full[BERT_MAX_LAYERS];
+        for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
+        if ((s = ranked_forward(&d->R, ids, NULL, mask, 1, N, full, e))) goto done;
+        memcpy(pfull, d->R.probs, sizeof(float) * (size_t)C);
+        for (int i = 0; i < nm; i++)
+            for (int r = 0; r < reps; r++) {
+                double a = 0, f = 0, rel = 0;
+                const size_t at = ((size_t)i * K + k) * reps + r;
+                if ((s = timed_pass(&d->R, ids, mask, N, &modes[i], r == 0, &a, &f, &rel, e)))
+                    goto done;
+                att[at] = a, fwd[at] = f;
+                if (r) continue;
+                cells[i].attn_flops += ranked_attn_flops(&d->R);
+                cells[i].kl += kl_div(pfull, d->R.probs, C);
+                cells[i].rel += rel;
+            }
+    }
+    for (int i = 0; i < nm; i++) {
+        cells[i].rows = K;
+        cells[i].attn_flops /= K;
+        cells[i].kl /= K, cells[i].rel /= K;
+        if (modes[i].kind == RANK_EXACT) cells[i].kl = 0, cells[i].rel = 0; /* exact vs itself */
+        cells[i].lat_ms = 1e3 * median(att + (size_t)i * K * reps, K * reps);
+        cells[i].fwd_ms = 1e3 * median(fwd + (size_t)i * K * reps, K * reps);
+    }
+done:
+    free(att), free(fwd), free(pfull), free(mask);
+    encoded_free(&enc);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    const char *model = NULL, *csv = NULL, *factors = NULL, *modes_s =
+        "full,static:8,static:16,nystrom:32,performer:32";
+    const char *over[128];
+    int n_over = 0, rows = 8, reps = 3, calib = RANKED_CALIB_DEFAULT_ROWS;
+    int lengths[MAX_LIST] = {1024, 2048, 4096, 8192, 16384}, nl = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc, bad = 0;
+        if (!strcmp(a, "--model") && more) model = argv[++i];
+        else if (!strcmp(a, "--csv") && more) csv = argv[++i];
+        else if (!strcmp(a, "--factors") && more) factors = argv[++i];
+        else if (!strcmp(a, "--modes") && more) modes_s = argv[++i];
+        else if (!strcmp(a, "--rows") && more) bad = (rows = atoi(argv[++i])) < 1;
+        else if (!strcmp(a, "--reps") && more) bad = (reps = atoi(argv[++i])) < 1;
+        else if (!strcmp(a, "--calib") && more) bad = (calib = atoi(argv[++i])) < 1;
+        else if (!strcmp(a, "--lengths") && more)
+            bad = !(nl = parse_list(argv[++i], lengths, MAX_LIST, 1, 1 << 22));
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (a[0] != '-' && strchr(a, '=') && n_over < 128) over[n_over++] = a;
+        else bad = 1;
+        if (bad) {
+            fprintf(stderr, "drrl-sweep: error: unknown, incomplete or invalid argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    Err e;
+    err_clear(&e);
+    Mode given[MAX_LIST], modes[MAX_LIST + 1];
+    int ng = 0;
+    if (!model) {
+        fprintf(stderr, "drrl-sweep: error: --model is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (parse_modes(modes_s, given, &ng, &e)) {
+        fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
+        return 2;
+    }
+    /* full always runs first (the reference of the ratios and the KL); shown only if asked */
+    int show_full = 0, nm = 1;
+    modes[0] = (Mode){"full", RANK_EXACT, 0};
+    for (int i = 0; i < ng; i++) {
+        if (given[i].kind == RANK_EXACT) show_full = 1;
+        else modes[nm++] = given[i];
+    }
+    static Sweep d;
+    if (sweep_load(&d, model, over, n_over, lengths, nl, modes, nm, calib, factors, &e)) {
+        fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
+        sweep_free(&d);
+        return 1;
+    }
+    printf("- inputs: up to %d per length, joined from same-label reviews of %s; each runs alone "
+           "(batch 1); medians over %d rep(s) x the rows\n"
+           "- attn ms: the attention kernels alone (summed over layers); forward ms: the whole "
+           "forward; ratios vs full at the same length; KL = mean KL(p_full || p_mode); rel err = "
+           "mean relative Frobenius error of the last layer's attention output vs exact on the same "
+           "input\n\n"
+           "| length | mode | rows | attn ms | attn ratio | forward ms | forward ratio | attn FLOPs "
+           "| FLOPs ratio | KL | rel err |\n"
+           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+           rows, d.base.data.test, reps);
+    fflush(stdout);
+    FILE *out = NULL;
+    char tmp[4200];
+    if (csv) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", csv);
+        if (!(out = fopen(tmp, "w"))) {
+            fprintf(stderr, "drrl-sweep: error: --csv: %s: cannot write\n", tmp);
+            sweep_free(&d);
+            return 1;
+        }
+        fprintf(out, "length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,forward_ms,"
+                     "forward_ratio,rel_err,rows\n");
+    }
+    Cell cells[MAX_LIST + 1];
+    int rc = 0;
+    for (int li = 0; li < nl && !rc; li++) {
+        const int L = lengths[li];
+        if (sweep_length(&d, L, modes, nm, rows, reps, cells, &e)) {
+            fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
+            rc = 1;
+            break;
+        }
+        for (int i = show_full ? 0 : 1; i < nm; i++) {
+            const Cell *c = &cells[i], *f = &cells[0];
+            const double lr = c->lat_ms / f->lat_ms, fr = c->fwd_ms / f->fwd_ms;
+            const double flr = (double)c->attn_flops / (double)f->attn_flops;
+            printf("| %d | %s | %d | %.3f | %.3f | %.3f | %.3f | %lld | %.4f | %.3g | %.3g |\n", L,
+                   modes[i].name, c->rows, c->lat_ms, lr, c->fwd_ms, fr, (long long)c->attn_flops,
+                   flr, c->kl, c->rel);
+            if (out)
+                fprintf(out, "%d,%s,%.6f,%.6f,%lld,%.6f,%.6g,%.6f,%.6f,%.6g,%d\n", L, modes[i].name,
+                        c->lat_ms, lr, (long long)c->attn_flops, flr, c->kl, c->fwd_ms, fr, c->rel,
+                        c->rows);
+        }
+        fflush(stdout);
+    }
+    if (out) {
+        if (fclose(out) || (!rc && rename(tmp, csv))) {
+            fprintf(stderr, "drrl-sweep: error: --csv: cannot write %s\n", csv);
+            rc = 1;
+        }
+        if (rc) remove(tmp);
+        else printf("\nwrote %s\n", csv);
+    }
+    sweep_free(&d);
+    return rc;
+}

@@ -46,21 +46,6 @@ static void usage(FILE *f) {
                "over a split at each rank, with Nystrom and Performer for comparison.\n");
 }
 
-/* "4,8,16" -> list; 0 on a malformed list */
-static int parse_list(const char *s, int *out, int cap, int lo, int hi) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < lo || v > hi || n == cap) return 0;
-        out[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return 0;
-    }
-    return n;
-}
-
 typedef struct {
     BertConfig bc;
     Bert m;
@@ -146,8 +131,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--split") && more) split = argv[++i];
         else if (!strcmp(a, "--calib") && more) bad = (calib = atoi(argv[++i])) < 1;
         else if (!strcmp(a, "--batch") && more) bad = (batch = atoi(argv[++i])) < 1;
-        else if (!strcmp(a, "--ranks") && more) bad = !(nr = parse_list(argv[++i], ranks, MAX_LIST, 1, 4096));
-        else if (!strcmp(a, "--m") && more) bad = !(nm = parse_list(argv[++i], ms, MAX_LIST, 1, 4096));
+        else if (!strcmp(a, "--ranks") && more) bad = !(nr = cli_int_list(argv[++i], ranks, MAX_LIST, 1, 4096));
+        else if (!strcmp(a, "--m") && more) bad = !(nm = cli_int_list(argv[++i], ms, MAX_LIST, 1, 4096));
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (a[0] != '-' && strchr(a, '=') && n_over < 128) over[n_over++] = a;
         else bad = 1;
@@ -165,9 +150,7 @@ int main(int argc, char **argv) {
     }
     char out_buf[4096];
     if (!out) {
-        size_t n = strlen(model);
-        int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
-        snprintf(out_buf, sizeof out_buf, "%.*s.factors.h5", (int)(n - cut), model);
+        ranked_calib_cache_path(out_buf, sizeof out_buf, model);
         out = out_buf;
     }
     Err e;

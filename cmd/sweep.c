@@ -79,21 +79,6 @@ static void usage(FILE *f) {
                "nystrom:m, performer:m.\n");
 }
 
-/* "4,8,16" -> list; 0 on a malformed list */
-static int parse_list(const char *s, int *out, int cap, int lo, int hi) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < lo || v > hi || n == cap) return 0;
-        out[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return 0;
-    }
-    return n;
-}
-
 /* "full,static:8,..." -> modes; ST_CONFIG naming the bad entry */
 static Status parse_modes(const char *s, Mode *out, int *n, Err *e) {
     static const struct { const char *p; RankKind k; } kinds[] = {
@@ -227,9 +212,7 @@ static Status sweep_load(Sweep *d, const char *model, const char *const *over, i
     char cache[CONFIG_STR_MAX + 16];
     if (factors) snprintf(cache, sizeof cache, "%s", factors);
     else {
-        size_t n = strlen(model);
-        int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
-        snprintf(cache, sizeof cache, "%.*s.factors.h5", (int)(n - cut), model);
+        ranked_calib_cache_path(cache, sizeof cache, model);
     }
     RankedCalib rc = {.rows = calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT, .cache = cache,
                       .model_sha256 = sha};
@@ -328,7 +311,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--reps") && more) bad = (reps = atoi(argv[++i])) < 1;
         else if (!strcmp(a, "--calib") && more) bad = (calib = atoi(argv[++i])) < 1;
         else if (!strcmp(a, "--lengths") && more)
-            bad = !(nl = parse_list(argv[++i], lengths, MAX_LIST, 1, 1 << 22));
+            bad = !(nl = cli_int_list(argv[++i], lengths, MAX_LIST, 1, 1 << 22));
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (a[0] != '-' && strchr(a, '=') && n_over < 128) over[n_over++] = a;
         else bad = 1;

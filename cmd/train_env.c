@@ -199,9 +199,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     char cache[CONFIG_STR_MAX + 16];
     if (c->env.factors[0]) snprintf(cache, sizeof cache, "%s", c->env.factors);
     else {
-        size_t n = strlen(model);
-        int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
-        snprintf(cache, sizeof cache, "%.*s.factors.h5", (int)(n - cut), model);
+        ranked_calib_cache_path(cache, sizeof cache, model);
     }
     RankedCalib rc = {.rows = c->env.calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT,
                       .cache = cache, .model_sha256 = t->model_sha256};

@@ -205,3 +205,9 @@ Status ranked_calibrate(Ranked *R, const EncodedSet *set, const RankedCalib *c,
     info->seconds = time_now() - t0;
     return s;
 }
+
+void ranked_calib_cache_path(char *out, size_t cap, const char *model) {
+    size_t n = strlen(model);
+    int cut = n > 3 && !strcmp(model + n - 3, ".h5") ? 3 : 0;
+    snprintf(out, cap, "%.*s.factors.h5", (int)(n - cut), model);
+}

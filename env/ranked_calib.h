@@ -20,6 +20,7 @@
 #ifndef DRRL_ENV_RANKED_CALIB_H
 #define DRRL_ENV_RANKED_CALIB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attention/moment.h"
@@ -51,6 +52,10 @@ typedef struct {
    ranked_set_factors(R, 1). set rows must fit R (max_len <= max_N). info may be NULL. */
 Status ranked_calibrate(Ranked *R, const EncodedSet *set, const RankedCalib *c,
                         RankedCalibInfo *info, Err *e);
+
+/* ranked_calib_cache_path: the default cache file of a model file, MODEL.factors.h5 (a
+   trailing ".h5" of model replaced). */
+void ranked_calib_cache_path(char *out, size_t cap, const char *model);
 
 /* ranked_calib_data_hash: the data_sha256 of the first `rows` rows of set. */
 void ranked_calib_data_hash(char hex[65], const EncodedSet *set, int rows);

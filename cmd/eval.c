@@ -3,7 +3,8 @@
  *
  *   drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]
  *             [--modes full,static:8,...,policy] [--out DIR] [--seed N] [--batch B]
- *             [--reps R] [--resamples N] [--predictions] [--min-bytes K] [key.path=value ...]
+ *             [--reps R] [--resamples N] [--predictions] [--min-bytes K] [--join L [--rows K]]
+ *             [key.path=value ...]
  *
  * The checkpoint (drrl-train, cmd/train_ckpt.h; a run directory means its newest one) brings
  * the train config (or --config replaces it; key=value overrides it; data.* and eval.* keys
@@ -18,7 +19,9 @@
  * scripts/plot_eval.py draws the pictures).
  * IMDB models (data.format: imdb) work the same way: data.max_len=N evaluates a conv-position
  * model at N bytes (a note says when the latency table's buckets stop short of N;
- * latency.file=FILE gives another table), --min-bytes K keeps the reviews of at least K bytes;
+ * latency.file=FILE gives another table), --min-bytes K keeps the reviews of at least K bytes,
+ * --join L replaces the test reviews by inputs of exactly L bytes joined from consecutive
+ * same-label test reviews (--rows K: at most K; the length sweep's inputs, data/imdb.h);
  * test prediction files are DIR/IMDB.MODE.tsv.
  * Bad input is an error before anything runs; files are written only at the end. */
 #include <float.h>
@@ -26,16 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "core/sha256.h"
-#include "core/store.h"
 #include "core/timer.h"
 #include "eval_modes.h"
 #include "eval_report.h"
 #include "eval_run.h"
 #include "eval_stats.h"
-#include "train_ckpt.h"
+#include "eval_policy.h"
 #include "train_config.h"
 #include "train_env.h"
 
@@ -51,7 +51,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]\n"
             "                 [--modes LIST] [--out DIR] [--seed N] [--batch B] [--reps R]\n"
-            "                 [--resamples N] [--predictions] [--min-bytes K] [key.path=value ...]\n"
+            "                 [--resamples N] [--predictions] [--min-bytes K] [--join L [--rows K]]\n"
+            "                 [key.path=value ...]\n"
             "Evaluates the frozen model on SST-2 under each attention mode and compares it with\n"
             "full rank: accuracy (bootstrap CI), agreement, KL, logit margin, McNemar, FLOPs,\n"
             "latency, ranks per layer and guardrail statistics. Modes: full, static:r,\n"
@@ -62,14 +63,9 @@ static void usage(FILE *f) {
             "key=value overrides the train config, data.* and eval.* the model's config\n"
             "(data.max_len=N evaluates a conv-position model at N tokens); latency.file=FILE\n"
             "replaces the checkpoint's latency table. --min-bytes K (IMDB models): only the\n"
-            "reviews of at least K bytes (full length, before truncation).\n");
-}
-
-/* keep_env: Env.load that keeps the evaluation environment as it is (the checkpoint's
-   environment state is the training batch order, meaningless here) */
-static Status keep_env(void *self, Store *st, const char *group, Err *e) {
-    (void)self, (void)st, (void)group, (void)e;
-    return ST_OK;
+            "reviews of at least K bytes (full length, before truncation). --join L (IMDB models,\n"
+            "test split): inputs of exactly L bytes joined from consecutive same-label test\n"
+            "reviews instead (at most --rows K of them), the long inputs of the length sweep.\n");
 }
 
 static double sum(const double *x, int n) {
@@ -90,7 +86,7 @@ static double median_of(const double *x, int n) {
 
 typedef struct {
     const char *ckpt_arg, *cfg_path, *split, *modes, *out;
-    int seed, batch, reps, resamples, predictions, min_bytes;
+    int seed, batch, reps, resamples, predictions, min_bytes, join, join_rows;
     const char *latency_file; /* latency.file=X given here: that table instead of the checkpoint's */
     const char *over[MAX_OVER], *base_over[MAX_OVER];
     int n_over, n_base_over;
@@ -120,6 +116,8 @@ static Args parse_args(int argc, char **argv) {
         else if (!strcmp(s, "--reps") && more) ok = parse_int_arg(argv[++i], 1, &a.reps);
         else if (!strcmp(s, "--resamples") && more) ok = parse_int_arg(argv[++i], 1, &a.resamples);
         else if (!strcmp(s, "--min-bytes") && more) ok = parse_int_arg(argv[++i], 1, &a.min_bytes);
+        else if (!strcmp(s, "--join") && more) ok = parse_int_arg(argv[++i], 1, &a.join);
+        else if (!strcmp(s, "--rows") && more) ok = parse_int_arg(argv[++i], 1, &a.join_rows);
         else if (!strcmp(s, "--predictions")) a.predictions = 1;
         else if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             usage(stdout);
@@ -135,6 +133,13 @@ static Args parse_args(int argc, char **argv) {
             exit(2);
         }
     }
+    if ((a.join && a.min_bytes) || (a.join_rows && !a.join)) {
+        fprintf(stderr, "drrl-eval: error: %s\n", a.join_rows && !a.join
+                ? "--rows: expected with --join (it limits the joined inputs)"
+                : "--join and --min-bytes: expected one of them, found both");
+        usage(stderr);
+        exit(2);
+    }
     if (!a.ckpt_arg || (strcmp(a.split, "dev") && strcmp(a.split, "test"))) {
         fprintf(stderr, "drrl-eval: error: %s\n",
                 a.ckpt_arg ? "--split: expected dev or test" : "--checkpoint is required");
@@ -142,58 +147,6 @@ static Args parse_args(int argc, char **argv) {
         exit(2);
     }
     return a;
-}
-
-/* the checkpoint path, its train config and (table latency mode) its latency table */
-static void load_checkpoint(const Args *a, char *ckpt, size_t cap, TrainConfig *c,
-                            LatencyTable *lt, int *has_lt, Err *e) {
-    struct stat sb;
-    if (!stat(a->ckpt_arg, &sb) && S_ISDIR(sb.st_mode)) {
-        if (train_ckpt_latest(ckpt, cap, a->ckpt_arg, e)) die(e);
-    } else snprintf(ckpt, cap, "%s", a->ckpt_arg);
-    char *stored = NULL, src[4200];
-    TrainCkptMeta meta = {0};
-    if (train_ckpt_peek(ckpt, &stored, &meta, e)) die(e);
-    if (strcmp(meta.env_type, "rank")) {
-        err_set(e, ST_FORMAT, "%s: env_type: expected rank (a policy over the frozen model), "
-                "found %s", ckpt, meta.env_type);
-        die(e);
-    }
-    snprintf(src, sizeof src, "%s:/config", ckpt);
-    Status s = a->cfg_path ? config_load(&train_schema, c, a->cfg_path, a->over, a->n_over, e)
-                           : config_load_text(&train_schema, c, stored, src, a->over, a->n_over, e);
-    free(stored);
-    if (s) die(e);
-    /* the frozen model must be the one the policy was trained on (checked again on load) */
-    char sha[65];
-    if (sha256_file(c->env.model, sha, e)) {
-        err_prefix(e, "env.model");
-        die(e);
-    }
-    if (strcmp(sha, meta.model_sha256)) {
-        err_set(e, ST_FORMAT, "%s: model_sha256: expected %s (the frozen model %s), found %s "
-                "(the checkpoint was trained on another base model)", ckpt, sha, c->env.model,
-                meta.model_sha256);
-        die(e);
-    }
-    *has_lt = !strcmp(c->env.latency, "table");
-    if (!*has_lt) return;
-    /* latency.file=X on the command line: that table (e.g. measured with larger buckets for
-       a longer evaluation) replaces the checkpoint's */
-    const char *lf = a->latency_file && a->latency_file[0] ? a->latency_file : NULL;
-    Store *st;
-    s = lf ? store_open(&st, lf, LATENCY_FORMAT, 1, LATENCY_VERSION, e)
-           : store_open(&st, ckpt, TRAIN_CKPT_FORMAT, 1, TRAIN_CKPT_VERSION, e);
-    if (!s) {
-        s = latency_table_load(st, lf ? LATENCY_GROUP : "/latency", lt, e);
-        store_close(st);
-    }
-    if (s) {
-        err_prefix(e, lf ? "latency.file: %s" : "%s", lf ? lf : ckpt);
-        die(e);
-    }
-    if (lf) printf("latency table: %s (measured %s on %s) instead of the checkpoint's\n", lf,
-                   lt->date, lt->cpu);
 }
 
 /* a note when the latency table does not reach the evaluated length: a layer longer than the
@@ -246,6 +199,8 @@ static void make_row(EvalRow *r, const EvalMode *m, const EvalModeOut *o, const 
     r->latency_ms = 1e3 * median_of(o->sec, bt->n_batches);
     r->latency_ratio = tot / sum(full->sec, bt->n_batches);
     r->ex_per_s = tot > 0 ? set->n / tot : NAN;
+    r->attn_ms = 1e3 * median_of(o->attn_sec, bt->n_batches);
+    r->attn_ratio = sum(o->attn_sec, bt->n_batches) / sum(full->attn_sec, bt->n_batches);
     r->policy_ms = m->kind == EVAL_POLICY ? 1e3 * median_of(o->policy_sec, bt->n_batches) : NAN;
     for (int l = 0; l < BERT_MAX_LAYERS; l++) r->rank_layer[l] = o->env && l < L ? o->rank_layer[l] : NAN;
     /* the environment's statistics exist for weight-level modes only */
@@ -284,12 +239,14 @@ int main(int argc, char **argv) {
     Args a = parse_args(argc, argv);
     Err e;
     err_clear(&e);
+    static EvalCkpt k;
+    EvalCkptArgs ka = {.arg = a.ckpt_arg, .cfg_path = a.cfg_path, .over = a.over,
+                       .n_over = a.n_over, .latency_file = a.latency_file};
+    if (eval_ckpt_open(&k, &ka, &e)) die(&e);
     static TrainConfig c;
-    static LatencyTable lt;
-    char ckpt[4096];
-    int has_lt = 0;
-    load_checkpoint(&a, ckpt, sizeof ckpt, &c, &lt, &has_lt, &e);
-
+    c = k.c;
+    const char *ckpt = k.path;
+    const int has_lt = k.has_lt;
     /* the modes, checked against the grid before anything heavy runs */
     static EvalMode modes[EVAL_MAX_MODES];
     int nm = 0;
@@ -304,9 +261,9 @@ int main(int argc, char **argv) {
 
     static TrainEnv t;
     TrainEvalOptions eo = {.split = a.split, .batch = a.batch,
-                           .max_m = eval_modes_max_m(modes, nm), .lt = has_lt ? &lt : NULL,
+                           .max_m = eval_modes_max_m(modes, nm), .lt = has_lt ? &k.lt : NULL,
                            .base_over = a.base_over, .n_base_over = a.n_base_over,
-                           .min_bytes = a.min_bytes};
+                           .min_bytes = a.min_bytes, .join = a.join, .join_rows = a.join_rows};
     if (train_env_init_eval(&t, &c, &eo, &e)) die(&e);
     TrainEvalParts p;
     train_env_eval_parts(&t, &p);
@@ -316,17 +273,10 @@ int main(int argc, char **argv) {
     latency_note(t.has_lt ? &t.lt : NULL, p.set);
     /* the policy: restored from the checkpoint, which must come from this very base model */
     static Agent A;
-    PpoConfig pp = train_ppo_config(&c, t.env.dims.max_steps);
-    PolicyConfig pc = train_policy_config(&c);
-    if (agent_init(&A, &pp, &pc, &t.env.dims, (uint64_t)c.seed, &e)) die(&e);
-    Env keep = t.env;
-    keep.load = keep_env;
-    TrainCkptMeta want = {0};
-    snprintf(want.env_type, sizeof want.env_type, "rank");
-    snprintf(want.model_sha256, sizeof want.model_sha256, "%s", t.model_sha256);
-    if (train_ckpt_load(ckpt, &A, &keep, NULL, &want, &e)) die(&e);
+    double trained_s = 0;
+    if (eval_policy_load(&A, &k, &t, &trained_s, &e)) die(&e);
     printf("policy: %zu parameters, trained %lld iterations (%.0f s); guardrail epsilon %g\n",
-           policy_n_params(A.pi), (long long)A.iteration, want.seconds, c.env.epsilon);
+           policy_n_params(A.pi), (long long)A.iteration, trained_s, c.env.epsilon);
 
     static RankEnv Ew, Ep;
     const LatencyTable *ltp = t.has_lt ? &t.lt : NULL;

@@ -56,6 +56,13 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
         m->r = v;
         return ST_OK;
     }
+    if (G == 0) { /* no grid: any positive rank (the caller checks it against the head size) */
+        if (v < 1)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected a positive integer rank%s, "
+                           "found '%s'", tok, kind == EVAL_PLAIN ? " or auto" : "", arg);
+        m->r = v;
+        return ST_OK;
+    }
     for (int g = 0; g < G; g++)
         if (grid[g] == v) {
             m->r = v;

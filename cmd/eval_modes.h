@@ -39,7 +39,8 @@ typedef struct {
 } EvalMode;
 
 /* eval_modes_parse: the comma-separated list (NULL: the default list) against the rank grid
-   (G increasing ranks, each below the head size). Unknown modes, ranks outside the grid,
+   (G increasing ranks, each below the head size; G = 0: any positive rank, for callers that
+   check ranks against the model themselves). Unknown modes, ranks outside the grid,
    m outside 1..max_m, duplicates and static-plain:auto without policy are ST_CONFIG errors
    naming the entry. full is prepended when absent. */
 Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, EvalMode *out,

@@ -29,9 +29,10 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
     fprintf(f, "\n## drrl-eval: %s split, %d sentences%s\n\n", in->split, in->n,
             lab ? "" : " (unlabelled: agreement, KL and cost only)");
     fprintf(f, "| mode | accuracy [%g%% CI] | agreement | KL(full \\|\\| mode) | abs dmargin | "
-               "McNemar p | attn FLOPs | model FLOPs | latency ms (ratio) | ex/s | "
-               "mean rank per layer | mask / full / >eps / viol |\n"
-               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+               "McNemar p | attn FLOPs | model FLOPs | latency ms (ratio) | attn ms (ratio) | "
+               "ex/s | mean rank per layer | mask / full / >eps / viol |\n"
+               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- "
+               "| --- |\n",
             100 * in->level);
     for (int i = 0; i < n; i++) {
         const EvalRow *r = &rows[i];
@@ -46,6 +47,8 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
         cell(f, 'f', 3, r->model_flops_ratio);
         if (isnan(r->latency_ratio)) cell(f, 'f', 2, r->latency_ms);
         else fprintf(f, " %.2f (%.2f) |", r->latency_ms, r->latency_ratio);
+        if (isnan(r->attn_ratio)) cell(f, 'f', 2, r->attn_ms);
+        else fprintf(f, " %.2f (%.2f) |", r->attn_ms, r->attn_ratio);
         cell(f, 'f', 0, r->ex_per_s);
         fputs(" ", f);
         if (isnan(r->rank_layer[0])) fputs("-", f);
@@ -65,7 +68,8 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
                "test vs full on the discordant sentences. FLOPs: counted by the kernels over the "
                "split (model: feed-forward on real tokens, padding excluded), ratios vs full. "
                "Latency: the model's forward alone (no teacher, bounds or observations), median "
-               "per batch of %d sentences over %d rounds; ratio: total time vs full. Weight-level "
+               "per batch of %d sentences over %d rounds; ratio: total time vs full; attn: the "
+               "attention kernels' own share of that forward, likewise. Weight-level "
                "modes run each sequence's attention alone at its own length and the rest of the "
                "layer batched; Nystrom and Performer run each sequence alone (batch 1, no "
                "padding), so their latency carries small-batch feed-forward costs too. Mean rank: "
@@ -94,7 +98,8 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
     fputs("mode,n,n_labeled,correct,accuracy,ci_low,ci_high,agree,agreement,kl_mean,"
           "dmargin_mean,mcnemar_b,mcnemar_c,mcnemar_p,attn_flops,model_flops,attn_flops_ratio,"
           "model_flops_ratio,latency_ms,latency_ratio,ex_per_s,policy_ms,fidelity,rel_err,"
-          "bound_mean,mask_rate,full_share,over_eps,violations,lat_table_ratio", f);
+          "bound_mean,mask_rate,full_share,over_eps,violations,lat_table_ratio,attn_ms,"
+          "attn_ratio", f);
     for (int l = 0; l < in->layers; l++) fprintf(f, ",rank_l%d", l);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
@@ -111,7 +116,7 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
         const double v[] = {r->attn_flops_ratio, r->model_flops_ratio, r->latency_ms,
                             r->latency_ratio, r->ex_per_s, r->policy_ms, r->fidelity,
                             r->rel_err, r->bound, r->mask_rate, r->full_share, r->over_eps,
-                            r->violations, r->lat_est};
+                            r->violations, r->lat_est, r->attn_ms, r->attn_ratio};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num(f, v[k]);
         for (int l = 0; l < in->layers; l++) csv_num(f, r->rank_layer[l]);
         fputc('\n', f);
@@ -166,6 +171,7 @@ static void write_json(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
         json_num(f, "model_flops_ratio", r->model_flops_ratio, 1);
         json_num(f, "latency_ms", r->latency_ms, 1), json_num(f, "latency_ratio", r->latency_ratio, 1);
         json_num(f, "ex_per_s", r->ex_per_s, 1), json_num(f, "policy_ms", r->policy_ms, 1);
+        json_num(f, "attn_ms", r->attn_ms, 1), json_num(f, "attn_ratio", r->attn_ratio, 1);
         json_num(f, "fidelity", r->fidelity, 1), json_num(f, "rel_err", r->rel_err, 1);
         json_num(f, "bound_mean", r->bound, 1), json_num(f, "mask_rate", r->mask_rate, 1);
         json_num(f, "full_share", r->full_share, 1), json_num(f, "over_eps", r->over_eps, 1);

@@ -25,6 +25,8 @@ typedef struct {
     double latency_ms;                 /* median per batch of the model's forward */
     double latency_ratio;              /* total forward time / full's */
     double ex_per_s;                   /* sentences / total forward time */
+    double attn_ms;                    /* median per batch of the attention kernels alone */
+    double attn_ratio;                 /* total attention time / full's */
     double policy_ms;                  /* median per batch of the policy network's decisions */
     double rank_layer[BERT_MAX_LAYERS]; /* mean rank per head of each layer (full = head size) */
     double fidelity, rel_err, bound;   /* means over (sentence, layer) of the environment */

@@ -48,8 +48,9 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
     o->env_logits = calloc((size_t)n * K, sizeof(float));
     o->sec = calloc((size_t)n_batches, sizeof(double));
     o->policy_sec = calloc((size_t)n_batches, sizeof(double));
+    o->attn_sec = calloc((size_t)n_batches, sizeof(double));
     o->rank = calloc((size_t)n * L * S, sizeof(int32_t));
-    if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->rank) {
+    if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->attn_sec || !o->rank) {
         eval_out_free(o);
         return err_set(e, ST_NOMEM, "eval: out of memory for the outputs of %d sentences", n);
     }
@@ -57,7 +58,8 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
 }
 
 void eval_out_free(EvalModeOut *o) {
-    free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->rank);
+    free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->attn_sec);
+    free(o->rank);
     memset(o, 0, sizeof *o);
 }
 
@@ -191,7 +193,7 @@ static int64_t model_flops_real(const Ranked *R, int64_t real) {
    round that records logits and FLOPs */
 static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32_t *rows,
                       int nb, int N, const int32_t *ids, const uint8_t *mask, int32_t *rk,
-                      int first, double *sec, Err *e) {
+                      int first, double *sec, double *asec, Err *e) {
     Ranked *R = x->R;
     const int L = R->L, K = R->K, T = x->white->c.T, S = x->white->S;
     Status s = ST_OK;
@@ -208,6 +210,7 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
             s = ranked_layer_each(R, kind, T, rk + (size_t)l * nb * Sr, NULL, NULL, e);
         if (!s) s = ranked_end(R, e);
         *sec = time_now() - t0;
+        *asec = ranked_attn_seconds(R);
         if (s || !first) return s;
         int64_t real = 0;
         for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
@@ -228,9 +231,11 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
     for (int l = 0; l < L; l++)
         sp[l] = rank_spec(m->kind == EVAL_NYSTROM ? RANK_NYSTROM : RANK_PERFORMER, m->r);
     const double t0 = time_now();
+    *asec = 0;
     for (int b = 0; b < nb && !s; b++) { /* each sequence alone at its own length */
         const int n = x->set->len[rows[b]];
         s = ranked_forward(R, ids + (size_t)b * N, NULL, mask + (size_t)b * N, 1, n, sp, e);
+        *asec += ranked_attn_seconds(R);
         if (s || !first) continue;
         o->attn_flops += ranked_attn_flops(R);
         o->model_flops += model_flops_real(R, n);
@@ -251,8 +256,9 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
     uint8_t *mask = malloc((size_t)Bm * W);                           /* (B, W) */
     int32_t *rk = malloc(sizeof(int32_t) * (size_t)L * Bm * S);       /* (L, B, S) */
     double *t = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* (modes, batches, reps) */
+    double *ta = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* attention alone */
     Status s = ST_OK;
-    if (!ids || !mask || !rk || !t) s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
+    if (!ids || !mask || !rk || !t || !ta) s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
     for (int i = 0; i < n_modes; i++) outs[i].attn_flops = outs[i].model_flops = 0;
     for (int rep = 0; rep < reps && !s; rep++)
         for (int k = 0; k < nk && !s; k++) {
@@ -261,13 +267,17 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
             const int N = encoded_max_len(set, rows, nb);
             encoded_gather(set, rows, nb, N, ids, mask, NULL);
             for (int i = 0; i < n_modes && !s; i++) {
-                s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0,
-                            &t[((size_t)i * nk + k) * reps + rep], e);
+                const size_t at = ((size_t)i * nk + k) * reps + rep;
+                s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0, &t[at],
+                            &ta[at], e);
                 if (s) err_prefix(e, "mode %s", modes[i].name);
             }
         }
     for (int i = 0; i < n_modes && !s; i++)
-        for (int k = 0; k < nk; k++) outs[i].sec[k] = time_median(t + ((size_t)i * nk + k) * reps, reps);
-    free(ids), free(mask), free(rk), free(t);
+        for (int k = 0; k < nk; k++) {
+            outs[i].sec[k] = time_median(t + ((size_t)i * nk + k) * reps, reps);
+            outs[i].attn_sec[k] = time_median(ta + ((size_t)i * nk + k) * reps, reps);
+        }
+    free(ids), free(mask), free(rk), free(t), free(ta);
     return s;
 }

@@ -17,7 +17,9 @@
  * Timing (eval_time): the model's forward alone, without the environment's teacher, bounds
  * and observations: per batch and mode, ranked_begin, ranked_layer_each at the recorded
  * ranks per layer, ranked_end (Nystrom / Performer: ranked_forward of each sequence alone,
- * B = 1 at its own length, so no padding either), on the monotonic clock. In each of `reps`
+ * B = 1 at its own length, so no padding either), on the monotonic clock; within it, the
+ * attention kernels' own time (env/ranked.h attn_sec: every sequence's attention call of
+ * every layer) is the mode's attention latency. In each of `reps`
  * rounds every batch runs every mode in turn (a noisy host slows all alike); a batch's time
  * is the median of its rounds. The first round's logits are the mode's outputs; its counted
  * FLOPs the mode's FLOPs:
@@ -57,6 +59,8 @@ typedef struct {
     float *logits;         /* (n, K) by set row, from the first timed round */
     int64_t attn_flops, model_flops;
     double *sec;           /* (n_batches) seconds of each batch's forward (median of rounds) */
+    double *attn_sec;      /* (n_batches) seconds of its attention kernels alone (median of
+                              rounds; Ranked attn_sec summed over layers and sequences) */
     double *policy_sec;    /* (n_batches) seconds of the policy's forwards (policy mode) */
     int32_t *rank;         /* (n, L, S) by set row: chosen rank per segment (RANKED_FULL: full);
                               weight-level modes */
@@ -93,7 +97,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                    const int32_t *assigned, EvalModeOut *o, Err *e);
 
 /* eval_time: the timed rounds over all modes (decided ones first through eval_decide):
-   fills logits, FLOPs, sec and replay_diff. */
+   fills logits, FLOPs, sec, attn_sec and replay_diff. */
 Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
                  int n_modes, Err *e);
 

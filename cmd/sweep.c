@@ -1,31 +1,40 @@
 /* sweep.c: drrl-sweep, attention latency, counted FLOPs and fidelity of a frozen byte-level
  * IMDB model against sequence length (issue 7, item 3: the sweep against length).
  *
- *   drrl-sweep --model MODEL.h5 [--lengths 1024,2048,4096,8192,16384]
- *              [--modes full,static:8,static:16,nystrom:32,performer:32] [--rows K] [--reps R]
- *              [--csv FILE] [--calib N] [--factors FILE.h5] [key.path=value ...]
+ *   drrl-sweep --model MODEL.h5 | --checkpoint CKPT.h5|RUN_DIR
+ *              [--lengths 1024,2048,4096,8192,16384]
+ *              [--modes full,static:8,static:16,nystrom:32,performer:32[,policy]] [--rows K]
+ *              [--reps R] [--csv FILE] [--calib N] [--factors FILE.h5] [key.path=value ...]
  *
  * For each length L, K inputs of exactly L bytes are made by joining consecutive same-label
  * reviews of the model's test file (data/imdb.h imdb_join; data.test from the config stored
  * in the model, overridable as key.path=value) and encoded to L + 2 tokens ([CLS] bytes
  * [SEP]). Every input runs alone (B = 1) through the ranked forward (env/ranked.h) in every
- * mode, all layers alike:
+ * mode (cmd/eval_modes.h syntax):
  *   full           exact attention
- *   static:r       weight-level whitened factors at rank r (calibrated on the first N training
- *                  rows, or loaded from the cache next to the model, as drrl-train does)
+ *   static:r       weight-level whitened factors at rank r in every layer (calibrated on the
+ *                  first N training rows, or loaded from the cache next to the model, as
+ *                  drrl-train does)
  *   static-plain:r weight-level plain SVD factors at rank r
  *   nystrom:m      Nystromformer, m landmarks;   performer:m   Performer FAVOR+, m features
+ *   policy         (--checkpoint) the trained policy's greedy ranks per layer and segment,
+ *                  chosen under its guardrail for each input (cmd/sweep_policy.h)
+ * With --checkpoint the model is the checkpoint's (env.model; --model, if given, must be that
+ * file) and the whitened factors are its (env.calib_rows, env.factors), so static ranks and
+ * the policy share them.
  * Measured per (L, mode), medians over R reps x K rows (monotonic clock):
- *   latency_ms     attention only: each layer's attention kernel called alone on the layer's
- *                  input (the same call ranked_layer makes), summed over layers
- *   forward_ms     the whole forward (embeddings, every ranked_layer, head), the separate
- *                  attention calls excluded
+ *   latency_ms     attention only: the attention kernel calls of the pass (env/ranked.h
+ *                  attn_sec), summed over layers
+ *   forward_ms     the whole forward (embeddings, every layer, head) around them
  * and, per row (first rep): counted attention FLOPs (ranked_attn_flops), KL(p_full || p_mode),
  * and the relative Frobenius error of the last layer's attention output vs exact attention on
- * the same input. Ratios are against full at the same length. Prints a Markdown table and
- * writes CSV (--csv): length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,
- * forward_ms,forward_ratio,rel_err,rows. A learned-position model refuses L + 2 > max_pos;
- * a conv-position model runs at any length. Only byte-level IMDB models (data.format: imdb). */
+ * the same input (the teacher, computed outside the timed time). Ratios are against full at
+ * the same length; mean_rank is the rank per head averaged over layers and segments (full =
+ * head size; empty for Nystrom and Performer); policy_ms the policy network's decisions per
+ * input (median; policy only). Prints a Markdown table and writes CSV (--csv):
+ * length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,forward_ms,forward_ratio,
+ * rel_err,rows,mean_rank,policy_ms. A learned-position model refuses L + 2 > max_pos; a
+ * conv-position model runs at any length. Only byte-level IMDB models (data.format: imdb). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +49,18 @@
 #include "env/bert_io.h"
 #include "env/ranked.h"
 #include "env/ranked_calib.h"
+#include "eval_modes.h"
+#include "eval_policy.h"
+#include "sweep_policy.h"
 
 #define MAX_LIST 32
 #define PERFORMER_SEED 1
 
 typedef struct {
-    char name[32];   /* as given: "static:8" */
-    RankKind kind;
-    int rank;
-} Mode;
-
-typedef struct {
     double lat_ms, fwd_ms;   /* medians */
     int64_t attn_flops;      /* mean over rows (equal for equal lengths) */
     double kl, rel;          /* means over rows */
+    double rank, policy_ms;  /* mean rank per head (NaN: not rank-based); policy's ms (NaN) */
     int rows;
 } Cell;
 
@@ -67,47 +74,48 @@ typedef struct {
     EncodedSet calib;
     Ranked R;
     int ranked_ok;
+    EvalCkpt *k;             /* --checkpoint: the policy's checkpoint (NULL: none) */
+    SweepPolicy pol;         /* the policy at the current length */
 } Sweep;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: drrl-sweep --model MODEL.h5 [--lengths 1024,2048,4096,8192,16384]\n"
-               "                  [--modes full,static:8,static:16,nystrom:32,performer:32] [--rows K]\n"
-               "                  [--reps R] [--csv FILE] [--calib N] [--factors FILE.h5] [key.path=value ...]\n"
+    fprintf(f, "usage: drrl-sweep --model MODEL.h5 | --checkpoint CKPT.h5|RUN_DIR\n"
+               "                  [--lengths 1024,2048,4096,8192,16384]\n"
+               "                  [--modes full,static:8,static:16,nystrom:32,performer:32[,policy]]\n"
+               "                  [--rows K] [--reps R] [--csv FILE] [--calib N] [--factors FILE.h5]\n"
+               "                  [key.path=value ...]\n"
                "Attention latency, counted FLOPs and fidelity (KL, relative error) of a byte-level IMDB\n"
                "model's attention modes against sequence length, on inputs of exactly L bytes joined\n"
                "from same-label test reviews. Modes: full, static:r (whitened), static-plain:r,\n"
-               "nystrom:m, performer:m.\n");
+               "nystrom:m, performer:m, and with --checkpoint (a drrl-train run on the model) policy:\n"
+               "the trained policy's ranks per layer and segment (default list then adds policy).\n");
 }
 
-/* "full,static:8,..." -> modes; ST_CONFIG naming the bad entry */
-static Status parse_modes(const char *s, Mode *out, int *n, Err *e) {
-    static const struct { const char *p; RankKind k; } kinds[] = {
-        {"static-plain:", RANK_PLAIN}, {"static:", RANK_WHITENED},
-        {"nystrom:", RANK_NYSTROM},    {"performer:", RANK_PERFORMER}};
-    *n = 0;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == MAX_LIST) return err_set(e, ST_CONFIG, "--modes: at most %d modes", MAX_LIST);
-        Mode *m = &out[*n];
-        snprintf(m->name, sizeof m->name, "%s", tok);
-        int ok = 0;
-        if (!strcmp(tok, "full")) m->kind = RANK_EXACT, m->rank = 0, ok = 1;
-        for (size_t i = 0; !ok && i < sizeof kinds / sizeof kinds[0]; i++) {
-            size_t lp = strlen(kinds[i].p);
-            if (strncmp(tok, kinds[i].p, lp)) continue;
-            char *end;
-            long v = strtol(tok + lp, &end, 10);
-            if (end != tok + lp && !*end && v >= 1 && v <= 1 << 20)
-                m->kind = kinds[i].k, m->rank = (int)v, ok = 1;
-            break;
-        }
-        if (!ok)
-            return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
-                           "static-plain:r, nystrom:m, performer:m", tok);
-        (*n)++;
+/* the ranked forward's kind of a fixed mode */
+static RankKind mode_kind(const EvalMode *m) {
+    switch (m->kind) {
+    case EVAL_STATIC: return RANK_WHITENED;
+    case EVAL_PLAIN: return RANK_PLAIN;
+    case EVAL_NYSTROM: return RANK_NYSTROM;
+    case EVAL_PERFORMER: return RANK_PERFORMER;
+    default: return RANK_EXACT;
     }
-    if (!*n) return err_set(e, ST_CONFIG, "--modes: expected at least one mode");
+}
+
+/* the --modes list against ranks 1..dh (a policy's grid with --checkpoint) */
+static Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalMode *modes,
+                          int *n, Err *e) {
+    Status s = eval_modes_parse(list, grid, G, 1 << 20, modes, n, e);
+    if (s) return s;
+    for (int i = 0; i < *n; i++) {
+        if (modes[i].kind == EVAL_RANDOM || (modes[i].kind == EVAL_PLAIN && !modes[i].r))
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
+                           "static-plain:r, nystrom:m, performer:m, policy (random and auto "
+                           "belong to drrl-eval)", modes[i].name);
+        if (modes[i].kind == EVAL_POLICY && !has_ckpt)
+            return err_set(e, ST_CONFIG, "--modes: policy: expected --checkpoint (the trained "
+                           "policy to run)");
+    }
     return ST_OK;
 }
 
@@ -130,36 +138,39 @@ static double kl_div(const float *p, const float *q, int K) {
     return s > 0 ? s : 0;
 }
 
-/* one timed pass of one row in mode md: attention-only and forward seconds; with `full`
-   (the exact pass's probs, K) also the KL and the last layer's relative error */
-static Status timed_pass(Ranked *R, const int32_t *ids, const uint8_t *mask, int N, const Mode *md,
-                         int measure, double *att_s, double *fwd_s, double *rel, Err *e) {
-    const RankSpec sp = rank_spec(md->kind, md->rank);
-    double t0 = time_now();
+/* one timed pass of row i in mode md on R: the pass's attention seconds (att_s) and its whole
+   forward (fwd_s); with `measure` also the last layer's relative error (the teacher, outside
+   the timed time). The policy's ranks come from pol (row i), the other modes' from md. */
+static Status timed_pass(Ranked *R, const SweepPolicy *pol, int i, const int32_t *ids,
+                         const uint8_t *mask, int N, const EvalMode *md, int measure,
+                         double *att_s, double *fwd_s, double *rel, Err *e) {
+    const RankSpec sp = rank_spec(mode_kind(md), md->r);
+    const int policy = md->kind == EVAL_POLICY;
+    double teach = 0, t0 = time_now();
     Status s = ranked_begin(R, ids, NULL, mask, 1, N, e);
-    double fwd = time_now() - t0, att = 0;
     for (int l = 0; !s && l < R->L; l++) {
-        t0 = time_now();
-        s = ranked_attend(R, &sp, NULL, e); /* attention alone, timed; ranked_layer redoes it */
-        att += time_now() - t0;
-        if (s) return err_prefix(e, "layer %d (%s)", l, md->name);
-        if (measure && l == R->L - 1 && (s = ranked_teacher(R, e))) return s;
-        t0 = time_now();
-        s = ranked_layer(R, &sp, e);
-        fwd += time_now() - t0;
-        if (!s && measure && l == R->L - 1) ranked_fidelity(R, 0, N, NULL, rel);
+        const int last = measure && l == R->L - 1;
+        if (last) {
+            const double t1 = time_now();
+            s = ranked_teacher_each(R, NULL, NULL, e);
+            teach = time_now() - t1;
+            if (s) break;
+        }
+        s = policy ? ranked_layer_each(R, pol->p.env->c.kind, pol->p.env->c.T,
+                                       sweep_policy_ranks(pol, i, l), NULL, NULL, e)
+                   : ranked_layer(R, &sp, e);
+        if (!s && last) ranked_fidelity(R, 0, N, NULL, rel);
     }
-    if (s) return s;
-    t0 = time_now();
-    if ((s = ranked_end(R, e))) return s;
-    fwd += time_now() - t0;
-    *att_s = att, *fwd_s = fwd;
+    if (!s) s = ranked_end(R, e);
+    if (s) return err_prefix(e, "%s", md->name);
+    *fwd_s = time_now() - t0 - teach;
+    *att_s = ranked_attn_seconds(R);
     return ST_OK;
 }
 
 /* the model, its config, the test file and (static modes) the whitened factors */
 static Status sweep_load(Sweep *d, const char *model, const char *const *over, int n_over,
-                         const int *lengths, int nl, const Mode *modes, int nm, int calib_rows,
+                         const int *lengths, int nl, const EvalMode *modes, int nm, int calib_rows,
                          const char *factors, Err *e) {
     char src[CONFIG_STR_MAX + 32], sha[65];
     Status s;
@@ -181,17 +192,18 @@ static Status sweep_load(Sweep *d, const char *model, const char *const *over, i
                        "model.position: conv runs longer", maxL, maxL + 2, d->bc.max_pos, model);
     int grid[MAX_LIST], ng = 0;
     for (int i = 0; i < nm; i++) {
-        if ((modes[i].kind == RANK_PLAIN || modes[i].kind == RANK_WHITENED) && modes[i].rank > dh)
+        const RankKind k = mode_kind(&modes[i]);
+        if ((k == RANK_PLAIN || k == RANK_WHITENED) && modes[i].r > dh)
             return err_set(e, ST_CONFIG, "--modes: %s: expected a rank of at most the head size %d",
                            modes[i].name, dh);
-        if (modes[i].kind == RANK_PLAIN || modes[i].kind == RANK_WHITENED) {
+        if (k == RANK_PLAIN || k == RANK_WHITENED) {
             int seen = 0;
-            for (int j = 0; j < ng; j++) seen |= grid[j] == modes[i].rank;
-            if (!seen) grid[ng++] = modes[i].rank;
+            for (int j = 0; j < ng; j++) seen |= grid[j] == modes[i].r;
+            if (!seen) grid[ng++] = modes[i].r;
         }
-        if (modes[i].kind == RANK_NYSTROM || modes[i].kind == RANK_PERFORMER)
-            max_m = modes[i].rank > max_m ? modes[i].rank : max_m;
-        white |= modes[i].kind == RANK_WHITENED;
+        if (k == RANK_NYSTROM || k == RANK_PERFORMER)
+            max_m = modes[i].r > max_m ? modes[i].r : max_m;
+        white |= k == RANK_WHITENED;
     }
     if (ng > ATTN_MAX_RANKS - 1)
         return err_set(e, ST_CONFIG, "--modes: at most %d distinct static ranks", ATTN_MAX_RANKS - 1);
@@ -203,6 +215,9 @@ static Status sweep_load(Sweep *d, const char *model, const char *const *over, i
     d->ranked_ok = 1;
     printf("# drrl-sweep: %s\n\n- model: %d layers, d=%d, %d heads of %d, %s positions; sha256 %s\n",
            model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, d->base.model.position, sha);
+    if (d->k)
+        printf("- policy: %s (grid of %d ranks + full, segments of %d tokens, guardrail epsilon "
+               "%g)\n", d->k->path, d->k->c.env.ranks.n, d->k->c.env.segment, d->k->c.env.epsilon);
     if (!white) return ST_OK;
     /* whitened factors: the first calib_rows training rows at data.max_len, cached next to the
        model as drrl-train and drrl-factors do (the same cache when the rows agree) */
@@ -210,10 +225,8 @@ static Status sweep_load(Sweep *d, const char *model, const char *const *over, i
     if ((s = base_load_split(&d->calib, &d->base, &d->voc, "train", calib_rows, 1, NULL, 0, e)))
         return s;
     char cache[CONFIG_STR_MAX + 16];
-    if (factors) snprintf(cache, sizeof cache, "%s", factors);
-    else {
-        ranked_calib_cache_path(cache, sizeof cache, model);
-    }
+    if (factors && factors[0]) snprintf(cache, sizeof cache, "%s", factors);
+    else ranked_calib_cache_path(cache, sizeof cache, model);
     RankedCalib rc = {.rows = calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT, .cache = cache,
                       .model_sha256 = sha};
     RankedCalibInfo ci;
@@ -224,6 +237,7 @@ static Status sweep_load(Sweep *d, const char *model, const char *const *over, i
 }
 
 static void sweep_free(Sweep *d) {
+    sweep_policy_free(&d->pol);
     if (d->ranked_ok) ranked_free(&d->R);
     encoded_free(&d->calib);
     imdb_free(&d->test);
@@ -233,8 +247,8 @@ static void sweep_free(Sweep *d) {
 }
 
 /* every mode at one length: cells[nm]; modes[0] is full */
-static Status sweep_length(Sweep *d, int L, const Mode *modes, int nm, int rows, int reps,
-                           Cell *cells, Err *e) {
+static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int rows, int reps,
+                           const char *const *over, int n_over, Cell *cells, Err *e) {
     ImdbData j;
     EncodedSet enc;
     memset(&enc, 0, sizeof enc);
@@ -249,8 +263,15 @@ static Status sweep_length(Sweep *d, int L, const Mode *modes, int nm, int rows,
         imdb_free(&j);
         return s;
     }
-    const int K = j.n, N = L + 2, C = d->R.K;
+    const int K = j.n, N = L + 2, C = d->R.K, dh = d->R.dh;
     imdb_free(&j);
+    int has_pol = 0;
+    for (int i = 0; i < nm; i++) has_pol |= modes[i].kind == EVAL_POLICY;
+    sweep_policy_free(&d->pol);
+    if (has_pol && (s = sweep_policy_decide(&d->pol, d->k, L, rows, over, n_over, &enc, e))) {
+        encoded_free(&enc);
+        return err_prefix(e, "policy at length %d", L);
+    }
     double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
     double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
     float *pfull = malloc(sizeof(float) * (size_t)C);
@@ -267,26 +288,39 @@ static Status sweep_length(Sweep *d, int L, const Mode *modes, int nm, int rows,
         for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
         if ((s = ranked_forward(&d->R, ids, NULL, mask, 1, N, full, e))) goto done;
         memcpy(pfull, d->R.probs, sizeof(float) * (size_t)C);
-        for (int i = 0; i < nm; i++)
+        for (int i = 0; i < nm; i++) {
+            Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
             for (int r = 0; r < reps; r++) {
                 double a = 0, f = 0, rel = 0;
                 const size_t at = ((size_t)i * K + k) * reps + r;
-                if ((s = timed_pass(&d->R, ids, mask, N, &modes[i], r == 0, &a, &f, &rel, e)))
+                if ((s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], r == 0, &a, &f, &rel,
+                                    e)))
                     goto done;
                 att[at] = a, fwd[at] = f;
                 if (r) continue;
-                cells[i].attn_flops += ranked_attn_flops(&d->R);
-                cells[i].kl += kl_div(pfull, d->R.probs, C);
+                cells[i].attn_flops += ranked_attn_flops(R);
+                cells[i].kl += kl_div(pfull, R->probs, C);
                 cells[i].rel += rel;
             }
+        }
     }
     for (int i = 0; i < nm; i++) {
-        cells[i].rows = K;
-        cells[i].attn_flops /= K;
-        cells[i].kl /= K, cells[i].rel /= K;
-        if (modes[i].kind == RANK_EXACT) cells[i].kl = 0, cells[i].rel = 0; /* exact vs itself */
-        cells[i].lat_ms = 1e3 * median(att + (size_t)i * K * reps, K * reps);
-        cells[i].fwd_ms = 1e3 * median(fwd + (size_t)i * K * reps, K * reps);
+        Cell *c = &cells[i];
+        const RankKind kind = mode_kind(&modes[i]);
+        c->rows = K;
+        c->attn_flops /= K;
+        c->kl /= K, c->rel /= K;
+        if (modes[i].kind == EVAL_FULL) c->kl = 0, c->rel = 0; /* exact vs itself */
+        c->lat_ms = 1e3 * median(att + (size_t)i * K * reps, K * reps);
+        c->fwd_ms = 1e3 * median(fwd + (size_t)i * K * reps, K * reps);
+        c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
+                  : modes[i].kind == EVAL_FULL ? dh
+                  : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
+        c->policy_ms = NAN;
+        if (modes[i].kind == EVAL_POLICY) {
+            for (int k = 0; k < K; k++) att[k] = 1e3 * d->pol.o.policy_sec[k];
+            c->policy_ms = median(att, K);
+        }
     }
 done:
     free(att), free(fwd), free(pfull), free(mask);
@@ -294,16 +328,28 @@ done:
     return s;
 }
 
+/* " v |" with prec decimals, " - |" for NaN */
+static void cell_num(FILE *f, int prec, double v) {
+    if (isnan(v)) fputs(" - |", f);
+    else fprintf(f, " %.*f |", prec, v);
+}
+
+/* ",v" with "" for NaN */
+static void csv_num(FILE *f, double v) {
+    fputc(',', f);
+    if (!isnan(v)) fprintf(f, "%.6g", v);
+}
+
 int main(int argc, char **argv) {
-    const char *model = NULL, *csv = NULL, *factors = NULL, *modes_s =
-        "full,static:8,static:16,nystrom:32,performer:32";
+    const char *model = NULL, *csv = NULL, *factors = NULL, *ckpt = NULL, *modes_s = NULL;
     const char *over[128];
-    int n_over = 0, rows = 8, reps = 3, calib = RANKED_CALIB_DEFAULT_ROWS;
+    int n_over = 0, rows = 8, reps = 3, calib = 0;
     int lengths[MAX_LIST] = {1024, 2048, 4096, 8192, 16384}, nl = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc, bad = 0;
         if (!strcmp(a, "--model") && more) model = argv[++i];
+        else if (!strcmp(a, "--checkpoint") && more) ckpt = argv[++i];
         else if (!strcmp(a, "--csv") && more) csv = argv[++i];
         else if (!strcmp(a, "--factors") && more) factors = argv[++i];
         else if (!strcmp(a, "--modes") && more) modes_s = argv[++i];
@@ -323,25 +369,56 @@ int main(int argc, char **argv) {
     }
     Err e;
     err_clear(&e);
-    Mode given[MAX_LIST], modes[MAX_LIST + 1];
-    int ng = 0;
-    if (!model) {
-        fprintf(stderr, "drrl-sweep: error: --model is required\n");
+    if (!model && !ckpt) {
+        fprintf(stderr, "drrl-sweep: error: --model or --checkpoint is required\n");
         usage(stderr);
         return 2;
     }
-    if (parse_modes(modes_s, given, &ng, &e)) {
+    if (ckpt && (calib || factors)) {
+        fprintf(stderr, "drrl-sweep: error: --%s: not with --checkpoint (its env.calib_rows and "
+                "env.factors are used, so that static ranks and the policy share factors)\n",
+                calib ? "calib" : "factors");
+        return 2;
+    }
+    static Sweep d;
+    static EvalCkpt k;
+    if (ckpt) { /* the policy's checkpoint: its model, factors and grid */
+        EvalCkptArgs ka = {.arg = ckpt};
+        if (eval_ckpt_open(&k, &ka, &e)) {
+            fprintf(stderr, "drrl-sweep: error: --checkpoint: %s\n", e.msg);
+            return 1;
+        }
+        char a[65], b[65];
+        if (model && (sha256_file(model, a, &e) || sha256_file(k.c.env.model, b, &e) || strcmp(a, b))) {
+            fprintf(stderr, "drrl-sweep: error: --model %s: expected the checkpoint's model %s%s%s\n",
+                    model, k.c.env.model, e.msg[0] ? ": " : " (another file)", e.msg);
+            return 1;
+        }
+        model = k.c.env.model, calib = k.c.env.calib_rows, factors = k.c.env.factors;
+        d.k = &k;
+    }
+    if (!calib) calib = RANKED_CALIB_DEFAULT_ROWS;
+    /* modes: any static rank up to the head size (checked with the model) or the policy's grid */
+    int grid[CONFIG_LIST_MAX], G = 0;
+    if (ckpt) {
+        G = k.c.env.ranks.n;
+        memcpy(grid, k.c.env.ranks.v, sizeof(int) * (size_t)G);
+    }
+    static EvalMode modes[EVAL_MAX_MODES];
+    int nm = 0;
+    char deflist[256];
+    if (!modes_s && !ckpt) modes_s = "full,static:8,static:16,nystrom:32,performer:32";
+    else if (!modes_s) { /* the default list with a policy: every grid rank */
+        size_t n = (size_t)snprintf(deflist, sizeof deflist, "full");
+        for (int g = 0; g < G && n < sizeof deflist; g++)
+            n += (size_t)snprintf(deflist + n, sizeof deflist - n, ",static:%d", grid[g]);
+        if (n < sizeof deflist) snprintf(deflist + n, sizeof deflist - n, ",nystrom:32,performer:32,policy");
+        modes_s = deflist;
+    }
+    if (sweep_modes(modes_s, grid, G, ckpt != NULL, modes, &nm, &e)) {
         fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
         return 2;
     }
-    /* full always runs first (the reference of the ratios and the KL); shown only if asked */
-    int show_full = 0, nm = 1;
-    modes[0] = (Mode){"full", RANK_EXACT, 0};
-    for (int i = 0; i < ng; i++) {
-        if (given[i].kind == RANK_EXACT) show_full = 1;
-        else modes[nm++] = given[i];
-    }
-    static Sweep d;
     if (sweep_load(&d, model, over, n_over, lengths, nl, modes, nm, calib, factors, &e)) {
         fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
         sweep_free(&d);
@@ -352,11 +429,11 @@ int main(int argc, char **argv) {
            "- attn ms: the attention kernels alone (summed over layers); forward ms: the whole "
            "forward; ratios vs full at the same length; KL = mean KL(p_full || p_mode); rel err = "
            "mean relative Frobenius error of the last layer's attention output vs exact on the same "
-           "input\n\n"
+           "input; rank: mean per head over layers and segments (full = %d)\n\n"
            "| length | mode | rows | attn ms | attn ratio | forward ms | forward ratio | attn FLOPs "
-           "| FLOPs ratio | KL | rel err |\n"
-           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-           rows, d.base.data.test, reps);
+           "| FLOPs ratio | KL | rel err | rank | policy ms |\n"
+           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+           rows, d.base.data.test, reps, d.R.dh);
     fflush(stdout);
     FILE *out = NULL;
     char tmp[4200];
@@ -368,28 +445,34 @@ int main(int argc, char **argv) {
             return 1;
         }
         fprintf(out, "length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,forward_ms,"
-                     "forward_ratio,rel_err,rows\n");
+                     "forward_ratio,rel_err,rows,mean_rank,policy_ms\n");
     }
-    Cell cells[MAX_LIST + 1];
+    Cell cells[EVAL_MAX_MODES];
     int rc = 0;
     for (int li = 0; li < nl && !rc; li++) {
         const int L = lengths[li];
-        if (sweep_length(&d, L, modes, nm, rows, reps, cells, &e)) {
+        if (sweep_length(&d, L, modes, nm, rows, reps, over, n_over, cells, &e)) {
             fprintf(stderr, "drrl-sweep: error: %s\n", e.msg);
             rc = 1;
             break;
         }
-        for (int i = show_full ? 0 : 1; i < nm; i++) {
+        for (int i = 0; i < nm; i++) {
             const Cell *c = &cells[i], *f = &cells[0];
             const double lr = c->lat_ms / f->lat_ms, fr = c->fwd_ms / f->fwd_ms;
             const double flr = (double)c->attn_flops / (double)f->attn_flops;
-            printf("| %d | %s | %d | %.3f | %.3f | %.3f | %.3f | %lld | %.4f | %.3g | %.3g |\n", L,
+            printf("| %d | %s | %d | %.3f | %.3f | %.3f | %.3f | %lld | %.4f | %.3g | %.3g |", L,
                    modes[i].name, c->rows, c->lat_ms, lr, c->fwd_ms, fr, (long long)c->attn_flops,
                    flr, c->kl, c->rel);
-            if (out)
-                fprintf(out, "%d,%s,%.6f,%.6f,%lld,%.6f,%.6g,%.6f,%.6f,%.6g,%d\n", L, modes[i].name,
+            cell_num(stdout, 1, c->rank);
+            cell_num(stdout, 2, c->policy_ms);
+            putchar('\n');
+            if (out) {
+                fprintf(out, "%d,%s,%.6f,%.6f,%lld,%.6f,%.6g,%.6f,%.6f,%.6g,%d", L, modes[i].name,
                         c->lat_ms, lr, (long long)c->attn_flops, flr, c->kl, c->fwd_ms, fr, c->rel,
                         c->rows);
+                csv_num(out, c->rank), csv_num(out, c->policy_ms);
+                fputc('\n', out);
+            }
         }
         fflush(stdout);
     }

@@ -5,13 +5,15 @@
  * vocabulary hash recorded in the model); the splits are loaded as drrl-base loads them
  * (cmd/base_eval.h: base_vocab_open, base_load_split), encoded to the config's data.max_len
  * (drrl-eval's data.max_len=N: any N for a conv-position model, at most max_pos otherwise);
- * the whitened factors are calibrated on the first env.calib_rows training sentences or
+ * the whitened factors are calibrated on the first env.calib_rows training sentences (encoded
+ * at the stored data.max_len, so an evaluation at another length keeps the trained factors) or
  * loaded from their cache (env/ranked_calib.h, keyed by the model file's SHA-256); the
  * latency table is measured here (one attention layer of the model's width and heads, batch
  * 1 as the environment runs each sequence alone, every bucket and rank of the grid) unless a
  * checkpoint brings one; episodes draw batches from the first env.train_rows training rows.
  * For drrl-eval (train_env_init_eval) the same environment runs over the dev or test split
- * (optionally only the IMDB reviews of at least min_bytes bytes), with the checkpoint's
+ * (optionally only the IMDB reviews of at least min_bytes bytes, or inputs of exactly `join`
+ * bytes joined from same-label test reviews), with the checkpoint's
  * latency table or the one drrl-eval passes. toy: env/toy.h. */
 #include "train_env.h"
 
@@ -73,6 +75,30 @@ static int keep_rows(EncodedSet *s, const uint8_t *keep) {
     s->n_tokens = 0;
     for (int i = 0; i < k; i++) s->n_tokens += s->len[i];
     return k;
+}
+
+/* load_joined: the set of ev->join: inputs of exactly ev->join bytes joined from same-label
+   reviews of data.test, encoded at join + 2 tokens */
+static Status load_joined(RankImpl *d, const TrainEvalOptions *ev, Err *e) {
+    if (strcmp(ev->split, "test"))
+        return err_set(e, ST_CONFIG, "--join: expected the test split (joined inputs are made "
+                       "from data.test), found %s", ev->split);
+    ImdbData raw, j;
+    Status s = imdb_load(&raw, d->base.data.test, 0, e);
+    if (s) return err_prefix(e, "data.test");
+    s = imdb_join(&j, &raw, ev->join, 1, ev->join_rows, e);
+    imdb_free(&raw);
+    if (s) return s;
+    if (j.n < 1) {
+        imdb_free(&j);
+        return err_set(e, ST_CONFIG, "--join %d: the reviews of %s do not join into one input of "
+                       "%d bytes", ev->join, d->base.data.test, ev->join);
+    }
+    s = encoded_from_imdb(&d->set, &j, ev->join + 2, e);
+    snprintf(d->desc, sizeof d->desc, "%d inputs of %d bytes joined from same-label reviews of %s",
+             j.n, ev->join, d->base.data.test);
+    imdb_free(&j);
+    return s;
 }
 
 /* keep_min_tokens: drop the rows of s shorter than min tokens, in place (order kept) */
@@ -148,12 +174,18 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
         (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
         return err_prefix(e, "env.model");
     snprintf(src, sizeof src, "%s:/config", model);
+    /* the stored config alone first: its data.max_len is the length the factors are
+       calibrated at, whatever an evaluation overrides */
+    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, NULL, 0, e)))
+        return s;
+    const int calib_len = d->base.data.max_len;
     if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src,
                               ev ? ev->base_over : NULL, ev ? ev->n_base_over : 0, e)))
         return s;
-    if (ev && ev->min_bytes > 0 && !base_is_imdb(&d->base))
-        return err_set(e, ST_CONFIG, "--min-bytes: expected a model with data.format: imdb, "
-                       "found %s", d->base.data.format);
+    if (ev && (ev->min_bytes > 0 || ev->join > 0) && !base_is_imdb(&d->base))
+        return err_set(e, ST_CONFIG, "%s: expected a model with data.format: imdb, found %s",
+                       ev->join > 0 ? "--join" : "--min-bytes", d->base.data.format);
+    if (ev && ev->join > 0) d->base.data.max_len = ev->join + 2;
     /* a learned position table has max_pos rows; conv positions run at any length */
     if (d->base.data.max_len > bert_max_len(&d->bc))
         return err_set(e, ST_CONFIG, "data.max_len: expected at most %d (the max_pos of %s, whose "
@@ -164,11 +196,15 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
         return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary of data.format "
                        "%s), found %s", model, d->voc.sha, d->base.data.format,
                        d->info.vocab_sha256);
-    /* the calibration rows: the first env.calib_rows training rows (at data.max_len) */
-    if ((s = base_load_split(&d->calib, &d->base, &d->voc, "train", c->env.calib_rows, 1, NULL, 0,
-                             e)))
-        return s;
-    if (ev) {
+    /* the calibration rows: the first env.calib_rows training rows at the stored data.max_len */
+    const int eval_len = d->base.data.max_len;
+    d->base.data.max_len = calib_len;
+    s = base_load_split(&d->calib, &d->base, &d->voc, "train", c->env.calib_rows, 1, NULL, 0, e);
+    d->base.data.max_len = eval_len;
+    if (s) return s;
+    if (ev && ev->join > 0) {
+        if ((s = load_joined(d, ev, e))) return s;
+    } else if (ev) {
         if ((s = base_load_split(&d->set, &d->base, &d->voc, ev->split, 0, 0, d->desc,
                                  sizeof d->desc, e)))
             return s;
@@ -190,7 +226,9 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
             return err_set(e, ST_CONFIG, "env.ranks[%d]: expected a rank below the head size %d "
                            "(exact attention is always the last action), found %d", i, dh,
                            c->env.ranks.v[i]);
-    RankedOptions o = {.max_B = batch, .max_N = d->base.data.max_len,
+    /* planned for the set and the calibration rows (calibrated at their own length) */
+    const int max_N = d->base.data.max_len > calib_len ? d->base.data.max_len : calib_len;
+    RankedOptions o = {.max_B = batch, .max_N = max_N,
                        .ranks = c->env.ranks.v, .n_ranks = c->env.ranks.n,
                        .max_m = ev ? ev->max_m : 0,
                        .activation = 0, .bounds = 1, .performer_seed = PERFORMER_SEED};
@@ -205,9 +243,11 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
                       .cache = cache, .model_sha256 = t->model_sha256};
     RankedCalibInfo ci;
     if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
-    printf("model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
-           model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
-           ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds);
+    const int say = !ev || !ev->quiet;
+    if (say)
+        printf("model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
+               model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
+               ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds);
 
     int table = !strcmp(c->env.latency, "table");
     t->has_lt = table;
@@ -259,6 +299,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     t->env.self = &d->E;
     t->env.reset = rankenv_reset, t->env.step = rankenv_step;
     t->env.save = rankenv_save, t->env.load = rankenv_load;
+    if (!say) return ST_OK;
     printf("data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
            d->base.data.max_len, d->set.n_truncated);
     printf("environment: %d sequences per batch from %d %s sentences, %d layers, grid [",

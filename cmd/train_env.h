@@ -36,6 +36,12 @@ typedef struct {
     const char *const *base_over;  /* key=value overrides of the model's stored config (data.*) */
     int n_base_over;
     int min_bytes;                 /* > 0 (imdb only): reviews of at least this many bytes */
+    int join;                      /* > 0 (imdb, test split only): instead of the reviews, inputs
+                                      of exactly `join` bytes joined from consecutive same-label
+                                      test reviews (data/imdb.h imdb_join), encoded at join + 2
+                                      tokens (data.max_len is set to that) */
+    int join_rows;                 /* with join: at most this many inputs (0: all) */
+    int quiet;                     /* 1: print nothing (errors are returned) */
 } TrainEvalOptions;
 
 /* TrainEvalParts: what an evaluation needs besides the Env (owned by the TrainEnv). */
@@ -49,7 +55,8 @@ typedef struct {
 
 /* train_env_init_eval: the rank environment of c (type rank) over a split of the model's data
    instead of the training rows: the same model, factors and reward settings; the latency table
-   is o->lt (never measured). Prints what it loads. */
+   is o->lt (never measured). The factors are those of training whatever data.max_len says:
+   their calibration rows are encoded at the model's stored data.max_len. Prints what it loads. */
 Status train_env_init_eval(TrainEnv *t, const TrainConfig *c, const TrainEvalOptions *o, Err *e);
 /* train_env_eval_parts: the pieces of an environment built by train_env_init_eval. */
 void train_env_eval_parts(TrainEnv *t, TrainEvalParts *p);

@@ -139,6 +139,9 @@ typedef struct {
     int layer;            /* next layer ranked_layer runs (L after the last) */
     int teacher_layer;    /* layer whose input the teacher was computed on (-1: none) */
     AttnFlops attn_fl[BERT_MAX_LAYERS]; /* attention FLOPs of each layer of the pass */
+    double attn_sec[BERT_MAX_LAYERS];   /* monotonic-clock seconds of each layer's attention
+                                           kernel calls in the pass (ranked_layer,
+                                           ranked_layer_each) */
     int64_t rest_fl[BERT_MAX_LAYERS];   /* feed-forward FLOPs of each layer */
     int64_t head_fl;      /* pooler + classifier */
     AttnFlops teacher_fl; /* teacher work of the pass (not part of the model's FLOPs) */
@@ -212,10 +215,6 @@ Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank /* (B,
 Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq /* (B) or NULL */,
                            double *sec_seq /* (B) or NULL */, Err *e);
 
-/* ranked_attend: only the attention of the current layer on its input, by spec's kernel, into
-   R->att (FLOPs into fl, may be NULL); the layer does not advance (ranked_layer then runs it
-   again with the rest of the layer). For timing attention alone. */
-Status ranked_attend(Ranked *R, const RankSpec *spec, AttnFlops *fl, Err *e);
 
 /* ranked_end: pooler, classifier and softmax after the last layer: R->logits, R->probs
    (B, K). ST_INVALID if layers remain. */
@@ -240,6 +239,9 @@ Status ranked_bound(Ranked *R, RankKind kind, BoundKind bk, const int *ranks, in
 
 /* ranked_attn_flops: sum of attn_fl over the layers of the pass (total FLOPs). */
 int64_t ranked_attn_flops(const Ranked *R);
+/* ranked_attn_seconds: sum of attn_sec over the layers of the pass: the measured latency of
+   the pass's attention alone. */
+double ranked_attn_seconds(const Ranked *R);
 /* ranked_model_flops: attention + rest of every layer + head of the pass. */
 int64_t ranked_model_flops(const Ranked *R);
 

@@ -36,7 +36,8 @@ Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, cons
     }
     R->B = B, R->N = N, R->layer = 0, R->teacher_layer = -1;
     memcpy(R->mask, mask, (size_t)B * N);
-    for (int l = 0; l < R->L; l++) attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0;
+    for (int l = 0; l < R->L; l++)
+        attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0, R->attn_sec[l] = 0;
     attn_flops_zero(&R->teacher_fl);
     R->head_fl = R->bound_fl = 0;
     /* bert_forward's embeddings, in its order of the sums, into r; then x0 = LN_e(emb).
@@ -149,18 +150,13 @@ static void finish_layer(Ranked *R) {
     R->layer++;
 }
 
-Status ranked_attend(Ranked *R, const RankSpec *spec, AttnFlops *fl, Err *e) {
-    if (R->layer >= R->L) return err_set(e, ST_INVALID, "ranked_attend: no layer left (%d)", R->L);
-    AttnFlops tmp;
-    attn_flops_zero(&tmp);
-    return attend(R, R->layer, spec, fl ? fl : &tmp, e);
-}
-
 Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);
     const int l = R->layer;
+    const double t0 = time_now();
     Status s = attend(R, l, spec, &R->attn_fl[l], e);
+    R->attn_sec[l] += time_now() - t0;
     if (s) return err_prefix(e, "ranked_layer: layer %d (%s)", l, rank_kind_name(spec->kind));
     finish_layer(R);
     return ST_OK;
@@ -250,6 +246,7 @@ Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnF
         if (s) return err_prefix(e, "ranked_layer_each: layer %d sequence %d", l, b);
         zero_tail(R, R->att, b, n);
         attn_flops_add(&R->attn_fl[l], &f);
+        R->attn_sec[l] += t1 - t0;
         if (fl_seq) fl_seq[b] = f;
         if (sec_seq) sec_seq[b] = t1 - t0;
     }
@@ -321,6 +318,12 @@ Status ranked_bound(Ranked *R, RankKind kind, BoundKind bk, const int *ranks, in
 int64_t ranked_attn_flops(const Ranked *R) {
     int64_t t = 0;
     for (int l = 0; l < R->L; l++) t += attn_flops_total(&R->attn_fl[l]);
+    return t;
+}
+
+double ranked_attn_seconds(const Ranked *R) {
+    double t = 0;
+    for (int l = 0; l < R->L; l++) t += R->attn_sec[l];
     return t;
 }
 

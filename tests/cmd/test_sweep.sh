@@ -7,9 +7,15 @@
 #      (8 N d^2 + 5 N d + 4 N^2 d + 27 H N^2 per layer), so flops(128) / flops(64) > 2;
 #   4. errors: an SST-2 model is refused; a learned-position model refuses a length past
 #      its max_pos; a bad mode.
-#   5. scripts/plot_sweep.py draws both pictures from the CSV.
+#   5. scripts/plot_sweep.py draws both pictures from the CSV;
+#   6. the policy mode (--checkpoint, a 2-iteration drrl-train run with 4 segment heads): its
+#      row's counted attention FLOPs and KL equal drrl-eval's policy row on the same joined
+#      inputs (drrl-eval --join L --rows 2: the same decisions replayed by two tools), its mean
+#      rank lies within the grid, its FLOPs ratio within (0, 1]; the errors of policy without a
+#      checkpoint, a --model other than the checkpoint's, --calib with --checkpoint, and
+#      drrl-eval's --rows without --join and --join on the dev split.
 set -euo pipefail
-sweep=$(realpath "$1"); base=$(realpath "$2")
+sweep=$(realpath "$1"); base=$(realpath "$2"); train=$(realpath "$3"); eval_=$(realpath "$4")
 cd "${DRRL_SOURCE_ROOT:?}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -63,9 +69,49 @@ expect_error "expected a byte-level IMDB model (data.format: imdb), found data.f
   || fail "learned model within its max_pos"
 expect_error "--lengths: 512 bytes need 514 tokens ([CLS] and [SEP] added), more than the max_pos 256" \
   "$sweep" --model "$tmp/l/model.h5" --lengths 128,512 --modes full --rows 1 --reps 1
-expect_error "--modes: 'static:x': expected one of full" \
+expect_error "--modes: 'static:x': expected a positive integer rank, found 'x'" \
   "$sweep" --model "$tmp/m/model.h5" --modes full,static:x
 
 /usr/bin/python3 scripts/plot_sweep.py "$tmp/s.csv" --out "$tmp/pics" > /dev/null
 [[ -s "$tmp/pics/sweep_latency.png" && -s "$tmp/pics/sweep_flops.png" ]] || fail "pictures missing"
+# 6. the policy mode
+"$train" --config configs/imdb-drrl.yaml env.model="$tmp/m/model.h5" env.segment=64 \
+  env.ranks=[2,4,8] env.calib_rows=64 latency.buckets=[64,128,256] latency.reps=1 \
+  latency.warmup=0 ppo.iterations=2 ppo.episodes=1 ppo.epochs=1 ppo.minibatch=8 \
+  run.checkpoint_every=2 run.dir="$tmp/p" > /dev/null
+"$sweep" --checkpoint "$tmp/p" --lengths 128,256 --modes full,static:2,static:8,policy --rows 2 \
+  --reps 1 --csv "$tmp/p.csv" > "$tmp/pout.txt"
+grep -q "^| 256 | policy | 2 |" "$tmp/pout.txt" || fail "policy row missing: $(cat "$tmp/pout.txt")"
+if grep -q "^environment:" "$tmp/pout.txt"; then fail "environment lines inside the table"; fi
+for L in 128 256; do
+  "$eval_" --checkpoint "$tmp/p" --split test --join $L --rows 2 --modes full,policy --reps 1 \
+    --resamples 10 --out "$tmp/e$L" > "$tmp/e$L.txt"
+  grep -q "^data: 2 inputs of $L bytes joined from same-label reviews of" "$tmp/e$L.txt" \
+    || fail "drrl-eval --join data line at $L"
+done
+/usr/bin/python3 - "$tmp/p.csv" "$tmp/e128/eval_test.csv" "$tmp/e256/eval_test.csv" <<'PY'
+import csv, math, sys
+sw = {(int(r["length"]), r["mode"]): r for r in csv.DictReader(open(sys.argv[1]))}
+for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
+    ev = {r["mode"]: r for r in csv.DictReader(open(path))}
+    p, e = sw[(L, "policy")], ev["policy"]
+    if int(p["attn_flops"]) * 2 != int(e["attn_flops"]):
+        sys.exit(f"FAIL: {L}: sweep policy FLOPs {p['attn_flops']} x 2 rows != drrl-eval's {e['attn_flops']}")
+    if not math.isclose(float(p["kl"]), float(e["kl_mean"]), rel_tol=1e-3, abs_tol=1e-7):
+        sys.exit(f"FAIL: {L}: sweep policy KL {p['kl']} vs drrl-eval {e['kl_mean']}")
+    if not 2 <= float(p["mean_rank"]) <= 16 or not 0 < float(p["flops_ratio"]) <= 1:
+        sys.exit(f"FAIL: {L}: policy rank {p['mean_rank']} flops ratio {p['flops_ratio']}")
+    if not float(p["policy_ms"]) > 0 or float(p["latency_ms"]) <= 0:
+        sys.exit(f"FAIL: {L}: policy_ms {p['policy_ms']} latency {p['latency_ms']}")
+    if float(e["attn_ratio"]) <= 0 or float(ev["full"]["attn_ratio"]) != 1:
+        sys.exit(f"FAIL: {L}: drrl-eval attn_ratio {e['attn_ratio']} / full {ev['full']['attn_ratio']}")
+    print(f"policy at {L}: FLOPs {p['attn_flops']} and KL {p['kl']} as drrl-eval's; rank {p['mean_rank']}")
+PY
+expect_error "--modes: policy: expected --checkpoint" \
+  "$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes full,policy
+expect_error "--model $tmp/l/model.h5: expected the checkpoint's model" \
+  "$sweep" --checkpoint "$tmp/p" --model "$tmp/l/model.h5" --lengths 64
+expect_error "--calib: not with --checkpoint" "$sweep" --checkpoint "$tmp/p" --calib 8
+expect_error "--rows: expected with --join" "$eval_" --checkpoint "$tmp/p" --rows 2
+expect_error "--join: expected the test split" "$eval_" --checkpoint "$tmp/p" --join 128
 echo "test_sweep: ok"

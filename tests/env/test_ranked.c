@@ -136,6 +136,19 @@ static void test_exact(Bert *m, Ranked *R, Err *e) {
                    cfg.n_layers * mhsa_flops(B, N, cfg.d_model, cfg.n_heads);
     CHECK(rest == want, "rest of the model: %lld FLOPs, expected %lld", (long long)rest,
           (long long)want);
+    /* attention seconds: every layer's kernel was timed, the total is their sum, and a new
+       pass starts from zero */
+    double tot = 0;
+    for (int l = 0; l < cfg.n_layers; l++) {
+        CHECK(R->attn_sec[l] > 0 && R->attn_sec[l] < 10, "layer %d attention seconds %g", l,
+              R->attn_sec[l]);
+        tot += R->attn_sec[l];
+    }
+    CHECK(ranked_attn_seconds(R) == tot, "ranked_attn_seconds %g, layers sum to %g",
+          ranked_attn_seconds(R), tot);
+    die_if(ranked_begin(R, ids, tids, mask, B, N, e), e);
+    CHECK(ranked_attn_seconds(R) == 0, "ranked_begin left %g attention seconds",
+          ranked_attn_seconds(R));
 }
 
 /* rank dh: logits and every layer's attention vs the teacher */

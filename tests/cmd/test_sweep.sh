@@ -73,7 +73,7 @@ expect_error "--modes: 'static:x': expected a positive integer rank, found 'x'" 
   "$sweep" --model "$tmp/m/model.h5" --modes full,static:x
 
 /usr/bin/python3 scripts/plot_sweep.py "$tmp/s.csv" --out "$tmp/pics" > /dev/null
-[[ -s "$tmp/pics/sweep_latency.png" && -s "$tmp/pics/sweep_flops.png" ]] || fail "pictures missing"
+[[ -s "$tmp/pics/sweep_latency.png" && -s "$tmp/pics/sweep_flops.png" && -s "$tmp/pics/sweep_fidelity.png" ]] || fail "pictures missing"
 # 6. the policy mode
 "$train" --config configs/imdb-drrl.yaml env.model="$tmp/m/model.h5" env.segment=64 \
   env.ranks=[2,4,8] env.calib_rows=64 latency.buckets=[64,128,256] latency.reps=1 \

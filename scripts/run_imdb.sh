@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# run_imdb.sh: the long-input pipeline of issue 7 on byte-level IMDB, every step reusing what
+# an earlier run left (delete a step's output to redo it):
+#   1. install what is missing and build;
+#   2. the frozen model (configs/imdb-base.yaml -> runs/imdb-base/model.h5): trained if
+#      missing, resumed from runs/imdb-base/checkpoint.h5 if an interrupted run left one
+#      (about 52 minutes on an idle 2-core machine);
+#   3. its test accuracy at 1024, 2048 and 4096 bytes (drrl-base --eval; about 6, 10 and 14
+#      minutes) -> runs/imdb-base/test-L.txt;
+#   4. the policy (configs/imdb-drrl.yaml -> runs/imdb-drrl; reused, resumed or trained);
+#   5. drrl-eval at 4096 bytes on the test reviews of at least 4096 bytes (every default mode)
+#      -> runs/imdb-drrl/eval-4096-long, and on the whole test split (full, static ranks,
+#      Nystrom and Performer at 32, the policy; one timed round) -> runs/imdb-drrl/eval-4096;
+#   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (8 joined inputs per length)
+#      -> runs/imdb-drrl/sweep.csv, and its pictures -> runs/imdb-drrl/pics.
+# The whole pipeline takes several hours on 2 cores; the steps print their own progress.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base_dir=runs/imdb-base
+model=$base_dir/model.h5
+run_dir=runs/imdb-drrl
+config=configs/imdb-drrl.yaml
+
+t_start=$SECONDS
+step() {
+  local s=$((SECONDS - t_start))
+  printf '\n===== [%d:%02d] %s\n' $((s / 60)) $((s % 60)) "$*"
+}
+
+step "1/6 install missing packages and build"
+scripts/install-deps.sh
+scripts/build.sh build > /dev/null
+
+step "2/6 frozen model ($model)"
+if [[ -f $base_dir/done ]]; then
+  echo "reusing $model (delete $base_dir to train again)"
+else
+  if [[ -f $base_dir/checkpoint.h5 ]]; then
+    echo "resuming from $base_dir/checkpoint.h5"
+    build/cmd/drrl-base --resume $base_dir/checkpoint.h5
+  else
+    build/cmd/drrl-base --config configs/imdb-base.yaml
+  fi
+  touch $base_dir/done
+fi
+
+step "3/6 test accuracy at 1024, 2048, 4096 bytes"
+for L in 1024 2048 4096; do
+  out=$base_dir/test-$L.txt
+  if [[ -s $out ]]; then echo "reusing $out"; else
+    build/cmd/drrl-base --eval "$model" --split test data.max_len=$L > "$out.tmp"
+    mv "$out.tmp" "$out"
+  fi
+  grep -i "accuracy" "$out" | tail -1
+done
+
+step "4/6 policy ($config, $run_dir)"
+iters=$(build/cmd/drrl-train --config "$config" --print-config |
+  awk '/^ppo:/ { p = 1 } p && $1 == "iterations:" { print $2; exit }')
+final=$(printf '%s/checkpoints/ckpt-%08d.h5' "$run_dir" "$iters")
+if [[ -f $final ]]; then
+  echo "reusing $final (delete $run_dir to train again)"
+elif compgen -G "$run_dir/checkpoints/ckpt-*.h5" > /dev/null; then
+  build/cmd/drrl-train --resume "$run_dir"
+else
+  build/cmd/drrl-train --config "$config"
+fi
+
+step "5/6 drrl-eval at 4096 bytes (test reviews of >= 4096 bytes; the whole test split)"
+if [[ -s $run_dir/eval-4096-long/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096-long"; else
+  build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --min-bytes 4096 \
+    --out "$run_dir/eval-4096-long"
+fi
+if [[ -s $run_dir/eval-4096/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096"; else
+  build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --reps 1 \
+    --modes full,static:4,static:8,static:16,static:32,nystrom:32,performer:32,policy \
+    --out "$run_dir/eval-4096"
+fi
+
+step "6/6 sweep against length ($run_dir/sweep.csv, $run_dir/pics)"
+if [[ -s $run_dir/sweep.csv ]]; then echo "reusing $run_dir/sweep.csv"; else
+  build/cmd/drrl-sweep --checkpoint "$final" --lengths 1024,2048,4096,8192,16384 --rows 8 \
+    --reps 3 --csv "$run_dir/sweep.csv"
+fi
+/usr/bin/python3 scripts/plot_sweep.py "$run_dir/sweep.csv" --out "$run_dir/pics"
+
+step "done"

@@ -8,12 +8,16 @@
 #   3. its test accuracy at 1024, 2048 and 4096 bytes (drrl-base --eval; about 6, 10 and 14
 #      minutes) -> runs/imdb-base/test-L.txt;
 #   4. the policy (configs/imdb-drrl.yaml -> runs/imdb-drrl; reused, resumed or trained);
-#   5. drrl-eval at 4096 bytes on the test reviews of at least 4096 bytes (every default mode)
-#      -> runs/imdb-drrl/eval-4096-long, and on the whole test split (full, static ranks,
-#      Nystrom and Performer at 32, the policy; one timed round) -> runs/imdb-drrl/eval-4096;
-#   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (8 joined inputs per length)
-#      -> runs/imdb-drrl/sweep.csv, and its pictures -> runs/imdb-drrl/pics.
-# The whole pipeline takes several hours on 2 cores; the steps print their own progress.
+#   5. drrl-eval at 4096 bytes, one timed round: on the 631 test reviews of at least 4096
+#      bytes (full, static ranks of the grid, random, Nystrom and Performer at 32 and 128
+#      landmarks / features, the policy) -> runs/imdb-drrl/eval-4096-long, and on the whole
+#      test split (full and the policy: 25,000 reviews, 5.5x the attention work of the long
+#      subset per mode) -> runs/imdb-drrl/eval-4096;
+#   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (8 joined inputs per length,
+#      3 reps) -> runs/imdb-drrl/sweep.csv, and its pictures -> runs/imdb-drrl/pics.
+# The whole pipeline takes several hours on 2 cores (drrl-eval and drrl-sweep run the
+# policy's env.threads, 1 thread, so steps 5 and 6 can share the machine); each step prints
+# its own progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base_dir=runs/imdb-base
@@ -69,18 +73,19 @@ fi
 step "5/6 drrl-eval at 4096 bytes (test reviews of >= 4096 bytes; the whole test split)"
 if [[ -s $run_dir/eval-4096-long/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096-long"; else
   build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --min-bytes 4096 \
-    --out "$run_dir/eval-4096-long"
+    --reps 1 --modes "full,static:4,static:8,static:16,static:32,random,nystrom:32,nystrom:128,\
+performer:32,performer:128,policy" --out "$run_dir/eval-4096-long"
 fi
 if [[ -s $run_dir/eval-4096/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096"; else
   build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --reps 1 \
-    --modes full,static:4,static:8,static:16,static:32,nystrom:32,performer:32,policy \
-    --out "$run_dir/eval-4096"
+    --modes full,policy --out "$run_dir/eval-4096"
 fi
 
 step "6/6 sweep against length ($run_dir/sweep.csv, $run_dir/pics)"
 if [[ -s $run_dir/sweep.csv ]]; then echo "reusing $run_dir/sweep.csv"; else
   build/cmd/drrl-sweep --checkpoint "$final" --lengths 1024,2048,4096,8192,16384 --rows 8 \
-    --reps 3 --csv "$run_dir/sweep.csv"
+    --reps 3 --modes "full,static:4,static:8,static:16,static:32,nystrom:32,nystrom:128,\
+performer:32,performer:128,policy" --csv "$run_dir/sweep.csv"
 fi
 /usr/bin/python3 scripts/plot_sweep.py "$run_dir/sweep.csv" --out "$run_dir/pics"
 

@@ -13,7 +13,7 @@
 #      landmarks / features, the policy) -> runs/imdb-drrl/eval-4096-long, and on the whole
 #      test split (full and the policy: 25,000 reviews, 5.5x the attention work of the long
 #      subset per mode) -> runs/imdb-drrl/eval-4096;
-#   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (8 joined inputs per length,
+#   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (4 joined inputs per length,
 #      3 reps) -> runs/imdb-drrl/sweep.csv, and its pictures -> runs/imdb-drrl/pics.
 # The whole pipeline takes several hours on 2 cores (drrl-eval and drrl-sweep run the
 # policy's env.threads, 1 thread, so steps 5 and 6 can share the machine); each step prints
@@ -83,7 +83,7 @@ fi
 
 step "6/6 sweep against length ($run_dir/sweep.csv, $run_dir/pics)"
 if [[ -s $run_dir/sweep.csv ]]; then echo "reusing $run_dir/sweep.csv"; else
-  build/cmd/drrl-sweep --checkpoint "$final" --lengths 1024,2048,4096,8192,16384 --rows 8 \
+  build/cmd/drrl-sweep --checkpoint "$final" --lengths 1024,2048,4096,8192,16384 --rows 4 \
     --reps 3 --modes "full,static:4,static:8,static:16,static:32,nystrom:32,nystrom:128,\
 performer:32,performer:128,policy" --csv "$run_dir/sweep.csv"
 fi

@@ -10,7 +10,6 @@
  * float32 error. Tolerance (as test_torch_ref.c): |ours - ref| <= RTOL |ref| + ATOL max(1,
  * scale), scale = the largest |ref| of that tensor, RTOL 1e-4, ATOL 1e-5: the outputs are sums
  * of <= 10 terms and the weight gradients of <= 33, good to ~1e-6 of the scale. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,46 +20,11 @@
 #include "core/store.h"
 #include "nn/conv1d.h"
 #include "tests/check.h"
-#include "tests/run.h"
+#include "tests/torch_ref.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
 #define NAME "test_conv1d_torch"
-
-/* read a tensor; on failure record a check failure and return NULL (caller frees) */
-static void *load(Store *st, const char *name, DType t, int ndim, const int64_t *dims) {
-    size_t n = 1, esz = t == DT_F64 ? 8 : 4;
-    for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
-    void *buf = calloc(n, esz);
-    Err e;
-    err_clear(&e);
-    Status s = buf ? store_read(st, name, t, buf, ndim, dims, &e) : ST_NOMEM;
-    CHECK(s == ST_OK, "reading %s: %s", name, e.msg);
-    if (s != ST_OK) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static void compare(const float *ours, const double *ref, size_t n, const char *what) {
-    if (!ours || !ref) {
-        CHECK(0, "%s: missing data", what);
-        return;
-    }
-    double scale = 0, worst = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    double atol = ATOL * fmax(1.0, scale);
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)ours[i] - ref[i]), lim = RTOL * fabs(ref[i]) + atol;
-        if (err / lim > worst) worst = err / lim;
-        if (err > lim && bad++ < 5)
-            CHECK(0, "%s[%zu]: ours %.9g, torch %.9g", what, i, (double)ours[i], ref[i]);
-    }
-    CHECK(bad == 0, "%s: %d of %zu elements outside tolerance", what, bad, n);
-    printf("  %-22s n=%-4zu scale %.3g  worst err/tol %.3f\n", what, n, scale, worst);
-}
 
 static void test_case(Store *st, const char *grp) {
     char name[64];
@@ -78,7 +42,7 @@ static void test_case(Store *st, const char *grp) {
     const size_t n = (size_t)B * N * C;
     int64_t d3[3] = {B, N, C}, d2[2] = {B, N}, dk[2] = {k, C}, dc[1] = {C};
 #define LD(var, ds, t, nd, dims) \
-    snprintf(name, sizeof name, "%s/%s", grp, ds), var = load(st, name, t, nd, dims)
+    snprintf(name, sizeof name, "%s/%s", grp, ds), var = torch_ref_load(st, name, t, nd, dims)
     float *x, *w, *b, *dout;
     int32_t *mask;
     double *rout, *rdx, *rdw, *rdb;
@@ -99,10 +63,10 @@ static void test_case(Store *st, const char *grp) {
         for (int i = 0; i < B * N; i++) m8[i] = mask[i] != 0;
         conv1d_dw_forward(y, x, m8, w, b, B, N, C, k);
         conv1d_dw_backward(dx, dw, db, dout, x, m8, w, B, N, C, k);
-        compare(y, rout, n, "out");
-        compare(dx, rdx, n, "dx");
-        compare(dw, rdw, (size_t)k * C, "dweight");
-        compare(db, rdb, (size_t)C, "dbias");
+        torch_ref_compare(y, rout, n, "out", RTOL, ATOL);
+        torch_ref_compare(dx, rdx, n, "dx", RTOL, ATOL);
+        torch_ref_compare(dw, rdw, (size_t)k * C, "dweight", RTOL, ATOL);
+        torch_ref_compare(db, rdb, (size_t)C, "dbias", RTOL, ATOL);
     } else {
         CHECK(0, "%s: missing inputs", grp);
     }
@@ -110,44 +74,12 @@ static void test_case(Store *st, const char *grp) {
     free(rdb), free(m8), free(y), free(dx), free(dw), free(db);
 }
 
+static void body(Store *st) {
+    test_case(st, "/k1");
+    test_case(st, "/k3");
+    test_case(st, "/k9");
+}
+
 int main(void) {
-    const char *root = getenv("DRRL_SOURCE_ROOT");
-    if (!root || !*root)
-        return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run via meson test)");
-    char *py = "/usr/bin/python3";
-    if (access(py, X_OK) != 0) return check_skip(NAME, "/usr/bin/python3 is not installed");
-    char *probe[] = {py, "-c", "import torch, h5py, numpy", NULL};
-    if (run(probe, 1) != 0)
-        return check_skip(NAME, "/usr/bin/python3 cannot import torch, h5py and numpy "
-                                "(Debian: python3-torch python3-h5py python3-numpy)");
-    char script[4096], dir[] = "/tmp/drrl-conv1d-ref-XXXXXX", out[4096];
-    snprintf(script, sizeof script, "%s/scripts/conv1d_ref.py", root);
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
-        return check_exit(NAME);
-    }
-    snprintf(out, sizeof out, "%s/conv1d_ref.h5", dir);
-    char *cmd[] = {py, script, out, NULL};
-    int rc = run(cmd, 0);
-    CHECK(rc == 0, "%s %s %s exited with %d", py, script, out, rc);
-    if (rc == 0) {
-        Store *st = NULL;
-        Err e;
-        err_clear(&e);
-        Status s = store_open(&st, out, "drrl-conv1d-ref", 1, 1, &e);
-        CHECK(s == ST_OK, "store_open: %s", e.msg);
-        if (s == ST_OK) {
-            test_case(st, "/k1");
-            test_case(st, "/k3");
-            test_case(st, "/k9");
-            store_close(st);
-        }
-    }
-    if (check_failures) {
-        printf("reference file kept: %s\n", out);
-    } else {
-        unlink(out);
-        rmdir(dir);
-    }
-    return check_exit(NAME);
+    return torch_ref_main(NAME, "conv1d_ref.py", "conv1d_ref.h5", "drrl-conv1d-ref", body);
 }

@@ -10,12 +10,10 @@
  * scale = the largest |ref| of that tensor, RTOL 1e-4 and ATOL 1e-5: float32 sums of at most a
  * few dozen O(1) terms are good to ~1e-6 of the tensor's scale; elements that are 0 up to
  * cancellation (e.g. the key-bias gradient, exactly 0 in exact math) are judged on the scale. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -25,7 +23,7 @@
 #include "nn/layernorm.h"
 #include "nn/mhsa.h"
 #include "tests/check.h"
-#include "tests/run.h"
+#include "tests/torch_ref.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
@@ -35,42 +33,6 @@ static size_t count_of(int ndim, const int64_t *dims) {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
     return n;
-}
-
-/* read a tensor; on failure record a check failure and return NULL (caller frees). */
-static void *load(Store *st, const char *name, DType t, int ndim, const int64_t *dims) {
-    size_t esz = t == DT_F64 || t == DT_I64 ? 8 : t == DT_U8 ? 1 : 4;
-    void *buf = calloc(count_of(ndim, dims), esz);
-    Err e;
-    err_clear(&e);
-    Status s = buf ? store_read(st, name, t, buf, ndim, dims, &e) : ST_NOMEM;
-    CHECK(s == ST_OK, "reading %s: %s", name, e.msg);
-    if (s != ST_OK) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-/* compare ours (float) with ref (double) under the tolerance stated at the top */
-static void compare(const float *ours, const double *ref, size_t n, const char *what) {
-    if (!ours || !ref) {
-        CHECK(0, "%s: missing data", what);
-        return;
-    }
-    double scale = 0, worst = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    double atol = ATOL * fmax(1.0, scale);
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)ours[i] - ref[i]);
-        double lim = RTOL * fabs(ref[i]) + atol;
-        if (err / lim > worst) worst = err / lim;
-        if (err > lim && bad++ < 5)
-            CHECK(0, "%s[%zu]: ours %.9g, torch %.9g", what, i, (double)ours[i], ref[i]);
-    }
-    CHECK(bad == 0, "%s: %d of %zu elements outside tolerance", what, bad, n);
-    printf("  %-40s n=%-5zu scale %.3g  worst err/tol %.3f\n", what, n, scale, worst);
 }
 
 static int64_t attr_i64(Store *st, const char *obj, const char *name) {
@@ -90,16 +52,16 @@ static void test_attention(Store *st) {
     int C = H * dh;
     int64_t d3[3] = {B, N, C}, d2[2] = {B, N}, d4[4] = {B, H, N, N};
     size_t n = count_of(3, d3), nn = count_of(4, d4);
-    float *q = load(st, "/attention/q", DT_F32, 3, d3),
-          *k = load(st, "/attention/k", DT_F32, 3, d3),
-          *v = load(st, "/attention/v", DT_F32, 3, d3),
-          *dout = load(st, "/attention/dout", DT_F32, 3, d3);
-    int32_t *mask = load(st, "/attention/mask", DT_I32, 2, d2);
-    double *rout = load(st, "/attention/out", DT_F64, 3, d3),
-           *rp = load(st, "/attention/p", DT_F64, 4, d4),
-           *rdq = load(st, "/attention/dq", DT_F64, 3, d3),
-           *rdk = load(st, "/attention/dk", DT_F64, 3, d3),
-           *rdv = load(st, "/attention/dv", DT_F64, 3, d3);
+    float *q = torch_ref_load(st, "/attention/q", DT_F32, 3, d3),
+          *k = torch_ref_load(st, "/attention/k", DT_F32, 3, d3),
+          *v = torch_ref_load(st, "/attention/v", DT_F32, 3, d3),
+          *dout = torch_ref_load(st, "/attention/dout", DT_F32, 3, d3);
+    int32_t *mask = torch_ref_load(st, "/attention/mask", DT_I32, 2, d2);
+    double *rout = torch_ref_load(st, "/attention/out", DT_F64, 3, d3),
+           *rp = torch_ref_load(st, "/attention/p", DT_F64, 4, d4),
+           *rdq = torch_ref_load(st, "/attention/dq", DT_F64, 3, d3),
+           *rdk = torch_ref_load(st, "/attention/dk", DT_F64, 3, d3),
+           *rdv = torch_ref_load(st, "/attention/dv", DT_F64, 3, d3);
     float *out = calloc(n, 4), *att = calloc(nn, 4), *dq = calloc(n, 4), *dk = calloc(n, 4),
           *dv = calloc(n, 4);
     size_t slen = attention_scratch_size(N, attention_max_threads());
@@ -107,11 +69,11 @@ static void test_attention(Store *st) {
     if (q && k && v && dout && mask) {
         attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
         attention_backward(dq, dk, dv, scratch, slen, dout, att, q, k, v, B, N, H, dh);
-        compare(out, rout, n, "attention out");
-        compare(att, rp, nn, "attention p");
-        compare(dq, rdq, n, "attention dq");
-        compare(dk, rdk, n, "attention dk");
-        compare(dv, rdv, n, "attention dv");
+        torch_ref_compare(out, rout, n, "attention out", RTOL, ATOL);
+        torch_ref_compare(att, rp, nn, "attention p", RTOL, ATOL);
+        torch_ref_compare(dq, rdq, n, "attention dq", RTOL, ATOL);
+        torch_ref_compare(dk, rdk, n, "attention dk", RTOL, ATOL);
+        torch_ref_compare(dv, rdv, n, "attention dv", RTOL, ATOL);
     }
     free(q), free(k), free(v), free(dout), free(mask), free(rout), free(rp), free(rdq);
     free(rdk), free(rdv), free(out), free(att), free(dq), free(dk), free(dv), free(scratch);
@@ -140,9 +102,9 @@ static void test_mhsa(Store *st) {
         int64_t dims[2] = {C, C};
         int nd = psz[i] == (size_t)C * C ? 2 : 1;
         snprintf(name, sizeof name, "/mhsa/%s", mhsa_param_names[i]);
-        float *t = load(st, name, DT_F32, nd, dims);
+        float *t = torch_ref_load(st, name, DT_F32, nd, dims);
         snprintf(name, sizeof name, "/mhsa/grad/%s", mhsa_param_names[i]);
-        double *r = load(st, name, DT_F64, nd, dims);
+        double *r = torch_ref_load(st, name, DT_F64, nd, dims);
         if (t) memcpy(pbuf + off, t, psz[i] * 4);
         if (r) memcpy(rg + off, r, psz[i] * 8);
         ok &= t && r;
@@ -150,10 +112,11 @@ static void test_mhsa(Store *st) {
         free(r);
         off += psz[i];
     }
-    float *x = load(st, "/mhsa/x", DT_F32, 3, d3), *dout = load(st, "/mhsa/dout", DT_F32, 3, d3);
-    int32_t *mask = load(st, "/mhsa/mask", DT_I32, 2, d2);
-    double *rout = load(st, "/mhsa/out", DT_F64, 3, d3),
-           *rdx = load(st, "/mhsa/grad/x", DT_F64, 3, d3);
+    float *x = torch_ref_load(st, "/mhsa/x", DT_F32, 3, d3),
+          *dout = torch_ref_load(st, "/mhsa/dout", DT_F32, 3, d3);
+    int32_t *mask = torch_ref_load(st, "/mhsa/mask", DT_I32, 2, d2);
+    double *rout = torch_ref_load(st, "/mhsa/out", DT_F64, 3, d3),
+           *rdx = torch_ref_load(st, "/mhsa/grad/x", DT_F64, 3, d3);
     MhsaSizes sz = mhsa_buffer_sizes(B, N, C, H, attention_max_threads(), 1);
     MhsaActs a = {calloc(sz.q, 4), calloc(sz.k, 4), calloc(sz.v, 4), calloc(sz.att, 4),
                   calloc(sz.a, 4), calloc(sz.scratch, 4), sz.scratch};
@@ -162,13 +125,13 @@ static void test_mhsa(Store *st) {
     if (ok && x && dout && mask) {
         mhsa_forward(y, &a, x, attn_mask_i32(mask), &p, B, N, C, H);
         mhsa_backward(dx, &g, &ga, dout, x, &a, &p, B, N, C, H);
-        compare(y, rout, n, "mhsa out");
-        compare(dx, rdx, n, "mhsa grad/x");
+        torch_ref_compare(y, rout, n, "mhsa out", RTOL, ATOL);
+        torch_ref_compare(dx, rdx, n, "mhsa grad/x", RTOL, ATOL);
         off = 0;
         for (int i = 0; i < MHSA_NPARAMS; i++) {
             char what[96];
             snprintf(what, sizeof what, "mhsa grad/%s", mhsa_param_names[i]);
-            compare(gbuf + off, rg + off, psz[i], what);
+            torch_ref_compare(gbuf + off, rg + off, psz[i], what, RTOL, ATOL);
             off += psz[i];
         }
     }
@@ -187,23 +150,23 @@ static void test_layernorm(Store *st) {
     if (M < 1 || C < 1) return;
     int64_t d2[2] = {M, C}, d1[1] = {C};
     size_t n = count_of(2, d2);
-    float *x = load(st, "/layernorm/x", DT_F32, 2, d2),
-          *w = load(st, "/layernorm/weight", DT_F32, 1, d1),
-          *b = load(st, "/layernorm/bias", DT_F32, 1, d1),
-          *dout = load(st, "/layernorm/dout", DT_F32, 2, d2);
-    double *rout = load(st, "/layernorm/out", DT_F64, 2, d2),
-           *rdx = load(st, "/layernorm/dx", DT_F64, 2, d2),
-           *rdw = load(st, "/layernorm/dweight", DT_F64, 1, d1),
-           *rdb = load(st, "/layernorm/dbias", DT_F64, 1, d1);
+    float *x = torch_ref_load(st, "/layernorm/x", DT_F32, 2, d2),
+          *w = torch_ref_load(st, "/layernorm/weight", DT_F32, 1, d1),
+          *b = torch_ref_load(st, "/layernorm/bias", DT_F32, 1, d1),
+          *dout = torch_ref_load(st, "/layernorm/dout", DT_F32, 2, d2);
+    double *rout = torch_ref_load(st, "/layernorm/out", DT_F64, 2, d2),
+           *rdx = torch_ref_load(st, "/layernorm/dx", DT_F64, 2, d2),
+           *rdw = torch_ref_load(st, "/layernorm/dweight", DT_F64, 1, d1),
+           *rdb = torch_ref_load(st, "/layernorm/dbias", DT_F64, 1, d1);
     float *out = calloc(n, 4), *mean = calloc((size_t)M, 4), *rstd = calloc((size_t)M, 4),
           *dx = calloc(n, 4), *dw = calloc((size_t)C, 4), *db = calloc((size_t)C, 4);
     if (x && w && b && dout) {
         layernorm_forward(out, mean, rstd, x, w, b, M, C, (float)eps);
         layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, M, C);
-        compare(out, rout, n, "layernorm out");
-        compare(dx, rdx, n, "layernorm dx");
-        compare(dw, rdw, (size_t)C, "layernorm dweight");
-        compare(db, rdb, (size_t)C, "layernorm dbias");
+        torch_ref_compare(out, rout, n, "layernorm out", RTOL, ATOL);
+        torch_ref_compare(dx, rdx, n, "layernorm dx", RTOL, ATOL);
+        torch_ref_compare(dw, rdw, (size_t)C, "layernorm dweight", RTOL, ATOL);
+        torch_ref_compare(db, rdb, (size_t)C, "layernorm dbias", RTOL, ATOL);
     }
     free(x), free(w), free(b), free(dout), free(rout), free(rdx), free(rdw), free(rdb);
     free(out), free(mean), free(rstd), free(dx), free(dw), free(db);
@@ -214,59 +177,27 @@ static void test_gelu(Store *st) {
     int64_t n = attr_i64(st, "/gelu", "n");
     if (n < 1) return;
     int64_t d1[1] = {n};
-    float *x = load(st, "/gelu/x", DT_F32, 1, d1), *dout = load(st, "/gelu/dout", DT_F32, 1, d1);
-    double *rout = load(st, "/gelu/out", DT_F64, 1, d1), *rdx = load(st, "/gelu/dx", DT_F64, 1, d1);
+    float *x = torch_ref_load(st, "/gelu/x", DT_F32, 1, d1),
+          *dout = torch_ref_load(st, "/gelu/dout", DT_F32, 1, d1);
+    double *rout = torch_ref_load(st, "/gelu/out", DT_F64, 1, d1),
+           *rdx = torch_ref_load(st, "/gelu/dx", DT_F64, 1, d1);
     float *out = calloc((size_t)n, 4), *dx = calloc((size_t)n, 4);
     if (x && dout) {
         gelu_forward(out, x, (size_t)n);
         gelu_backward(dx, dout, x, (size_t)n);
-        compare(out, rout, (size_t)n, "gelu out");
-        compare(dx, rdx, (size_t)n, "gelu dx");
+        torch_ref_compare(out, rout, (size_t)n, "gelu out", RTOL, ATOL);
+        torch_ref_compare(dx, rdx, (size_t)n, "gelu dx", RTOL, ATOL);
     }
     free(x), free(dout), free(rout), free(rdx), free(out), free(dx);
 }
 
-int main(void) {
-    const char *root = getenv("DRRL_SOURCE_ROOT");
-    if (!root || !*root)
-        return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run via meson test)");
-    char *py = "/usr/bin/python3";
-    if (access(py, X_OK) != 0) return check_skip(NAME, "/usr/bin/python3 is not installed");
-    char *probe[] = {py, "-c", "import torch, h5py, numpy", NULL};
-    if (run(probe, 1) != 0)
-        return check_skip(NAME, "/usr/bin/python3 cannot import torch, h5py and numpy "
-                                "(Debian: python3-torch python3-h5py python3-numpy)");
+static void body(Store *st) {
+    test_attention(st);
+    test_mhsa(st);
+    test_layernorm(st);
+    test_gelu(st);
+}
 
-    char script[4096], dir[] = "/tmp/drrl-torch-ref-XXXXXX", out[4096];
-    snprintf(script, sizeof script, "%s/scripts/torch_ref.py", root);
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
-        return check_exit(NAME);
-    }
-    snprintf(out, sizeof out, "%s/torch_ref.h5", dir);
-    char *cmd[] = {py, script, out, NULL};
-    int rc = run(cmd, 0);
-    CHECK(rc == 0, "%s %s %s exited with %d", py, script, out, rc);
-    if (rc == 0) {
-        Store *st = NULL;
-        Err e;
-        err_clear(&e);
-        Status s = store_open(&st, out, "drrl-torch-ref", 1, 1, &e);
-        CHECK(s == ST_OK, "store_open: %s", e.msg);
-        if (s == ST_OK) {
-            CHECK(store_version(st) == 1, "format_version %d", store_version(st));
-            test_attention(st);
-            test_mhsa(st);
-            test_layernorm(st);
-            test_gelu(st);
-            store_close(st);
-        }
-    }
-    if (check_failures) {
-        printf("reference file kept: %s\n", out);
-    } else {
-        unlink(out);
-        rmdir(dir);
-    }
-    return check_exit(NAME);
+int main(void) {
+    return torch_ref_main(NAME, "torch_ref.py", "torch_ref.h5", "drrl-torch-ref", body);
 }

@@ -28,27 +28,12 @@
 #include "env/bert_io.h"
 #include "tests/check.h"
 #include "tests/run.h"
+#include "tests/torch_ref.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
 #define NAME "test_bert_torch"
 #define PY "/usr/bin/python3"
-
-static void *load(Store *st, const char *name, DType t, size_t esz, int ndim,
-                  const int64_t *dims) {
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
-    void *buf = calloc(n ? n : 1, esz);
-    Err e;
-    err_clear(&e);
-    Status s = buf ? store_read(st, name, t, buf, ndim, dims, &e) : ST_NOMEM;
-    CHECK(s == ST_OK, "reading %s: %s", name, e.msg);
-    if (s != ST_OK) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
 
 static double max_abs(const double *x, size_t n) {
     double m = 0;
@@ -129,12 +114,12 @@ int main(void) {
     CHECK(bert_load(&m, model, NULL, &e) == ST_OK, "load: %s", e.msg);
     const int K = c.n_classes;
     int64_t dBN[2] = {B, N}, dB[1] = {B}, dBK[2] = {B, K}, d1[1] = {1};
-    int32_t *ids = load(st, "/ids", DT_I32, 4, 2, dBN);
-    int32_t *tids = load(st, "/type_ids", DT_I32, 4, 2, dBN);
-    uint8_t *mask = load(st, "/mask", DT_U8, 1, 2, dBN);
-    int32_t *labels = load(st, "/labels", DT_I32, 4, 1, dB);
-    double *logits = load(st, "/logits", DT_F64, 8, 2, dBK);
-    double *loss = load(st, "/loss", DT_F64, 8, 1, d1);
+    int32_t *ids = torch_ref_load(st, "/ids", DT_I32, 2, dBN);
+    int32_t *tids = torch_ref_load(st, "/type_ids", DT_I32, 2, dBN);
+    uint8_t *mask = torch_ref_load(st, "/mask", DT_U8, 2, dBN);
+    int32_t *labels = torch_ref_load(st, "/labels", DT_I32, 1, dB);
+    double *logits = torch_ref_load(st, "/logits", DT_F64, 2, dBK);
+    double *loss = torch_ref_load(st, "/loss", DT_F64, 1, d1);
     if (!ids || !tids || !mask || !labels || !logits || !loss) return check_exit(NAME);
 
     float l = bert_forward(&m, ids, tids, mask, labels, B, N, 0, NULL);
@@ -152,7 +137,7 @@ int main(void) {
         char path[256];
         bert_tensor_path(path + 5, sizeof path - 5, t->name);
         memcpy(path, "/grad", 5);
-        double *g = load(st, path, DT_F64, 8, t->ndim, t->dims);
+        double *g = torch_ref_load(st, path, DT_F64, t->ndim, t->dims);
         if (!g) continue;
         double scale = max_abs(g, t->count);
         if (strstr(t->name, "attention.self.key.bias")) {
@@ -160,7 +145,7 @@ int main(void) {
             char pw[256];
             bert_tensor_path(pw + 5, sizeof pw - 5, m.tensor[i - 1].name);
             memcpy(pw, "/grad", 5);
-            double *gw = load(st, pw, DT_F64, 8, m.tensor[i - 1].ndim, m.tensor[i - 1].dims);
+            double *gw = torch_ref_load(st, pw, DT_F64, m.tensor[i - 1].ndim, m.tensor[i - 1].dims);
             if (gw) scale = fmax(scale, max_abs(gw, m.tensor[i - 1].count));
             free(gw);
         }

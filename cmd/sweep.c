@@ -119,17 +119,6 @@ static Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt
     return ST_OK;
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    if (n < 1) return NAN;
-    qsort(x, (size_t)n, sizeof(double), cmp_dbl);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* KL(p || q) of two distributions of K classes (nats) */
 static double kl_div(const float *p, const float *q, int K) {
     double s = 0;
@@ -311,15 +300,15 @@ static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int r
         c->attn_flops /= K;
         c->kl /= K, c->rel /= K;
         if (modes[i].kind == EVAL_FULL) c->kl = 0, c->rel = 0; /* exact vs itself */
-        c->lat_ms = 1e3 * median(att + (size_t)i * K * reps, K * reps);
-        c->fwd_ms = 1e3 * median(fwd + (size_t)i * K * reps, K * reps);
+        c->lat_ms = 1e3 * time_median(att + (size_t)i * K * reps, K * reps);
+        c->fwd_ms = 1e3 * time_median(fwd + (size_t)i * K * reps, K * reps);
         c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
                   : modes[i].kind == EVAL_FULL ? dh
                   : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
         c->policy_ms = NAN;
         if (modes[i].kind == EVAL_POLICY) {
             for (int k = 0; k < K; k++) att[k] = 1e3 * d->pol.o.policy_sec[k];
-            c->policy_ms = median(att, K);
+            c->policy_ms = time_median(att, K);
         }
     }
 done:

@@ -3,7 +3,7 @@
  *
  *   drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]
  *             [--modes full,static:8,...,policy] [--out DIR] [--seed N] [--batch B]
- *             [--reps R] [--resamples N] [--predictions] [--min-bytes K] [--join L [--rows K]]
+ *             [--reps R] [--resamples N] [--predictions] [--min-bytes K | --join L] [--rows K]
  *             [key.path=value ...]
  *
  * The checkpoint (drrl-train, cmd/train_ckpt.h; a run directory means its newest one) brings
@@ -14,12 +14,15 @@
  * split (cmd/eval_run.h) and is compared with full (cmd/eval_stats.h); the table goes to
  * stdout, eval.csv and eval.json (eval_test.* for --split test) to DIR (default: the
  * checkpoint's directory), with a GLUE prediction file per mode for the test split (and for
- * dev with --predictions): DIR/SST-2.MODE.tsv or DIR/dev.MODE.tsv, ':' in MODE written '-',
- * and the policy's ranks per sentence and layer in DIR/policy_ranks.tsv (the heat map's data;
- * scripts/plot_eval.py draws the pictures).
+ * dev with --predictions): DIR/SST-2.MODE.tsv or DIR/dev.MODE.tsv, ':' in MODE written '-'
+ * and '/' '_',
+ * the policy's ranks per sentence and layer in DIR/policy_ranks.tsv (the heat map's data;
+ * scripts/plot_eval.py draws the pictures) and every mode's KL per sentence in
+ * DIR/per_input.tsv (scripts/oracle.py: what a per-input choice among the modes could gain).
  * IMDB models (data.format: imdb) work the same way: data.max_len=N evaluates a conv-position
  * model at N bytes (a note says when the latency table's buckets stop short of N;
- * latency.file=FILE gives another table), --min-bytes K keeps the reviews of at least K bytes,
+ * latency.file=FILE gives another table), --min-bytes K keeps the reviews of at least K bytes
+ * (--rows K: the first K of them),
  * --join L replaces the test reviews by inputs of exactly L bytes joined from consecutive
  * same-label test reviews (--rows K: at most K; the length sweep's inputs, data/imdb.h);
  * test prediction files are DIR/IMDB.MODE.tsv.
@@ -51,7 +54,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]\n"
             "                 [--modes LIST] [--out DIR] [--seed N] [--batch B] [--reps R]\n"
-            "                 [--resamples N] [--predictions] [--min-bytes K] [--join L [--rows K]]\n"
+            "                 [--resamples N] [--predictions] [--min-bytes K | --join L] [--rows K]\n"
             "                 [key.path=value ...]\n"
             "Evaluates the frozen model on SST-2 under each attention mode and compares it with\n"
             "full rank: accuracy (bootstrap CI), agreement, KL, logit margin, McNemar, FLOPs,\n"
@@ -63,9 +66,10 @@ static void usage(FILE *f) {
             "key=value overrides the train config, data.* and eval.* the model's config\n"
             "(data.max_len=N evaluates a conv-position model at N tokens); latency.file=FILE\n"
             "replaces the checkpoint's latency table. --min-bytes K (IMDB models): only the\n"
-            "reviews of at least K bytes (full length, before truncation). --join L (IMDB models,\n"
-            "test split): inputs of exactly L bytes joined from consecutive same-label test\n"
-            "reviews instead (at most --rows K of them), the long inputs of the length sweep.\n");
+            "reviews of at least K bytes (full length, before truncation; --rows K: the first K\n"
+            "of them). --join L (IMDB models, test split): inputs of exactly L bytes joined from\n"
+            "consecutive same-label test reviews instead (at most --rows K of them), the long\n"
+            "inputs of the length sweep. Per-layer static ranks: static:32/8 (one per layer).\n");
 }
 
 static double sum(const double *x, int n) {
@@ -133,9 +137,9 @@ static Args parse_args(int argc, char **argv) {
             exit(2);
         }
     }
-    if ((a.join && a.min_bytes) || (a.join_rows && !a.join)) {
-        fprintf(stderr, "drrl-eval: error: %s\n", a.join_rows && !a.join
-                ? "--rows: expected with --join (it limits the joined inputs)"
+    if ((a.join && a.min_bytes) || (a.join_rows && !a.join && !a.min_bytes)) {
+        fprintf(stderr, "drrl-eval: error: %s\n", a.join_rows && !a.join && !a.min_bytes
+                ? "--rows: expected with --join or --min-bytes (it limits their inputs)"
                 : "--join and --min-bytes: expected one of them, found both");
         usage(stderr);
         exit(2);
@@ -267,6 +271,7 @@ int main(int argc, char **argv) {
     if (train_env_init_eval(&t, &c, &eo, &e)) die(&e);
     TrainEvalParts p;
     train_env_eval_parts(&t, &p);
+    if (eval_modes_check_layers(modes, nm, p.R->L, &e)) die(&e);
     if (a.min_bytes > 0)
         printf("--min-bytes %d: %d %s reviews of at least %d bytes\n", a.min_bytes, p.set->n,
                a.split, a.min_bytes);
@@ -339,7 +344,7 @@ int main(int argc, char **argv) {
         if (test || a.predictions) {
             char nm_[32];
             snprintf(nm_, sizeof nm_, "%s", modes[i].name);
-            for (char *q = nm_; *q; q++) *q = *q == ':' ? '-' : *q;
+            for (char *q = nm_; *q; q++) *q = *q == ':' ? '-' : *q == '/' ? '_' : *q;
             snprintf(rows[i].pred_file, sizeof rows[i].pred_file, "%s.%s.tsv",
                      !test ? "dev" : base_is_imdb(p.base) ? "IMDB" : "SST-2", nm_);
         }
@@ -362,11 +367,23 @@ int main(int argc, char **argv) {
     }
     double *rk = pol >= 0 ? policy_ranks(&outs[pol], p.set, L, S, T, p.R->dh) : NULL;
     EvalRanks er = {n, L, p.set->index, p.set->len, rk};
-    if (eval_report_write(dir, &info, rows, nm, p.set->index, pred, n, rk ? &er : NULL, &e))
+    double *kl = malloc(sizeof(double) * (size_t)nm * n); /* (modes, n) per-input KL */
+    if (!kl) {
+        fprintf(stderr, "drrl-eval: error: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < nm; i++)
+        for (int r = 0; r < n; r++)
+            kl[(size_t)i * n + r] = eval_kl(outs[fi].logits + (size_t)r * K,
+                                            outs[i].logits + (size_t)r * K, K);
+    EvalPerInput per = {n, nm, p.set->index, p.set->len, p.set->label, rows, kl};
+    if (eval_report_write(dir, &info, rows, nm, p.set->index, pred, n, rk ? &er : NULL, &per,
+                          &e))
         die(&e);
-    free(rk);
-    printf("\nwrote %s/%s and %s/%s%s\n", dir, test ? "eval_test.csv" : "eval.csv", dir,
-           test ? "eval_test.json" : "eval.json",
+    free(rk), free(kl);
+    printf("\nwrote %s/%s, %s/%s, %s/%s%s\n", dir, test ? "eval_test.csv" : "eval.csv", dir,
+           test ? "eval_test.json" : "eval.json", dir,
+           test ? "per_input_test.tsv" : "per_input.tsv",
            test || a.predictions ? " and one prediction file per mode" : "");
     free(correct), free(flags), free(pred_store), free(assigned);
     for (int i = 0; i < nm; i++) eval_out_free(&outs[i]);

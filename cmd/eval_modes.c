@@ -48,6 +48,33 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     if (!ranked) return ST_OK;
     const char *arg = colon + 1;
     if (kind == EVAL_PLAIN && !strcmp(arg, "auto")) return ST_OK; /* r = 0 until resolved */
+    if (strchr(arg, '/')) { /* one rank per layer */
+        if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER)
+            return err_set(e, ST_CONFIG, "--modes: '%s': per-layer lists ('/') are for static "
+                           "and static-plain ranks, found %s", tok, kind_names[kind]);
+        char lb[sizeof m->name];
+        snprintf(lb, sizeof lb, "%s", arg);
+        m->r = -1;
+        for (char *sv = NULL, *t = strtok_r(lb, "/", &sv); t; t = strtok_r(NULL, "/", &sv)) {
+            if (m->n_layer == BERT_MAX_LAYERS)
+                return err_set(e, ST_CONFIG, "--modes: '%s': at most %d layers", tok,
+                               BERT_MAX_LAYERS);
+            int ok = !strcmp(t, "full");
+            const int rv = ok ? 0 : parse_int(t);
+            for (int g = 0; g < G && !ok; g++) ok = grid[g] == rv;
+            if (!ok && !(G == 0 && rv >= 1)) {
+                grid_text(gt, sizeof gt, grid, G);
+                return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank "
+                               "of the policy's grid %s, found '%s'", tok, m->n_layer,
+                               G ? gt : "(any positive rank)", t);
+            }
+            m->layer_r[m->n_layer++] = rv;
+        }
+        if (m->n_layer < 2 || arg[0] == '/' || arg[strlen(arg) - 1] == '/' || strstr(arg, "//"))
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer separated "
+                           "by '/' (e.g. %s:32/8), found '%s'", tok, kind_names[kind], arg);
+        return ST_OK;
+    }
     const int v = parse_int(arg);
     if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER) {
         if (v < 1 || v > max_m)
@@ -108,10 +135,22 @@ Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, Eva
         return err_set(e, ST_CONFIG, "--modes: static-plain:auto needs policy in the list (its "
                        "rank is the one nearest the policy's mean rank)");
     if (!has_full) {
-        out[(*n)++] = (EvalMode){EVAL_FULL, 0, "full"};
+        out[(*n)++] = (EvalMode){.kind = EVAL_FULL, .name = "full"};
     }
     for (int i = 0; i < nt; i++) out[(*n)++] = tmp[i];
     return ST_OK;
+}
+
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e) {
+    for (int i = 0; i < n; i++)
+        if (modes[i].n_layer && modes[i].n_layer != L)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer of the "
+                           "model (%d), found %d", modes[i].name, L, modes[i].n_layer);
+    return ST_OK;
+}
+
+int eval_mode_rank(const EvalMode *m, int l) {
+    return m->n_layer ? m->layer_r[l] : m->r;
 }
 
 int eval_mode_env(const EvalMode *m) {

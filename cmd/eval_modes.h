@@ -2,6 +2,8 @@
  *
  *   full             exact attention in every layer (the reference of every comparison)
  *   static:r         every layer at whitened grid rank r (r must be in the policy's grid)
+ *   static:r0/r1/..  one rank per layer (grid ranks or full, as many as the model has
+ *                    layers), e.g. static:32/8: a static per-layer allocation; static-plain too
  *   static-plain:r   the same with plain (unwhitened) factors; r = auto: the grid rank
  *                    nearest the policy's mean rank (needs policy in the list)
  *   random           seeded random ranks at the policy's budget: each layer's chosen ranks of
@@ -18,6 +20,7 @@
 #define DRRL_CMD_EVAL_MODES_H
 
 #include "core/err.h"
+#include "env/bert.h"
 
 #define EVAL_MAX_MODES 64
 
@@ -33,8 +36,11 @@ typedef enum {
 
 typedef struct {
     EvalModeKind kind;
-    int r;          /* static / static-plain grid rank (0: auto, until resolved); nystrom /
-                       performer m; else 0 */
+    int r;          /* static / static-plain grid rank (0: auto, until resolved; -1: one rank
+                       per layer, in layer_r); nystrom / performer m; else 0 */
+    int n_layer;    /* per-layer static modes: the ranks listed (the model's L, checked by
+                       eval_modes_check_layers); else 0 */
+    int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
     char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
 } EvalMode;
 
@@ -45,6 +51,13 @@ typedef struct {
    naming the entry. full is prepended when absent. */
 Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, EvalMode *out,
                         int *n, Err *e);
+
+/* eval_modes_check_layers: every per-layer static mode lists exactly L ranks (ST_CONFIG
+   naming the mode otherwise). */
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e);
+
+/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full). */
+int eval_mode_rank(const EvalMode *m, int l);
 
 /* eval_mode_env: 1 if the mode runs through the rank environment (weight-level kinds). */
 int eval_mode_env(const EvalMode *m);

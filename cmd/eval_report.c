@@ -225,21 +225,34 @@ static void write_ranks(FILE *f, const EvalRanks *r) {
     }
 }
 
+static void write_per_input(FILE *f, const EvalPerInput *p) {
+    fputs("index\tlength\tlabel", f);
+    for (int m = 0; m < p->n_modes; m++) fprintf(f, "\tkl:%s", p->rows[m].mode);
+    fputc('\n', f);
+    for (int i = 0; i < p->n; i++) {
+        fprintf(f, "%d\t%d\t%d", p->index[i], p->len[i], p->label[i]);
+        for (int m = 0; m < p->n_modes; m++) fprintf(f, "\t%.6e", p->kl[(size_t)m * p->n + i]);
+        fputc('\n', f);
+    }
+}
+
 Status eval_report_write(const char *dir, const EvalInfo *in, const EvalRow *rows, int n,
                          const int32_t *index, int32_t *const *pred, int n_sent,
-                         const EvalRanks *ranks, Err *e) {
+                         const EvalRanks *ranks, const EvalPerInput *per, Err *e) {
     static Pending pend[MAX_FILES];
     int np = 0;
     const int test = !strcmp(in->split, "test");
     Status s = store_mkdirs(dir, e);
-    for (int k = 0; k < 3 + n && !s; k++) { /* csv, json, ranks, predictions */
+    for (int k = -1; k < 3 + n && !s; k++) { /* per input, csv, json, ranks, predictions */
+        if (k == -1 && !per) continue;
         if (k == 2 && !ranks) continue;
         if (k >= 3 && !rows[k - 3].pred_file[0]) continue;
         if (np == MAX_FILES) {
             s = err_set(e, ST_INVALID, "eval: at most %d output files", MAX_FILES);
             break;
         }
-        const char *name = k == 0   ? (test ? "eval_test.csv" : "eval.csv")
+        const char *name = k == -1  ? (test ? "per_input_test.tsv" : "per_input.tsv")
+                           : k == 0 ? (test ? "eval_test.csv" : "eval.csv")
                            : k == 1 ? (test ? "eval_test.json" : "eval.json")
                            : k == 2 ? (test ? "policy_ranks_test.tsv" : "policy_ranks.tsv")
                                     : rows[k - 3].pred_file;
@@ -249,7 +262,8 @@ Status eval_report_write(const char *dir, const EvalInfo *in, const EvalRow *row
             break;
         }
         np++;
-        if (k == 0) write_csv(f, in, rows, n);
+        if (k == -1) write_per_input(f, per);
+        else if (k == 0) write_csv(f, in, rows, n);
         else if (k == 1) write_json(f, in, rows, n);
         else if (k == 2) write_ranks(f, ranks);
         else {

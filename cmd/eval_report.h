@@ -53,15 +53,28 @@ typedef struct {
     const double *rank;    /* (n, L) mean rank per head over the sentence's segments (full = dh) */
 } EvalRanks;
 
+/* EvalPerInput: every mode's KL(p_full || p_mode) per sentence, written as
+   "index\tlength\tlabel\tkl:MODE...": one row per sentence in set order (the data of
+   scripts/oracle.py: which inputs a mode hurts, and what a per-input choice could gain). */
+typedef struct {
+    int n, n_modes;
+    const int32_t *index;  /* (n) the split's index column */
+    const int32_t *len;    /* (n) real tokens */
+    const int32_t *label;  /* (n) -1: unlabelled */
+    const EvalRow *rows;   /* (n_modes) the modes' names */
+    const double *kl;      /* (n_modes, n) nats */
+} EvalPerInput;
+
 /* eval_report_table: the Markdown table and its notes. */
 void eval_report_table(FILE *f, const EvalInfo *info, const EvalRow *rows, int n);
 
 /* eval_report_write: DIR/eval.csv and DIR/eval.json (DIR/eval_test.* for the test split),
    for each row with a pred_file, DIR/pred_file from index (n_sent) and pred[row] (n_sent),
-   and with ranks (may be NULL) DIR/policy_ranks.tsv (policy_ranks_test.tsv), created
-   together (DIR too, if missing). */
+   with ranks (may be NULL) DIR/policy_ranks.tsv (policy_ranks_test.tsv) and with per
+   (may be NULL) DIR/per_input.tsv (per_input_test.tsv), created together (DIR too, if
+   missing). */
 Status eval_report_write(const char *dir, const EvalInfo *info, const EvalRow *rows, int n,
                          const int32_t *index, int32_t *const *pred, int n_sent,
-                         const EvalRanks *ranks, Err *e);
+                         const EvalRanks *ranks, const EvalPerInput *per, Err *e);
 
 #endif

@@ -122,7 +122,7 @@ static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *r
         *policy_sec += time_now() - t0;
         return s;
     }
-    const int fixed = m->kind == EVAL_FULL ? E->G : action_of(E, m->r);
+    const int fixed = m->kind == EVAL_FULL ? E->G : action_of(E, eval_mode_rank(m, l));
     for (int b = 0; b < nb; b++)
         for (int s = 0; s < S; s++)
             act[(size_t)b * S + s] =

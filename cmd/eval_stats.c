@@ -24,7 +24,7 @@ static double logsumexp(const float *z, int K) {
 }
 
 /* KL(softmax(f) || softmax(z)) in nats */
-static double kl_logits(const float *f, const float *z, int K) {
+double eval_kl(const float *f, const float *z, int K) {
     const double lf = logsumexp(f, K), lz = logsumexp(z, K);
     double kl = 0;
     for (int k = 0; k < K; k++) {
@@ -51,7 +51,7 @@ void eval_compare(const float *full, const float *mode, const int32_t *labels, i
         const float *f = full + (size_t)i * K, *z = mode + (size_t)i * K;
         const int cf = eval_argmax(f, K), cz = eval_argmax(z, K), y = labels[i];
         r.agree += cz == cf;
-        kl += kl_logits(f, z, K);
+        kl += eval_kl(f, z, K);
         dm += fabs(margin(z, K, cf) - margin(f, K, cf));
         const int ok = y >= 0 && cz == y;
         if (correct) correct[i] = (uint8_t)ok;

@@ -45,6 +45,9 @@ typedef struct {
     double dmargin;   /* mean |change of the logit margin of the full model's class| */
 } EvalCompare;
 
+/* eval_kl: KL(softmax(f) || softmax(z)) in nats, in double (>= 0). */
+double eval_kl(const float *f /* (K) */, const float *z /* (K) */, int K);
+
 /* eval_argmax: index of the first maximum of z (K). */
 int eval_argmax(const float *z, int K);
 

@@ -112,6 +112,9 @@ static Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt
             return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
                            "static-plain:r, nystrom:m, performer:m, policy (random and auto "
                            "belong to drrl-eval)", modes[i].name);
+        if (modes[i].n_layer)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank for every layer "
+                           "(per-layer static lists belong to drrl-eval)", modes[i].name);
         if (modes[i].kind == EVAL_POLICY && !has_ckpt)
             return err_set(e, ST_CONFIG, "--modes: policy: expected --checkpoint (the trained "
                            "policy to run)");

@@ -119,10 +119,11 @@ static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
 }
 
 /* keep_min_bytes: drrl-eval's --min-bytes (imdb only): keep the rows of split whose full
-   review (before truncation to data.max_len) has at least min bytes. The rows' index is
+   review (before truncation to data.max_len) has at least min bytes (max_rows > 0: the
+   first max_rows of them in set order). The rows' index is
    their row in the split's file (base_eval.h), whose full lengths are read here again. */
 static Status keep_min_bytes(EncodedSet *s, const BaseConfig *b, const BaseVocab *v,
-                             const char *split, int min, Err *e) {
+                             const char *split, int min, int max_rows, Err *e) {
     if (!v->imdb)
         return err_set(e, ST_CONFIG, "--min-bytes: expected a model with data.format: imdb, "
                        "found %s", b->data.format);
@@ -137,12 +138,13 @@ static Status keep_min_bytes(EncodedSet *s, const BaseConfig *b, const BaseVocab
         imdb_free(&d);
         return err_set(e, ST_NOMEM, "out of memory for %d rows", s->n);
     }
-    int longest = 0;
+    int longest = 0, kept = 0;
     for (int i = 0; i < s->n; i++) {
         const int r = s->index[i];
         const int len = r >= 0 && r < d.n ? d.len[r] : 0;
         longest = len > longest ? len : longest;
-        keep[i] = len >= min;
+        keep[i] = len >= min && (max_rows <= 0 || kept < max_rows);
+        kept += keep[i];
     }
     imdb_free(&d);
     int k = keep_rows(s, keep);
@@ -209,7 +211,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
                                  sizeof d->desc, e)))
             return s;
         if (ev->min_bytes > 0 && (s = keep_min_bytes(&d->set, &d->base, &d->voc, ev->split,
-                                                     ev->min_bytes, e)))
+                                                     ev->min_bytes, ev->join_rows, e)))
             return s;
     } else {
         if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1,

@@ -40,7 +40,8 @@ typedef struct {
                                       of exactly `join` bytes joined from consecutive same-label
                                       test reviews (data/imdb.h imdb_join), encoded at join + 2
                                       tokens (data.max_len is set to that) */
-    int join_rows;                 /* with join: at most this many inputs (0: all) */
+    int join_rows;                 /* with join or min_bytes: at most this many inputs (0: all;
+                                      min_bytes keeps the first ones in file order) */
     int quiet;                     /* 1: print nothing (errors are returned) */
 } TrainEvalOptions;
 

@@ -107,6 +107,8 @@ for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
         sys.exit(f"FAIL: {L}: drrl-eval attn_ratio {e['attn_ratio']} / full {ev['full']['attn_ratio']}")
     print(f"policy at {L}: FLOPs {p['attn_flops']} and KL {p['kl']} as drrl-eval's; rank {p['mean_rank']}")
 PY
+expect_error "--modes: 'static:4/8': expected one rank for every layer (per-layer static lists belong to drrl-eval)" \
+  "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4/8
 expect_error "--modes: policy: expected --checkpoint" \
   "$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes full,policy
 expect_error "--model $tmp/l/model.h5: expected the checkpoint's model" \

@@ -12,7 +12,10 @@
 #      FLOPs ratio < 1; the policy decides for twice as many segments at 512;
 #   3. the latency note at a length past the table's largest bucket, latency.file=, and
 #      --min-bytes (the count of test reviews of at least 1000 bytes, checked in Python);
-#   4. errors: --min-bytes on an SST-2 model.
+#   3b. --rows K with --min-bytes (the first K such reviews); per-layer static ranks
+#      (static:2/8 costs the mean of static:2 and static:8; static:8/8 is static:8 exactly;
+#      static:full/2); the per-input KL file against the table's mean KL;
+#   4. errors: --min-bytes on an SST-2 model; malformed per-layer static modes.
 set -euo pipefail
 eval_=$(realpath "$1")
 train=$(realpath "$2")
@@ -24,7 +27,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 py=/usr/bin/python3
 
 # the frozen model: a tiny IMDB model, 10 steps
-"$base" --config configs/imdb-tiny.yaml run.dir="$tmp/base" train.max_steps=10 > "$tmp/base.txt"
+"$base" --config configs/imdb-tiny.yaml run.dir="$tmp/base" train.max_steps=10 model.n_layers=2 \
+  > "$tmp/base.txt"
 model="$tmp/base/model.h5"
 
 # 1. drrl-train, per-segment ranks
@@ -104,6 +108,49 @@ import json, sys
 J = json.load(open('$tmp/evm/eval_test.json'))
 sys.exit(0 if J['n'] == $want else 'FAIL: --min-bytes: eval_test.json n %d, expected $want' % J['n'])"
 
+# 3b. --rows with --min-bytes (the first K such reviews), per-layer static ranks and the
+# per-input KL file: static:8/8 is static:8 exactly (same logits); static:2/8's attention
+# FLOPs are the mean of static:2's and static:8's (each layer's cost depends only on its
+# rank); static:full/2 is exact in layer 0; kl:full is 0 and every column's mean is the
+# table's KL
+"$eval_" --checkpoint "$tmp/drrl" --split test --reps 1 --resamples 100 --min-bytes 1000 \
+  --rows 3 --modes full,static:2,static:8,static:2/8,static:8/8,static:full/2 --out "$tmp/evl" \
+  > "$tmp/evl.txt"
+$py - "$tmp/evl" <<'EOF2'
+import csv, gzip, json, sys
+d = sys.argv[1]
+J = json.load(open(f"{d}/eval_test.json"))
+m = {r["mode"]: r for r in J["modes"]}
+rows = gzip.open("data/imdb-sample/test.tsv.gz").read().split(b"\n")[1:]
+first = [i for i, r in enumerate(rows) if r and len(r) - 2 >= 1000][:3]
+per = list(csv.DictReader(open(f"{d}/per_input_test.tsv"), delimiter="\t"))
+if [int(r["index"]) for r in per] != first and sorted(int(r["index"]) for r in per) != first:
+    sys.exit(f"FAIL: --rows 3 --min-bytes: indices {[r['index'] for r in per]}, expected {first}")
+if J["n"] != 3: sys.exit(f"FAIL: --rows 3: n {J['n']}")
+a = lambda k: m[k]["attn_flops"]
+if 2 * a("static:2/8") != a("static:2") + a("static:8"):
+    sys.exit(f"FAIL: static:2/8 attention FLOPs {a('static:2/8')} vs the mean of "
+             f"{a('static:2')} and {a('static:8')}")
+if a("static:8/8") != a("static:8") or m["static:8/8"]["kl_mean"] != m["static:8"]["kl_mean"]:
+    sys.exit("FAIL: static:8/8 differs from static:8")
+if not a("static:2") < a("static:full/2") < a("full"):
+    sys.exit(f"FAIL: static:full/2 FLOPs {a('static:full/2')} outside (static:2, full)")
+if 2 * a("static:full/2") != a("static:2") + a("full"):
+    sys.exit("FAIL: static:full/2 FLOPs are not the mean of static:2's and full's")
+if m["static:full/2"]["rank_per_layer"][0] != J["head_size"]:
+    sys.exit(f"FAIL: static:full/2 layer 0 rank {m['static:full/2']['rank_per_layer']}")
+for k, r in m.items():
+    col = [float(p[f"kl:{k}"]) for p in per]
+    if k == "full" and any(col): sys.exit(f"FAIL: kl:full {col}")
+    if any(v < 0 for v in col): sys.exit(f"FAIL: kl:{k} negative: {col}")
+    if abs(sum(col) / len(col) - r["kl_mean"]) > 1e-6 * r["kl_mean"] + 1e-300:
+        sys.exit(f"FAIL: kl:{k} mean {sum(col) / len(col)} vs the table's {r['kl_mean']}")
+    if any(int(p["label"]) not in (0, 1) for p in per): sys.exit("FAIL: per-input labels")
+if [p["kl:static:8/8"] for p in per] != [p["kl:static:8"] for p in per]:
+    sys.exit("FAIL: per-input KL of static:8/8 and static:8 differ")
+print(f"per-layer static and per-input KL ok: {[(k, r['attn_flops']) for k, r in m.items()]}")
+EOF2
+
 # 4. errors
 expect_error() { # expect_error PATTERN COMMAND...
   local pat="$1"; shift
@@ -112,4 +159,12 @@ expect_error() { # expect_error PATTERN COMMAND...
 }
 expect_error "--min-bytes: expected a model with data.format: imdb, found sst2" \
   "$eval_" --checkpoint "$tmp/drrl" --modes full --reps 1 data.format=sst2 data.dev_rows=0 --min-bytes 10
+expect_error "--modes: 'static:2/4/8': expected one rank per layer of the model (2), found 3" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes full,static:2/4/8 --reps 1
+expect_error "--modes: 'static:3/8': layer 0: expected full or a rank of the policy's grid [2, 4, 8], found '3'" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes static:3/8 --reps 1
+expect_error "--modes: 'static:8/': expected one rank per layer separated by '/'" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes static:8/ --reps 1
+expect_error "--modes: 'nystrom:8/8': per-layer lists ('/') are for static" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes nystrom:8/8 --reps 1
 echo "test_train_imdb: ok"

@@ -14,17 +14,6 @@ static int cmp_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, long n) {
-    if (n < 1) return NAN;
-    qsort(x, (size_t)n, sizeof(double), cmp_dbl);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* log-softmax of z (K) in double */
 static void log_softmax(double *out, const float *z, int K) {
     double mx = z[0], s = 0;
@@ -134,8 +123,10 @@ Status factors_eval(Ranked *R, const EncodedSet *s, const RankSpec *spec, int wi
     row->agreement = n ? (double)row->agree / n : NAN;
     row->kl = n ? kl / n : NAN;
     row->dmargin = n ? dm / n : NAN;
-    row->rel_median = with_bound ? median(rel, row->n_bound) : NAN;
-    row->tight_median = with_bound ? median(tight, row->n_bound) : NAN;
+    /* (sequence, layer) pairs: far below INT_MAX for any split drrl-factors reads */
+    const int nb = (int)row->n_bound;
+    row->rel_median = with_bound && nb > 0 ? time_median(rel, nb) : NAN;
+    row->tight_median = with_bound && nb > 0 ? time_median(tight, nb) : NAN;
     free(key), free(order), free(ids), free(labels), free(mask), free(tight), free(rel), free(work);
     return st;
 }

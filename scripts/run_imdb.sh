@@ -13,6 +13,9 @@
 #      landmarks / features, the policy) -> runs/imdb-drrl/eval-4096-long, and on the whole
 #      test split (full and the policy: 25,000 reviews, 5.5x the attention work of the long
 #      subset per mode) -> runs/imdb-drrl/eval-4096;
+#   5b. on the first 128 of those reviews, every per-layer static allocation of the grid
+#      (static:a/b) and the policy, then scripts/oracle.py: the static frontier and what a
+#      per-input choice among them could reach (runs/imdb-drrl/eval-4096-layers);
 #   6. drrl-sweep of the policy's model at 1024 .. 16384 bytes (4 joined inputs per length,
 #      3 reps) -> runs/imdb-drrl/sweep.csv, and its pictures -> runs/imdb-drrl/pics.
 # The whole pipeline takes several hours on 2 cores (drrl-eval and drrl-sweep run the
@@ -80,6 +83,17 @@ if [[ -s $run_dir/eval-4096/eval_test.csv ]]; then echo "reusing $run_dir/eval-4
   build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --reps 1 \
     --modes full,policy --out "$run_dir/eval-4096"
 fi
+
+step "5b/6 per-layer static ranks and the per-input oracle (first 128 reviews of >= 4096 bytes)"
+if [[ -s $run_dir/eval-4096-layers/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096-layers"; else
+  modes=full
+  for a in 4 8 16 32; do for b in 4 8 16 32; do
+    if [[ $a == "$b" ]]; then modes+=",static:$a"; else modes+=",static:$a/$b"; fi
+  done; done
+  build/cmd/drrl-eval --checkpoint "$final" --split test data.max_len=4096 --min-bytes 4096 \
+    --rows 128 --reps 1 --modes "$modes,policy" --out "$run_dir/eval-4096-layers"
+fi
+/usr/bin/python3 scripts/oracle.py "$run_dir/eval-4096-layers"
 
 step "6/6 sweep against length ($run_dir/sweep.csv, $run_dir/pics)"
 if [[ -s $run_dir/sweep.csv ]]; then echo "reusing $run_dir/sweep.csv"; else

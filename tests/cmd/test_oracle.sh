@@ -48,8 +48,9 @@ grep -q "oracle's choices at mean cost 0.400 (<= the policy's 0.400): static:4 1
   "$tmp/out.txt" || fail "oracle's choices line"
 # FLOPs as the cost: the policy's 0.375 lies between A (0.25) and B (0.5): static hull
 # 0.55 (1 - 0.5) = 0.275 at the midpoint, the oracle point (0.375, 0.05) again
-$py scripts/oracle.py "$tmp/run" --cost flops | grep -q "^| policy | 0.375 | 0.3 | 0.275 | 0.275 | 0.05 | 5.50 |" \
-  || fail "--cost flops: $($py scripts/oracle.py "$tmp/run" --cost flops)"
+$py scripts/oracle.py "$tmp/run" --cost flops > "$tmp/flops.txt"
+grep -q "^| policy | 0.375 | 0.3 | 0.275 | 0.275 | 0.05 | 5.50 |" "$tmp/flops.txt" \
+  || fail "--cost flops: $(cat "$tmp/flops.txt")"
 # refusals
 printf '2\t200\t1\t0\t0.1\t0\t0.1\n' >> "$tmp/run/per_input_test.tsv"
 if $py scripts/oracle.py "$tmp/run" > /dev/null 2> "$tmp/err.txt"; then fail "two lengths accepted"; fi

@@ -368,7 +368,8 @@ int main(int argc, char **argv) {
     double *rk = pol >= 0 ? policy_ranks(&outs[pol], p.set, L, S, T, p.R->dh) : NULL;
     EvalRanks er = {n, L, p.set->index, p.set->len, rk};
     double *kl = malloc(sizeof(double) * (size_t)nm * n); /* (modes, n) per-input KL */
-    if (!kl) {
+    double *pf = malloc(sizeof(double) * (size_t)n);       /* (n) full's top probability */
+    if (!kl || !pf) {
         fprintf(stderr, "drrl-eval: error: out of memory\n");
         return 1;
     }
@@ -376,11 +377,18 @@ int main(int argc, char **argv) {
         for (int r = 0; r < n; r++)
             kl[(size_t)i * n + r] = eval_kl(outs[fi].logits + (size_t)r * K,
                                             outs[i].logits + (size_t)r * K, K);
-    EvalPerInput per = {n, nm, p.set->index, p.set->len, p.set->label, rows, kl};
+    for (int r = 0; r < n; r++) { /* max_k softmax(z)_k = 1 / sum_k exp(z_k - max z) */
+        const float *z = outs[fi].logits + (size_t)r * K;
+        double mx = z[0], se = 0;
+        for (int k2 = 1; k2 < K; k2++) mx = z[k2] > mx ? z[k2] : mx;
+        for (int k2 = 0; k2 < K; k2++) se += exp((double)z[k2] - mx);
+        pf[r] = 1.0 / se;
+    }
+    EvalPerInput per = {n, nm, p.set->index, p.set->len, p.set->label, pf, rows, kl};
     if (eval_report_write(dir, &info, rows, nm, p.set->index, pred, n, rk ? &er : NULL, &per,
                           &e))
         die(&e);
-    free(rk), free(kl);
+    free(rk), free(kl), free(pf);
     printf("\nwrote %s/%s, %s/%s, %s/%s%s\n", dir, test ? "eval_test.csv" : "eval.csv", dir,
            test ? "eval_test.json" : "eval.json", dir,
            test ? "per_input_test.tsv" : "per_input.tsv",

@@ -54,13 +54,15 @@ typedef struct {
 } EvalRanks;
 
 /* EvalPerInput: every mode's KL(p_full || p_mode) per sentence, written as
-   "index\tlength\tlabel\tkl:MODE...": one row per sentence in set order (the data of
-   scripts/oracle.py: which inputs a mode hurts, and what a per-input choice could gain). */
+   "index\tlength\tlabel\tp_full\tkl:MODE...": one row per sentence in set order, p_full the
+   full model's probability of its predicted class (the data of scripts/oracle.py: which
+   inputs a mode hurts, and what a per-input choice could gain). */
 typedef struct {
     int n, n_modes;
     const int32_t *index;  /* (n) the split's index column */
     const int32_t *len;    /* (n) real tokens */
     const int32_t *label;  /* (n) -1: unlabelled */
+    const double *p_full;  /* (n) max softmax probability of the full model */
     const EvalRow *rows;   /* (n_modes) the modes' names */
     const double *kl;      /* (n_modes, n) nats */
 } EvalPerInput;

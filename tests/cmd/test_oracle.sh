@@ -20,7 +20,7 @@ cat > "$tmp/run/eval_test.json" <<'J'
  {"mode": "static:8", "attn_ratio": 0.6, "attn_flops_ratio": 0.5},
  {"mode": "policy", "attn_ratio": 0.4, "attn_flops_ratio": 0.375}]}
 J
-printf 'index\tlength\tlabel\tkl:full\tkl:static:4\tkl:static:8\tkl:policy\n0\t100\t1\t0\t1.0\t0\t0.5\n1\t100\t0\t0\t0.1\t0\t0.1\n' \
+printf 'index\tlength\tlabel\tp_full\tkl:full\tkl:static:4\tkl:static:8\tkl:policy\n0\t100\t1\t0.9\t0\t1.0\t0\t0.5\n1\t100\t0\t0.6\t0\t0.1\t0\t0.1\n' \
   > "$tmp/run/per_input_test.tsv"
 $py scripts/oracle.py "$tmp/run" > "$tmp/out.txt"
 cat "$tmp/out.txt"
@@ -52,7 +52,7 @@ $py scripts/oracle.py "$tmp/run" --cost flops > "$tmp/flops.txt"
 grep -q "^| policy | 0.375 | 0.3 | 0.275 | 0.275 | 0.05 | 5.50 |" "$tmp/flops.txt" \
   || fail "--cost flops: $(cat "$tmp/flops.txt")"
 # refusals
-printf '2\t200\t1\t0\t0.1\t0\t0.1\n' >> "$tmp/run/per_input_test.tsv"
+printf '2\t200\t1\t0.7\t0\t0.1\t0\t0.1\n' >> "$tmp/run/per_input_test.tsv"
 if $py scripts/oracle.py "$tmp/run" > /dev/null 2> "$tmp/err.txt"; then fail "two lengths accepted"; fi
 grep -q "expected inputs of one length" "$tmp/err.txt" || fail "two lengths: $(cat "$tmp/err.txt")"
 if $py scripts/oracle.py "$tmp/none" > /dev/null 2> "$tmp/err.txt"; then fail "missing dir accepted"; fi

@@ -146,6 +146,8 @@ for k, r in m.items():
     if abs(sum(col) / len(col) - r["kl_mean"]) > 1e-6 * r["kl_mean"] + 1e-300:
         sys.exit(f"FAIL: kl:{k} mean {sum(col) / len(col)} vs the table's {r['kl_mean']}")
     if any(int(p["label"]) not in (0, 1) for p in per): sys.exit("FAIL: per-input labels")
+    if any(not 0.5 <= float(p["p_full"]) <= 1 for p in per):
+        sys.exit(f"FAIL: p_full outside [1/2, 1] for two classes: {[p['p_full'] for p in per]}")
 if [p["kl:static:8/8"] for p in per] != [p["kl:static:8"] for p in per]:
     sys.exit("FAIL: per-input KL of static:8/8 and static:8 differ")
 print(f"per-layer static and per-input KL ok: {[(k, r['attn_flops']) for k, r in m.items()]}")

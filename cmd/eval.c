@@ -377,13 +377,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < n; r++)
             kl[(size_t)i * n + r] = eval_kl(outs[fi].logits + (size_t)r * K,
                                             outs[i].logits + (size_t)r * K, K);
-    for (int r = 0; r < n; r++) { /* max_k softmax(z)_k = 1 / sum_k exp(z_k - max z) */
-        const float *z = outs[fi].logits + (size_t)r * K;
-        double mx = z[0], se = 0;
-        for (int k2 = 1; k2 < K; k2++) mx = z[k2] > mx ? z[k2] : mx;
-        for (int k2 = 0; k2 < K; k2++) se += exp((double)z[k2] - mx);
-        pf[r] = 1.0 / se;
-    }
+    for (int r = 0; r < n; r++) pf[r] = eval_top_prob(outs[fi].logits + (size_t)r * K, K);
     EvalPerInput per = {n, nm, p.set->index, p.set->len, p.set->label, pf, rows, kl};
     if (eval_report_write(dir, &info, rows, nm, p.set->index, pred, n, rk ? &er : NULL, &per,
                           &e))

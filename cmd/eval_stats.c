@@ -23,6 +23,12 @@ static double logsumexp(const float *z, int K) {
     return mx + log(s);
 }
 
+double eval_top_prob(const float *z, int K) {
+    double mx = z[0];
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    return exp(mx - logsumexp(z, K));
+}
+
 /* KL(softmax(f) || softmax(z)) in nats */
 double eval_kl(const float *f, const float *z, int K) {
     const double lf = logsumexp(f, K), lz = logsumexp(z, K);

@@ -48,6 +48,9 @@ typedef struct {
 /* eval_kl: KL(softmax(f) || softmax(z)) in nats, in double (>= 0). */
 double eval_kl(const float *f /* (K) */, const float *z /* (K) */, int K);
 
+/* eval_top_prob: max_k softmax(z)_k = exp(max z - logsumexp z), in double. */
+double eval_top_prob(const float *z /* (K) */, int K);
+
 /* eval_argmax: index of the first maximum of z (K). */
 int eval_argmax(const float *z, int K);
 

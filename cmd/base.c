@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base_ckpt.h"
-#include "base_config.h"
-#include "base_eval.h"
-#include "base_train.h"
+#include "pipeline/base_ckpt.h"
+#include "pipeline/base_config.h"
+#include "pipeline/base_eval.h"
+#include "pipeline/base_train.h"
 #include "core/sha256.h"
 #include "data/encode.h"
-#include "env/bert_io.h"
+#include "model/bert_io.h"
 
 static void die(const Err *e) {
     fprintf(stderr, "drrl-base: error: %s\n", e->msg);

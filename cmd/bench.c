@@ -14,11 +14,11 @@
 
 #include "attention/kernel.h"
 #include "attention/latency.h"
-#include "cmd/bench_args.h"
-#include "cmd/bench_model.h"
-#include "cmd/bench_report.h"
-#include "cmd/bench_run.h"
-#include "cmd/bench_torch.h"
+#include "bench/bench_args.h"
+#include "bench/bench_model.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/bench_torch.h"
 #include "core/store.h"
 
 #ifdef _OPENMP

@@ -6,12 +6,12 @@
  *             [--reps R] [--resamples N] [--predictions] [--min-bytes K | --join L] [--rows K]
  *             [key.path=value ...]
  *
- * The checkpoint (drrl-train, cmd/train_ckpt.h; a run directory means its newest one) brings
+ * The checkpoint (drrl-train, pipeline/train_ckpt.h; a run directory means its newest one) brings
  * the train config (or --config replaces it; key=value overrides it; data.* and eval.* keys
  * override the frozen model's stored config instead), the policy and the latency table. The
  * frozen model and the factors are the config's (the checkpoint must have been trained on
- * that very model file: its SHA-256 is compared). Every mode (cmd/eval_modes.h) runs over the
- * split (cmd/eval_run.h) and is compared with full (cmd/eval_stats.h); the table goes to
+ * that very model file: its SHA-256 is compared). Every mode (eval/eval_modes.h) runs over the
+ * split (eval/eval_run.h) and is compared with full (eval/eval_stats.h); the table goes to
  * stdout, eval.csv and eval.json (eval_test.* for --split test) to DIR (default: the
  * checkpoint's directory), with a GLUE prediction file per mode for the test split (and for
  * dev with --predictions): DIR/SST-2.MODE.tsv or DIR/dev.MODE.tsv, ':' in MODE written '-'
@@ -34,13 +34,13 @@
 #include <string.h>
 
 #include "core/timer.h"
-#include "eval_modes.h"
-#include "eval_report.h"
-#include "eval_run.h"
-#include "eval_stats.h"
-#include "eval_policy.h"
-#include "train_config.h"
-#include "train_env.h"
+#include "eval/eval_modes.h"
+#include "eval/eval_report.h"
+#include "eval/eval_run.h"
+#include "eval/eval_stats.h"
+#include "eval/eval_policy.h"
+#include "pipeline/train_config.h"
+#include "pipeline/train_env.h"
 
 #define MAX_OVER 128
 #define MAX_M 1024

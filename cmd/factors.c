@@ -20,15 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base_config.h"
+#include "pipeline/base_config.h"
 #include "core/sha256.h"
 #include "data/encode.h"
 #include "data/tsv.h"
 #include "data/wordpiece.h"
-#include "env/bert_io.h"
-#include "env/ranked.h"
-#include "env/ranked_calib.h"
-#include "factors_eval.h"
+#include "model/bert_io.h"
+#include "model/ranked.h"
+#include "model/ranked_calib.h"
+#include "eval/factors_eval.h"
 
 #define MAX_LIST 16
 #define PERFORMER_SEED 1

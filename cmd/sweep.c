@@ -9,8 +9,8 @@
  * For each length L, K inputs of exactly L bytes are made by joining consecutive same-label
  * reviews of the model's test file (data/imdb.h imdb_join; data.test from the config stored
  * in the model, overridable as key.path=value) and encoded to L + 2 tokens ([CLS] bytes
- * [SEP]). Every input runs alone (B = 1) through the ranked forward (env/ranked.h) in every
- * mode (cmd/eval_modes.h syntax):
+ * [SEP]). Every input runs alone (B = 1) through the ranked forward (model/ranked.h) in every
+ * mode (eval/eval_modes.h syntax):
  *   full           exact attention
  *   static:r       weight-level whitened factors at rank r in every layer (calibrated on the
  *                  first N training rows, or loaded from the cache next to the model, as
@@ -18,12 +18,12 @@
  *   static-plain:r weight-level plain SVD factors at rank r
  *   nystrom:m      Nystromformer, m landmarks;   performer:m   Performer FAVOR+, m features
  *   policy         (--checkpoint) the trained policy's greedy ranks per layer and segment,
- *                  chosen under its guardrail for each input (cmd/sweep_policy.h)
+ *                  chosen under its guardrail for each input (eval/sweep_policy.h)
  * With --checkpoint the model is the checkpoint's (env.model; --model, if given, must be that
  * file) and the whitened factors are its (env.calib_rows, env.factors), so static ranks and
  * the policy share them.
  * Measured per (L, mode), medians over R reps x K rows (monotonic clock):
- *   latency_ms     attention only: the attention kernel calls of the pass (env/ranked.h
+ *   latency_ms     attention only: the attention kernel calls of the pass (model/ranked.h
  *                  attn_sec), summed over layers
  *   forward_ms     the whole forward (embeddings, every layer, head) around them
  * and, per row (first rep): counted attention FLOPs (ranked_attn_flops), KL(p_full || p_mode),
@@ -40,18 +40,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base_config.h"
-#include "base_eval.h"
+#include "pipeline/base_config.h"
+#include "pipeline/base_eval.h"
 #include "core/sha256.h"
 #include "core/timer.h"
 #include "data/encode.h"
 #include "data/imdb.h"
-#include "env/bert_io.h"
-#include "env/ranked.h"
-#include "env/ranked_calib.h"
-#include "eval_modes.h"
-#include "eval_policy.h"
-#include "sweep_policy.h"
+#include "model/bert_io.h"
+#include "model/ranked.h"
+#include "model/ranked_calib.h"
+#include "eval/eval_modes.h"
+#include "eval/eval_policy.h"
+#include "eval/sweep_policy.h"
 
 #define MAX_LIST 32
 #define PERFORMER_SEED 1

@@ -3,7 +3,7 @@
  *   drrl-train [--config FILE.yaml] [--resume CKPT.h5|RUN_DIR] [--print-config] [key.path=value ...]
  *
  * Validates and prints the config (defaults: the default SST-2 run; configs/sst2-drrl.yaml),
- * builds the environment (cmd/train_env.h) and the agent (agent/ppo.h), then runs PPO
+ * builds the environment (pipeline/train_env.h) and the agent (agent/ppo.h), then runs PPO
  * iterations: one progress line per run.log_every iterations, one metrics.csv row per
  * iteration, a rollout file every run.rollouts_every iterations, a checkpoint every
  * run.checkpoint_every iterations, at the end and on SIGINT / SIGTERM (after the iteration in
@@ -22,10 +22,10 @@
 #include "core/sha256.h"
 #include "core/store.h"
 #include "core/timer.h"
-#include "train_ckpt.h"
-#include "train_config.h"
-#include "train_env.h"
-#include "train_log.h"
+#include "pipeline/train_ckpt.h"
+#include "pipeline/train_config.h"
+#include "pipeline/train_env.h"
+#include "pipeline/train_log.h"
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { g_stop = sig; }

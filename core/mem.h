@@ -11,7 +11,7 @@
 #include "err.h"
 
 /* MEM_PLAN_MAX: buffers one plan can hold; more makes mem_plan_alloc fail (ST_INVALID).
- * 1024 serves a BERT_MAX_LAYERS training model's activations (env/bert.c, about 460) with
+ * 1024 serves a BERT_MAX_LAYERS training model's activations (model/bert.c, about 460) with
  * room. A MemPlan is then about 40 KiB (1024 x 40-byte slots): embed it in the object it
  * plans, or keep it on the main thread's stack, never on small (e.g. OpenMP worker) stacks. */
 #define MEM_PLAN_MAX 1024

@@ -76,7 +76,7 @@
 #include "core/store.h"
 #include "data/bucket.h"
 #include "data/encode.h"
-#include "env/ranked.h"
+#include "model/ranked.h"
 
 #define RANKENV_MAX_GRID (ATTN_MAX_RANKS - 1) /* low ranks; + full = the actions */
 #define RANKENV_TOKEN_DIM 64

@@ -1,5 +1,5 @@
 /* conv1d.h: a depthwise 1-D convolution along the sequence, over (B, N, C) activations with a
- * key mask: the frozen model's convolutional position encoding (env/bert.h,
+ * key mask: the frozen model's convolutional position encoding (model/bert.h,
  * BERT_POS_CONV). Each channel c is convolved with its own kernel of odd width k, centred
  * ("same" output length, zero padding), with masked (padded) tokens zeroed in the input:
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""bert_ref.py: a plain-PyTorch BERT classifier, the reference for drrl's env/bert.c (read by
-tests/env/test_bert_torch.c).
+"""bert_ref.py: a plain-PyTorch BERT classifier, the reference for drrl's model/bert.c (read by
+tests/model/test_bert_torch.c).
 
 Usage: /usr/bin/python3 scripts/bert_ref.py STATE_DICT.pt REF.h5
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """convert_bert.py: convert a HuggingFace-layout BERT classifier state_dict into drrl's model
-file (format 'drrl-model', version 1; see env/bert_io.h), so that a pretrained model made
+file (format 'drrl-model', version 1; see model/bert_io.h), so that a pretrained model made
 elsewhere can be used as drrl's frozen model.
 
 Usage:

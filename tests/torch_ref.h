@@ -1,6 +1,6 @@
 /* torch_ref.h: the harness of the tests that compare our layers with PyTorch references
  * written by a script (tests/nn/test_torch_ref.c, tests/nn/test_conv1d_torch.c; its loader
- * also serves tests/env/test_bert_torch.c): run
+ * also serves tests/model/test_bert_torch.c): run
  *     /usr/bin/python3 $DRRL_SOURCE_ROOT/scripts/SCRIPT DIR/FILE      (DIR from mkdtemp)
  * open the HDF5 file with core/store (its format, version 1), hand it to the test's body,
  * keep the file when a check failed. Skips (exit 77) when DRRL_SOURCE_ROOT is unset or

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "core/rng.h"
-#include "env/bert.h"
-#include "env/ranked.h"
-#include "env/ranked_calib.h"
+#include "model/bert.h"
+#include "model/ranked.h"
+#include "model/ranked_calib.h"
 #include "env/rankenv.h"
 #include "tests/check.h"
 

@@ -1,0 +1,176 @@
+/* eval_modes.c: parsing of drrl-eval's --modes list (see eval_modes.h). */
+#include "eval/eval_modes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {"full", "static", "static-plain", "random",
+                                         "nystrom", "performer", "policy"};
+
+static void grid_text(char *buf, size_t cap, const int *grid, int G) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int g = 0; g < G && k < cap; g++)
+        k += (size_t)snprintf(buf + k, cap - k, g ? ", %d" : "%d", grid[g]);
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+}
+
+/* "123" -> 123; -1 unless the whole text is a positive integer */
+static int parse_int(const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end != s && !*end && v >= 1 && v <= 1 << 20 ? (int)v : -1;
+}
+
+/* one entry ("static:8") -> m */
+static Status parse_one(const char *tok, const int *grid, int G, int max_m, EvalMode *m, Err *e) {
+    char gt[256];
+    memset(m, 0, sizeof *m);
+    const char *colon = strchr(tok, ':');
+    const size_t kl = colon ? (size_t)(colon - tok) : strlen(tok);
+    int kind = -1;
+    for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
+        if (strlen(kind_names[k]) == kl && !strncmp(tok, kind_names[k], kl)) kind = k;
+    if (kind < 0)
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
+                       "static-plain:r, random, nystrom:m, performer:m, policy", tok);
+    m->kind = (EvalModeKind)kind;
+    const int ranked = kind == EVAL_STATIC || kind == EVAL_PLAIN || kind == EVAL_NYSTROM ||
+                       kind == EVAL_PERFORMER;
+    if (ranked != (colon != NULL))
+        return err_set(e, ST_CONFIG, "--modes: '%s': %s", tok,
+                       ranked ? "expected a rank or m after ':' (e.g. static:8, nystrom:16)"
+                              : "expected no ':' argument");
+    if (strlen(tok) >= sizeof m->name)
+        return err_set(e, ST_CONFIG, "--modes: '%s': too long", tok);
+    snprintf(m->name, sizeof m->name, "%s", tok);
+    if (!ranked) return ST_OK;
+    const char *arg = colon + 1;
+    if (kind == EVAL_PLAIN && !strcmp(arg, "auto")) return ST_OK; /* r = 0 until resolved */
+    if (strchr(arg, '/')) { /* one rank per layer */
+        if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER)
+            return err_set(e, ST_CONFIG, "--modes: '%s': per-layer lists ('/') are for static "
+                           "and static-plain ranks, found %s", tok, kind_names[kind]);
+        char lb[sizeof m->name];
+        snprintf(lb, sizeof lb, "%s", arg);
+        m->r = -1;
+        for (char *sv = NULL, *t = strtok_r(lb, "/", &sv); t; t = strtok_r(NULL, "/", &sv)) {
+            if (m->n_layer == BERT_MAX_LAYERS)
+                return err_set(e, ST_CONFIG, "--modes: '%s': at most %d layers", tok,
+                               BERT_MAX_LAYERS);
+            int ok = !strcmp(t, "full");
+            const int rv = ok ? 0 : parse_int(t);
+            for (int g = 0; g < G && !ok; g++) ok = grid[g] == rv;
+            if (!ok && !(G == 0 && rv >= 1)) {
+                grid_text(gt, sizeof gt, grid, G);
+                return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank "
+                               "of the policy's grid %s, found '%s'", tok, m->n_layer,
+                               G ? gt : "(any positive rank)", t);
+            }
+            m->layer_r[m->n_layer++] = rv;
+        }
+        if (m->n_layer < 2 || arg[0] == '/' || arg[strlen(arg) - 1] == '/' || strstr(arg, "//"))
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer separated "
+                           "by '/' (e.g. %s:32/8), found '%s'", tok, kind_names[kind], arg);
+        return ST_OK;
+    }
+    const int v = parse_int(arg);
+    if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER) {
+        if (v < 1 || v > max_m)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected m in 1..%d, found '%s'", tok,
+                           max_m, arg);
+        m->r = v;
+        return ST_OK;
+    }
+    if (G == 0) { /* no grid: any positive rank (the caller checks it against the head size) */
+        if (v < 1)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected a positive integer rank%s, "
+                           "found '%s'", tok, kind == EVAL_PLAIN ? " or auto" : "", arg);
+        m->r = v;
+        return ST_OK;
+    }
+    for (int g = 0; g < G; g++)
+        if (grid[g] == v) {
+            m->r = v;
+            return ST_OK;
+        }
+    grid_text(gt, sizeof gt, grid, G);
+    return err_set(e, ST_CONFIG, "--modes: '%s': expected a rank of the policy's grid %s%s "
+                   "(full is exact attention), found '%s'", tok, gt,
+                   kind == EVAL_PLAIN ? " or auto" : "", arg);
+}
+
+Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, EvalMode *out,
+                        int *n, Err *e) {
+    char buf[4096];
+    if (list) {
+        if (strlen(list) >= sizeof buf) return err_set(e, ST_CONFIG, "--modes: list too long");
+        snprintf(buf, sizeof buf, "%s", list);
+    } else { /* the default list */
+        size_t k = (size_t)snprintf(buf, sizeof buf, "full");
+        for (int g = 0; g < G; g++) k += (size_t)snprintf(buf + k, sizeof buf - k, ",static:%d", grid[g]);
+        snprintf(buf + k, sizeof buf - k, ",static-plain:auto,random,nystrom:8,nystrom:16,"
+                 "nystrom:32,performer:8,performer:16,performer:32,policy");
+    }
+    *n = 0;
+    int has_full = 0, has_policy = 0, has_auto = 0;
+    EvalMode tmp[EVAL_MAX_MODES];
+    int nt = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (nt == EVAL_MAX_MODES - 1)
+            return err_set(e, ST_CONFIG, "--modes: at most %d modes", EVAL_MAX_MODES - 1);
+        Status s = parse_one(tok, grid, G, max_m, &tmp[nt], e);
+        if (s) return s;
+        for (int i = 0; i < nt; i++)
+            if (!strcmp(tmp[i].name, tmp[nt].name))
+                return err_set(e, ST_CONFIG, "--modes: '%s' is listed twice", tok);
+        has_full |= tmp[nt].kind == EVAL_FULL;
+        has_policy |= tmp[nt].kind == EVAL_POLICY;
+        has_auto |= tmp[nt].kind == EVAL_PLAIN && tmp[nt].r == 0;
+        nt++;
+    }
+    if (!nt) return err_set(e, ST_CONFIG, "--modes: expected at least one mode, found '%s'", list);
+    if (has_auto && !has_policy)
+        return err_set(e, ST_CONFIG, "--modes: static-plain:auto needs policy in the list (its "
+                       "rank is the one nearest the policy's mean rank)");
+    if (!has_full) {
+        out[(*n)++] = (EvalMode){.kind = EVAL_FULL, .name = "full"};
+    }
+    for (int i = 0; i < nt; i++) out[(*n)++] = tmp[i];
+    return ST_OK;
+}
+
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e) {
+    for (int i = 0; i < n; i++)
+        if (modes[i].n_layer && modes[i].n_layer != L)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer of the "
+                           "model (%d), found %d", modes[i].name, L, modes[i].n_layer);
+    return ST_OK;
+}
+
+int eval_mode_rank(const EvalMode *m, int l) {
+    return m->n_layer ? m->layer_r[l] : m->r;
+}
+
+int eval_mode_env(const EvalMode *m) {
+    return m->kind != EVAL_NYSTROM && m->kind != EVAL_PERFORMER;
+}
+
+void eval_modes_resolve_auto(EvalMode *modes, int n, double mean_rank, const int *grid, int G) {
+    int best = grid[0];
+    for (int g = 1; g < G; g++)
+        if (fabs(grid[g] - mean_rank) < fabs(best - mean_rank)) best = grid[g];
+    for (int i = 0; i < n; i++)
+        if (modes[i].kind == EVAL_PLAIN && modes[i].r == 0) {
+            modes[i].r = best;
+            snprintf(modes[i].name, sizeof modes[i].name, "static-plain:%d", best);
+        }
+}
+
+int eval_modes_max_m(const EvalMode *modes, int n) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!eval_mode_env(&modes[i]) && modes[i].r > m) m = modes[i].r;
+    return m;
+}

@@ -1,0 +1,72 @@
+/* eval_modes.h: the attention modes drrl-eval compares, and their --modes syntax.
+ *
+ *   full             exact attention in every layer (the reference of every comparison)
+ *   static:r         every layer at whitened grid rank r (r must be in the policy's grid)
+ *   static:r0/r1/..  one rank per layer (grid ranks or full, as many as the model has
+ *                    layers), e.g. static:32/8: a static per-layer allocation; static-plain too
+ *   static-plain:r   the same with plain (unwhitened) factors; r = auto: the grid rank
+ *                    nearest the policy's mean rank (needs policy in the list)
+ *   random           seeded random ranks at the policy's budget: each layer's chosen ranks of
+ *                    the policy reassigned at random among the sentences (and segments of
+ *                    sentences with as many segments), so the rank histogram and mean rank of
+ *                    every layer are the policy's; without policy in the list, uniform draws
+ *                    over the grid and full
+ *   nystrom:m        Nystromformer with m landmarks in every layer
+ *   performer:m      Performer (FAVOR+) with m random features in every layer
+ *   policy           the trained agent, greedy, under the trained config's guardrail
+ * The default list: full, static:r for every grid rank, static-plain:auto, random,
+ * nystrom:8,16,32, performer:8,16,32, policy. full is added first when not listed. */
+#ifndef DRRL_CMD_EVAL_MODES_H
+#define DRRL_CMD_EVAL_MODES_H
+
+#include "core/err.h"
+#include "model/bert.h"
+
+#define EVAL_MAX_MODES 64
+
+typedef enum {
+    EVAL_FULL,
+    EVAL_STATIC,
+    EVAL_PLAIN,
+    EVAL_RANDOM,
+    EVAL_NYSTROM,
+    EVAL_PERFORMER,
+    EVAL_POLICY
+} EvalModeKind;
+
+typedef struct {
+    EvalModeKind kind;
+    int r;          /* static / static-plain grid rank (0: auto, until resolved; -1: one rank
+                       per layer, in layer_r); nystrom / performer m; else 0 */
+    int n_layer;    /* per-layer static modes: the ranks listed (the model's L, checked by
+                       eval_modes_check_layers); else 0 */
+    int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
+    char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
+} EvalMode;
+
+/* eval_modes_parse: the comma-separated list (NULL: the default list) against the rank grid
+   (G increasing ranks, each below the head size; G = 0: any positive rank, for callers that
+   check ranks against the model themselves). Unknown modes, ranks outside the grid,
+   m outside 1..max_m, duplicates and static-plain:auto without policy are ST_CONFIG errors
+   naming the entry. full is prepended when absent. */
+Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, EvalMode *out,
+                        int *n, Err *e);
+
+/* eval_modes_check_layers: every per-layer static mode lists exactly L ranks (ST_CONFIG
+   naming the mode otherwise). */
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e);
+
+/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full). */
+int eval_mode_rank(const EvalMode *m, int l);
+
+/* eval_mode_env: 1 if the mode runs through the rank environment (weight-level kinds). */
+int eval_mode_env(const EvalMode *m);
+
+/* eval_modes_resolve_auto: static-plain:auto -> static-plain:r with r the grid rank nearest
+   mean_rank (ties: the lower rank). */
+void eval_modes_resolve_auto(EvalMode *modes, int n, double mean_rank, const int *grid, int G);
+
+/* eval_modes_max_m: the largest Nystrom / Performer m listed (0: none). */
+int eval_modes_max_m(const EvalMode *modes, int n);
+
+#endif

@@ -1,0 +1,283 @@
+/* eval_run.c: drrl-eval's decisions through the rank environment and its timed forwards
+ * (see eval_run.h). */
+#include "eval/eval_run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/timer.h"
+
+#define RANDOM_STREAM 0x52414e444f4d5250ull /* the random mode's Rng stream of the seed */
+
+static int cmp_u64(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+Status eval_batches_make(EvalBatches *b, const EncodedSet *set, int B, Err *e) {
+    memset(b, 0, sizeof *b);
+    const int n = set->n;
+    if (n < 1 || B < 1) return err_set(e, ST_INVALID, "eval: %d sentences in batches of %d", n, B);
+    b->n = n, b->n_batches = (n + B - 1) / B;
+    uint64_t *key = malloc(sizeof(uint64_t) * (size_t)n); /* (n) length << 32 | row */
+    b->order = malloc(sizeof(int32_t) * (size_t)n);
+    b->start = malloc(sizeof(int32_t) * (size_t)(b->n_batches + 1));
+    if (!key || !b->order || !b->start) {
+        free(key);
+        eval_batches_free(b);
+        return err_set(e, ST_NOMEM, "eval: out of memory for %d rows", n);
+    }
+    for (int i = 0; i < n; i++) key[i] = ((uint64_t)(uint32_t)set->len[i] << 32) | (uint32_t)i;
+    qsort(key, (size_t)n, sizeof(uint64_t), cmp_u64);
+    for (int i = 0; i < n; i++) b->order[i] = (int32_t)(key[i] & 0xffffffffu);
+    for (int k = 0; k <= b->n_batches; k++) b->start[k] = k * B < n ? k * B : n;
+    free(key);
+    return ST_OK;
+}
+
+void eval_batches_free(EvalBatches *b) {
+    free(b->order), free(b->start);
+    memset(b, 0, sizeof *b);
+}
+
+Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, Err *e) {
+    memset(o, 0, sizeof *o);
+    o->logits = calloc((size_t)n * K, sizeof(float));
+    o->env_logits = calloc((size_t)n * K, sizeof(float));
+    o->sec = calloc((size_t)n_batches, sizeof(double));
+    o->policy_sec = calloc((size_t)n_batches, sizeof(double));
+    o->attn_sec = calloc((size_t)n_batches, sizeof(double));
+    o->rank = calloc((size_t)n * L * S, sizeof(int32_t));
+    if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->attn_sec || !o->rank) {
+        eval_out_free(o);
+        return err_set(e, ST_NOMEM, "eval: out of memory for the outputs of %d sentences", n);
+    }
+    return ST_OK;
+}
+
+void eval_out_free(EvalModeOut *o) {
+    free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->attn_sec);
+    free(o->rank);
+    memset(o, 0, sizeof *o);
+}
+
+Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L, int S, int T,
+                         const int *grid, int G, uint64_t seed, int32_t *out, Err *e) {
+    const int n = set->n;
+    int *slot = malloc(sizeof(int) * (size_t)n * S); /* (n S) index into out of a real segment */
+    int *val = malloc(sizeof(int) * (size_t)n * S);  /* (n S) the ranks to shuffle */
+    if (!slot || !val) {
+        free(slot), free(val);
+        return err_set(e, ST_NOMEM, "eval: out of memory (random ranks)");
+    }
+    Rng r;
+    rng_init(&r, seed, RANDOM_STREAM);
+    for (size_t i = 0; i < (size_t)n * L * S; i++) out[i] = RANKED_FULL;
+    for (int l = 0; l < L; l++)
+        for (int g = 1; g <= S; g++) { /* the sentences of g real segments */
+            int m = 0;
+            for (int i = 0; i < n; i++) {
+                const int ns = ranked_segments(set->len[i], T);
+                if ((ns < S ? ns : S) != g) continue;
+                for (int sg = 0; sg < g; sg++) {
+                    const size_t at = ((size_t)i * L + l) * S + sg;
+                    slot[m] = (int)at;
+                    if (policy) val[m] = policy->rank[at];
+                    else {
+                        const int a = (int)rng_below(&r, (uint64_t)G + 1);
+                        val[m] = a < G ? grid[a] : RANKED_FULL;
+                    }
+                    m++;
+                }
+            }
+            rng_shuffle(&r, val, m);
+            for (int j = 0; j < m; j++) out[slot[j]] = val[j];
+        }
+    free(slot), free(val);
+    return ST_OK;
+}
+
+/* the environment of mode m */
+static RankEnv *env_of(EvalCtx *x, const EvalMode *m) {
+    return m->kind == EVAL_POLICY ? x->guarded : m->kind == EVAL_PLAIN ? x->plain : x->white;
+}
+
+/* grid index of rank r in E's grid (RANKED_FULL or absent: G, the full action) */
+static int action_of(const RankEnv *E, int r) {
+    for (int g = 0; g < E->G; g++)
+        if (E->c.ranks[g] == r) return g;
+    return E->G;
+}
+
+/* the actions of layer l for the nb active slots (act (B, S)) */
+static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *rows, int nb,
+                     int l, const int32_t *assigned, const float *obs, const uint8_t *tok,
+                     const uint8_t *am, int32_t *act, double *policy_sec, Err *e) {
+    const int S = E->S, L = E->L;
+    if (m->kind == EVAL_POLICY) {
+        const double t0 = time_now();
+        Status s = agent_act_greedy(x->A, act, obs, tok, am, nb, e);
+        *policy_sec += time_now() - t0;
+        return s;
+    }
+    const int fixed = m->kind == EVAL_FULL ? E->G : action_of(E, eval_mode_rank(m, l));
+    for (int b = 0; b < nb; b++)
+        for (int s = 0; s < S; s++)
+            act[(size_t)b * S + s] =
+                m->kind == EVAL_RANDOM
+                    ? action_of(E, assigned[((size_t)rows[b] * L + l) * S + s])
+                    : fixed;
+    return ST_OK;
+}
+
+Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
+                   const int32_t *assigned, EvalModeOut *o, Err *e) {
+    RankEnv *E = env_of(x, m);
+    const RankEnvDims *d = &E->dims;
+    const int B = d->n_envs, S = d->n_heads, L = E->L, K = E->K, NI = d->n_info;
+    const size_t ntok = (size_t)B * d->n_tokens;
+    float *obs = malloc(sizeof(float) * ntok * d->token_dim); /* (B, n_tokens, token_dim) */
+    uint8_t *tok = malloc(ntok);                                 /* (B, n_tokens) */
+    uint8_t *am = malloc((size_t)B * S * d->n_actions);          /* (B, S, n_actions) */
+    int32_t *act = calloc((size_t)B * S, sizeof(int32_t));       /* (B, S) */
+    float *reward = malloc(sizeof(float) * B), *info = malloc(sizeof(float) * B * NI);
+    uint8_t *done = malloc((size_t)B);
+    Status s = ST_OK;
+    if (!obs || !tok || !am || !act || !reward || !info || !done)
+        s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
+    double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
+    o->env = 1;
+    for (int k = 0; k < bt->n_batches && !s; k++) {
+        const int32_t *rows = bt->order + bt->start[k];
+        const int nb = bt->start[k + 1] - bt->start[k];
+        s = rankenv_reset_rows(E, rows, nb, obs, tok, am, e);
+        for (int l = 0; l < L && !s; l++) {
+            s = choose(x, m, E, rows, nb, l, assigned, obs, tok, am, act, &o->policy_sec[k], e);
+            if (!s) s = rankenv_step(E, act, obs, tok, am, reward, done, info, e);
+            for (int b = 0; b < nb && !s; b++) {
+                int32_t *rk = o->rank + ((size_t)rows[b] * L + l) * S;
+                for (int sg = 0; sg < S; sg++)
+                    rk[sg] = sg < E->Sr ? E->rank[(size_t)b * E->Sr + sg] : RANKED_FULL;
+                const float *fi = info + (size_t)b * NI;
+                o->rank_layer[l] += fi[RANKENV_I_RANK];
+                acc[0] += fi[RANKENV_I_FID], acc[1] += fi[RANKENV_I_REL];
+                acc[2] += fi[RANKENV_I_BOUND], acc[3] += fi[RANKENV_I_MASKED];
+                acc[4] += fi[RANKENV_I_FULL], acc[5] += fi[RANKENV_I_LAT];
+                acc[6] += fi[RANKENV_I_BOUND] > x->epsilon;
+                o->violations += (int64_t)fi[RANKENV_I_VIOL];
+            }
+        }
+        for (int b = 0; b < nb && !s; b++)
+            memcpy(o->env_logits + (size_t)rows[b] * K, E->R->logits + (size_t)b * K,
+                   sizeof(float) * K);
+    }
+    const double steps = (double)bt->n * L;
+    for (int l = 0; l < L; l++) o->rank_layer[l] /= bt->n;
+    o->fidelity = acc[0] / steps, o->rel_err = acc[1] / steps, o->bound = acc[2] / steps;
+    o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
+    o->over_eps = acc[6] / steps;
+    free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
+    return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
+}
+
+/* the model's FLOPs of the last pass on its real tokens (feed-forward scaled from B N) */
+static int64_t model_flops_real(const Ranked *R, int64_t real) {
+    int64_t f = ranked_attn_flops(R) + R->head_fl;
+    for (int l = 0; l < R->L; l++) f += R->rest_fl[l] * real / ((int64_t)R->B * R->N);
+    return f;
+}
+
+/* one timed forward of batch rows (gathered in ids, mask: (nb, N)) under mode m; first: the
+   round that records logits and FLOPs */
+static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32_t *rows,
+                      int nb, int N, const int32_t *ids, const uint8_t *mask, int32_t *rk,
+                      int first, double *sec, double *asec, Err *e) {
+    Ranked *R = x->R;
+    const int L = R->L, K = R->K, T = x->white->c.T, S = x->white->S;
+    Status s = ST_OK;
+    if (eval_mode_env(m)) {
+        const int Sr = ranked_segments(N, T);
+        const RankKind kind = env_of(x, m)->c.kind;
+        for (int l = 0; l < L; l++) /* rk (L, nb, Sr) */
+            for (int b = 0; b < nb; b++)
+                for (int sg = 0; sg < Sr; sg++)
+                    rk[((size_t)l * nb + b) * Sr + sg] = o->rank[((size_t)rows[b] * L + l) * S + sg];
+        const double t0 = time_now();
+        s = ranked_begin(R, ids, NULL, mask, nb, N, e);
+        for (int l = 0; l < L && !s; l++)
+            s = ranked_layer_each(R, kind, T, rk + (size_t)l * nb * Sr, NULL, NULL, e);
+        if (!s) s = ranked_end(R, e);
+        *sec = time_now() - t0;
+        *asec = ranked_attn_seconds(R);
+        if (s || !first) return s;
+        int64_t real = 0;
+        for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
+        o->attn_flops += ranked_attn_flops(R);
+        o->model_flops += model_flops_real(R, real);
+        for (int b = 0; b < nb; b++) {
+            float *z = o->logits + (size_t)rows[b] * K;
+            const float *ze = o->env_logits + (size_t)rows[b] * K;
+            memcpy(z, R->logits + (size_t)b * K, sizeof(float) * K);
+            for (int c = 0; c < K; c++) {
+                const double dd = fabs((double)z[c] - ze[c]);
+                o->replay_diff = dd > o->replay_diff ? dd : o->replay_diff;
+            }
+        }
+        return ST_OK;
+    }
+    RankSpec sp[BERT_MAX_LAYERS];
+    for (int l = 0; l < L; l++)
+        sp[l] = rank_spec(m->kind == EVAL_NYSTROM ? RANK_NYSTROM : RANK_PERFORMER, m->r);
+    const double t0 = time_now();
+    *asec = 0;
+    for (int b = 0; b < nb && !s; b++) { /* each sequence alone at its own length */
+        const int n = x->set->len[rows[b]];
+        s = ranked_forward(R, ids + (size_t)b * N, NULL, mask + (size_t)b * N, 1, n, sp, e);
+        *asec += ranked_attn_seconds(R);
+        if (s || !first) continue;
+        o->attn_flops += ranked_attn_flops(R);
+        o->model_flops += model_flops_real(R, n);
+        memcpy(o->logits + (size_t)rows[b] * K, R->logits, sizeof(float) * K);
+    }
+    *sec = time_now() - t0;
+    return s;
+}
+
+Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
+                 int n_modes, Err *e) {
+    const EncodedSet *set = x->set;
+    const int W = set->max_len, L = x->R->L, S = x->white->S, nk = bt->n_batches, reps = x->reps;
+    int Bm = 1;
+    for (int k = 0; k < nk; k++)
+        Bm = bt->start[k + 1] - bt->start[k] > Bm ? bt->start[k + 1] - bt->start[k] : Bm;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)Bm * W);        /* (B, W) */
+    uint8_t *mask = malloc((size_t)Bm * W);                           /* (B, W) */
+    int32_t *rk = malloc(sizeof(int32_t) * (size_t)L * Bm * S);       /* (L, B, S) */
+    double *t = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* (modes, batches, reps) */
+    double *ta = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* attention alone */
+    Status s = ST_OK;
+    if (!ids || !mask || !rk || !t || !ta) s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
+    for (int i = 0; i < n_modes; i++) outs[i].attn_flops = outs[i].model_flops = 0;
+    for (int rep = 0; rep < reps && !s; rep++)
+        for (int k = 0; k < nk && !s; k++) {
+            const int32_t *rows = bt->order + bt->start[k];
+            const int nb = bt->start[k + 1] - bt->start[k];
+            const int N = encoded_max_len(set, rows, nb);
+            encoded_gather(set, rows, nb, N, ids, mask, NULL);
+            for (int i = 0; i < n_modes && !s; i++) {
+                const size_t at = ((size_t)i * nk + k) * reps + rep;
+                s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0, &t[at],
+                            &ta[at], e);
+                if (s) err_prefix(e, "mode %s", modes[i].name);
+            }
+        }
+    for (int i = 0; i < n_modes && !s; i++)
+        for (int k = 0; k < nk; k++) {
+            outs[i].sec[k] = time_median(t + ((size_t)i * nk + k) * reps, reps);
+            outs[i].attn_sec[k] = time_median(ta + ((size_t)i * nk + k) * reps, reps);
+        }
+    free(ids), free(mask), free(rk), free(t), free(ta);
+    return s;
+}

@@ -1,0 +1,104 @@
+/* eval_run.h: running drrl-eval's attention modes (eval/eval_modes.h) over a split.
+ *
+ * Batches: the split's sentences sorted by (length, row) and cut into batches of B, as the
+ * policy saw length-bucketed batches in training (its observation includes the batch's
+ * padded length).
+ *
+ * Decisions (eval_decide), weight-level modes only: each batch runs as episodes of the rank
+ * environment (env/rankenv.h: rankenv_reset_rows, then one rankenv_step per layer), the
+ * actions chosen by the policy (greedy, agent_act_greedy) or fixed by the mode (full: the
+ * last action; static:r: r's grid index; random: its pre-drawn ranks). So every mode runs
+ * the same per-sequence path (each sequence's attention alone at its own length and ranks,
+ * ranked_layer_each), and the environment reports per (sentence, layer) the chosen ranks,
+ * fidelity, bounds, guardrail mask share, full share and violations. The policy runs in an
+ * environment with the trained guardrail, the fixed modes in unguarded ones (so a fixed rank
+ * is never masked).
+ *
+ * Timing (eval_time): the model's forward alone, without the environment's teacher, bounds
+ * and observations: per batch and mode, ranked_begin, ranked_layer_each at the recorded
+ * ranks per layer, ranked_end (Nystrom / Performer: ranked_forward of each sequence alone,
+ * B = 1 at its own length, so no padding either), on the monotonic clock; within it, the
+ * attention kernels' own time (model/ranked.h attn_sec: every sequence's attention call of
+ * every layer) is the mode's attention latency. In each of `reps`
+ * rounds every batch runs every mode in turn (a noisy host slows all alike); a batch's time
+ * is the median of its rounds. The first round's logits are the mode's outputs; its counted
+ * FLOPs the mode's FLOPs:
+ *     attention FLOPs  sum over layers and sequences of what the kernels executed (real rows)
+ *     model FLOPs      attention + feed-forward on the real tokens + pooler and classifier:
+ *                      the feed-forward count of a padded batch (B N tokens) is scaled to its
+ *                      real tokens (it is linear in tokens), so that batched and per-sequence
+ *                      modes compare. */
+#ifndef DRRL_CMD_EVAL_RUN_H
+#define DRRL_CMD_EVAL_RUN_H
+
+#include <stdint.h>
+
+#include "agent/ppo.h"
+#include "data/encode.h"
+#include "env/rankenv.h"
+#include "eval/eval_modes.h"
+
+typedef struct {
+    int n, n_batches;
+    int32_t *order;  /* (n) set rows, sorted by (length, row) */
+    int32_t *start;  /* (n_batches + 1) batch k = order[start[k] .. start[k+1]) */
+} EvalBatches;
+
+typedef struct {
+    Ranked *R;
+    const EncodedSet *set;
+    RankEnv *guarded;  /* the trained guardrail (policy) */
+    RankEnv *white;    /* whitened, unguarded (full, static, random) */
+    RankEnv *plain;    /* plain, unguarded (static-plain); NULL if unused */
+    Agent *A;          /* the policy; NULL if unused */
+    double epsilon;    /* the trained guardrail tolerance (over_eps) */
+    int reps;          /* timed rounds */
+} EvalCtx;
+
+typedef struct {
+    float *logits;         /* (n, K) by set row, from the first timed round */
+    int64_t attn_flops, model_flops;
+    double *sec;           /* (n_batches) seconds of each batch's forward (median of rounds) */
+    double *attn_sec;      /* (n_batches) seconds of its attention kernels alone (median of
+                              rounds; Ranked attn_sec summed over layers and sequences) */
+    double *policy_sec;    /* (n_batches) seconds of the policy's forwards (policy mode) */
+    int32_t *rank;         /* (n, L, S) by set row: chosen rank per segment (RANKED_FULL: full);
+                              weight-level modes */
+    int env;               /* 1: decided through the rank environment */
+    /* means over (sentence, layer) of the environment's info */
+    double rank_layer[BERT_MAX_LAYERS]; /* mean rank per head of each layer (full = dh) */
+    double fidelity, rel_err, bound, masked, full_share, lat_est;
+    double over_eps;       /* share of (sentence, layer) whose bound exceeds the trained epsilon */
+    int64_t violations;
+    float *env_logits;     /* (n, K) the environment's pass (checks the timed replay) */
+    double replay_diff;    /* max |timed logits - environment logits| */
+} EvalModeOut;
+
+/* eval_batches_make / _free: length-sorted batches of up to B rows of set. */
+Status eval_batches_make(EvalBatches *b, const EncodedSet *set, int B, Err *e);
+void eval_batches_free(EvalBatches *b);
+
+/* eval_out_init / _free: buffers of one mode's output (L layers, S segment heads). */
+Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, Err *e);
+void eval_out_free(EvalModeOut *o);
+
+/* eval_random_ranks: the random mode's ranks (n, L, S): per layer, the ranks of `policy`
+   (NULL: uniform draws over grid and full) on the real segments of the sentences that have g
+   segments, shuffled among those slots (seeded Rng), for each g. So each layer keeps the
+   policy's rank histogram and its mean rank per sentence (the mean over a sentence's
+   segments, averaged over sentences) while the assignment to inputs is random. Other entries
+   RANKED_FULL. */
+Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L, int S, int T,
+                         const int *grid, int G, uint64_t seed, int32_t *out, Err *e);
+
+/* eval_decide: run mode m (weight-level) through its environment; random reads `assigned`
+   (n, L, S). Fills o's rank, env statistics, env_logits and (policy) policy_sec. */
+Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
+                   const int32_t *assigned, EvalModeOut *o, Err *e);
+
+/* eval_time: the timed rounds over all modes (decided ones first through eval_decide):
+   fills logits, FLOPs, sec, attn_sec and replay_diff. */
+Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
+                 int n_modes, Err *e);
+
+#endif

@@ -1,0 +1,334 @@
+/* ranked_forward.c: a pass of the ranked forward (ranked.h): embeddings, one layer at a time
+ * with a chosen attention kernel, the head; the teacher, fidelity, bounds and FLOP sums.
+ * The non-attention steps are bert_forward's eval-mode calls in the same order (dropout is
+ * the identity there), so all-exact passes reproduce its logits to float rounding.
+ * Per-sequence variants (ranked_layer_each, ranked_teacher_each) run the attention of each
+ * sequence alone (B = 1, its first n_b rows: no padded query rows, only its own keys) at its
+ * own ranks, timed, then the rest of the layer batched through the same finish_layer. */
+#include "model/ranked.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/timer.h"
+#include "nn/activation.h"
+#include "nn/conv1d.h"
+#include "nn/layernorm.h"
+#include "nn/linear.h"
+#include "nn/softmax.h"
+
+Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, const uint8_t *mask,
+                    int B, int N, Err *e) {
+    const BertConfig *c = &R->m->c;
+    const BertParams *p = &R->m->p;
+    if (B < 1 || N < 1 || B > R->max_B || N > R->max_N)
+        return err_set(e, ST_INVALID,
+                       "ranked_begin: expected 1 <= B <= %d and 1 <= N <= %d, found B=%d N=%d",
+                       R->max_B, R->max_N, B, N);
+    const int C = R->C;
+    for (size_t bn = 0; bn < (size_t)B * N; bn++) {
+        const int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
+        if (id < 0 || id >= c->vocab || tid < 0 || tid >= c->type_vocab)
+            return err_set(e, ST_INVALID,
+                           "ranked_begin: token %zu: expected id in [0, %d) and type in [0, %d), "
+                           "found %d and %d",
+                           bn, c->vocab, c->type_vocab, id, tid);
+    }
+    R->B = B, R->N = N, R->layer = 0, R->teacher_layer = -1;
+    memcpy(R->mask, mask, (size_t)B * N);
+    for (int l = 0; l < R->L; l++)
+        attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0, R->attn_sec[l] = 0;
+    attn_flops_zero(&R->teacher_fl);
+    R->head_fl = R->bound_fl = 0;
+    /* bert_forward's embeddings, in its order of the sums, into r; then x0 = LN_e(emb).
+       learned: emb = (tok[id] + type[tid]) + pos[n];
+       conv:    e0 = tok[id] + type[tid] (into x), emb = conv(mask * e0) + e0 */
+    const int conv = c->position == BERT_POS_CONV;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            const size_t bn = (size_t)b * N + n;
+            const int32_t tid = type_ids ? type_ids[bn] : 0;
+            const float *tw = p->tok + (size_t)ids[bn] * C, *ty = p->type + (size_t)tid * C;
+            if (conv) {
+                float *o = R->x + bn * C;
+                for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
+            } else {
+                const float *ps = p->pos + (size_t)n * C;
+                float *o = R->r + bn * C;
+                for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
+            }
+        }
+    if (conv) {
+        const size_t MC = (size_t)B * N * C;
+        conv1d_dw_forward(R->r, R->x, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
+        for (size_t i = 0; i < MC; i++) R->r[i] += R->x[i];
+    }
+    layernorm_forward(R->x, NULL, NULL, R->r, p->ln_e_w, p->ln_e_b, B * N, C, c->ln_eps);
+    return ST_OK;
+}
+
+const float *ranked_input(const Ranked *R) { return R->x; }
+
+Status ranked_teacher(Ranked *R, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_teacher: all %d layers already ran", R->L);
+    const int l = R->layer;
+    Status s = attn_exact_forward(R->teacher, &R->exact, R->x, attn_mask_u8(R->mask),
+                                  &R->m->p.layer[l].attn, R->B, R->N, &R->teacher_fl, e);
+    if (s) return err_prefix(e, "ranked_teacher: layer %d", l);
+    R->teacher_layer = l;
+    return ST_OK;
+}
+
+/* point R->lr_view (lr_work's buffers) at layer l's plain (white 0) or whitened packs */
+static AttnLowrank *lowrank_view(Ranked *R, int l, int white) {
+    const AttnLowrank *pk = &R->lr[white * R->L + l];
+    memcpy(R->lr_view.pack, pk->pack, sizeof pk->pack);
+    R->lr_view.bo = pk->bo;
+    return &R->lr_view;
+}
+
+/* a = attention of layer l on R->x by spec's kernel, FLOPs added to fl */
+static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e) {
+    const MhsaParams *w = &R->m->p.layer[l].attn;
+    const AttnMask km = attn_mask_u8(R->mask);
+    const int B = R->B, N = R->N;
+    switch (sp->kind) {
+    case RANK_EXACT:
+        return attn_exact_forward(R->att, &R->exact, R->x, km, w, B, N, fl, e);
+    case RANK_PLAIN:
+    case RANK_WHITENED: {
+        const int white = sp->kind == RANK_WHITENED;
+        if (white && !R->whitened)
+            return err_set(e, ST_INVALID, "whitened factors are not computed (ranked_calibrate)");
+        lowrank_view(R, l, white);
+        if (sp->seg_rank) {
+            if (sp->T < 1)
+                return err_set(e, ST_INVALID, "segment ranks need T >= 1, found T=%d", sp->T);
+            return attn_lowrank_forward(R->att, &R->lr_view, R->x, km, B, N, sp->T, sp->seg_rank,
+                                        fl, e);
+        }
+        return attn_lowrank_forward_rank(R->att, &R->lr_view, R->x, km, B, N, sp->rank, fl, e);
+    }
+    case RANK_ACTIVATION:
+        if (!R->has_act)
+            return err_set(e, ST_INVALID, "the activation-level kernel was not planned");
+        return attn_activation_forward(R->att, &R->act, R->x, km, w, B, N, sp->rank, fl, e);
+    case RANK_NYSTROM:
+    case RANK_PERFORMER:
+        if (sp->rank < 1 || sp->rank > R->max_m)
+            return err_set(e, ST_INVALID, "%s: m = %d: expected 1..%d (max_m)",
+                           rank_kind_name(sp->kind), sp->rank, R->max_m);
+        if (sp->kind == RANK_NYSTROM)
+            return nystrom_forward(R->att, &R->nys, R->x, km, w, B, N, sp->rank, fl, e);
+        return performer_forward(R->att, &R->perf, R->x, km, w, B, N, sp->rank, fl, e);
+    }
+    return err_set(e, ST_INVALID, "unknown attention kind %d", (int)sp->kind);
+}
+
+static void add_to(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* the rest of the current layer after R->att holds its attention output, batched over all
+   B N rows: y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) into R->x;
+   the layer advances (shared by ranked_layer and ranked_layer_each) */
+static void finish_layer(Ranked *R) {
+    const int l = R->layer, C = R->C, F = R->F, M = R->B * R->N;
+    const size_t MC = (size_t)M * C;
+    const BertLayerParams *lp = &R->m->p.layer[l];
+    const float eps = R->m->c.ln_eps;
+    add_to(R->r, R->att, R->x, MC);
+    layernorm_forward(R->y, NULL, NULL, R->r, lp->ln1_w, lp->ln1_b, M, C, eps);
+    linear_forward(R->h, R->y, lp->w1, lp->b1, M, C, F);
+    gelu_forward(R->h, R->h, (size_t)M * F);
+    linear_forward(R->f, R->h, lp->w2, lp->b2, M, F, C);
+    add_to(R->r, R->f, R->y, MC);
+    layernorm_forward(R->x, NULL, NULL, R->r, lp->ln2_w, lp->ln2_b, M, C, eps);
+    R->rest_fl[l] = linear_flops(M, C, F) + linear_bias_flops(M, F) + linear_flops(M, F, C) +
+                    linear_bias_flops(M, C);
+    R->layer++;
+}
+
+Status ranked_layer(Ranked *R, const RankSpec *spec, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_layer: all %d layers already ran", R->L);
+    const int l = R->layer;
+    const double t0 = time_now();
+    Status s = attend(R, l, spec, &R->attn_fl[l], e);
+    R->attn_sec[l] += time_now() - t0;
+    if (s) return err_prefix(e, "ranked_layer: layer %d (%s)", l, rank_kind_name(spec->kind));
+    finish_layer(R);
+    return ST_OK;
+}
+
+int ranked_segments(int n, int T) { return n < 1 ? 0 : T > 0 ? (n + T - 1) / T : 1; }
+
+int ranked_seq_len(const Ranked *R, int b) {
+    const uint8_t *m = R->mask + (size_t)b * R->N;
+    int n = R->N;
+    while (n > 0 && !m[n - 1]) n--;
+    return n;
+}
+
+/* exact attention of sequence b alone (B = 1, its first n rows) into out's rows of b */
+static Status exact_one(Ranked *R, int l, float *out, int b, int n, AttnFlops *f, Err *e) {
+    const size_t off = (size_t)b * R->N * R->C;
+    return attn_exact_forward(out + off, &R->exact, R->x + off,
+                              attn_mask_u8(R->mask + (size_t)b * R->N), &R->m->p.layer[l].attn,
+                              1, n, f, e);
+}
+
+/* rows [n, N) of sequence b of out (B, N, C) set to 0 (padding the per-sequence calls skip) */
+static void zero_tail(const Ranked *R, float *out, int b, int n) {
+    const size_t C = (size_t)R->C;
+    memset(out + ((size_t)b * R->N + n) * C, 0, sizeof(float) * (size_t)(R->N - n) * C);
+}
+
+Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq, double *sec_seq, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_teacher_each: all %d layers already ran", R->L);
+    const int l = R->layer;
+    for (int b = 0; b < R->B; b++) {
+        const int n = ranked_seq_len(R, b);
+        AttnFlops f;
+        attn_flops_zero(&f);
+        const double t0 = time_now();
+        Status s = n ? exact_one(R, l, R->teacher, b, n, &f, e) : ST_OK;
+        const double t1 = time_now();
+        if (s) return err_prefix(e, "ranked_teacher_each: layer %d sequence %d", l, b);
+        zero_tail(R, R->teacher, b, n);
+        attn_flops_add(&R->teacher_fl, &f);
+        if (fl_seq) fl_seq[b] = f;
+        if (sec_seq) sec_seq[b] = t1 - t0;
+    }
+    R->teacher_layer = l;
+    return ST_OK;
+}
+
+Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
+                         double *sec_seq, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_layer_each: all %d layers already ran", R->L);
+    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
+        return err_set(e, ST_INVALID, "ranked_layer_each: expected plain or whitened, found %s",
+                       rank_kind_name(kind));
+    if (kind == RANK_WHITENED && !R->whitened)
+        return err_set(e, ST_INVALID,
+                       "ranked_layer_each: whitened factors are not computed (ranked_calibrate)");
+    const int l = R->layer, N = R->N, S = ranked_segments(N, T);
+    if (T < 0 || S > ATTN_MAX_SEGS)
+        return err_set(e, ST_INVALID,
+                       "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
+                       "(%d segments)", ATTN_MAX_SEGS, T, S);
+    AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
+    int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
+    for (int b = 0; b < R->B; b++) {
+        const int n = ranked_seq_len(R, b), Sb = ranked_segments(n, T);
+        const int *rk = rank + (size_t)b * S;
+        int full = 1;
+        for (int s = 0; s < Sb; s++) {
+            full &= rk[s] <= 0;
+            seg[s] = rk[s] <= 0 ? R->dh : rk[s];
+        }
+        AttnFlops f;
+        attn_flops_zero(&f);
+        const size_t off = (size_t)b * N * R->C;
+        const double t0 = time_now();
+        Status s = ST_OK;
+        if (n && full) /* every segment full: the exact kernel */
+            s = exact_one(R, l, R->att, b, n, &f, e);
+        else if (n) /* some segment low-rank: one segmented pass, full segments at rank dh */
+            s = attn_lowrank_forward(R->att + off, lv, R->x + off,
+                                     attn_mask_u8(R->mask + (size_t)b * N), 1, n, T > 0 ? T : n,
+                                     seg, &f, e);
+        const double t1 = time_now();
+        if (s) return err_prefix(e, "ranked_layer_each: layer %d sequence %d", l, b);
+        zero_tail(R, R->att, b, n);
+        attn_flops_add(&R->attn_fl[l], &f);
+        R->attn_sec[l] += t1 - t0;
+        if (fl_seq) fl_seq[b] = f;
+        if (sec_seq) sec_seq[b] = t1 - t0;
+    }
+    finish_layer(R);
+    return ST_OK;
+}
+
+Status ranked_end(Ranked *R, Err *e) {
+    if (R->layer != R->L)
+        return err_set(e, ST_INVALID, "ranked_end: %d of %d layers ran", R->layer, R->L);
+    const BertParams *p = &R->m->p;
+    const int B = R->B, N = R->N, C = R->C, K = R->K;
+    for (int b = 0; b < B; b++)
+        memcpy(R->cls_in + (size_t)b * C, R->x + (size_t)b * N * C, sizeof(float) * C);
+    linear_forward(R->pre, R->cls_in, p->pool_w, p->pool_b, B, C, C);
+    tanh_forward(R->pooled, R->pre, (size_t)B * C);
+    linear_forward(R->logits, R->pooled, p->cls_w, p->cls_b, B, C, K);
+    softmax_forward(R->probs, R->logits, NULL, B, K, 1);
+    R->head_fl = linear_flops(B, C, C) + linear_bias_flops(B, C) + linear_flops(B, C, K) +
+                 linear_bias_flops(B, K);
+    return ST_OK;
+}
+
+Status ranked_forward(Ranked *R, const int32_t *ids, const int32_t *type_ids,
+                      const uint8_t *mask, int B, int N, const RankSpec *spec, Err *e) {
+    Status s = ranked_begin(R, ids, type_ids, mask, B, N, e);
+    for (int l = 0; l < R->L && !s; l++) s = ranked_layer(R, &spec[l], e);
+    if (!s) s = ranked_end(R, e);
+    return s;
+}
+
+void ranked_fidelity(const Ranked *R, int i0, int i1, double *cos, double *rel) {
+    const int N = R->N, C = R->C;
+    if (i0 < 0) i0 = 0;
+    if (i1 > N) i1 = N;
+    for (int b = 0; b < R->B; b++) {
+        double aa = 0, tt = 0, at = 0, dd = 0;
+        for (int i = i0; i < i1; i++) {
+            const size_t t = (size_t)b * N + i;
+            if (!R->mask[t]) continue;
+            const float *a = R->att + t * C, *q = R->teacher + t * C;
+            for (int c = 0; c < C; c++) {
+                const double x = a[c], y = q[c];
+                aa += x * x, tt += y * y, at += x * y, dd += (x - y) * (x - y);
+            }
+        }
+        if (cos) cos[b] = aa > 0 && tt > 0 ? at / sqrt(aa * tt) : (aa == tt ? 1.0 : 0.0);
+        if (rel) rel[b] = tt > 0 ? sqrt(dd / tt) : (dd > 0 ? INFINITY : 0.0);
+    }
+}
+
+Status ranked_bound(Ranked *R, RankKind kind, BoundKind bk, const int *ranks, int n,
+                    BoundOut *out, Err *e) {
+    if (!R->has_bounds)
+        return err_set(e, ST_INVALID, "ranked_bound: bounds were not planned");
+    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
+        return err_set(e, ST_INVALID, "ranked_bound: expected plain or whitened, found %s",
+                       rank_kind_name(kind));
+    if (kind == RANK_WHITENED && !R->whitened)
+        return err_set(e, ST_INVALID, "ranked_bound: whitened factors are not computed");
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_bound: all %d layers already ran", R->L);
+    const BoundLayer *bl = &R->bl[(kind == RANK_WHITENED) * R->L + R->layer];
+    Status s = bound_compute(out, &R->bw, &R->bound_fl, R->x, attn_mask_u8(R->mask), bl, bk,
+                             ranks, n, R->B, R->N, e);
+    return s ? err_prefix(e, "ranked_bound: layer %d", R->layer) : ST_OK;
+}
+
+int64_t ranked_attn_flops(const Ranked *R) {
+    int64_t t = 0;
+    for (int l = 0; l < R->L; l++) t += attn_flops_total(&R->attn_fl[l]);
+    return t;
+}
+
+double ranked_attn_seconds(const Ranked *R) {
+    double t = 0;
+    for (int l = 0; l < R->L; l++) t += R->attn_sec[l];
+    return t;
+}
+
+int64_t ranked_model_flops(const Ranked *R) {
+    int64_t t = ranked_attn_flops(R) + R->head_fl;
+    for (int l = 0; l < R->L; l++) t += R->rest_fl[l];
+    return t;
+}

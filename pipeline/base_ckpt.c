@@ -1,0 +1,84 @@
+/* base_ckpt.c: drrl-base checkpoints (see base_ckpt.h). The parameter and moment buffers
+ * are stored flat (the layout of the model's one parameter allocation, padding included),
+ * so a checkpoint is only valid for the same config: the loader compares the stored config
+ * text before anything else, and the flat sizes after. */
+#include "pipeline/base_ckpt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/store.h"
+
+#define CKPT_FORMAT "drrl-base-ckpt"
+
+Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, const float *adam_v,
+                      size_t n, const OptimStep *step, const BaseProgress *p,
+                      const char *config_yaml, Err *e) {
+    Store *st;
+    Status s = store_create(&st, path, CKPT_FORMAT, 1, e);
+    if (s) return s;
+    int64_t dims[1] = {(int64_t)n};
+    if ((s = store_write_text(st, "/config", config_yaml, e)) ||
+        (s = store_write(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
+        (s = store_write(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
+        (s = store_write(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
+        (s = store_set_attr_i64(st, "/adam", "t", step->t, e)) ||
+        (s = store_write_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
+        (s = store_write_rng(st, "/rng/order", &p->order, e)) ||
+        (s = store_write_rng(st, "/rng/dropout", &p->dropout, e)) ||
+        (s = store_set_attr_i64(st, "/", "step", p->step, e)) ||
+        (s = store_set_attr_i64(st, "/", "epoch", p->epoch, e)) ||
+        (s = store_set_attr_i64(st, "/", "batch", p->batch, e)) ||
+        (s = store_set_attr_f64(st, "/", "best_dev", p->best_dev, e)) ||
+        (s = store_set_attr_f64(st, "/", "train_seconds", p->train_seconds, e)) ||
+        (s = store_set_attr_str(st, "/", "vocab_sha256", p->vocab_sha, e)) ||
+        (s = store_set_attr_str(st, "/", "data_sha256", p->data_sha, e))) {
+        store_abort(st);
+        return s;
+    }
+    return store_commit(st, e);
+}
+
+Status base_ckpt_config(const char *path, char **config_yaml, Err *e) {
+    Store *st;
+    Status s = store_open(&st, path, CKPT_FORMAT, 1, 1, e);
+    if (s) return s;
+    s = store_read_text(st, "/config", config_yaml, e);
+    store_close(st);
+    return s;
+}
+
+Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, size_t n,
+                      OptimStep *step, BaseProgress *p, char **config_yaml, Err *e) {
+    Store *st;
+    Status s = store_open(&st, path, CKPT_FORMAT, 1, 1, e);
+    if (s) return s;
+    int64_t dims[1] = {(int64_t)n}, v;
+    *config_yaml = NULL;
+    if ((s = store_read_text(st, "/config", config_yaml, e)) ||
+        (s = store_read(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
+        (s = store_read(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
+        (s = store_read(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
+        (s = store_get_attr_i64(st, "/adam", "t", &step->t, e)) ||
+        (s = store_read_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
+        (s = store_read_rng(st, "/rng/order", &p->order, e)) ||
+        (s = store_read_rng(st, "/rng/dropout", &p->dropout, e)) ||
+        (s = store_get_attr_i64(st, "/", "step", &p->step, e)))
+        goto done;
+    if ((s = store_get_attr_i64(st, "/", "epoch", &v, e))) goto done;
+    p->epoch = (int)v;
+    if ((s = store_get_attr_i64(st, "/", "batch", &v, e))) goto done;
+    p->batch = (int)v;
+    if ((s = store_get_attr_f64(st, "/", "best_dev", &p->best_dev, e)) ||
+        (s = store_get_attr_f64(st, "/", "train_seconds", &p->train_seconds, e)) ||
+        (s = store_get_attr_str(st, "/", "vocab_sha256", p->vocab_sha, sizeof p->vocab_sha, e)) ||
+        (s = store_get_attr_str(st, "/", "data_sha256", p->data_sha, sizeof p->data_sha, e)))
+        goto done;
+done:
+    store_close(st);
+    if (s) {
+        free(*config_yaml);
+        *config_yaml = NULL;
+    }
+    return s;
+}

@@ -1,0 +1,16 @@
+/* base_train.h: the training loop of drrl-base (one function, called by cmd/base.c). */
+#ifndef DRRL_CMD_BASE_TRAIN_H
+#define DRRL_CMD_BASE_TRAIN_H
+
+#include "pipeline/base_config.h"
+#include "core/err.h"
+
+/* base_train: train the SST-2 classifier of config c (resolved YAML text config_yaml), from
+   scratch or from the checkpoint resume (NULL: none); writes RUN_DIR/model.h5 (the best dev
+   model), RUN_DIR/checkpoint.h5 and RUN_DIR/metrics.csv; prints progress to stdout.
+   Returns ST_OK, or an error; *interrupted is set when SIGINT/SIGTERM stopped it after a
+   checkpoint. */
+Status base_train(const BaseConfig *c, const char *config_yaml, const char *resume,
+                  int *interrupted, Err *e);
+
+#endif

@@ -1,0 +1,180 @@
+/* test_cli.c: the command-line convention (core/cli.h) and "did you mean" (core/suggest.h):
+ * every common flag, --flag=value, repeated flags, unknown flags and keys with suggestions,
+ * values of the wrong kind, switches given values, KEY=VALUE against a schema, overrides
+ * pushed by flags, --help and --version output. Edit distances against hand-counted cases. */
+#include <stddef.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/suggest.h"
+#include "tests/check.h"
+
+typedef struct { int n_layers; double lr; int seed; char dir[CONFIG_STR_MAX]; } Demo;
+static const ConfigField DEMO_FIELDS[] = {
+    {"model.n_layers", CF_INT, offsetof(Demo, n_layers), 0, "4", 1, 64, NULL, "layers"},
+    {"train.lr", CF_FLOAT, offsetof(Demo, lr), 0, "0.1", 0, 1, NULL, "learning rate"},
+    {"seed", CF_INT, offsetof(Demo, seed), 0, "1", 0, 1000, NULL, "seed"},
+    {"run.dir", CF_STRING, offsetof(Demo, dir), 0, "runs/x", 1, 0, NULL, "run directory"},
+};
+static const ConfigSchema DEMO = {"demo config", DEMO_FIELDS, 4, NULL};
+static const ConfigSchema *const SCHEMAS[] = {&DEMO};
+static const CliOpt OPTS[] = {
+    {"--reps", "R", "timed rounds"},
+    {"--split", "S", "dev|test"},
+    {"--predictions", NULL, "write predictions"},
+    {"--scale", "X", "a number"},
+};
+static const CliSpec SPEC = {
+    .prog = "drrl-demo", .synopsis = "drrl-demo [flags] [KEY=VALUE ...]",
+    .about = "A demo.", .opts = OPTS, .n_opts = 4,
+    .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
+    .seed_help = "seed of the demo", .out_help = "demo folder",
+    .schemas = SCHEMAS, .n_schemas = 1,
+};
+
+/* parse: run cli_parse on a NULL-terminated list; help/version text into out */
+static Status parse(CliArgs *a, Err *e, char *out, size_t cap, const char **args) {
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)"drrl-demo";
+    for (; *args; args++) argv[argc++] = (char *)*args;
+    FILE *f = fmemopen(out, cap, "w");
+    err_clear(e);
+    Status s = cli_parse(&SPEC, argc, argv, f, a, e);
+    fclose(f);
+    return s;
+}
+
+#define PARSE(...) parse(&a, &e, text, sizeof text, (const char *[]){__VA_ARGS__, NULL})
+
+static void test_distance(void) {
+    CHECK(suggest_distance("kitten", "sitting") == 3, "kitten/sitting");
+    CHECK(suggest_distance("", "abc") == 3, "empty");
+    CHECK(suggest_distance("--reps", "--rep") == 1, "deletion");
+    CHECK(suggest_distance("flaw", "lawn") == 2, "flaw/lawn");
+    const char *c[] = {"--reps", "--split", "--seed"};
+    CHECK(suggest_nearest("--rpes", c, 3) == 0, "transposition is 2 edits, near for 6 letters");
+    CHECK(suggest_nearest("--xyzzy", c, 3) == -1, "nothing near");
+}
+
+static void test_flags(void) {
+    CliArgs a;
+    Err e;
+    char text[4096];
+    CHECK(PARSE("--reps", "3", "--split=test", "--predictions", "--config", "c.yaml", "--out=o",
+                "--seed", "7", "--quiet", "--print-config", "model.n_layers=2") == ST_OK,
+          "%s", e.msg);
+    CHECK(!strcmp(cli_get(&SPEC, &a, "--reps"), "3"), "--reps value");
+    CHECK(!strcmp(cli_get(&SPEC, &a, "--split"), "test"), "--split=test");
+    CHECK(!strcmp(cli_get(&SPEC, &a, "--predictions"), ""), "a switch reads as empty");
+    CHECK(cli_get(&SPEC, &a, "--scale") == NULL, "absent");
+    CHECK(!strcmp(a.config, "c.yaml") && !strcmp(a.out, "o"), "config %s out %s", a.config, a.out);
+    CHECK(a.has_seed && a.seed == 7, "seed");
+    CHECK(a.verbosity == CLI_QUIET && a.print_config, "quiet, print-config");
+    CHECK(a.n_over == 1 && !strcmp(a.over[0], "model.n_layers=2"), "override");
+    CHECK(cli_info(&a) != stdout, "--quiet: info goes to a sink");
+    long reps = 1;
+    CHECK(cli_int(&SPEC, &a, "--reps", 1, 100, &reps, &e) == ST_OK && reps == 3, "cli_int");
+    const char *split = "dev";
+    CHECK(cli_choice(&SPEC, &a, "--split", "dev|test", &split, &e) == ST_OK &&
+          !strcmp(split, "test"), "cli_choice");
+    CHECK(cli_choice(&SPEC, &a, "--split", "dev|train", &split, &e) == ST_INVALID &&
+          strstr(e.msg, "--split: expected one of dev|train, found 'test'"), "%s", e.msg);
+    CHECK(PARSE("--verbose") == ST_OK && a.verbosity == CLI_VERBOSE && cli_info(&a) == stdout,
+          "verbose");
+    CHECK(PARSE("--scale", "-0.5") == ST_OK, "a negative number is a value: %s", e.msg);
+    double x = 0;
+    CHECK(cli_double(&SPEC, &a, "--scale", -1, 1, &x, &e) == ST_OK && x == -0.5, "cli_double");
+    CHECK(cli_double(&SPEC, &a, "--scale", 0, 1, &x, &e) == ST_INVALID &&
+          strstr(e.msg, "--scale: expected a number in [0, 1], found '-0.5'"), "%s", e.msg);
+}
+
+static void test_errors(void) {
+    CliArgs a;
+    Err e;
+    char text[4096];
+    CHECK(PARSE("--reps", "3", "--reps=4") == ST_INVALID &&
+          strstr(e.msg, "--reps: expected once, found it again ('4' after '3')"), "%s", e.msg);
+    CHECK(PARSE("--config", "a", "--config=b") == ST_INVALID &&
+          strstr(e.msg, "--config: expected once"), "a second --config: %s", e.msg);
+    CHECK(PARSE("--quiet", "--quiet") == ST_INVALID, "a repeated switch");
+    CHECK(PARSE("--quiet", "--verbose") == ST_INVALID && strstr(e.msg, "found both"), "%s", e.msg);
+    CHECK(PARSE("--rep", "3") == ST_INVALID &&
+          strstr(e.msg, "--rep: expected a flag of drrl-demo, found an unknown flag; did you mean "
+                 "--reps?"), "%s", e.msg);
+    CHECK(PARSE("--verbos") == ST_INVALID && strstr(e.msg, "did you mean --verbose?"), "%s", e.msg);
+    CHECK(PARSE("--frobnicate") == ST_INVALID && !strstr(e.msg, "did you mean"), "%s", e.msg);
+    CHECK(PARSE("--reps") == ST_INVALID &&
+          strstr(e.msg, "--reps: expected a value, found the end of the arguments"), "%s", e.msg);
+    CHECK(PARSE("--reps", "--split", "dev") == ST_INVALID &&
+          strstr(e.msg, "--reps: expected a value, found the flag '--split'"), "%s", e.msg);
+    CHECK(PARSE("--predictions=yes") == ST_INVALID &&
+          strstr(e.msg, "--predictions: expected no value (a switch), found 'yes'"), "%s", e.msg);
+    CHECK(PARSE("--seed", "x1") == ST_INVALID &&
+          strstr(e.msg, "--seed: expected a non-negative integer, found 'x1'"), "%s", e.msg);
+    CHECK(PARSE("stray") == ST_INVALID && strstr(e.msg, "'stray': expected a flag (--name) or "
+          "KEY=VALUE, found a bare word"), "%s", e.msg);
+    CHECK(PARSE("model.layers=2") == ST_CONFIG &&
+          strstr(e.msg, "model.layers: expected a config key, found an unknown key; did you mean "
+                 "model.n_layers?"), "%s", e.msg);
+    CHECK(PARSE("lr=0.2") == ST_CONFIG && strstr(e.msg, "did you mean train.lr?"), "%s", e.msg);
+    CHECK(PARSE("bogus.key=1") == ST_CONFIG && !strstr(e.msg, "did you mean"), "%s", e.msg);
+    CHECK(PARSE("--reps", "x") == ST_OK, "parse keeps the text");
+    long reps = 1;
+    CHECK(cli_int(&SPEC, &a, "--reps", 1, 100, &reps, &e) == ST_INVALID && reps == 1 &&
+          strstr(e.msg, "--reps: expected an integer in [1, 100], found 'x'"), "%s", e.msg);
+}
+
+static void test_push(void) {
+    CliArgs a;
+    Err e;
+    char text[4096];
+    CHECK(PARSE("--out", "d", "train.lr=0.2") == ST_OK, "%s", e.msg);
+    CHECK(cli_push_override(&a, "run.dir", a.out, &e) == ST_OK && a.n_over == 2 &&
+          !strcmp(a.over[1], "run.dir=d"), "pushed");
+    CHECK(PARSE("--out", "d", "run.dir=e") == ST_OK, "%s", e.msg);
+    CHECK(cli_push_override(&a, "run.dir", a.out, &e) == ST_INVALID &&
+          strstr(e.msg, "run.dir: expected it once, found it also set by a flag"), "%s", e.msg);
+}
+
+static void test_help_version(void) {
+    CliArgs a;
+    Err e;
+    char text[4096];
+    memset(text, 0, sizeof text);
+    CHECK(PARSE("--help") == ST_OK && a.done, "help");
+    CHECK(strstr(text, "usage: drrl-demo [flags]") && strstr(text, "--reps R") &&
+          strstr(text, "--seed N") && strstr(text, "seed of the demo") &&
+          strstr(text, "drrl-demo --print-config` lists") && strstr(text, "--version"),
+          "help text: %s", text);
+    memset(text, 0, sizeof text);
+    CHECK(PARSE("-h") == ST_OK && a.done && strstr(text, "usage:"), "-h");
+    memset(text, 0, sizeof text);
+    CHECK(PARSE("--version") == ST_OK && a.done, "version");
+    char want[128];
+    snprintf(want, sizeof want, "drrl-demo %s (git %s)\nBLAS: ", cli_version_number(),
+             cli_git_rev());
+    CHECK(!strncmp(text, want, strlen(want)), "version text: %s", text);
+    CHECK(strstr(text, "OpenBLAS") && strstr(text, "threads"), "BLAS line: %s", text);
+    /* the revision against git itself, when the source root is a checkout (it is in CI);
+       compared up to "-dirty": files may change between the build and the test */
+    const char *root = getenv("DRRL_SOURCE_ROOT");
+    char cmd[1024], rev[128] = "";
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", root ? root : ".");
+    FILE *p = popen(cmd, "r");
+    if (p && fgets(rev, sizeof rev, p) && strlen(rev) >= 12)
+        CHECK(!strncmp(cli_git_rev(), rev, 12), "rev %s vs git %s", cli_git_rev(), rev);
+    else
+        CHECK(!strcmp(cli_git_rev(), "unknown") || strlen(cli_git_rev()) >= 12, "rev %s",
+              cli_git_rev());
+    if (p) pclose(p);
+}
+
+int main(void) {
+    test_distance();
+    test_flags();
+    test_errors();
+    test_push();
+    test_help_version();
+    return check_exit("test_cli");
+}

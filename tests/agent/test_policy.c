@@ -34,6 +34,10 @@
 #include "core/rng.h"
 #include "tests/check.h"
 #include "tests/fd.h"
+#include "tests/ref.h"
+
+/* the policy's LayerNorm epsilon (torch.nn.LayerNorm's default), in double */
+#define LN_EPS 1e-5
 
 #define GRAD_TOL 1e-3
 #define FWD_TOL 1e-5
@@ -116,56 +120,6 @@ static void offsets_find(Offsets *o, const Policy *P) {
     o->v_b = off_of(P, "v/b", 1, 0);
 }
 
-static void ref_linear(double *y, const double *x, const double *Wt, const double *b, int M,
-                       int I, int O) {
-    for (int m = 0; m < M; m++)
-        for (int o = 0; o < O; o++) {
-            double acc = b[o];
-            for (int i = 0; i < I; i++) acc += x[(size_t)m * I + i] * Wt[(size_t)o * I + i];
-            y[(size_t)m * O + o] = acc;
-        }
-}
-
-static void ref_layernorm(double *y, const double *x, const double *w, const double *b, int M,
-                          int C) {
-    for (int m = 0; m < M; m++) {
-        const double *xr = x + (size_t)m * C;
-        double mu = 0, var = 0;
-        for (int c = 0; c < C; c++) mu += xr[c];
-        mu /= C;
-        for (int c = 0; c < C; c++) var += (xr[c] - mu) * (xr[c] - mu);
-        var /= C;
-        double rs = 1.0 / sqrt(var + 1e-5);
-        for (int c = 0; c < C; c++) y[(size_t)m * C + c] = (xr[c] - mu) * rs * w[c] + b[c];
-    }
-}
-
-/* out (M, T, C): per observation and head, softmax over the present keys */
-static void ref_attention(double *out, const double *q, const double *k, const double *v,
-                          const uint8_t *mask, double *s, int M, int T, int H, int dh) {
-    const int C = H * dh;
-    for (int m = 0; m < M; m++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < T; i++) {
-                double mx = -INFINITY, sum = 0;
-                for (int j = 0; j < T; j++) {
-                    double d = 0;
-                    for (int c = 0; c < dh; c++)
-                        d += q[((size_t)m * T + i) * C + h * dh + c] *
-                             k[((size_t)m * T + j) * C + h * dh + c];
-                    s[j] = d / sqrt((double)dh);
-                    if (mask[m * T + j] && s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < T; j++) sum += s[j] = mask[m * T + j] ? exp(s[j] - mx) : 0;
-                for (int c = 0; c < dh; c++) {
-                    double acc = 0;
-                    for (int j = 0; j < T; j++)
-                        if (mask[m * T + j]) acc += s[j] / sum * v[((size_t)m * T + j) * C + h * dh + c];
-                    out[((size_t)m * T + i) * C + h * dh + c] = acc;
-                }
-            }
-}
-
 /* the whole policy in double: fills r->logp, r->value; returns the test loss */
 static double ref_forward(Ref *r) {
     const PolicyConfig *c = &r->c;
@@ -175,20 +129,20 @@ static double ref_forward(Ref *r) {
     const int nh = c->n_heads, A = c->n_actions, R = M * T;
     ref_linear(r->h, r->obs, th + o->emb_w, th + o->emb_b, R, c->token_dim, W);
     for (int l = 0; l < c->layers; l++) {
-        ref_layernorm(r->x, r->h, th + o->ln_a_w[l], th + o->ln_a_b[l], R, W);
+        ref_layernorm(r->x, r->h, th + o->ln_a_w[l], th + o->ln_a_b[l], R, W, LN_EPS);
         ref_linear(r->q, r->x, th + o->wq[l], th + o->bq[l], R, W, W);
         ref_linear(r->k, r->x, th + o->wk[l], th + o->bk[l], R, W, W);
         ref_linear(r->v, r->x, th + o->wv[l], th + o->bv[l], R, W, W);
-        ref_attention(r->a, r->q, r->k, r->v, r->tm, r->s, M, T, H, W / H);
+        ref_attention(r->a, NULL, r->q, r->k, r->v, r->tm, NULL, r->s, M, T, H, W / H);
         ref_linear(r->t, r->a, th + o->wo[l], th + o->bo[l], R, W, W);
         for (int i = 0; i < R * W; i++) r->h[i] += r->t[i];
-        ref_layernorm(r->x, r->h, th + o->ln_f_w[l], th + o->ln_f_b[l], R, W);
+        ref_layernorm(r->x, r->h, th + o->ln_f_w[l], th + o->ln_f_b[l], R, W, LN_EPS);
         ref_linear(r->f, r->x, th + o->w1[l], th + o->b1[l], R, W, F);
         for (int i = 0; i < R * F; i++) r->f[i] = 0.5 * r->f[i] * (1.0 + erf(r->f[i] / sqrt(2.0)));
         ref_linear(r->t, r->f, th + o->w2[l], th + o->b2[l], R, F, W);
         for (int i = 0; i < R * W; i++) r->h[i] += r->t[i];
     }
-    ref_layernorm(r->x, r->h, th + o->ln_o_w, th + o->ln_o_b, R, W);
+    ref_layernorm(r->x, r->h, th + o->ln_o_w, th + o->ln_o_b, R, W, LN_EPS);
     double loss = 0;
     for (int m = 0; m < M; m++) {
         const double *zv = r->x + ((size_t)m * T + c->value_token) * W;
@@ -268,12 +222,6 @@ static void fill_test_weights(Policy *P, Rng *r) {
         for (size_t j = 0; j < n; j++)
             x[t->offset + j] = (float)((ln_w ? 1.0 : 0.0) + sd * rng_normal(r));
     }
-}
-
-static double max_abs(const double *x, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
 }
 
 static size_t tensor_count(const PolicyTensor *t) {
@@ -423,10 +371,10 @@ static void test_forward_backward(void) {
         const size_t cnt = tensor_count(t);
         const double *want = fd + t->offset;
         const float *got = g1 + t->offset;
-        double scale = max_abs(want, cnt);
+        double scale = ref_max_abs(want, cnt);
         if (strstr(t->name, "attn/b_k")) { /* exact gradient 0: see the top */
             const PolicyTensor *wk = policy_tensor(P, i - 1);
-            scale = fmax(scale, max_abs(fd + wk->offset, tensor_count(wk)));
+            scale = fmax(scale, ref_max_abs(fd + wk->offset, tensor_count(wk)));
         }
         CHECK(scale > 0, "%s: zero gradient scale", t->name);
         int bad = 0;

@@ -35,6 +35,7 @@
 #include "nn/dropout.h"
 #include "tests/check.h"
 #include "tests/fd.h"
+#include "tests/ref.h"
 
 #define GRAD_TOL 1e-4
 #define FWD_TOL 1e-5
@@ -57,64 +58,6 @@ typedef struct {
 } Ref;
 
 static const double *W(const Ref *r, int idx) { return r->theta + r->off[idx]; }
-
-static void ref_linear(double *y, const double *x, const double *Wt, const double *b, int M,
-                       int I, int O) {
-    for (int m = 0; m < M; m++)
-        for (int o = 0; o < O; o++) {
-            double acc = b[o];
-            for (int i = 0; i < I; i++) acc += x[(size_t)m * I + i] * Wt[(size_t)o * I + i];
-            y[(size_t)m * O + o] = acc;
-        }
-}
-
-static void ref_layernorm(double *y, const double *x, const double *w, const double *b, int M,
-                          int C, double eps) {
-    for (int m = 0; m < M; m++) {
-        const double *xr = x + (size_t)m * C;
-        double mu = 0, var = 0;
-        for (int c = 0; c < C; c++) mu += xr[c];
-        mu /= C;
-        for (int c = 0; c < C; c++) var += (xr[c] - mu) * (xr[c] - mu);
-        var /= C;
-        double rs = 1.0 / sqrt(var + eps);
-        for (int c = 0; c < C; c++) y[(size_t)m * C + c] = (xr[c] - mu) * rs * w[c] + b[c];
-    }
-}
-
-/* masked multi-head attention with an optional multiplier on P (dropout) */
-static void ref_attention(double *out, const double *q, const double *k, const double *v,
-                          const uint8_t *mask, const double *pm, double *s, int B, int N, int H,
-                          int dh) {
-    int C = H * dh;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < N; i++) {
-                double mx = -INFINITY;
-                for (int j = 0; j < N; j++) {
-                    double d = 0;
-                    for (int c = 0; c < dh; c++)
-                        d += q[((size_t)b * N + i) * C + h * dh + c] *
-                             k[((size_t)b * N + j) * C + h * dh + c];
-                    s[j] = d / sqrt((double)dh);
-                    if (mask[b * N + j] && s[j] > mx) mx = s[j];
-                }
-                double sum = 0;
-                for (int j = 0; j < N; j++) {
-                    s[j] = mask[b * N + j] ? exp(s[j] - mx) : 0.0;
-                    sum += s[j];
-                }
-                for (int j = 0; j < N; j++) {
-                    s[j] /= sum;
-                    if (pm) s[j] *= pm[(((size_t)b * H + h) * N + i) * N + j];
-                }
-                for (int c = 0; c < dh; c++) {
-                    double o = 0;
-                    for (int j = 0; j < N; j++) o += s[j] * v[((size_t)b * N + j) * C + h * dh + c];
-                    out[((size_t)b * N + i) * C + h * dh + c] = o;
-                }
-            }
-}
 
 static void mul_mask(double *x, const double *mk, size_t n) {
     if (mk)
@@ -161,7 +104,7 @@ static double ref_forward(Ref *r) {
         ref_linear(r->q, r->x, W(r, L0 + 0), W(r, L0 + 1), M, C, C);
         ref_linear(r->k, r->x, W(r, L0 + 2), W(r, L0 + 3), M, C, C);
         ref_linear(r->v, r->x, W(r, L0 + 4), W(r, L0 + 5), M, C, C);
-        ref_attention(r->a, r->q, r->k, r->v, r->mask, r->mp_att[l], r->s, B, N, H, C / H);
+        ref_attention(r->a, NULL, r->q, r->k, r->v, r->mask, r->mp_att[l], r->s, B, N, H, C / H);
         ref_linear(r->t, r->a, W(r, L0 + 6), W(r, L0 + 7), M, C, C);
         mul_mask(r->t, r->m1[l], MC);
         for (size_t i = 0; i < MC; i++) r->t[i] += r->x[i];
@@ -255,12 +198,6 @@ static void fill_test_weights(Bert *m, Rng *r) {
     }
 }
 
-static double max_abs(const double *x, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
-}
-
 /* compare every gradient tensor of m with fd (tensor-table order); returns worst error */
 static double check_all_grads(const Bert *m, const Ref *r, const double *fd, const char *tag) {
     double worst = 0;
@@ -268,9 +205,9 @@ static double check_all_grads(const Bert *m, const Ref *r, const double *fd, con
     for (int i = 0; i < m->n_tensors; i++) {
         const BertTensor *t = &m->tensor[i];
         const double *want = fd + r->off[i];
-        double scale = max_abs(want, t->count);
+        double scale = ref_max_abs(want, t->count);
         if (strstr(t->name, "attention.self.key.bias")) /* exact gradient 0: see the top */
-            scale = fmax(scale, max_abs(fd + r->off[i - 1], m->tensor[i - 1].count));
+            scale = fmax(scale, ref_max_abs(fd + r->off[i - 1], m->tensor[i - 1].count));
         int bad = 0;
         for (size_t j = 0; j < t->count; j++) {
             double den = fmax(fabs(want[j]), scale);

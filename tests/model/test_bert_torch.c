@@ -27,6 +27,7 @@
 #include "model/bert.h"
 #include "model/bert_io.h"
 #include "tests/check.h"
+#include "tests/ref.h"
 #include "tests/run.h"
 #include "tests/torch_ref.h"
 
@@ -34,12 +35,6 @@
 #define ATOL 1e-5
 #define NAME "test_bert_torch"
 #define PY "/usr/bin/python3"
-
-static double max_abs(const double *x, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
-    return m;
-}
 
 /* compare under the stated tolerance; returns the worst err / tolerance */
 static double compare(const float *ours, const double *ref, size_t n, double scale,
@@ -126,8 +121,8 @@ int main(void) {
     printf("loss: ours %.9f, torch %.9f\n", (double)l, loss[0]);
     CHECK(fabs(l - loss[0]) <= RTOL * fabs(loss[0]) + ATOL, "loss: ours %.9g, torch %.9g",
           (double)l, loss[0]);
-    double w = compare(bert_logits(&m), logits, (size_t)B * K, max_abs(logits, (size_t)B * K),
-                       "logits");
+    double w = compare(bert_logits(&m), logits, (size_t)B * K,
+                       ref_max_abs(logits, (size_t)B * K), "logits");
     printf("  %-60s worst err/tol %.3f\n", "logits", w);
     bert_backward(&m, ids, tids, labels, B, N);
     double worst = 0;
@@ -139,14 +134,14 @@ int main(void) {
         memcpy(path, "/grad", 5);
         double *g = torch_ref_load(st, path, DT_F64, t->ndim, t->dims);
         if (!g) continue;
-        double scale = max_abs(g, t->count);
+        double scale = ref_max_abs(g, t->count);
         if (strstr(t->name, "attention.self.key.bias")) {
             /* exact gradient 0 (q . bk is constant along keys): judge on the key weight */
             char pw[256];
             bert_tensor_path(pw + 5, sizeof pw - 5, m.tensor[i - 1].name);
             memcpy(pw, "/grad", 5);
             double *gw = torch_ref_load(st, pw, DT_F64, m.tensor[i - 1].ndim, m.tensor[i - 1].dims);
-            if (gw) scale = fmax(scale, max_abs(gw, m.tensor[i - 1].count));
+            if (gw) scale = fmax(scale, ref_max_abs(gw, m.tensor[i - 1].count));
             free(gw);
         }
         double r = compare(t->grad, g, t->count, scale, t->name);

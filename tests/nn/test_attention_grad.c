@@ -34,6 +34,7 @@
 #include "nn/mhsa.h"
 #include "tests/check.h"
 #include "tests/fd.h"
+#include "tests/ref.h"
 
 #define GRAD_TOL 1e-4
 #define FWD_RTOL 1e-5
@@ -41,48 +42,9 @@
 
 /* ---------------------------------------------------------------- naive double reference */
 
-/* out (B,N,C) and optionally P (B,H,N,N) of masked multi-head attention, in double. */
-static void ref_attention(double *out, double *P, const double *q, const double *k,
-                          const double *v, const int32_t *mask, int B, int N, int H, int dh) {
-    int C = H * dh;
-    double *s = malloc(sizeof(double) * (size_t)N);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < N; i++) {
-                double mx = -INFINITY;
-                int any = 0;
-                for (int j = 0; j < N; j++) {
-                    double d = 0;
-                    for (int c = 0; c < dh; c++)
-                        d += q[((size_t)b * N + i) * C + h * dh + c] *
-                             k[((size_t)b * N + j) * C + h * dh + c];
-                    s[j] = d / sqrt((double)dh);
-                    if (!mask || mask[b * N + j]) {
-                        if (s[j] > mx) mx = s[j];
-                        any = 1;
-                    }
-                }
-                double sum = 0;
-                for (int j = 0; j < N; j++) {
-                    int keep = !mask || mask[b * N + j];
-                    s[j] = (keep && any) ? exp(s[j] - mx) : 0.0;
-                    sum += s[j];
-                }
-                for (int j = 0; j < N; j++) {
-                    s[j] = sum > 0 ? s[j] / sum : 0.0;
-                    if (P) P[(((size_t)b * H + h) * N + i) * N + j] = s[j];
-                }
-                for (int c = 0; c < dh; c++) {
-                    double o = 0;
-                    for (int j = 0; j < N; j++) o += s[j] * v[((size_t)b * N + j) * C + h * dh + c];
-                    out[((size_t)b * N + i) * C + h * dh + c] = o;
-                }
-            }
-    free(s);
-}
-
 /* naive double backward of the attention block (the formulas of attention.h written out
-   element by element); validated against finite differences in test_attention_small. */
+   element by element); validated against finite differences in test_attention_small. The
+   forward, ref_attention, is in tests/ref.h. */
 static void ref_attention_backward(double *dq, double *dk, double *dv, const double *g,
                                    const double *P, const double *q, const double *k,
                                    const double *v, int B, int N, int H, int dh) {
@@ -124,34 +86,15 @@ static void ref_attention_backward(double *dq, double *dk, double *dv, const dou
     free(dS);
 }
 
-/* y (M, O) = x (M, I) W^T + b, W (O, I) */
-static void ref_linear(double *y, const double *x, const double *W, const double *bias, int M,
-                       int I, int O) {
-    for (int m = 0; m < M; m++)
-        for (int o = 0; o < O; o++) {
-            double a = bias[o];
-            for (int i = 0; i < I; i++) a += x[(size_t)m * I + i] * W[(size_t)o * I + i];
-            y[(size_t)m * O + o] = a;
-        }
-}
-
 /* ---------------------------------------------------------------- helpers */
+
+/* m8 (n) = m (n): the uint8 copy of an int32 key mask, for ref_attention */
+static void mask_to_u8(uint8_t *m8, const int32_t *m, size_t n) {
+    for (size_t i = 0; i < n; i++) m8[i] = (uint8_t)m[i];
+}
 
 static void fill_normal(Rng *r, float *x, size_t n, double sd) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(r));
-}
-static void to_double(double *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i];
-}
-static double dot(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-static double max_abs(const double *x, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
-    return m;
 }
 
 /* compare a float gradient with a double reference; returns the worst scaled error.
@@ -159,7 +102,7 @@ static double max_abs(const double *x, size_t n) {
    while the float computation sums O(floor) terms that cancel. */
 static double check_grad_floor(const float *got, const double *want, size_t n, double floor,
                                const char *what) {
-    double scale = fmax(max_abs(want, n), floor), worst = 0;
+    double scale = fmax(ref_max_abs(want, n), floor), worst = 0;
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         double den = fabs(want[i]) > scale ? fabs(want[i]) : scale;
@@ -202,15 +145,17 @@ static void check_fwd(const float *got, const double *want, size_t n, const char
 
 typedef struct {
     int B, N, H, dh;
-    const int32_t *mask;
+    const uint8_t *mask;
     const double *q, *k, *v, *g; /* g: the fixed upstream gradient, L = sum(out .* g) */
     double *out;                 /* (B, N, C) work */
+    double *s;                   /* (N) scratch */
 } AttnLoss;
 
 static double attn_loss(const AttnLoss *a) {
     size_t n = (size_t)a->B * a->N * a->H * a->dh;
-    ref_attention(a->out, NULL, a->q, a->k, a->v, a->mask, a->B, a->N, a->H, a->dh);
-    return dot(a->out, a->g, n);
+    ref_attention(a->out, NULL, a->q, a->k, a->v, a->mask, NULL, a->s, a->B, a->N, a->H,
+                  a->dh);
+    return ref_dot(a->out, a->g, n);
 }
 
 /* attn_loss_fd: attn_loss through the FdLossFn signature of tests/fd.h */
@@ -226,7 +171,8 @@ static void test_attention_small(int fully_padded) {
     if (fully_padded)
         for (int j = 0; j < N; j++) mask[N + j] = 0;
     uint8_t mask8[2 * 7];
-    for (int i = 0; i < B * N; i++) mask8[i] = (uint8_t)mask[i];
+    mask_to_u8(mask8, mask, (size_t)B * N);
+    double srow[7]; /* (N) scratch of ref_attention */
 
     float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
           *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
@@ -246,14 +192,14 @@ static void test_attention_small(int fully_padded) {
            *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *fq = malloc(sizeof(double) * n), *fk = malloc(sizeof(double) * n),
            *fv = malloc(sizeof(double) * n), *work = malloc(sizeof(double) * n);
-    to_double(dq_, q, n); /* reuse dq_/dk_/dv_ as the double copies of q/k/v */
-    to_double(dk_, k, n);
-    to_double(dv_, v, n);
-    to_double(dg, g, n);
+    ref_to_double(dq_, q, n); /* reuse dq_/dk_/dv_ as the double copies of q/k/v */
+    ref_to_double(dk_, k, n);
+    ref_to_double(dv_, v, n);
+    ref_to_double(dg, g, n);
 
     /* forward vs naive */
     attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
-    ref_attention(ref, P, dq_, dk_, dv_, mask, B, N, H, dh);
+    ref_attention(ref, P, dq_, dk_, dv_, mask8, NULL, srow, B, N, H, dh);
     check_fwd(out, ref, n, "attention out");
     check_fwd(att, P, nn, "attention P");
 
@@ -294,7 +240,7 @@ static void test_attention_small(int fully_padded) {
 
     /* backward vs finite differences of the double forward */
     attention_backward(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
-    AttnLoss L = {B, N, H, dh, mask, dq_, dk_, dv_, dg, work};
+    AttnLoss L = {B, N, H, dh, mask8, dq_, dk_, dv_, dg, work, srow};
     fd_grad(fq, dq_, n, attn_loss_fd, &L);
     fd_grad(fk, dk_, n, attn_loss_fd, &L);
     fd_grad(fv, dv_, n, attn_loss_fd, &L);
@@ -362,6 +308,9 @@ static void test_attention_large(void) {
     int32_t *mask = malloc(sizeof(int32_t) * (size_t)B * N);
     for (int b = 0; b < B; b++)
         for (int j = 0; j < N; j++) mask[b * N + j] = j < N - 5 * b; /* 33, 28, 23 real */
+    uint8_t mask8[3 * 33];
+    mask_to_u8(mask8, mask, (size_t)B * N);
+    double srow[33]; /* (N) scratch of ref_attention */
     float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
           *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
           *out = malloc(sizeof(float) * n), *att = malloc(sizeof(float) * nn),
@@ -378,9 +327,10 @@ static void test_attention_large(void) {
            *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *rq = calloc(n, sizeof(double)), *rk = calloc(n, sizeof(double)),
            *rv = calloc(n, sizeof(double));
-    to_double(qd, q, n), to_double(kd, k, n), to_double(vd, v, n), to_double(gd, g, n);
+    ref_to_double(qd, q, n), ref_to_double(kd, k, n), ref_to_double(vd, v, n);
+    ref_to_double(gd, g, n);
     attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
-    ref_attention(ref, P, qd, kd, vd, mask, B, N, H, dh);
+    ref_attention(ref, P, qd, kd, vd, mask8, NULL, srow, B, N, H, dh);
     check_fwd(out, ref, n, "large attention out");
     attention_backward(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
     ref_attention_backward(rq, rk, rv, gd, P, qd, kd, vd, B, N, H, dh);
@@ -414,14 +364,15 @@ static void test_attention_saturated(void) {
           *v = malloc(sizeof(float) * n), *o1 = malloc(sizeof(float) * n),
           *o2 = malloc(sizeof(float) * n), *att = malloc(sizeof(float) * nn);
     int32_t ones[20];
+    double srow[20]; /* (N) scratch of ref_attention */
     for (int j = 0; j < N; j++) ones[j] = 1;
     fill_normal(&r, q, n, 15.0); /* scores ~ 15*15*2 / 2: gaps of hundreds */
     fill_normal(&r, k, n, 15.0);
     fill_normal(&r, v, n, 1.0);
     double *qd = malloc(sizeof(double) * n), *kd = malloc(sizeof(double) * n),
            *vd = malloc(sizeof(double) * n), *ref = malloc(sizeof(double) * n);
-    to_double(qd, q, n), to_double(kd, k, n), to_double(vd, v, n);
-    ref_attention(ref, NULL, qd, kd, vd, NULL, B, N, H, dh);
+    ref_to_double(qd, q, n), ref_to_double(kd, k, n), ref_to_double(vd, v, n);
+    ref_attention(ref, NULL, qd, kd, vd, NULL, NULL, srow, B, N, H, dh);
     attention_forward(o1, att, NULL, 0, q, k, v, attn_mask_none(), B, N, H, dh);
     attention_forward(o2, att, NULL, 0, q, k, v, attn_mask_i32(ones), B, N, H, dh);
     check_fwd(o1, ref, n, "saturated attention out");
@@ -445,18 +396,19 @@ static void test_attention_saturated(void) {
 
 typedef struct {
     int B, N, H, dh;
-    const int32_t *mask;
+    const uint8_t *mask;
     const uint8_t *keep; /* (B, H, N, N) */
     double kscale;       /* 1 / (1 - p) */
     const double *q, *k, *v, *g;
     double *out, *P;     /* work */
+    double *s;           /* (N) scratch */
 } AttnDropLoss;
 
 /* out = (P .* keep * kscale) V per (b, h), P from the naive reference; L = sum(out .* g) */
 static double attn_drop_loss(void *ctx) {
     AttnDropLoss *a = ctx;
     int B = a->B, N = a->N, H = a->H, dh = a->dh, C = H * dh;
-    ref_attention(a->out, a->P, a->q, a->k, a->v, a->mask, B, N, H, dh);
+    ref_attention(a->out, a->P, a->q, a->k, a->v, a->mask, NULL, a->s, B, N, H, dh);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < N; i++)
@@ -469,7 +421,7 @@ static double attn_drop_loss(void *ctx) {
                     }
                     a->out[((size_t)b * N + i) * C + h * dh + c] = o;
                 }
-    return dot(a->out, a->g, (size_t)B * N * C);
+    return ref_dot(a->out, a->g, (size_t)B * N * C);
 }
 
 static void test_attention_dropout(void) {
@@ -479,6 +431,9 @@ static void test_attention_dropout(void) {
     Rng r;
     rng_init(&r, 777, 1);
     int32_t mask[2 * 7] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0};
+    uint8_t mask8[2 * 7];
+    mask_to_u8(mask8, mask, (size_t)B * N);
+    double srow[7]; /* (N) scratch of ref_attention */
     uint8_t *keep = malloc(nn), *ones = malloc(nn);
     for (size_t i = 0; i < nn; i++) keep[i] = rng_uniformf(&r) >= p, ones[i] = 1;
     float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
@@ -500,9 +455,11 @@ static void test_attention_dropout(void) {
            *work = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *fq = malloc(sizeof(double) * n), *fk = malloc(sizeof(double) * n),
            *fv = malloc(sizeof(double) * n);
-    to_double(qd, q, n), to_double(kd, k, n), to_double(vd, v, n), to_double(gd, g, n);
+    ref_to_double(qd, q, n), ref_to_double(kd, k, n), ref_to_double(vd, v, n);
+    ref_to_double(gd, g, n);
 
-    AttnDropLoss L = {B, N, H, dh, mask, keep, 1.0 / (1.0 - (double)p), qd, kd, vd, gd, work, P};
+    AttnDropLoss L = {B,  N,  H,  dh,   mask8, keep, 1.0 / (1.0 - (double)p),
+                      qd, kd, vd, gd, work,  P,    srow};
     attn_drop_loss(&L);
     attention_forward_dropout(out, att, attd, keep, p, q, k, v, attn_mask_i32(mask), B, N, H,
                               dh);
@@ -549,9 +506,9 @@ static void test_attention_dropout(void) {
     attention_backward_dropout(dq, dk, dv, scratch, slen, g, att, attd, q, k, v, B, N, H, dh);
     attention_backward(eq, ek, ev, scratch, slen, g, att2, q, k, v, B, N, H, dh);
     double *ed = malloc(sizeof(double) * n);
-    to_double(ed, eq, n);
+    ref_to_double(ed, eq, n);
     check_grad(dq, ed, n, "keep-all dq vs plain");
-    to_double(ed, ek, n);
+    ref_to_double(ed, ek, n);
     check_grad(dk, ed, n, "keep-all dk vs plain");
     CHECK(memcmp(dv, ev, sizeof(float) * n) == 0, "keep-all dv == plain, bit for bit");
 
@@ -567,7 +524,8 @@ enum { T_X, T_WQ, T_BQ, T_WK, T_BK, T_WV, T_BV, T_WO, T_BO, T_COUNT };
 
 typedef struct {
     int B, N, C, H;
-    const int32_t *mask;
+    const uint8_t *mask;
+    double *s;                /* (N) scratch of ref_attention */
     double *theta;            /* x then the 8 parameters, in MhsaParams order */
     size_t off[T_COUNT + 1];  /* offsets of each tensor in theta */
     const double *g;          /* (B, N, C) upstream gradient */
@@ -581,9 +539,9 @@ static double mhsa_ref_loss(MhsaRef *m) {
     ref_linear(m->q, x, t + m->off[T_WQ], t + m->off[T_BQ], M, C, C);
     ref_linear(m->k, x, t + m->off[T_WK], t + m->off[T_BK], M, C, C);
     ref_linear(m->v, x, t + m->off[T_WV], t + m->off[T_BV], M, C, C);
-    ref_attention(m->a, NULL, m->q, m->k, m->v, m->mask, m->B, m->N, m->H, C / m->H);
+    ref_attention(m->a, NULL, m->q, m->k, m->v, m->mask, NULL, m->s, m->B, m->N, m->H, C / m->H);
     ref_linear(m->y, m->a, t + m->off[T_WO], t + m->off[T_BO], M, C, C);
-    return dot(m->y, m->g, (size_t)M * C);
+    return ref_dot(m->y, m->g, (size_t)M * C);
 }
 
 /* mhsa_ref_loss_fd: mhsa_ref_loss through the FdLossFn signature of tests/fd.h */
@@ -598,6 +556,9 @@ static void test_mhsa(void) {
     CHECK(mhsa_check(0, N, C, H, &e) == ST_INVALID, "mhsa_check B = 0");
 
     int32_t mask[2 * 5] = {1, 1, 1, 1, 1, 1, 0, 1, 1, 0};
+    uint8_t mask8[2 * 5];
+    mask_to_u8(mask8, mask, (size_t)B * N);
+    double srow[5]; /* (N) scratch of ref_attention */
     size_t psz[MHSA_NPARAMS];
     size_t np = mhsa_param_sizes(psz, C);
     CHECK(np == 4 * (size_t)C * C + 4 * (size_t)C, "parameter count");
@@ -640,16 +601,16 @@ static void test_mhsa(void) {
 
     /* reference */
     MhsaRef m;
-    m.B = B, m.N = N, m.C = C, m.H = H, m.mask = mask;
+    m.B = B, m.N = N, m.C = C, m.H = H, m.mask = mask8, m.s = srow;
     m.off[0] = 0;
     m.off[1] = n;
     for (int i = 0; i < MHSA_NPARAMS; i++) m.off[i + 2] = m.off[i + 1] + psz[i];
     size_t nt = m.off[T_COUNT];
     m.theta = malloc(sizeof(double) * nt);
-    to_double(m.theta, x, n);
-    to_double(m.theta + n, pbuf, np);
+    ref_to_double(m.theta, x, n);
+    ref_to_double(m.theta + n, pbuf, np);
     double *gd = malloc(sizeof(double) * n);
-    to_double(gd, dy, n);
+    ref_to_double(gd, dy, n);
     m.g = gd;
     m.q = malloc(sizeof(double) * n), m.k = malloc(sizeof(double) * n);
     m.v = malloc(sizeof(double) * n), m.a = malloc(sizeof(double) * n);
@@ -669,13 +630,13 @@ static void test_mhsa(void) {
         /* the key bias has a zero gradient: q_i . bk is the same for every key j and cancels
            in the softmax. Ours is a sum of dS rows (which sum to 0) in float, so compare it
            on the scale of the key weight gradient (same terms times x). */
-        double floor = t == T_BK ? max_abs(fd + m.off[T_WK], m.off[T_WK + 1] - m.off[T_WK]) : 0;
+        double floor = t == T_BK ? ref_max_abs(fd + m.off[T_WK], m.off[T_WK + 1] - m.off[T_WK]) : 0;
         double w = check_grad_floor(got, fd + m.off[t], m.off[t + 1] - m.off[t], floor,
                                     names[t]);
         printf(" %s %.1e", names[t], w);
     }
     printf("\n");
-    CHECK(max_abs(fd + m.off[T_BK], (size_t)C) < 1e-8, "key bias gradient is 0 in exact math");
+    CHECK(ref_max_abs(fd + m.off[T_BK], (size_t)C) < 1e-8, "key bias gradient is 0 in exact math");
     /* masked keys: the key/value projections' input gradient comes only through dK/dV,
        so dK and dV rows of padded tokens must be exactly 0 here too */
     int nz = 0;

@@ -32,6 +32,7 @@
 #include "nn/conv1d.h"
 #include "tests/check.h"
 #include "tests/fd.h"
+#include "tests/ref.h"
 
 #define GRAD_RTOL 1e-3
 #define GRAD_SCALE_FRAC 1e-2
@@ -42,31 +43,11 @@
 enum { TB = 4, TN = 7, TC = 5, KMAX = 9 };
 #define NX (TB * TN * TC)
 
-static void fill_randn(Rng *r, float *x, size_t n, double lo, double hi, double offset) {
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(offset + rng_normal(r) * (lo + (hi - lo) * rng_uniform(r)));
-}
-
-static double max_abs(const double *b, size_t n) {
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(b[i]));
-    return m;
-}
-
-/* |a - b| <= rtol * max(|b|, frac * max|b|, floor) for every element */
+/* |a - b| <= rtol * max(|b|, frac * max|b|, floor) for every element (tests/ref.h); prints
+   the worst ratio */
 static void check_vec(const char *what, const float *a, const double *b, size_t n, double rtol,
                       double frac, double floor_) {
-    double scale = fmax(frac * max_abs(b, n), floor_), worst = 0;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double tol = rtol * fmax(fabs(b[i]), scale);
-        double err = fabs((double)a[i] - b[i]);
-        worst = fmax(worst, err / fmax(fabs(b[i]), scale));
-        if (err > tol && bad++ < 3)
-            CHECK(0, "%s[%zu]: got %.9g, expected %.9g (tol %.3g)", what, i, (double)a[i], b[i],
-                  tol);
-    }
-    CHECK(bad == 0, "%s: %d of %zu elements off", what, bad, n);
+    double worst = ref_check_vec(what, a, b, n, rtol, frac, floor_);
     printf("  %-34s worst |a-b|/max(|b|,scale) = %.2e (tol %.0e)\n", what, worst, rtol);
 }
 
@@ -112,10 +93,10 @@ static void test_case(Rng *r, int k, const uint8_t *mask) {
     printf("conv1d %s:\n", tag);
     float x[NX], w[KMAX * TC], b[TC], g[NX], y[NX], dx[NX], dw[KMAX * TC], db[TC];
     float dx1[NX], dw1[KMAX * TC], db1[TC];
-    fill_randn(r, x, NX, 0.3, 2.0, 0.1);
-    fill_randn(r, w, (size_t)k * TC, 0.3, 1.0, 0.0);
-    fill_randn(r, b, TC, 0.3, 1.0, 0.0);
-    fill_randn(r, g, NX, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, x, NX, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, w, (size_t)k * TC, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, b, TC, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, g, NX, 0.3, 2.0, 0.1);
     static Ctx c;
     c.k = k, c.mask = mask;
     for (int i = 0; i < NX; i++) c.x[i] = x[i], c.g[i] = g[i];
@@ -178,9 +159,9 @@ static void test_length_invariance(Rng *r) {
     enum { L = 11, NBIG = 40, C = 6, K = 9 };
     float x[NBIG * C], w[K * C], b[C], ys[L * C], yb[NBIG * C];
     uint8_t mb[NBIG];
-    fill_randn(r, x, NBIG * C, 0.3, 2.0, 0.1);
-    fill_randn(r, w, K * C, 0.3, 1.0, 0.0);
-    fill_randn(r, b, C, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, x, NBIG * C, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, w, K * C, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, b, C, 0.3, 1.0, 0.0);
     for (int n = 0; n < NBIG; n++) mb[n] = n < L;
     conv1d_dw_forward(ys, x, NULL, w, b, 1, L, C, K);
     conv1d_dw_forward(yb, x, mb, w, b, 1, NBIG, C, K);
@@ -196,10 +177,10 @@ static void test_parallel_paths(Rng *r) {
     float *y1 = malloc(n * 4), *dx1 = calloc(n, 4);
     float w[PK * PC], b[PC], dw[PK * PC] = {0}, db[PC] = {0}, dw1[PK * PC] = {0}, db1[PC] = {0};
     uint8_t mask[PB * PN];
-    fill_randn(r, x, n, 0.3, 2.0, 0.1);
-    fill_randn(r, g, n, 0.3, 2.0, 0.1);
-    fill_randn(r, w, PK * PC, 0.3, 1.0, 0.0);
-    fill_randn(r, b, PC, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, x, n, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, g, n, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, w, PK * PC, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, b, PC, 0.3, 1.0, 0.0);
     for (int i = 0; i < PB * PN; i++) mask[i] = (i % PN) < PN - 37 * (i / PN);
     conv1d_dw_forward(y, x, mask, w, b, PB, PN, PC, PK);
     conv1d_dw_backward(dx, dw, db, g, x, mask, w, PB, PN, PC, PK);

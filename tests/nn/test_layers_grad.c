@@ -37,6 +37,7 @@
 #include "nn/softmax.h"
 #include "tests/check.h"
 #include "tests/fd.h"
+#include "tests/ref.h"
 
 #define NM 5  /* rows */
 #define NC 7  /* input features / classes */
@@ -52,41 +53,13 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* normal deviates with a per-element scale in [lo, hi] and an offset: non-uniform inputs */
-static void fill_randn(Rng *r, float *x, size_t n, double lo, double hi, double offset) {
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(offset + rng_normal(r) * (lo + (hi - lo) * rng_uniform(r)));
-}
-
-static void to_d(double *d, const float *f, size_t n) {
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
-}
-
-static double max_abs(const double *b, size_t n) {
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(b[i]));
-    return m;
-}
-
-/* |a - b| <= rtol * max(|b|, frac * max|b|, floor) for every element; reports the first few */
+/* |a - b| <= rtol * max(|b|, frac * max|b|, floor) for every element (tests/ref.h); the worst
+   ratio printed with DRRL_TEST_VERBOSE set */
 static void check_vec(const char *what, const float *a, const double *b, size_t n, double rtol,
                       double frac, double floor_) {
-    double scale = fmax(frac * max_abs(b, n), floor_);
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double tol = rtol * fmax(fabs(b[i]), scale);
-        int ok = fabs((double)a[i] - b[i]) <= tol;
-        if (!ok && bad++ >= 3) continue;
-        CHECK(ok, "%s[%zu]: got %.9g, expected %.9g (tol %.3g)", what, i, (double)a[i], b[i],
-              tol);
-    }
-    if (!bad) check_count++;
-    if (getenv("DRRL_TEST_VERBOSE")) {
-        double worst = 0.0;
-        for (size_t i = 0; i < n; i++)
-            worst = fmax(worst, fabs((double)a[i] - b[i]) / fmax(fabs(b[i]), scale));
+    double worst = ref_check_vec(what, a, b, n, rtol, frac, floor_);
+    if (getenv("DRRL_TEST_VERBOSE"))
         printf("  %-28s worst |a-b|/max(|b|,scale) = %.2e (tol %.0e)\n", what, worst, rtol);
-    }
 }
 
 static void check_fwd(const char *what, const float *a, const double *b, size_t n) {
@@ -104,50 +77,35 @@ static void check_accum(const char *what, const float *g2, const float *g1, size
     check_vec(what, g2, d, n, ACC_RTOL, 1.0, 1e-30);
 }
 
-static double dot_d(const double *g, const double *y, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += g[i] * y[i];
-    return s;
-}
-
 /* ---------------------------------------------------------------- linear */
 
 typedef struct {
     double x[NM * NC], W[NOC * NC], b[NOC], g[NM * NOC], y[NM * NOC];
 } LinCtx;
 
-static void ref_linear(double *y, const double *x, const double *W, const double *b) {
-    for (int m = 0; m < NM; m++)
-        for (int o = 0; o < NOC; o++) {
-            double s = b ? b[o] : 0.0;
-            for (int c = 0; c < NC; c++) s += x[m * NC + c] * W[o * NC + c];
-            y[m * NOC + o] = s;
-        }
-}
-
 static double lin_loss(void *p) {
     LinCtx *c = p;
-    ref_linear(c->y, c->x, c->W, c->b);
-    return dot_d(c->g, c->y, NM * NOC);
+    ref_linear(c->y, c->x, c->W, c->b, NM, NC, NOC);
+    return ref_dot(c->g, c->y, NM * NOC);
 }
 
 static void test_linear(Rng *r) {
     float x[NM * NC], W[NOC * NC], b[NOC], g[NM * NOC], y[NM * NOC];
-    fill_randn(r, x, NM * NC, 0.3, 2.0, 0.2);
-    fill_randn(r, W, NOC * NC, 0.1, 0.8, 0.0);
-    fill_randn(r, b, NOC, 0.5, 1.5, 0.0);
-    fill_randn(r, g, NM * NOC, 0.2, 1.5, 0.1);
+    ref_fill_randn(r, x, NM * NC, 0.3, 2.0, 0.2);
+    ref_fill_randn(r, W, NOC * NC, 0.1, 0.8, 0.0);
+    ref_fill_randn(r, b, NOC, 0.5, 1.5, 0.0);
+    ref_fill_randn(r, g, NM * NOC, 0.2, 1.5, 0.1);
     static LinCtx c;
-    to_d(c.x, x, NM * NC);
-    to_d(c.W, W, NOC * NC);
-    to_d(c.b, b, NOC);
-    to_d(c.g, g, NM * NOC);
+    ref_to_double(c.x, x, NM * NC);
+    ref_to_double(c.W, W, NOC * NC);
+    ref_to_double(c.b, b, NOC);
+    ref_to_double(c.g, g, NM * NOC);
 
     linear_forward(y, x, W, b, NM, NC, NOC);
-    ref_linear(c.y, c.x, c.W, c.b);
+    ref_linear(c.y, c.x, c.W, c.b, NM, NC, NOC);
     check_fwd("linear fwd", y, c.y, NM * NOC);
     linear_forward(y, x, W, NULL, NM, NC, NOC);
-    ref_linear(c.y, c.x, c.W, NULL);
+    ref_linear(c.y, c.x, c.W, NULL, NM, NC, NOC);
     check_fwd("linear fwd (no bias)", y, c.y, NM * NOC);
 
     float dx[NM * NC] = {0}, dW[NOC * NC] = {0}, db[NOC] = {0};
@@ -188,48 +146,34 @@ typedef struct {
     double eps;
 } LnCtx;
 
-static void ref_layernorm(double *y, const double *x, const double *w, const double *b,
-                          double eps) {
-    for (int m = 0; m < NM; m++) {
-        const double *xr = x + m * NC;
-        double mu = 0.0, var = 0.0;
-        for (int c = 0; c < NC; c++) mu += xr[c];
-        mu /= NC;
-        for (int c = 0; c < NC; c++) var += (xr[c] - mu) * (xr[c] - mu);
-        var /= NC;
-        double rs = 1.0 / sqrt(var + eps);
-        for (int c = 0; c < NC; c++) y[m * NC + c] = (xr[c] - mu) * rs * w[c] + b[c];
-    }
-}
-
 static double ln_loss(void *p) {
     LnCtx *c = p;
-    ref_layernorm(c->y, c->x, c->w, c->b, c->eps);
-    return dot_d(c->g, c->y, NM * NC);
+    ref_layernorm(c->y, c->x, c->w, c->b, NM, NC, c->eps);
+    return ref_dot(c->g, c->y, NM * NC);
 }
 
 static void test_layernorm(Rng *r) {
     float x[NM * NC], w[NC], b[NC], g[NM * NC], y[NM * NC], mean[NM], rstd[NM];
     /* rows with different offsets and spreads (never constant: var > 0) */
     for (int m = 0; m < NM; m++)
-        fill_randn(r, x + m * NC, NC, 0.2 + 0.6 * m, 0.5 + 0.8 * m, -1.0 + 0.7 * m);
-    fill_randn(r, w, NC, 0.3, 1.2, 1.0);
-    fill_randn(r, b, NC, 0.2, 0.8, 0.0);
-    fill_randn(r, g, NM * NC, 0.2, 1.5, 0.1);
+        ref_fill_randn(r, x + m * NC, NC, 0.2 + 0.6 * m, 0.5 + 0.8 * m, -1.0 + 0.7 * m);
+    ref_fill_randn(r, w, NC, 0.3, 1.2, 1.0);
+    ref_fill_randn(r, b, NC, 0.2, 0.8, 0.0);
+    ref_fill_randn(r, g, NM * NC, 0.2, 1.5, 0.1);
     static LnCtx c;
-    to_d(c.x, x, NM * NC);
-    to_d(c.w, w, NC);
-    to_d(c.b, b, NC);
-    to_d(c.g, g, NM * NC);
+    ref_to_double(c.x, x, NM * NC);
+    ref_to_double(c.w, w, NC);
+    ref_to_double(c.b, b, NC);
+    ref_to_double(c.g, g, NM * NC);
 
     /* BERT's eps forward */
     layernorm_forward(y, mean, rstd, x, w, b, NM, NC, 1e-12f);
-    ref_layernorm(c.y, c.x, c.w, c.b, (double)1e-12f);
+    ref_layernorm(c.y, c.x, c.w, c.b, NM, NC, (double)1e-12f);
     check_fwd("layernorm fwd eps=1e-12", y, c.y, NM * NC);
 
     c.eps = (double)LN_EPS;
     layernorm_forward(y, mean, rstd, x, w, b, NM, NC, LN_EPS);
-    ref_layernorm(c.y, c.x, c.w, c.b, c.eps);
+    ref_layernorm(c.y, c.x, c.w, c.b, NM, NC, c.eps);
     check_fwd("layernorm fwd", y, c.y, NM * NC);
     for (int m = 0; m < NM; m++) {
         double mu = 0.0, var = 0.0;
@@ -278,19 +222,19 @@ static void ref_act(double *y, const double *x, int kind) {
 static double act_loss(void *p) {
     ActCtx *c = p;
     ref_act(c->y, c->x, c->kind);
-    return dot_d(c->g, c->y, NACT);
+    return ref_dot(c->g, c->y, NACT);
 }
 
 static void test_activation(Rng *r, int kind) {
     const char *nm = kind == 0 ? "gelu" : "tanh";
     char what[64];
     float x[NACT], g[NACT], y[NACT];
-    fill_randn(r, x, NACT, 0.3, 2.5, 0.1);
-    fill_randn(r, g, NACT, 0.2, 1.5, 0.1);
+    ref_fill_randn(r, x, NACT, 0.3, 2.5, 0.1);
+    ref_fill_randn(r, g, NACT, 0.2, 1.5, 0.1);
     static ActCtx c;
     c.kind = kind;
-    to_d(c.x, x, NACT);
-    to_d(c.g, g, NACT);
+    ref_to_double(c.x, x, NACT);
+    ref_to_double(c.g, g, NACT);
 
     if (kind == 0)
         gelu_forward(y, x, NACT);
@@ -356,18 +300,18 @@ static void ref_softmax(double *y, const double *x, const uint8_t *mask) {
 static double sm_loss(void *p) {
     SmCtx *c = p;
     ref_softmax(c->y, c->x, c->mask);
-    return dot_d(c->g, c->y, SR * SC);
+    return ref_dot(c->g, c->y, SR * SC);
 }
 
 static void test_softmax_case(Rng *r, const uint8_t *mask, const char *nm) {
     char what[96];
     float x[SR * SC], g[SR * SC], y[SR * SC];
-    fill_randn(r, x, SR * SC, 0.3, 2.0, 0.0);
-    fill_randn(r, g, SR * SC, 0.2, 1.5, 0.1);
+    ref_fill_randn(r, x, SR * SC, 0.3, 2.0, 0.0);
+    ref_fill_randn(r, g, SR * SC, 0.2, 1.5, 0.1);
     static SmCtx c;
     c.mask = mask;
-    to_d(c.x, x, SR * SC);
-    to_d(c.g, g, SR * SC);
+    ref_to_double(c.x, x, SR * SC);
+    ref_to_double(c.g, g, SR * SC);
 
     softmax_forward(y, x, mask, SR, SC, SG);
     ref_softmax(c.y, c.x, mask);
@@ -446,19 +390,19 @@ static void ref_embedding(double *y, const int32_t *ids, const double *table) {
 static double emb_loss(void *p) {
     EmbCtx *c = p;
     ref_embedding(c->y, c->ids, c->table);
-    return dot_d(c->g, c->y, NE * NC);
+    return ref_dot(c->g, c->y, NE * NC);
 }
 
 static void test_embedding(Rng *r) {
     /* id 2 three times, id 0 twice, id 5 never */
     static const int32_t ids[NE] = {2, 0, 3, 2, 1, 0, 4, 2, 3};
     float table[NV * NC], g[NE * NC], y[NE * NC];
-    fill_randn(r, table, NV * NC, 0.3, 2.0, 0.0);
-    fill_randn(r, g, NE * NC, 0.2, 1.5, 0.1);
+    ref_fill_randn(r, table, NV * NC, 0.3, 2.0, 0.0);
+    ref_fill_randn(r, g, NE * NC, 0.2, 1.5, 0.1);
     static EmbCtx c;
     c.ids = ids;
-    to_d(c.table, table, NV * NC);
-    to_d(c.g, g, NE * NC);
+    ref_to_double(c.table, table, NV * NC);
+    ref_to_double(c.g, g, NE * NC);
 
     embedding_forward(y, ids, table, NE, NV, NC);
     ref_embedding(c.y, ids, c.table);
@@ -501,14 +445,14 @@ typedef struct {
 static double drop_loss(void *p) {
     DropCtx *c = p;
     for (int i = 0; i < NACT; i++) c->y[i] = c->mask[i] ? c->x[i] * c->scale : 0.0;
-    return dot_d(c->g, c->y, NACT);
+    return ref_dot(c->g, c->y, NACT);
 }
 
 static void test_dropout(Rng *r) {
     static float x[DN], y[DN], y2[DN], dx[DN], g[DN];
     static uint8_t mask[DN], mask2[DN];
-    fill_randn(r, x, DN, 0.3, 2.0, 0.1);
-    fill_randn(r, g, DN, 0.2, 1.5, 0.1);
+    ref_fill_randn(r, x, DN, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, g, DN, 0.2, 1.5, 0.1);
 
     Rng d1, d2;
     rng_init(&d1, 1234, 7);
@@ -553,8 +497,8 @@ static void test_dropout(Rng *r) {
     static DropCtx c;
     c.mask = mask;
     c.scale = scale;
-    to_d(c.x, x, NACT);
-    to_d(c.g, g, NACT);
+    ref_to_double(c.x, x, NACT);
+    ref_to_double(c.g, g, NACT);
     double fx[NACT];
     fd_grad(fx, c.x, NACT, drop_loss, &c);
     float dxs[NACT] = {0};
@@ -622,10 +566,10 @@ static double ce_loss(void *p) { return CE_DLOSS * ref_ce(p); }
 static void test_crossentropy(Rng *r) {
     static const int32_t t[CB] = {3, CE_IGNORE, 0, 6, 3};
     float z[CB * CCL], probs[CB * CCL], losses[CB];
-    fill_randn(r, z, CB * CCL, 0.5, 3.0, 0.0);
+    ref_fill_randn(r, z, CB * CCL, 0.5, 3.0, 0.0);
     static CeCtx c;
     c.t = t;
-    to_d(c.z, z, CB * CCL);
+    ref_to_double(c.z, z, CB * CCL);
 
     float mean = crossentropy_forward(losses, probs, z, t, CB, CCL);
     double rmean = ref_ce(&c);
@@ -672,10 +616,10 @@ static void test_parallel_paths(Rng *r) {
     static float x[PM * PC], y[PM * PC], y1[PC], g[PM * PC], dx[PM * PC], dx1[PC];
     static float w[PC], b[PC], mean[PM], rstd[PM];
     static uint8_t mask[(PM / 16) * PC];
-    fill_randn(r, x, PM * PC, 0.3, 2.0, 0.1);
-    fill_randn(r, g, PM * PC, 0.3, 2.0, 0.1);
-    fill_randn(r, w, PC, 0.3, 1.0, 1.0);
-    fill_randn(r, b, PC, 0.3, 1.0, 0.0);
+    ref_fill_randn(r, x, PM * PC, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, g, PM * PC, 0.3, 2.0, 0.1);
+    ref_fill_randn(r, w, PC, 0.3, 1.0, 1.0);
+    ref_fill_randn(r, b, PC, 0.3, 1.0, 0.0);
     for (size_t i = 0; i < sizeof mask; i++) mask[i] = rng_uniform(r) < 0.7;
     for (int j = 0; j < PC; j++) mask[3 * PC + j] = 0; /* an all-masked group */
 

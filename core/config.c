@@ -18,6 +18,7 @@
 
 #include "config_internal.h"
 #include "config_tree.h"
+#include "suggest.h"
 
 /* ---------------------------------------------------------------- schema helpers */
 
@@ -260,13 +261,30 @@ static Status value_from_text(const Ctx *c, const ConfigField *f, const char *te
 
 /* ---------------------------------------------------------------- mappings */
 
+/* nearest_key: the schema key nearest to path (whole path, or last components compared:
+   "model.layers" -> model.n_layers, "lr" -> train.lr), "" when none is near (core/suggest.h) */
+static const char *nearest_key(const ConfigSchema *s, const char *path) {
+    const char *best = "", *pl = strrchr(path, '.');
+    int best_d = SUGGEST_MAX_LEN + 1;
+    pl = pl ? pl + 1 : path;
+    for (int i = 0; i < s->n_fields; i++) {
+        const char *f = s->fields[i].path, *fl = strrchr(f, '.');
+        int d = suggest_distance(path, f), dl = suggest_distance(pl, fl ? fl + 1 : f);
+        if (dl < d) d = dl;
+        if (d < best_d) best = f, best_d = d;
+    }
+    return suggest_near(pl, best_d) ? best : "";
+}
+
 static Status unknown_key(const Ctx *c, const ConfigSchema *s, const Node *at,
                           const char *prefix, const char *key) {
     char keys[ERR_MSG_MAX / 2], path[PATH_MAX_LEN];
     schema_children(s, prefix, keys, sizeof keys);
     snprintf(path, sizeof path, "%s%s", prefix, key);
+    const char *near = nearest_key(s, path);
     return cfg_fail(c, ST_CONFIG, at, path,
-                    "expected a known key (one of: %s), found unknown key '%s'", keys, key);
+                    "expected a known key (one of: %s), found unknown key '%s'%s%s%s", keys, key,
+                    *near ? "; did you mean " : "", near, *near ? "?" : "");
 }
 
 static Status map_apply(const Ctx *c, const ConfigSchema *s, const Node *map, const char *prefix,

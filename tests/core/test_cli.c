@@ -170,7 +170,24 @@ static void test_help_version(void) {
     if (p) pclose(p);
 }
 
+/* the YAML loader's unknown-key error carries the same suggestion (core/config.c) */
+static void test_config_suggest(void) {
+    Demo d;
+    Err e;
+    err_clear(&e);
+    CHECK(config_load_text(&DEMO, &d, "model:\n  layers: 3\n", "x.yaml", NULL, 0, &e) ==
+          ST_CONFIG && strstr(e.msg, "x.yaml:2:3: model.layers:") &&
+          strstr(e.msg, "found unknown key 'layers'; did you mean model.n_layers?"), "%s", e.msg);
+    CHECK(config_load_text(&DEMO, &d, "train:\n  lr: 0.2\n", "x.yaml", NULL, 0, &e) == ST_OK,
+          "%s", e.msg);
+    CHECK(config_load_text(&DEMO, &d, "sed: 3\n", "x.yaml", NULL, 0, &e) == ST_CONFIG &&
+          strstr(e.msg, "did you mean seed?"), "%s", e.msg);
+    CHECK(config_load_text(&DEMO, &d, "zzzzzz: 3\n", "x.yaml", NULL, 0, &e) == ST_CONFIG &&
+          !strstr(e.msg, "did you mean"), "%s", e.msg);
+}
+
 int main(void) {
+    test_config_suggest();
     test_distance();
     test_flags();
     test_errors();

@@ -8,11 +8,7 @@
 #      unknown --split: non-zero exit, message naming file/line/key, nothing written.
 set -euo pipefail
 base=$(realpath "$1")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-state() { sed -n 's/^training state sha256 //p' "$1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # 1. straight run (2 epochs of the tiny config)
 "$base" --config configs/tiny.yaml run.dir="$tmp/a" > "$tmp/a.txt"
@@ -45,11 +41,6 @@ lb=$(grep "^epoch .*: dev accuracy" "$tmp/b2.txt" | tail -1 | cut -d, -f1)
 [[ "$la" == "$lb" ]] || fail "final dev evaluation differs: '$la' vs '$lb'"
 
 # 4. errors
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
 expect_error "data.train: $tmp/none.tsv: cannot open" \
   "$base" --config configs/tiny.yaml data.train="$tmp/none.tsv" run.dir="$tmp/c"
 printf 'sentence\tlabel\ngood movie \t1\nbad \t7\n' > "$tmp/bad.tsv"

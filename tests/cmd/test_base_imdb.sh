@@ -14,11 +14,7 @@
 #      byte model as SST-2 (another vocabulary).
 set -euo pipefail
 base=$(realpath "$1")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-state() { sed -n 's/^training state sha256 //p' "$1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cfg=configs/imdb-tiny.yaml
 
 # 1. train
@@ -66,11 +62,6 @@ sa=$(state "$tmp/a.txt"); sb=$(state "$tmp/b2.txt")
 [[ -n "$sa" && "$sa" == "$sb" ]] || fail "resumed state $sb differs from straight $sa"
 
 # 5. errors
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
 "$base" --config $cfg model.position=learned run.dir="$tmp/l" train.max_steps=2 > /dev/null
 "$base" --eval "$tmp/l/model.h5" --split test > /dev/null || fail "learned model at its own length"
 expect_error "data.max_len: expected at most model.max_pos (256) with model.position: learned" \

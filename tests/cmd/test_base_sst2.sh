@@ -7,10 +7,7 @@
 # dev is 1.3 points): it catches a broken model or recipe, not seed noise.
 set -euo pipefail
 base=$(realpath "$1")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$base" --config configs/sst2-base.yaml run.dir="$tmp/run" | tee "$tmp/out.txt" | grep -v '^ *#\|^  \|^[a-z]*:$'
 acc=$(sed -n 's/^training done: .*best dev accuracy \([0-9.]*\)$/\1/p' "$tmp/out.txt")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.80) }' || fail "dev accuracy $acc < 0.80"

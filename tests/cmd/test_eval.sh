@@ -21,15 +21,7 @@ set -euo pipefail
 evalx=$(realpath "$1")
 train=$(realpath "$2")
 base=$(realpath "$3")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # the tiny frozen model (and a second one, for the mismatch case), and a short policy
 "$base" --config configs/tiny.yaml run.dir="$tmp/base" > "$tmp/base.txt"

@@ -7,10 +7,7 @@
 set -euo pipefail
 base=$(realpath "$1")
 factors=$(realpath "$2")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$base" --config configs/tiny.yaml run.dir="$tmp/run" > "$tmp/train.txt"
 "$factors" --model "$tmp/run/model.h5" --calib 512 --ranks 2,8,16,32 --m 4,8 \
   --out "$tmp/f.h5" > "$tmp/f1.txt"

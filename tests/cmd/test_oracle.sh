@@ -7,11 +7,7 @@
 # so the ratio is 5.5; the policy (cost 0.4, KL 0.3) sits above both. At cost A (0.2) both
 # hulls are A's KL 0.55 (ratio 1). Also: inputs of two lengths and a missing file are refused.
 set -euo pipefail
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-py=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$tmp/run"
 cat > "$tmp/run/eval_test.json" <<'J'
 {"split": "test", "modes": [

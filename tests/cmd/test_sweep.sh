@@ -16,10 +16,7 @@
 #      drrl-eval's --rows without --join and --join on the dev split.
 set -euo pipefail
 sweep=$(realpath "$1"); base=$(realpath "$2"); train=$(realpath "$3"); eval_=$(realpath "$4")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$base" --config configs/imdb-tiny.yaml run.dir="$tmp/m" train.max_steps=20 > /dev/null
 "$sweep" --model "$tmp/m/model.h5" --lengths 64,128 --modes full,static:4,nystrom:8,performer:8 \
@@ -56,11 +53,6 @@ if not ratio > 2:
 print(f"csv ok: 8 rows, full flops = closed form, flops(128)/flops(64) = {ratio:.3f}")
 PY
 
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/o.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
 "$base" --config configs/tiny.yaml run.dir="$tmp/sst" train.max_steps=2 > /dev/null
 expect_error "expected a byte-level IMDB model (data.format: imdb), found data.format: sst2" \
   "$sweep" --model "$tmp/sst/model.h5" --lengths 64 --modes full --rows 1 --reps 1

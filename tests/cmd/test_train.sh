@@ -14,18 +14,9 @@
 set -euo pipefail
 train=$(realpath "$1")
 base=$(realpath "$2")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-state() { sed -n 's/^training state sha256 //p' "$1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # metrics rows without the wall-clock columns (fps, seconds)
 rows() { cut -d, -f1-3,6- "$1"; }
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
 
 # ---- toy environment ----
 toy=(--config configs/toy.yaml ppo.iterations=8 run.checkpoint_every=2 run.rollouts_every=4 run.keep=2)

@@ -20,11 +20,7 @@ set -euo pipefail
 eval_=$(realpath "$1")
 train=$(realpath "$2")
 base=$(realpath "$3")
-cd "${DRRL_SOURCE_ROOT:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-py=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # the frozen model: a tiny IMDB model, 10 steps
 "$base" --config configs/imdb-tiny.yaml run.dir="$tmp/base" train.max_steps=10 model.n_layers=2 \
@@ -154,11 +150,6 @@ print(f"per-layer static and per-input KL ok: {[(k, r['attn_flops']) for k, r in
 EOF2
 
 # 4. errors
-expect_error() { # expect_error PATTERN COMMAND...
-  local pat="$1"; shift
-  if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
-  grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
-}
 expect_error "--min-bytes: expected a model with data.format: imdb, found sst2" \
   "$eval_" --checkpoint "$tmp/drrl" --modes full --reps 1 data.format=sst2 data.dev_rows=0 --min-bytes 10
 expect_error "--modes: 'static:2/4/8': expected one rank per layer of the model (2), found 3" \

@@ -39,6 +39,7 @@
 #include "eval/eval_run.h"
 #include "eval/eval_stats.h"
 #include "eval/eval_policy.h"
+#include "nn/logits.h"
 #include "pipeline/train_config.h"
 #include "pipeline/train_env.h"
 
@@ -340,7 +341,7 @@ int main(int argc, char **argv) {
         make_row(&rows[i], &modes[i], &outs[i], &outs[fi], p.set, &bt, K, L, &a, correct,
                  flags, &e);
         pred[i] = pred_store + (size_t)i * n;
-        for (int r = 0; r < n; r++) pred[i][r] = eval_argmax(outs[i].logits + (size_t)r * K, K);
+        for (int r = 0; r < n; r++) pred[i][r] = logits_argmax(outs[i].logits + (size_t)r * K, K);
         if (test || a.predictions) {
             char nm_[32];
             snprintf(nm_, sizeof nm_, "%s", modes[i].name);
@@ -375,9 +376,9 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < nm; i++)
         for (int r = 0; r < n; r++)
-            kl[(size_t)i * n + r] = eval_kl(outs[fi].logits + (size_t)r * K,
-                                            outs[i].logits + (size_t)r * K, K);
-    for (int r = 0; r < n; r++) pf[r] = eval_top_prob(outs[fi].logits + (size_t)r * K, K);
+            kl[(size_t)i * n + r] = logits_kl(outs[fi].logits + (size_t)r * K,
+                                              outs[i].logits + (size_t)r * K, K);
+    for (int r = 0; r < n; r++) pf[r] = logits_top_prob(outs[fi].logits + (size_t)r * K, K);
     EvalPerInput per = {n, nm, p.set->index, p.set->len, p.set->label, pf, rows, kl};
     if (eval_report_write(dir, &info, rows, nm, p.set->index, pred, n, rk ? &er : NULL, &per,
                           &e))

@@ -189,9 +189,8 @@ int main(int argc, char **argv) {
            "kernel and rank\n", split, d.set.n, R.max_B);
     print_energy(&R, ranks, nr);
 
-    FullRef ref = {malloc(sizeof(float) * (size_t)d.set.n * R.K),
-                   malloc(sizeof(int32_t) * (size_t)d.set.n)};
-    if (!ref.logits || !ref.pred) {
+    FullRef ref = {malloc(sizeof(float) * (size_t)d.set.n * R.K)};
+    if (!ref.logits) {
         fprintf(stderr, "drrl-factors: error: out of memory\n");
         return 1;
     }
@@ -234,7 +233,7 @@ int main(int argc, char **argv) {
         viol += row[0][i].violations + row[1][i].violations;
     }
     printf("\nbound violations in total: %ld\n", viol);
-    free(ref.logits), free(ref.pred);
+    free(ref.logits);
     ranked_free(&R);
     loaded_free(&d);
     return viol ? 1 : 0;

@@ -52,6 +52,7 @@
 #include "eval/eval_modes.h"
 #include "eval/eval_policy.h"
 #include "eval/sweep_policy.h"
+#include "nn/logits.h"
 
 #define MAX_LIST 32
 #define PERFORMER_SEED 1
@@ -120,14 +121,6 @@ static Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt
                            "policy to run)");
     }
     return ST_OK;
-}
-
-/* KL(p || q) of two distributions of K classes (nats) */
-static double kl_div(const float *p, const float *q, int K) {
-    double s = 0;
-    for (int k = 0; k < K; k++)
-        if (p[k] > 0) s += (double)p[k] * (log((double)p[k]) - log(q[k] > 1e-30f ? (double)q[k] : 1e-30));
-    return s > 0 ? s : 0;
 }
 
 /* one timed pass of row i in mode md on R: the pass's attention seconds (att_s) and its whole
@@ -266,9 +259,9 @@ static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int r
     }
     double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
     double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
-    float *pfull = malloc(sizeof(float) * (size_t)C);
+    float *zfull = malloc(sizeof(float) * (size_t)C); /* (C) the full pass's logits */
     uint8_t *mask = malloc((size_t)N);
-    if (!att || !fwd || !pfull || !mask) {
+    if (!att || !fwd || !zfull || !mask) {
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
         goto done;
     }
@@ -279,7 +272,7 @@ static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int r
         RankSpec full[BERT_MAX_LAYERS];
         for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
         if ((s = ranked_forward(&d->R, ids, NULL, mask, 1, N, full, e))) goto done;
-        memcpy(pfull, d->R.probs, sizeof(float) * (size_t)C);
+        memcpy(zfull, d->R.logits, sizeof(float) * (size_t)C);
         for (int i = 0; i < nm; i++) {
             Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
             for (int r = 0; r < reps; r++) {
@@ -291,7 +284,7 @@ static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int r
                 att[at] = a, fwd[at] = f;
                 if (r) continue;
                 cells[i].attn_flops += ranked_attn_flops(R);
-                cells[i].kl += kl_div(pfull, R->probs, C);
+                cells[i].kl += logits_kl(zfull, R->logits, C); /* nn/logits.h, in double */
                 cells[i].rel += rel;
             }
         }
@@ -315,7 +308,7 @@ static Status sweep_length(Sweep *d, int L, const EvalMode *modes, int nm, int r
         }
     }
 done:
-    free(att), free(fwd), free(pfull), free(mask);
+    free(att), free(fwd), free(zfull), free(mask);
     encoded_free(&enc);
     return s;
 }

@@ -3,24 +3,13 @@
  *     reward_b = alpha fid_b - beta lat_b - gamma bterm_b (- lambda KL_b at the last layer)
  * with the row-weighted segment means defined in rankenv.h, and
  *     KL_b = sum_k p_k (log p_k - log q_k),  log p = z - logsumexp(z)   (double, nats)
- * from the exact pass's logits z (p = p_full) and the ranked pass's (q = p_r). */
+ * from the exact pass's logits z (p = p_full) and the ranked pass's (q = p_r), by
+ * nn/logits.h's logits_kl (the same function drrl-eval, drrl-factors and drrl-sweep use). */
 #include "env/rankenv.h"
 
-#include <math.h>
 #include <string.h>
 
-/* KL(softmax(zp) || softmax(zq)) over K classes, in double */
-static double kl_logits(const float *zp, const float *zq, int K) {
-    double mp = zp[0], mq = zq[0], sp = 0, sq = 0, kl = 0;
-    for (int k = 1; k < K; k++) mp = zp[k] > mp ? zp[k] : mp, mq = zq[k] > mq ? zq[k] : mq;
-    for (int k = 0; k < K; k++) sp += exp(zp[k] - mp), sq += exp(zq[k] - mq);
-    const double lp = mp + log(sp), lq = mq + log(sq);
-    for (int k = 0; k < K; k++) {
-        const double a = zp[k] - lp, b = zq[k] - lq;
-        kl += exp(a) * (a - b);
-    }
-    return kl > 0 ? kl : 0.0; /* >= 0 in exact arithmetic; rounding may give -1e-17 */
-}
+#include "nn/logits.h"
 
 /* the actions of the active heads -> E->act and E->rank; ST_INVALID on a bad one */
 static Status take_actions(RankEnv *E, const int32_t *action, Err *e) {
@@ -71,7 +60,7 @@ static void measure(RankEnv *E, int b, int last, double *in) {
     else
         lat *= iw;
     const double tf = (double)attn_flops_total(&E->tfl[b]);
-    const double kl = last ? kl_logits(E->full_logits + (size_t)b * E->K,
+    const double kl = last ? logits_kl(E->full_logits + (size_t)b * E->K,
                                        E->R->logits + (size_t)b * E->K, E->K)
                            : 0.0;
     in[RANKENV_I_FID] = fid * iw, in[RANKENV_I_REL] = rel * iw, in[RANKENV_I_LAT] = lat;

@@ -1,52 +1,15 @@
-/* eval_stats.c: drrl-eval's statistics: comparison with the full model, McNemar's exact test,
- * the percentile bootstrap (formulas in eval_stats.h). */
+/* eval_stats.c: drrl-eval's statistics: comparison with the full model (its KL, argmax and
+ * margin by nn/logits.h), McNemar's exact test, the percentile bootstrap (formulas in
+ * eval_stats.h). */
 #include "eval/eval_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/rng.h"
+#include "nn/logits.h"
 
 #define BOOT_STREAM 0x424f4f5453545250ull /* the bootstrap's Rng stream of the seed */
-
-int eval_argmax(const float *z, int K) {
-    int a = 0;
-    for (int k = 1; k < K; k++) a = z[k] > z[a] ? k : a;
-    return a;
-}
-
-/* log(sum_k exp(z_k)) in double */
-static double logsumexp(const float *z, int K) {
-    double mx = z[0], s = 0;
-    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-    for (int k = 0; k < K; k++) s += exp((double)z[k] - mx);
-    return mx + log(s);
-}
-
-double eval_top_prob(const float *z, int K) {
-    double mx = z[0];
-    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-    return exp(mx - logsumexp(z, K));
-}
-
-/* KL(softmax(f) || softmax(z)) in nats */
-double eval_kl(const float *f, const float *z, int K) {
-    const double lf = logsumexp(f, K), lz = logsumexp(z, K);
-    double kl = 0;
-    for (int k = 0; k < K; k++) {
-        const double a = (double)f[k] - lf, b = (double)z[k] - lz;
-        kl += exp(a) * (a - b);
-    }
-    return kl > 0 ? kl : 0.0; /* >= 0 exactly; rounding may give -1e-17 */
-}
-
-/* v[c] - max over the other classes */
-static double margin(const float *v, int K, int c) {
-    double o = -INFINITY;
-    for (int k = 0; k < K; k++)
-        if (k != c && v[k] > o) o = v[k];
-    return (double)v[c] - o;
-}
 
 void eval_compare(const float *full, const float *mode, const int32_t *labels, int n, int K,
                   uint8_t *correct, EvalCompare *out) {
@@ -55,10 +18,10 @@ void eval_compare(const float *full, const float *mode, const int32_t *labels, i
     r.n = n;
     for (int i = 0; i < n; i++) {
         const float *f = full + (size_t)i * K, *z = mode + (size_t)i * K;
-        const int cf = eval_argmax(f, K), cz = eval_argmax(z, K), y = labels[i];
+        const int cf = logits_argmax(f, K), cz = logits_argmax(z, K), y = labels[i];
         r.agree += cz == cf;
-        kl += eval_kl(f, z, K);
-        dm += fabs(margin(z, K, cf) - margin(f, K, cf));
+        kl += logits_kl(f, z, K);
+        dm += fabs(logits_margin(z, K, cf) - logits_margin(f, K, cf));
         const int ok = y >= 0 && cz == y;
         if (correct) correct[i] = (uint8_t)ok;
         if (y < 0) continue;

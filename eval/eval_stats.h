@@ -9,7 +9,8 @@
  *     dmargin    = (1/n) sum_i |m(z_i) - m(f_i)|,  m(v) = v[c*_i] - max_{k != c*_i} v[k]
  *     McNemar    b = #{labelled i: full right, mode wrong}, c = #{labelled: full wrong, mode
  *                right} (the discordant pairs; the concordant ones carry no information)
- * argmax takes the first maximum (ties: the lower class), as drrl-base does.
+ * summed over i in index order. The per-sentence KL, argmax (the first maximum: ties go to the
+ * lower class, as drrl-base does) and margin are nn/logits.h's, the environment's reward KL's.
  *
  * McNemar's exact test (eval_mcnemar_p): under H0 (both classifiers equally accurate) each
  * discordant pair is a fair coin, so with n = b + c and X ~ Binomial(n, 1/2)
@@ -25,8 +26,8 @@
  * is the percentile interval [Q(alpha/2), Q(1 - alpha/2)], alpha = 1 - level, with Q the
  * linear interpolation of the sorted a_r at position q (R - 1) (the "type 7" quantile).
  * The bootstrap distribution of a_r is Binomial(n, k/n) / n, which the tests check. */
-#ifndef DRRL_CMD_EVAL_STATS_H
-#define DRRL_CMD_EVAL_STATS_H
+#ifndef DRRL_EVAL_EVAL_STATS_H
+#define DRRL_EVAL_EVAL_STATS_H
 
 #include <stdint.h>
 
@@ -44,15 +45,6 @@ typedef struct {
     double kl_mean;   /* mean KL(p_full || p_mode), nats */
     double dmargin;   /* mean |change of the logit margin of the full model's class| */
 } EvalCompare;
-
-/* eval_kl: KL(softmax(f) || softmax(z)) in nats, in double (>= 0). */
-double eval_kl(const float *f /* (K) */, const float *z /* (K) */, int K);
-
-/* eval_top_prob: max_k softmax(z)_k = exp(max z - logsumexp z), in double. */
-double eval_top_prob(const float *z /* (K) */, int K);
-
-/* eval_argmax: index of the first maximum of z (K). */
-int eval_argmax(const float *z, int K);
 
 /* eval_compare: the mode's logits (n, K) against the full model's (n, K); labels (n) (-1:
    unlabelled). correct (n) (may be NULL) receives 1 where a labelled sentence is predicted

@@ -1,6 +1,8 @@
 /* factors_eval.c: one (kind, rank) evaluation of drrl-factors over an encoded set (see
- * factors_eval.h). Violation: measured > bound * (1 + 1e-5) + 1e-6 (relative Frobenius
- * errors; the slack covers the float rounding of the kernels, which the bound excludes). */
+ * factors_eval.h): the batched passes, then the comparison with the full model by drrl-eval's
+ * eval_compare (eval/eval_stats.h: agreement, KL, margin; the same KL as the environment's
+ * reward). Violation: measured > bound * (1 + 1e-5) + 1e-6 (relative Frobenius errors; the
+ * slack covers the float rounding of the kernels, which the bound excludes). */
 #include "eval/factors_eval.h"
 
 #include <math.h>
@@ -8,32 +10,11 @@
 #include <string.h>
 
 #include "core/timer.h"
+#include "eval/eval_stats.h"
 
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
-}
-
-/* log-softmax of z (K) in double */
-static void log_softmax(double *out, const float *z, int K) {
-    double mx = z[0], s = 0;
-    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
-    for (int k = 0; k < K; k++) s += exp((double)z[k] - mx);
-    for (int k = 0; k < K; k++) out[k] = (double)z[k] - mx - log(s);
-}
-
-static int argmax(const float *z, int K) {
-    int a = 0;
-    for (int k = 1; k < K; k++) a = z[k] > z[a] ? k : a;
-    return a;
-}
-
-/* z[c] - max over the other classes */
-static double margin(const float *z, int K, int c) {
-    double o = -INFINITY;
-    for (int k = 0; k < K; k++)
-        if (k != c && z[k] > o) o = z[k];
-    return (double)z[c] - o;
 }
 
 /* per-layer bound vs measured error on this pass; appends to tight[], rel[] */
@@ -64,20 +45,20 @@ Status factors_eval(Ranked *R, const EncodedSet *s, const RankSpec *spec, int wi
     const int n = s->n, K = R->K, L = R->L, batch = R->max_B, W = s->max_len;
     uint64_t *key = malloc(sizeof(uint64_t) * (size_t)n);
     int32_t *order = malloc(sizeof(int32_t) * (size_t)n);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)batch * W), *labels = malloc(sizeof(int32_t) * batch);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)batch * W);
     uint8_t *mask = malloc((size_t)batch * W);
     const long nbmax = with_bound ? (long)n * L : 1;
     double *tight = malloc(sizeof(double) * nbmax), *rel = malloc(sizeof(double) * nbmax);
     double *work = malloc(sizeof(double) * 3 * (size_t)batch);
+    /* (n, K) this run's logits in set order: the full run's go straight to out_ref */
+    float *zm = ref ? malloc(sizeof(float) * (size_t)n * K) : out_ref->logits;
     Status st = ST_OK;
-    if (!key || !order || !ids || !labels || !mask || !tight || !rel || !work)
+    if (!key || !order || !ids || !mask || !tight || !rel || !work || !zm)
         st = err_set(e, ST_NOMEM, "factors_eval: out of memory for %d rows", n);
-    if (!st && K > 16) st = err_set(e, ST_INVALID, "factors_eval: at most 16 classes, found %d", K);
     if (!st && W > R->max_N)
         st = err_set(e, ST_INVALID, "factors_eval: rows of %d tokens, planned for %d", W, R->max_N);
     RankSpec sp[BERT_MAX_LAYERS];
     for (int l = 0; l < L; l++) sp[l] = *spec;
-    double kl = 0, dm = 0, lp[16], lq[16];
     const double t0 = time_now();
     if (!st) {
         for (int i = 0; i < n; i++) key[i] = ((uint64_t)(uint32_t)s->len[i] << 32) | (uint32_t)i;
@@ -87,7 +68,7 @@ Status factors_eval(Ranked *R, const EncodedSet *s, const RankSpec *spec, int wi
     for (int at = 0; at < n && !st; at += batch) {
         const int B = n - at < batch ? n - at : batch;
         const int N = encoded_max_len(s, order + at, B);
-        encoded_gather(s, order + at, B, N, ids, mask, labels);
+        encoded_gather(s, order + at, B, N, ids, mask, NULL);
         st = ranked_begin(R, ids, NULL, mask, B, N, e);
         for (int l = 0; l < L && !st; l++)
             st = with_bound ? layer_with_bound(R, &sp[l], work, tight, rel, &row->n_bound,
@@ -97,36 +78,23 @@ Status factors_eval(Ranked *R, const EncodedSet *s, const RankSpec *spec, int wi
         if (st) break;
         row->attn_flops += ranked_attn_flops(R);
         row->model_flops += ranked_model_flops(R);
-        for (int b = 0; b < B; b++) {
-            const int i = order[at + b];
-            const float *z = R->logits + (size_t)b * K;
-            const int pred = argmax(z, K);
-            if (labels[b] >= 0) row->n_labeled++, row->correct += pred == labels[b];
-            if (!ref) {
-                memcpy(out_ref->logits + (size_t)i * K, z, sizeof(float) * K);
-                out_ref->pred[i] = pred;
-                row->agree++;
-                continue;
-            }
-            const float *zf = ref->logits + (size_t)i * K;
-            const int c = ref->pred[i];
-            row->agree += pred == c;
-            log_softmax(lp, zf, K);
-            log_softmax(lq, z, K);
-            for (int k = 0; k < K; k++) kl += exp(lp[k]) * (lp[k] - lq[k]);
-            dm += fabs(margin(z, K, c) - margin(zf, K, c));
-        }
+        for (int b = 0; b < B; b++)
+            memcpy(zm + (size_t)order[at + b] * K, R->logits + (size_t)b * K, sizeof(float) * K);
     }
     row->seconds = time_now() - t0;
     row->n = n;
-    row->accuracy = row->n_labeled ? (double)row->correct / row->n_labeled : NAN;
-    row->agreement = n ? (double)row->agree / n : NAN;
-    row->kl = n ? kl / n : NAN;
-    row->dmargin = n ? dm / n : NAN;
+    if (!st) { /* the full run against itself: agreement 1, KL and dmargin 0 exactly */
+        EvalCompare c;
+        eval_compare(ref ? ref->logits : zm, zm, s->label, n, K, NULL, &c);
+        row->n_labeled = c.n_labeled, row->correct = c.correct, row->agree = c.agree;
+        row->accuracy = c.accuracy, row->agreement = c.agreement;
+        row->kl = c.kl_mean, row->dmargin = c.dmargin;
+    }
     /* (sequence, layer) pairs: far below INT_MAX for any split drrl-factors reads */
     const int nb = (int)row->n_bound;
     row->rel_median = with_bound && nb > 0 ? time_median(rel, nb) : NAN;
     row->tight_median = with_bound && nb > 0 ? time_median(tight, nb) : NAN;
-    free(key), free(order), free(ids), free(labels), free(mask), free(tight), free(rel), free(work);
+    free(key), free(order), free(ids), free(mask), free(tight), free(rel), free(work);
+    if (ref) free(zm);
     return st;
 }

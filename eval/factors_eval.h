@@ -1,10 +1,11 @@
 /* factors_eval.h: one evaluation of drrl-factors: every sentence of an encoded set through
  * the ranked forward with all layers at one kernel and rank, compared with the full model's
- * output (agreement, KL(p_full || p_r), change of logit margin), with counted FLOPs and, for
+ * output (agreement, KL(p_full || p_r), change of logit margin: eval/eval_stats.h's
+ * eval_compare, on nn/logits.h's numerics), with counted FLOPs and, for
  * weight-level kinds, the perturbation bound of every layer against the measured relative
  * error of its attention output on the hidden states of that same pass. */
-#ifndef DRRL_CMD_FACTORS_EVAL_H
-#define DRRL_CMD_FACTORS_EVAL_H
+#ifndef DRRL_EVAL_FACTORS_EVAL_H
+#define DRRL_EVAL_FACTORS_EVAL_H
 
 #include <stdint.h>
 
@@ -24,14 +25,14 @@ typedef struct {
     double seconds;                   /* wall time (bounds and teacher included) */
 } EvalRow;
 
-/* FullRef: the full model's outputs on the set, (n, K) row i = sentence i. */
+/* FullRef: the full model's outputs on the set. */
 typedef struct {
-    float *logits;
-    int32_t *pred;
+    float *logits; /* (n, K) row i = sentence i */
 } FullRef;
 
 /* factors_eval: run spec (all layers) over s in batches of up to R->max_B length-sorted
-   sentences. ref NULL: this is the full run, which fills out_ref (n, K) instead (agreement
+   sentences, then compare its logits with ref's by eval_compare (eval/eval_stats.h; sums in
+   set order). ref NULL: this is the full run, which fills out_ref (n, K) instead (agreement
    then 1, KL 0). with_bound: RANK_PLAIN / RANK_WHITENED only, tight bound per layer. */
 Status factors_eval(Ranked *R, const EncodedSet *s, const RankSpec *spec, int with_bound,
                     const FullRef *ref, FullRef *out_ref, EvalRow *row, Err *e);

@@ -11,6 +11,7 @@
 #include "core/timer.h"
 #include "data/imdb.h"
 #include "data/tsv.h"
+#include "nn/logits.h"
 
 /* ------------------------------------------------------------------ data */
 
@@ -181,8 +182,7 @@ Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, Eva
         bert_forward(m, ids, NULL, mask, NULL, B, N, 0, NULL);
         const float *lg = bert_logits(m);
         for (int b = 0; b < B; b++) {
-            int arg = 0;
-            for (int k = 1; k < K; k++) arg = lg[b * K + k] > lg[b * K + arg] ? k : arg;
+            const int arg = logits_argmax(lg + (size_t)b * K, K); /* ties: the lower class */
             int row = order[at + b];
             if (pred) pred[row] = arg;
             int y = labels[b];

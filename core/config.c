@@ -1,7 +1,8 @@
 /* config.c: YAML configuration files loaded into typed structs driven by a ConfigSchema
  * table, and command-line overrides (see config.h). The text is read into a node tree
- * (config_tree.c), which is walked here against the schema: defaults, file, overrides,
- * required keys, validate. Printing back as YAML is in config_emit.c.
+ * (config_tree.c), which is walked here against the schema: defaults, the files it includes
+ * (config_include.c), file, overrides, required keys, validate. Printing back as YAML is in
+ * config_emit.c.
  *
  * Every error goes through cfg_fail so that all messages share one shape:
  *   ORIGIN: key.path: expected ..., found ...
@@ -303,6 +304,7 @@ static Status pair_apply(const Ctx *c, const ConfigSchema *s, const Node *map, i
         if (map->kids[j]->kind == N_SCALAR && !strcmp(map->kids[j]->text, k->text))
             return cfg_fail(c, ST_CONFIG, k, path,
                             "expected a key given once, found a duplicate '%s'", k->text);
+    if (!prefix[0] && !strcmp(k->text, CFG_INCLUDE_KEY)) return ST_OK; /* include_apply */
     int fi = schema_find(s, path);
     if (fi >= 0) {
         given[fi] = 1;
@@ -413,7 +415,23 @@ static Status check_required(const ConfigSchema *s, const Node *root, const char
     return ST_OK;
 }
 
-/* load_tree: apply the parsed file (root may be NULL: empty), then the overrides. */
+/* include_apply: the files root includes (config_include.c), base first, each overriding the
+   one before; the file itself is applied after them. */
+static Status include_apply(const ConfigSchema *s, void *cfg, const Node *root, const char *name,
+                            char *given, Err *e) {
+    CfgIncludes inc;
+    Status st = cfg_includes_read(root, name, &inc, e);
+    for (int i = 0; !st && i < inc.n; i++) {
+        Ctx c = { .file = inc.file[i], .e = e };
+        if (inc.root[i] && !cfg_node_is_null(inc.root[i]))
+            st = map_apply(&c, s, inc.root[i], "", cfg, given, 0);
+    }
+    cfg_includes_free(&inc);
+    return st;
+}
+
+/* load_tree: apply the parsed file (root may be NULL: empty) after the files it includes,
+   then the overrides. */
 static Status load_tree(const ConfigSchema *s, void *cfg, const Node *root, const char *name,
                         const char *const *overrides, int n_over, char *given, Err *e) {
     Ctx c = { .file = name, .e = e };
@@ -422,7 +440,8 @@ static Status load_tree(const ConfigSchema *s, void *cfg, const Node *root, cons
     if (root && root->kind != N_MAP)
         return cfg_fail(&c, ST_CONFIG, root, NULL, "expected a mapping, found %s",
                         cfg_node_shape(root));
-    if (root) st = map_apply(&c, s, root, "", cfg, given, 0);
+    if (root) st = include_apply(s, cfg, root, name, given, e);
+    if (root && !st) st = map_apply(&c, s, root, "", cfg, given, 0);
     for (int i = 0; !st && i < n_over; i++)
         st = override_apply(s, cfg, overrides[i], given, e);
     if (!st) st = check_required(s, root, name, given, e);
@@ -453,37 +472,12 @@ Status config_load_text(const ConfigSchema *s, void *cfg, const char *text, cons
     return load_buffer(s, cfg, text, strlen(text), name ? name : "<text>", overrides, n_over, e);
 }
 
-/* file_read: the whole file, malloc'd and NUL-terminated. */
-static Status file_read(const char *path, char **out, size_t *len, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) { free(buf); buf = NULL; break; }
-        buf = bigger;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!buf) return err_set(e, ST_NOMEM, "%s: out of memory", path);
-    if (bad) { free(buf); return err_set(e, ST_IO, "%s: cannot read: %s", path, strerror(saved)); }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return ST_OK;
-}
-
 Status config_load(const ConfigSchema *s, void *cfg, const char *path,
                    const char *const *overrides, int n_over, Err *e) {
     if (!path) return load_buffer(s, cfg, NULL, 0, NULL, overrides, n_over, e);
     char *text = NULL;
     size_t len = 0;
-    Status st = file_read(path, &text, &len, e);
+    Status st = cfg_file_read(path, &text, &len, e);
     if (st) return st;
     st = load_buffer(s, cfg, text, len, path, overrides, n_over, e);
     free(text);

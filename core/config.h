@@ -3,8 +3,13 @@
  * A ConfigSchema lists every key the struct accepts: its dotted path ("model.n_layers"),
  * its type, where it lives in the struct (offsetof), whether it is required, its default,
  * its allowed range or choices. Loading is:
- *   defaults -> the YAML file -> command-line overrides "key.path=value" -> required check
- *   -> schema->validate (cross-field checks).
+ *   defaults -> the files the YAML file includes -> the YAML file -> command-line overrides
+ *   "key.path=value" -> required check -> schema->validate (cross-field checks).
+ * A file may hold a top-level `include: OTHER.yaml` (relative to the including file's folder):
+ * OTHER's keys are the base and the including file's keys override them key by key (a list
+ * is replaced whole); OTHER may include another file, at most 8 deep; a cycle, a missing
+ * file or a chain too deep is an error at the include line (core/config_include.c). The
+ * resolved config (config_to_yaml) holds no include: it is what checkpoints store.
  * Every error names its origin and the key, in the form
  *   FILE:LINE:COLUMN: key.path: expected ..., found ...
  * (lines and columns 1-based), or for an override

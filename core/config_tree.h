@@ -54,4 +54,27 @@ const char *cfg_node_found(const Node *nd, char *buf, size_t n);
 /* cfg_node_shape: "a scalar", "a mapping" or "a sequence" (structural mismatches). */
 const char *cfg_node_shape(const Node *nd);
 
+/* ---- config_include.c: the top-level include key and the file reader */
+
+#define CFG_INCLUDE_KEY "include" /* top-level key naming a base config file */
+#define CFG_INCLUDE_MAX 8         /* files in one include chain, the including one aside */
+
+/* The files an include chain names, base first (file[0] is included by file[1], ..., the
+   last by the file that was loaded); real: realpath(3) of each file read, for cycles. */
+typedef struct {
+    int n;
+    char *file[CFG_INCLUDE_MAX];  /* names as resolved (folder of the includer + value) */
+    Node *root[CFG_INCLUDE_MAX];  /* parsed trees (NULL for an empty file) */
+    char *real[CFG_INCLUDE_MAX + 1];
+} CfgIncludes;
+
+/* cfg_file_read: the whole file at path, malloc'd and NUL-terminated, its length in len. */
+Status cfg_file_read(const char *path, char **out, size_t *len, Err *e);
+/* cfg_includes_read: follow root's include chain (root read from the file called name);
+   errors name the including file's include line, or the included file's own line. On
+   error inc is empty. */
+Status cfg_includes_read(const Node *root, const char *name, CfgIncludes *inc, Err *e);
+/* cfg_includes_free: free the chain (inc becomes empty). */
+void cfg_includes_free(CfgIncludes *inc);
+
 #endif

@@ -1,12 +1,14 @@
 /* test_config.c: tests of core/config.c: YAML loading into a schema-driven struct,
  * defaults, overrides, the required-key check, the validate hook, exact error messages
- * (file:line:column, key path, expected/found) and the config_to_yaml round trip.
+ * (file:line:column, key path, expected/found), the config_to_yaml round trip, and the
+ * top-level include (base and override, chains, cycles, depth, missing files).
  * Fixture files are written to a fresh mkdtemp directory under /tmp and removed after. */
 #include "core/config.h"
 #include "tests/check.h"
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A config touching every field type, sections two deep, a required key, a hook. */
@@ -204,7 +206,8 @@ static void test_file_errors(void) {
                       "found unknown key 'zzz'", __LINE__);
     expect_file_error("model:\n  attn:\n    kindd: x\n", NULL,
                       ":3:5: model.attn.kindd: expected a known key (one of: kind, causal, "
-                      "scales), found unknown key 'kindd'", __LINE__);
+                      "scales), found unknown key 'kindd'; did you mean model.attn.kind?",
+                      __LINE__);
     /* wrong types */
     expect_file_error("model:\n  n_layers: abc\n", NULL,
                       ":2:13: model.n_layers: expected an integer, found 'abc'", __LINE__);
@@ -355,6 +358,110 @@ static void test_round_trip(void) {
     if (f) fclose(f);
 }
 
+/* expect_include_error: loading tmpdir/file fails with status st and exactly the message
+   want, in which every "@" stands for tmpdir. */
+static void expect_include_error(const char *file, Status st, const char *want, int line) {
+    TestCfg c;
+    Err e;
+    char path[512], full[ERR_MSG_MAX];
+    size_t n = 0, dl = strlen(tmpdir);
+    for (const char *w = want; *w && n + dl + 1 < sizeof full; w++)
+        if (*w == '@') memcpy(full + n, tmpdir, dl), n += dl;
+        else full[n++] = *w;
+    full[n] = '\0';
+    snprintf(path, sizeof path, "%s/%s", tmpdir, file);
+    CHECK(config_load(&test_schema, &c, path, NULL, 0, &e) == st, "line %d: status %s", line,
+          status_name(e.status));
+    CHECK(!strcmp(e.msg, full), "line %d:\n  got  '%s'\n  want '%s'", line, e.msg, full);
+}
+
+/* include: the included file is the base, the including file overrides key by key (a list
+   whole), overrides win over both, chains, and every error at its file and line */
+static void test_include(void) {
+    static const char *const names[] = {
+        "base.yaml", "sub/top.yaml", "sub/mid.yaml", "flat.yaml", "miss.yaml", "c1.yaml",
+        "c2.yaml", "self.yaml", "bad.yaml", "badinc.yaml", "list.yaml", "twice.yaml",
+        "d0.yaml", "d1.yaml", "d2.yaml", "d3.yaml", "d4.yaml", "d5.yaml", "d6.yaml", "d7.yaml",
+        "d8.yaml", "d9.yaml"};
+    char path[512], sub[512];
+    snprintf(sub, sizeof sub, "%s/sub", tmpdir);
+    CHECK(mkdir(sub, 0700) == 0, "mkdir %s", sub);
+    write_fixture("base.yaml", "model:\n  n_layers: 3\n  ranks: [1, 2, 3]\n  attn:\n"
+                  "    kind: linear\ntrain:\n  steps: 10\n  lr: 0.01\nname: base\nseed: 5\n",
+                  path, sizeof path);
+    write_fixture("sub/mid.yaml", "include: ../base.yaml\ntrain:\n  lr: 0.02\nseed: 6\n", path,
+                  sizeof path);
+    write_fixture("sub/top.yaml", "model:\n  ranks: [4]\n  attn:\n    causal: false\n"
+                  "include: mid.yaml\nseed: 7\n", path, sizeof path);
+    /* the same values in one file */
+    write_fixture("flat.yaml", "model:\n  n_layers: 3\n  ranks: [4]\n  attn:\n    kind: linear\n"
+                  "    causal: false\ntrain:\n  steps: 10\n  lr: 0.02\nname: ovr\nseed: 7\n",
+                  path, sizeof path);
+    TestCfg a, b;
+    Err e;
+    const char *over[] = {"name=ovr"};
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+    snprintf(path, sizeof path, "%s/sub/top.yaml", tmpdir);
+    CHECK(config_load(&test_schema, &a, path, over, 1, &e) == ST_OK, "include chain: %s", e.msg);
+    CHECK(a.n_layers == 3 && a.steps == 10 && !strcmp(a.kind, "linear"), "base keys");
+    CHECK(a.lr == 0.02 && a.seed == 7 && a.causal == 0, "overriding keys: lr %g seed %d",
+          a.lr, a.seed);
+    CHECK(a.ranks.n == 1 && a.ranks.v[0] == 4 && a.ranks.v[1] == 0, "list replaced whole");
+    CHECK(!strcmp(a.name, "ovr"), "command line wins: %s", a.name);
+    snprintf(path, sizeof path, "%s/flat.yaml", tmpdir);
+    CHECK(config_load(&test_schema, &b, path, NULL, 0, &e) == ST_OK, "flat: %s", e.msg);
+    CHECK(!memcmp(&a, &b, sizeof a), "include chain == the same values in one file");
+    char *text = NULL;
+    CHECK(config_to_yaml(&test_schema, &a, &text, &e) == ST_OK && text &&
+          !strstr(text, "include"), "the resolved config holds no include");
+    free(text);
+    /* text: a name without a folder resolves against the current directory; absolute works */
+    char abs[600];
+    snprintf(abs, sizeof abs, "include: %s/base.yaml\nseed: 8\n", tmpdir);
+    CHECK(config_load_text(&test_schema, &b, abs, "<text>", NULL, 0, &e) == ST_OK &&
+          b.steps == 10 && b.seed == 8, "text include: %s", e.msg);
+
+    write_fixture("miss.yaml", "seed: 1\ninclude: nope.yaml\n", path, sizeof path);
+    expect_include_error("miss.yaml", ST_IO, "@/miss.yaml:2:10: include: expected a readable "
+                         "config file, found 'nope.yaml' (@/nope.yaml: cannot open: No such "
+                         "file or directory)", __LINE__);
+    write_fixture("c1.yaml", "include: c2.yaml\n", path, sizeof path);
+    write_fixture("c2.yaml", "train:\n  steps: 1\ninclude: c1.yaml\n", path, sizeof path);
+    expect_include_error("c1.yaml", ST_CONFIG, "@/c2.yaml:3:10: include: expected no include "
+                         "cycle, found @/c1.yaml -> @/c2.yaml -> @/c1.yaml", __LINE__);
+    write_fixture("self.yaml", "include: self.yaml\n", path, sizeof path);
+    expect_include_error("self.yaml", ST_CONFIG, "@/self.yaml:1:10: include: expected no "
+                         "include cycle, found @/self.yaml -> @/self.yaml", __LINE__);
+    write_fixture("bad.yaml", "train:\n  steps: 1\nmodel:\n  n_layers: 99\n", path, sizeof path);
+    write_fixture("badinc.yaml", "# base\ninclude: bad.yaml\n", path, sizeof path);
+    expect_include_error("badinc.yaml", ST_CONFIG, "@/bad.yaml:4:13: model.n_layers: expected "
+                         "an integer in [1, 64], found 99", __LINE__);
+    write_fixture("list.yaml", "include: [base.yaml]\n", path, sizeof path);
+    expect_include_error("list.yaml", ST_CONFIG, "@/list.yaml:1:10: include: expected a file "
+                         "name, found a sequence", __LINE__);
+    write_fixture("twice.yaml", "include: base.yaml\ninclude: base.yaml\n", path, sizeof path);
+    expect_include_error("twice.yaml", ST_CONFIG, "@/twice.yaml:2:1: include: expected a key "
+                         "given once, found a duplicate 'include'", __LINE__);
+    /* d0 -> d1 -> ... -> d9: 9 includes, one too many; d1 (8 includes) loads */
+    for (int i = 0; i <= 9; i++) {
+        char name[16], body[64];
+        snprintf(name, sizeof name, "d%d.yaml", i);
+        if (i < 9) snprintf(body, sizeof body, "seed: %d\ninclude: d%d.yaml\n", i, i + 1);
+        else snprintf(body, sizeof body, "seed: 9\ntrain:\n  steps: 2\n");
+        write_fixture(name, body, path, sizeof path);
+    }
+    expect_include_error("d0.yaml", ST_CONFIG, "@/d8.yaml:2:10: include: expected at most 8 "
+                         "nested includes, found more", __LINE__);
+    snprintf(path, sizeof path, "%s/d1.yaml", tmpdir);
+    CHECK(config_load(&test_schema, &b, path, NULL, 0, &e) == ST_OK && b.seed == 1 &&
+          b.steps == 2, "8 nested includes: %s", e.msg);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+        remove(path);
+    }
+    rmdir(sub);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/drrl_test_config_XXXXXX");
     if (!mkdtemp(tmpdir)) return check_skip("test_config", "mkdtemp failed");
@@ -365,6 +472,7 @@ int main(void) {
     test_override_errors();
     test_misc_errors();
     test_round_trip();
+    test_include();
     char path[512];
     snprintf(path, sizeof path, "%s/t.yaml", tmpdir);
     remove(path);

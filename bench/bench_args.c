@@ -1,9 +1,7 @@
-/* bench_args.c: drrl-bench's flags (bench_args.h): defaults, parsing of integers, numbers,
- * comma-separated lists and kernel names, cross-flag checks, the usage text. */
+/* bench_args.c: drrl-bench's flags (bench_args.h): the CliSpec (--help text), defaults,
+ * parsing of integers, numbers, comma-separated lists and kernel names, cross-flag checks. */
 #include "bench/bench_args.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,113 +9,113 @@
 const char *const bench_kernel_names[K_COUNT] = {"exact",      "lowrank", "whitened",
                                                  "activation", "nystrom", "performer"};
 
-void bench_usage(FILE *f) {
-    fprintf(f,
-            "usage: drrl-bench [flags]                 time attention kernels against exact\n"
-            "       drrl-bench --calibrate OUT.h5 [--n ...] [--ranks ...] [--d ...] ...\n"
-            "  --n LIST          sequence lengths (default 128,256,512,1024,2048,4096,8192,16384)\n"
-            "  --kernels LIST    of exact,lowrank,whitened,activation,nystrom,performer (default all;\n"
-            "                    exact always runs: it is the reference)\n"
-            "  --ranks LIST      per-head ranks of lowrank, whitened, activation (default 16,32)\n"
-            "  --landmarks LIST  Nystrom landmarks (default 64,128)\n"
-            "  --features LIST   Performer features (default 64,128)\n"
-            "  --d D --heads H   layer width and heads (default 512, 8)\n"
-            "  --batch B         sequences per forward (default 1)\n"
-            "  --reps R          timed runs per configuration, median reported (default 5)\n"
-            "  --warmup W        discarded runs before timing, >= 1 (default 1)\n"
-            "  --threads T       OpenMP and OpenBLAS threads (default: as the environment says)\n"
-            "  --max-seconds S   skip a configuration whose runs would take longer (default 60;\n"
-            "                    0 = never skip)\n"
-            "  --peak GFLOPS     fp32 peak for the matmul efficiency column (default 233)\n"
-            "  --wstd S          std of the random weights and biases (default 0.02)\n"
-            "  --seed S          random layer, inputs and Performer features (default 1)\n"
-            "  --csv FILE        also write the rows as CSV\n"
-            "  --torch FILE.csv  PyTorch latencies (scripts/torch_bench.py) for the torch columns;\n"
-            "                    'auto' runs that script first (skipped with a note without torch)\n"
-            "  --calibrate FILE  measure the latency table (exact and low-rank at each rank for\n"
-            "                    each N) and write it to FILE (format drrl-latency, version 1)\n");
-}
+static const CliOpt OPTS[] = {
+    {"--n", "LIST", "sequence lengths (default 128,256,512,1024,2048,4096,8192,16384)"},
+    {"--kernels", "LIST", "of exact,lowrank,whitened,activation,nystrom,performer (default all;\n"
+     "exact always runs: it is the reference)"},
+    {"--ranks", "LIST", "per-head ranks of lowrank, whitened, activation (default 16,32)"},
+    {"--landmarks", "LIST", "Nystrom landmarks (default 64,128)"},
+    {"--features", "LIST", "Performer features (default 64,128)"},
+    {"--d", "D", "layer width (default 512)"},
+    {"--heads", "H", "attention heads, a divisor of D (default 8)"},
+    {"--batch", "B", "sequences per forward (default 1)"},
+    {"--reps", "R", "timed runs per configuration, median reported (default 5)"},
+    {"--warmup", "W", "discarded runs before timing, >= 1 (default 1)"},
+    {"--threads", "T", "OpenMP and OpenBLAS threads (default: as the environment says)"},
+    {"--max-seconds", "S", "skip a configuration whose runs would take longer (default 60;\n"
+     "0 = never skip)"},
+    {"--peak", "GFLOPS", "fp32 peak for the matmul efficiency column (default 233)"},
+    {"--wstd", "S", "std of the random weights and biases (default 0.02)"},
+    {"--torch", "FILE.csv", "PyTorch latencies (scripts/torch_bench.py) for the torch columns;\n"
+     "'auto' runs that script first (skipped with a note without torch)"},
+    {"--calibrate", "FILE.h5", "instead of the table: measure the latency table (exact and\n"
+     "low-rank at each rank for each N, of --d, --heads, --batch) and write\n"
+     "it to FILE.h5 (format drrl-latency, version 1)"},
+};
 
-/* int_of: a decimal integer in [lo, hi] filling all of s; -1 if not. */
-static int int_of(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return -1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
+const CliSpec bench_cli = {
+    .prog = "drrl-bench",
+    .synopsis = "drrl-bench [--n LIST] [--kernels LIST] [--ranks LIST] ... [--out DIR]\n"
+                "       drrl-bench --calibrate FILE.h5 [--n LIST] [--ranks LIST] [--d D] ...",
+    .about = "Times one attention layer (seeded random weights, LayerNorm-shaped random inputs)\n"
+             "at each sequence length: exact attention and the selected kernels at their ranks.\n"
+             "Prints one row per configuration: median latency, counted FLOPs, FLOPs and latency\n"
+             "ratios vs exact in the same run, fidelity (cosine, relative error) vs exact, the\n"
+             "tight perturbation bound, GFLOP/s, matmul efficiency, and PyTorch's latency with\n"
+             "--torch. Reads nothing but --torch FILE; with --out DIR writes the rows to\n"
+             "DIR/bench.csv (columns: bench/bench_report.h, docs/attention.md). --calibrate\n"
+             "instead writes the latency table that drrl-train's reward reads (latency.file).",
+    .opts = OPTS,
+    .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
+    .common = CLI_SEED | CLI_OUT,
+    .seed_help = "seed of the random layer, its inputs and the Performer features\n(default 1)",
+    .out_help = "write DIR/bench.csv (and, with --torch auto, PyTorch's times\n"
+                "DIR/torch.csv); DIR is created if missing",
+};
 
-static Status parse_int(const char *flag, const char *s, long lo, long hi, int *out, Err *e) {
-    long v;
-    if (int_of(s, lo, hi, &v))
-        return err_set(e, ST_CONFIG, "%s: expected an integer in [%ld, %ld], found '%s'", flag, lo,
-                       hi, s);
+static Status get_int(const CliArgs *c, const char *flag, long lo, long hi, int *out, Err *e) {
+    long v = *out;
+    Status s = cli_int(&bench_cli, c, flag, lo, hi, &v, e);
     *out = (int)v;
-    return ST_OK;
+    return s;
 }
 
-static Status parse_num(const char *flag, const char *s, double lo, double *out, Err *e) {
+/* get_num: a finite number >= lo. */
+static Status get_num(const CliArgs *c, const char *flag, double lo, double *out, Err *e) {
+    const char *s = cli_get(&bench_cli, c, flag);
+    if (!s) return ST_OK;
     char *end;
-    double v = s && *s ? strtod(s, &end) : NAN;
-    if (!s || !*s || *end || !isfinite(v) || v < lo)
-        return err_set(e, ST_CONFIG, "%s: expected a number >= %g, found '%s'", flag, lo,
-                       s ? s : "");
+    double v = *s ? strtod(s, &end) : NAN;
+    if (!*s || *end || !isfinite(v) || v < lo)
+        return err_set(e, ST_INVALID, "%s: expected a number >= %g, found '%s'", flag, lo, s);
     *out = v;
     return ST_OK;
 }
 
-/* parse_list: a comma-separated list of integers >= 1, at most BENCH_MAX_LIST, distinct. */
-static Status parse_list(const char *flag, const char *s, int *out, int *n, Err *e) {
-    char buf[1024];
-    if (!s || strlen(s) >= sizeof buf)
-        return err_set(e, ST_CONFIG, "%s: expected a comma-separated list of integers >= 1, found "
-                       "'%s'", flag, s ? s : "");
-    strcpy(buf, s);
-    *n = 0;
-    char *save = NULL;
-    int items = 0;
+/* get_list: a comma-separated list of distinct integers >= 1, at most BENCH_MAX_LIST. */
+static Status get_list(const CliArgs *c, const char *flag, int *out, int *n, Err *e) {
+    const char *s = cli_get(&bench_cli, c, flag);
+    if (!s) return ST_OK;
+    int items = 1;
     for (const char *p = s; *p; p++) items += *p == ',';
-    if (items + 1 > BENCH_MAX_LIST)
-        return err_set(e, ST_CONFIG, "%s: expected at most %d values, found %d", flag,
-                       BENCH_MAX_LIST, items + 1);
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long v;
-        if (int_of(tok, 1, INT_MAX, &v))
-            return err_set(e, ST_CONFIG, "%s: expected a comma-separated list of integers >= 1, "
-                           "found '%s'", flag, tok);
+    if (items > BENCH_MAX_LIST)
+        return err_set(e, ST_INVALID, "%s: expected at most %d values, found %d", flag,
+                       BENCH_MAX_LIST, items);
+    *n = 0;
+    for (const char *p = s;; p++) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || v < 1 || v > 1 << 30 || *p == '+' || *p == ' ')
+            return err_set(e, ST_INVALID, "%s: expected a comma-separated list of integers >= 1, "
+                           "found '%s'", flag, s);
         for (int i = 0; i < *n; i++)
             if (out[i] == v)
-                return err_set(e, ST_CONFIG, "%s: expected distinct values, found %ld twice", flag,
-                               v);
+                return err_set(e, ST_INVALID, "%s: expected distinct values, found %ld twice",
+                               flag, v);
         out[(*n)++] = (int)v;
+        if (!*end) return ST_OK;
+        p = end;
     }
-    if (*n == 0 || items + 1 != *n)
-        return err_set(e, ST_CONFIG, "%s: expected a comma-separated list of integers >= 1, found "
-                       "'%s'", flag, s);
-    return ST_OK;
 }
 
-static Status parse_kernels(const char *s, int *sel, Err *e) {
-    char buf[256];
-    if (strlen(s) >= sizeof buf) return err_set(e, ST_CONFIG, "--kernels: list too long");
-    strcpy(buf, s);
+static Status get_kernels(const CliArgs *c, int *sel, Err *e) {
+    const char *s = cli_get(&bench_cli, c, "--kernels");
+    if (!s) return ST_OK;
     for (int k = 0; k < K_COUNT; k++) sel[k] = 0;
-    char *save = NULL;
-    int any = 0;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
         int k = 0;
-        while (k < K_COUNT && strcmp(tok, bench_kernel_names[k]) != 0) k++;
+        while (k < K_COUNT && (strlen(bench_kernel_names[k]) != len ||
+                               strncmp(p, bench_kernel_names[k], len)))
+            k++;
         if (k == K_COUNT)
-            return err_set(e, ST_CONFIG, "--kernels: expected a comma-separated list of exact, "
-                           "lowrank, whitened, activation, nystrom, performer, found '%s'", tok);
+            return err_set(e, ST_INVALID, "--kernels: expected a comma-separated list of exact, "
+                           "lowrank, whitened, activation, nystrom, performer, found '%.*s'",
+                           (int)len, p);
         sel[k] = 1;
-        any = 1;
+        if (!p[len]) break;
+        p += len + 1;
     }
-    if (!any)
-        return err_set(e, ST_CONFIG, "--kernels: expected a comma-separated list of exact, "
-                       "lowrank, whitened, activation, nystrom, performer, found '%s'", s);
     sel[K_EXACT] = 1;
     return ST_OK;
 }
@@ -142,56 +140,71 @@ static void defaults(BenchArgs *a) {
 /* check: the cross-flag constraints. */
 static Status check(const BenchArgs *a, Err *e) {
     if (a->d % a->H)
-        return err_set(e, ST_CONFIG, "--heads: expected a divisor of --d %d, found %d", a->d, a->H);
+        return err_set(e, ST_INVALID, "--heads: expected a divisor of --d %d, found %d", a->d,
+                       a->H);
     const int dh = a->d / a->H;
     for (int i = 0; i < a->nr; i++)
         if (a->ranks[i] > dh)
-            return err_set(e, ST_CONFIG, "--ranks: expected ranks in [1, %d] (the head size "
+            return err_set(e, ST_INVALID, "--ranks: expected ranks in [1, %d] (the head size "
                            "d/heads = %d/%d), found %d", dh, a->d, a->H, a->ranks[i]);
     if (a->nr > 16)
-        return err_set(e, ST_CONFIG, "--ranks: expected at most 16 ranks, found %d", a->nr);
+        return err_set(e, ST_INVALID, "--ranks: expected at most 16 ranks, found %d", a->nr);
+    if (a->calibrate && a->out)
+        return err_set(e, ST_INVALID, "--out: expected no --out with --calibrate (it writes only "
+                       "FILE.h5), found --out %s", a->out);
     return ST_OK;
 }
 
-Status bench_args_parse(BenchArgs *a, int argc, char **argv, Err *e) {
+Status bench_args_from_cli(BenchArgs *a, const CliArgs *c, Err *e) {
     defaults(a);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            a->help = 1;
-            return ST_OK;
-        }
-        if (strncmp(f, "--", 2) != 0)
-            return err_set(e, ST_CONFIG, "expected a flag (see --help), found '%s'", f);
-        if (i + 1 >= argc)
-            return err_set(e, ST_CONFIG, "%s: expected a value after it, found the end of the "
-                           "command line", f);
-        const char *v = argv[++i];
-        Status s;
-        long big = INT_MAX;
-        if (!strcmp(f, "--n")) s = parse_list(f, v, a->n, &a->nn, e);
-        else if (!strcmp(f, "--kernels")) s = parse_kernels(v, a->kernel, e);
-        else if (!strcmp(f, "--ranks")) s = parse_list(f, v, a->ranks, &a->nr, e);
-        else if (!strcmp(f, "--landmarks")) s = parse_list(f, v, a->landmarks, &a->nl, e);
-        else if (!strcmp(f, "--features")) s = parse_list(f, v, a->features, &a->nf, e);
-        else if (!strcmp(f, "--d")) s = parse_int(f, v, 1, 65536, &a->d, e);
-        else if (!strcmp(f, "--heads")) s = parse_int(f, v, 1, 65536, &a->H, e);
-        else if (!strcmp(f, "--batch")) s = parse_int(f, v, 1, 65536, &a->B, e);
-        else if (!strcmp(f, "--reps")) s = parse_int(f, v, 1, 100000, &a->reps, e);
-        else if (!strcmp(f, "--warmup")) s = parse_int(f, v, 1, 100000, &a->warmup, e);
-        else if (!strcmp(f, "--threads")) s = parse_int(f, v, 1, 1024, &a->threads, e);
-        else if (!strcmp(f, "--max-seconds")) s = parse_num(f, v, 0, &a->max_seconds, e);
-        else if (!strcmp(f, "--peak")) s = parse_num(f, v, 1e-9, &a->peak, e);
-        else if (!strcmp(f, "--wstd")) s = parse_num(f, v, 0, &a->wstd, e);
-        else if (!strcmp(f, "--seed")) {
-            int sd = 0;
-            s = parse_int(f, v, 0, big, &sd, e);
-            a->seed = (uint64_t)sd;
-        } else if (!strcmp(f, "--csv")) a->csv = v, s = ST_OK;
-        else if (!strcmp(f, "--torch")) a->torch = v, s = ST_OK;
-        else if (!strcmp(f, "--calibrate")) a->calibrate = v, s = ST_OK;
-        else return err_set(e, ST_CONFIG, "expected a known flag (see --help), found '%s'", f);
-        if (s) return s;
-    }
-    return check(a, e);
+    if (c->has_seed) a->seed = c->seed;
+    a->out = c->out;
+    a->torch = cli_get(&bench_cli, c, "--torch");
+    a->calibrate = cli_get(&bench_cli, c, "--calibrate");
+    Status s = cli_exclusive(&bench_cli, c, "--calibrate", "--torch", e);
+    if (!s) s = get_list(c, "--n", a->n, &a->nn, e);
+    if (!s) s = get_kernels(c, a->kernel, e);
+    if (!s) s = get_list(c, "--ranks", a->ranks, &a->nr, e);
+    if (!s) s = get_list(c, "--landmarks", a->landmarks, &a->nl, e);
+    if (!s) s = get_list(c, "--features", a->features, &a->nf, e);
+    if (!s) s = get_int(c, "--d", 1, 65536, &a->d, e);
+    if (!s) s = get_int(c, "--heads", 1, 65536, &a->H, e);
+    if (!s) s = get_int(c, "--batch", 1, 65536, &a->B, e);
+    if (!s) s = get_int(c, "--reps", 1, 100000, &a->reps, e);
+    if (!s) s = get_int(c, "--warmup", 1, 100000, &a->warmup, e);
+    if (!s) s = get_int(c, "--threads", 1, 1024, &a->threads, e);
+    if (!s) s = get_num(c, "--max-seconds", 0, &a->max_seconds, e);
+    if (!s) s = get_num(c, "--peak", 1e-9, &a->peak, e);
+    if (!s) s = get_num(c, "--wstd", 0, &a->wstd, e);
+    if (!s && a->torch && !*a->torch)
+        s = err_set(e, ST_INVALID, "--torch: expected a CSV file or 'auto', found ''");
+    if (!s && a->calibrate && !*a->calibrate)
+        s = err_set(e, ST_INVALID, "--calibrate: expected a file name, found ''");
+    if (!s && a->out && !*a->out)
+        s = err_set(e, ST_INVALID, "--out: expected a folder, found ''");
+    return s ? s : check(a, e);
+}
+
+/* print_list: " FLAG v1,v2,..." */
+static void print_list(FILE *f, const char *flag, const int *v, int n) {
+    fprintf(f, " %s ", flag);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%d", i ? "," : "", v[i]);
+}
+
+void bench_args_print(FILE *f, const BenchArgs *a) {
+    fprintf(f, "resolved flags: drrl-bench");
+    print_list(f, "--n", a->n, a->nn);
+    fprintf(f, " --kernels ");
+    for (int k = 0, first = 1; k < K_COUNT; k++)
+        if (a->kernel[k]) fprintf(f, "%s%s", first ? "" : ",", bench_kernel_names[k]), first = 0;
+    print_list(f, "--ranks", a->ranks, a->nr);
+    print_list(f, "--landmarks", a->landmarks, a->nl);
+    print_list(f, "--features", a->features, a->nf);
+    fprintf(f, " --d %d --heads %d --batch %d --reps %d --warmup %d --threads %d --max-seconds %g"
+            " --peak %g --wstd %g --seed %llu", a->d, a->H, a->B, a->reps, a->warmup, a->threads,
+            a->max_seconds, a->peak, a->wstd, (unsigned long long)a->seed);
+    if (a->torch) fprintf(f, " --torch %s", a->torch);
+    if (a->calibrate) fprintf(f, " --calibrate %s", a->calibrate);
+    if (a->out) fprintf(f, " --out %s", a->out);
+    fprintf(f, "\n");
 }

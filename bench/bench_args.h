@@ -1,11 +1,13 @@
-/* bench_args.h: the command line of drrl-bench: its flags, their defaults, parsing with
- * clear messages, and the usage text. */
-#ifndef DRRL_CMD_BENCH_ARGS_H
-#define DRRL_CMD_BENCH_ARGS_H
+/* bench_args.h: the command line of drrl-bench: its flags (a core/cli.h spec, which also
+ * gives --help, --version, --seed, --out, --quiet and --verbose), their defaults, and the
+ * conversion of the parsed flags into BenchArgs with messages "FLAG: expected X, found Y". */
+#ifndef DRRL_BENCH_ARGS_H
+#define DRRL_BENCH_ARGS_H
 
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/cli.h"
 #include "core/err.h"
 
 #define BENCH_MAX_LIST 32
@@ -35,15 +37,20 @@ typedef struct {
     double max_seconds;                        /* skip a configuration predicted longer; 0: never */
     double peak;                               /* fp32 peak GFLOP/s for mm_eff */
     double wstd;                               /* std of the random weights and biases */
-    uint64_t seed;
-    const char *csv;                           /* NULL: no CSV */
+    uint64_t seed;                             /* --seed (default 1) */
+    const char *out;                           /* --out DIR: NULL, or the folder of bench.csv */
     const char *torch;                         /* NULL, a CSV path, or "auto" */
     const char *calibrate;                     /* NULL, or the latency table file to write */
-    int help;                                  /* --help given */
 } BenchArgs;
 
-/* bench_args_parse: defaults, then argv; ST_CONFIG with a message naming the flag. */
-Status bench_args_parse(BenchArgs *a, int argc, char **argv, Err *e);
-void bench_usage(FILE *f);
+/* bench_cli: drrl-bench's flags, synopsis and about text, for cli_parse. */
+extern const CliSpec bench_cli;
+
+/* bench_args_from_cli: the defaults, then the flags c parsed by cli_parse(&bench_cli, ...),
+   then the cross-flag checks; ST_INVALID with a message naming the flag. */
+Status bench_args_from_cli(BenchArgs *a, const CliArgs *c, Err *e);
+
+/* bench_args_print: a's every setting as one drrl-bench command line (--verbose). */
+void bench_args_print(FILE *f, const BenchArgs *a);
 
 #endif

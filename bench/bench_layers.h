@@ -2,8 +2,8 @@
  * call: plan the selected kernels for B x N tokens, run one configuration (kernel, rank),
  * free. The layers embed memory plans and register pointers to themselves: allocate a
  * BenchLayers on the heap and never copy it. */
-#ifndef DRRL_CMD_BENCH_LAYERS_H
-#define DRRL_CMD_BENCH_LAYERS_H
+#ifndef DRRL_BENCH_LAYERS_H
+#define DRRL_BENCH_LAYERS_H
 
 #include "attention/activation.h"
 #include "attention/exact.h"

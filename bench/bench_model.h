@@ -7,8 +7,8 @@
  * z = mu + sum_{l<8} s_l g_l + 0.3 n  (8 fixed latent directions g_l ~ N(0, I), s ~ N(0, 1),
  * noise n ~ N(0, I), a fixed offset mu ~ N(0, I)), gamma ~ 1 + 0.2 N(0, 1), beta ~ 0.1 N(0, 1)
  * fixed per model: a few dominant directions, as hidden states of a trained encoder have. */
-#ifndef DRRL_CMD_BENCH_MODEL_H
-#define DRRL_CMD_BENCH_MODEL_H
+#ifndef DRRL_BENCH_MODEL_H
+#define DRRL_BENCH_MODEL_H
 
 #include <stdint.h>
 

@@ -19,8 +19,8 @@
  *                         torch_ms / latency_ms (blank without --torch)
  *   d, heads, batch, threads, reps   the setting
  * Blank fields: not applicable or not available (skipped exact, no PyTorch time). */
-#ifndef DRRL_CMD_BENCH_REPORT_H
-#define DRRL_CMD_BENCH_REPORT_H
+#ifndef DRRL_BENCH_REPORT_H
+#define DRRL_BENCH_REPORT_H
 
 #include <stdio.h>
 

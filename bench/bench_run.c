@@ -14,7 +14,7 @@
 
 #define STREAM_INPUTS 100 /* + N: the input of length N */
 
-/* configs: exact, then every selected kernel at each of its ranks. */
+/* configs: exact, then every selected kernel at each of its ranks (rows NULL: count only). */
 static int configs(BenchRow *rows, const BenchArgs *a, int N) {
     int n = 0;
     for (int k = 0; k < K_COUNT; k++) {
@@ -25,6 +25,10 @@ static int configs(BenchRow *rows, const BenchArgs *a, int N) {
         if (k == K_NYSTROM) v = a->landmarks, nv = a->nl;
         if (k == K_PERFORMER) v = a->features, nv = a->nf;
         for (int i = 0; i < nv; i++) {
+            if (!rows) {
+                n++;
+                continue;
+            }
             BenchRow *r = &rows[n++];
             memset(r, 0, sizeof *r);
             r->kernel = (BenchKernel)k, r->rank = v[i], r->n = N;
@@ -33,6 +37,8 @@ static int configs(BenchRow *rows, const BenchArgs *a, int N) {
     }
     return n;
 }
+
+int bench_n_configs(const BenchArgs *a) { return configs(NULL, a, 0); }
 
 /* mm_flops: proj + scores + values + out minus the bias adds of each kernel. */
 static int64_t mm_flops(const AttnFlops *f, BenchKernel k, int64_t M, int64_t d, int64_t H,

@@ -19,8 +19,8 @@
  * output stages of the counter (proj + scores + values + out), with their bias adds removed;
  * softmax, normalisation and factorisations (activation-level QR/SVD, Nystrom pseudo-inverse)
  * are not matmul FLOPs here. */
-#ifndef DRRL_CMD_BENCH_RUN_H
-#define DRRL_CMD_BENCH_RUN_H
+#ifndef DRRL_BENCH_RUN_H
+#define DRRL_BENCH_RUN_H
 
 #include <stdint.h>
 
@@ -42,6 +42,9 @@ typedef struct {
     double cosine, rel_err; /* vs exact attention (NAN if exact was skipped) */
     double bound;     /* NAN for kernels without a bound */
 } BenchRow;
+
+/* bench_n_configs: the configurations measured at each length (exact included). */
+int bench_n_configs(const BenchArgs *a);
 
 /* bench_run_n: measure every configuration of a at length N into rows (*nrows of them;
    rows[0] is exact). prev (nprev rows measured at length prev_n, or NULL) feeds the skip

@@ -100,7 +100,7 @@ double torch_best_ms(const TorchTimes *t, int N, int *threads) {
     return -1;
 }
 
-Status torch_run_script(const BenchArgs *a, const char *out_csv, Err *e) {
+Status torch_run_script(const BenchArgs *a, const char *out_csv, int quiet, Err *e) {
     const char *root = getenv("DRRL_SOURCE_ROOT");
     if (!root || !*root) root = DRRL_SOURCE_DIR;
     char script[1024], list[512] = "", cmd[4096];
@@ -115,9 +115,9 @@ Status torch_run_script(const BenchArgs *a, const char *out_csv, Err *e) {
     }
     snprintf(cmd, sizeof cmd,
              "%s '%s' --n %s --d %d --heads %d --batch %d --reps %d --warmup %d "
-             "--threads 1,2 --max-seconds %g --seed %llu --out '%s'",
+             "--threads 1,2 --max-seconds %g --seed %llu --out '%s'%s",
              TORCH_PYTHON, script, list, a->d, a->H, a->B, a->reps, a->warmup, a->max_seconds,
-             (unsigned long long)a->seed, out_csv);
+             (unsigned long long)a->seed, out_csv, quiet ? " > /dev/null" : "");
     fflush(stdout);
     int rc = system(cmd);
     if (rc == -1 || !WIFEXITED(rc))

@@ -2,8 +2,8 @@
  * scripts/torch_bench.py writes (header with at least n, threads, latency_ms; optional
  * d, heads, batch columns must match the bench's layer), keeping per N the best (smallest)
  * latency over the thread settings, and running that script for --torch auto. */
-#ifndef DRRL_CMD_BENCH_TORCH_H
-#define DRRL_CMD_BENCH_TORCH_H
+#ifndef DRRL_BENCH_TORCH_H
+#define DRRL_BENCH_TORCH_H
 
 #include "bench/bench_args.h"
 #include "core/err.h"
@@ -23,9 +23,9 @@ Status torch_read(TorchTimes *t, const char *path, int d, int H, int B, Err *e);
 double torch_best_ms(const TorchTimes *t, int N, int *threads);
 
 /* torch_run_script: run /usr/bin/python3 scripts/torch_bench.py for a's lengths and layer,
-   writing out_csv. Returns ST_OK, ST_MISSING if PyTorch (or python) is not available (the
+   writing out_csv (quiet: its table on stdout is discarded). Returns ST_OK, ST_MISSING if PyTorch (or python) is not available (the
    message says why), or ST_IO if the script failed. The script is found under
    $DRRL_SOURCE_ROOT, else the source root the binary was built from. */
-Status torch_run_script(const BenchArgs *a, const char *out_csv, Err *e);
+Status torch_run_script(const BenchArgs *a, const char *out_csv, int quiet, Err *e);
 
 #endif

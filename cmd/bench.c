@@ -4,8 +4,9 @@
  * ranks on a seeded random layer, and prints one row per configuration: median latency,
  * counted FLOPs, FLOPs and latency ratios vs exact in the same run, fidelity, the bound,
  * GFLOP/s and matmul efficiency, and PyTorch's latency with our speed-up when given
- * (bench_report.h lists the columns). `--calibrate FILE` instead measures the latency table
- * of attention/latency.h and writes it to FILE. The flags are in bench_args.c (--help). */
+ * (bench_report.h lists the columns); --out DIR writes the rows to DIR/bench.csv.
+ * `--calibrate FILE` instead measures the latency table of attention/latency.h and writes it
+ * to FILE. The flags are in bench/bench_args.c (--help); the runs in bench/bench_table.c. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,157 +14,105 @@
 #include <unistd.h>
 
 #include "attention/kernel.h"
-#include "attention/latency.h"
 #include "bench/bench_args.h"
-#include "bench/bench_model.h"
-#include "bench/bench_report.h"
-#include "bench/bench_run.h"
+#include "bench/bench_table.h"
 #include "bench/bench_torch.h"
 #include "core/store.h"
+#include "core/timer.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-static int fail(const Err *e) {
+#define PATH_CAP 4096
+
+static int fail(const Err *e, int code) {
     fprintf(stderr, "drrl-bench: error: %s\n", e->msg);
-    return 1;
+    return code;
 }
 
-static void print_bucket(void *ctx, const LatencyTable *t, int i) {
-    (void)ctx;
-    if (i == 0) {
-        printf("latency in ms (ratio to exact)\n%6s %11s", "N", "exact");
-        for (int j = 0; j < t->n_ranks; j++) printf("  %12s r=%-3d", "", t->ranks[j]);
-        printf("\n");
+/* load_torch: the PyTorch latencies of --torch: a file, or "auto": run the script into
+   DIR/torch.csv with --out (its path then in kept), else into a temporary file. A missing
+   PyTorch is a note, not an error (*have stays 0). */
+static Status load_torch(const BenchArgs *a, const CliArgs *c, TorchTimes *torch, int *have,
+                         char *kept, Err *e) {
+    *have = 0;
+    if (!a->torch) return ST_OK;
+    if (strcmp(a->torch, "auto") != 0) {
+        Status s = torch_read(torch, a->torch, a->d, a->H, a->B, e);
+        *have = !s;
+        return s;
     }
-    printf("%6d %11.3f", t->buckets[i], 1e3 * t->full[i]);
-    for (int j = 0; j < t->n_ranks; j++)
-        printf("  %9.3f (%5.3f)", 1e3 * t->lat[i][j], t->lat[i][j] / t->full[i]);
-    printf("\n");
-    fflush(stdout);
+    char path[PATH_CAP] = "/tmp/drrl-bench-torch-XXXXXX";
+    if (a->out) {
+        snprintf(path, sizeof path, "%s/torch.csv", a->out);
+    } else {
+        int fd = mkstemp(path);
+        if (fd < 0) return err_set(e, ST_IO, "--torch auto: cannot create a temporary file");
+        close(fd);
+    }
+    FILE *info = cli_info(c);
+    fprintf(info, "--torch auto: timing torch.nn.MultiheadAttention with scripts/torch_bench.py\n");
+    Status s = torch_run_script(a, path, c->verbosity == CLI_QUIET, e);
+    if (s == ST_MISSING) {
+        printf("note: --torch auto skipped: %s\n", e->msg);
+        s = ST_OK;
+    } else if (!s) {
+        s = torch_read(torch, path, a->d, a->H, a->B, e);
+        *have = !s;
+        if (!s && a->out) snprintf(kept, PATH_CAP, "%s", path);
+    }
+    if (!a->out) unlink(path);
+    return s;
 }
 
-/* calibrate: measure the latency table for a's lengths, ranks and layer; write it. */
-static int calibrate(const BenchArgs *a) {
-    LatencyTable t;
-    latency_table_hardware(&t);
-    printf("drrl-bench --calibrate %s: d=%d heads=%d batch=%d, median of %d runs after %d "
-           "warm-up; %s, %d threads, %s\n",
-           a->calibrate, a->d, a->H, a->B, a->reps, a->warmup, t.cpu, t.threads, t.blas);
+/* table: the rows over a's lengths, DIR/bench.csv with --out, and the summary. */
+static int table(const BenchArgs *a, const CliArgs *c) {
     Err e;
-    Status s = latency_table_measure(&t, NULL, a->d, a->H, a->B, a->n, a->nn, a->ranks, a->nr,
-                                     a->warmup, a->reps, a->seed, print_bucket, NULL, &e);
-    if (s) return fail(&e);
-    Store *st = NULL;
-    s = store_create(&st, a->calibrate, LATENCY_FORMAT, LATENCY_VERSION, &e);
-    if (!s) s = latency_table_save(st, LATENCY_GROUP, &t, &e);
-    if (!s) s = store_commit(st, &e);
-    else store_abort(st);
-    if (s) return fail(&e);
-    printf("wrote %s (format %s, version %d, group %s), measured %s\n", a->calibrate,
-           LATENCY_FORMAT, LATENCY_VERSION, LATENCY_GROUP, t.date);
+    char csv_path[PATH_CAP] = "", torch_kept[PATH_CAP] = "";
+    FILE *csv = NULL;
+    if (a->out) {
+        snprintf(csv_path, sizeof csv_path, "%s/bench.csv", a->out);
+        if (store_mkdirs(a->out, &e)) return fail(&e, 1);
+        if (!(csv = fopen(csv_path, "w"))) {
+            err_set(&e, ST_IO, "--out: cannot open '%s' for writing", csv_path);
+            return fail(&e, 1);
+        }
+    }
+    TorchTimes *torch = calloc(1, sizeof *torch);
+    int have = 0, n_rows = 0;
+    const double t0 = time_now();
+    Status s = torch ? ST_OK : err_set(&e, ST_NOMEM, "out of memory");
+    if (!s) s = load_torch(a, c, torch, &have, torch_kept, &e);
+    if (!s) s = bench_table(a, have ? torch : NULL, cli_info(c), csv, stdout, &n_rows, &e);
+    if (csv && fclose(csv) && !s) s = err_set(&e, ST_IO, "%s: cannot write", csv_path);
+    free(torch);
+    if (s) return fail(&e, 1);
+    printf("drrl-bench: %d rows (%d lengths) in %.1f s", n_rows, a->nn, time_now() - t0);
+    if (a->out) printf("; wrote %s%s%s\n", csv_path, *torch_kept ? " and " : "", torch_kept);
+    else printf("; no file written (--out DIR writes DIR/bench.csv)\n");
     return 0;
 }
 
-/* load_torch: the PyTorch latencies of --torch (a file, or "auto": run the script). Returns
-   0 with *have set, or 1 after printing an error. */
-static int load_torch(const BenchArgs *a, TorchTimes *torch, int *have) {
+/* calibrate: the latency table into --calibrate FILE, and the summary. */
+static int calibrate(const BenchArgs *a, const CliArgs *c) {
     Err e;
-    *have = 0;
-    if (!a->torch) return 0;
-    if (strcmp(a->torch, "auto") != 0) {
-        if (torch_read(torch, a->torch, a->d, a->H, a->B, &e)) return fail(&e);
-        *have = 1;
-        return 0;
-    }
-    /* with --csv the PyTorch times are kept next to it (CSV.torch.csv), else a temp file */
-    char path[1024] = "/tmp/drrl-bench-torch-XXXXXX";
-    const int keep = a->csv != NULL;
-    if (keep) {
-        snprintf(path, sizeof path, "%s.torch.csv", a->csv);
-    } else {
-        int fd = mkstemp(path);
-        if (fd < 0) {
-            fprintf(stderr, "drrl-bench: error: cannot create a temporary file for --torch auto\n");
-            return 1;
-        }
-        close(fd);
-    }
-    printf("--torch auto: timing torch.nn.MultiheadAttention with scripts/torch_bench.py\n");
-    Status s = torch_run_script(a, path, &e);
-    if (s == ST_MISSING) {
-        printf("note: --torch auto skipped: %s\n", e.msg);
-    } else if (!s) {
-        s = torch_read(torch, path, a->d, a->H, a->B, &e);
-        *have = !s;
-    }
-    if (!keep) unlink(path);
-    return s && s != ST_MISSING ? fail(&e) : 0;
-}
-
-/* bench: the table over a's lengths. */
-static int bench(const BenchArgs *a) {
-    TorchTimes *torch = calloc(1, sizeof *torch);
-    BenchModel *m = calloc(1, sizeof *m);
-    BenchRow *rows = calloc(2 * BENCH_MAX_CONFIGS, sizeof *rows);
-    if (!torch || !m || !rows) {
-        fprintf(stderr, "drrl-bench: error: out of memory\n");
-        return 1;
-    }
-    int have_torch = 0, rc = load_torch(a, torch, &have_torch);
-    Err e;
-    if (!rc && bench_model_init(m, a->d, a->H, a->wstd, a->seed, &e)) rc = fail(&e);
-    FILE *csv = NULL;
-    if (!rc && a->csv && !(csv = fopen(a->csv, "w"))) {
-        fprintf(stderr, "drrl-bench: error: --csv: cannot open '%s' for writing\n", a->csv);
-        rc = 1;
-    }
-    if (!rc && csv && bench_csv_header(csv)) rc = 1;
-    if (!rc) {
-        LatencyTable hw;
-        latency_table_hardware(&hw);
-        char desc[512];
-        snprintf(desc, sizeof desc, "%s, %d threads, %s", hw.cpu, a->threads, hw.blas);
-        bench_print_header(stdout, a, desc);
-    }
-    int nprev = 0, prev_n = 0;
-    for (int i = 0; i < a->nn && !rc; i++) {
-        BenchRow *cur = rows + (i % 2) * BENCH_MAX_CONFIGS;
-        BenchRow *prev = rows + ((i + 1) % 2) * BENCH_MAX_CONFIGS;
-        int nrows = 0;
-        if (bench_run_n(cur, &nrows, a, m, a->n[i], i ? prev : NULL, nprev, prev_n, &e)) {
-            rc = fail(&e);
-            break;
-        }
-        bench_print_rows(stdout, cur, nrows, a, have_torch ? torch : NULL);
-        if (csv && bench_csv_rows(csv, cur, nrows, a, have_torch ? torch : NULL)) {
-            fprintf(stderr, "drrl-bench: error: --csv: cannot write '%s'\n", a->csv);
-            rc = 1;
-        }
-        nprev = nrows, prev_n = a->n[i];
-    }
-    if (csv && fclose(csv) && !rc) {
-        fprintf(stderr, "drrl-bench: error: --csv: cannot write '%s'\n", a->csv);
-        rc = 1;
-    }
-    if (!rc && a->csv) printf("wrote %s\n", a->csv);
-    bench_model_free(m);
-    free(m), free(torch), free(rows);
-    return rc;
+    LatencyTable t;
+    if (bench_calibrate(a, cli_info(c), stdout, &t, &e)) return fail(&e, 1);
+    printf("drrl-bench: wrote %s (format %s, version %d, group %s): %d lengths x %d ranks, "
+           "measured %s\n", a->calibrate, LATENCY_FORMAT, LATENCY_VERSION, LATENCY_GROUP,
+           t.n_buckets, t.n_ranks, t.date);
+    return 0;
 }
 
 int main(int argc, char **argv) {
+    CliArgs c;
     BenchArgs a;
     Err e;
-    if (bench_args_parse(&a, argc, argv, &e)) {
-        fprintf(stderr, "drrl-bench: error: %s\n", e.msg);
-        return 2;
-    }
-    if (a.help) {
-        bench_usage(stdout);
-        return 0;
-    }
+    err_clear(&e);
+    if (cli_parse(&bench_cli, argc, argv, stdout, &c, &e)) return fail(&e, 2);
+    if (c.done) return 0;
+    if (bench_args_from_cli(&a, &c, &e)) return fail(&e, 2);
     if (a.threads > 0) {
 #ifdef _OPENMP
         omp_set_num_threads(a.threads);
@@ -171,5 +120,6 @@ int main(int argc, char **argv) {
         openblas_set_num_threads(a.threads);
     }
     a.threads = attn_kernel_threads();
-    return a.calibrate ? calibrate(&a) : bench(&a);
+    if (c.verbosity == CLI_VERBOSE) bench_args_print(stdout, &a);
+    return a.calibrate ? calibrate(&a, &c) : table(&a, &c);
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# test_bench.sh (fast suite): the command line of drrl-bench and drrl-bench-linear on tiny
+# layers: --version, --help, a repeated flag, a removed flag (--csv) and conflicting flags
+# are errors in the common format (exit 2); --out DIR writes DIR/bench.csv with one row per
+# (length, configuration); --quiet keeps progress lines and the summary only; the same --seed
+# gives the same fidelity and bound columns and another seed different ones; --calibrate
+# writes the latency table.
+set -euo pipefail
+bench=$(realpath "$1")
+linear=$(realpath "$2")
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+tiny=(--n 32,64 --d 32 --heads 4 --ranks 2,4 --landmarks 8 --features 8 --reps 1)
+
+for prog in "$bench" "$linear"; do
+  name=$(basename "$prog")
+  "$prog" --version > "$tmp/v.txt"
+  grep -qE "^$name [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-z-]+\)$" "$tmp/v.txt" || fail "$name --version: $(cat "$tmp/v.txt")"
+  grep -q "^BLAS: .*threads$" "$tmp/v.txt" || fail "$name --version has no BLAS line"
+  "$prog" --help > "$tmp/h.txt"
+  grep -q "^usage: $name" "$tmp/h.txt" && grep -q -- "--seed N" "$tmp/h.txt" \
+    || fail "$name --help: $(head -3 "$tmp/h.txt")"
+  expect_error "$name: error: --seed: expected once, found it again ('2' after '1')" \
+    "$prog" --seed 1 --seed=2
+done
+grep -q -- "--out DIR .*DIR/bench.csv" <("$bench" --help) || fail "drrl-bench --help lacks --out DIR"
+
+expect_error "drrl-bench: error: --reps: expected once, found it again ('2' after '1')" \
+  "$bench" --reps 1 --reps 2
+[ "$(set +e; "$bench" --reps 1 --reps 2 2> /dev/null; echo $?)" = 2 ] || fail "a usage error must exit 2"
+expect_error "drrl-bench: error: --csv: expected a flag of drrl-bench, found an unknown flag" \
+  "$bench" --csv x.csv
+expect_error "drrl-bench: error: --ranks: expected distinct values, found 4 twice" \
+  "$bench" --ranks 4,4
+expect_error "drrl-bench: error: --heads: expected a divisor of --d 32, found 5" \
+  "$bench" --d 32 --heads 5
+expect_error "drrl-bench: error: --out: expected no --out with --calibrate" \
+  "$bench" --calibrate "$tmp/l.h5" --out "$tmp/o"
+expect_error "drrl-bench-linear: error: --reps: expected an integer in [1, 1000000], found '0'" \
+  "$linear" --reps=0
+
+# --out DIR (created) gets bench.csv: a header and 2 lengths x 9 configurations
+"$bench" "${tiny[@]}" --out "$tmp/o/deep" --seed 3 > "$tmp/b1.txt"
+[ -f "$tmp/o/deep/bench.csv" ] || fail "--out did not write DIR/bench.csv"
+[ "$(wc -l < "$tmp/o/deep/bench.csv")" = 19 ] || fail "bench.csv: expected 19 lines, found $(wc -l < "$tmp/o/deep/bench.csv")"
+head -1 "$tmp/o/deep/bench.csv" | grep -q "^kernel,n,rank,latency_ms," || fail "bench.csv header"
+grep -q "^drrl-bench: 18 rows (2 lengths) in .* s; wrote $tmp/o/deep/bench.csv$" "$tmp/b1.txt" \
+  || fail "summary: $(tail -1 "$tmp/b1.txt")"
+grep -q "^whitened  *64 *4 " "$tmp/b1.txt" || fail "the table was not printed"
+grep -q "configurations  18/18 (100%) .*ETA" "$tmp/b1.txt" || fail "no progress line"
+
+# --quiet: progress lines and the summary only; the same seed, the same numbers
+"$bench" "${tiny[@]}" --out="$tmp/o2" --seed=3 --quiet > "$tmp/b2.txt"
+grep -vq "ETA\|^drrl-bench: 18 rows" "$tmp/b2.txt" && fail "--quiet printed more: $(cat "$tmp/b2.txt")"
+[ "$(grep -c ETA "$tmp/b2.txt")" = 2 ] || fail "--quiet: expected 2 progress lines"
+cut -d, -f1-3,8-10 "$tmp/o/deep/bench.csv" > "$tmp/f1.csv"
+cut -d, -f1-3,8-10 "$tmp/o2/bench.csv" > "$tmp/f2.csv"
+cmp -s "$tmp/f1.csv" "$tmp/f2.csv" || fail "the same --seed gave different fidelity or bounds"
+"$bench" "${tiny[@]}" --out "$tmp/o3" --quiet > /dev/null
+cut -d, -f1-3,8-10 "$tmp/o3/bench.csv" > "$tmp/f3.csv"
+cmp -s "$tmp/f1.csv" "$tmp/f3.csv" && fail "--seed 3 and the default seed gave the same numbers"
+
+"$bench" --calibrate "$tmp/lat.h5" --n 32,64 --d 32 --heads 4 --ranks 2,4 --reps 1 > "$tmp/c.txt"
+grep -q "^drrl-bench: wrote $tmp/lat.h5 (format drrl-latency, version 1, group /latency): 2 lengths x 2 ranks" \
+  "$tmp/c.txt" || fail "calibrate summary: $(tail -1 "$tmp/c.txt")"
+[ -s "$tmp/lat.h5" ] || fail "no latency table written"
+
+"$linear" --reps 1 --quiet > "$tmp/l.txt"
+[ "$(wc -l < "$tmp/l.txt")" = 1 ] && grep -q "^drrl-bench-linear: 4 shapes in .*; no file written$" \
+  "$tmp/l.txt" || fail "drrl-bench-linear --quiet: $(cat "$tmp/l.txt")"
+echo "test_bench: ok"

@@ -1,4 +1,4 @@
-/* env_api.h: the environment interface the agent knows (DESIGN.md sections 5 and 10). The
+/* env_api.h: the environment interface the agent knows (docs/design.md sections 5 and 10). The
  * agent never includes env/; an environment (the rank environment over the frozen model, the
  * toy environment) provides functions with these signatures and cmd/ (or a test) fills an Env
  * with them.

@@ -1,6 +1,6 @@
-/* policy.h: the actor-critic policy, a small transformer over the state tokens (DESIGN.md
- * section 5). Per observation of T tokens of D features (tokens masked off are ignored as keys
- * and their outputs unused):
+/* policy.h: the actor-critic policy, a small transformer over the state tokens
+ * (docs/design.md section 5). Per observation of T tokens of D features (tokens masked off
+ * are ignored as keys and their outputs unused):
  *     h0 = obs W_in^T + b_in                                  (T, W)   token embedding
  *     per block l (pre-LN):  h = h + MHSA_l(LN_a,l(h); token mask)
  *                            h = h + W2 gelu(W1 LN_f,l(h) + b1) + b2  (FFN width F)

@@ -1,5 +1,5 @@
-/* ppo.h: the PPO agent (DESIGN.md section 5): rollout collection from an Env (agent/env_api.h)
- * with the policy of agent/policy.h, GAE, and the clipped-surrogate update with value loss,
+/* ppo.h: the PPO agent (docs/design.md section 5): rollout collection from an Env
+ * (agent/env_api.h) with the policy of agent/policy.h, GAE, and the clipped-surrogate update with value loss,
  * entropy bonus, per-minibatch advantage normalisation, Adam (eps 1e-5), global gradient-norm
  * clipping, optional target-KL early stop and a linear learning-rate schedule.
  *

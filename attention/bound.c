@@ -13,7 +13,8 @@
  *        |ds_ij| <= a_i b_j / sqrt(dh),   a_i = ||x~_i A_perp||,  b_j = ||x~_j B_perp||,
  *    and also |ds_ij| <= ||x~_i|| ||dM_QK||_2 ||x~_j|| / sqrt(dh). For plain factors
  *    a_i b_j = ||x~_i U_perp S_perp^1/2|| ||x~_j V_perp S_perp^1/2||, the split of S between
- *    the two sides, which is <= sigma_{r+1} ||x~_i U_perp|| ||x~_j V_perp|| (DESIGN's form).
+ *    the two sides, which is <= sigma_{r+1} ||x~_i U_perp|| ||x~_j V_perp|| (the form in
+ *    docs/design.md section 3).
  *    delta_i := max_j |ds_ij| <= min(a_i max_j b_j, |x~_i| max_j |x~_j| ||dM_QK||_2) / sqrt(dh).
  *
  * 2. Softmax. p_j = e^{s_j} / Z, p'_j = e^{s_j + ds_j} / Z' over kept j, so the log-ratios

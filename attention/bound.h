@@ -1,5 +1,6 @@
 /* bound.h: perturbation bounds for weight-level low-rank attention, per query row and rank,
- * and the guardrail mask (DESIGN.md section 3; the derivation is the comment atop bound.c).
+ * and the guardrail mask (docs/design.md section 3; the derivation is the comment atop
+ * bound.c).
  *
  * Per head h (dh = d / H), with x~ = [x, 1] (d+1) the bias-folded layer input:
  *     s_ij = x~_i M_QK x~_j^T / sqrt(dh),   M_QK = A_qk B_qk^T    (d+1, d+1), rank <= dh

@@ -1,5 +1,5 @@
 /* factors.h: weight-level factors of one MHSA layer, per head, with the biases folded in
- * (DESIGN.md section 2). With x~ = [x, 1] (d+1) and head h's slices (W stored (out, in)):
+ * (docs/design.md section 2). With x~ = [x, 1] (d+1) and head h's slices (W stored (out, in)):
  *     F_q = [Wq_h^T ; bq_h],  F_k = [Wk_h^T ; bk_h],  F_v = [Wv_h^T ; bv_h]     ((d+1) x dh)
  *     G   = Wo_h^T  (the dh x d block of Wo^T for head h)
  *     M_QK = F_q F_k^T   ((d+1) x (d+1), rank <= dh): s_ij = x~_i M_QK x~_j^T / sqrt(dh)

@@ -1,4 +1,4 @@
-/* flops.h: the FLOP counter every attention kernel adds to as it runs (DESIGN.md section 2:
+/* flops.h: the FLOP counter every attention kernel adds to as it runs (docs/design.md section 2:
  * "FLOPs are counted where the work runs"). Conventions: a multiply-add is 2 FLOPs, a GEMM
  * of (m x k) by (k x n) is 2*m*n*k, a bias add over an (m x n) output is m*n; softmax work is
  * charged per score as written next to each kernel (ATTN_SOFTMAX_FLOPS below for the kernels

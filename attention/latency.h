@@ -1,4 +1,5 @@
-/* latency.h: the latency calibration table, the "hardware constraint" of DESIGN.md section 2:
+/* latency.h: the latency calibration table, the "hardware constraint" of docs/design.md
+ * section 2:
  * the median wall-clock latency of one attention layer (width d, H heads, batch B) on this
  * machine, for every (N bucket, rank) of a grid, next to exact attention at each bucket.
  *

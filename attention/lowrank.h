@@ -1,4 +1,4 @@
-/* lowrank.h: the weight-level rank-controllable MHSA layer (DESIGN.md section 2): with the
+/* lowrank.h: the weight-level rank-controllable MHSA layer (docs/design.md section 2): with the
  * per-head factors of attention/factors.h (M_QK = A B^T, M_VO = C D^T, biases folded in
  * through x~ = [x, 1]) and rank r <= dh per head,
  *     Q~ = X~ A_pack,  K~ = X~ B_pack,  U = X~ C_pack        (N, H r): head h at cols [h r, h r + r)

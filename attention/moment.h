@@ -1,5 +1,5 @@
 /* moment.h: the layer-input second moment for whitened (calibration-aware) factors
- * (DESIGN.md section 2), and its regularised Cholesky factor.
+ * (docs/design.md section 2), and its regularised Cholesky factor.
  *
  * With x~ = [x, 1] (d+1) a real (unmasked) token of a layer input,
  *     M = E[x~^T x~] = (1/n) sum_t x~_t^T x~_t                        ((d+1) x (d+1))

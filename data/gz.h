@@ -1,5 +1,5 @@
-/* gz.h: read a whole gzip file into memory through zlib (the IMDB TSV files, DESIGN.md
- * section 6).
+/* gz.h: read a whole gzip file into memory through zlib (the IMDB TSV files,
+ * docs/design.md section 6).
  *
  * The file must be gzip: one member, or several concatenated members (as `cat a.gz b.gz`
  * makes), whose contents are joined. A file that is not gzip at all, plain text included,

@@ -1,5 +1,5 @@
-/* imdb.h: byte-level IMDB review classification (Long Range Arena "Text" setting; DESIGN.md
- * section 6, issue 7): the gzip'd TSV files of ../shared/data/imdb (README there), their
+/* imdb.h: byte-level IMDB review classification (Long Range Arena "Text" setting;
+ * docs/design.md section 6, issue 7): the gzip'd TSV files of data/imdb/ (docs/base.md), their
  * encoding as byte tokens for the frozen encoder, and longer inputs made by joining reviews.
  *
  * File format: gzip (data/gz.h) of UTF-8 text with LF line ends. Line 1 is the header

@@ -1,4 +1,4 @@
-/* tsv.h: loader for GLUE-format TSV files (SST-2 train/dev/test, DESIGN.md section 6).
+/* tsv.h: loader for GLUE-format TSV files (SST-2 train/dev/test, docs/design.md section 6).
  *
  * The header row decides the kind of file:
  *   "sentence\tlabel"   train/dev: text and a 0/1 label (split on the last TAB);

@@ -1,4 +1,4 @@
-/* rankenv.h: the rank environment (DESIGN.md section 4): the frozen model's layers as the
+/* rankenv.h: the rank environment (docs/design.md section 4): the frozen model's layers as the
  * steps of an episode, the attention rank of each sequence (and segment) as the action.
  *
  * Episodes. One episode slot = one sequence of a batch; n_envs = B slots run side by side

@@ -28,8 +28,8 @@
  * "rank" (mean chosen rank), "fidelity" (mean fidelity), "cost" (mean TOY_COST * a).
  *
  * toy_reset / toy_step / toy_save / toy_load have exactly the signatures of agent/env_api.h's
- * Env function pointers (this file does not include agent/: DESIGN.md section 10); the caller
- * fills an Env from them and from ToyEnv's dims. Randomness: one stream (core/rng.h) from
+ * Env function pointers (this file does not include agent/: docs/design.md section 10); the
+ * caller fills an Env from them and from ToyEnv's dims. Randomness: one stream (core/rng.h) from
  * (seed, TOY_STREAM), drawn at reset (difficulty, then presence, per slot and segment) and per
  * step (noise); toy_save stores its state words and the episode counter. */
 #ifndef DRRL_ENV_TOY_H

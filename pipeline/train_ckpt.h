@@ -1,6 +1,6 @@
-/* train_ckpt.h: drrl-train checkpoints (DESIGN.md section 7), HDF5 format "drrl-train-ckpt"
- * version 1, written atomically (core/store.h: temporary file, flush, fsync, rename), so the
- * previous checkpoint survives any crash:
+/* train_ckpt.h: drrl-train checkpoints (docs/design.md section 7), HDF5 format
+ * "drrl-train-ckpt" version 1, written atomically (core/store.h: temporary file, flush, fsync,
+ * rename), so the previous checkpoint survives any crash:
  *   /config            the resolved config (YAML text)
  *   /policy/params     (n) float32, the flat parameters; /policy/layout (text): one line
  *                      "name offset dim0 dim1" per tensor, compared on load

@@ -1,13 +1,12 @@
 /* test_toy_ppo.c: PPO (agent/ppo.h) on the toy environment (env/toy.h), whose best action per
  * (layer, difficulty) is known in closed form.
- *  - Learning: for three seeds, train with the DESIGN.md section 5 settings (GAE 0.99 / 0.95,
- *    clip 0.2, vf 0.5, entropy 0.01, Adam eps 1e-5, gradient norm 0.5, minibatch advantage
- *    normalisation; 32 episode slots, 8 steps (2 episodes) per slot per iteration, 4 epochs
- *    of minibatches of 64, lr 1e-3 -> 1e-4 linearly over 60 iterations) until the greedy
- *    policy takes the best allowed action at every step of EVAL_ENVS fresh evaluation
- *    episodes (every (layer, difficulty) state, with fresh noise features and previous
- *    actions), within MAX_IT = 100 iterations. Over seeds 1..60 this took 9-43 iterations
- *    (median 18).
+ *  - Learning: for three seeds, train with the PPO settings of docs/design.md section 5 (GAE 0.99 /
+ *    0.95, clip 0.2, vf 0.5, entropy 0.01, Adam eps 1e-5, gradient norm 0.5, minibatch advantage
+ *    normalisation; 32 episode slots, 8 steps (2 episodes) per slot per iteration, 4 epochs of
+ *    minibatches of 64, lr 1e-3 -> 1e-4 linearly over 60 iterations) until the greedy policy takes
+ *    the best allowed action at every step of EVAL_ENVS fresh evaluation episodes (every (layer,
+ *    difficulty) state, with fresh noise features and previous actions), within MAX_IT = 100
+ *    iterations. Over seeds 1..60 this took 9-43 iterations (median 18).
  *  - Two segments: a second, randomly absent segment (inactive heads); the per-step reward is
  *    shared by the two heads, so credit assignment is noisier: the bound is a greedy share of
  *    best actions >= 0.95 within MAX_IT (seeds 1..20: 9-37 iterations; 100% took from 33 to

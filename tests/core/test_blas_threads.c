@@ -1,4 +1,4 @@
-/* test_blas_threads.c: the build decision of DESIGN.md section 9, checked at run time.
+/* test_blas_threads.c: the build decision of docs/design.md section 9, checked at run time.
  * With OpenMP on, the OpenBLAS we actually load must be the OpenMP flavour
  * (openblas_get_parallel() == 2), so that our OpenMP loops and OpenBLAS share one libgomp
  * pool instead of two pools spinning against each other on 2 cores. Also checks that

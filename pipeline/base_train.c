@@ -42,12 +42,22 @@ typedef struct {
     EncodedSet train, dev;
     Bert m;
     BatchPlan plan;
+    size_t n;          /* parameter count */
     float *adam;       /* (2, n) moments m then v */
     int32_t *ids;      /* (batch, max_len) */
     uint8_t *mask;     /* (batch, max_len) */
     int32_t *labels;   /* (batch) */
     int32_t *pred;     /* (dev rows) dev predictions */
     FILE *csv;
+    BaseProgress p;    /* where training stands (what a checkpoint stores) */
+    OptimStep step;    /* the AdamW step counter */
+    char ckpt_path[CONFIG_STR_MAX + 24];
+    int64_t total, warm, stop_at; /* steps in all, warm-up steps, the step this run stops at */
+    double t0;         /* time_now() when this process started training */
+    /* the progress line's window: loss sum and count, examples, and steps of this process */
+    double loss_sum, tok;
+    int loss_n;
+    int64_t steps_here;
 } Trainer;
 
 static void trainer_free(Trainer *t) {
@@ -129,174 +139,225 @@ static Status dev_eval(Trainer *t, const BaseConfig *c, const char *yaml, BasePr
     return ST_OK;
 }
 
+/* the model (initialised from seed stream 1), optimizer state, batch buffers and batch plan */
+static Status trainer_alloc(Trainer *t, const BaseConfig *c, const BertConfig *bc, Err *e) {
+    Status s;
+    Rng init_rng;
+    rng_init(&init_rng, (uint64_t)c->seed, 1);
+    if ((s = bert_init(&t->m, bc, c->train.batch, c->data.max_len, 1, e))) return s;
+    bert_init_weights(&t->m, &init_rng);
+    t->n = t->m.param_plan.bytes / sizeof(float);
+    t->adam = calloc(2 * t->n, sizeof(float));
+    t->ids = malloc(sizeof(int32_t) * (size_t)c->train.batch * c->data.max_len);
+    t->mask = malloc((size_t)c->train.batch * c->data.max_len);
+    t->labels = malloc(sizeof(int32_t) * (size_t)c->train.batch);
+    t->pred = malloc(sizeof(int32_t) * (size_t)t->dev.n);
+    if (!t->adam || !t->ids || !t->mask || !t->labels || !t->pred)
+        return err_set(e, ST_NOMEM, "out of memory for the optimizer state (%zu parameters)",
+                       t->n);
+    return batch_plan_init(&t->plan, t->train.n, c->train.batch, e);
+}
+
+/* continue from the checkpoint resume (weights, moments, step, progress), which must have
+   been trained on the same vocabulary and training data */
+static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume, Err *e) {
+    BaseProgress q = t->p;
+    char *stored = NULL;
+    Status s = base_ckpt_load(resume, &t->m, t->adam, t->adam + t->n, t->n, &t->step, &q,
+                              &stored, e);
+    free(stored); /* the caller compared it with the config already */
+    if (s) return s;
+    if (strcmp(q.vocab_sha, t->p.vocab_sha) || strcmp(q.data_sha, t->p.data_sha))
+        return err_set(e, ST_FORMAT, "%s: vocab_sha256/data_sha256: expected the hashes of %s and %s (%.12s.../%.12s...), found %.12s.../%.12s...",
+                       resume, c->data.vocab, c->data.train, t->p.vocab_sha, t->p.data_sha,
+                       q.vocab_sha, q.data_sha);
+    t->p = q;
+    printf("resumed from %s: epoch %d, batch %d, step %lld\n", resume, t->p.epoch + 1,
+           t->p.batch, (long long)t->p.step);
+    return ST_OK;
+}
+
+/* RUN_DIR and RUN_DIR/metrics.csv (appended to when resuming, else with its header) */
+static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err *e) {
+    char csv_path[CONFIG_STR_MAX + 24];
+    snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
+    Status s = store_mkdirs(c->run.dir, e);
+    if (s) {
+        err_prefix(e, "run.dir");
+        return s;
+    }
+    t->csv = fopen(csv_path, resume ? "a" : "w");
+    if (!t->csv) return err_set(e, ST_IO, "%s: cannot open: %s", csv_path, strerror(errno));
+    if (!resume) fprintf(t->csv, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n");
+    return ST_OK;
+}
+
+/* the trainer up to the first step: seeds, data, model, optimizer, resumed state, log file */
+static Status trainer_init(Trainer *t, const BaseConfig *c, const char *resume, BertConfig *bc,
+                           Err *e) {
+    Status s;
+    t->p.best_dev = -1;
+    rng_init(&t->p.order, (uint64_t)c->seed, 2);
+    rng_init(&t->p.dropout, (uint64_t)c->seed, 3);
+    t->p.order_epoch = t->p.order;
+    snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/checkpoint.h5", c->run.dir);
+    if ((s = trainer_data(t, c, &t->p, e))) return s;
+    *bc = base_bert_config(c, t->vocab.vocab);
+    if ((s = trainer_alloc(t, c, bc, e))) return s;
+    if (resume && (s = trainer_resume(t, c, resume, e))) return s;
+    return trainer_open_log(t, c, resume != NULL, e);
+}
+
+/* the step counts (total, warm-up, where this run stops) and the model/schedule line */
+static void trainer_schedule(Trainer *t, const BaseConfig *c, const BertConfig *bc) {
+    t->total = (int64_t)c->train.epochs * t->plan.n_batches;
+    t->warm = (int64_t)llround(c->train.warmup * (double)t->total);
+    t->stop_at = c->train.max_steps ? c->train.max_steps : t->total;
+    char posd[48];
+    if (bc->position == BERT_POS_CONV)
+        snprintf(posd, sizeof posd, "conv positions k=%d", bc->conv_kernel);
+    else snprintf(posd, sizeof posd, "learned positions P=%d", bc->max_pos);
+    printf("model: %d layers, d=%d, %d heads, FFN %d, %s, %zu parameters; %lld steps of %d "
+           "(%d epochs), warm-up %lld\n", bc->n_layers, bc->d_model, bc->n_heads, bc->d_ff, posd,
+           t->m.n_params, (long long)t->total, c->train.batch, c->train.epochs,
+           (long long)t->warm);
+    fflush(stdout);
+}
+
+/* one optimisation step on batch p.batch of the epoch's plan: forward with dropout, backward,
+   clip, AdamW at learning rate *lr; *gn receives the gradient norm before clipping */
+static Status trainer_step(Trainer *t, const BaseConfig *c, double *lr, double *gn, Err *e) {
+    BaseProgress *p = &t->p;
+    const int32_t *idx = t->plan.idx + t->plan.start[p->batch];
+    int B = t->plan.start[p->batch + 1] - t->plan.start[p->batch];
+    int N = encoded_max_len(&t->train, idx, B);
+    encoded_gather(&t->train, idx, B, N, t->ids, t->mask, t->labels);
+    *lr = lr_at(c->train.lr, p->step + 1, t->total, t->warm);
+    float loss = bert_forward(&t->m, t->ids, NULL, t->mask, t->labels, B, N, 1, &p->dropout);
+    bert_backward(&t->m, t->ids, NULL, t->labels, B, N);
+    float *g = t->m.grad_plan.base;
+    size_t gcount = t->m.grad_plan.bytes / sizeof(float);
+    *gn = grad_clip_norm(&g, &gcount, 1, c->train.grad_clip);
+    if (!isfinite(*gn) || !isfinite(loss))
+        return err_set(e, ST_NUMERIC, "step %lld: non-finite loss %g or gradient norm %g",
+                       (long long)p->step + 1, (double)loss, *gn);
+    optim_step_begin(&t->step);
+    trainer_adamw(t, c, &t->step, *lr);
+    p->step++;
+    t->steps_here++;
+    t->loss_sum += loss;
+    t->loss_n++;
+    t->tok += B;
+    return ST_OK;
+}
+
+/* the progress line and metrics.csv row of the window since the last one (el: seconds of
+   this process), then a new window */
+static void trainer_log(Trainer *t, double lr, double gn, double el) {
+    const BaseProgress *p = &t->p;
+    double eta = el / (double)t->steps_here * (double)(t->stop_at - p->step);
+    printf("epoch %d step %6lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %6.0f ex/s  "
+           "elapsed %6.1fs  ETA %6.1fs\n", p->epoch + 1, (long long)p->step,
+           (long long)t->stop_at, t->loss_sum / t->loss_n, lr, gn, t->tok / el,
+           p->train_seconds + el, eta);
+    fprintf(t->csv, "%lld,%d,%.6f,%.6g,%.4f,,%.3f\n", (long long)p->step, p->epoch + 1,
+            t->loss_sum / t->loss_n, lr, gn, p->train_seconds + el);
+    fflush(t->csv);
+    fflush(stdout);
+    t->loss_sum = 0;
+    t->loss_n = 0;
+}
+
+/* write the checkpoint of progress q (its training time brought up to now) */
+static Status trainer_save(Trainer *t, const char *yaml, BaseProgress q, Err *e) {
+    q.train_seconds += time_now() - t->t0;
+    return base_ckpt_save(t->ckpt_path, &t->m, t->adam, t->adam + t->n, t->n, &t->step, &q,
+                          yaml, e);
+}
+
+/* the rest of epoch p.epoch from batch p.batch: steps, progress lines, dev evaluations every
+   eval_every steps, checkpoints every checkpoint_every steps or on a signal (then
+   *interrupted = 1 and it returns at once); at its end a dev evaluation and a checkpoint */
+static Status trainer_epoch(Trainer *t, const BaseConfig *c, const char *yaml, int *interrupted,
+                            Err *e) {
+    BaseProgress *p = &t->p;
+    Status s;
+    /* the epoch's plan comes from the order stream as it was at the epoch start */
+    if (p->batch == 0) p->order_epoch = p->order;
+    Rng r = p->order_epoch;
+    batch_plan_make(&t->plan, t->train.len, c->train.bucket, c->train.bucket_pool, &r);
+    if (p->batch == 0) {
+        p->order = r;
+        printf("epoch %d: %d batches, padding %.2fx\n", p->epoch + 1, t->plan.n_batches,
+               batch_plan_padding(&t->plan, t->train.len));
+    }
+    for (; p->batch < t->plan.n_batches && p->step < t->stop_at; p->batch++) {
+        double lr, gn;
+        if ((s = trainer_step(t, c, &lr, &gn, e))) return s;
+        double el = time_now() - t->t0;
+        if (p->step % c->train.log_every == 0 || p->step == t->stop_at) trainer_log(t, lr, gn, el);
+        int last = p->batch + 1 == t->plan.n_batches || p->step == t->stop_at;
+        if (c->train.eval_every && p->step % c->train.eval_every == 0 && !last &&
+            (s = dev_eval(t, c, yaml, p, p->train_seconds + el, e)))
+            return s;
+        if ((c->train.checkpoint_every && p->step % c->train.checkpoint_every == 0) || g_stop) {
+            BaseProgress q = *p;
+            q.batch++;
+            if ((s = trainer_save(t, yaml, q, e))) return s;
+            if (g_stop) {
+                printf("signal %d: checkpoint written to %s (resume with --resume %s)\n",
+                       (int)g_stop, t->ckpt_path, t->ckpt_path);
+                *interrupted = 1;
+                return ST_OK;
+            }
+        }
+    }
+    if ((s = dev_eval(t, c, yaml, p, p->train_seconds + time_now() - t->t0, e))) return s;
+    BaseProgress q = *p;
+    if (q.batch >= t->plan.n_batches) {
+        q.epoch++;
+        q.batch = 0;
+    }
+    return trainer_save(t, yaml, q, e);
+}
+
+/* a fingerprint of the whole training state, to compare runs (resume tests): sha256 over the
+   parameters, the AdamW moments and step, and the dropout and order streams */
+static void trainer_fingerprint(const Trainer *t, char hex[65]) {
+    Sha256 h;
+    uint8_t d[32];
+    uint64_t w[RNG_STATE_WORDS];
+    sha256_init(&h);
+    sha256_update(&h, t->m.param_plan.base, t->n * sizeof(float));
+    sha256_update(&h, t->adam, 2 * t->n * sizeof(float));
+    sha256_update(&h, &t->step.t, sizeof t->step.t);
+    rng_save(&t->p.dropout, w);
+    sha256_update(&h, w, sizeof w);
+    rng_save(&t->p.order, w);
+    sha256_update(&h, w, sizeof w);
+    sha256_final(&h, d);
+    sha256_hex(d, hex);
+}
+
 Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int *interrupted,
                   Err *e) {
     Trainer t;
     memset(&t, 0, sizeof t);
     *interrupted = 0;
-    BaseProgress p;
-    memset(&p, 0, sizeof p);
-    p.best_dev = -1;
-    Rng init_rng;
-    rng_init(&init_rng, (uint64_t)c->seed, 1);
-    rng_init(&p.order, (uint64_t)c->seed, 2);
-    rng_init(&p.dropout, (uint64_t)c->seed, 3);
-    p.order_epoch = p.order;
-    OptimStep step = {0};
-    Status s;
-    char ckpt_path[CONFIG_STR_MAX + 24], csv_path[CONFIG_STR_MAX + 24];
-    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.h5", c->run.dir);
-    snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
-
-    if ((s = trainer_data(&t, c, &p, e))) goto out;
-    BertConfig bc = base_bert_config(c, t.vocab.vocab);
-    if ((s = bert_init(&t.m, &bc, c->train.batch, c->data.max_len, 1, e))) goto out;
-    bert_init_weights(&t.m, &init_rng);
-    size_t n = t.m.param_plan.bytes / sizeof(float);
-    t.adam = calloc(2 * n, sizeof(float));
-    t.ids = malloc(sizeof(int32_t) * (size_t)c->train.batch * c->data.max_len);
-    t.mask = malloc((size_t)c->train.batch * c->data.max_len);
-    t.labels = malloc(sizeof(int32_t) * (size_t)c->train.batch);
-    t.pred = malloc(sizeof(int32_t) * (size_t)t.dev.n);
-    if (!t.adam || !t.ids || !t.mask || !t.labels || !t.pred) {
-        s = err_set(e, ST_NOMEM, "out of memory for the optimizer state (%zu parameters)", n);
-        goto out;
-    }
-    if ((s = batch_plan_init(&t.plan, t.train.n, c->train.batch, e))) goto out;
-    if (resume) {
-        BaseProgress q = p;
-        char *stored = NULL;
-        s = base_ckpt_load(resume, &t.m, t.adam, t.adam + n, n, &step, &q, &stored, e);
-        free(stored); /* the caller compared it with the config already */
-        if (s) goto out;
-        if (strcmp(q.vocab_sha, p.vocab_sha) || strcmp(q.data_sha, p.data_sha)) {
-            s = err_set(e, ST_FORMAT, "%s: vocab_sha256/data_sha256: expected the hashes of %s and %s (%.12s.../%.12s...), found %.12s.../%.12s...",
-                        resume, c->data.vocab, c->data.train, p.vocab_sha, p.data_sha, q.vocab_sha, q.data_sha);
-            goto out;
-        }
-        p = q;
-        printf("resumed from %s: epoch %d, batch %d, step %lld\n", resume, p.epoch + 1, p.batch,
-               (long long)p.step);
-    }
-    if ((s = store_mkdirs(c->run.dir, e))) {
-        err_prefix(e, "run.dir");
-        goto out;
-    }
-    t.csv = fopen(csv_path, resume ? "a" : "w");
-    if (!t.csv) {
-        s = err_set(e, ST_IO, "%s: cannot open: %s", csv_path, strerror(errno));
-        goto out;
-    }
-    if (!resume) fprintf(t.csv, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n");
-
-    int64_t total = (int64_t)c->train.epochs * t.plan.n_batches;
-    int64_t warm = (int64_t)llround(c->train.warmup * (double)total);
-    int64_t stop_at = c->train.max_steps ? c->train.max_steps : total;
-    char posd[48];
-    if (bc.position == BERT_POS_CONV) snprintf(posd, sizeof posd, "conv positions k=%d", bc.conv_kernel);
-    else snprintf(posd, sizeof posd, "learned positions P=%d", bc.max_pos);
-    printf("model: %d layers, d=%d, %d heads, FFN %d, %s, %zu parameters; %lld steps of %d "
-           "(%d epochs), warm-up %lld\n", bc.n_layers, bc.d_model, bc.n_heads, bc.d_ff, posd,
-           t.m.n_params, (long long)total, c->train.batch, c->train.epochs, (long long)warm);
-    fflush(stdout);
+    BertConfig bc;
+    Status s = trainer_init(&t, c, resume, &bc, e);
+    if (s) goto out;
+    trainer_schedule(&t, c, &bc);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    double t0 = time_now(), loss_sum = 0, tok = 0, gn = 0;
-    int loss_n = 0;
-    int64_t steps_here = 0;
-    for (; p.epoch < c->train.epochs && p.step < stop_at; p.epoch++, p.batch = 0) {
-        /* the epoch's plan comes from the order stream as it was at the epoch start */
-        if (p.batch == 0) p.order_epoch = p.order;
-        Rng r = p.order_epoch;
-        batch_plan_make(&t.plan, t.train.len, c->train.bucket, c->train.bucket_pool, &r);
-        if (p.batch == 0) {
-            p.order = r;
-            printf("epoch %d: %d batches, padding %.2fx\n", p.epoch + 1, t.plan.n_batches,
-                   batch_plan_padding(&t.plan, t.train.len));
-        }
-        for (; p.batch < t.plan.n_batches && p.step < stop_at; p.batch++) {
-            const int32_t *idx = t.plan.idx + t.plan.start[p.batch];
-            int B = t.plan.start[p.batch + 1] - t.plan.start[p.batch];
-            int N = encoded_max_len(&t.train, idx, B);
-            encoded_gather(&t.train, idx, B, N, t.ids, t.mask, t.labels);
-            double lr = lr_at(c->train.lr, p.step + 1, total, warm);
-            float loss = bert_forward(&t.m, t.ids, NULL, t.mask, t.labels, B, N, 1, &p.dropout);
-            bert_backward(&t.m, t.ids, NULL, t.labels, B, N);
-            float *g = t.m.grad_plan.base;
-            size_t gcount = t.m.grad_plan.bytes / sizeof(float);
-            gn = grad_clip_norm(&g, &gcount, 1, c->train.grad_clip);
-            if (!isfinite(gn) || !isfinite(loss)) {
-                s = err_set(e, ST_NUMERIC, "step %lld: non-finite loss %g or gradient norm %g",
-                            (long long)p.step + 1, (double)loss, gn);
-                goto out;
-            }
-            optim_step_begin(&step);
-            trainer_adamw(&t, c, &step, lr);
-            p.step++;
-            steps_here++;
-            loss_sum += loss;
-            loss_n++;
-            tok += B;
-            double el = time_now() - t0;
-            if (p.step % c->train.log_every == 0 || p.step == stop_at) {
-                double eta = el / (double)steps_here * (double)(stop_at - p.step);
-                printf("epoch %d step %6lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %6.0f ex/s  "
-                       "elapsed %6.1fs  ETA %6.1fs\n", p.epoch + 1, (long long)p.step,
-                       (long long)stop_at, loss_sum / loss_n, lr, gn, tok / el,
-                       p.train_seconds + el, eta);
-                fprintf(t.csv, "%lld,%d,%.6f,%.6g,%.4f,,%.3f\n", (long long)p.step, p.epoch + 1,
-                        loss_sum / loss_n, lr, gn, p.train_seconds + el);
-                fflush(t.csv);
-                fflush(stdout);
-                loss_sum = 0;
-                loss_n = 0;
-            }
-            int last = p.batch + 1 == t.plan.n_batches || p.step == stop_at;
-            if (c->train.eval_every && p.step % c->train.eval_every == 0 && !last &&
-                (s = dev_eval(&t, c, yaml, &p, p.train_seconds + el, e)))
-                goto out;
-            if ((c->train.checkpoint_every && p.step % c->train.checkpoint_every == 0) || g_stop) {
-                BaseProgress q = p;
-                q.batch++;
-                q.train_seconds += time_now() - t0;
-                if ((s = base_ckpt_save(ckpt_path, &t.m, t.adam, t.adam + n, n, &step, &q, yaml, e)))
-                    goto out;
-                if (g_stop) {
-                    printf("signal %d: checkpoint written to %s (resume with --resume %s)\n",
-                           (int)g_stop, ckpt_path, ckpt_path);
-                    *interrupted = 1;
-                    goto out;
-                }
-            }
-        }
-        if ((s = dev_eval(&t, c, yaml, &p, p.train_seconds + time_now() - t0, e))) goto out;
-        BaseProgress q = p;
-        if (q.batch >= t.plan.n_batches) {
-            q.epoch++;
-            q.batch = 0;
-        }
-        q.train_seconds += time_now() - t0;
-        if ((s = base_ckpt_save(ckpt_path, &t.m, t.adam, t.adam + n, n, &step, &q, yaml, e)))
-            goto out;
-    }
-    /* a fingerprint of the whole training state, to compare runs (resume tests) */
-    Sha256 h;
-    uint8_t d[32];
+    t.t0 = time_now();
+    for (; t.p.epoch < c->train.epochs && t.p.step < t.stop_at; t.p.epoch++, t.p.batch = 0)
+        if ((s = trainer_epoch(&t, c, yaml, interrupted, e)) || *interrupted) goto out;
     char hex[65];
-    uint64_t w[RNG_STATE_WORDS];
-    sha256_init(&h);
-    sha256_update(&h, t.m.param_plan.base, n * sizeof(float));
-    sha256_update(&h, t.adam, 2 * n * sizeof(float));
-    sha256_update(&h, &step.t, sizeof step.t);
-    rng_save(&p.dropout, w);
-    sha256_update(&h, w, sizeof w);
-    rng_save(&p.order, w);
-    sha256_update(&h, w, sizeof w);
-    sha256_final(&h, d);
-    sha256_hex(d, hex);
+    trainer_fingerprint(&t, hex);
     printf("training done: %lld steps, %.1f s of training in all; best dev accuracy %.4f\n"
-           "training state sha256 %s\n", (long long)p.step, p.train_seconds + time_now() - t0,
-           p.best_dev, hex);
+           "training state sha256 %s\n", (long long)t.p.step, t.p.train_seconds + time_now() - t.t0,
+           t.p.best_dev, hex);
 out:
     trainer_free(&t);
     return s;

@@ -67,9 +67,8 @@ static void print_help(const CliSpec *s, FILE *f) {
         print_flag(f, COMMON[i].name, COMMON[i].arg, h);
     }
     if (s->common & CLI_OVERRIDES)
-        fprintf(f, "  %-22s any config key, e.g. train.lr=1e-4 (`%s --print-config` lists "
-                "every key\n  %-22s with its default and meaning; docs/ describes them)\n",
-                "KEY=VALUE", s->prog, "");
+        fprintf(f, "  %-22s set a config key, e.g. run.dir=runs/x; `%s --print-config`\n"
+                "  %-22s lists every key with its value and meaning\n", "KEY=VALUE", s->prog, "");
 }
 
 /* flag_index: the program flag called name (-1: none) */

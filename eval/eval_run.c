@@ -172,6 +172,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
         for (int b = 0; b < nb && !s; b++)
             memcpy(o->env_logits + (size_t)rows[b] * K, E->R->logits + (size_t)b * K,
                    sizeof(float) * K);
+        progress_add(x->progress, nb);
     }
     const double steps = (double)bt->n * L;
     for (int l = 0; l < L; l++) o->rank_layer[l] /= bt->n;
@@ -271,6 +272,7 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
                 s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0, &t[at],
                             &ta[at], e);
                 if (s) err_prefix(e, "mode %s", modes[i].name);
+                progress_add(x->progress, nb);
             }
         }
     for (int i = 0; i < n_modes && !s; i++)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "agent/ppo.h"
+#include "core/progress.h"
 #include "data/encode.h"
 #include "env/rankenv.h"
 #include "eval/eval_modes.h"
@@ -53,6 +54,8 @@ typedef struct {
     Agent *A;          /* the policy; NULL if unused */
     double epsilon;    /* the trained guardrail tolerance (over_eps) */
     int reps;          /* timed rounds */
+    Progress *progress; /* counts sentences passed (each decision pass, each timed round and
+                           mode); NULL: no progress lines */
 } EvalCtx;
 
 typedef struct {

@@ -99,7 +99,7 @@ step "6/6 sweep against length ($run_dir/sweep.csv, $run_dir/pics)"
 if [[ -s $run_dir/sweep.csv ]]; then echo "reusing $run_dir/sweep.csv"; else
   build/cmd/drrl-sweep --checkpoint "$final" --lengths 1024,2048,4096,8192,16384 --rows 4 \
     --reps 3 --modes "full,static:4,static:8,static:16,static:32,nystrom:32,nystrom:128,\
-performer:32,performer:128,policy" --csv "$run_dir/sweep.csv"
+performer:32,performer:128,policy" --out "$run_dir"
 fi
 /usr/bin/python3 scripts/plot_sweep.py "$run_dir/sweep.csv" --out "$run_dir/pics"
 

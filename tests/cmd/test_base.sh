@@ -22,12 +22,12 @@ head -1 "$tmp/a/metrics.csv" | grep -qx "step,epoch,loss,lr,grad_norm,dev_accura
   || fail "metrics.csv header"
 
 # 2. reload: same predictions as the in-memory model that was saved
-"$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/pred.tsv" > "$tmp/eval.txt"
-cmp "$tmp/pred.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
+"$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/pred" > "$tmp/eval.txt"
+cmp "$tmp/pred/SST-2.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
 grep -q "accuracy $acc " "$tmp/eval.txt" || fail "reloaded accuracy differs from $acc"
-"$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/test.tsv" > /dev/null
-[[ $(wc -l < "$tmp/test.tsv") -eq 1822 ]] || fail "test predictions: expected 1821 rows + header"
-head -1 "$tmp/test.tsv" | grep -qx $'index\tprediction' || fail "test predictions header"
+"$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/test" > /dev/null
+[[ $(wc -l < "$tmp/test/SST-2.tsv") -eq 1822 ]] || fail "test predictions: expected 1821 rows + header"
+head -1 "$tmp/test/SST-2.tsv" | grep -qx $'index\tprediction' || fail "test predictions header"
 
 # 3. resume: stop at step 150 (mid epoch 1), resume, compare the final state
 steps=$(sed -n 's/^model: .* \([0-9]*\) steps of .*/\1/p' "$tmp/a.txt")
@@ -49,11 +49,37 @@ expect_error "data.train: $tmp/bad.tsv:3: label: expected 0 or 1, found '7'" \
 [[ -e "$tmp/c" ]] && fail "a failed run wrote $tmp/c"
 expect_error "config: expected the checkpoint's config, found a different one" \
   "$base" --resume "$tmp/b/checkpoint.h5" model.d_model=32 model.n_heads=2
-expect_error "--split: expected dev, test or train, found 'val'" \
+expect_error "--split: expected one of dev|test|train, found 'val'" \
   "$base" --eval "$tmp/a/model.h5" --split val
 printf 'model:\n  d_model: 64\n  layers: 2\n' > "$tmp/bad.yaml"
 expect_error "$tmp/bad.yaml:3:3: model.layers: expected a known key" \
   "$base" --config "$tmp/bad.yaml"
 expect_error "format: expected 'drrl-model', found 'drrl-base-ckpt'" \
   "$base" --eval "$tmp/a/checkpoint.h5"
+
+# 5. the command-line convention (core/cli.h)
+"$base" --version > "$tmp/v.txt"
+grep -q '^drrl-base [0-9.]* (git [0-9a-f]\{12\}' "$tmp/v.txt" || fail "--version: $(cat "$tmp/v.txt")"
+grep -q '^BLAS: OpenBLAS .* threads$' "$tmp/v.txt" || fail "--version: no BLAS line"
+"$base" --help | grep -q -- '--print-config' || fail "--help does not say where keys are"
+"$base" --config configs/tiny.yaml --print-config > "$tmp/p1.txt"
+"$base" --config=configs/tiny.yaml --print-config > "$tmp/p2.txt"
+cmp "$tmp/p1.txt" "$tmp/p2.txt" || fail "--config=F differs from --config F"
+"$base" --config configs/tiny.yaml --seed 5 --out "$tmp/o" --print-config > "$tmp/p3.txt"
+grep -q '^seed: 5$' "$tmp/p3.txt" || fail "--seed 5 is not seed: 5"
+grep -q "dir: \"$tmp/o\"" "$tmp/p3.txt" || fail "--out DIR is not run.dir"
+expect_error "--config: expected once, found it again" \
+  "$base" --config configs/tiny.yaml --config configs/sst2-base.yaml
+expect_error "seed: expected it once, found it also set by a flag" \
+  "$base" --seed 5 seed=6 --print-config
+expect_error "model.nlayers: expected a config key, found an unknown key; did you mean model.n_layers?" \
+  "$base" model.nlayers=2 --print-config
+expect_error "--rsume: expected a flag of drrl-base, found an unknown flag; did you mean --resume?" \
+  "$base" --rsume x
+expect_error "--config: expected no config with --eval" \
+  "$base" --eval "$tmp/a/model.h5" --config configs/tiny.yaml
+"$base" --config configs/tiny.yaml --quiet run.dir="$tmp/q" train.max_steps=2 > "$tmp/q.txt"
+grep -q '^config:' "$tmp/q.txt" && fail "--quiet still prints the config line"
+grep -q '^config: configs/tiny.yaml' "$tmp/b1.txt" || fail "the config line is missing by default"
+grep -q '^# resolved config' "$tmp/b1.txt" && fail "the resolved config is printed without --verbose"
 echo "test_base: ok (tiny dev accuracy $acc, $steps steps, state $sa)"

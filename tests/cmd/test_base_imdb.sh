@@ -31,20 +31,20 @@ acc=$(sed -n 's/^training done: .*best dev accuracy \([0-9.]*\)$/\1/p' "$tmp/a.t
 [[ -n "$acc" ]] || fail "no training summary"
 
 # 2. reload: same dev predictions and accuracy
-"$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/dev.tsv" > "$tmp/dev.txt"
-cmp "$tmp/dev.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
+"$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/dev" > "$tmp/dev.txt"
+cmp "$tmp/dev/IMDB.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
 grep -q "accuracy $acc " "$tmp/dev.txt" || fail "reloaded accuracy differs from $acc"
 
 # 3. test at the training length and at twice it
-"$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/t256.tsv" > "$tmp/t256.txt"
-"$base" --eval "$tmp/a/model.h5" --split test data.max_len=512 --out "$tmp/t512.tsv" > "$tmp/t512.txt"
+"$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/t256" > "$tmp/t256.txt"
+"$base" --eval "$tmp/a/model.h5" --split test data.max_len=512 --out "$tmp/t512" > "$tmp/t512.txt"
 grep -q "on test (data/imdb-sample/test.tsv.gz, max_len 256): accuracy [0-9.]* ([0-9]*/200)" "$tmp/t256.txt" \
   || fail "test at 256: $(head -1 "$tmp/t256.txt")"
 grep -q "on test (data/imdb-sample/test.tsv.gz, max_len 512): accuracy [0-9.]* ([0-9]*/200)" "$tmp/t512.txt" \
   || fail "test at 512: $(head -1 "$tmp/t512.txt")"
-[[ $(wc -l < "$tmp/t512.tsv") -eq 201 ]] || fail "test predictions: expected 200 rows + header"
+[[ $(wc -l < "$tmp/t512/IMDB.tsv") -eq 201 ]] || fail "test predictions: expected 200 rows + header"
 # rows of at most 254 bytes ([CLS] + bytes + [SEP] <= 256): uncut at both lengths
-python3 - "$tmp/t256.tsv" "$tmp/t512.tsv" data/imdb-sample/test.tsv.gz <<'EOF'
+python3 - "$tmp/t256/IMDB.tsv" "$tmp/t512/IMDB.tsv" data/imdb-sample/test.tsv.gz <<'EOF'
 import gzip, sys
 short = [i for i, line in enumerate(gzip.open(sys.argv[3]).read().split(b"\n")[1:-1])
          if len(line) - 2 <= 254]

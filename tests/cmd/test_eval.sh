@@ -35,6 +35,8 @@ ckpt="$tmp/pol/checkpoints/ckpt-00000002.h5"
 
 # 1. every default mode on dev; the default output directory is the checkpoint's
 "$evalx" --checkpoint "$tmp/pol" --reps 1 --predictions > "$tmp/eval.txt"
+grep -q '^drrl-eval: timed forwards  [0-9]*/[0-9]* (100%)  elapsed .*s  ETA 0.0s$' "$tmp/eval.txt" \
+  || fail "no final progress line with an ETA"
 out="$tmp/pol/checkpoints"
 for f in eval.csv eval.json dev.full.tsv dev.policy.tsv dev.random.tsv dev.static-8.tsv \
          dev.nystrom-16.tsv dev.performer-32.tsv; do
@@ -44,8 +46,8 @@ ls "$out" | grep -q '\.tmp' && fail "temporary file left behind"
 grep -q '^| policy | ' "$tmp/eval.txt" || fail "no policy row in the table"
 
 # 2. full = drrl-base --eval, dev and test
-"$base" --eval "$tmp/base/model.h5" --split dev --out "$tmp/base_dev.tsv" > "$tmp/base_eval.txt"
-cmp "$out/dev.full.tsv" "$tmp/base_dev.tsv" || fail "full mode predicts differently from drrl-base --eval"
+"$base" --eval "$tmp/base/model.h5" --split dev --out "$tmp/base_dev" > "$tmp/base_eval.txt"
+cmp "$out/dev.full.tsv" "$tmp/base_dev/SST-2.tsv" || fail "full mode predicts differently from drrl-base --eval"
 base_correct=$(sed -n 's/^.*accuracy [0-9.]* (\([0-9]*\)\/872)$/\1/p' "$tmp/base_eval.txt")
 [[ -n "$base_correct" ]] || fail "no accuracy line in drrl-base --eval's output"
 
@@ -175,8 +177,8 @@ fi
 # 3. test split: GLUE files, full = drrl-base's
 "$evalx" --checkpoint "$ckpt" --split test --modes full,static:8,policy --reps 1 \
   --out "$tmp/test" > "$tmp/test.txt"
-"$base" --eval "$tmp/base/model.h5" --split test --out "$tmp/base_test.tsv" > /dev/null
-cmp "$tmp/test/SST-2.full.tsv" "$tmp/base_test.tsv" || fail "test: full differs from drrl-base"
+"$base" --eval "$tmp/base/model.h5" --split test --out "$tmp/base_test" > /dev/null
+cmp "$tmp/test/SST-2.full.tsv" "$tmp/base_test/SST-2.tsv" || fail "test: full differs from drrl-base"
 for m in full static-8 policy; do
   f="$tmp/test/SST-2.$m.tsv"
   [[ $(wc -l < "$f") -eq 1822 ]] || fail "$f: expected 1821 rows + header"
@@ -200,6 +202,14 @@ expect_error "--modes: 'static:5': expected a rank of the policy's grid [2, 4, 8
   "$evalx" --checkpoint "$ckpt" --modes static:5 --out "$bad"
 expect_error "--modes: 'static:32'" "$evalx" --checkpoint "$ckpt" --modes static:32 --out "$bad"
 expect_error "$tmp/none.h5" "$evalx" --checkpoint "$tmp/none.h5" --out "$bad"
-expect_error "--split: expected dev or test" "$evalx" --checkpoint "$ckpt" --split train --out "$bad"
+expect_error "--split: expected one of dev|test, found 'train'" "$evalx" --checkpoint "$ckpt" --split train --out "$bad"
+expect_error "--reps: expected once, found it again" "$evalx" --checkpoint "$ckpt" --reps 1 --reps=2 --out "$bad"
+expect_error "--reps: expected an integer in [1, 1073741824], found '0'" "$evalx" --checkpoint "$ckpt" --reps 0 --out "$bad"
+expect_error "env.epsilom: expected a config key, found an unknown key; did you mean env.epsilon?" \
+  "$evalx" --checkpoint "$ckpt" env.epsilom=3 --out "$bad"
+expect_error "--checkpoint: expected a checkpoint or run directory, found none" "$evalx" --out "$bad"
 [[ -e "$bad" ]] && fail "a failed run wrote $bad"
+# --print-config: the checkpoint's train config with the overrides
+"$evalx" --checkpoint "$ckpt" env.epsilon=3 --print-config > "$tmp/pc.txt"
+grep -q '^  epsilon: 3$' "$tmp/pc.txt" || fail "--print-config: env.epsilon=3 not applied"
 echo "test_eval: ok"

@@ -20,11 +20,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$base" --config configs/imdb-tiny.yaml run.dir="$tmp/m" train.max_steps=20 > /dev/null
 "$sweep" --model "$tmp/m/model.h5" --lengths 64,128 --modes full,static:4,nystrom:8,performer:8 \
-  --rows 2 --reps 1 --csv "$tmp/s.csv" > "$tmp/out.txt"
+  --rows 2 --reps 1 --out "$tmp/s" > "$tmp/out.txt"
 cat "$tmp/out.txt"
 grep -q "^| 128 | performer:8 | 2 |" "$tmp/out.txt" || fail "table row missing"
+grep -q "^wrote $tmp/s/sweep.csv$" "$tmp/out.txt" || fail "no closing summary"
 
-/usr/bin/python3 - "$tmp/s.csv" <<'PY'
+/usr/bin/python3 - "$tmp/s/sweep.csv" <<'PY'
 import csv, sys
 rows = {(int(r["length"]), r["mode"]): r for r in csv.DictReader(open(sys.argv[1]))}
 modes = ["full", "static:4", "nystrom:8", "performer:8"]
@@ -64,7 +65,7 @@ expect_error "--lengths: 512 bytes need 514 tokens ([CLS] and [SEP] added), more
 expect_error "--modes: 'static:x': expected a positive integer rank, found 'x'" \
   "$sweep" --model "$tmp/m/model.h5" --modes full,static:x
 
-/usr/bin/python3 scripts/plot_sweep.py "$tmp/s.csv" --out "$tmp/pics" > /dev/null
+/usr/bin/python3 scripts/plot_sweep.py "$tmp/s/sweep.csv" --out "$tmp/pics" > /dev/null
 [[ -s "$tmp/pics/sweep_latency.png" && -s "$tmp/pics/sweep_flops.png" && -s "$tmp/pics/sweep_fidelity.png" ]] || fail "pictures missing"
 # 6. the policy mode
 "$train" --config configs/imdb-drrl.yaml env.model="$tmp/m/model.h5" env.segment=64 \
@@ -72,7 +73,7 @@ expect_error "--modes: 'static:x': expected a positive integer rank, found 'x'" 
   latency.warmup=0 ppo.iterations=2 ppo.episodes=1 ppo.epochs=1 ppo.minibatch=8 \
   run.checkpoint_every=2 run.dir="$tmp/p" > /dev/null
 "$sweep" --checkpoint "$tmp/p" --lengths 128,256 --modes full,static:2,static:8,policy --rows 2 \
-  --reps 1 --csv "$tmp/p.csv" > "$tmp/pout.txt"
+  --reps 1 --out "$tmp/pp" > "$tmp/pout.txt"
 grep -q "^| 256 | policy | 2 |" "$tmp/pout.txt" || fail "policy row missing: $(cat "$tmp/pout.txt")"
 if grep -q "^environment:" "$tmp/pout.txt"; then fail "environment lines inside the table"; fi
 for L in 128 256; do
@@ -81,7 +82,7 @@ for L in 128 256; do
   grep -q "^data: 2 inputs of $L bytes joined from same-label reviews of" "$tmp/e$L.txt" \
     || fail "drrl-eval --join data line at $L"
 done
-/usr/bin/python3 - "$tmp/p.csv" "$tmp/e128/eval_test.csv" "$tmp/e256/eval_test.csv" <<'PY'
+/usr/bin/python3 - "$tmp/pp/sweep.csv" "$tmp/e128/eval_test.csv" "$tmp/e256/eval_test.csv" <<'PY'
 import csv, math, sys
 sw = {(int(r["length"]), r["mode"]): r for r in csv.DictReader(open(sys.argv[1]))}
 for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
@@ -105,7 +106,7 @@ expect_error "--modes: policy: expected --checkpoint" \
   "$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes full,policy
 expect_error "--model $tmp/l/model.h5: expected the checkpoint's model" \
   "$sweep" --checkpoint "$tmp/p" --model "$tmp/l/model.h5" --lengths 64
-expect_error "--calib: not with --checkpoint" "$sweep" --checkpoint "$tmp/p" --calib 8
+expect_error "--calib: expected none with --checkpoint" "$sweep" --checkpoint "$tmp/p" --calib 8
 expect_error "--rows: expected with --join" "$eval_" --checkpoint "$tmp/p" --rows 2
 expect_error "--join: expected the test split" "$eval_" --checkpoint "$tmp/p" --join 128
 echo "test_sweep: ok"

@@ -79,6 +79,14 @@ expect_error "/policy/layout: expected tensor" "$train" --resume "$tmp/ta/checkp
   policy.width=32 policy.ffn=64 run.dir="$tmp/shape"
 printf 'ppo:\n  iterations: 3\n  epoch: 2\n' > "$tmp/bad.yaml"
 expect_error "$tmp/bad.yaml:3:3: ppo.epoch: expected a known key" "$train" --config "$tmp/bad.yaml"
+# the command-line convention (core/cli.h; tests/core/test_cli.c checks it in detail)
+"$train" --config configs/toy.yaml --seed 9 --out "$tmp/o" --print-config > "$tmp/pc.txt"
+grep -q '^seed: 9$' "$tmp/pc.txt" || fail "--seed 9 is not seed: 9"
+grep -q "dir: \"$tmp/o\"" "$tmp/pc.txt" || fail "--out DIR is not run.dir"
+"$train" --version | grep -q '^drrl-train [0-9.]* (git ' || fail "--version"
+expect_error "--resume: expected once" "$train" --resume "$tmp/ta" --resume "$tmp/ta"
+expect_error "ppo.epoch: expected a config key, found an unknown key; did you mean ppo.epochs?" \
+  "$train" --config configs/toy.yaml ppo.epoch=3
 echo "test_train: toy ok (state $sa)"
 
 # ---- rank environment on two tiny frozen models (1 layer, d=64, 2 heads of 32) ----

@@ -52,11 +52,11 @@ EOF
 
 # 2. drrl-eval at 256 and 512 vs drrl-base --eval
 for L in 256 512; do
-  "$base" --eval "$model" --split test data.max_len=$L --out "$tmp/base$L.tsv" > "$tmp/base$L.txt"
+  "$base" --eval "$model" --split test data.max_len=$L --out "$tmp/base$L" > "$tmp/base$L.txt"
   "$eval_" --checkpoint "$tmp/drrl" --split test --modes full,static:4,policy --reps 1 \
     --resamples 100 data.max_len=$L --out "$tmp/ev$L" > "$tmp/ev$L.txt" 2> "$tmp/ev$L.err"
   grep -q "^data: data/imdb-sample/test.tsv.gz (imdb, max_len $L" "$tmp/ev$L.txt" || fail "eval data line at $L"
-  cmp "$tmp/base$L.tsv" "$tmp/ev$L/IMDB.full.tsv" || fail "full mode predicts unlike drrl-base at $L"
+  cmp "$tmp/base$L/IMDB.tsv" "$tmp/ev$L/IMDB.full.tsv" || fail "full mode predicts unlike drrl-base at $L"
   acc=$(sed -n 's/.*accuracy \([0-9.]*\) (\([0-9]*\)\/\([0-9]*\))$/\2 \3/p' "$tmp/base$L.txt")
   [[ -n "$acc" ]] || fail "no drrl-base accuracy at $L"
   $py - "$tmp/ev$L/eval_test.json" $acc $L "$tmp/ev$L/policy_ranks_test.tsv" <<'EOF'

@@ -1,0 +1,241 @@
+/* sweep_run.c: drrl-sweep's measurements per length and mode (see sweep_run.h). */
+#include "eval/sweep_run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sha256.h"
+#include "core/timer.h"
+#include "data/encode.h"
+#include "model/ranked_calib.h"
+#include "nn/logits.h"
+
+#define MAX_LIST 32 /* distinct static ranks */
+
+/* the ranked forward's kind of a fixed mode */
+static RankKind mode_kind(const EvalMode *m) {
+    switch (m->kind) {
+    case EVAL_STATIC: return RANK_WHITENED;
+    case EVAL_PLAIN: return RANK_PLAIN;
+    case EVAL_NYSTROM: return RANK_NYSTROM;
+    case EVAL_PERFORMER: return RANK_PERFORMER;
+    default: return RANK_EXACT;
+    }
+}
+
+/* the --modes list against ranks 1..dh (a policy's grid with --checkpoint) */
+Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalMode *modes,
+                          int *n, Err *e) {
+    Status s = eval_modes_parse(list, grid, G, 1 << 20, modes, n, e);
+    if (s) return s;
+    for (int i = 0; i < *n; i++) {
+        if (modes[i].kind == EVAL_RANDOM || (modes[i].kind == EVAL_PLAIN && !modes[i].r))
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
+                           "static-plain:r, nystrom:m, performer:m, policy (random and auto "
+                           "belong to drrl-eval)", modes[i].name);
+        if (modes[i].n_layer)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank for every layer "
+                           "(per-layer static lists belong to drrl-eval)", modes[i].name);
+        if (modes[i].kind == EVAL_POLICY && !has_ckpt)
+            return err_set(e, ST_CONFIG, "--modes: policy: expected --checkpoint (the trained "
+                           "policy to run)");
+    }
+    return ST_OK;
+}
+
+/* one timed pass of row i in mode md on R: the pass's attention seconds (att_s) and its whole
+   forward (fwd_s); with `measure` also the last layer's relative error (the teacher, outside
+   the timed time). The policy's ranks come from pol (row i), the other modes' from md. */
+static Status timed_pass(Ranked *R, const SweepPolicy *pol, int i, const int32_t *ids,
+                         const uint8_t *mask, int N, const EvalMode *md, int measure,
+                         double *att_s, double *fwd_s, double *rel, Err *e) {
+    const RankSpec sp = rank_spec(mode_kind(md), md->r);
+    const int policy = md->kind == EVAL_POLICY;
+    double teach = 0, t0 = time_now();
+    Status s = ranked_begin(R, ids, NULL, mask, 1, N, e);
+    for (int l = 0; !s && l < R->L; l++) {
+        const int last = measure && l == R->L - 1;
+        if (last) {
+            const double t1 = time_now();
+            s = ranked_teacher_each(R, NULL, NULL, e);
+            teach = time_now() - t1;
+            if (s) break;
+        }
+        s = policy ? ranked_layer_each(R, pol->p.env->c.kind, pol->p.env->c.T,
+                                       sweep_policy_ranks(pol, i, l), NULL, NULL, e)
+                   : ranked_layer(R, &sp, e);
+        if (!s && last) ranked_fidelity(R, 0, N, NULL, rel);
+    }
+    if (!s) s = ranked_end(R, e);
+    if (s) return err_prefix(e, "%s", md->name);
+    *fwd_s = time_now() - t0 - teach;
+    *att_s = ranked_attn_seconds(R);
+    return ST_OK;
+}
+
+/* the model, its config, the test file and (static modes) the whitened factors */
+Status sweep_load(Sweep *d, const SweepOptions *o, FILE *info, Err *e) {
+    const char *model = o->model, *factors = o->factors;
+    const int *lengths = o->lengths, nl = o->n_lengths, nm = o->n_modes, calib_rows = o->calib_rows;
+    const EvalMode *modes = o->modes;
+    char src[CONFIG_STR_MAX + 32], *sha = d->sha;
+    Status s;
+    if ((s = sha256_file(model, sha, e)) || (s = bert_read_config(model, &d->bc, e)) ||
+        (s = bert_init(&d->m, &d->bc, 1, 1, 0, e)) || (s = bert_load(&d->m, model, &d->info, e)))
+        return err_prefix(e, "--model");
+    snprintf(src, sizeof src, "%s:/config", model);
+    if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, o->over, o->n_over, e)))
+        return s;
+    if (!base_is_imdb(&d->base))
+        return err_set(e, ST_CONFIG, "%s: expected a byte-level IMDB model (data.format: imdb), found "
+                       "data.format: %s; drrl-sweep makes its long inputs by joining IMDB reviews",
+                       model, d->base.data.format);
+    int maxL = 0, dh = d->bc.d_model / d->bc.n_heads, max_m = 0, white = 0;
+    for (int i = 0; i < nl; i++) maxL = lengths[i] > maxL ? lengths[i] : maxL;
+    if (maxL + 2 > bert_max_len(&d->bc))
+        return err_set(e, ST_CONFIG, "--lengths: %d bytes need %d tokens ([CLS] and [SEP] added), more "
+                       "than the max_pos %d of %s, whose positions are learned; only a model with "
+                       "model.position: conv runs longer", maxL, maxL + 2, d->bc.max_pos, model);
+    int grid[MAX_LIST], ng = 0;
+    for (int i = 0; i < nm; i++) {
+        const RankKind k = mode_kind(&modes[i]);
+        if ((k == RANK_PLAIN || k == RANK_WHITENED) && modes[i].r > dh)
+            return err_set(e, ST_CONFIG, "--modes: %s: expected a rank of at most the head size %d",
+                           modes[i].name, dh);
+        if (k == RANK_PLAIN || k == RANK_WHITENED) {
+            int seen = 0;
+            for (int j = 0; j < ng; j++) seen |= grid[j] == modes[i].r;
+            if (!seen) grid[ng++] = modes[i].r;
+        }
+        if (k == RANK_NYSTROM || k == RANK_PERFORMER)
+            max_m = modes[i].r > max_m ? modes[i].r : max_m;
+        white |= k == RANK_WHITENED;
+    }
+    if (ng > ATTN_MAX_RANKS - 1)
+        return err_set(e, ST_CONFIG, "--modes: at most %d distinct static ranks", ATTN_MAX_RANKS - 1);
+    if ((s = imdb_load(&d->test, d->base.data.test, 0, e))) return err_prefix(e, "data.test");
+    const int maxN = maxL + 2 > d->base.data.max_len ? maxL + 2 : d->base.data.max_len;
+    RankedOptions ro = {.max_B = 1, .max_N = maxN, .ranks = grid, .n_ranks = ng, .max_m = max_m,
+                        .activation = 0, .bounds = 0, .performer_seed = o->performer_seed};
+    if ((s = ranked_init(&d->R, &d->m, &ro, e))) return s;
+    d->ranked_ok = 1;
+    fprintf(info, "# drrl-sweep: %s\n\n- model: %d layers, d=%d, %d heads of %d, %s positions; sha256 %s\n",
+           model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, d->base.model.position, sha);
+    if (d->k)
+        fprintf(info, "- policy: %s (grid of %d ranks + full, segments of %d tokens, guardrail epsilon "
+               "%g)\n", d->k->path, d->k->c.env.ranks.n, d->k->c.env.segment, d->k->c.env.epsilon);
+    if (!white) return ST_OK;
+    /* whitened factors: the first calib_rows training rows at data.max_len, cached next to the
+       model as drrl-train and drrl-factors do (the same cache when the rows agree) */
+    if ((s = base_vocab_open(&d->voc, &d->base, e))) return s;
+    if ((s = base_load_split(&d->calib, &d->base, &d->voc, "train", calib_rows, 1, NULL, 0, e)))
+        return s;
+    char cache[CONFIG_STR_MAX + 16];
+    if (factors && factors[0]) snprintf(cache, sizeof cache, "%s", factors);
+    else ranked_calib_cache_path(cache, sizeof cache, model);
+    RankedCalib rc = {.rows = calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT, .cache = cache,
+                      .model_sha256 = sha};
+    RankedCalibInfo ci;
+    if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
+    fprintf(info, "- whitened factors: %s %s (%.2f s, %d calibration rows)\n",
+           ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds, ci.rows);
+    return ST_OK;
+}
+
+void sweep_free(Sweep *d) {
+    sweep_policy_free(&d->pol);
+    if (d->ranked_ok) ranked_free(&d->R);
+    encoded_free(&d->calib);
+    imdb_free(&d->test);
+    base_vocab_close(&d->voc);
+    bert_free(&d->m);
+    bert_file_info_free(&d->info);
+}
+
+/* every mode at one length: cells[nm]; modes[0] is full */
+Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
+                    SweepCell *cells, Progress *progress, Err *e) {
+    const EvalMode *modes = o->modes;
+    const int nm = o->n_modes;
+    const int64_t units = ((int64_t)L * L + 65535) / 65536; /* per timed pass */
+    ImdbData j;
+    EncodedSet enc;
+    memset(&enc, 0, sizeof enc);
+    Status s = imdb_join(&j, &d->test, L, 1, rows, e);
+    if (s) return err_prefix(e, "length %d", L);
+    if (j.n < 1) {
+        imdb_free(&j);
+        return err_set(e, ST_CONFIG, "length %d: the reviews of %s do not join into one input of "
+                       "%d bytes", L, d->base.data.test, L);
+    }
+    if ((s = encoded_from_imdb(&enc, &j, L + 2, e))) {
+        imdb_free(&j);
+        return s;
+    }
+    const int K = j.n, N = L + 2, C = d->R.K, dh = d->R.dh;
+    imdb_free(&j);
+    int has_pol = 0;
+    for (int i = 0; i < nm; i++) has_pol |= modes[i].kind == EVAL_POLICY;
+    sweep_policy_free(&d->pol);
+    if (has_pol && (s = sweep_policy_decide(&d->pol, d->k, L, rows, o->over, o->n_over, &enc, e))) {
+        encoded_free(&enc);
+        return err_prefix(e, "policy at length %d", L);
+    }
+    double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
+    double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
+    float *zfull = malloc(sizeof(float) * (size_t)C); /* (C) the full pass's logits */
+    uint8_t *mask = malloc((size_t)N);
+    if (!att || !fwd || !zfull || !mask) {
+        s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
+        goto done;
+    }
+    for (int i = 0; i < N; i++) mask[i] = 1;
+    memset(cells, 0, sizeof(SweepCell) * (size_t)nm);
+    for (int k = 0; k < K; k++) {
+        const int32_t *ids = enc.ids + (size_t)k * N;
+        RankSpec full[BERT_MAX_LAYERS];
+        for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
+        if ((s = ranked_forward(&d->R, ids, NULL, mask, 1, N, full, e))) goto done;
+        memcpy(zfull, d->R.logits, sizeof(float) * (size_t)C);
+        for (int i = 0; i < nm; i++) {
+            Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
+            for (int r = 0; r < reps; r++) {
+                double a = 0, f = 0, rel = 0;
+                const size_t at = ((size_t)i * K + k) * reps + r;
+                if ((s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], r == 0, &a, &f, &rel,
+                                    e)))
+                    goto done;
+                att[at] = a, fwd[at] = f;
+                progress_add(progress, units);
+                if (r) continue;
+                cells[i].attn_flops += ranked_attn_flops(R);
+                cells[i].kl += logits_kl(zfull, R->logits, C); /* nn/logits.h, in double */
+                cells[i].rel += rel;
+            }
+        }
+    }
+    for (int i = 0; i < nm; i++) {
+        SweepCell *c = &cells[i];
+        const RankKind kind = mode_kind(&modes[i]);
+        c->rows = K;
+        c->attn_flops /= K;
+        c->kl /= K, c->rel /= K;
+        if (modes[i].kind == EVAL_FULL) c->kl = 0, c->rel = 0; /* exact vs itself */
+        c->lat_ms = 1e3 * time_median(att + (size_t)i * K * reps, K * reps);
+        c->fwd_ms = 1e3 * time_median(fwd + (size_t)i * K * reps, K * reps);
+        c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
+                  : modes[i].kind == EVAL_FULL ? dh
+                  : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
+        c->policy_ms = NAN;
+        if (modes[i].kind == EVAL_POLICY) {
+            for (int k = 0; k < K; k++) att[k] = 1e3 * d->pol.o.policy_sec[k];
+            c->policy_ms = time_median(att, K);
+        }
+    }
+done:
+    free(att), free(fwd), free(zfull), free(mask);
+    encoded_free(&enc);
+    return s;
+}
+

@@ -1,0 +1,163 @@
+/* base_run.c: the config of a drrl-base run (file or checkpoint, overrides, the resume rule)
+ * and the evaluation of a saved model file on a split (see base_run.h). */
+#include "pipeline/base_run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/store.h"
+#include "data/encode.h"
+#include "model/bert_io.h"
+#include "pipeline/base_ckpt.h"
+#include "pipeline/base_eval.h"
+
+/* first_diff: the first line where two texts differ, for a readable mismatch message */
+static void first_diff(const char *a, const char *b, char *out, size_t cap) {
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n') {
+            line++;
+            la = a + 1;
+            lb = b + 1;
+        }
+        a++, b++;
+    }
+    int na = (int)strcspn(la, "\n"), nb = (int)strcspn(lb, "\n");
+    snprintf(out, cap, "line %d: '%.*s' vs '%.*s'", line, na, la, nb, lb);
+}
+
+/* resume_check: the run-control keys may change on resume (how long, how often to log,
+   checkpoint and evaluate); everything that shapes the training itself must match */
+static Status resume_check(const BaseConfig *c, const char *yaml, const char *stored,
+                           const char *resume, Err *e) {
+    BaseConfig sc;
+    char *norm = NULL;
+    Status s = config_load_text(&base_schema, &sc, stored, resume, NULL, 0, e);
+    if (s) return s;
+    sc.train.max_steps = c->train.max_steps;
+    sc.train.log_every = c->train.log_every;
+    sc.train.checkpoint_every = c->train.checkpoint_every;
+    sc.train.eval_every = c->train.eval_every;
+    sc.eval.batch = c->eval.batch;
+    memcpy(sc.run.dir, c->run.dir, sizeof sc.run.dir);
+    if ((s = config_to_yaml(&base_schema, &sc, &norm, e))) return s;
+    if (strcmp(yaml, norm)) {
+        char d[512];
+        first_diff(yaml, norm, d, sizeof d);
+        s = err_set(e, ST_CONFIG, "%s: config: expected the checkpoint's config, found a "
+                    "different one (%s); resume without --config to use the checkpoint's",
+                    resume, d);
+    }
+    free(norm);
+    return s;
+}
+
+Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
+                       int n_over, BaseConfig *c, char **yaml, Err *e) {
+    char *stored = NULL;
+    Status s = ST_OK;
+    *yaml = NULL;
+    if (resume && (s = base_ckpt_config(resume, &stored, e))) return s;
+    if (resume && !cfg_path) {
+        /* the checkpoint's own config, with the command line's overrides */
+        char src[CONFIG_STR_MAX + 32];
+        snprintf(src, sizeof src, "%s:/config", resume);
+        s = config_load_text(&base_schema, c, stored, src, over, n_over, e);
+    } else {
+        s = config_load(&base_schema, c, cfg_path, over, n_over, e);
+    }
+    if (!s) s = config_to_yaml(&base_schema, c, yaml, e);
+    if (!s && resume) s = resume_check(c, *yaml, stored, resume, e);
+    free(stored);
+    if (s) {
+        free(*yaml);
+        *yaml = NULL;
+    }
+    return s;
+}
+
+/* length_check: a learned position table has max_pos rows; conv positions run at any N
+   (checked before any data is read) */
+static Status length_check(const char *model_path, const BertConfig *bc, const BaseConfig *c,
+                           Err *e) {
+    if (c->data.max_len > bert_max_len(bc))
+        return err_set(e, ST_CONFIG, "data.max_len: expected at most %d (the max_pos of %s, "
+                       "whose positions are learned: no position embedding exists past it; only "
+                       "a model with model.position: conv evaluates longer), found %d",
+                       bc->max_pos, model_path, c->data.max_len);
+    return ST_OK;
+}
+
+/* vocab_check: the model's vocabulary (hash and size) against the config's */
+static Status vocab_check(const char *model_path, const BertConfig *bc, const BertFileInfo *info,
+                          const BaseConfig *c, const BaseVocab *voc, Err *e) {
+    const char *vname = voc->imdb ? "the byte vocabulary of data.format imdb" : c->data.vocab;
+    if (info->vocab_sha256[0] && strcmp(voc->sha, info->vocab_sha256))
+        return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (%s), found %s: "
+                       "the model was trained with another vocabulary", model_path, voc->sha,
+                       vname, info->vocab_sha256);
+    if (voc->vocab != bc->vocab)
+        return err_set(e, ST_FORMAT, "%s: vocab: expected %d (%s, data.format %s), found %d",
+                       model_path, voc->vocab, vname, c->data.format, bc->vocab);
+    return ST_OK;
+}
+
+/* write_preds: pred_dir/SST-2.tsv or pred_dir/IMDB.tsv */
+static Status write_preds(const char *pred_dir, const BaseConfig *c, const EncodedSet *set,
+                          const int32_t *pred, char *written, size_t cap, Err *e) {
+    Status s = store_mkdirs(pred_dir, e);
+    if (s) return s;
+    snprintf(written, cap, "%s/%s", pred_dir, base_is_imdb(c) ? "IMDB.tsv" : "SST-2.tsv");
+    return predictions_write(written, set->index, pred, set->n, e);
+}
+
+Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
+                     const char *const *over, int n_over, FILE *f, char *written, size_t cap,
+                     Err *e) {
+    BertConfig bc;
+    BertFileInfo info;
+    Bert m;
+    BaseConfig c;
+    BaseVocab voc;
+    EncodedSet set;
+    memset(&info, 0, sizeof info);
+    memset(&m, 0, sizeof m);
+    memset(&voc, 0, sizeof voc);
+    memset(&set, 0, sizeof set);
+    int32_t *pred = NULL;
+    char src[CONFIG_STR_MAX + 32], desc[CONFIG_STR_MAX + 64];
+    Status s;
+    if ((s = bert_read_config(model_path, &bc, e))) goto out;
+    /* the stored config gives data paths and max_len; any key can be overridden */
+    if ((s = bert_init(&m, &bc, 1, 1, 0, e))) goto out; /* sized below, once max_len is known */
+    if ((s = bert_load(&m, model_path, &info, e))) goto out;
+    bert_free(&m);
+    snprintf(src, sizeof src, "%s:/config", model_path);
+    if ((s = config_load_text(&base_schema, &c, info.config_yaml, src, over, n_over, e))) goto out;
+    if ((s = length_check(model_path, &bc, &c, e))) goto out;
+    if ((s = base_vocab_open(&voc, &c, e))) goto out;
+    if ((s = vocab_check(model_path, &bc, &info, &c, &voc, e))) goto out;
+    if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
+    if ((s = bert_init(&m, &bc, c.eval.batch, c.data.max_len, 0, e))) goto out;
+    if ((s = bert_load(&m, model_path, NULL, e))) goto out;
+    pred = malloc(sizeof(int32_t) * (size_t)(set.n > 0 ? set.n : 1));
+    if (!pred) {
+        s = err_set(e, ST_NOMEM, "out of memory");
+        goto out;
+    }
+    EvalResult r;
+    if ((s = base_evaluate(&m, &set, c.eval.batch, pred, &r, e))) goto out;
+    char what[2 * CONFIG_STR_MAX + 128];
+    snprintf(what, sizeof what, "%s on %s (%s, max_len %d)", model_path, split, desc,
+             c.data.max_len);
+    eval_print(f, what, &r);
+    if (pred_dir) s = write_preds(pred_dir, &c, &set, pred, written, cap, e);
+out:
+    free(pred);
+    encoded_free(&set);
+    base_vocab_close(&voc);
+    bert_free(&m);
+    bert_file_info_free(&info);
+    return s;
+}

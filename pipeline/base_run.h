@@ -1,0 +1,31 @@
+/* base_run.h: what drrl-base runs besides the training loop: the config of a run (a file or
+ * a checkpoint's stored config, plus overrides, with the resume rule) and the evaluation of a
+ * saved model file on one split. */
+#ifndef DRRL_PIPELINE_BASE_RUN_H
+#define DRRL_PIPELINE_BASE_RUN_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+#include "pipeline/base_config.h"
+
+/* base_run_config: the resolved config c and its YAML text (*yaml, malloc'd) of a training
+   run: the defaults, or cfg_path, or with resume (a drrl-base checkpoint) and no cfg_path the
+   checkpoint's stored config; then the overrides. On resume only the run-control keys
+   (train.max_steps, log_every, checkpoint_every, eval_every, eval.batch, run.dir) may differ
+   from the checkpoint's config: anything else is an error naming the first differing line. */
+Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
+                       int n_over, BaseConfig *c, char **yaml, Err *e);
+
+/* base_run_eval: evaluate the model file model_path on split ("dev", "test" or "train") with
+   the config stored in it plus the overrides (data paths, data.max_len, eval.batch): checks
+   the vocabulary's hash and size against the model's and the length against learned
+   positions, and prints accuracy, confusion and speed to f. With pred_dir (not NULL) it also
+   writes the predictions (GLUE's format: index<TAB>prediction) to pred_dir/SST-2.tsv (GLUE's
+   name) or pred_dir/IMDB.tsv by data.format, creating pred_dir, and names the file in
+   written (cap bytes). */
+Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
+                     const char *const *over, int n_over, FILE *f, char *written, size_t cap,
+                     Err *e);
+
+#endif

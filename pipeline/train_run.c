@@ -1,0 +1,167 @@
+/* train_run.c: one drrl-train run, from config to final checkpoint (see train_run.h). */
+#include "pipeline/train_run.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/sha256.h"
+#include "core/store.h"
+#include "core/timer.h"
+#include "pipeline/train_ckpt.h"
+
+Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
+                        const char *const *over, int n_over, int *ignored_config, Err *e) {
+    *ignored_config = 0;
+    r->ckpt[0] = 0;
+    Status s;
+    if (resume) {
+        struct stat sb;
+        if (!stat(resume, &sb) && S_ISDIR(sb.st_mode)) {
+            if ((s = train_ckpt_latest(r->ckpt, sizeof r->ckpt, resume, e))) return s;
+        } else {
+            snprintf(r->ckpt, sizeof r->ckpt, "%s", resume);
+        }
+        char *stored = NULL, src[4200];
+        TrainCkptMeta meta = {0};
+        if ((s = train_ckpt_peek(r->ckpt, &stored, &meta, e))) return s;
+        *ignored_config = cfg_path != NULL;
+        snprintf(src, sizeof src, "%s:/config", r->ckpt);
+        s = config_load_text(&train_schema, &r->c, stored, src, over, n_over, e);
+        free(stored);
+    } else {
+        s = config_load(&train_schema, &r->c, cfg_path, over, n_over, e);
+    }
+    return s ? s : config_to_yaml(&train_schema, &r->c, &r->yaml, e);
+}
+
+/* run_files: the run directory is created only now (a run that fails to start writes
+   nothing): config.yaml and the latency table in use */
+static Status run_files(TrainRun *r, Err *e) {
+    Status s = store_mkdirs(r->c.run.dir, e);
+    if (s) return s;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.yaml", r->c.run.dir);
+    FILE *cf = fopen(path, "w");
+    if (!cf || fputs(r->yaml, cf) < 0 || fclose(cf))
+        return err_set(e, ST_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (!r->t.has_lt) return ST_OK;
+    snprintf(path, sizeof path, "%s/latency.h5", r->c.run.dir);
+    Store *st;
+    if ((s = store_create(&st, path, LATENCY_FORMAT, LATENCY_VERSION, e))) return s;
+    if ((s = latency_table_save(st, LATENCY_GROUP, &r->t.lt, e))) {
+        store_abort(st);
+        return s;
+    }
+    return store_commit(st, e);
+}
+
+Status train_run_init(TrainRun *r, FILE *info, Err *e) {
+    static LatencyTable lt0;
+    int have_lt = 0;
+    Status s;
+    if (r->ckpt[0] && (s = train_ckpt_latency(r->ckpt, &lt0, &have_lt, e))) return s;
+    if ((s = train_env_init(&r->t, &r->c, have_lt ? &lt0 : NULL, e))) return s;
+    PolicyConfig pc = train_policy_config(&r->c);
+    r->pp = train_ppo_config(&r->c, r->t.env.dims.max_steps);
+    if ((s = agent_init(&r->A, &r->pp, &pc, &r->t.env.dims, (uint64_t)r->c.seed, e))) return s;
+    if (r->ckpt[0]) {
+        TrainCkptMeta want = {0};
+        snprintf(want.env_type, sizeof want.env_type, "%s", r->t.type);
+        snprintf(want.model_sha256, sizeof want.model_sha256, "%s", r->t.model_sha256);
+        if ((s = train_ckpt_load(r->ckpt, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL,
+                                 &want, e)))
+            return s;
+        r->seconds0 = want.seconds;
+        printf("resumed from %s: iteration %lld, %lld env steps, %.0f s of training\n", r->ckpt,
+               (long long)r->A.iteration, (long long)r->A.env_steps, r->seconds0);
+    }
+    if ((s = run_files(r, e))) return s;
+    if ((s = metrics_open(&r->mc, r->c.run.dir, r->t.env.dims.max_steps,
+                          r->ckpt[0] ? r->A.iteration : -1, e)))
+        return s;
+    fprintf(info, "policy: %zu parameters; %d episodes x %d steps x %d slots per iteration; "
+            "metrics: %s\n", policy_n_params(r->A.pi), r->c.ppo.episodes,
+            r->t.env.dims.max_steps, r->t.env.dims.n_envs, r->mc.path);
+    fflush(info);
+    r->it0 = r->A.iteration;
+    return ST_OK;
+}
+
+/* checkpoint: checkpoints/ckpt-ITER.h5 (atomic), then prune to run.keep */
+static Status checkpoint(TrainRun *r, double seconds, Err *e) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/checkpoints", r->c.run.dir);
+    Status s = store_mkdirs(dir, e);
+    if (s) return s;
+    TrainCkptMeta m = {.config_yaml = r->yaml, .seconds = seconds};
+    snprintf(m.env_type, sizeof m.env_type, "%s", r->t.type);
+    snprintf(m.model_sha256, sizeof m.model_sha256, "%s", r->t.model_sha256);
+    train_ckpt_path(r->last, sizeof r->last, r->c.run.dir, r->A.iteration);
+    if ((s = train_ckpt_save(r->last, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL, &m, e)))
+        return s;
+    return train_ckpt_prune(r->c.run.dir, r->c.run.keep, e);
+}
+
+Status train_run_loop(TrainRun *r, volatile sig_atomic_t *stop, Err *e) {
+    const TrainConfig *c = &r->c;
+    Agent *A = &r->A;
+    double t0 = time_now();
+    int64_t last_ckpt = A->iteration;
+    int64_t end = c->run.stop_at > 0 && c->run.stop_at < c->ppo.iterations ? c->run.stop_at
+                                                                             : c->ppo.iterations;
+    Status s;
+    while (A->iteration < end && !*stop) {
+        PpoStats st;
+        double ti = time_now();
+        if ((s = agent_iterate(A, &r->t.env, &st, e))) return s;
+        double now = time_now(), dt = now - ti;
+        double fps = dt > 0 ? (double)r->pp.n_steps * r->t.env.dims.n_envs / dt : 0;
+        double per_it = (now - t0) / (double)(A->iteration - r->it0);
+        double eta = per_it * (double)(end - A->iteration);
+        if ((s = metrics_write(&r->mc, &st, A, r->seconds0 + now - t0, fps, e))) return s;
+        if (A->iteration % c->run.log_every == 0 || A->iteration == c->ppo.iterations)
+            train_progress(&st, A, c->ppo.iterations, fps, eta);
+        if (c->run.rollouts_every && A->iteration % c->run.rollouts_every == 0 &&
+            (s = rollout_write(c->run.dir, A, e)))
+            return s;
+        if (A->iteration % c->run.checkpoint_every == 0) {
+            if ((s = checkpoint(r, r->seconds0 + time_now() - t0, e))) return s;
+            last_ckpt = A->iteration;
+        }
+    }
+    if (A->iteration != last_ckpt || (A->iteration == r->it0 && !r->ckpt[0]))
+        return checkpoint(r, r->seconds0 + time_now() - t0, e);
+    train_ckpt_path(r->last, sizeof r->last, c->run.dir, A->iteration);
+    return ST_OK;
+}
+
+void train_run_state_hash(const TrainRun *r, char hex[65]) {
+    const Agent *A = &r->A;
+    Sha256 h;
+    uint8_t d[32];
+    uint64_t w[RNG_STATE_WORDS];
+    size_t n = policy_n_params(A->pi);
+    sha256_init(&h);
+    sha256_update(&h, policy_params(A->pi), n * sizeof(float));
+    sha256_update(&h, A->adam_m, n * sizeof(float));
+    sha256_update(&h, A->adam_v, n * sizeof(float));
+    sha256_update(&h, &A->step.t, sizeof A->step.t);
+    rng_save(&A->rng_act, w);
+    sha256_update(&h, w, sizeof w);
+    rng_save(&A->rng_mb, w);
+    sha256_update(&h, w, sizeof w);
+    int64_t cnt[3] = {A->iteration, A->env_steps, A->episodes};
+    sha256_update(&h, cnt, sizeof cnt);
+    sha256_final(&h, d);
+    sha256_hex(d, hex);
+}
+
+void train_run_free(TrainRun *r) {
+    metrics_close(&r->mc);
+    agent_free(&r->A);
+    train_env_free(&r->t);
+    free(r->yaml);
+    r->yaml = NULL;
+}

@@ -2,15 +2,16 @@
 # fetch_imdb.sh: download the public IMDB Large Movie Review Dataset (aclImdb v1, Maas et
 # al. 2011) and pack its 50,000 labelled reviews into the TSV files drrl reads
 # (data/imdb.h): OUTDIR/train.tsv.gz and OUTDIR/test.tsv.gz, the same format and bytes as
-# ../shared/data/imdb (its README.md describes them).
+# the team's copy the project was built with (the uncompressed sha256s below).
 #
 # NEEDS INTERNET. It has not been run on the machine this project was built on (no network
-# there; the files in ../shared/data/imdb were packed from a git snapshot of the same
-# reviews). Its packing half was checked there with --tar on an archive rebuilt from those
-# files, giving their recorded sha256s.
+# there; the team's files were packed from a git snapshot of the same reviews). Its packing
+# half was checked there with --tar on an archive rebuilt from those files, giving their
+# recorded sha256s. Without internet, link a local copy instead: ln -s /path/to/imdb data/imdb
+# (scripts/run.sh, run_imdb.sh and test.sh link the team's ../shared/data/imdb themselves).
 #
 # Usage:
-#   scripts/fetch_imdb.sh [OUTDIR]             # default OUTDIR: ../shared/data/imdb
+#   scripts/fetch_imdb.sh [OUTDIR]             # default OUTDIR: data/imdb (in the repository)
 #   scripts/fetch_imdb.sh --tar FILE [OUTDIR]  # use an already downloaded aclImdb_v1.tar.gz
 # Environment: IMDB_ALLOW_MISMATCH=1 writes the files even if their uncompressed sha256
 # differs from the recorded one (otherwise that is an error and nothing is written).
@@ -26,7 +27,7 @@
 #      Unicode changes, the C1 control characters stay);
 #   4. writes header "label\ttext" and rows "label\ttext" sorted by (review id, label),
 #      LF line ends, gzip level 9 with mtime 0 and OS byte 255, and checks the uncompressed
-#      sha256 (the .gz bytes then match the shared files' too when zlib is the same).
+#      sha256 (the .gz bytes then match the team's files too when zlib is the same).
 # Needs bash, curl or wget, sha256sum and python3 (standard library only).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,8 +40,13 @@ if [ "${1:-}" = "--tar" ]; then
     TAR="$2"
     shift 2
 fi
-case "${1:-}" in -h|--help) sed -n '2,30p' "$0"; exit 0 ;; esac
-OUT="${1:-$ROOT/../shared/data/imdb}"
+case "${1:-}" in -h|--help) sed -n '2,31p' "$0"; exit 0 ;; esac
+OUT="${1:-$ROOT/data/imdb}"
+if [ -z "${1:-}" ] && [ -L "$OUT" ]; then
+    echo "fetch_imdb.sh: $OUT is a link to $(readlink "$OUT"), which is not overwritten;" \
+         "remove the link to download into data/imdb, or give OUTDIR" >&2
+    exit 1
+fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT

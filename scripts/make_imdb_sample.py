@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_imdb_sample.py: write the small IMDB sample used by the tests,
-data/imdb-sample/{train,test}.tsv.gz, from the full files in ../shared/data/imdb.
+data/imdb-sample/{train,test}.tsv.gz, from the full files in data/imdb (scripts/fetch_imdb.sh).
 
 The sample of a split is the header plus its first ROWS (200) data rows, unchanged: the
 full files are sorted by (review id, label), neg id 0, pos id 0, neg id 1, ..., so any
@@ -56,7 +56,7 @@ def check(tsv, rows, name):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--src", default=os.path.join(root, "..", "shared", "data", "imdb"))
+    ap.add_argument("--src", default=os.path.join(root, "data", "imdb"))
     ap.add_argument("--out", default=os.path.join(root, "data", "imdb-sample"))
     ap.add_argument("--rows", type=int, default=200, help="data rows per split (even)")
     args = ap.parse_args()

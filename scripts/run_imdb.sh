@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # run_imdb.sh: the long-input pipeline of issue 7 on byte-level IMDB, every step reusing what
 # an earlier run left (delete a step's output to redo it):
-#   1. install what is missing and build;
+#   1. install what is missing and build; data/imdb linked to the team's copy
+#      (../shared/data/imdb, or DRRL_IMDB_DIR) when it is missing (scripts/lib.sh imdb_link);
 #   2. the frozen model (configs/imdb-base.yaml -> runs/imdb-base/model.h5): trained if
 #      missing, resumed from runs/imdb-base/checkpoint.h5 if an interrupted run left one
 #      (about 52 minutes on an idle 2-core machine);
 #   3. its test accuracy at 1024, 2048 and 4096 bytes (drrl-base --eval; about 6, 10 and 14
 #      minutes) -> runs/imdb-base/test-L.txt;
-#   4. the policy (configs/imdb-drrl.yaml -> runs/imdb-drrl; reused, resumed or trained);
+#   4. the policy (configs/imdb-drrl.yaml -> runs/imdb-drrl; reused, resumed or trained; a run
+#      directory trained with another config is refused);
 #   5. drrl-eval at 4096 bytes, one timed round: on the 631 test reviews of at least 4096
 #      bytes (full, static ranks of the grid, random, Nystrom and Performer at 32 and 128
 #      landmarks / features, the policy) -> runs/imdb-drrl/eval-4096-long, and on the whole
@@ -25,31 +27,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base_dir=runs/imdb-base
 model=$base_dir/model.h5
-run_dir=runs/imdb-drrl
 config=configs/imdb-drrl.yaml
-
-t_start=$SECONDS
-step() {
-  local s=$((SECONDS - t_start))
-  printf '\n===== [%d:%02d] %s\n' $((s / 60)) $((s % 60)) "$*"
-}
+source scripts/lib.sh
 
 step "1/6 install missing packages and build"
-scripts/install-deps.sh
-scripts/build.sh build > /dev/null
+install_and_build
+imdb_link || [[ -f data/imdb/train.tsv.gz ]] ||
+  die "data/imdb: no IMDB files; run scripts/fetch_imdb.sh (needs internet), or link a local" \
+      "copy: ln -s /path/to/imdb data/imdb (or set DRRL_IMDB_DIR=/path/to/imdb)"
 
 step "2/6 frozen model ($model)"
-if [[ -f $base_dir/done ]]; then
-  echo "reusing $model (delete $base_dir to train again)"
-else
-  if [[ -f $base_dir/checkpoint.h5 ]]; then
-    echo "resuming from $base_dir/checkpoint.h5"
-    build/cmd/drrl-base --resume $base_dir/checkpoint.h5
-  else
-    build/cmd/drrl-base --config configs/imdb-base.yaml
-  fi
-  touch $base_dir/done
-fi
+frozen_model configs/imdb-base.yaml
 
 step "3/6 test accuracy at 1024, 2048, 4096 bytes"
 for L in 1024 2048 4096; do
@@ -61,17 +49,9 @@ for L in 1024 2048 4096; do
   grep -i "accuracy" "$out" | tail -1
 done
 
-step "4/6 policy ($config, $run_dir)"
-iters=$(build/cmd/drrl-train --config "$config" --print-config |
-  awk '/^ppo:/ { p = 1 } p && $1 == "iterations:" { print $2; exit }')
-final=$(printf '%s/checkpoints/ckpt-%08d.h5' "$run_dir" "$iters")
-if [[ -f $final ]]; then
-  echo "reusing $final (delete $run_dir to train again)"
-elif compgen -G "$run_dir/checkpoints/ckpt-*.h5" > /dev/null; then
-  build/cmd/drrl-train --resume "$run_dir"
-else
-  build/cmd/drrl-train --config "$config"
-fi
+policy_resolve "$config"
+step "4/6 policy ($config: $iters iterations, $run_dir)"
+policy_train "$config"
 
 step "5/6 drrl-eval at 4096 bytes (test reviews of >= 4096 bytes; the whole test split)"
 if [[ -s $run_dir/eval-4096-long/eval_test.csv ]]; then echo "reusing $run_dir/eval-4096-long"; else

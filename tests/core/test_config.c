@@ -359,8 +359,8 @@ static void test_round_trip(void) {
 }
 
 /* expect_include_error: loading tmpdir/file fails with status st and exactly the message
-   want, in which every "@" stands for tmpdir. */
-static void expect_include_error(const char *file, Status st, const char *want, int line) {
+   want, in which every "@" stands for tmpdir (case: the case number in failure messages). */
+static void expect_include_error(const char *file, Status st, const char *want, int casen) {
     TestCfg c;
     Err e;
     char path[512], full[ERR_MSG_MAX];
@@ -370,9 +370,9 @@ static void expect_include_error(const char *file, Status st, const char *want, 
         else full[n++] = *w;
     full[n] = '\0';
     snprintf(path, sizeof path, "%s/%s", tmpdir, file);
-    CHECK(config_load(&test_schema, &c, path, NULL, 0, &e) == st, "line %d: status %s", line,
+    CHECK(config_load(&test_schema, &c, path, NULL, 0, &e) == st, "case %d: status %s", casen,
           status_name(e.status));
-    CHECK(!strcmp(e.msg, full), "line %d:\n  got  '%s'\n  want '%s'", line, e.msg, full);
+    CHECK(!strcmp(e.msg, full), "case %d:\n  got  '%s'\n  want '%s'", casen, e.msg, full);
 }
 
 /* include: the included file is the base, the including file overrides key by key (a list
@@ -421,27 +421,33 @@ static void test_include(void) {
     CHECK(config_load_text(&test_schema, &b, abs, "<text>", NULL, 0, &e) == ST_OK &&
           b.steps == 10 && b.seed == 8, "text include: %s", e.msg);
 
-    write_fixture("miss.yaml", "seed: 1\ninclude: nope.yaml\n", path, sizeof path);
-    expect_include_error("miss.yaml", ST_IO, "@/miss.yaml:2:10: include: expected a readable "
-                         "config file, found 'nope.yaml' (@/nope.yaml: cannot open: No such "
-                         "file or directory)", __LINE__);
-    write_fixture("c1.yaml", "include: c2.yaml\n", path, sizeof path);
-    write_fixture("c2.yaml", "train:\n  steps: 1\ninclude: c1.yaml\n", path, sizeof path);
-    expect_include_error("c1.yaml", ST_CONFIG, "@/c2.yaml:3:10: include: expected no include "
-                         "cycle, found @/c1.yaml -> @/c2.yaml -> @/c1.yaml", __LINE__);
-    write_fixture("self.yaml", "include: self.yaml\n", path, sizeof path);
-    expect_include_error("self.yaml", ST_CONFIG, "@/self.yaml:1:10: include: expected no "
-                         "include cycle, found @/self.yaml -> @/self.yaml", __LINE__);
-    write_fixture("bad.yaml", "train:\n  steps: 1\nmodel:\n  n_layers: 99\n", path, sizeof path);
-    write_fixture("badinc.yaml", "# base\ninclude: bad.yaml\n", path, sizeof path);
-    expect_include_error("badinc.yaml", ST_CONFIG, "@/bad.yaml:4:13: model.n_layers: expected "
-                         "an integer in [1, 64], found 99", __LINE__);
-    write_fixture("list.yaml", "include: [base.yaml]\n", path, sizeof path);
-    expect_include_error("list.yaml", ST_CONFIG, "@/list.yaml:1:10: include: expected a file "
-                         "name, found a sequence", __LINE__);
-    write_fixture("twice.yaml", "include: base.yaml\ninclude: base.yaml\n", path, sizeof path);
-    expect_include_error("twice.yaml", ST_CONFIG, "@/twice.yaml:2:1: include: expected a key "
-                         "given once, found a duplicate 'include'", __LINE__);
+    /* errors: the fixture files (name, text pairs) are written, then the first is loaded */
+    static const struct {
+        const char *files[4];
+        Status st;
+        const char *want;
+    } bad[] = {
+        {{"miss.yaml", "seed: 1\ninclude: nope.yaml\n"}, ST_IO, "@/miss.yaml:2:10: include: "
+         "expected a readable config file, found 'nope.yaml' (@/nope.yaml: cannot open: No "
+         "such file or directory)"},
+        {{"c1.yaml", "include: c2.yaml\n", "c2.yaml", "train:\n  steps: 1\ninclude: c1.yaml\n"},
+         ST_CONFIG, "@/c2.yaml:3:10: include: expected no include cycle, found @/c1.yaml -> "
+         "@/c2.yaml -> @/c1.yaml"},
+        {{"self.yaml", "include: self.yaml\n"}, ST_CONFIG, "@/self.yaml:1:10: include: expected "
+         "no include cycle, found @/self.yaml -> @/self.yaml"},
+        {{"badinc.yaml", "# base\ninclude: bad.yaml\n", "bad.yaml",
+          "train:\n  steps: 1\nmodel:\n  n_layers: 99\n"}, ST_CONFIG, "@/bad.yaml:4:13: "
+         "model.n_layers: expected an integer in [1, 64], found 99"},
+        {{"list.yaml", "include: [base.yaml]\n"}, ST_CONFIG, "@/list.yaml:1:10: include: "
+         "expected a file name, found a sequence"},
+        {{"twice.yaml", "include: base.yaml\ninclude: base.yaml\n"}, ST_CONFIG, "@/twice.yaml:"
+         "2:1: include: expected a key given once, found a duplicate 'include'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int f = 0; f < 4 && bad[i].files[f]; f += 2)
+            write_fixture(bad[i].files[f], bad[i].files[f + 1], path, sizeof path);
+        expect_include_error(bad[i].files[0], bad[i].st, bad[i].want, (int)i);
+    }
     /* d0 -> d1 -> ... -> d9: 9 includes, one too many; d1 (8 includes) loads */
     for (int i = 0; i <= 9; i++) {
         char name[16], body[64];
@@ -451,7 +457,7 @@ static void test_include(void) {
         write_fixture(name, body, path, sizeof path);
     }
     expect_include_error("d0.yaml", ST_CONFIG, "@/d8.yaml:2:10: include: expected at most 8 "
-                         "nested includes, found more", __LINE__);
+                         "nested includes, found more", -1);
     snprintf(path, sizeof path, "%s/d1.yaml", tmpdir);
     CHECK(config_load(&test_schema, &b, path, NULL, 0, &e) == ST_OK && b.seed == 1 &&
           b.steps == 2, "8 nested includes: %s", e.msg);

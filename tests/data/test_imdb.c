@@ -3,8 +3,8 @@
  * truncation to max_len ending in [SEP], C1 control bytes passing through; every error with
  * its exact text (not gzip, empty, truncated at several points, corrupt data and trailer,
  * trailing garbage, bad header, bad label, missing/extra TAB, empty text, a line over the
- * limit); joining reviews; the shipped sample (data/imdb-sample); the full shared files when
- * present (row and label counts, README statistics, load time printed). */
+ * limit); joining reviews; the shipped sample (data/imdb-sample); the full files in data/imdb
+ * (or DRRL_IMDB_DIR) when present (row and label counts, their statistics, load time printed). */
 #include "data/gz.h"
 #include "data/imdb.h"
 #include "tests/check.h"
@@ -360,7 +360,7 @@ static void test_full(const char *root) {
     const char *dir = getenv("DRRL_IMDB_DIR");
     char base[4200], path[4300];
     if (dir) snprintf(base, sizeof base, "%s", dir);
-    else snprintf(base, sizeof base, "%s/../shared/data/imdb", root);
+    else snprintf(base, sizeof base, "%s/data/imdb", root);
     const char *splits[2] = {"train", "test"};
     const int mins[2] = {52, 32}, maxs[2] = {13604, 12730}, ge4096[2] = {694, 631};
     const int64_t total[2] = {32623473, 31850295};
@@ -368,7 +368,7 @@ static void test_full(const char *root) {
     for (int s = 0; s < 2; s++) {
         snprintf(path, sizeof path, "%s/%s.tsv.gz", base, splits[s]);
         if (access(path, R_OK) != 0) {
-            printf("note: %s not found: full-file checks skipped (set DRRL_IMDB_DIR)\n", path);
+            printf("note: %s not found: full-file checks skipped (data/README.md)\n", path);
             continue;
         }
         double t0 = time_now();

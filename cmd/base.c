@@ -71,16 +71,14 @@ int main(int argc, char **argv) {
         err_set(&e, ST_INVALID, "--split: expected --eval MODEL.h5 with it, found none");
         die(&e, 2);
     }
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a.seed);
-    if (a.has_seed && cli_push_override(&a, "seed", seed, &e)) die(&e, 2);
+    /* --out is the run directory when training, the predictions' folder with --eval */
+    if (cli_push_common(&a, "seed", model ? NULL : "run.dir", &e)) die(&e, 2);
     if (model && (a.config || a.print_config)) {
         err_set(&e, ST_INVALID, "%s: expected no config with --eval (the model file stores its "
                 "own; KEY=VALUE overrides it), found one", a.config ? "--config" : "--print-config");
         die(&e, 2);
     }
     if (model) return evaluate(&a, model, &e);
-    if (a.out && cli_push_override(&a, "run.dir", a.out, &e)) die(&e, 2);
     BaseConfig c;
     char *yaml = NULL;
     if (base_run_config(a.config, resume, a.over, a.n_over, &c, &yaml, &e)) die(&e, 1);

@@ -50,10 +50,7 @@ int main(int argc, char **argv) {
     err_clear(&e);
     if (cli_parse(&SPEC, argc, argv, stdout, &a, &e)) die(&e, 2);
     if (a.done) return 0;
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a.seed);
-    if (a.has_seed && cli_push_override(&a, "seed", seed, &e)) die(&e, 2);
-    if (a.out && cli_push_override(&a, "run.dir", a.out, &e)) die(&e, 2);
+    if (cli_push_common(&a, "seed", "run.dir", &e)) die(&e, 2);
     const char *resume = cli_get(&SPEC, &a, "--resume");
     int ignored = 0;
     if (train_run_config(&r, a.config, resume, a.over, a.n_over, &ignored, &e)) die(&e, 1);

@@ -316,6 +316,14 @@ Status cli_push_override(CliArgs *a, const char *key, const char *value, Err *e)
     return ST_OK;
 }
 
+Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Err *e) {
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
+    if (seed_key && a->has_seed && cli_push_override(a, seed_key, seed, e)) return e->status;
+    if (out_key && a->out && cli_push_override(a, out_key, a->out, e)) return e->status;
+    return ST_OK;
+}
+
 FILE *cli_info(const CliArgs *a) {
     static FILE *sink;
     if (a->verbosity != CLI_QUIET) return stdout;

@@ -99,6 +99,10 @@ Status cli_exclusive(const CliSpec *spec, const CliArgs *a, const char *a_name,
    given on the command line is an error instead of silently losing. */
 Status cli_push_override(CliArgs *a, const char *key, const char *value, Err *e);
 
+/* cli_push_common: --seed N as seed_key=N and --out DIR as out_key=DIR (either key NULL:
+   not pushed), through cli_push_override. */
+Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Err *e);
+
 /* cli_info: the stream for informational output: stdout, or a sink with --quiet. */
 FILE *cli_info(const CliArgs *a);
 

@@ -1,8 +1,8 @@
 /* factors.c: drrl-factors, the weight-level factors of a frozen model and what they cost and
  * keep, printed as Markdown tables.
  *
- *   drrl-factors --model MODEL.h5 [--calib N] [--out FILE.h5] [--ranks 4,8,16,32]
- *                [--m 8,16,32] [--split dev|train|test] [--batch B] [key.path=value ...]
+ *   drrl-factors --model MODEL.h5 [--calib N] [--factors FILE.h5] [--ranks 4,8,16,32]
+ *                [--m 8,16,32] [--split dev|train|test] [--batch B] [--seed N] [KEY=VALUE ...]
  *
  * Computes the plain and whitened factors of every layer (whitened: calibrated on the first
  * N training sentences, default 2048), caches them in FILE.h5 (default MODEL.factors.h5,
@@ -15,226 +15,204 @@
  *     attention output: median tightness and violations (which must be 0);
  *   - Nystrom and Performer at m in --m, same columns without the bound.
  * The data paths, vocabulary and max_len come from the config stored in the model file
- * (overridable as key.path=value, as drrl-base --eval). */
+ * (KEY=VALUE overrides it, checked against drrl-base's schema). The steps are in
+ * eval/factors_run.h; this file parses, calls and prints. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/base_config.h"
-#include "core/sha256.h"
-#include "data/encode.h"
-#include "data/tsv.h"
-#include "data/wordpiece.h"
-#include "model/bert_io.h"
-#include "model/ranked.h"
-#include "model/ranked_calib.h"
-#include "eval/factors_eval.h"
+#include "core/cli.h"
+#include "core/timer.h"
+#include "eval/factors_run.h"
 
-#define MAX_LIST 16
-#define PERFORMER_SEED 1
-
-static void die(const Err *e) {
-    fprintf(stderr, "drrl-factors: error: %s\n", e->msg);
-    exit(1);
-}
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: drrl-factors --model MODEL.h5 [--calib N] [--out FILE.h5] [--ranks 4,8,16,32]\n"
-               "                    [--m 8,16,32] [--split dev|train|test] [--batch B] [key.path=value ...]\n"
-               "Computes (or loads from FILE.h5) the plain and whitened attention factors of a frozen\n"
-               "model and prints their energy, and accuracy, agreement, KL, FLOPs and bound tightness\n"
-               "over a split at each rank, with Nystrom and Performer for comparison.\n");
-}
+static const CliOpt OPTS[] = {
+    {"--model", "MODEL.h5", "the frozen model (drrl-base's model.h5); required"},
+    {"--factors", "FILE.h5", "the factor cache: read when it matches the model and the\n"
+     "calibration, else computed and written (default MODEL.factors.h5)"},
+    {"--calib", "N", "calibration sentences: the first N of data.train (default 2048)"},
+    {"--ranks", "LIST", "ranks per head of plain and whitened factors (default 4,8,16,32)"},
+    {"--m", "LIST", "Nystrom landmarks and Performer features (default 8,16,32)"},
+    {"--split", "SPLIT", "the evaluated split: dev (default), test or train"},
+    {"--batch", "B", "sentences per forward (default: the config's eval.batch)"},
+};
+static const ConfigSchema *const SCHEMAS[] = {&base_schema};
+static const CliSpec SPEC = {
+    .prog = "drrl-factors",
+    .synopsis = "drrl-factors --model MODEL.h5 [--factors FILE.h5] [--calib N] [--ranks LIST]\n"
+                "       [--m LIST] [--split dev|test|train] [--batch B] [--seed N] [KEY=VALUE ...]",
+    .about = "Computes (or loads from the cache) the plain and whitened attention factors of a\n"
+             "frozen model and prints, as Markdown: the energy they retain per layer and rank;\n"
+             "over a split, all layers at one rank, accuracy, agreement, KL(p_full || p_r),\n"
+             "margin change, FLOPs ratios and the perturbation bound's tightness and violations,\n"
+             "with Nystrom and Performer for comparison. Reads MODEL.h5 and the data and\n"
+             "vocabulary its stored config names; writes only the factor cache. Exits 1 when a\n"
+             "bound is violated.",
+    .opts = OPTS,
+    .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
+    .common = CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED,
+    .seed_help = "seed of the Performer random features (default 1)",
+    .schemas = SCHEMAS,
+    .n_schemas = 1,
+};
 
 typedef struct {
-    BertConfig bc;
-    Bert m;
-    BaseConfig c;
-    BertFileInfo info;
-    WordPiece *wp;
-    TsvData train, eval;
-    EncodedSet calib, set;
-} Loaded;
+    FactorsOptions o;
+    int ranks[FACTORS_MAX_LIST], ms[FACTORS_MAX_LIST];
+    char cache[4096];
+} Args;
 
-/* the model, its stored config (with overrides), the vocabulary (hash checked), the first
-   `rows` training rows and the evaluated split, encoded */
-static Status load_all(Loaded *d, const char *model, const char *split, int rows,
-                       const char *const *over, int n_over, Err *e) {
-    char vsha[65], src[CONFIG_STR_MAX + 32];
-    Status s = bert_read_config(model, &d->bc, e);
-    if (!s) s = bert_init(&d->m, &d->bc, 1, 1, 0, e);
-    if (!s) s = bert_load(&d->m, model, &d->info, e);
+static void die(const Err *e, int code) {
+    fprintf(stderr, "drrl-factors: error: %s\n", e->msg);
+    exit(code);
+}
+
+/* get_list: a comma-separated list of at most FACTORS_MAX_LIST integers in [1, 4096] */
+static Status get_list(const CliArgs *c, const char *flag, int *out, int *n, Err *e) {
+    const char *s = cli_get(&SPEC, c, flag);
+    if (s && !(*n = cli_int_list(s, out, FACTORS_MAX_LIST, 1, 4096)))
+        return err_set(e, ST_INVALID, "%s: expected a comma-separated list of at most %d "
+                       "integers in [1, 4096], found '%s'", flag, FACTORS_MAX_LIST, s);
+    return ST_OK;
+}
+
+/* args_get: the flags into a (defaults where absent) */
+static Status args_get(Args *a, const CliArgs *c, Err *e) {
+    static const int ranks[] = {4, 8, 16, 32}, ms[] = {8, 16, 32};
+    memcpy(a->ranks, ranks, sizeof ranks), memcpy(a->ms, ms, sizeof ms);
+    FactorsOptions *o = &a->o;
+    *o = (FactorsOptions){.split = "dev", .calib_rows = RANKED_CALIB_DEFAULT_ROWS,
+                          .ranks = a->ranks, .nr = 4, .ms = a->ms, .nm = 3,
+                          .performer_seed = c->has_seed ? c->seed : 1, .over = c->over,
+                          .n_over = c->n_over};
+    long calib = o->calib_rows, batch = 0;
+    o->model = cli_get(&SPEC, c, "--model");
+    Status s = (o->model && *o->model) || (!o->model && c->print_config) ? ST_OK
+               : err_set(e, ST_INVALID, "--model: expected a model file (drrl-factors --model "
+                         "MODEL.h5), found %s", o->model ? "''" : "none");
+    if (!s) s = cli_choice(&SPEC, c, "--split", "dev|test|train", &o->split, e);
+    if (!s) s = cli_int(&SPEC, c, "--calib", 1, INT_MAX, &calib, e);
+    if (!s) s = cli_int(&SPEC, c, "--batch", 1, 65536, &batch, e);
+    if (!s) s = get_list(c, "--ranks", a->ranks, &o->nr, e);
+    if (!s) s = get_list(c, "--m", a->ms, &o->nm, e);
     if (s) return s;
-    snprintf(src, sizeof src, "%s:/config", model);
-    if ((s = config_load_text(&base_schema, &d->c, d->info.config_yaml, src, over, n_over, e)))
-        return s;
-    if ((s = wordpiece_load(&d->wp, d->c.data.vocab, e))) return s;
-    if ((s = sha256_file(d->c.data.vocab, vsha, e))) return s;
-    if (d->info.vocab_sha256[0] && strcmp(vsha, d->info.vocab_sha256))
-        return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary %s), found %s",
-                       model, vsha, d->c.data.vocab, d->info.vocab_sha256);
-    if ((s = tsv_load(&d->train, d->c.data.train, e))) return s;
-    TsvData head = d->train; /* the first `rows` rows only */
-    if (rows < head.n) head.n = rows;
-    if ((s = encoded_from_tsv(&d->calib, &head, d->wp, d->c.data.max_len, e))) return s;
-    const char *path = !strcmp(split, "dev") ? d->c.data.dev : !strcmp(split, "test") ? d->c.data.test
-                                                                                      : d->c.data.train;
-    if ((s = tsv_load(&d->eval, path, e))) return s;
-    return encoded_from_tsv(&d->set, &d->eval, d->wp, d->c.data.max_len, e);
+    o->calib_rows = (int)calib, o->batch = (int)batch;
+    const char *f = cli_get(&SPEC, c, "--factors");
+    if (f && !*f) return err_set(e, ST_INVALID, "--factors: expected a file name, found ''");
+    if (f) snprintf(a->cache, sizeof a->cache, "%s", f);
+    else if (o->model) ranked_calib_cache_path(a->cache, sizeof a->cache, o->model);
+    o->cache = a->cache;
+    return ST_OK;
 }
 
-static void loaded_free(Loaded *d) {
-    encoded_free(&d->calib), encoded_free(&d->set);
-    tsv_free(&d->train), tsv_free(&d->eval);
-    if (d->wp) wordpiece_free(d->wp);
-    bert_free(&d->m);
-    bert_file_info_free(&d->info);
-}
-
-static void print_energy(const Ranked *R, const int *ranks, int nr) {
-    printf("\n## Energy retained (sum of squared singular values kept, all heads of the layer)\n\n"
-           "| layer | rank | QK plain | QK whitened | VO plain | VO whitened |\n"
-           "| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+static void print_header(FILE *f, const FactorsData *d, const Ranked *R, const FactorsOptions *o,
+                         const RankedCalibInfo *ci) {
+    fprintf(f, "# drrl-factors: %s\n\n", o->model);
+    fprintf(f, "- model: %d layers, d=%d, %d heads of %d, FFN %d; sha256 %s\n", d->bc.n_layers,
+            d->bc.d_model, d->bc.n_heads, d->bc.d_model / d->bc.n_heads, d->bc.d_ff, d->sha256);
+    fprintf(f, "- factors: %s %s (%.2f s); calibration: first %d sentences of %s (%lld real "
+            "tokens per layer), data sha256 %s, ridge %g x mean eigenvalue\n",
+            ci->loaded ? "loaded from" : "computed and cached in", o->cache, ci->seconds,
+            ci->rows, d->c.data.train, (long long)ci->tokens, ci->data_sha256,
+            ATTN_RIDGE_DEFAULT);
+    fprintf(f, "- evaluation: %s split (%d sentences), batches of up to %d, all layers at the "
+            "same kernel and rank; Performer seed %llu\n", o->split, d->set.n, R->max_B,
+            (unsigned long long)o->performer_seed);
+    fprintf(f, "\n## Energy retained (sum of squared singular values kept, all heads of the "
+            "layer)\n\n| layer | rank | QK plain | QK whitened | VO plain | VO whitened |\n"
+            "| ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (int l = 0; l < R->L; l++)
-        for (int i = 0; i < nr; i++)
-            printf("| %d | %d | %.4f | %.4f | %.4f | %.4f |\n", l, ranks[i],
-                   attn_factors_energy(&R->plain[l], ATTN_QK, -1, ranks[i]),
-                   attn_factors_energy(&R->white[l], ATTN_QK, -1, ranks[i]),
-                   attn_factors_energy(&R->plain[l], ATTN_VO, -1, ranks[i]),
-                   attn_factors_energy(&R->white[l], ATTN_VO, -1, ranks[i]));
+        for (int i = 0; i < o->nr; i++)
+            fprintf(f, "| %d | %d | %.4f | %.4f | %.4f | %.4f |\n", l, o->ranks[i],
+                    attn_factors_energy(&R->plain[l], ATTN_QK, -1, o->ranks[i]),
+                    attn_factors_energy(&R->white[l], ATTN_QK, -1, o->ranks[i]),
+                    attn_factors_energy(&R->plain[l], ATTN_VO, -1, o->ranks[i]),
+                    attn_factors_energy(&R->white[l], ATTN_VO, -1, o->ranks[i]));
+    fprintf(f, "\n");
+    fflush(f);
 }
 
-static void print_row(const char *kind, const char *rank, const EvalRow *r, const EvalRow *full,
-                      int bound) {
-    printf("| %s | %s | %.4f | %.4f | %.3g | %.4f | %.4f | %.4f |", kind, rank, r->accuracy,
-           r->agreement, r->kl, r->dmargin, (double)r->attn_flops / full->attn_flops,
-           (double)r->model_flops / full->model_flops);
-    if (bound)
-        printf(" %.2f | %.3g | %ld / %ld |", r->tight_median, r->rel_median, r->violations,
-               r->n_bound);
+static void print_row(FILE *f, const FactorsPass *p, const EvalRow *full) {
+    const EvalRow *r = &p->row;
+    char rank[32] = "full";
+    if (p->kind != RANK_EXACT) snprintf(rank, sizeof rank, "%d", p->rank);
+    fprintf(f, "| %s | %s | %.4f | %.4f | %.3g | %.4f | %.4f | %.4f |", factors_kind_name(p->kind),
+            rank, r->accuracy, r->agreement, r->kl, r->dmargin,
+            (double)r->attn_flops / full->attn_flops, (double)r->model_flops / full->model_flops);
+    if (p->bound)
+        fprintf(f, " %.2f | %.3g | %ld / %ld |", r->tight_median, r->rel_median, r->violations,
+                r->n_bound);
     else
-        printf(" - | - | - |");
-    printf(" %.1f |\n", r->seconds);
-    fflush(stdout);
+        fprintf(f, " - | - | - |");
+    fprintf(f, " %.1f |\n", r->seconds);
+}
+
+/* print_tables: the pass table and the KL ratio plain / whitened; returns the violations */
+static long print_tables(FILE *f, const FactorsPass *p, int n, const FactorsOptions *o) {
+    fprintf(f, "\n## %s set: all layers at one rank vs the full model\n\n"
+            "KL = mean KL(p_full || p_r) (nats); |dmargin| = mean |change of the logit margin of "
+            "the full model's class|; FLOPs ratios counted by the kernels vs exact attention "
+            "(attention only, and the whole model); tightness = median over (sentence, layer) of "
+            "the tight bound / measured relative Frobenius error of the layer's attention output "
+            "on the pass's own hidden states; violations: measured > bound (1 + 1e-5) + 1e-6.\n\n"
+            "| kind | rank / m | accuracy | agreement | KL | abs dmargin | attn FLOPs ratio | "
+            "model FLOPs ratio | bound tightness | measured rel. err | violations | seconds |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            o->split);
+    long viol = 0;
+    for (int i = 0; i < n; i++) print_row(f, &p[i], &p[0].row), viol += p[i].row.violations;
+    fprintf(f, "\n## KL ratio plain / whitened at equal rank\n\n| rank | KL plain | KL whitened | "
+            "ratio |\n| ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < o->nr; i++) {
+        const EvalRow *pl = &p[1 + i].row, *wh = &p[1 + o->nr + i].row; /* factors_plan's order */
+        fprintf(f, "| %d | %.3g | %.3g | %.1f |\n", o->ranks[i], pl->kl, wh->kl,
+                wh->kl > 0 ? pl->kl / wh->kl : 0.0);
+    }
+    fflush(f);
+    return viol;
 }
 
 int main(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *split = "dev";
-    const char *over[128];
-    int n_over = 0, calib = RANKED_CALIB_DEFAULT_ROWS, batch = 0;
-    int ranks[MAX_LIST] = {4, 8, 16, 32}, nr = 4, ms[MAX_LIST] = {8, 16, 32}, nm = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc, bad = 0;
-        if (!strcmp(a, "--model") && more) model = argv[++i];
-        else if (!strcmp(a, "--out") && more) out = argv[++i];
-        else if (!strcmp(a, "--split") && more) split = argv[++i];
-        else if (!strcmp(a, "--calib") && more) bad = (calib = atoi(argv[++i])) < 1;
-        else if (!strcmp(a, "--batch") && more) bad = (batch = atoi(argv[++i])) < 1;
-        else if (!strcmp(a, "--ranks") && more) bad = !(nr = cli_int_list(argv[++i], ranks, MAX_LIST, 1, 4096));
-        else if (!strcmp(a, "--m") && more) bad = !(nm = cli_int_list(argv[++i], ms, MAX_LIST, 1, 4096));
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (a[0] != '-' && strchr(a, '=') && n_over < 128) over[n_over++] = a;
-        else bad = 1;
-        if (bad) {
-            fprintf(stderr, "drrl-factors: error: unknown, incomplete or invalid argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!model || (strcmp(split, "dev") && strcmp(split, "test") && strcmp(split, "train"))) {
-        fprintf(stderr, "drrl-factors: error: %s\n", model ? "--split: expected dev, test or train"
-                                                           : "--model is required");
-        usage(stderr);
-        return 2;
-    }
-    char out_buf[4096];
-    if (!out) {
-        ranked_calib_cache_path(out_buf, sizeof out_buf, model);
-        out = out_buf;
-    }
+    CliArgs c;
+    Args a;
     Err e;
     err_clear(&e);
-    static Loaded d;
-    if (load_all(&d, model, split, calib, over, n_over, &e)) die(&e);
-    char sha[65];
-    if (sha256_file(model, sha, &e)) die(&e);
-    const int dh = d.bc.d_model / d.bc.n_heads;
-    for (int i = 0; i < nr; i++)
-        if (ranks[i] > dh) {
-            fprintf(stderr, "drrl-factors: error: --ranks: %d exceeds the head size %d\n", ranks[i], dh);
-            return 2;
-        }
-    int max_m = 0;
-    for (int i = 0; i < nm; i++) max_m = ms[i] > max_m ? ms[i] : max_m;
+    if (cli_parse(&SPEC, argc, argv, stdout, &c, &e)) die(&e, 2);
+    if (c.done) return 0;
+    if (args_get(&a, &c, &e)) die(&e, 2);
+    static FactorsData d;
+    if (c.print_config) { /* without --model: the schema's defaults, i.e. every key */
+        Status s = a.o.model ? factors_config(a.o.model, c.over, c.n_over, &d.c, &e)
+                             : config_load(&base_schema, &d.c, NULL, c.over, c.n_over, &e);
+        if (s) die(&e, 1);
+        printf("# resolved config (%s)\n", a.o.model ? a.o.model : "no --model: the defaults");
+        if (config_print(&base_schema, &d.c, stdout, &e)) die(&e, 1);
+        return 0;
+    }
+    FILE *info = cli_info(&c);
+    const double t0 = time_now();
+    if (factors_load(&d, &a.o, &e)) die(&e, 1);
+    if (c.verbosity == CLI_VERBOSE) {
+        printf("# resolved config (%s:/config)\n", a.o.model);
+        if (config_print(&base_schema, &d.c, stdout, &e)) die(&e, 1);
+    } else {
+        fprintf(info, "config: stored in %s, %d override(s) (--verbose prints it resolved)\n",
+                a.o.model, c.n_over);
+    }
     static Ranked R;
-    RankedOptions o = {.max_B = batch ? batch : d.c.eval.batch, .max_N = d.c.data.max_len,
-                       .ranks = ranks, .n_ranks = nr, .max_m = max_m, .activation = 0,
-                       .bounds = 1, .performer_seed = PERFORMER_SEED};
-    if (ranked_init(&R, &d.m, &o, &e)) die(&e);
-    RankedCalib rc = {.rows = calib, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT, .cache = out,
-                      .model_sha256 = sha};
     RankedCalibInfo ci;
-    if (ranked_calibrate(&R, &d.calib, &rc, &ci, &e)) die(&e);
-
-    printf("# drrl-factors: %s\n\n", model);
-    printf("- model: %d layers, d=%d, %d heads of %d, FFN %d; sha256 %s\n", d.bc.n_layers,
-           d.bc.d_model, d.bc.n_heads, dh, d.bc.d_ff, sha);
-    printf("- factors: %s %s (%.2f s); calibration: first %d sentences of %s (%lld real tokens per "
-           "layer), data sha256 %s, ridge %g x mean eigenvalue\n",
-           ci.loaded ? "loaded from" : "computed and cached in", out, ci.seconds, ci.rows,
-           d.c.data.train, (long long)ci.tokens,
-           ci.data_sha256, rc.ridge);
-    printf("- evaluation: %s split (%d sentences), batches of up to %d, all layers at the same "
-           "kernel and rank\n", split, d.set.n, R.max_B);
-    print_energy(&R, ranks, nr);
-
-    FullRef ref = {malloc(sizeof(float) * (size_t)d.set.n * R.K)};
-    if (!ref.logits) {
-        fprintf(stderr, "drrl-factors: error: out of memory\n");
-        return 1;
-    }
-    EvalRow full, row[2][MAX_LIST];
-    RankSpec sp = rank_spec(RANK_EXACT, 0);
-    if (factors_eval(&R, &d.set, &sp, 0, NULL, &ref, &full, &e)) die(&e);
-    printf("\n## %s set: all layers at one rank vs the full model\n\n"
-           "KL = mean KL(p_full || p_r) (nats); |dmargin| = mean |change of the logit margin of the "
-           "full model's class|; FLOPs ratios counted by the kernels vs exact attention (attention "
-           "only, and the whole model); tightness = median over (sentence, layer) of the tight bound "
-           "/ measured relative Frobenius error of the layer's attention output on the pass's own "
-           "hidden states; violations: measured > bound (1 + 1e-5) + 1e-6.\n\n"
-           "| kind | rank / m | accuracy | agreement | KL | abs dmargin | attn FLOPs ratio | model "
-           "FLOPs ratio | bound tightness | measured rel. err | violations | seconds |\n"
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-           split);
-    print_row("exact", "full", &full, &full, 0);
-    char rs[32];
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < nr; i++) {
-            sp = rank_spec(k ? RANK_WHITENED : RANK_PLAIN, ranks[i]);
-            if (factors_eval(&R, &d.set, &sp, ranks[i] < dh, &ref, NULL, &row[k][i], &e)) die(&e);
-            snprintf(rs, sizeof rs, "%d", ranks[i]);
-            print_row(k ? "whitened" : "plain", rs, &row[k][i], &full, ranks[i] < dh);
-        }
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < nm; i++) {
-            EvalRow r;
-            sp = rank_spec(k ? RANK_PERFORMER : RANK_NYSTROM, ms[i]);
-            if (factors_eval(&R, &d.set, &sp, 0, &ref, NULL, &r, &e)) die(&e);
-            snprintf(rs, sizeof rs, "%d", ms[i]);
-            print_row(k ? "performer" : "nystrom", rs, &r, &full, 0);
-        }
-    printf("\n## KL ratio plain / whitened at equal rank\n\n| rank | KL plain | KL whitened | "
-           "ratio |\n| ---: | ---: | ---: | ---: |\n");
-    long viol = 0;
-    for (int i = 0; i < nr; i++) {
-        printf("| %d | %.3g | %.3g | %.1f |\n", ranks[i], row[0][i].kl, row[1][i].kl,
-               row[1][i].kl > 0 ? row[0][i].kl / row[1][i].kl : 0.0);
-        viol += row[0][i].violations + row[1][i].violations;
-    }
-    printf("\nbound violations in total: %ld\n", viol);
-    free(ref.logits);
+    if (factors_prepare(&R, &d, &a.o, &ci, &e)) die(&e, ST_INVALID == e.status ? 2 : 1);
+    print_header(info, &d, &R, &a.o, &ci);
+    static FactorsPass p[FACTORS_MAX_PASSES];
+    int n = factors_plan(p, &a.o, d.bc.d_model / d.bc.n_heads);
+    if (factors_run(&R, &d.set, p, n, stdout, &e)) die(&e, 1);
+    long viol = print_tables(info, p, n, &a.o);
+    fprintf(info, "\n");
+    printf("bound violations in total: %ld\n", viol);
+    printf("drrl-factors: %d passes over the %s split (%d sentences) in %.1f s; factors %s %s\n",
+           n, a.o.split, d.set.n, time_now() - t0, ci.loaded ? "loaded from" : "written to",
+           a.o.cache);
     ranked_free(&R);
-    loaded_free(&d);
+    factors_data_free(&d);
     return viol ? 1 : 0;
 }

@@ -90,7 +90,7 @@ for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
     p, e = sw[(L, "policy")], ev["policy"]
     if int(p["attn_flops"]) * 2 != int(e["attn_flops"]):
         sys.exit(f"FAIL: {L}: sweep policy FLOPs {p['attn_flops']} x 2 rows != drrl-eval's {e['attn_flops']}")
-    if not math.isclose(float(p["kl"]), float(e["kl_mean"]), rel_tol=1e-3, abs_tol=1e-7):
+    if not math.isclose(float(p["kl"]), float(e["kl_mean"]), rel_tol=5e-6, abs_tol=0):
         sys.exit(f"FAIL: {L}: sweep policy KL {p['kl']} vs drrl-eval {e['kl_mean']}")
     if not 2 <= float(p["mean_rank"]) <= 16 or not 0 < float(p["flops_ratio"]) <= 1:
         sys.exit(f"FAIL: {L}: policy rank {p['mean_rank']} flops ratio {p['flops_ratio']}")

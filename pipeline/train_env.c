@@ -163,12 +163,11 @@ static void measure_progress(void *ctx, const LatencyTable *t, int i) {
     fflush(stdout);
 }
 
-/* ev: NULL for training (episodes over the training rows), else drrl-eval's split */
-static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *given, const TrainEvalOptions *ev,
-                        Err *e) {
-    RankImpl *d = calloc(1, sizeof *d);
-    if (!d) return err_set(e, ST_NOMEM, "out of memory");
-    t->impl = d;
+/* the frozen model env.model, its hash and stored config (*calib_len: the stored data.max_len,
+   the length the factors are calibrated at, whatever an evaluation overrides; ev's data.* and
+   eval.* overrides applied after it), and its vocabulary */
+static Status rank_model(TrainEnv *t, RankImpl *d, const TrainConfig *c,
+                         const TrainEvalOptions *ev, int *calib_len, Err *e) {
     const char *model = c->env.model;
     char src[CONFIG_STR_MAX + 32];
     Status s;
@@ -180,7 +179,7 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
        calibrated at, whatever an evaluation overrides */
     if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src, NULL, 0, e)))
         return s;
-    const int calib_len = d->base.data.max_len;
+    *calib_len = d->base.data.max_len;
     if ((s = config_load_text(&base_schema, &d->base, d->info.config_yaml, src,
                               ev ? ev->base_over : NULL, ev ? ev->n_base_over : 0, e)))
         return s;
@@ -198,31 +197,43 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
         return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (the vocabulary of data.format "
                        "%s), found %s", model, d->voc.sha, d->base.data.format,
                        d->info.vocab_sha256);
-    /* the calibration rows: the first env.calib_rows training rows at the stored data.max_len */
+    return ST_OK;
+}
+
+/* the calibration rows (the first env.calib_rows training rows at calib_len) and the episode
+   set: training rows, or drrl-eval's split (whole, its long reviews, or joined inputs) */
+static Status rank_data(RankImpl *d, const TrainConfig *c, const TrainEvalOptions *ev,
+                        int calib_len, Err *e) {
     const int eval_len = d->base.data.max_len;
     d->base.data.max_len = calib_len;
-    s = base_load_split(&d->calib, &d->base, &d->voc, "train", c->env.calib_rows, 1, NULL, 0, e);
+    Status s = base_load_split(&d->calib, &d->base, &d->voc, "train", c->env.calib_rows, 1, NULL,
+                               0, e);
     d->base.data.max_len = eval_len;
     if (s) return s;
-    if (ev && ev->join > 0) {
-        if ((s = load_joined(d, ev, e))) return s;
-    } else if (ev) {
+    if (ev && ev->join > 0) return load_joined(d, ev, e);
+    if (ev) {
         if ((s = base_load_split(&d->set, &d->base, &d->voc, ev->split, 0, 0, d->desc,
                                  sizeof d->desc, e)))
             return s;
-        if (ev->min_bytes > 0 && (s = keep_min_bytes(&d->set, &d->base, &d->voc, ev->split,
-                                                     ev->min_bytes, ev->join_rows, e)))
-            return s;
-    } else {
-        if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1,
-                                 d->desc, sizeof d->desc, e)))
-            return s;
-        if (c->env.min_tokens > 0 && (s = keep_min_tokens(&d->set, c->env.min_tokens, e))) return s;
+        if (ev->min_bytes > 0)
+            return keep_min_bytes(&d->set, &d->base, &d->voc, ev->split, ev->min_bytes,
+                                  ev->join_rows, e);
+        return ST_OK;
     }
-    int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
-    if (ev && batch > d->set.n) batch = d->set.n;
+    if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1, d->desc,
+                             sizeof d->desc, e)))
+        return s;
+    if (c->env.min_tokens > 0) return keep_min_tokens(&d->set, c->env.min_tokens, e);
+    return ST_OK;
+}
 
+/* the ranked forward of the grid env.ranks (each below the head size) for batches of `batch`,
+   and its whitened factors, calibrated or loaded from their cache (printed when say) */
+static Status rank_factors(TrainEnv *t, RankImpl *d, const TrainConfig *c,
+                           const TrainEvalOptions *ev, int batch, int calib_len, int say,
+                           Err *e) {
     const int dh = d->bc.d_model / d->bc.n_heads;
+    Status s;
     for (int i = 0; i < c->env.ranks.n; i++)
         if (c->env.ranks.v[i] >= dh)
             return err_set(e, ST_CONFIG, "env.ranks[%d]: expected a rank below the head size %d "
@@ -238,31 +249,35 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     d->ranked_ok = 1;
     char cache[CONFIG_STR_MAX + 16];
     if (c->env.factors[0]) snprintf(cache, sizeof cache, "%s", c->env.factors);
-    else {
-        ranked_calib_cache_path(cache, sizeof cache, model);
-    }
+    else ranked_calib_cache_path(cache, sizeof cache, c->env.model);
     RankedCalib rc = {.rows = c->env.calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT,
                       .cache = cache, .model_sha256 = t->model_sha256};
     RankedCalibInfo ci;
     if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
-    const int say = !ev || !ev->quiet;
     if (say)
         printf("model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
-               model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
+               c->env.model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
                ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds);
+    return ST_OK;
+}
 
-    int table = !strcmp(c->env.latency, "table");
-    t->has_lt = table;
-    if (table && ev) {
+/* the latency table of table latency mode: drrl-eval's, the checkpoint's (given), the one of
+   latency.file, or measured here; nothing in live mode */
+static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
+                           const LatencyTable *given, const TrainEvalOptions *ev, Err *e) {
+    Status s;
+    t->has_lt = !strcmp(c->env.latency, "table");
+    if (!t->has_lt) return ST_OK;
+    if (ev) {
         if (!ev->lt)
             return err_set(e, ST_MISSING, "latency table: required in table latency mode (env.latency)");
         if ((s = latency_table_check(ev->lt, d->bc.d_model, d->bc.n_heads, e)))
             return err_prefix(e, "latency table");
         t->lt = *ev->lt;
-    } else if (table && given) {
+    } else if (given) {
         if ((s = latency_table_check(given, d->bc.d_model, d->bc.n_heads, e))) return s;
         t->lt = *given;
-    } else if (table && c->latency.file[0]) {
+    } else if (c->latency.file[0]) {
         Store *st;
         if ((s = store_open(&st, c->latency.file, LATENCY_FORMAT, 1, LATENCY_VERSION, e)))
             return err_prefix(e, "latency.file");
@@ -272,15 +287,19 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
             return err_prefix(e, "latency.file: %s", c->latency.file);
         printf("latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
                t->lt.cpu);
-    } else if (table) {
+    } else {
         printf("measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
                c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
-        if ((s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
-                                       c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
-                                       c->env.ranks.n, c->latency.warmup, c->latency.reps,
-                                       (uint64_t)c->seed, measure_progress, NULL, e)))
-            return s;
+        return latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
+                                     c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
+                                     c->env.ranks.n, c->latency.warmup, c->latency.reps,
+                                     (uint64_t)c->seed, measure_progress, NULL, e);
     }
+    return ST_OK;
+}
+
+/* the rank environment over d's set in batches of `batch`, and t->env's view of it */
+static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch, Err *e) {
     RankEnvConfig ec;
     rankenv_config_default(&ec);
     ec.kind = !strcmp(c->env.kind, "plain") ? RANK_PLAIN : RANK_WHITENED;
@@ -290,10 +309,11 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     ec.batch = batch;
     ec.alpha = c->env.alpha, ec.beta = c->env.beta, ec.gamma = c->env.gamma;
     ec.lambda = c->env.lambda, ec.epsilon = c->env.epsilon;
-    ec.latency = table ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
+    ec.latency = t->has_lt ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
     ec.bucket = c->env.bucket;
     ec.seed = (uint64_t)c->seed;
-    if ((s = rankenv_init(&d->E, &d->R, &d->set, table ? &t->lt : NULL, &ec, e))) return s;
+    Status s = rankenv_init(&d->E, &d->R, &d->set, t->has_lt ? &t->lt : NULL, &ec, e);
+    if (s) return s;
     d->env_ok = 1;
     const RankEnvDims *x = &d->E.dims;
     copy_dims(&t->env.dims, x->n_envs, x->n_tokens, x->token_dim, x->n_heads, x->head_token0,
@@ -301,13 +321,33 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     t->env.self = &d->E;
     t->env.reset = rankenv_reset, t->env.step = rankenv_step;
     t->env.save = rankenv_save, t->env.load = rankenv_load;
+    return ST_OK;
+}
+
+/* ev: NULL for training (episodes over the training rows), else drrl-eval's split */
+static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *given, const TrainEvalOptions *ev,
+                        Err *e) {
+    RankImpl *d = calloc(1, sizeof *d);
+    if (!d) return err_set(e, ST_NOMEM, "out of memory");
+    t->impl = d;
+    int calib_len;
+    Status s;
+    if ((s = rank_model(t, d, c, ev, &calib_len, e)) || (s = rank_data(d, c, ev, calib_len, e)))
+        return s;
+    int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
+    if (ev && batch > d->set.n) batch = d->set.n;
+    const int say = !ev || !ev->quiet;
+    if ((s = rank_factors(t, d, c, ev, batch, calib_len, say, e)) ||
+        (s = rank_latency(t, d, c, given, ev, e)) || (s = rank_env(t, d, c, batch, e)))
+        return s;
     if (!say) return ST_OK;
     printf("data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
            d->base.data.max_len, d->set.n_truncated);
     printf("environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
-           ec.batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
-    for (int i = 0; i < ec.n_ranks; i++) printf("%d ", ec.ranks[i]);
-    printf("full], %s factors, segment %d, latency %s\n", c->env.kind, ec.T, c->env.latency);
+           batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
+    for (int i = 0; i < c->env.ranks.n; i++) printf("%d ", c->env.ranks.v[i]);
+    printf("full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
+           c->env.latency);
     return ST_OK;
 }
 

@@ -151,6 +151,90 @@ void tsv_free(TsvData *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* tsv_check_bytes: line lineno, [p, p + ll), holds no NUL byte and is valid UTF-8 */
+static Status tsv_check_bytes(const char *path, int lineno, const char *p, size_t ll, Err *e) {
+    const char *z = memchr(p, '\0', ll);
+    if (z)
+        return err_set(e, ST_FORMAT, "%s:%d: expected text without NUL bytes, found byte 0x00 "
+                       "at column %ld", path, lineno, (long)(z - p) + 1);
+    long bad = utf8_bad((const unsigned char *)p, ll);
+    if (bad >= 0)
+        return err_set(e, ST_FORMAT, "%s:%d: expected valid UTF-8, found byte 0x%02x at "
+                       "column %ld", path, lineno, (unsigned char)p[bad], bad + 1);
+    return ST_OK;
+}
+
+/* tsv_header: the header line [h, h + hl) (after an optional BOM) sets d->labeled */
+static Status tsv_header(TsvData *d, const char *path, const char *h, size_t hl, Err *e) {
+    if (hl >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3, hl -= 3; /* BOM */
+    if (hl == 14 && memcmp(h, "sentence\tlabel", 14) == 0) {
+        d->labeled = 1;
+    } else if (hl == 14 && memcmp(h, "index\tsentence", 14) == 0) {
+        d->labeled = 0;
+    } else {
+        char found[4 * SHOW_MAX + 8];
+        show(found, sizeof found, h, hl);
+        return err_set(e, ST_FORMAT, "%s:1: header: expected 'sentence\\tlabel' or "
+                       "'index\\tsentence', found '%s'", path, found);
+    }
+    return ST_OK;
+}
+
+/* tsv_index_error: the message for an index field [p, p + il) that parse_index refused:
+   digits (or a minus sign and digits) that do not fit get the range */
+static Status tsv_index_error(const char *path, int lineno, const char *p, size_t il, Err *e) {
+    char found[4 * SHOW_MAX + 8];
+    size_t k = il > 0 && p[0] == '-' ? 1 : 0;
+    int numeric = il > k;
+    for (size_t i = k; i < il; i++) numeric &= p[i] >= '0' && p[i] <= '9';
+    show(found, sizeof found, p, il);
+    if (numeric)
+        return err_set(e, ST_FORMAT, "%s:%d: index: expected an integer from 0 to %ld, found "
+                       "'%s'", path, lineno, (long)INT32_MAX, found);
+    return err_set(e, ST_FORMAT, "%s:%d: index: expected an integer, found '%s'", path, lineno,
+                   found);
+}
+
+/* tsv_row: split data line lineno, [p, le), into its label (labeled files) or index (else;
+   *index keeps its value otherwise) and its text [*s, *se) with white space stripped */
+static Status tsv_row(const TsvData *d, const char *path, int lineno, char *p, char *le,
+                      char **s, char **se, int32_t *label, int32_t *index, Err *e) {
+    char found[4 * SHOW_MAX + 8];
+    int tabs = 0;
+    for (const char *q = p; (q = memchr(q, '\t', (size_t)(le - q))) != NULL; q++) tabs++;
+    if (tabs != 1)
+        return err_set(e, ST_FORMAT, "%s:%d: expected 2 tab-separated columns, found %d", path,
+                       lineno, tabs + 1);
+    if (d->labeled) { /* sentence \t label: split on the last TAB */
+        char *tab = le - 1;
+        while (*tab != '\t') tab--;
+        *s = p;
+        *se = tab;
+        size_t fl = (size_t)(le - tab - 1);
+        if (fl != 1 || (tab[1] != '0' && tab[1] != '1')) {
+            show(found, sizeof found, tab + 1, fl);
+            return err_set(e, ST_FORMAT, "%s:%d: label: expected 0 or 1, found '%s'", path,
+                           lineno, found);
+        }
+        *label = tab[1] - '0';
+    } else { /* index \t sentence: split on the first TAB */
+        char *tab = memchr(p, '\t', (size_t)(le - p));
+        *s = tab + 1;
+        *se = le;
+        size_t il = (size_t)(tab - p);
+        if (!parse_index(p, il, index)) return tsv_index_error(path, lineno, p, il, e);
+    }
+    char *raw = *s, *raw_end = *se;
+    while (*s < *se && is_space(**s)) (*s)++;
+    while (*se > *s && is_space((*se)[-1])) (*se)--;
+    if (*s == *se) {
+        show(found, sizeof found, raw, (size_t)(raw_end - raw));
+        return err_set(e, ST_FORMAT, "%s:%d: expected a non-empty sentence, found '%s'", path,
+                       lineno, found);
+    }
+    return ST_OK;
+}
+
 Status tsv_load(TsvData *d, const char *path, Err *e) {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
@@ -175,7 +259,6 @@ Status tsv_load(TsvData *d, const char *path, Err *e) {
         goto fail;
     }
 
-    char found[4 * SHOW_MAX + 8];
     char *p = buf, *end = buf + len, *w = buf;
     int row = 0;
     for (int lineno = 1; lineno == 1 || p < end; lineno++) {
@@ -184,90 +267,15 @@ Status tsv_load(TsvData *d, const char *path, Err *e) {
         char *next = nl ? nl + 1 : end;
         if (le > p && le[-1] == '\r') le--;
         size_t ll = (size_t)(le - p);
-
-        char *z = memchr(p, '\0', ll);
-        if (z) {
-            st = err_set(e, ST_FORMAT, "%s:%d: expected text without NUL bytes, found byte 0x00 "
-                         "at column %ld", path, lineno, (long)(z - p) + 1);
-            goto fail;
-        }
-        long bad = utf8_bad((const unsigned char *)p, ll);
-        if (bad >= 0) {
-            st = err_set(e, ST_FORMAT, "%s:%d: expected valid UTF-8, found byte 0x%02x at "
-                         "column %ld", path, lineno, (unsigned char)p[bad], bad + 1);
-            goto fail;
-        }
-
+        if ((st = tsv_check_bytes(path, lineno, p, ll, e))) goto fail;
         if (lineno == 1) {
-            const char *h = p;
-            size_t hl = ll;
-            if (hl >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3, hl -= 3; /* BOM */
-            if (hl == 14 && memcmp(h, "sentence\tlabel", 14) == 0) {
-                d->labeled = 1;
-            } else if (hl == 14 && memcmp(h, "index\tsentence", 14) == 0) {
-                d->labeled = 0;
-            } else {
-                show(found, sizeof found, h, hl);
-                st = err_set(e, ST_FORMAT, "%s:1: header: expected 'sentence\\tlabel' or "
-                             "'index\\tsentence', found '%s'", path, found);
-                goto fail;
-            }
+            if ((st = tsv_header(d, path, p, ll, e))) goto fail;
             p = next;
             continue;
         }
-
-        int tabs = 0;
-        for (const char *q = p; (q = memchr(q, '\t', (size_t)(le - q))) != NULL; q++) tabs++;
-        if (tabs != 1) {
-            st = err_set(e, ST_FORMAT, "%s:%d: expected 2 tab-separated columns, found %d",
-                         path, lineno, tabs + 1);
-            goto fail;
-        }
-        char *s, *se; /* text field [s, se) */
+        char *s = NULL, *se = NULL; /* text field [s, se) */
         int32_t label = -1, index = row;
-        if (d->labeled) { /* sentence \t label: split on the last TAB */
-            char *tab = le - 1;
-            while (*tab != '\t') tab--;
-            s = p;
-            se = tab;
-            size_t fl = (size_t)(le - tab - 1);
-            if (fl == 1 && (tab[1] == '0' || tab[1] == '1')) {
-                label = tab[1] - '0';
-            } else {
-                show(found, sizeof found, tab + 1, fl);
-                st = err_set(e, ST_FORMAT, "%s:%d: label: expected 0 or 1, found '%s'", path,
-                             lineno, found);
-                goto fail;
-            }
-        } else { /* index \t sentence: split on the first TAB */
-            char *tab = memchr(p, '\t', ll);
-            s = tab + 1;
-            se = le;
-            size_t il = (size_t)(tab - p);
-            if (!parse_index(p, il, &index)) {
-                /* digits (or a minus sign and digits) that do not fit get the range */
-                size_t k = il > 0 && p[0] == '-' ? 1 : 0;
-                int numeric = il > k;
-                for (size_t i = k; i < il; i++) numeric &= p[i] >= '0' && p[i] <= '9';
-                show(found, sizeof found, p, il);
-                if (numeric)
-                    st = err_set(e, ST_FORMAT, "%s:%d: index: expected an integer from 0 to "
-                                 "%ld, found '%s'", path, lineno, (long)INT32_MAX, found);
-                else
-                    st = err_set(e, ST_FORMAT, "%s:%d: index: expected an integer, found '%s'",
-                                 path, lineno, found);
-                goto fail;
-            }
-        }
-        char *raw = s, *raw_end = se;
-        while (s < se && is_space(*s)) s++;
-        while (se > s && is_space(se[-1])) se--;
-        if (s == se) {
-            show(found, sizeof found, raw, (size_t)(raw_end - raw));
-            st = err_set(e, ST_FORMAT, "%s:%d: expected a non-empty sentence, found '%s'", path,
-                         lineno, found);
-            goto fail;
-        }
+        if ((st = tsv_row(d, path, lineno, p, le, &s, &se, &label, &index, e))) goto fail;
         /* compact: w <= s always (each row consumed at least its text plus one byte), and the
            fields parsed above are no longer needed */
         size_t tl = (size_t)(se - s);

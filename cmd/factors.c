@@ -172,6 +172,14 @@ static long print_tables(FILE *f, const FactorsPass *p, int n, const FactorsOpti
     return viol;
 }
 
+/* print_config: the resolved config, with where it came from */
+static void print_config(const BaseConfig *cfg, const char *src) {
+    Err e;
+    printf("# resolved config (%s)\n", src);
+    if (config_print(&base_schema, cfg, stdout, &e)) die(&e, 1);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     CliArgs c;
     Args a;
@@ -185,23 +193,19 @@ int main(int argc, char **argv) {
         Status s = a.o.model ? factors_config(a.o.model, c.over, c.n_over, &d.c, &e)
                              : config_load(&base_schema, &d.c, NULL, c.over, c.n_over, &e);
         if (s) die(&e, 1);
-        printf("# resolved config (%s)\n", a.o.model ? a.o.model : "no --model: the defaults");
-        if (config_print(&base_schema, &d.c, stdout, &e)) die(&e, 1);
+        print_config(&d.c, a.o.model ? a.o.model : "no --model: the defaults");
         return 0;
     }
     FILE *info = cli_info(&c);
     const double t0 = time_now();
     if (factors_load(&d, &a.o, &e)) die(&e, 1);
-    if (c.verbosity == CLI_VERBOSE) {
-        printf("# resolved config (%s:/config)\n", a.o.model);
-        if (config_print(&base_schema, &d.c, stdout, &e)) die(&e, 1);
-    } else {
-        fprintf(info, "config: stored in %s, %d override(s) (--verbose prints it resolved)\n",
-                a.o.model, c.n_over);
-    }
+    if (factors_check(&d, &a.o, &e)) die(&e, 2);
+    if (c.verbosity == CLI_VERBOSE) print_config(&d.c, a.o.model);
+    else fprintf(info, "config: stored in %s, %d override(s) (--verbose prints it resolved)\n",
+                 a.o.model, c.n_over);
     static Ranked R;
     RankedCalibInfo ci;
-    if (factors_prepare(&R, &d, &a.o, &ci, &e)) die(&e, ST_INVALID == e.status ? 2 : 1);
+    if (factors_prepare(&R, &d, &a.o, &ci, &e)) die(&e, 1);
     print_header(info, &d, &R, &a.o, &ci);
     static FactorsPass p[FACTORS_MAX_PASSES];
     int n = factors_plan(p, &a.o, d.bc.d_model / d.bc.n_heads);

@@ -5,6 +5,7 @@
  *   factors_load     the model, that config, the vocabulary (its SHA-256 checked against the
  *                    model's), the first calib_rows training sentences (the calibration set)
  *                    and the evaluated split, encoded; the model file's SHA-256
+ *   factors_check    every rank within the model's head size
  *   factors_prepare  the ranked forward of the model (the rank grid, max m, bounds on, the
  *                    Performer seed) and its plain and whitened factors, calibrated on the
  *                    calibration set or loaded from the cache file (keyed by the model's
@@ -72,8 +73,11 @@ Status factors_config(const char *model, const char *const *over, int n_over, Ba
 Status factors_load(FactorsData *d, const FactorsOptions *o, Err *e);
 void factors_data_free(FactorsData *d);
 
-/* factors_prepare: R (zeroed by the caller; ranked_free after success) for d's model;
-   ci: how the factors were obtained. ST_INVALID when a rank exceeds the head size. */
+/* factors_check: ST_INVALID when a rank of o exceeds the head size of d's model. */
+Status factors_check(const FactorsData *d, const FactorsOptions *o, Err *e);
+
+/* factors_prepare: R (zeroed by the caller; ranked_free after success) for d's model, after
+   factors_check; ci: how the factors were obtained. */
 Status factors_prepare(Ranked *R, FactorsData *d, const FactorsOptions *o, RankedCalibInfo *ci,
                        Err *e);
 

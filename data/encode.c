@@ -4,26 +4,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-Status encoded_from_tsv(EncodedSet *s, const TsvData *t, WordPiece *wp, int max_len, Err *e) {
+Status encoded_alloc(EncodedSet *s, int n, int max_len, Err *e) {
     memset(s, 0, sizeof *s);
     if (max_len < 2)
         return err_set(e, ST_INVALID, "encode: max_len: expected >= 2, found %d", max_len);
-    int n = t->n;
     size_t rows = (size_t)n * (size_t)max_len;
     /* ids, then len, label, index: all int32 in one allocation; mask is made per batch */
     int32_t *buf = malloc(sizeof(int32_t) * (rows + 3 * (size_t)n + 1));
-    uint8_t *mask = malloc((size_t)max_len);
-    if (!buf || !mask) {
-        free(buf);
-        free(mask);
+    if (!buf)
         return err_set(e, ST_NOMEM, "encode: out of memory for %d rows of %d tokens", n, max_len);
-    }
     s->n = n;
     s->max_len = max_len;
     s->ids = buf;
     s->len = buf + rows;
     s->label = s->len + n;
     s->index = s->label + n;
+    return ST_OK;
+}
+
+Status encoded_from_tsv(EncodedSet *s, const TsvData *t, WordPiece *wp, int max_len, Err *e) {
+    int n = t->n;
+    Status st = encoded_alloc(s, n, max_len, e);
+    if (st) return st;
+    uint8_t *mask = malloc((size_t)max_len); /* (max_len) wordpiece_encode's mask, unused */
+    if (!mask) {
+        encoded_free(s);
+        return err_set(e, ST_NOMEM, "encode: out of memory for %d rows of %d tokens", n, max_len);
+    }
     for (int i = 0; i < n; i++) {
         int32_t *row = s->ids + (size_t)i * max_len;
         s->len[i] = wordpiece_encode(wp, t->text[i], row, mask, max_len);

@@ -20,6 +20,10 @@ typedef struct {
     int64_t n_tokens; /* sum of len */
 } EncodedSet;
 
+/* encoded_alloc: s with room for n rows of max_len ids (>= 2; one allocation for all arrays,
+   n_truncated and n_tokens zero), for a loader to fill. ST_INVALID, ST_NOMEM. */
+Status encoded_alloc(EncodedSet *s, int n, int max_len, Err *e);
+
 /* encoded_from_tsv: encode every row of t with wp (one allocation for all arrays). */
 Status encoded_from_tsv(EncodedSet *s, const TsvData *t, WordPiece *wp, int max_len, Err *e);
 void encoded_free(EncodedSet *s);

@@ -2,35 +2,11 @@
  * file is the text allocation: each review's LF becomes its NUL terminator in place. */
 #include "data/imdb.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/gz.h"
-
-#define SHOW_MAX 60 /* bytes of a found value quoted in a message before "..." */
-
-/* show: quote-ready rendering of s[0..n): TAB as \t, other control bytes as \xNN, at most
- * SHOW_MAX bytes followed by "..." if longer. */
-static void show(char *out, size_t cap, const char *s, size_t n) {
-    size_t at = 0, lim = n > SHOW_MAX ? SHOW_MAX : n;
-    for (size_t i = 0; i < lim && at + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\t') {
-            out[at++] = '\\';
-            out[at++] = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            at += (size_t)snprintf(out + at, cap - at, "\\x%02x", c);
-        } else {
-            out[at++] = (char)c;
-        }
-    }
-    if (n > lim && at + 4 < cap) {
-        memcpy(out + at, "...", 3);
-        at += 3;
-    }
-    out[at] = '\0';
-}
+#include "data/text.h"
 
 /* alloc_rows: text pointers and the len, label, src arrays of n rows in one block. */
 static Status alloc_rows(ImdbData *d, size_t n, const char *what, Err *e) {
@@ -66,7 +42,7 @@ Status imdb_load(ImdbData *d, const char *path, long line_max, Err *e) {
     size_t n = nlines > 0 ? nlines - 1 : 0; /* < INT_MAX: len <= GZ_MAX_BYTES */
     if ((st = alloc_rows(d, n, path, e))) goto fail;
 
-    char found[4 * SHOW_MAX + 8];
+    char found[TEXT_SHOW_CAP];
     char *p = buf, *end = buf + len;
     int row = 0;
     for (int lineno = 1; lineno == 1 || p < end; lineno++) {
@@ -75,7 +51,7 @@ Status imdb_load(ImdbData *d, const char *path, long line_max, Err *e) {
         size_t ll = (size_t)(le - p);
         if (lineno == 1) {
             if (ll != 10 || memcmp(p, "label\ttext", 10) != 0) {
-                show(found, sizeof found, p, ll);
+                text_show(found, sizeof found, p, ll);
                 st = err_set(e, ST_FORMAT, "%s:1: header: expected 'label\\ttext', found '%s'",
                              path, found);
                 goto fail;
@@ -97,7 +73,7 @@ Status imdb_load(ImdbData *d, const char *path, long line_max, Err *e) {
             goto fail;
         }
         if (tab - p != 1 || (p[0] != '0' && p[0] != '1')) {
-            show(found, sizeof found, p, (size_t)(tab - p));
+            text_show(found, sizeof found, p, (size_t)(tab - p));
             st = err_set(e, ST_FORMAT, "%s:%d: label: expected 0 or 1, found '%s'", path, lineno,
                          found);
             goto fail;
@@ -191,21 +167,9 @@ Status imdb_join(ImdbData *out, const ImdbData *in, int target_bytes, int same_l
 }
 
 Status encoded_from_imdb(EncodedSet *s, const ImdbData *d, int max_len, Err *e) {
-    memset(s, 0, sizeof *s);
-    if (max_len < 2)
-        return err_set(e, ST_INVALID, "encode: max_len: expected >= 2, found %d", max_len);
     int n = d->n;
-    size_t rows = (size_t)n * (size_t)max_len;
-    /* ids, then len, label, index: the layout encoded_free expects (one allocation) */
-    int32_t *buf = malloc(sizeof(int32_t) * (rows + 3 * (size_t)n + 1));
-    if (!buf)
-        return err_set(e, ST_NOMEM, "encode: out of memory for %d rows of %d tokens", n, max_len);
-    s->n = n;
-    s->max_len = max_len;
-    s->ids = buf;
-    s->len = buf + rows;
-    s->label = s->len + n;
-    s->index = s->label + n;
+    Status st = encoded_alloc(s, n, max_len, e);
+    if (st) return st;
     for (int i = 0; i < n; i++) {
         int32_t *row = s->ids + (size_t)i * max_len;
         const unsigned char *t = (const unsigned char *)d->text[i];

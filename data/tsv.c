@@ -3,43 +3,11 @@
  * buffer, which then becomes the single text allocation. */
 #include "tsv.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define SHOW_MAX 60 /* bytes of a found value quoted in a message before "..." */
-
-/* show: quote-ready rendering of s[0..n): TAB as \t, other control bytes as \xNN, at most
- * SHOW_MAX bytes (cut at a UTF-8 character boundary) followed by "..." if longer. */
-static void show(char *out, size_t cap, const char *s, size_t n) {
-    size_t lim = n;
-    int cut = 0;
-    if (lim > SHOW_MAX) {
-        lim = SHOW_MAX;
-        while (lim > 0 && ((unsigned char)s[lim] & 0xC0) == 0x80) lim--;
-        cut = 1;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < lim && at + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\t') {
-            out[at++] = '\\';
-            out[at++] = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            at += (size_t)snprintf(out + at, cap - at, "\\x%02x", c);
-        } else {
-            out[at++] = (char)c;
-        }
-    }
-    if (cut && at + 4 < cap) {
-        memcpy(out + at, "...", 3);
-        at += 3;
-    }
-    out[at] = '\0';
-}
+#include "data/text.h"
 
 /* utf8_bad: offset of the first byte of the first invalid UTF-8 sequence in s[0..n), or
  * -1 if all of it is valid (Unicode table 3-7: no overlongs, no surrogates, <= U+10FFFF). */
@@ -72,60 +40,6 @@ static long utf8_bad(const unsigned char *s, size_t n) {
 
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* read_all: whole file into a fresh buffer with one spare byte; *len = bytes read. */
-static Status read_all(const char *path, char **out, size_t *len, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    size_t cap = 1 << 16;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
-        if ((unsigned long long)sb.st_size >= (unsigned long long)INT_MAX) {
-            fclose(f);
-            return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found %lld bytes",
-                           path, (long long)sb.st_size);
-        }
-        cap = (size_t)sb.st_size + 1;
-    }
-    char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap);
-    }
-    size_t n = 0;
-    for (;;) {
-        if (n + 1 >= cap) { /* grow (the file is not regular or grew while reading) */
-            if (cap >= (size_t)INT_MAX) {
-                free(buf);
-                fclose(f);
-                return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found more",
-                               path);
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap * 2);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return err_set(e, ST_IO, "%s: read error: %s", path, strerror(saved));
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return ST_OK;
 }
 
 /* parse_index: non-negative decimal integer filling the whole field, <= INT32_MAX. */
@@ -172,8 +86,8 @@ static Status tsv_header(TsvData *d, const char *path, const char *h, size_t hl,
     } else if (hl == 14 && memcmp(h, "index\tsentence", 14) == 0) {
         d->labeled = 0;
     } else {
-        char found[4 * SHOW_MAX + 8];
-        show(found, sizeof found, h, hl);
+        char found[TEXT_SHOW_CAP];
+        text_show(found, sizeof found, h, hl);
         return err_set(e, ST_FORMAT, "%s:1: header: expected 'sentence\\tlabel' or "
                        "'index\\tsentence', found '%s'", path, found);
     }
@@ -183,11 +97,11 @@ static Status tsv_header(TsvData *d, const char *path, const char *h, size_t hl,
 /* tsv_index_error: the message for an index field [p, p + il) that parse_index refused:
    digits (or a minus sign and digits) that do not fit get the range */
 static Status tsv_index_error(const char *path, int lineno, const char *p, size_t il, Err *e) {
-    char found[4 * SHOW_MAX + 8];
+    char found[TEXT_SHOW_CAP];
     size_t k = il > 0 && p[0] == '-' ? 1 : 0;
     int numeric = il > k;
     for (size_t i = k; i < il; i++) numeric &= p[i] >= '0' && p[i] <= '9';
-    show(found, sizeof found, p, il);
+    text_show(found, sizeof found, p, il);
     if (numeric)
         return err_set(e, ST_FORMAT, "%s:%d: index: expected an integer from 0 to %ld, found "
                        "'%s'", path, lineno, (long)INT32_MAX, found);
@@ -199,7 +113,7 @@ static Status tsv_index_error(const char *path, int lineno, const char *p, size_
    *index keeps its value otherwise) and its text [*s, *se) with white space stripped */
 static Status tsv_row(const TsvData *d, const char *path, int lineno, char *p, char *le,
                       char **s, char **se, int32_t *label, int32_t *index, Err *e) {
-    char found[4 * SHOW_MAX + 8];
+    char found[TEXT_SHOW_CAP];
     int tabs = 0;
     for (const char *q = p; (q = memchr(q, '\t', (size_t)(le - q))) != NULL; q++) tabs++;
     if (tabs != 1)
@@ -212,7 +126,7 @@ static Status tsv_row(const TsvData *d, const char *path, int lineno, char *p, c
         *se = tab;
         size_t fl = (size_t)(le - tab - 1);
         if (fl != 1 || (tab[1] != '0' && tab[1] != '1')) {
-            show(found, sizeof found, tab + 1, fl);
+            text_show(found, sizeof found, tab + 1, fl);
             return err_set(e, ST_FORMAT, "%s:%d: label: expected 0 or 1, found '%s'", path,
                            lineno, found);
         }
@@ -228,7 +142,7 @@ static Status tsv_row(const TsvData *d, const char *path, int lineno, char *p, c
     while (*s < *se && is_space(**s)) (*s)++;
     while (*se > *s && is_space((*se)[-1])) (*se)--;
     if (*s == *se) {
-        show(found, sizeof found, raw, (size_t)(raw_end - raw));
+        text_show(found, sizeof found, raw, (size_t)(raw_end - raw));
         return err_set(e, ST_FORMAT, "%s:%d: expected a non-empty sentence, found '%s'", path,
                        lineno, found);
     }
@@ -239,7 +153,7 @@ Status tsv_load(TsvData *d, const char *path, Err *e) {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0;
-    Status st = read_all(path, &buf, &len, e);
+    Status st = text_read_all(path, &buf, &len, e);
     if (st) return st;
 
     /* lines: every '\n' ends one; a last line without '\n' counts too */

@@ -12,11 +12,10 @@
  * tested on the mapped characters, as BERT splits after stripping accents. */
 #include "wordpiece.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/text.h"
 #include "unicode_tables.h"
 
 /* a token's UTF-8 bytes: at most WORDPIECE_MAX_CHARS code points of at most 4 bytes */
@@ -329,42 +328,6 @@ int wordpiece_encode(WordPiece *wp, const char *text, int32_t *ids, uint8_t *mas
 
 /* ---- vocabulary ---- */
 
-static Status read_file(const char *path, char **out, size_t *size, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set(e, ST_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            char *nb = cap <= ((size_t)-1) / 4 ? realloc(buf, 2 * cap + 1) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(e, ST_NOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return err_set(e, ST_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *size = n;
-    return ST_OK;
-}
-
 static int valid_utf8(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
@@ -385,7 +348,7 @@ Status wordpiece_load(WordPiece **out, const char *vocab_path, Err *e) {
     WordPiece *wp = calloc(1, sizeof *wp);
     if (!wp) return err_set(e, ST_NOMEM, "%s: out of memory", vocab_path);
     size_t size = 0;
-    Status st = read_file(vocab_path, &wp->buf, &size, e);
+    Status st = text_read_all(vocab_path, &wp->buf, &size, e);
     if (st) {
         free(wp);
         return st;

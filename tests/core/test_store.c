@@ -1,127 +1,13 @@
-/* test_store.c: tests for core/store.c, the HDF5 store.
+/* test_store.c: tests for core/store.c, the HDF5 store: what goes in comes out.
  *
  * Covers round trips of every DType (nested groups, scalars, empty tensors), chunked +
  * compressed large tensors (checked through HDF5 directly), text datasets, attributes of
- * all kinds, the exact error messages for every mismatch, crash/abort/replace atomicity
- * of writes (a forked child is SIGKILLed mid-write), files written by h5py, and that the
- * library neither prints anything nor leaks HDF5 identifiers. All files live in a mkdtemp
- * directory that is removed at the end. */
-#include "core/store.h"
-#include "tests/check.h"
+ * all kinds, and the exact error messages for every mismatch (on the files the round trips
+ * wrote), with no HDF5 identifier leaked and nothing printed. Atomicity of writes and files
+ * written by h5py: test_store_files.c. Shared helpers: store_util.h. */
+#include "tests/core/store_util.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <hdf5.h>
-#include <signal.h>
-#include <stdint.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static char tmpdir[256];
-
-/* tpath: path of a file in the temp dir (rotating static buffers). */
-static const char *tpath(const char *name) {
-    static char bufs[8][512];
-    static int k = 0;
-    char *b = bufs[k++ % 8];
-    snprintf(b, 512, "%s/%s", tmpdir, name);
-    return b;
-}
-
-static int file_exists(const char *p) { return access(p, F_OK) == 0; }
-
-static long long file_size(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
-}
-
-/* count_tmp_files: files in the temp dir whose name contains ".tmp." */
-static int count_tmp_files(void) {
-    DIR *d = opendir(tmpdir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strstr(de->d_name, ".tmp.")) n++;
-    if (d) closedir(d);
-    return n;
-}
-
-static void remove_tmpdir(void) {
-    DIR *d = opendir(tmpdir);
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) unlink(tpath(de->d_name));
-    if (d) closedir(d);
-    rmdir(tmpdir);
-}
-
-static int copy_file(const char *from, const char *to) {
-    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-    char buf[65536];
-    size_t n;
-    int ok = a && b;
-    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
-    if (a) fclose(a);
-    if (b) fclose(b);
-    return ok;
-}
-
-/* Identifier leak detection. H5Inmembers refuses the library's own id types, so:
- * - open file objects (files, groups, datasets, attributes) are counted with
- *   H5Fget_obj_count, which must be 0 whenever no store is open;
- * - dataspaces, datatypes and property lists are found by probing: HDF5 1.10 hands out
- *   the ids of each type from an increasing counter, so every id created between two
- *   probe ids lies between them numerically, and any of them still valid (H5Iis_valid)
- *   afterwards was never closed. */
-enum { NPROBE = 3 };
-typedef struct {
-    hid_t lo[NPROBE];
-} IdMark;
-
-static hid_t probe_id(int k) {
-    hid_t id = k == 0 ? H5Screate(H5S_SCALAR)
-             : k == 1 ? H5Tcopy(H5T_NATIVE_INT)
-                      : H5Pcreate(H5P_DATASET_XFER);
-    if (k == 0) H5Sclose(id);
-    else if (k == 1) H5Tclose(id);
-    else H5Pclose(id);
-    return id;
-}
-
-static IdMark id_mark(void) {
-    IdMark m;
-    for (int k = 0; k < NPROBE; k++) m.lo[k] = probe_id(k);
-    return m;
-}
-
-/* id_leaks: identifiers opened since m and still open, plus open file objects. */
-static long long id_leaks(IdMark m) {
-    long long n = (long long)H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
-    for (int k = 0; k < NPROBE; k++) {
-        hid_t hi = probe_id(k);
-        for (hid_t id = m.lo[k] + 1; id < hi; id++) n += H5Iis_valid(id) > 0;
-    }
-    return n;
-}
-
-/* W: format an expected message (into a static buffer). */
-static char want_buf[ERR_MSG_MAX];
-#define W(...) (snprintf(want_buf, sizeof want_buf, __VA_ARGS__), want_buf)
-
-/* EXPECT_MSG: call (which reports into the Err e in scope) fails with status st_ and a
- * message equal to want. */
-#define EXPECT_MSG(call, st_, want)                                                         \
-    do {                                                                                    \
-        Status s_ = (call);                                                                 \
-        const char *w_ = (want);                                                            \
-        CHECK(s_ == (st_), "%s: status %s, expected %s (msg: %s)", #call, status_name(s_),  \
-              status_name(st_), e.msg);                                                     \
-        CHECK(strcmp(e.msg, w_) == 0, "message\n  got:      %s\n  expected: %s", e.msg, w_); \
-    } while (0)
 
 /* ----------------------------------------------------------------- data */
 
@@ -212,17 +98,9 @@ static void write_roundtrip(const char *p) {
     CHECK(count_tmp_files() == 0, "temp file left after commit");
 }
 
-static void test_roundtrip(void) {
-    IdMark idm = id_mark();
-    const char *p = tpath("rt.h5");
-    write_roundtrip(p);
+/* read_arrays: every array and scalar written by write_roundtrip reads back bit for bit */
+static void read_arrays(Store *st) {
     Err e = {0};
-    Store *st = NULL;
-    CHECK(store_open(&st, p, "drrl-test", 1, 2, &e) == ST_OK, "open: %s", e.msg);
-    if (!st) return;
-    CHECK(store_version(st) == 2, "version %d", store_version(st));
-    CHECK(strcmp(store_path(st), p) == 0, "path %s", store_path(st));
-
     float f32b[2][3][4];
     double f64b[3][5];
     int32_t i32b[4][2][2];
@@ -250,8 +128,11 @@ static void test_roundtrip(void) {
     CHECK(sc == 2.718281828459045, "scalar %g", sc);
     CHECK(store_read(st, "/meta/step", DT_I64, &step, 0, NULL, &e) == ST_OK, "%s", e.msg);
     CHECK(step == 123456789012LL, "step %lld", (long long)step);
+}
 
-    /* shapes */
+/* check_shapes: store_shape of a 3-d, a 2-d, a scalar and an empty dataset */
+static void check_shapes(Store *st) {
+    Err e = {0};
     int nd = -1;
     int64_t dims[STORE_MAX_DIMS];
     DType t = DT_U8;
@@ -263,8 +144,10 @@ static void test_roundtrip(void) {
     CHECK(nd == 0 && t == DT_I64, "shape scalar: nd %d", nd);
     CHECK(store_shape(st, "/empty", &nd, dims, &t, &e) == ST_OK, "%s", e.msg);
     CHECK(nd == 2 && dims[0] == 0 && dims[1] == 4, "shape empty");
+}
 
-    /* existence, including nested missing paths and paths below a dataset */
+/* check_exists: existence, including nested missing paths and paths below a dataset */
+static void check_exists(Store *st) {
     CHECK(store_exists(st, "/"), "root");
     CHECK(store_exists(st, "/layers"), "/layers");
     CHECK(store_exists(st, "/layers/3/attn"), "group");
@@ -275,8 +158,11 @@ static void test_roundtrip(void) {
     CHECK(!store_exists(st, "relative"), "relative");
     CHECK(!store_exists(st, "/layers/"), "trailing slash");
     CHECK(!store_exists(st, NULL), "NULL");
+}
 
-    /* text */
+/* check_text_attrs: the text datasets and the attributes of every kind */
+static void check_text_attrs(Store *st) {
+    Err e = {0};
     char *txt = NULL;
     CHECK(store_read_text(st, "/config/resolved", &txt, &e) == ST_OK, "%s", e.msg);
     CHECK(txt && strcmp(txt, big_text) == 0, "text differs (len %zu vs %zu)",
@@ -291,10 +177,7 @@ static void test_roundtrip(void) {
     char buf[64];
     int64_t iv = 0;
     double dv = 0;
-    CHECK(store_get_attr_str(st, "/", "format", buf, sizeof buf, &e) == ST_OK, "%s", e.msg);
-    CHECK(strcmp(buf, "drrl-test") == 0, "format %s", buf);
-    CHECK(store_get_attr_i64(st, "/", "format_version", &iv, &e) == ST_OK && iv == 2, "%s",
-          e.msg);
+    check_format(st, "drrl-test", 2);
     CHECK(store_get_attr_str(st, "/", "model", buf, sizeof buf, &e) == ST_OK, "%s", e.msg);
     CHECK(strcmp(buf, "gpt2-small ✓") == 0, "model %s", buf);
     CHECK(store_get_attr_i64(st, "/", "seed", &iv, &e) == ST_OK && iv == 7, "seed %lld %s",
@@ -313,6 +196,22 @@ static void test_roundtrip(void) {
     CHECK(store_get_attr_f64(st, "/layers/3/attn/w_q", "norm", &dv, &e) == ST_OK &&
               dv == -1.5e-300,
           "norm");
+}
+
+static void test_roundtrip(void) {
+    IdMark idm = id_mark();
+    const char *p = tpath("rt.h5");
+    write_roundtrip(p);
+    Err e = {0};
+    Store *st = NULL;
+    CHECK(store_open(&st, p, "drrl-test", 1, 2, &e) == ST_OK, "open: %s", e.msg);
+    if (!st) return;
+    CHECK(store_version(st) == 2, "version %d", store_version(st));
+    CHECK(strcmp(store_path(st), p) == 0, "path %s", store_path(st));
+    read_arrays(st);
+    check_shapes(st);
+    check_exists(st);
+    check_text_attrs(st);
     store_close(st);
     CHECK(id_leaks(idm) == 0, "%lld HDF5 identifiers leaked", id_leaks(idm));
 }
@@ -448,13 +347,9 @@ out:
 
 /* ------------------------------------------------------------------ errors */
 
-static void test_errors(void) {
-    IdMark idm = id_mark();
-    const char *p = tpath("rt.h5"); /* written by test_roundtrip */
+/* read_errors: reading datasets with the wrong shape, type or kind, or that are missing */
+static void read_errors(Store *st, const char *p) {
     Err e = {0};
-    Store *st = NULL;
-    CHECK(store_open(&st, p, "drrl-test", 1, 2, &e) == ST_OK, "%s", e.msg);
-    if (!st) return;
     float buf[64];
     const int64_t d_wrong[] = {2, 4, 3}, d_rank[] = {24}, d_ok[] = {2, 3, 4}, d_i64[] = {7},
                   d_3[] = {3};
@@ -494,7 +389,14 @@ static void test_errors(void) {
     CHECK(txt == NULL, "text output set on failure");
     EXPECT_MSG(store_read_text(st, "/config/missing", &txt, &e), ST_MISSING,
                W("%s: /config/missing: missing dataset", p));
+}
 
+/* attr_errors: missing attributes and attributes of the wrong kind or size; a store opened for
+   reading refuses writes */
+static void attr_errors(Store *st, const char *p) {
+    Err e = {0};
+    float buf[64];
+    const int64_t d_3[] = {3};
     char s[64];
     int64_t iv;
     double dv;
@@ -518,10 +420,13 @@ static void test_errors(void) {
                W("%s: store is open for reading, not writing", p));
     EXPECT_MSG(store_set_attr_i64(st, "/", "x", 1, &e), ST_INVALID,
                W("%s: store is open for reading, not writing", p));
-    store_close(st);
-    st = NULL;
+}
 
-    /* open-time errors */
+/* open_errors: wrong format or version, missing, non-HDF5, truncated and foreign files, and
+   creating in a missing directory */
+static void open_errors(const char *p) {
+    Err e = {0};
+    Store *st = NULL;
     EXPECT_MSG(store_open(&st, p, "drrl-ckpt", 1, 2, &e), ST_FORMAT,
                W("%s: format: expected 'drrl-ckpt', found 'drrl-test'", p));
     EXPECT_MSG(store_open(&st, p, "drrl-test", 3, 4, &e), ST_FORMAT,
@@ -562,236 +467,25 @@ static void test_errors(void) {
     EXPECT_MSG(store_create(&st, nodir, "drrl-test", 1, &e), ST_IO,
                W("%s: cannot create temporary file %s.tmp.%ld: No such file or directory", nodir,
                  nodir, (long)getpid()));
-    CHECK(id_leaks(idm) == 0, "%lld HDF5 identifiers leaked", id_leaks(idm));
 }
 
-/* --------------------------------------------------------------- atomicity */
-
-static void write_version(const char *p, float base, const char *tag) {
-    Err e = {0};
-    Store *st = NULL;
-    float w[4][4];
-    for (int i = 0; i < 16; i++) (&w[0][0])[i] = base + (float)i;
-    const int64_t d[] = {4, 4};
-    CHECK(store_create(&st, p, "drrl-test", 1, &e) == ST_OK, "%s", e.msg);
-    if (!st) return;
-    CHECK(store_write(st, "/w", DT_F32, w, 2, d, &e) == ST_OK, "%s", e.msg);
-    CHECK(store_set_attr_str(st, "/", "tag", tag, &e) == ST_OK, "%s", e.msg);
-    CHECK(store_commit(st, &e) == ST_OK, "%s", e.msg);
-}
-
-/* check_version: PATH opens and holds exactly what write_version(base, tag) wrote. */
-static void check_version(const char *p, float base, const char *tag, const char *when) {
-    Err e = {0};
-    Store *st = NULL;
-    CHECK(store_open(&st, p, "drrl-test", 1, 1, &e) == ST_OK, "%s: %s", when, e.msg);
-    if (!st) return;
-    float w[4][4];
-    const int64_t d[] = {4, 4};
-    CHECK(store_read(st, "/w", DT_F32, w, 2, d, &e) == ST_OK, "%s: %s", when, e.msg);
-    int ok = 1;
-    for (int i = 0; i < 16; i++) ok &= (&w[0][0])[i] == base + (float)i;
-    CHECK(ok, "%s: /w does not hold version %s", when, tag);
-    char s[16];
-    CHECK(store_get_attr_str(st, "/", "tag", s, sizeof s, &e) == ST_OK && strcmp(s, tag) == 0,
-          "%s: tag '%s', expected '%s'", when, s, tag);
-    CHECK(!store_exists(st, "/partial"), "%s: data of the killed writer visible", when);
-    store_close(st);
-}
-
-static void test_atomic(void) {
+static void test_errors(void) {
     IdMark idm = id_mark();
-    const char *p = tpath("atom.h5");
-    write_version(p, 100.0f, "v1"); /* (1) */
-    check_version(p, 100.0f, "v1", "after commit of v1");
-
-    /* (2) a writer killed before commit leaves PATH alone */
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        Err e = {0};
-        Store *st = NULL;
-        static float junk[100000];
-        const int64_t d[] = {100000}, d4[] = {4, 4};
-        if (store_create(&st, p, "drrl-test", 1, &e)) _exit(3);
-        if (store_write(st, "/partial", DT_F32, junk, 1, d, &e)) _exit(4);
-        if (store_write(st, "/w", DT_F32, junk, 2, d4, &e)) _exit(5);
-        if (store_set_attr_str(st, "/", "tag", "v-killed", &e)) _exit(6);
-        raise(SIGKILL);
-        _exit(7);
-    }
-    CHECK(pid > 0, "fork: %s", strerror(errno));
-    if (pid > 0) {
-        int status = 0;
-        waitpid(pid, &status, 0);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-              "child did not die by SIGKILL (status 0x%x)", status);
-        char child_tmp[600];
-        snprintf(child_tmp, sizeof child_tmp, "%s.tmp.%ld", p, (long)pid);
-        CHECK(file_exists(child_tmp), "the killed child's temp file %s is missing", child_tmp);
-        check_version(p, 100.0f, "v1", "after killed writer");
-        unlink(child_tmp); /* a crashed writer's leftover; cleanup is the caller's job */
-    }
-
-    /* (3) abort leaves no temp file and keeps v1; so does closing an uncommitted store */
-    {
-        Err e = {0};
-        Store *st = NULL;
-        float w[16] = {0};
-        const int64_t d[] = {16};
-        char own_tmp[600];
-        snprintf(own_tmp, sizeof own_tmp, "%s.tmp.%ld", p, (long)getpid());
-        CHECK(store_create(&st, p, "drrl-test", 1, &e) == ST_OK, "%s", e.msg);
-        CHECK(file_exists(own_tmp), "temp file %s not created", own_tmp);
-        CHECK(store_write(st, "/partial", DT_F32, w, 1, d, &e) == ST_OK, "%s", e.msg);
-        store_abort(st);
-        CHECK(!file_exists(own_tmp), "temp file left after store_abort");
-        CHECK(count_tmp_files() == 0, "temp files left");
-        check_version(p, 100.0f, "v1", "after abort");
-        st = NULL;
-        CHECK(store_create(&st, p, "drrl-test", 1, &e) == ST_OK, "%s", e.msg);
-        store_close(st);
-        CHECK(!file_exists(own_tmp), "temp file left after store_close of a writer");
-        store_abort(NULL);
-        store_close(NULL);
-    }
-
-    /* (4) commit of v2 replaces v1 */
-    write_version(p, -50.0f, "v2");
-    check_version(p, -50.0f, "v2", "after commit of v2");
-    CHECK(count_tmp_files() == 0, "temp files left");
-    CHECK(id_leaks(idm) == 0, "%lld HDF5 identifiers leaked", id_leaks(idm));
-}
-
-/* ------------------------------------------------------------ h5py files */
-
-static const char *h5py_script =
-    "import sys, h5py, numpy as np\n"
-    "with h5py.File(sys.argv[1], 'w') as f:\n"
-    "    f.attrs['format'] = 'drrl-torch-ref'\n"
-    "    f.attrs['format_version'] = 1\n"
-    "    f.attrs['lr'] = 0.001\n"
-    "    f.attrs['fixed'] = np.bytes_(b'fixed-len')\n"
-    "    f.attrs['small'] = np.int32(-7)\n"
-    "    f.attrs['big'] = np.uint64(2**63)\n"
-    "    f['layers/0/w_q'] = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
-    "    f['layers/0'].attrs['note'] = 'grp \\u2713'\n"
-    "    f['ids'] = np.arange(5, dtype=np.int64)\n"
-    "    f['config'] = 'model: gpt2\\nname: h\\u00e9llo \\u2713\\n'\n"
-    "    f['fixed_text'] = np.bytes_(b'abc\\ndef')\n"
-    "    f['half'] = np.zeros(3, dtype=np.float16)\n";
-
-static void test_h5py(void) {
-    IdMark idm = id_mark();
-    if (access("/usr/bin/python3", X_OK) != 0 ||
-        system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") != 0) {
-        printf("test_store: note: /usr/bin/python3 with h5py not available; skipping the "
-               "h5py-written file checks\n");
-        return;
-    }
-    const char *script = tpath("mk.py"), *p = tpath("ref.h5");
-    FILE *fp = fopen(script, "w");
-    CHECK(fp != NULL, "cannot write %s", script);
-    if (!fp) return;
-    fputs(h5py_script, fp);
-    fclose(fp);
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", script, p);
-    int rc = system(cmd);
-    CHECK(rc == 0, "python script failed (%d)", rc);
-    if (rc != 0) return;
-
+    const char *p = tpath("rt.h5"); /* written by test_roundtrip */
     Err e = {0};
     Store *st = NULL;
-    CHECK(store_open(&st, p, "drrl-torch-ref", 1, 1, &e) == ST_OK, "%s", e.msg);
+    CHECK(store_open(&st, p, "drrl-test", 1, 2, &e) == ST_OK, "%s", e.msg);
     if (!st) return;
-    CHECK(store_version(st) == 1, "version %d", store_version(st));
-    char s[64];
-    int64_t iv = 0;
-    double dv = 0;
-    CHECK(store_get_attr_str(st, "/", "format", s, sizeof s, &e) == ST_OK, "%s", e.msg);
-    CHECK(strcmp(s, "drrl-torch-ref") == 0, "format '%s'", s);
-    CHECK(store_get_attr_i64(st, "/", "format_version", &iv, &e) == ST_OK && iv == 1, "%s",
-          e.msg);
-    CHECK(store_get_attr_f64(st, "/", "lr", &dv, &e) == ST_OK && dv == 0.001, "lr %g", dv);
-    CHECK(store_get_attr_str(st, "/", "fixed", s, sizeof s, &e) == ST_OK, "%s", e.msg);
-    CHECK(strcmp(s, "fixed-len") == 0, "fixed '%s'", s);
-    CHECK(store_get_attr_i64(st, "/", "small", &iv, &e) == ST_OK && iv == -7, "small %lld",
-          (long long)iv);
-    EXPECT_MSG(store_get_attr_i64(st, "/", "big", &iv, &e), ST_SHAPE,
-               W("%s: /: attribute 'big': value 9223372036854775808 does not fit in int64",
-                         p));
-    CHECK(store_get_attr_str(st, "/layers/0", "note", s, sizeof s, &e) == ST_OK, "%s", e.msg);
-    CHECK(strcmp(s, "grp ✓") == 0, "note '%s'", s);
-
-    float w[3][4];
-    const int64_t dw[] = {3, 4}, di[] = {5}, dh[] = {3};
-    CHECK(store_read(st, "/layers/0/w_q", DT_F32, w, 2, dw, &e) == ST_OK, "%s", e.msg);
-    CHECK(w[2][3] == 11.0f && w[1][0] == 4.0f, "w_q values");
-    int64_t ids[5];
-    CHECK(store_read(st, "/ids", DT_I64, ids, 1, di, &e) == ST_OK && ids[4] == 4, "%s", e.msg);
-    char *txt = NULL;
-    CHECK(store_read_text(st, "/config", &txt, &e) == ST_OK, "%s", e.msg);
-    CHECK(txt && strcmp(txt, "model: gpt2\nname: héllo ✓\n") == 0, "config '%s'",
-          txt ? txt : "(null)");
-    free(txt);
-    txt = NULL;
-    CHECK(store_read_text(st, "/fixed_text", &txt, &e) == ST_OK, "%s", e.msg);
-    CHECK(txt && strcmp(txt, "abc\ndef") == 0, "fixed_text '%s'", txt ? txt : "(null)");
-    free(txt);
-    float h[3];
-    EXPECT_MSG(store_read(st, "/half", DT_F32, h, 1, dh, &e), ST_SHAPE,
-               W("%s: /half: expected float32, found float16", p));
+    read_errors(st, p);
+    attr_errors(st, p);
     store_close(st);
-    /* the torch-ref file is not a model file */
-    EXPECT_MSG(store_open(&st, p, "drrl-model", 1, 2, &e), ST_FORMAT,
-               W("%s: format: expected 'drrl-model', found 'drrl-torch-ref'", p));
+    open_errors(p);
     CHECK(id_leaks(idm) == 0, "%lld HDF5 identifiers leaked", id_leaks(idm));
 }
 
 /* -------------------------------------------------------------------- main */
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_store.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(tmpdir)) return check_skip("test_store", "mkdtemp failed");
-    /* The library must never print: send stderr to a file while it runs and require the
-     * file to hold nothing but our own CHECK failures (which also fail the test). */
-    fflush(stderr);
-    int saved_err = dup(2);
-    char errlog[600];
-    snprintf(errlog, sizeof errlog, "%s", tpath("stderr.log"));
-    int logfd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (saved_err >= 0 && logfd >= 0) dup2(logfd, 2);
-
-    H5open();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the test's own direct HDF5 probes */
-    fill_data();
-    test_roundtrip();
-    test_chunked();
-    test_errors();
-    test_atomic();
-    test_h5py();
-
-    fflush(stderr);
-    if (saved_err >= 0 && logfd >= 0) {
-        dup2(saved_err, 2);
-        close(saved_err);
-        close(logfd);
-        FILE *lf = fopen(errlog, "r");
-        char line[1024];
-        int lines = 0;
-        while (lf && fgets(line, sizeof line, lf)) {
-            fputs(line, stderr);
-            lines++;
-        }
-        if (lf) fclose(lf);
-        CHECK(lines == 0, "%d lines were written to stderr (above)", lines);
-    }
-    if (getenv("DRRL_KEEP_TMP")) /* debugging: keep the files for inspection */
-        printf("test_store: files kept in %s\n", tmpdir);
-    else
-        remove_tmpdir();
-    return check_exit("test_store");
+    static void (*const tests[])(void) = {fill_data, test_roundtrip, test_chunked, test_errors};
+    return store_test_run("test_store", tests, (int)(sizeof tests / sizeof tests[0]));
 }

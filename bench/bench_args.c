@@ -48,6 +48,7 @@ const CliSpec bench_cli = {
     .opts = OPTS,
     .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
     .common = CLI_SEED | CLI_OUT,
+    .verbose_help = "also print the resolved settings as one command line",
     .seed_help = "seed of the random layer, its inputs and the Performer features\n(default 1)",
     .out_help = "write DIR/bench.csv (and, with --torch auto, PyTorch's times\n"
                 "DIR/torch.csv); DIR is created if missing",

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
     int interrupted = 0;
     if (base_train(&c, yaml, resume, &interrupted, &e)) die(&e, 1);
     free(yaml);
-    if (interrupted) return 130;
+    if (interrupted) return 128 + interrupted; /* as a shell reports a signal */
     char path[CONFIG_STR_MAX + 16];
     snprintf(path, sizeof path, "%s/model.h5", c.run.dir);
     printf("\nevaluating the best model:\n");

@@ -47,6 +47,7 @@ static const CliSpec SPEC = {
     .opts = OPTS,
     .n_opts = 1,
     .common = CLI_SEED,
+    .verbose_help = "no extra output (the table is all there is)",
     .seed_help = "seed of the random inputs, weights and biases (default 1)",
 };
 

@@ -26,7 +26,7 @@ static const CliOpt OPTS[] = {
     {"--modes", "LIST", "full, static:r, static:r0/r1/.. (per layer), static-plain:r|auto,\n"
      "random, nystrom:m, performer:m, policy (default: all, with every\n"
      "grid rank and m = 8, 16, 32)"},
-    {"--batch", "B", "sentences per batch (default: the environment's env.batch)"},
+    {"--batch", "B", "sentences per batch (default: the frozen model's eval.batch)"},
     {"--reps", "R", "timed rounds, median reported (default 3)"},
     {"--resamples", "N", "bootstrap resamples of the accuracy interval (default 2000)"},
     {"--predictions", NULL, "also write dev prediction files (test always writes them)"},
@@ -48,6 +48,7 @@ static const CliSpec SPEC = {
              "the checkpoint's latency table.",
     .opts = OPTS, .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
     .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
+    .config_help = "a train config replacing the checkpoint's stored one",
     .seed_help = "seed of the bootstrap and of the random mode's draws (default 1)",
     .out_help = "folder of eval.csv, eval.json, per_input.tsv, policy_ranks.tsv and\n"
                 "prediction files (default: the checkpoint's directory)",

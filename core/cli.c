@@ -64,6 +64,8 @@ static void print_help(const CliSpec *s, FILE *f) {
         const char *h = COMMON[i].help;
         if (COMMON[i].bit == CLI_SEED) h = s->seed_help ? s->seed_help : "random seed";
         if (COMMON[i].bit == CLI_OUT) h = s->out_help ? s->out_help : "output folder";
+        if (!strcmp(COMMON[i].name, "--verbose") && s->verbose_help) h = s->verbose_help;
+        if (COMMON[i].bit == CLI_CONFIG && s->config_help) h = s->config_help;
         print_flag(f, COMMON[i].name, COMMON[i].arg, h);
     }
     if (s->common & CLI_OVERRIDES)

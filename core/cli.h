@@ -52,6 +52,9 @@ typedef struct {
     unsigned common;      /* CLI_* bits */
     const char *seed_help; /* what --seed seeds (CLI_SEED) */
     const char *out_help;  /* what --out DIR receives (CLI_OUT) */
+    const char *config_help;  /* what --config F is (NULL: a YAML config, default the embedded
+                                 defaults) */
+    const char *verbose_help; /* what --verbose adds (NULL: the resolved config at start) */
     const ConfigSchema *const *schemas; /* KEY=VALUE must name a key of one of them */
     int n_schemas;
 } CliSpec;

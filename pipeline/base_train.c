@@ -307,7 +307,7 @@ static Status trainer_epoch(Trainer *t, const BaseConfig *c, const char *yaml, i
             if (g_stop) {
                 printf("signal %d: checkpoint written to %s (resume with --resume %s)\n",
                        (int)g_stop, t->ckpt_path, t->ckpt_path);
-                *interrupted = 1;
+                *interrupted = (int)g_stop; /* the signal number */
                 return ST_OK;
             }
         }

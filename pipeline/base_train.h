@@ -8,8 +8,8 @@
 /* base_train: train the SST-2 classifier of config c (resolved YAML text config_yaml), from
    scratch or from the checkpoint resume (NULL: none); writes RUN_DIR/model.h5 (the best dev
    model), RUN_DIR/checkpoint.h5 and RUN_DIR/metrics.csv; prints progress to stdout.
-   Returns ST_OK, or an error; *interrupted is set when SIGINT/SIGTERM stopped it after a
-   checkpoint. */
+   Returns ST_OK, or an error; *interrupted is the signal number when SIGINT or SIGTERM
+   stopped it after a checkpoint (0 otherwise). */
 Status base_train(const BaseConfig *c, const char *config_yaml, const char *resume,
                   int *interrupted, Err *e);
 

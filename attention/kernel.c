@@ -12,14 +12,10 @@
  *    of scores (rows x N) is sized to stay in L2 between the products. Used when
  *    kq <= ATTN_KPACK (scores) and kv is a multiple of 16 (values).
  *  - cblas_sgemm (single-threaded inside the parallel region: OpenMP OpenBLAS) otherwise.
+ * The tiled products are in kernel_tiles.c; here the scheduling, the masks and the softmax.
  * Both execute exactly the multiply-adds counted (no padded rows or keys). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-/* GCC 12 tunes -march=native on Zen 4 as znver3 (128-bit auto-vectorisation) and -std=c11
-   turns FMA contraction off: the softmax and the tiles want 512-bit vectors and FMAs. */
-#pragma GCC target("prefer-vector-width=512")
-#pragma GCC optimize("fp-contract=fast")
-#endif
 
+#include "attention/kernel_tiles.h" /* first: its code-generation pragmas */
 #include "attention/kernel.h"
 
 #include <cblas.h>
@@ -30,29 +26,6 @@
 
 #ifdef _OPENMP
 #include <omp.h>
-#endif
-
-/* -DATTN_NO_VECTOR: the portable cblas_sgemm path only (for testing it) */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_NO_VECTOR)
-#define ATTN_TILED 1
-#define ATTN_INLINE static inline __attribute__((always_inline))
-typedef float v16 __attribute__((vector_size(64)));
-#if defined(__x86_64__) && defined(__AVX512F__)
-/* keep a loaded vector in a register: GCC otherwise re-reads it as the memory operand of
-   every FMA, which makes the values tile load-bound (Zen 4: one 512-bit load per cycle) */
-#define ATTN_IN_REG(x) __asm__("" : "+v"(x))
-#else
-#define ATTN_IN_REG(x) (void)0
-#endif
-#else
-#define ATTN_TILED 0
-#endif
-
-/* keys per packed panel of K^T (two vectors of 16) */
-#define KP_W 32
-/* keys per chunk of the values product (chunk of V: ATTN_PV_CHUNK x kv floats in L1) */
-#ifndef ATTN_PV_CHUNK
-#define ATTN_PV_CHUNK 64
 #endif
 
 int attn_kernel_threads(void) {
@@ -219,140 +192,6 @@ static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
     }
 }
 
-#if ATTN_TILED
-/* kp (N / KP_W panels, each (kqp, KP_W)): panel p, row c, lane l = K[p KP_W + l, c] for the
-   full panels; the last N % KP_W keys are not packed (handled from K directly) */
-static void pack_keys(float *kp, const float *kh, int ld, int N, int kqp) {
-    const int np = N / KP_W;
-    for (int p = 0; p < np; p++) {
-        float *dst = kp + (size_t)p * kqp * KP_W;
-        const float *src = kh + (size_t)p * KP_W * ld;
-        for (int l = 0; l < KP_W; l++)
-            for (int c = 0; c < kqp; c++) dst[(size_t)c * KP_W + l] = src[(size_t)l * ld + c];
-    }
-}
-
-/* S[i, 0:32) for MR rows of qs (element (i, c) at qs[c cs + i]) against one packed panel */
-ATTN_INLINE void qk_tile(const int MR, const float *qs, int cs, int kq, const float *panel,
-                         float *S, size_t lds) {
-    v16 a0[8], a1[8];
-    for (int i = 0; i < MR; i++) a0[i] = a1[i] = (v16){0};
-    for (int c = 0; c < kq; c++) {
-        v16 b0, b1;
-        memcpy(&b0, panel + (size_t)c * KP_W, sizeof b0);
-        memcpy(&b1, panel + (size_t)c * KP_W + 16, sizeof b1);
-        for (int i = 0; i < MR; i++) {
-            const float a = qs[(size_t)c * cs + i];
-            a0[i] += a * b0;
-            a1[i] += a * b1;
-        }
-    }
-    for (int i = 0; i < MR; i++) {
-        memcpy(S + (size_t)i * lds, &a0[i], sizeof a0[i]);
-        memcpy(S + (size_t)i * lds + 16, &a1[i], sizeof a1[i]);
-    }
-}
-
-/* qs: rows [0, m) of the query block times scale, in groups of 8 rows (the last group:
-   the m % 8 remaining rows), each group c-major: row i of a group of g rows, coordinate c
-   at group + c g (the tile reads its 8 broadcasts from one address register) */
-static void pack_queries(float *qs, const float *q, int ld, int m, int kq, float scale) {
-    for (int i0 = 0; i0 < m; i0 += 8) {
-        const int g = m - i0 < 8 ? m - i0 : 8;
-        float *dst = qs + (size_t)i0 * kq;
-        for (int i = 0; i < g; i++)
-            for (int c = 0; c < kq; c++) dst[(size_t)c * g + i] = scale * q[(size_t)(i0 + i) * ld + c];
-    }
-}
-
-/* S (m, N; row stride lds) = qs K^T (qs from pack_queries): panels of packed keys (stride
-   kqp * KP_W), the last N % KP_W keys as dot products with K (row stride ld) */
-static void scores_tiled(float *S, const float *qs, int m, int kq, const float *kp, int kqp,
-                         const float *kh, int ld, int N, size_t lds) {
-    const int np = N / KP_W;
-    /* rows outer: the 8 query rows stay in L1, S is written as 8 sequential streams */
-    int i = 0;
-    for (; i + 8 <= m; i += 8)
-        for (int p = 0; p < np; p++)
-            qk_tile(8, qs + (size_t)i * kq, 8, kq, kp + (size_t)p * kqp * KP_W,
-                    S + (size_t)i * lds + p * KP_W, lds);
-    const int g = m - i;
-    for (int t = 0; t < g; t++)
-        for (int p = 0; p < np; p++)
-            qk_tile(1, qs + (size_t)i * kq + t, g, kq, kp + (size_t)p * kqp * KP_W,
-                    S + (size_t)(i + t) * lds + p * KP_W, lds);
-    for (int j = np * KP_W; j < N; j++) {
-        const float *kj = kh + (size_t)j * ld;
-        for (int r = 0; r < m; r++) {
-            const int r0 = r / 8 * 8, gr = m - r0 < 8 ? m - r0 : 8;
-            const float *qr = qs + (size_t)r0 * kq + (r - r0);
-            float s = 0.0f;
-            for (int c = 0; c < kq; c++) s += qr[(size_t)c * gr] * kj[c];
-            S[(size_t)r * lds + j] = s;
-        }
-    }
-}
-
-/* O[i, 0:16 NV) (+)= sum_{j in [j0, j1)} P[i, j] V[j, 0:16 NV) for MR rows; first: start
-   from 0 instead of O */
-ATTN_INLINE void pv_tile(const int MR, const int NV, const float *P, size_t ldp, const float *v,
-                         int ldv, int j0, int j1, float *o, int ldo, int first) {
-    v16 acc[8][4];
-    for (int i = 0; i < MR; i++)
-        for (int t = 0; t < NV; t++) {
-            if (first) acc[i][t] = (v16){0};
-            else memcpy(&acc[i][t], o + (size_t)i * ldo + 16 * t, sizeof acc[i][t]);
-        }
-    for (int j = j0; j < j1; j++) {
-        v16 b[4];
-        for (int t = 0; t < NV; t++) {
-            memcpy(&b[t], v + (size_t)j * ldv + 16 * t, sizeof b[t]);
-            ATTN_IN_REG(b[t]);
-        }
-        for (int i = 0; i < MR; i++) {
-            const float a = P[(size_t)i * ldp + j];
-            for (int t = 0; t < NV; t++) acc[i][t] += a * b[t];
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int t = 0; t < NV; t++)
-            memcpy(o + (size_t)i * ldo + 16 * t, &acc[i][t], sizeof acc[i][t]);
-}
-
-/* rows [0, m) of oc for NV vectors of columns: register tiles of MR x NV (MR <= 8: one
-   address register per row; MR NV <= 24),
-   then single rows */
-#define PV_ROWS(MRv, NVv)                                                                      \
-    do {                                                                                       \
-        int i_ = 0;                                                                            \
-        for (; i_ + (MRv) <= m; i_ += (MRv))                                                   \
-            pv_tile((MRv), (NVv), P + (size_t)i_ * ldp, ldp, v, ldv, j0, j1,               \
-                    oc + (size_t)i_ * ldo, ldo, first);                                        \
-        for (; i_ < m; i_++)                                                                   \
-            pv_tile(1, (NVv), P + (size_t)i_ * ldp, ldp, v, ldv, j0, j1,                   \
-                    oc + (size_t)i_ * ldo, ldo, first);                                        \
-    } while (0)
-
-/* O (m, kv; row stride ldo) = P (m, N; row stride ldp) V (N, kv; row stride ldv); kv % 16 == 0 */
-static void values_tiled(float *o, int ldo, const float *P, size_t ldp, int m, int N,
-                         const float *vh, int ldv, int kv) {
-    for (int c0 = 0; c0 < kv; c0 += 64) {
-        const int nv = (kv - c0) / 16 < 4 ? (kv - c0) / 16 : 4;
-        const float *v = vh + c0;
-        float *oc = o + c0;
-        for (int j0 = 0; j0 < N; j0 += ATTN_PV_CHUNK) {
-            const int j1 = j0 + ATTN_PV_CHUNK < N ? j0 + ATTN_PV_CHUNK : N, first = j0 == 0;
-            switch (nv) {
-            case 4: PV_ROWS(4, 4); break;
-            case 3: PV_ROWS(8, 3); break;
-            case 2: PV_ROWS(8, 2); break;
-            default: PV_ROWS(8, 1); break;
-            }
-        }
-    }
-}
-#endif
-
 /* per-thread state: scratch slices and what they currently hold */
 typedef struct {
     float *S, *inv, *kp, *qs;
@@ -382,13 +221,13 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     if (tiled_s) {
 #if ATTN_TILED
         if (w->pack_b != b || w->pack_h != h) {
-            pack_keys(w->kp, kh, k.ld, N, kqp);
+            attn_tile_pack_keys(w->kp, kh, k.ld, N, kqp);
             w->pack_b = b;
             w->pack_h = h;
         }
         /* the scale goes on the query block (the GEMM's alpha) */
-        pack_queries(w->qs, q, sg->q.ld, m, kq, scale);
-        scores_tiled(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, N, lds);
+        attn_tile_pack_queries(w->qs, q, sg->q.ld, m, kq, scale);
+        attn_tile_scores(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, N, lds);
 #endif
     } else {
         /* S = scale Q_blk K^T: (m, kq) x (N, kq)^T */
@@ -399,7 +238,7 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     /* O = E V: (m, N) x (N, kv), then row i times 1 / l_i */
     if (tiled_v) {
 #if ATTN_TILED
-        values_tiled(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv);
+        attn_tile_values(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv);
 #endif
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, N, 1.0f, S, (int)lds, vh, v.ld,

@@ -11,18 +11,37 @@ static const char *path_of(char *buf, size_t cap, const char *group, const char 
     return buf;
 }
 
-Status attn_factors_write(Store *st, const char *group, const AttnFactors *f, Err *e) {
+/* the seven datasets of a factors group: a, b, c (H, d + 1, dh), d (H, d, dh), bo (d),
+   s_qk, s_vo (H, dh) */
+#define N_SETS 7
+typedef struct {
+    const char *leaf;
+    DType dt;
+    void *p;
+    int ndim;
+    int64_t shape[3];
+} FactorSet;
+
+static void factor_sets(const AttnFactors *f, FactorSet set[N_SETS]) {
     const int64_t H = f->H, D = f->d + 1, d = f->d, dh = f->dh;
-    const int64_t tall[3] = {H, D, dh}, out[3] = {H, d, dh}, sv[2] = {H, dh}, bo[1] = {d};
+    const FactorSet all[N_SETS] = {
+        {"a", DT_F32, f->a, 3, {H, D, dh}},     {"b", DT_F32, f->b, 3, {H, D, dh}},
+        {"c", DT_F32, f->c, 3, {H, D, dh}},     {"d", DT_F32, f->dm, 3, {H, d, dh}},
+        {"bo", DT_F32, f->bo, 1, {d, 0, 0}},    {"s_qk", DT_F64, f->s_qk, 2, {H, dh, 0}},
+        {"s_vo", DT_F64, f->s_vo, 2, {H, dh, 0}},
+    };
+    memcpy(set, all, sizeof all);
+}
+
+Status attn_factors_write(Store *st, const char *group, const AttnFactors *f, Err *e) {
+    const int64_t H = f->H, d = f->d;
+    FactorSet set[N_SETS];
+    factor_sets(f, set);
     char nm[512];
     Status s = ST_OK;
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "a"), DT_F32, f->a, 3, tall, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "b"), DT_F32, f->b, 3, tall, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "c"), DT_F32, f->c, 3, tall, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "d"), DT_F32, f->dm, 3, out, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "bo"), DT_F32, f->bo, 1, bo, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "s_qk"), DT_F64, f->s_qk, 2, sv, e);
-    if (!s) s = store_write(st, path_of(nm, sizeof nm, group, "s_vo"), DT_F64, f->s_vo, 2, sv, e);
+    for (int i = 0; i < N_SETS && !s; i++)
+        s = store_write(st, path_of(nm, sizeof nm, group, set[i].leaf), set[i].dt, set[i].p,
+                        set[i].ndim, set[i].shape, e);
     const char *kind = f->kind == ATTN_FACTORS_WHITENED ? "whitened" : "plain";
     if (!s) s = store_set_attr_str(st, group, "kind", kind, e);
     if (!s) s = store_set_attr_i64(st, group, "d_model", d, e);
@@ -63,16 +82,12 @@ Status attn_factors_read(Store *st, const char *group, AttnFactors *f, const cha
                        "%s: %s: calib_hash: expected %s, found %s (factors from another "
                        "calibration)",
                        store_path(st), group, expect_hash, hash);
-    const int64_t D = d + 1, dh = f->dh;
-    const int64_t tall[3] = {H, D, dh}, out[3] = {H, d, dh}, sv[2] = {H, dh}, bo[1] = {d};
+    FactorSet set[N_SETS];
+    factor_sets(f, set); /* the shapes of f: d and H were checked above */
     char nm[512];
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "a"), DT_F32, f->a, 3, tall, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "b"), DT_F32, f->b, 3, tall, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "c"), DT_F32, f->c, 3, tall, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "d"), DT_F32, f->dm, 3, out, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "bo"), DT_F32, f->bo, 1, bo, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "s_qk"), DT_F64, f->s_qk, 2, sv, e);
-    if (!s) s = store_read(st, path_of(nm, sizeof nm, group, "s_vo"), DT_F64, f->s_vo, 2, sv, e);
+    for (int i = 0; i < N_SETS && !s; i++)
+        s = store_read(st, path_of(nm, sizeof nm, group, set[i].leaf), set[i].dt, set[i].p,
+                       set[i].ndim, set[i].shape, e);
     if (s) return s;
     f->kind = k;
     f->ridge = ridge;

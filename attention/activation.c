@@ -12,11 +12,8 @@
 #include <string.h>
 
 #include "attention/kernel.h"
+#include "attention/tasks.h"
 #include "nn/linear.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 Status attn_activation_init(AttnActivation *A, int max_B, int max_N, int d, int H, Err *e) {
     memset(A, 0, sizeof *A);
@@ -120,6 +117,23 @@ static int pair_factor(AttnActivation *A, AttnMask m, int b, int h, int N, int r
     return 0;
 }
 
+/* the (b, h) pairs of one forward, as tasks of attn_tasks_run: pair bh = b H + h on the
+   workspace slices of its thread */
+typedef struct {
+    AttnActivation *A;
+    AttnMask m;
+    int N, r;
+} PairTask;
+
+static int pair_task(void *ctx, int bh, int me) {
+    const PairTask *pt = ctx;
+    AttnActivation *A = pt->A;
+    float *fw = A->fwork + A->fwork_len * me;
+    double *dw = A->dwork + A->dwork_len * me;
+    lapack_int *iw = (lapack_int *)A->iwork + (size_t)8 * A->dh * me;
+    return pair_factor(A, pt->m, bh / A->H, bh % A->H, pt->N, pt->r, fw, dw, iw);
+}
+
 /* LAPACK operation counts (see activation.h) for one (b, h) with k = min(N, dh):
    geqrf of (N, dh): 2 N dh^2 - 2 dh^3 / 3 (N >= dh) or 2 dh N^2 - 2 N^3 / 3; orgqr of
    (N, k): 2 N k^2 - 2 k^3 / 3; twice each (Q and K); core 2 k^2 dh; SVD 22 k^3;
@@ -148,34 +162,9 @@ Status attn_activation_forward(float *y, AttnActivation *A, const float *x, Attn
     f.proj += 3 * (linear_flops(M, d, d) + linear_bias_flops(M, d));
     int nt = A->threads;
     if (pairs < nt) nt = 1;
-    int bad = 0, bad_pair = -1;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-        int me = 0;
-#ifdef _OPENMP
-        me = omp_get_thread_num();
-#endif
-        float *fw = A->fwork + A->fwork_len * me;
-        double *dw = A->dwork + A->dwork_len * me;
-        lapack_int *iw = (lapack_int *)A->iwork + (size_t)8 * dh * me;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int bh = 0; bh < pairs; bh++) {
-            int info = pair_factor(A, key_mask, bh / H, bh % H, N, r, fw, dw, iw);
-            if (info) {
-#ifdef _OPENMP
-#pragma omp critical(attn_activation_err)
-#endif
-                {
-                    bad = info;
-                    bad_pair = bh;
-                }
-            }
-        }
-    }
+    PairTask pt = {A, key_mask, N, r};
+    int bad_pair;
+    const int bad = attn_tasks_run(pairs, nt, pair_task, &pt, &bad_pair);
     if (bad)
         return err_set(e, ST_NUMERIC, "attn_activation_forward: (b %d, h %d): LAPACK info %d",
                        bad_pair / H, bad_pair % H, bad);

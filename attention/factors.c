@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attention/tasks.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -149,6 +151,23 @@ static int one_task(AttnFactors *f, const MhsaParams *p, const double *L, int t,
     return 0;
 }
 
+/* the 2 H tasks of attn_factors_compute (one_task) on the workspace slices of their thread */
+typedef struct {
+    AttnFactors *f;
+    const MhsaParams *p;
+    const double *L;
+    double *wbase;
+    size_t ws;
+    int D, dh;
+} FactorTask;
+
+static int factor_task(void *ctx, int t, int me) {
+    const FactorTask *ft = ctx;
+    Work w;
+    work_point(&w, ft->wbase + ft->ws * me, ft->D, ft->dh);
+    return one_task(ft->f, ft->p, ft->L, t, &w);
+}
+
 Status attn_factors_compute(AttnFactors *f, const MhsaParams *p, const double *L, double ridge,
                             const char *calib_hash, Err *e) {
     const int D = f->d + 1, dh = f->dh, tasks = 2 * f->H;
@@ -164,33 +183,9 @@ Status attn_factors_compute(AttnFactors *f, const MhsaParams *p, const double *L
     mem_plan_f64(&wp, &wbase, ws * nt, "attn_factors.work");
     Status st = mem_plan_alloc(&wp, e);
     if (st) return st;
-    int bad_task = -1, bad_info = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-        int me = 0;
-#ifdef _OPENMP
-        me = omp_get_thread_num();
-#endif
-        Work w;
-        work_point(&w, wbase + ws * me, D, dh);
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (int t = 0; t < tasks; t++) {
-            int info = one_task(f, p, L, t, &w);
-            if (info) {
-#ifdef _OPENMP
-#pragma omp critical(attn_factors_err)
-#endif
-                {
-                    bad_task = t;
-                    bad_info = info;
-                }
-            }
-        }
-    }
+    FactorTask ft = {f, p, L, wbase, ws, D, dh};
+    int bad_task;
+    const int bad_info = attn_tasks_run(tasks, nt, factor_task, &ft, &bad_task);
     mem_plan_free(&wp);
     if (bad_task >= 0)
         return err_set(e, ST_NUMERIC, "attn_factors_compute: head %d %s: LAPACK info %d",

@@ -141,9 +141,7 @@ Status store_read_text(Store *st, const char *name, char **out, Err *e) {
     if (s == ST_NOMEM) err_set(e, s, "%s: %s: out of memory", st->path, name);
     else if (s) err_set(e, s, "%s: %s: cannot read text dataset", st->path, name);
 done:
-    sto_hclose(&ftype);
-    sto_hclose(&space);
-    sto_hclose(&ds);
+    sto_close_dataset_typed(&ds, &space, &ftype);
     return s;
 }
 

@@ -32,28 +32,16 @@ static size_t dtype_size(DType t) {
     return 0;
 }
 
-/* Memory (native) type for reading and writing. */
-static hid_t dtype_native(DType t) {
+/* dtype_hid: the HDF5 type of t in memory (native, for reading and writing) or, in_file, in
+ * the file (fixed little-endian, so that files are identical across hosts). */
+static hid_t dtype_hid(DType t, int in_file) {
     switch (t) {
-    case DT_F32: return H5T_NATIVE_FLOAT;
-    case DT_F64: return H5T_NATIVE_DOUBLE;
-    case DT_I32: return H5T_NATIVE_INT32;
-    case DT_I64: return H5T_NATIVE_INT64;
-    case DT_U64: return H5T_NATIVE_UINT64;
-    case DT_U8: return H5T_NATIVE_UINT8;
-    }
-    return H5I_INVALID_HID;
-}
-
-/* File type: fixed little-endian so files are identical across hosts. */
-static hid_t dtype_file(DType t) {
-    switch (t) {
-    case DT_F32: return H5T_IEEE_F32LE;
-    case DT_F64: return H5T_IEEE_F64LE;
-    case DT_I32: return H5T_STD_I32LE;
-    case DT_I64: return H5T_STD_I64LE;
-    case DT_U64: return H5T_STD_U64LE;
-    case DT_U8: return H5T_STD_U8LE;
+    case DT_F32: return in_file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT;
+    case DT_F64: return in_file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+    case DT_I32: return in_file ? H5T_STD_I32LE : H5T_NATIVE_INT32;
+    case DT_I64: return in_file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
+    case DT_U64: return in_file ? H5T_STD_U64LE : H5T_NATIVE_UINT64;
+    case DT_U8: return in_file ? H5T_STD_U8LE : H5T_NATIVE_UINT8;
     }
     return H5I_INVALID_HID;
 }
@@ -152,9 +140,9 @@ Status store_write(Store *st, const char *name, DType t, const void *data, int n
             (st->deflate > 0 && H5Pset_deflate(dcpl, (unsigned)st->deflate) < 0))
             goto hdf_fail;
     }
-    ds = H5Dcreate2(st->file, name, dtype_file(t), space, lcpl, dcpl, H5P_DEFAULT);
+    ds = H5Dcreate2(st->file, name, dtype_hid(t, 1), space, lcpl, dcpl, H5P_DEFAULT);
     if (ds < 0) goto hdf_fail;
-    if (count > 0 && H5Dwrite(ds, dtype_native(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    if (count > 0 && H5Dwrite(ds, dtype_hid(t, 0), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         s = err_set(e, ST_IO, "%s: %s: cannot write dataset", st->path, name);
         goto done;
     }
@@ -206,15 +194,13 @@ Status store_read(Store *st, const char *name, DType t, void *out, int ndim,
                     dtype_name(t), ftn);
         goto done;
     }
-    if (count > 0 && H5Dread(ds, dtype_native(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
+    if (count > 0 && H5Dread(ds, dtype_hid(t, 0), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
         s = err_set(e, ST_IO, "%s: %s: cannot read dataset (corrupt data?)", st->path, name);
         goto done;
     }
     s = ST_OK;
 done:
-    sto_hclose(&ftype);
-    sto_hclose(&space);
-    sto_hclose(&ds);
+    sto_close_dataset_typed(&ds, &space, &ftype);
     return s;
 }
 
@@ -244,9 +230,7 @@ Status store_shape(Store *st, const char *name, int *ndim, int64_t *dims, DType 
     *t = (DType)dt;
     s = ST_OK;
 done:
-    sto_hclose(&ftype);
-    sto_hclose(&space);
-    sto_hclose(&ds);
+    sto_close_dataset_typed(&ds, &space, &ftype);
     return s;
 }
 

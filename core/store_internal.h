@@ -55,5 +55,8 @@ Status sto_open_dataset(Store *st, const char *name, hid_t *ds, Err *e);
    nothing stays open. */
 Status sto_open_dataset_typed(Store *st, const char *name, hid_t *ds, hid_t *space,
                               hid_t *ftype, Err *e);
+/* sto_close_dataset_typed: close what sto_open_dataset_typed opened (each handle may be
+   H5I_INVALID_HID already; all are left so). */
+void sto_close_dataset_typed(hid_t *ds, hid_t *space, hid_t *ftype);
 
 #endif

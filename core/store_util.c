@@ -176,10 +176,14 @@ Status sto_open_dataset_typed(Store *st, const char *name, hid_t *ds, hid_t *spa
     *space = H5Dget_space(*ds);
     *ftype = H5Dget_type(*ds);
     if (*space < 0 || *ftype < 0) {
-        sto_hclose(ftype);
-        sto_hclose(space);
-        sto_hclose(ds);
+        sto_close_dataset_typed(ds, space, ftype);
         return err_set(e, ST_IO, "%s: %s: cannot query dataset", st->path, name);
     }
     return ST_OK;
+}
+
+void sto_close_dataset_typed(hid_t *ds, hid_t *space, hid_t *ftype) {
+    sto_hclose(ftype);
+    sto_hclose(space);
+    sto_hclose(ds);
 }

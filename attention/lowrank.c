@@ -133,6 +133,24 @@ AttnFlops attn_lowrank_flops(int64_t B, int64_t N, int64_t d, int64_t H, int64_t
     return f;
 }
 
+/* segment s (T query rows from s T) of sequence b at rank seg_rank[s]: its rank pack, its
+   width H r_s, its rows m (the last segment may be shorter) and its first row b N + s T */
+typedef struct {
+    const AttnRankPack *p;
+    int hr, m;
+    size_t row;
+} SegRows;
+
+static SegRows seg_rows(const AttnLowrank *L, const int *seg_rank, int s, int b, int T, int N) {
+    SegRows g;
+    const int i0 = s * T;
+    g.p = &L->pack[grid_index(L, seg_rank[s])];
+    g.hr = L->H * g.p->r;
+    g.m = i0 + T < N ? T : N - i0;
+    g.row = (size_t)b * N + i0;
+    return g;
+}
+
 Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask key_mask, int B,
                             int N, int T, const int *seg_rank, AttnFlops *fl, Err *e) {
     if (B < 1 || N < 1 || B > L->max_B || N > L->max_N || T < 1)
@@ -167,11 +185,9 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
     } else {
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
-                const AttnRankPack *ps = &L->pack[grid_index(L, seg_rank[s])];
-                const int hr = H * ps->r, i0 = s * T, m = (i0 + T < N ? T : N - i0);
-                const size_t row = (size_t)b * N + i0;
-                f.proj += gemm_bias(L->q + row * hm, hr, x + row * d, d, ps->a,
-                                    ps->a + (size_t)d * hr, m, d, hr);
+                const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
+                f.proj += gemm_bias(L->q + g.row * hm, g.hr, x + g.row * d, d, g.p->a,
+                                    g.p->a + (size_t)d * g.hr, g.m, d, g.hr);
             }
     }
     /* attention per segment, heads of width r_s in the compact q/o blocks, keys/values with
@@ -194,10 +210,9 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
     } else {
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
-                const AttnRankPack *ps = &L->pack[grid_index(L, seg_rank[s])];
-                const int hr = H * ps->r, i0 = s * T, m = (i0 + T < N ? T : N - i0);
-                const size_t row = (size_t)b * N + i0;
-                f.out += gemm_bias(y + row * d, d, L->o + row * hm, hr, ps->dt, L->bo, m, hr, d);
+                const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
+                f.out += gemm_bias(y + g.row * d, d, L->o + g.row * hm, g.hr, g.p->dt, L->bo, g.m,
+                                   g.hr, d);
             }
     }
     if (fl) attn_flops_add(fl, &f);

@@ -54,6 +54,20 @@ static void attn_backward(float *dx, MhsaParams *gw, MhsaGradActs *g, const floa
     linear_backward(dx, gw->wv, gw->bv, g->dv, x, w->wv, M, C, C);
 }
 
+/* a residual block's output out = LN(r), r = res + drop(sub), backward from dA = dL/dout
+   (M, C): dB = dL/dr = LN'(dA) (LN weight and bias gradients += dw, db), dC = dL/dsub =
+   drop'(dB), and dA = dB, the residual path's dL/dres, for the sub-layer's backward to add to */
+static void residual_ln_backward(BertActs *a, float *dw, float *db, const float *r,
+                                 const float *w, const float *mean, const float *rstd,
+                                 const uint8_t *drop, float pd, int M, int C) {
+    const size_t MC = (size_t)M * C;
+    zero(a->dB, MC);
+    layernorm_backward(a->dB, dw, db, a->dA, r, w, mean, rstd, M, C);
+    zero(a->dC, MC);
+    dropout_backward(a->dC, a->dB, drop, pd, MC);
+    memcpy(a->dA, a->dB, MC * sizeof(float));
+}
+
 void bert_backward(Bert *m, const int32_t *ids, const int32_t *type_ids, const int32_t *labels,
                    int B, int N) {
     const BertConfig *c = &m->c;
@@ -93,26 +107,18 @@ void bert_backward(Bert *m, const int32_t *ids, const int32_t *type_ids, const i
         BertLayerParams *lg = &g->layer[l];
         const BertLayerActs *la = &a->layer[l];
         const float *x = l ? a->layer[l - 1].out : a->x0;
-        /* out = LN2(r2), r2 = y + drop(f) */
-        zero(a->dB, MC);
-        layernorm_backward(a->dB, lg->ln2_w, lg->ln2_b, a->dA, la->r2, lp->ln2_w, la->ln2_mean,
-                           la->ln2_rstd, M, C);
-        zero(a->dC, MC);
-        dropout_backward(a->dC, a->dB, la->drop2, pd, MC);
-        memcpy(a->dA, a->dB, MC * sizeof(float)); /* dA accumulates dL/dy */
+        /* out = LN2(r2), r2 = y + drop(f); dA then accumulates dL/dy */
+        residual_ln_backward(a, lg->ln2_w, lg->ln2_b, la->r2, lp->ln2_w, la->ln2_mean,
+                             la->ln2_rstd, la->drop2, pd, M, C);
         /* f = W2 g + b2, g = gelu(h), h = W1 y + b1 */
         zero(a->dF1, MF);
         linear_backward(a->dF1, lg->w2, lg->b2, a->dC, la->g, lp->w2, M, F, C);
         zero(a->dF2, MF);
         gelu_backward(a->dF2, a->dF1, la->h, MF);
         linear_backward(a->dA, lg->w1, lg->b1, a->dF2, la->y, lp->w1, M, C, F);
-        /* y = LN1(r1), r1 = x + drop(attn) */
-        zero(a->dB, MC);
-        layernorm_backward(a->dB, lg->ln1_w, lg->ln1_b, a->dA, la->r1, lp->ln1_w, la->ln1_mean,
-                           la->ln1_rstd, M, C);
-        zero(a->dC, MC);
-        dropout_backward(a->dC, a->dB, la->drop1, pd, MC);
-        memcpy(a->dA, a->dB, MC * sizeof(float)); /* dA accumulates dL/dx */
+        /* y = LN1(r1), r1 = x + drop(attn); dA then accumulates dL/dx */
+        residual_ln_backward(a, lg->ln1_w, lg->ln1_b, la->r1, lp->ln1_w, la->ln1_mean,
+                             la->ln1_rstd, la->drop1, pd, M, C);
         attn_backward(a->dA, &lg->attn, &a->mg, a->dC, x, la, dropped, &lp->attn, B, N, C, H);
     }
 

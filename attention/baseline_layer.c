@@ -8,6 +8,15 @@
 #include <omp.h>
 #endif
 
+Status baseline_check_plan(const char *who, int max_B, int max_N, int max_m, int C, int H,
+                           Err *e) {
+    if (max_B < 1 || max_N < 1 || max_m < 1 || C < 1 || H < 1 || C % H != 0)
+        return err_set(e, ST_INVALID, "%s: expected max_B, max_N, max_m >= 1 and H dividing C, "
+                       "found max_B=%d max_N=%d max_m=%d C=%d H=%d", who, max_B, max_N, max_m, C,
+                       H);
+    return ST_OK;
+}
+
 Status baseline_check(const char *who, int B, int N, int m, int max_B, int max_N, int max_m,
                       int C, int H, Err *e) {
     if (B < 1 || B > max_B || N < 1 || N > max_N)

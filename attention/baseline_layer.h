@@ -15,6 +15,11 @@
 #include "nn/attention.h"
 #include "nn/mhsa.h"
 
+/* baseline_check_plan: ST_INVALID unless the planned limits max_B, max_N, max_m are >= 1 and
+ * H divides C; `who` names the init function in the message. */
+Status baseline_check_plan(const char *who, int max_B, int max_N, int max_m, int C, int H,
+                           Err *e);
+
 /* baseline_check: ST_INVALID unless 1 <= B <= max_B, 1 <= N <= max_N, 1 <= m <= max_m (the
  * planned limits) and H divides C; `who` names the kernel in the message. */
 Status baseline_check(const char *who, int B, int N, int m, int max_B, int max_N, int max_m,

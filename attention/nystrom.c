@@ -40,10 +40,8 @@ AttnFlops nystrom_flops(int64_t N, int64_t n_real, int64_t C, int64_t H, int64_t
 
 Status nystrom_init(NystromLayer *L, int max_B, int max_N, int C, int H, int max_m, Err *e) {
     memset(L, 0, sizeof *L);
-    if (max_B < 1 || max_N < 1 || max_m < 1 || C < 1 || H < 1 || C % H != 0)
-        return err_set(e, ST_INVALID, "nystrom_init: expected max_B, max_N, max_m >= 1 and H "
-                       "dividing C, found max_B=%d max_N=%d max_m=%d C=%d H=%d", max_B, max_N,
-                       max_m, C, H);
+    Status st = baseline_check_plan("nystrom_init", max_B, max_N, max_m, C, H, e);
+    if (st) return st;
     L->max_B = max_B, L->max_N = max_N, L->max_m = max_m;
     L->C = C, L->H = H, L->dh = C / H;
     L->iters = NYSTROM_PINV_ITERS;

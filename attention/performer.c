@@ -36,15 +36,13 @@ AttnFlops performer_flops(int64_t N, int64_t n_real, int64_t C, int64_t H, int64
 Status performer_init(PerformerLayer *L, int max_B, int max_N, int C, int H, int max_m,
                       uint64_t seed, Err *e) {
     memset(L, 0, sizeof *L);
-    if (max_B < 1 || max_N < 1 || max_m < 1 || C < 1 || H < 1 || C % H != 0)
-        return err_set(e, ST_INVALID, "performer_init: expected max_B, max_N, max_m >= 1 and H "
-                       "dividing C, found max_B=%d max_N=%d max_m=%d C=%d H=%d", max_B, max_N,
-                       max_m, C, H);
+    Status st = baseline_check_plan("performer_init", max_B, max_N, max_m, C, H, e);
+    if (st) return st;
     L->max_B = max_B, L->max_N = max_N, L->max_m = max_m;
     L->C = C, L->H = H, L->dh = C / H;
     L->slices = attention_max_threads();
     L->work_len = performer_work_size(max_N, max_m, L->dh);
-    Status st = performer_features_init(&L->feat, max_m, L->dh, seed, e);
+    st = performer_features_init(&L->feat, max_m, L->dh, seed, e);
     if (st != ST_OK) return st;
     const size_t bnc = (size_t)max_B * max_N * C, bn = (size_t)max_B * max_N;
     mem_plan_init(&L->plan);

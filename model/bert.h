@@ -221,6 +221,16 @@ float bert_forward(Bert *m, const int32_t *ids /* (B, N) */,
                    const int32_t *labels /* (B) or NULL */, int B, int N, int training,
                    Rng *rng);
 
+/* bert_embed: the embedding sum of B sequences of N tokens (ids, type_ids, mask as for
+ * bert_forward), before the embedding layer norm, into emb (B, N, C):
+ *   learned positions: emb = (tok[id] + type[tid]) + pos[n]  (torch's order of the sums);
+ *   conv positions:    e0 = tok[id] + type[tid], emb = conv(mask * e0) + e0.
+ * e0 (B, N, C) is scratch for conv positions (holds e0 after the call), unused otherwise.
+ * bert_forward and the ranked forward (model/ranked.h) both start with it. */
+void bert_embed(const Bert *m, float *emb /* (B, N, C) */, float *e0 /* (B, N, C) */,
+                const int32_t *ids /* (B, N) */, const int32_t *type_ids /* (B, N) or NULL */,
+                const uint8_t *mask /* (B, N) */, int B, int N);
+
 /* bert_backward: after a forward with labels on a train = 1 model (same ids, type_ids,
  * labels, B, N), zero every gradient and fill it with d(mean loss)/d(parameter).
  * The word-embedding gradient is zeroed sparsely: only the rows of the previous backward's

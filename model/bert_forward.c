@@ -51,6 +51,33 @@ static void add_inplace(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void bert_embed(const Bert *m, float *emb, float *e0, const int32_t *ids,
+                const int32_t *type_ids, const uint8_t *mask, int B, int N) {
+    const BertConfig *c = &m->c;
+    const BertParams *p = &m->p;
+    const int C = c->d_model;
+    const int conv = c->position == BERT_POS_CONV;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < N; n++) {
+            size_t bn = (size_t)b * N + n;
+            int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
+            assert(id >= 0 && id < c->vocab && tid >= 0 && tid < c->type_vocab);
+            const float *tw = p->tok + (size_t)id * C, *ty = p->type + (size_t)tid * C;
+            if (conv) {
+                float *o = e0 + bn * C;
+                for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
+            } else {
+                const float *ps = p->pos + (size_t)n * C;
+                float *o = emb + bn * C;
+                for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
+            }
+        }
+    if (conv) {
+        conv1d_dw_forward(emb, e0, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
+        add_inplace(emb, e0, (size_t)B * N * C);
+    }
+}
+
 float bert_forward(Bert *m, const int32_t *ids, const int32_t *type_ids, const uint8_t *mask,
                    const int32_t *labels, int B, int N, int training, Rng *rng) {
     const BertConfig *c = &m->c;
@@ -65,29 +92,9 @@ float bert_forward(Bert *m, const int32_t *ids, const int32_t *type_ids, const u
     m->B = B, m->N = N, m->fwd_training = training, m->attn_dropped = dropped;
     AttnMask km = attn_mask_u8(mask);
 
-    /* embeddings: learned: emb = (tok[id] + type[tid]) + pos[n] (torch's order of the sums);
-       conv: e0 = tok[id] + type[tid], emb = conv(mask * e0) + e0 */
-    const int conv = c->position == BERT_POS_CONV;
-    for (int b = 0; b < B; b++)
-        for (int n = 0; n < N; n++) {
-            size_t bn = (size_t)b * N + n;
-            int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
-            assert(id >= 0 && id < c->vocab && tid >= 0 && tid < c->type_vocab);
-            const float *tw = p->tok + (size_t)id * C, *ty = p->type + (size_t)tid * C;
-            if (conv) {
-                float *o = a->e0 + bn * C;
-                for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
-            } else {
-                const float *ps = p->pos + (size_t)n * C;
-                float *o = a->emb + bn * C;
-                for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
-            }
-        }
-    if (conv) {
-        conv1d_dw_forward(a->emb, a->e0, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
-        add_inplace(a->emb, a->e0, MC);
-        if (a->mask) memcpy(a->mask, mask, (size_t)M); /* for the conv's backward */
-    }
+    bert_embed(m, a->emb, a->e0, ids, type_ids, mask, B, N);
+    if (c->position == BERT_POS_CONV && a->mask)
+        memcpy(a->mask, mask, (size_t)M); /* for the conv's backward */
     layernorm_forward(a->lne, a->lne_mean, a->lne_rstd, a->emb, p->ln_e_w, p->ln_e_b, M, C,
                       c->ln_eps);
     dropout_forward(a->x0, a->drop_e, a->lne, pd, training, rng, MC);

@@ -12,7 +12,6 @@
 
 #include "core/timer.h"
 #include "nn/activation.h"
-#include "nn/conv1d.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
@@ -40,29 +39,8 @@ Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, cons
         attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0, R->attn_sec[l] = 0;
     attn_flops_zero(&R->teacher_fl);
     R->head_fl = R->bound_fl = 0;
-    /* bert_forward's embeddings, in its order of the sums, into r; then x0 = LN_e(emb).
-       learned: emb = (tok[id] + type[tid]) + pos[n];
-       conv:    e0 = tok[id] + type[tid] (into x), emb = conv(mask * e0) + e0 */
-    const int conv = c->position == BERT_POS_CONV;
-    for (int b = 0; b < B; b++)
-        for (int n = 0; n < N; n++) {
-            const size_t bn = (size_t)b * N + n;
-            const int32_t tid = type_ids ? type_ids[bn] : 0;
-            const float *tw = p->tok + (size_t)ids[bn] * C, *ty = p->type + (size_t)tid * C;
-            if (conv) {
-                float *o = R->x + bn * C;
-                for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
-            } else {
-                const float *ps = p->pos + (size_t)n * C;
-                float *o = R->r + bn * C;
-                for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
-            }
-        }
-    if (conv) {
-        const size_t MC = (size_t)B * N * C;
-        conv1d_dw_forward(R->r, R->x, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
-        for (size_t i = 0; i < MC; i++) R->r[i] += R->x[i];
-    }
+    /* bert_forward's embeddings into r (conv positions: e0 in x); then x0 = LN_e(emb) */
+    bert_embed(R->m, R->r, R->x, ids, type_ids, mask, B, N);
     layernorm_forward(R->x, NULL, NULL, R->r, p->ln_e_w, p->ln_e_b, B * N, C, c->ln_eps);
     return ST_OK;
 }

@@ -8,6 +8,7 @@
 #include "nn/optim.h"
 
 #include <math.h>
+#include <stdio.h>
 
 /* elementwise loops above this size are split across OpenMP threads (results do not depend
    on the split: every element is independent). */
@@ -72,4 +73,28 @@ double grad_clip_norm(float *const *bufs, const size_t *counts, int nbufs, doubl
         for (size_t i = 0; i < n; i++) x[i] *= scale;
     }
     return norm;
+}
+
+Status optim_adam_save(Store *st, const char *group, const float *m, const float *v, size_t n,
+                       const OptimStep *step, Err *e) {
+    const int64_t dims[1] = {(int64_t)n};
+    char nm[256];
+    Status s;
+    snprintf(nm, sizeof nm, "%s/m", group);
+    if ((s = store_write(st, nm, DT_F32, m, 1, dims, e))) return s;
+    snprintf(nm, sizeof nm, "%s/v", group);
+    if ((s = store_write(st, nm, DT_F32, v, 1, dims, e))) return s;
+    return store_set_attr_i64(st, group, "t", step->t, e);
+}
+
+Status optim_adam_load(Store *st, const char *group, float *m, float *v, size_t n,
+                       OptimStep *step, Err *e) {
+    const int64_t dims[1] = {(int64_t)n};
+    char nm[256];
+    Status s;
+    snprintf(nm, sizeof nm, "%s/m", group);
+    if ((s = store_read(st, nm, DT_F32, m, 1, dims, e))) return s;
+    snprintf(nm, sizeof nm, "%s/v", group);
+    if ((s = store_read(st, nm, DT_F32, v, 1, dims, e))) return s;
+    return store_get_attr_i64(st, group, "t", &step->t, e);
 }

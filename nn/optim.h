@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
+#include "core/store.h"
+
 /* OptimStep: steps taken so far; 0 before the first step. */
 typedef struct {
     int64_t t;
@@ -60,5 +63,13 @@ double grad_clip_norm(float *const *bufs, const size_t *counts, int nbufs, doubl
 
 /* grad_norm: the same global L2 norm without clipping. */
 double grad_norm(const float *const *bufs, const size_t *counts, int nbufs);
+
+/* optim_adam_save: the AdamW state of n parameters in a checkpoint: datasets GROUP/m and
+ * GROUP/v (n floats each) and the step count as attribute t of GROUP. */
+Status optim_adam_save(Store *st, const char *group, const float *m /* (n) */,
+                       const float *v /* (n) */, size_t n, const OptimStep *step, Err *e);
+/* optim_adam_load: read what optim_adam_save wrote (the same n: ST_SHAPE otherwise). */
+Status optim_adam_load(Store *st, const char *group, float *m /* (n) */, float *v /* (n) */,
+                       size_t n, OptimStep *step, Err *e);
 
 #endif

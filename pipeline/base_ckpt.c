@@ -20,9 +20,7 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
     int64_t dims[1] = {(int64_t)n};
     if ((s = store_write_text(st, "/config", config_yaml, e)) ||
         (s = store_write(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
-        (s = store_write(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
-        (s = store_write(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
-        (s = store_set_attr_i64(st, "/adam", "t", step->t, e)) ||
+        (s = optim_adam_save(st, "/adam", adam_m, adam_v, n, step, e)) ||
         (s = store_write_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
         (s = store_write_rng(st, "/rng/order", &p->order, e)) ||
         (s = store_write_rng(st, "/rng/dropout", &p->dropout, e)) ||
@@ -57,9 +55,7 @@ Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, s
     *config_yaml = NULL;
     if ((s = store_read_text(st, "/config", config_yaml, e)) ||
         (s = store_read(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
-        (s = store_read(st, "/adam/m", DT_F32, adam_m, 1, dims, e)) ||
-        (s = store_read(st, "/adam/v", DT_F32, adam_v, 1, dims, e)) ||
-        (s = store_get_attr_i64(st, "/adam", "t", &step->t, e)) ||
+        (s = optim_adam_load(st, "/adam", adam_m, adam_v, n, step, e)) ||
         (s = store_read_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
         (s = store_read_rng(st, "/rng/order", &p->order, e)) ||
         (s = store_read_rng(st, "/rng/dropout", &p->dropout, e)) ||

@@ -42,9 +42,7 @@ Status train_ckpt_save(const char *path, const Agent *A, Env *env, const Latency
     if ((s = store_write_text(st, "/config", m->config_yaml, e)) ||
         (s = store_write(st, "/policy/params", DT_F32, policy_params(pi), 1, dims, e)) ||
         (s = store_write_text(st, "/policy/layout", layout, e)) ||
-        (s = store_write(st, "/adam/m", DT_F32, A->adam_m, 1, dims, e)) ||
-        (s = store_write(st, "/adam/v", DT_F32, A->adam_v, 1, dims, e)) ||
-        (s = store_set_attr_i64(st, "/adam", "t", A->step.t, e)) ||
+        (s = optim_adam_save(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
         (s = store_write_rng(st, "/rng/act", &A->rng_act, e)) ||
         (s = store_write_rng(st, "/rng/mb", &A->rng_mb, e)) ||
         (s = env->save(env->self, st, "/env", e)) ||
@@ -133,9 +131,7 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
         goto done;
     }
     if ((s = store_read(st, "/policy/params", DT_F32, policy_params(A->pi), 1, dims, e)) ||
-        (s = store_read(st, "/adam/m", DT_F32, A->adam_m, 1, dims, e)) ||
-        (s = store_read(st, "/adam/v", DT_F32, A->adam_v, 1, dims, e)) ||
-        (s = store_get_attr_i64(st, "/adam", "t", &A->step.t, e)) ||
+        (s = optim_adam_load(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
         (s = store_read_rng(st, "/rng/act", &A->rng_act, e)) ||
         (s = store_read_rng(st, "/rng/mb", &A->rng_mb, e)) ||
         (s = env->load(env->self, st, "/env", e)) ||

@@ -34,6 +34,30 @@ def is_generated(lines):
     return any(GENERATED_MARK in ln for ln in lines[:3])
 
 
+def blank(out, i, j):
+    """Blank out[i:j] with spaces, newlines kept."""
+    for k in range(i, j):
+        if out[k] != '\n':
+            out[k] = ' '
+
+
+def skip_to(text, i):
+    """The end of the comment, string or character literal starting at i (or i + 1: none)."""
+    n = len(text)
+    if text.startswith('/*', i):
+        j = text.find('*/', i + 2)
+        return n if j < 0 else j + 2
+    if text.startswith('//', i):
+        j = text.find('\n', i)
+        return n if j < 0 else j
+    if text[i] in '"\'':
+        j = i + 1
+        while j < n and text[j] != text[i] and text[j] != '\n':
+            j += 2 if text[j] == '\\' else 1
+        return min(j + 1, n)
+    return i + 1
+
+
 def blank_c(text):
     """The C text with comments, string/char literals and preprocessor lines replaced by spaces
     (newlines kept, so offsets and line numbers are unchanged)."""
@@ -41,56 +65,22 @@ def blank_c(text):
     n = len(text)
     i = 0
     line_start = True  # only white space since the last newline
+    in_pp = False      # inside a preprocessor line (up to a newline without a backslash)
     while i < n:
         c = text[i]
         if c == '\n':
             line_start = True
+            in_pp = in_pp and i > 0 and text[i - 1] == '\\'
             i += 1
             continue
         if line_start and c == '#':
-            # a preprocessor line, with its backslash continuations (comments inside are blanked too)
-            while i < n and text[i] != '\n':
-                if text[i] == '\\' and i + 1 < n and text[i + 1] == '\n':
-                    out[i] = ' '
-                    i += 2
-                    continue
-                if text[i:i + 2] == '/*':
-                    j = text.find('*/', i + 2)
-                    j = n if j < 0 else j + 2
-                    for k in range(i, j):
-                        if out[k] != '\n':
-                            out[k] = ' '
-                    i = j
-                    continue
-                out[i] = ' '
-                i += 1
-            continue
+            in_pp = True
         if not c.isspace():
             line_start = False
-        if text[i:i + 2] == '/*':
-            j = text.find('*/', i + 2)
-            j = n if j < 0 else j + 2
-            for k in range(i, j):
-                if out[k] != '\n':
-                    out[k] = ' '
-            i = j
-            continue
-        if text[i:i + 2] == '//':
-            while i < n and text[i] != '\n':
-                out[i] = ' '
-                i += 1
-            continue
-        if c in '"\'':
-            j = i + 1
-            while j < n and text[j] != c and text[j] != '\n':
-                j += 2 if text[j] == '\\' else 1
-            j = min(j + 1, n)
-            for k in range(i, j):
-                if out[k] != '\n':
-                    out[k] = ' '
-            i = j
-            continue
-        i += 1
+        j = skip_to(text, i)
+        if in_pp or j > i + 1:
+            blank(out, i, j)
+        i = j
     return ''.join(out)
 
 

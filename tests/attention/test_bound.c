@@ -1,17 +1,16 @@
 /* test_bound: the perturbation bounds of attention/bound.h against an independent
- * double-precision reference. Per head the test builds the explicit bias-folded forms
- * M_QK = F_q F_k^T ((d+1)^2) and M_VO = F_v Wo_h^T ((d+1) x d), truncates them through
- * LAPACKE dgesvd of the explicit (plain, or whitened L^T M L / L^T M) matrices, and computes
- * the exact (rank dh) and the rank-r layer outputs (softmax and all) in double from the very
- * float factors the bound is given (so the check is exact up to double rounding; the
- * reference itself is checked against mhsa_forward). Checked on thousands of
+ * double-precision reference (bound_ref.h): the explicit bias-folded forms M_QK and M_VO of
+ * each head, truncated through LAPACKE dgesvd of the explicit (plain, or whitened) matrices,
+ * and the exact (rank dh) and the rank-r layer outputs (softmax and all) computed in double
+ * from the very float factors the bound is given (so the check is exact up to double
+ * rounding; the reference itself is checked against mhsa_forward). Checked on thousands of
  * sequences (Gaussian inputs at several scales, LayerNorm-shaped inputs standing in for the
  * hidden states of a trained model, tokens aligned with discarded singular directions, huge
  * outlier tokens, random padding and holes): every row's error <= its bound (tight and
  * cheap, plain and whitened), cheap >= tight, bound 0 at full rank, FLOP counter = closed
- * form, the guardrail mask, the AttnFactors view, error paths. Prints the tightness (median
- * of bound / measured error of each sequence's output, Frobenius over kept rows). */
-#include <lapacke.h>
+ * form, the guardrail mask, the AttnFactors view. Prints the tightness (median of bound /
+ * measured error of each sequence's output, Frobenius over kept rows). The error paths:
+ * test_bound_errors.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "attention/factors.h"
 #include "core/rng.h"
 #include "nn/mhsa.h"
+#include "tests/attention/bound_ref.h"
 #include "tests/attention/util.h"
 #include "tests/check.h"
 
@@ -28,15 +28,6 @@
 #define NMAX 136 /* one batch of 2 x 136 per model runs the OpenMP token loops */
 #define NCAT 4
 static const char *cat_name[NCAT] = {"gaussian", "layernorm", "aligned", "outlier"};
-
-typedef struct {
-    int d, H, dh, whiten;
-    double *mqk, *mvo;   /* (H, d+1, d+1), (H, d+1, d) exact forms */
-    double *rqk, *rvo;   /* (H, dh+1, d+1, d+1), (H, dh+1, d+1, d): rank-r forms (r = dh exact) */
-    double *L;           /* (d+1, d+1) whitener (identity for plain) */
-    float *fa, *fb, *fc, *fd; /* factors (H, d+1, dh) x3 and (H, d, dh) */
-    uint64_t seed;
-} Model;
 
 /* ratio samples: [kind 0 plain / 1 whitened][version 0 cheap / 1 tight][category] */
 static double *ratios[2][2][NCAT];
@@ -64,177 +55,6 @@ static double median(double *v, size_t n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* svd_thin: A (m, n) row-major -> U (m, k), s (k), V (n, k) with k = min(m, n). */
-static void svd(double *U, double *s, double *V, const double *A, int m, int n) {
-    int k = m < n ? m : n;
-    double *a = malloc(sizeof(double) * m * n), *vt = malloc(sizeof(double) * k * n);
-    double *sup = malloc(sizeof(double) * k);
-    memcpy(a, A, sizeof(double) * m * n);
-    int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'S', 'S', m, n, a, n, s, U, k, vt, n, sup);
-    CHECK(info == 0, "dgesvd info %d", info);
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < n; j++) V[j * k + i] = vt[i * n + j];
-    free(a), free(vt), free(sup);
-}
-
-/* lt_solve: X (n, k) <- L^-T X (L lower (n, n)). */
-static void lt_solve(double *X, const double *L, int n, int k) {
-    int info = LAPACKE_dtrtrs(LAPACK_ROW_MAJOR, 'L', 'T', 'N', n, k, L, n, X, k);
-    CHECK(info == 0, "dtrtrs info %d", info);
-}
-
-/* model_build: weights p, whitener from calibration tokens xc (nc, d) if whiten. */
-static void model_build(Model *m, const MhsaParams *p, const float *xc, int nc, int d, int H,
-                        int whiten) {
-    int D = d + 1, dh = d / H;
-    m->d = d, m->H = H, m->dh = dh, m->whiten = whiten;
-    m->mqk = calloc((size_t)H * D * D, sizeof(double));
-    m->mvo = calloc((size_t)H * D * d, sizeof(double));
-    m->rqk = calloc((size_t)H * (dh + 1) * D * D, sizeof(double));
-    m->rvo = calloc((size_t)H * (dh + 1) * D * d, sizeof(double));
-    m->L = calloc((size_t)D * D, sizeof(double));
-    m->fa = malloc(sizeof(float) * H * D * dh), m->fb = malloc(sizeof(float) * H * D * dh);
-    m->fc = malloc(sizeof(float) * H * D * dh), m->fd = malloc(sizeof(float) * H * d * dh);
-    if (whiten) { /* M2 = mean x~^T x~ + 1e-3 tr/(d+1) I = L L^T */
-        double tr = 0;
-        for (int t = 0; t < nc; t++)
-            for (int i = 0; i < D; i++)
-                for (int j = 0; j <= i; j++) {
-                    double xi = i < d ? xc[t * d + i] : 1, xj = j < d ? xc[t * d + j] : 1;
-                    m->L[i * D + j] += xi * xj / nc;
-                }
-        for (int i = 0; i < D; i++) tr += m->L[i * D + i];
-        for (int i = 0; i < D; i++) m->L[i * D + i] += 1e-3 * tr / D;
-        int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', D, m->L, D);
-        CHECK(info == 0, "dpotrf info %d", info);
-    } else {
-        for (int i = 0; i < D; i++) m->L[i * D + i] = 1;
-    }
-    double *Fq = malloc(sizeof(double) * D * dh), *Fk = malloc(sizeof(double) * D * dh);
-    double *Fv = malloc(sizeof(double) * D * dh), *W = malloc(sizeof(double) * D * D);
-    double *T = malloc(sizeof(double) * D * D), *U = malloc(sizeof(double) * D * D);
-    double *V = malloc(sizeof(double) * D * D), *s = malloc(sizeof(double) * D);
-    double *A = malloc(sizeof(double) * D * dh), *Bm = malloc(sizeof(double) * D * dh);
-    for (int h = 0; h < H; h++) {
-        double *mq = m->mqk + (size_t)h * D * D, *mv = m->mvo + (size_t)h * D * d;
-        for (int i = 0; i < D; i++)
-            for (int k = 0; k < dh; k++) {
-                int o = h * dh + k;
-                Fq[i * dh + k] = i < d ? p->wq[o * d + i] : p->bq[o];
-                Fk[i * dh + k] = i < d ? p->wk[o * d + i] : p->bk[o];
-                Fv[i * dh + k] = i < d ? p->wv[o * d + i] : p->bv[o];
-            }
-        for (int i = 0; i < D; i++)
-            for (int j = 0; j < D; j++) {
-                double a = 0;
-                for (int k = 0; k < dh; k++) a += Fq[i * dh + k] * Fk[j * dh + k];
-                mq[i * D + j] = a;
-            }
-        for (int i = 0; i < D; i++)
-            for (int c = 0; c < d; c++) {
-                double a = 0;
-                for (int k = 0; k < dh; k++) a += Fv[i * dh + k] * p->wo[c * d + h * dh + k];
-                mv[i * d + c] = a;
-            }
-        for (int form = 0; form < 2; form++) {
-            int nc2 = form == 0 ? D : d; /* columns of the form */
-            const double *Mf = form == 0 ? mq : mv;
-            /* W = L^T M (L for QK) */
-            for (int i = 0; i < D; i++)
-                for (int j = 0; j < nc2; j++) {
-                    double a = 0;
-                    for (int k = i; k < D; k++) a += m->L[k * D + i] * Mf[k * nc2 + j];
-                    T[i * nc2 + j] = a;
-                }
-            if (form == 0) {
-                for (int i = 0; i < D; i++)
-                    for (int j = 0; j < D; j++) {
-                        double a = 0;
-                        for (int k = j; k < D; k++) a += T[i * D + k] * m->L[k * D + j];
-                        W[i * D + j] = a;
-                    }
-            } else {
-                memcpy(W, T, sizeof(double) * D * d);
-            }
-            svd(U, s, V, W, D, nc2);
-            int kk = D < nc2 ? D : nc2;
-            for (int i = 0; i < D; i++)
-                for (int k = 0; k < dh; k++) A[i * dh + k] = U[i * kk + k] * sqrt(s[k]);
-            for (int i = 0; i < nc2; i++)
-                for (int k = 0; k < dh; k++) Bm[i * dh + k] = V[i * kk + k] * sqrt(s[k]);
-            lt_solve(A, m->L, D, dh);
-            if (form == 0) lt_solve(Bm, m->L, D, dh);
-            /* the factors the bound gets are float; the reference truncates exactly those
-             * (A B^T at rank dh is the exact form up to the factors' float rounding, ~1e-7,
-             * which is kernel-level rounding the bound does not claim to cover) */
-            float *fa = form == 0 ? m->fa : m->fc, *fb = form == 0 ? m->fb : m->fd;
-            for (int i = 0; i < D * dh; i++) A[i] = fa[(size_t)h * D * dh + i] = (float)A[i];
-            for (int i = 0; i < nc2 * dh; i++) Bm[i] = fb[(size_t)h * nc2 * dh + i] = (float)Bm[i];
-            for (int r = 0; r <= dh; r++) {
-                double *R = form == 0 ? m->rqk + ((size_t)h * (dh + 1) + r) * D * D
-                                      : m->rvo + ((size_t)h * (dh + 1) + r) * D * d;
-                for (int i = 0; i < D; i++)
-                    for (int j = 0; j < nc2; j++) {
-                        double a = 0;
-                        for (int k = 0; k < r; k++) a += A[i * dh + k] * Bm[j * dh + k];
-                        R[i * nc2 + j] = a;
-                    }
-            }
-        }
-    }
-    free(Fq), free(Fk), free(Fv), free(W), free(T), free(U), free(V), free(s), free(A), free(Bm);
-}
-
-static void model_free(Model *m) {
-    free(m->mqk), free(m->mvo), free(m->rqk), free(m->rvo), free(m->L);
-    free(m->fa), free(m->fb), free(m->fc), free(m->fd);
-}
-
-/* ref_layer: y (N, d) = sum_h softmax_masked(x~ Mqk_h x~^T / sqrt(dh)) (x~ Mvo_h), double;
- * mqk(h), mvo(h) give head h's forms; keep (N) the key mask. */
-static void ref_layer(double *y, const double *xt /* (N, d+1) */, const uint8_t *keep, int N,
-                      const Model *m, int r, double *tmp /* (N (d+1) + N N + N d) */) {
-    int d = m->d, D = d + 1, dh = m->dh;
-    double *XM = tmp, *P = XM + (size_t)N * D, *Uv = P + (size_t)N * N;
-    memset(y, 0, sizeof(double) * N * d);
-    for (int h = 0; h < m->H; h++) {
-        const double *Mq = m->rqk + ((size_t)h * (dh + 1) + r) * D * D;
-        const double *Mv = m->rvo + ((size_t)h * (dh + 1) + r) * D * d;
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < D; j++) {
-                double a = 0;
-                for (int k = 0; k < D; k++) a += xt[i * D + k] * Mq[k * D + j];
-                XM[i * D + j] = a;
-            }
-        for (int i = 0; i < N; i++) {
-            double mx = -INFINITY, sum = 0;
-            for (int j = 0; j < N; j++) {
-                double a = 0;
-                for (int k = 0; k < D; k++) a += XM[i * D + k] * xt[j * D + k];
-                P[i * N + j] = a / sqrt((double)dh);
-                if (keep[j] && P[i * N + j] > mx) mx = P[i * N + j];
-            }
-            for (int j = 0; j < N; j++) {
-                P[i * N + j] = keep[j] ? exp(P[i * N + j] - mx) : 0;
-                sum += P[i * N + j];
-            }
-            for (int j = 0; j < N; j++) P[i * N + j] = sum > 0 ? P[i * N + j] / sum : 0;
-        }
-        for (int j = 0; j < N; j++)
-            for (int c = 0; c < d; c++) {
-                double a = 0;
-                for (int k = 0; k < D; k++) a += xt[j * D + k] * Mv[k * d + c];
-                Uv[j * d + c] = a;
-            }
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) {
-                double pij = P[i * N + j];
-                if (pij == 0) continue;
-                for (int c = 0; c < d; c++) y[i * d + c] += pij * Uv[j * d + c];
-            }
-    }
-}
-
 /* make_inputs: x (B, N, d) of category cat, mask (B, N). */
 static void make_inputs(float *x, uint8_t *mask, int cat, const Model *m, int B, int N, Rng *r) {
     int d = m->d, D = d + 1, dh = m->dh;
@@ -250,7 +70,8 @@ static void make_inputs(float *x, uint8_t *mask, int cat, const Model *m, int B,
     if (cat == 2) { /* tokens along discarded columns: queries a_k, keys b_k, values c_k */
         for (int t = 0; t < B * N; t++) {
             if (rng_below(r, 4) == 0) continue;
-            int h = (int)rng_below(r, (uint64_t)m->H), k = dh / 2 + (int)rng_below(r, (uint64_t)(dh - dh / 2));
+            int h = (int)rng_below(r, (uint64_t)m->H);
+            int k = dh / 2 + (int)rng_below(r, (uint64_t)(dh - dh / 2));
             const float *f = (rng_below(r, 3) == 0 ? m->fa : rng_below(r, 2) ? m->fb : m->fc) +
                              (size_t)h * D * dh;
             double nrm = 0;
@@ -273,33 +94,163 @@ static void make_inputs(float *x, uint8_t *mask, int cat, const Model *m, int B,
     }
 }
 
+/* The buffers of run_model: bound_compute's outputs per version [0 cheap / 1 tight] for up to
+   BMAX sequences of NMAX tokens at R = dh + 1 ranks, and the reference's work. */
+typedef struct {
+    int ranks[64];                             /* (R) 0..dh */
+    double *row[2];                            /* (BMAX, R, NMAX) per-row bounds */
+    double *fro[2], *mx[2], *mean[2];          /* (BMAX, R) their summaries */
+    double *xt, *y0, *yr;                      /* (NMAX, d+1), (NMAX, d) x2 */
+    double *err;                               /* (R, NMAX) measured row errors */
+    double *tmp;                               /* ref_layer scratch */
+} RunBufs;
+
+/* run_bufs_init: the buffers for a model of width d and R ranks; free with run_bufs_free */
+static void run_bufs_init(RunBufs *rb, int d, int R) {
+    int D = d + 1;
+    for (int i = 0; i < R; i++) rb->ranks[i] = i;
+    for (int v = 0; v < 2; v++) {
+        rb->row[v] = malloc(sizeof(double) * BMAX * R * NMAX);
+        rb->fro[v] = malloc(sizeof(double) * BMAX * R);
+        rb->mx[v] = malloc(sizeof(double) * BMAX * R);
+        rb->mean[v] = malloc(sizeof(double) * BMAX * R);
+    }
+    rb->xt = malloc(sizeof(double) * NMAX * D), rb->y0 = malloc(sizeof(double) * NMAX * d);
+    rb->yr = malloc(sizeof(double) * NMAX * d), rb->err = malloc(sizeof(double) * R * NMAX);
+    rb->tmp = malloc(sizeof(double) * (NMAX * D + NMAX * NMAX + NMAX * d));
+}
+
+static void run_bufs_free(RunBufs *rb) {
+    free(rb->xt), free(rb->y0), free(rb->yr), free(rb->err), free(rb->tmp);
+    for (int v = 0; v < 2; v++)
+        free(rb->row[v]), free(rb->fro[v]), free(rb->mx[v]), free(rb->mean[v]);
+}
+
+/* check_rank_rows: sequence b (keep (N)) at rank ri, rb->yr holding its rank-ri output and
+   rb->y0 the exact one: every row's error within both bounds (violations counted), tight <=
+   cheap, both 0 at full rank; the row errors go to rb->err. Returns the squared Frobenius
+   error over kept rows. */
+static double check_rank_rows(const Model *m, RunBufs *rb, const uint8_t *keep, int b, int N,
+                              int ri, int cat) {
+    int d = m->d, dh = m->dh, R = dh + 1;
+    const double *yr = rb->yr, *y0 = rb->y0;
+    double *const *row = rb->row, *err = rb->err;
+    double ef = 0;
+    for (int i = 0; i < N; i++) {
+        double e2 = 0, yn = 0;
+        for (int c = 0; c < d; c++) {
+            double df = ri < dh ? yr[i * d + c] - y0[i * d + c] : 0;
+            e2 += df * df, yn += y0[i * d + c] * y0[i * d + c];
+        }
+        err[ri * N + i] = sqrt(e2);
+        if (keep[i]) ef += e2;
+        for (int v = 0; v < 2; v++) {
+            double bd = row[v][((size_t)b * R + ri) * N + i];
+            rows_checked[m->whiten][v]++;
+            if (!(sqrt(e2) <= bd * (1 + 1e-9) + 1e-12 * (1 + sqrt(yn)))) {
+                if (violations[m->whiten][v]++ < 5)
+                    fprintf(stderr, "violation (%s, %s, %s): N %d rank %d row %d: "
+                            "error %.6g > bound %.6g\n",
+                            m->whiten ? "whitened" : "plain", v ? "tight" : "cheap",
+                            cat_name[cat], N, ri, i, sqrt(e2), bd);
+            }
+        }
+        double bt = row[1][((size_t)b * R + ri) * N + i],
+               bc = row[0][((size_t)b * R + ri) * N + i];
+        CHECK(bt <= bc * (1 + 1e-12), "tight %.9g > cheap %.9g", bt, bc);
+        if (ri == dh) CHECK(bt == 0 && bc == 0, "full rank bound %g %g", bt, bc);
+    }
+    return ef;
+}
+
+/* check_summaries: the per-sequence summaries (Frobenius, max, mean over kept rows) of sequence
+   b at rank ri equal those of its row bounds; the bound / error ratios are recorded */
+static void check_summaries(const Model *m, const RunBufs *rb, const uint8_t *keep, int b, int N,
+                            int ri, int cat, int nkeep, double ef, double y0n) {
+    int dh = m->dh, R = dh + 1;
+    double *const *row = rb->row, *const *fro = rb->fro, *const *mx = rb->mx,
+                  *const *mean = rb->mean;
+    for (int v = 0; v < 2; v++) {
+        size_t bi = (size_t)b * R + ri;
+        double s2 = 0, mxx = 0, sm = 0;
+        for (int i = 0; i < N; i++)
+            if (keep[i]) {
+                double bd = row[v][bi * N + i];
+                s2 += bd * bd, sm += bd, mxx = bd > mxx ? bd : mxx;
+            }
+        CHECK(fabs(fro[v][bi] - sqrt(s2)) <= 1e-12 * sqrt(s2) &&
+                  mx[v][bi] == mxx && fabs(mean[v][bi] - (nkeep ? sm / nkeep : 0)) <=
+                      1e-12 * sm,
+              "summaries b %d rank %d", b, ri);
+        if (ri < dh && nkeep > 0 && ef > 1e-12 * (1 + y0n))
+            add_ratio(m->whiten, v, cat, nkeep > 1, fro[v][bi] / ef);
+    }
+}
+
+/* check_guardrail: the ranks bound_mask allows for sequence b keep the relative error of its
+   output (exact norm y0n) under epsilon; one sequence: allow_all == allow */
+static void check_guardrail(const Model *m, const RunBufs *rb, const uint8_t *keep, int b, int N,
+                            double y0n) {
+    int dh = m->dh, R = dh + 1;
+    const double *err = rb->err;
+    Err e;
+    double ynorm = y0n;
+    uint8_t allow[BMAX * 64], all[64];
+    int nm = -1;
+    double eps = 0.05;
+    CHECK(bound_mask(allow, all, &nm, rb->fro[1] + (size_t)b * R, &ynorm, rb->ranks, R, 1, dh,
+                     eps, &e) == ST_OK,
+          "%s", e.msg);
+    CHECK(allow[dh] == 1, "full rank masked");
+    for (int ri = 0; ri < R; ri++) {
+        CHECK(all[ri] == allow[ri], "allow_all with one sequence");
+        if (!allow[ri]) continue;
+        double ef = 0;
+        for (int i = 0; i < N; i++) ef += keep[i] ? err[ri * N + i] * err[ri * N + i] : 0;
+        CHECK(sqrt(ef) <= eps * ynorm * (1 + 1e-9) + 1e-12, "allowed rank %d rel err %g",
+              ri, sqrt(ef) / ynorm);
+    }
+}
+
+/* check_sequence: sequence b of a batch (x (N, d), keep (N)) against the reference at every
+   rank; its bounds are in rb */
+static void check_sequence(const Model *m, RunBufs *rb, const float *x, const uint8_t *keep,
+                           int b, int N, int cat) {
+    int d = m->d, D = d + 1, dh = m->dh, R = dh + 1;
+    double *xt = rb->xt, *y0 = rb->y0;
+    int nkeep = 0;
+    for (int i = 0; i < N; i++) nkeep += keep[i];
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < d; k++) xt[i * D + k] = x[(size_t)i * d + k];
+        xt[i * D + d] = 1;
+    }
+    ref_layer(y0, xt, keep, N, m, dh, rb->tmp);
+    double y0n = 0;
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < d; c++) y0n += keep[i] ? y0[i * d + c] * y0[i * d + c] : 0;
+    y0n = sqrt(y0n);
+    for (int ri = 0; ri < R; ri++) {
+        if (ri < dh) ref_layer(rb->yr, xt, keep, N, m, ri, rb->tmp);
+        double ef = sqrt(check_rank_rows(m, rb, keep, b, N, ri, cat));
+        check_summaries(m, rb, keep, b, N, ri, cat, nkeep, ef, y0n);
+    }
+    check_guardrail(m, rb, keep, b, N, y0n);
+}
+
 /* run_model: many batches through one model; checks every row. */
 static void run_model(const Model *m, int nbatch, int big, Rng *r) {
     int d = m->d, D = d + 1, dh = m->dh, H = m->H, R = dh + 1;
-    int ranks[64];
-    for (int i = 0; i < R; i++) ranks[i] = i;
+    RunBufs rb;
+    run_bufs_init(&rb, d, R);
     Err e;
     MemPlan plan;
-    mem_plan_init(&plan);
     BoundLayer bl;
     BoundWork w;
-    bound_layer_plan(&plan, &bl, d, H, dh);
-    bound_work_plan(&plan, &w, BMAX, NMAX, R, dh);
-    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
+    bound_plan_alloc(&plan, &bl, &w, d, H, dh, BMAX, NMAX, R);
     BoundFactors f = {m->fa, m->fb, m->fc, m->fd, dh, (size_t)D * dh, (size_t)d * dh};
     CHECK(bound_layer_prepare(&bl, &f, &e) == ST_OK, "%s", e.msg);
     float *x = malloc(sizeof(float) * BMAX * NMAX * d);
     uint8_t *mask = malloc(BMAX * NMAX);
-    double *row[2], *fro[2], *mx[2], *mean[2];
-    for (int v = 0; v < 2; v++) {
-        row[v] = malloc(sizeof(double) * BMAX * R * NMAX);
-        fro[v] = malloc(sizeof(double) * BMAX * R);
-        mx[v] = malloc(sizeof(double) * BMAX * R);
-        mean[v] = malloc(sizeof(double) * BMAX * R);
-    }
-    double *xt = malloc(sizeof(double) * NMAX * D), *y0 = malloc(sizeof(double) * NMAX * d);
-    double *yr = malloc(sizeof(double) * NMAX * d), *err = malloc(sizeof(double) * R * NMAX);
-    double *tmp = malloc(sizeof(double) * (NMAX * D + NMAX * NMAX + NMAX * d));
     static const int Ns[] = {1, 2, 3, 5, 8, 13, 21, 33};
     for (int it = 0; it < nbatch; it++) {
         int N = Ns[rng_below(r, 8)], B = 1 + (int)rng_below(r, BMAX), cat = it % NCAT;
@@ -307,91 +258,19 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
         make_inputs(x, mask, cat, m, B, N, r);
         AttnMask am = attn_mask_u8(mask);
         for (int v = 0; v < 2; v++) {
-            BoundOut out = {row[v], fro[v], mx[v], mean[v]};
+            BoundOut out = {rb.row[v], rb.fro[v], rb.mx[v], rb.mean[v]};
             int64_t fl = 0;
-            CHECK(bound_compute(&out, &w, &fl, x, am, &bl, (BoundKind)v, ranks, R, B, N, &e) ==
+            CHECK(bound_compute(&out, &w, &fl, x, am, &bl, (BoundKind)v, rb.ranks, R, B, N, &e) ==
                       ST_OK, "%s", e.msg);
             CHECK(fl == bound_flops((BoundKind)v, B, N, d, H, R), "flops %lld vs %lld",
                   (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
         }
-        for (int b = 0; b < B; b++) {
-            const uint8_t *keep = mask + b * N;
-            int nkeep = 0;
-            for (int i = 0; i < N; i++) nkeep += keep[i];
-            for (int i = 0; i < N; i++) {
-                for (int k = 0; k < d; k++) xt[i * D + k] = x[((size_t)b * N + i) * d + k];
-                xt[i * D + d] = 1;
-            }
-            ref_layer(y0, xt, keep, N, m, dh, tmp);
-            double y0n = 0;
-            for (int i = 0; i < N; i++)
-                for (int c = 0; c < d; c++) y0n += keep[i] ? y0[i * d + c] * y0[i * d + c] : 0;
-            y0n = sqrt(y0n);
-            for (int ri = 0; ri < R; ri++) {
-                if (ri < dh) ref_layer(yr, xt, keep, N, m, ri, tmp);
-                double ef = 0;
-                for (int i = 0; i < N; i++) {
-                    double e2 = 0, yn = 0;
-                    for (int c = 0; c < d; c++) {
-                        double df = ri < dh ? yr[i * d + c] - y0[i * d + c] : 0;
-                        e2 += df * df, yn += y0[i * d + c] * y0[i * d + c];
-                    }
-                    err[ri * N + i] = sqrt(e2);
-                    if (keep[i]) ef += e2;
-                    for (int v = 0; v < 2; v++) {
-                        double bd = row[v][((size_t)b * R + ri) * N + i];
-                        rows_checked[m->whiten][v]++;
-                        if (!(sqrt(e2) <= bd * (1 + 1e-9) + 1e-12 * (1 + sqrt(yn)))) {
-                            if (violations[m->whiten][v]++ < 5)
-                                fprintf(stderr, "violation (%s, %s, %s): N %d rank %d row %d: "
-                                        "error %.6g > bound %.6g\n",
-                                        m->whiten ? "whitened" : "plain", v ? "tight" : "cheap",
-                                        cat_name[cat], N, ri, i, sqrt(e2), bd);
-                        }
-                    }
-                    double bt = row[1][((size_t)b * R + ri) * N + i],
-                           bc = row[0][((size_t)b * R + ri) * N + i];
-                    CHECK(bt <= bc * (1 + 1e-12), "tight %.9g > cheap %.9g", bt, bc);
-                    if (ri == dh) CHECK(bt == 0 && bc == 0, "full rank bound %g %g", bt, bc);
-                }
-                ef = sqrt(ef);
-                for (int v = 0; v < 2; v++) {
-                    size_t bi = (size_t)b * R + ri;
-                    double s2 = 0, mxx = 0, sm = 0;
-                    for (int i = 0; i < N; i++)
-                        if (keep[i]) {
-                            double bd = row[v][bi * N + i];
-                            s2 += bd * bd, sm += bd, mxx = bd > mxx ? bd : mxx;
-                        }
-                    CHECK(fabs(fro[v][bi] - sqrt(s2)) <= 1e-12 * sqrt(s2) &&
-                              mx[v][bi] == mxx && fabs(mean[v][bi] - (nkeep ? sm / nkeep : 0)) <=
-                                  1e-12 * sm,
-                          "summaries b %d rank %d", b, ri);
-                    if (ri < dh && nkeep > 0 && ef > 1e-12 * (1 + y0n))
-                        add_ratio(m->whiten, v, cat, nkeep > 1, fro[v][bi] / ef);
-                }
-            }
-            /* the guardrail: allowed ranks keep the relative error under epsilon */
-            double ynorm = y0n;
-            uint8_t allow[BMAX * 64], all[64];
-            int nm = -1;
-            double eps = 0.05;
-            CHECK(bound_mask(allow, all, &nm, fro[1] + (size_t)b * R, &ynorm, ranks, R, 1, dh, eps, &e) == ST_OK,
-                  "%s", e.msg);
-            CHECK(allow[dh] == 1, "full rank masked");
-            for (int ri = 0; ri < R; ri++) {
-                CHECK(all[ri] == allow[ri], "allow_all with one sequence");
-                if (!allow[ri]) continue;
-                double ef = 0;
-                for (int i = 0; i < N; i++) ef += keep[i] ? err[ri * N + i] * err[ri * N + i] : 0;
-                CHECK(sqrt(ef) <= eps * ynorm * (1 + 1e-9) + 1e-12, "allowed rank %d rel err %g",
-                      ri, sqrt(ef) / ynorm);
-            }
-        }
+        for (int b = 0; b < B; b++)
+            check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, b, N, cat);
         seqs_checked[m->whiten] += B;
     }
-    free(x), free(mask), free(xt), free(y0), free(yr), free(err), free(tmp);
-    for (int v = 0; v < 2; v++) free(row[v]), free(fro[v]), free(mx[v]), free(mean[v]);
+    free(x), free(mask);
+    run_bufs_free(&rb);
     mem_plan_free(&plan);
 }
 
@@ -497,49 +376,6 @@ static void check_views(const Model *m, const MhsaParams *p, Rng *r) {
     mem_plan_free(&plan);
 }
 
-/* check_errors: argument errors, non-finite factors, the batch mask. */
-static void check_errors(const Model *m) {
-    int d = m->d, D = d + 1, H = m->H, dh = m->dh;
-    Err e;
-    MemPlan plan;
-    mem_plan_init(&plan);
-    BoundLayer bl;
-    BoundWork w;
-    bound_layer_plan(&plan, &bl, d, H, dh);
-    bound_work_plan(&plan, &w, 2, 4, 2, dh);
-    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "%s", e.msg);
-    float *bad = malloc(sizeof(float) * H * D * dh);
-    memcpy(bad, m->fa, sizeof(float) * H * D * dh);
-    bad[(size_t)(H - 1) * D * dh + 3] = NAN;
-    BoundFactors f = {bad, m->fb, m->fc, m->fd, dh, (size_t)D * dh, (size_t)d * dh};
-    CHECK(bound_layer_prepare(&bl, &f, &e) == ST_NUMERIC && strstr(e.msg, "head"), "%s", e.msg);
-    f.a_qk = m->fa;
-    CHECK(bound_layer_prepare(&bl, &f, &e) == ST_OK, "%s", e.msg);
-    float x[2 * 4 * 64] = {0};
-    int ranks[2] = {1, dh + 1};
-    double fro[4];
-    BoundOut out = {NULL, fro, NULL, NULL};
-    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 2, 4,
-                        &e) == ST_INVALID && strstr(e.msg, "ranks[1]"), "%s", e.msg);
-    ranks[1] = dh;
-    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 3, 4,
-                        &e) == ST_INVALID, "B beyond the workspace accepted");
-    CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 2, 4,
-                        &e) == ST_OK, "%s", e.msg);
-    /* batch mask: allow_all is the AND over sequences; full rank is never masked */
-    double fr[4] = {0.01, 5, 0.2, 7}, yn[2] = {1, 1};
-    uint8_t allow[4], all[2];
-    int nm = 0;
-    CHECK(bound_mask(allow, all, &nm, fr, yn, ranks, 2, 2, dh, 0.1, &e) == ST_OK, "%s", e.msg);
-    CHECK(allow[0] == 1 && allow[1] == 1 && allow[2] == 0 && allow[3] == 1 && all[0] == 0 &&
-              all[1] == 1 && nm == 1, "mask %d %d %d %d all %d %d nm %d", allow[0], allow[1],
-          allow[2], allow[3], all[0], all[1], nm);
-    CHECK(bound_mask(allow, all, &nm, fr, yn, ranks, 2, 2, dh, -1, &e) == ST_INVALID,
-          "negative epsilon accepted");
-    free(bad);
-    mem_plan_free(&plan);
-}
-
 int main(void) {
     static const int cfg[][2] = {{16, 2}, {24, 4}, {32, 4}, {32, 2}};
     for (int k = 0; k < 2; k++)
@@ -564,7 +400,6 @@ int main(void) {
                 m.seed = seed;
                 if (mi == 0) check_reference(&m, &p, &r);
                 if (mi == 0) check_views(&m, &p, &r);
-                if (ci == 0 && mi == 0) check_errors(&m);
                 run_model(&m, nbatch, mi == 0 && ci == 0, &r);
                 model_free(&m);
             }

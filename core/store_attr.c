@@ -94,21 +94,14 @@ Status store_write_text(Store *st, const char *name, const char *text, Err *e) {
     if (s) return s;
     if ((s = sto_check_name(st, name, 0, e))) return s;
     if (!text) return err_set(e, ST_INVALID, "%s: %s: NULL text", st->path, name);
-    char blocker[NAME_MAX_LEN];
-    if (sto_obj_kind(st->file, name, blocker) != OBJ_MISSING)
-        return err_set(e, ST_INVALID, "%s: %s: already exists", st->path, name);
-    if (blocker[0])
-        return err_set(e, ST_INVALID, "%s: %s: cannot create, %s is a dataset, not a group",
-                       st->path, name, blocker);
+    if ((s = sto_check_new(st, name, e))) return s;
 
     /* A scalar variable-length UTF-8 string: h5py reads it as str (after .asstr()) and
      * it holds any length without choosing a fixed size. */
     hid_t space = H5Screate(H5S_SCALAR), type = vlen_utf8();
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), ds = H5I_INVALID_HID;
+    hid_t lcpl = sto_link_props(), ds = H5I_INVALID_HID;
     s = ST_IO;
-    if (space < 0 || type < 0 || lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-        H5Pset_char_encoding(lcpl, H5T_CSET_UTF8) < 0)
-        goto fail;
+    if (space < 0 || type < 0 || lcpl < 0) goto fail;
     ds = H5Dcreate2(st->file, name, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     if (ds < 0) goto fail;
     if (H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0) goto fail;

@@ -114,23 +114,16 @@ Status store_write(Store *st, const char *name, DType t, const void *data, int n
                        st->path, name, ndim, STORE_MAX_DIMS);
     if (count > 0 && !data) return err_set(e, ST_INVALID, "%s: %s: NULL data", st->path, name);
 
-    char blocker[NAME_MAX_LEN];
-    if (sto_obj_kind(st->file, name, blocker) != OBJ_MISSING)
-        return err_set(e, ST_INVALID, "%s: %s: already exists", st->path, name);
-    if (blocker[0])
-        return err_set(e, ST_INVALID, "%s: %s: cannot create, %s is a dataset, not a group",
-                       st->path, name, blocker);
+    if ((s = sto_check_new(st, name, e))) return s;
 
     hid_t space = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     hid_t ds = H5I_INVALID_HID;
     hsize_t h[STORE_MAX_DIMS];
     for (int i = 0; i < ndim; i++) h[i] = (hsize_t)dims[i];
     space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, h, NULL);
-    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    lcpl = sto_link_props();
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (space < 0 || lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-        H5Pset_char_encoding(lcpl, H5T_CSET_UTF8) < 0)
-        goto hdf_fail;
+    if (space < 0 || lcpl < 0 || dcpl < 0) goto hdf_fail;
     if (ndim > 0 && count >= STORE_CHUNK_MIN) {
         /* Chunked + shuffle + deflate: shuffle groups the bytes of equal significance,
          * which is what makes float weights compress at all. */

@@ -47,6 +47,12 @@ Status sto_check_name(const Store *st, const char *name, int allow_root, Err *e)
  * a group, it is copied into blocker (NAME_MAX_LEN bytes, or NULL) and the result is
  * OBJ_MISSING. */
 ObjKind sto_obj_kind(hid_t file, const char *name, char *blocker);
+/* sto_check_new: a checked name can be created: nothing lives there and no level above it
+ * is a dataset (ST_INVALID, with the message, otherwise). */
+Status sto_check_new(const Store *st, const char *name, Err *e);
+/* sto_link_props: link-creation properties that create missing groups and store UTF-8
+ * names (the caller closes them); negative on failure. */
+hid_t sto_link_props(void);
 /* sto_need_writable: an error unless st was opened by store_create. */
 Status sto_need_writable(const Store *st, Err *e);
 /* sto_open_dataset: open an existing dataset, with a "missing dataset" message otherwise. */

@@ -149,6 +149,24 @@ Status sto_need_writable(const Store *st, Err *e) {
     return ST_OK;
 }
 
+Status sto_check_new(const Store *st, const char *name, Err *e) {
+    char blocker[NAME_MAX_LEN];
+    if (sto_obj_kind(st->file, name, blocker) != OBJ_MISSING)
+        return err_set(e, ST_INVALID, "%s: %s: already exists", st->path, name);
+    if (blocker[0])
+        return err_set(e, ST_INVALID, "%s: %s: cannot create, %s is a dataset, not a group",
+                       st->path, name, blocker);
+    return ST_OK;
+}
+
+hid_t sto_link_props(void) {
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl >= 0 && (H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+                      H5Pset_char_encoding(lcpl, H5T_CSET_UTF8) < 0))
+        sto_hclose(&lcpl);
+    return lcpl;
+}
+
 /* sto_open_dataset: open an existing dataset, with a "missing dataset" message otherwise. */
 Status sto_open_dataset(Store *st, const char *name, hid_t *ds, Err *e) {
     Status s = sto_check_name(st, name, 0, e);

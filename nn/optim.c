@@ -75,26 +75,31 @@ double grad_clip_norm(float *const *bufs, const size_t *counts, int nbufs, doubl
     return norm;
 }
 
+/* the datasets of optim_adam_save: the first and second moments */
+static const char *const adam_leaf[2] = {"m", "v"};
+
 Status optim_adam_save(Store *st, const char *group, const float *m, const float *v, size_t n,
                        const OptimStep *step, Err *e) {
     const int64_t dims[1] = {(int64_t)n};
+    const float *buf[2] = {m, v};
     char nm[256];
-    Status s;
-    snprintf(nm, sizeof nm, "%s/m", group);
-    if ((s = store_write(st, nm, DT_F32, m, 1, dims, e))) return s;
-    snprintf(nm, sizeof nm, "%s/v", group);
-    if ((s = store_write(st, nm, DT_F32, v, 1, dims, e))) return s;
-    return store_set_attr_i64(st, group, "t", step->t, e);
+    Status s = ST_OK;
+    for (int i = 0; i < 2 && !s; i++) {
+        snprintf(nm, sizeof nm, "%s/%s", group, adam_leaf[i]);
+        s = store_write(st, nm, DT_F32, buf[i], 1, dims, e);
+    }
+    return s ? s : store_set_attr_i64(st, group, "t", step->t, e);
 }
 
 Status optim_adam_load(Store *st, const char *group, float *m, float *v, size_t n,
                        OptimStep *step, Err *e) {
     const int64_t dims[1] = {(int64_t)n};
+    float *buf[2] = {m, v};
     char nm[256];
-    Status s;
-    snprintf(nm, sizeof nm, "%s/m", group);
-    if ((s = store_read(st, nm, DT_F32, m, 1, dims, e))) return s;
-    snprintf(nm, sizeof nm, "%s/v", group);
-    if ((s = store_read(st, nm, DT_F32, v, 1, dims, e))) return s;
-    return store_get_attr_i64(st, group, "t", &step->t, e);
+    Status s = ST_OK;
+    for (int i = 0; i < 2 && !s; i++) {
+        snprintf(nm, sizeof nm, "%s/%s", group, adam_leaf[i]);
+        s = store_read(st, nm, DT_F32, buf[i], 1, dims, e);
+    }
+    return s ? s : store_get_attr_i64(st, group, "t", &step->t, e);
 }

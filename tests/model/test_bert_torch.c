@@ -52,6 +52,66 @@ static double compare(const float *ours, const double *ref, size_t n, double sca
     return worst;
 }
 
+/* The files of one run, in a mkdtemp directory. */
+typedef struct {
+    char sd[512], sd2[512]; /* the state_dict, and the same without the "bert." prefix */
+    char ref[512];          /* bert_ref.py's inputs and float64 outputs */
+    char model[512], model2[512]; /* convert_bert.py's model files of sd and of sd2 */
+} Files;
+
+/* make_files: bert_ref.py writes sd and ref, convert_bert.py converts sd into model; sd is
+   re-saved without the prefix as sd2 and converted into model2 (one CHECK per step run);
+   returns 0 when every step succeeded */
+static int make_files(Files *f, const char *root) {
+    char ref_py[1024], conv_py[1024];
+    snprintf(ref_py, sizeof ref_py, "%s/scripts/bert_ref.py", root);
+    snprintf(conv_py, sizeof conv_py, "%s/scripts/convert_bert.py", root);
+    char *sd = f->sd, *sd2 = f->sd2, *model = f->model, *model2 = f->model2;
+    char *a1[] = {PY, ref_py, sd, f->ref, NULL};
+    char *a2[] = {PY, conv_py, sd, model, "--n-heads", "2", NULL};
+    char *a3[] = {PY, "-c",
+                  "import sys, torch; sd = torch.load(sys.argv[1]); "
+                  "torch.save({(k[5:] if k.startswith('bert.') else k): v "
+                  "for k, v in sd.items()}, sys.argv[2])",
+                  sd, sd2, NULL};
+    char *a4[] = {PY, conv_py, sd2, model2, "--n-heads", "2", NULL};
+    int rc = run(a1, 0);
+    CHECK(rc == 0, "bert_ref.py exited with %d", rc);
+    if (rc == 0) CHECK((rc = run(a2, 0)) == 0, "convert_bert.py exited with %d", rc);
+    if (rc == 0) CHECK((rc = run(a3, 0)) == 0, "re-saving without the bert. prefix: %d", rc);
+    if (rc == 0) CHECK((rc = run(a4, 0)) == 0, "convert_bert.py (no prefix) exited with %d", rc);
+    return rc;
+}
+
+/* check_grads: every parameter's gradient in m against torch's (st's /grad/...) */
+static void check_grads(const Bert *m, Store *st) {
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < m->n_tensors; i++) {
+        const BertTensor *t = &m->tensor[i];
+        char path[256];
+        bert_tensor_path(path + 5, sizeof path - 5, t->name);
+        memcpy(path, "/grad", 5);
+        double *g = torch_ref_load(st, path, DT_F64, t->ndim, t->dims);
+        if (!g) continue;
+        double scale = ref_max_abs(g, t->count);
+        if (strstr(t->name, "attention.self.key.bias")) {
+            /* exact gradient 0 (q . bk is constant along keys): judge on the key weight */
+            char pw[256];
+            bert_tensor_path(pw + 5, sizeof pw - 5, m->tensor[i - 1].name);
+            memcpy(pw, "/grad", 5);
+            const BertTensor *tw = &m->tensor[i - 1];
+            double *gw = torch_ref_load(st, pw, DT_F64, tw->ndim, tw->dims);
+            if (gw) scale = fmax(scale, ref_max_abs(gw, tw->count));
+            free(gw);
+        }
+        double r = compare(t->grad, g, t->count, scale, t->name);
+        if (r > worst) worst = r, worst_name = t->name;
+        free(g);
+    }
+    printf("gradients of %d tensors: worst err/tol %.3f (%s)\n", m->n_tensors, worst, worst_name);
+}
+
 int main(void) {
     const char *root = getenv("DRRL_SOURCE_ROOT");
     if (!root) return check_skip(NAME, "DRRL_SOURCE_ROOT is not set (run through meson test)");
@@ -65,40 +125,25 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
-    char ref_py[1024], conv_py[1024], sd[512], sd2[512], ref[512], model[512], model2[512];
-    snprintf(ref_py, sizeof ref_py, "%s/scripts/bert_ref.py", root);
-    snprintf(conv_py, sizeof conv_py, "%s/scripts/convert_bert.py", root);
-    snprintf(sd, sizeof sd, "%s/state_dict.pt", dir);
-    snprintf(sd2, sizeof sd2, "%s/state_dict_noprefix.pt", dir);
-    snprintf(ref, sizeof ref, "%s/ref.h5", dir);
-    snprintf(model, sizeof model, "%s/model.h5", dir);
-    snprintf(model2, sizeof model2, "%s/model2.h5", dir);
-    char *a1[] = {PY, ref_py, sd, ref, NULL};
-    char *a2[] = {PY, conv_py, sd, model, "--n-heads", "2", NULL};
-    char *a3[] = {PY, "-c",
-                  "import sys, torch; sd = torch.load(sys.argv[1]); "
-                  "torch.save({(k[5:] if k.startswith('bert.') else k): v "
-                  "for k, v in sd.items()}, sys.argv[2])",
-                  sd, sd2, NULL};
-    char *a4[] = {PY, conv_py, sd2, model2, "--n-heads", "2", NULL};
-    int rc = run(a1, 0);
-    CHECK(rc == 0, "bert_ref.py exited with %d", rc);
-    if (rc == 0) CHECK((rc = run(a2, 0)) == 0, "convert_bert.py exited with %d", rc);
-    if (rc == 0) CHECK((rc = run(a3, 0)) == 0, "re-saving without the bert. prefix: %d", rc);
-    if (rc == 0) CHECK((rc = run(a4, 0)) == 0, "convert_bert.py (no prefix) exited with %d", rc);
-    if (rc != 0) return check_exit(NAME);
+    Files f;
+    snprintf(f.sd, sizeof f.sd, "%s/state_dict.pt", dir);
+    snprintf(f.sd2, sizeof f.sd2, "%s/state_dict_noprefix.pt", dir);
+    snprintf(f.ref, sizeof f.ref, "%s/ref.h5", dir);
+    snprintf(f.model, sizeof f.model, "%s/model.h5", dir);
+    snprintf(f.model2, sizeof f.model2, "%s/model2.h5", dir);
+    if (make_files(&f, root) != 0) return check_exit(NAME);
 
     Err e;
     err_clear(&e);
     Store *st = NULL;
-    CHECK(store_open(&st, ref, "drrl-bert-ref", 1, 1, &e) == ST_OK, "open ref: %s", e.msg);
+    CHECK(store_open(&st, f.ref, "drrl-bert-ref", 1, 1, &e) == ST_OK, "open ref: %s", e.msg);
     if (!st) return check_exit(NAME);
     int64_t Bv = 0, Nv = 0;
     store_get_attr_i64(st, "/", "B", &Bv, &e);
     store_get_attr_i64(st, "/", "N", &Nv, &e);
     const int B = (int)Bv, N = (int)Nv;
     BertConfig c;
-    CHECK(bert_read_config(model, &c, &e) == ST_OK, "read_config: %s", e.msg);
+    CHECK(bert_read_config(f.model, &c, &e) == ST_OK, "read_config: %s", e.msg);
     int64_t v = 0;
     store_get_attr_i64(st, "/", "n_classes", &v, &e);
     CHECK(c.vocab == 50 && c.d_model == 16 && c.n_heads == 2 && c.d_ff == 24 && c.n_layers == 2 &&
@@ -106,7 +151,7 @@ int main(void) {
           "architecture inferred by the converter");
     Bert m, m2;
     CHECK(bert_init(&m, &c, B, N, 1, &e) == ST_OK, "init: %s", e.msg);
-    CHECK(bert_load(&m, model, NULL, &e) == ST_OK, "load: %s", e.msg);
+    CHECK(bert_load(&m, f.model, NULL, &e) == ST_OK, "load: %s", e.msg);
     const int K = c.n_classes;
     int64_t dBN[2] = {B, N}, dB[1] = {B}, dBK[2] = {B, K}, d1[1] = {1};
     int32_t *ids = torch_ref_load(st, "/ids", DT_I32, 2, dBN);
@@ -125,34 +170,11 @@ int main(void) {
                        ref_max_abs(logits, (size_t)B * K), "logits");
     printf("  %-60s worst err/tol %.3f\n", "logits", w);
     bert_backward(&m, ids, tids, labels, B, N);
-    double worst = 0;
-    const char *worst_name = "";
-    for (int i = 0; i < m.n_tensors; i++) {
-        const BertTensor *t = &m.tensor[i];
-        char path[256];
-        bert_tensor_path(path + 5, sizeof path - 5, t->name);
-        memcpy(path, "/grad", 5);
-        double *g = torch_ref_load(st, path, DT_F64, t->ndim, t->dims);
-        if (!g) continue;
-        double scale = ref_max_abs(g, t->count);
-        if (strstr(t->name, "attention.self.key.bias")) {
-            /* exact gradient 0 (q . bk is constant along keys): judge on the key weight */
-            char pw[256];
-            bert_tensor_path(pw + 5, sizeof pw - 5, m.tensor[i - 1].name);
-            memcpy(pw, "/grad", 5);
-            double *gw = torch_ref_load(st, pw, DT_F64, m.tensor[i - 1].ndim, m.tensor[i - 1].dims);
-            if (gw) scale = fmax(scale, ref_max_abs(gw, m.tensor[i - 1].count));
-            free(gw);
-        }
-        double r = compare(t->grad, g, t->count, scale, t->name);
-        if (r > worst) worst = r, worst_name = t->name;
-        free(g);
-    }
-    printf("gradients of %d tensors: worst err/tol %.3f (%s)\n", m.n_tensors, worst, worst_name);
+    check_grads(&m, st);
 
     /* the same weights saved without the bert. prefix convert to the same model */
     CHECK(bert_init(&m2, &c, B, N, 0, &e) == ST_OK, "init 2: %s", e.msg);
-    CHECK(bert_load(&m2, model2, NULL, &e) == ST_OK, "load no-prefix model: %s", e.msg);
+    CHECK(bert_load(&m2, f.model2, NULL, &e) == ST_OK, "load no-prefix model: %s", e.msg);
     bert_forward(&m2, ids, tids, mask, NULL, B, N, 0, NULL);
     CHECK(memcmp(bert_logits(&m), bert_logits(&m2), sizeof(float) * (size_t)B * K) == 0,
           "no-prefix state_dict: bit-identical logits");
@@ -163,7 +185,7 @@ int main(void) {
     free(ids), free(tids), free(mask), free(labels), free(logits), free(loss);
     int ret = check_exit(NAME);
     if (ret == 0) {
-        unlink(sd), unlink(sd2), unlink(ref), unlink(model), unlink(model2);
+        unlink(f.sd), unlink(f.sd2), unlink(f.ref), unlink(f.model), unlink(f.model2);
         rmdir(dir);
     }
     return ret;

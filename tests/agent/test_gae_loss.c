@@ -175,45 +175,101 @@ static void to_logp(const Case *c, const double *z, float *logp) {
     }
 }
 
-static void test_loss(int norm, double cv, uint64_t seed) {
-    Case c;
-    memset(&c, 0, sizeof c);
-    c.clip = 0.2;
-    c.cv = cv;
-    c.vf = 0.5;
-    c.ent = 0.01;
-    c.norm = norm;
+/* loss_case: a random case (seeded): logits z (M, H, A) with masked choices and, every third
+   sample, an inactive second head; actions among the allowed choices; old logp = new logp -
+   delta_m (ratios well inside and well outside the clip range), advantages of both signs,
+   returns, old values and new values v (M) half within cv of the old ones; logp the float
+   log-softmax of z */
+static void loss_case(Case *c, double *z, double *v, float *logp, int norm, double cv,
+                      uint64_t seed) {
+    memset(c, 0, sizeof *c);
+    c->clip = 0.2;
+    c->cv = cv;
+    c->vf = 0.5;
+    c->ent = 0.01;
+    c->norm = norm;
     Rng rng;
     rng_init(&rng, seed, 1);
-    double z[M * H * A], v[M];
     for (int i = 0; i < M * H * A; i++) z[i] = rng_normal(&rng);
     for (int m = 0; m < M; m++)
         for (int k = 0; k < H; k++) {
-            c.active[m * H + k] = (uint8_t)(k == 0 || m % 3 != 0);
-            uint8_t *al = c.am + (m * H + k) * A;
+            c->active[m * H + k] = (uint8_t)(k == 0 || m % 3 != 0);
+            uint8_t *al = c->am + (m * H + k) * A;
             for (int j = 0; j < A; j++) al[j] = (uint8_t)((m + j + k) % 4 != 0);
             int a;
             do a = (int)rng_below(&rng, A);
             while (!al[a]);
-            c.action[m * H + k] = a;
+            c->action[m * H + k] = a;
         }
     /* old logp = new logp - delta_m: ratios exp(delta) well inside or well outside
        [0.8, 1.2]; advantages of both signs so that some outside ones are clipped */
     const double delta[M] = {0.5, -0.5, 0.05, -0.05, 0.4, -0.45, 0.0, 0.1};
     const double advs[M] = {1.3, -0.7, 0.4, -1.1, -0.9, 0.8, 2.0, -0.3};
-    float logp[M * H * A];
-    to_logp(&c, z, logp);
+    to_logp(c, z, logp);
     for (int m = 0; m < M; m++) {
         double lp = 0.0;
         for (int k = 0; k < H; k++)
-            if (c.active[m * H + k]) lp += logp[(m * H + k) * A + c.action[m * H + k]];
-        c.old_logp[m] = (double)(float)(lp - delta[m]);
-        c.adv[m] = advs[m];
-        c.ret[m] = rng_normal(&rng);
-        c.old_v[m] = (double)(float)rng_normal(&rng);
+            if (c->active[m * H + k]) lp += logp[(m * H + k) * A + c->action[m * H + k]];
+        c->old_logp[m] = (double)(float)(lp - delta[m]);
+        c->adv[m] = advs[m];
+        c->ret[m] = rng_normal(&rng);
+        c->old_v[m] = (double)(float)rng_normal(&rng);
         /* new values: half within cv of the old one, half beyond */
-        v[m] = (double)(float)(c.old_v[m] + (m % 2 ? 0.05 : 0.6) * (m % 4 < 2 ? 1 : -1));
+        v[m] = (double)(float)(c->old_v[m] + (m % 2 ? 0.05 : 0.6) * (m % 4 < 2 ? 1 : -1));
     }
+}
+
+/* check_loss_grads: dlogits (M, H, A) and dvalue (M) against central differences of the
+   reference loss of c at z, v; masked choices and inactive heads get exactly 0; some samples
+   (not all) clipped */
+static void check_loss_grads(const Case *c, const double *z, const double *v,
+                             const float *dlogits, const float *dvalue, int norm, double cv) {
+    char what[96];
+    const double h = 1e-5;
+    int n_zero_pg = 0; /* samples whose policy-gradient part is 0 (clipped) */
+    for (int m = 0; m < M; m++) {
+        double zp[M * H * A];
+        double gsum = 0.0;
+        for (int k = 0; k < H; k++)
+            for (int j = 0; j < A; j++) {
+                int i = (m * H + k) * A + j;
+                if (!c->active[m * H + k] || !c->am[i]) {
+                    CHECK(dlogits[i] == 0.0f, "dlogits[%d,%d,%d] = %g at a masked choice or "
+                          "inactive head", m, k, j, (double)dlogits[i]);
+                    continue;
+                }
+                RefStats o;
+                memcpy(zp, z, sizeof zp);
+                zp[i] = z[i] + h;
+                double lp = ref_loss(c, zp, v, &o);
+                zp[i] = z[i] - h;
+                double lm = ref_loss(c, zp, v, &o);
+                double fd = (lp - lm) / (2 * h);
+                snprintf(what, sizeof what, "dlogits[%d,%d,%d] (norm %d, cv %g)", m, k, j,
+                         norm, cv);
+                CHECK_CLOSE(dlogits[i], fd, 1e-4, 1e-7, what);
+                if (k == 0) gsum += fabs(fd);
+            }
+        /* gsum small: only the (tiny) entropy term moves the loss */
+        if (gsum < 0.01 * 0.5) n_zero_pg++;
+        double vp[M];
+        memcpy(vp, v, sizeof vp);
+        RefStats o;
+        vp[m] = v[m] + h;
+        double lp = ref_loss(c, z, vp, &o);
+        vp[m] = v[m] - h;
+        double lm = ref_loss(c, z, vp, &o);
+        snprintf(what, sizeof what, "dvalue[%d] (norm %d, cv %g)", m, norm, cv);
+        CHECK_CLOSE(dvalue[m], (lp - lm) / (2 * h), 1e-4, 1e-7, what);
+    }
+    CHECK(n_zero_pg >= 1 && n_zero_pg <= M - 2, "clipped samples: %d of %d", n_zero_pg, M);
+}
+
+static void test_loss(int norm, double cv, uint64_t seed) {
+    Case c;
+    double z[M * H * A], v[M];
+    float logp[M * H * A];
+    loss_case(&c, z, v, logp, norm, cv, seed);
     float f_old[M], f_adv[M], f_ret[M], f_oldv[M], f_v[M];
     for (int m = 0; m < M; m++) {
         f_old[m] = (float)c.old_logp[m];
@@ -249,45 +305,7 @@ static void test_loss(int norm, double cv, uint64_t seed) {
     CHECK_CLOSE(st.clip_fraction, ref.cf, 0, 0, "clip_fraction");
     CHECK(ref.cf > 0.3 && ref.cf < 0.9, "clip fraction %g: want clipped and unclipped", ref.cf);
 
-    /* gradients against central differences of the reference */
-    const double h = 1e-5;
-    int n_zero_pg = 0; /* samples whose policy-gradient part is 0 (clipped) */
-    for (int m = 0; m < M; m++) {
-        double zp[M * H * A];
-        double gsum = 0.0;
-        for (int k = 0; k < H; k++)
-            for (int j = 0; j < A; j++) {
-                int i = (m * H + k) * A + j;
-                if (!c.active[m * H + k] || !c.am[i]) {
-                    CHECK(dlogits[i] == 0.0f, "dlogits[%d,%d,%d] = %g at a masked choice or "
-                          "inactive head", m, k, j, (double)dlogits[i]);
-                    continue;
-                }
-                RefStats o;
-                memcpy(zp, z, sizeof zp);
-                zp[i] = z[i] + h;
-                double lp = ref_loss(&c, zp, v, &o);
-                zp[i] = z[i] - h;
-                double lm = ref_loss(&c, zp, v, &o);
-                double fd = (lp - lm) / (2 * h);
-                snprintf(what, sizeof what, "dlogits[%d,%d,%d] (norm %d, cv %g)", m, k, j,
-                         norm, cv);
-                CHECK_CLOSE(dlogits[i], fd, 1e-4, 1e-7, what);
-                if (k == 0) gsum += fabs(fd);
-            }
-        /* gsum small: only the (tiny) entropy term moves the loss */
-        if (gsum < 0.01 * 0.5) n_zero_pg++;
-        double vp[M];
-        memcpy(vp, v, sizeof vp);
-        RefStats o;
-        vp[m] = v[m] + h;
-        double lp = ref_loss(&c, z, vp, &o);
-        vp[m] = v[m] - h;
-        double lm = ref_loss(&c, z, vp, &o);
-        snprintf(what, sizeof what, "dvalue[%d] (norm %d, cv %g)", m, norm, cv);
-        CHECK_CLOSE(dvalue[m], (lp - lm) / (2 * h), 1e-4, 1e-7, what);
-    }
-    CHECK(n_zero_pg >= 1 && n_zero_pg <= M - 2, "clipped samples: %d of %d", n_zero_pg, M);
+    check_loss_grads(&c, z, v, dlogits, dvalue, norm, cv);
 }
 
 /* ------------------------------------------------------------------ dist */

@@ -35,7 +35,9 @@ static int sha256sum_of(const char *path, char hex[65]) {
     return 1;
 }
 
-int main(void) {
+/* test_fips: the FIPS 180-4 example vectors, in one update and split into two at every
+   point */
+static void test_fips(void) {
     static const struct {
         const char *msg, *hex;
     } fips[] = {
@@ -64,41 +66,45 @@ int main(void) {
             CHECK(strcmp(hex2, fips[i].hex) == 0, "vector %zu split at %zu: got %s", i, cut, hex2);
         }
     }
+}
 
-    /* one million 'a': in one update, and in uneven chunks crossing block boundaries */
-    {
-        size_t n = 1000000;
-        char *a = malloc(n);
-        CHECK(a != NULL, "malloc");
-        if (a) {
-            memset(a, 'a', n);
-            const char *want = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
-            digest_hex(a, n, hex);
-            CHECK(strcmp(hex, want) == 0, "million a: got %s", hex);
-            Sha256 s;
-            uint8_t d[32];
-            sha256_init(&s);
-            for (size_t at = 0, step = 1; at < n; at += step, step = step % 131 + 7)
-                sha256_update(&s, a + at, at + step <= n ? step : n - at);
-            sha256_final(&s, d);
-            sha256_hex(d, hex2);
-            CHECK(strcmp(hex2, want) == 0, "million a in chunks: got %s", hex2);
-            free(a);
-        }
-    }
-
-    /* sha256_hex formatting */
-    {
+/* test_million_a: one million 'a': in one update, and in uneven chunks crossing block
+   boundaries */
+static void test_million_a(void) {
+    char hex[65], hex2[65];
+    size_t n = 1000000;
+    char *a = malloc(n);
+    CHECK(a != NULL, "malloc");
+    if (a) {
+        memset(a, 'a', n);
+        const char *want = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+        digest_hex(a, n, hex);
+        CHECK(strcmp(hex, want) == 0, "million a: got %s", hex);
+        Sha256 s;
         uint8_t d[32];
-        for (int i = 0; i < 32; i++) d[i] = (uint8_t)(i * 8 + 1);
-        sha256_hex(d, hex);
-        CHECK(strcmp(hex, "0109111921293139414951596169717981899199a1a9b1b9c1c9d1d9e1e9f1f9") ==
-                  0, "hex: %s", hex);
+        sha256_init(&s);
+        for (size_t at = 0, step = 1; at < n; at += step, step = step % 131 + 7)
+            sha256_update(&s, a + at, at + step <= n ? step : n - at);
+        sha256_final(&s, d);
+        sha256_hex(d, hex2);
+        CHECK(strcmp(hex2, want) == 0, "million a in chunks: got %s", hex2);
+        free(a);
     }
+}
 
-    /* shipped files against their READMEs' checksums */
-    const char *root = getenv("DRRL_SOURCE_ROOT");
-    if (!root) root = ".";
+/* test_hex: sha256_hex formatting */
+static void test_hex(void) {
+    char hex[65];
+    uint8_t d[32];
+    for (int i = 0; i < 32; i++) d[i] = (uint8_t)(i * 8 + 1);
+    sha256_hex(d, hex);
+    CHECK(strcmp(hex, "0109111921293139414951596169717981899199a1a9b1b9c1c9d1d9e1e9f1f9") ==
+              0, "hex: %s", hex);
+}
+
+/* test_shipped_files: the shipped files (below root) against their READMEs' checksums */
+static void test_shipped_files(const char *root) {
+    char hex[65], path[4096];
     static const struct {
         const char *rel, *hex;
     } files[] = {
@@ -108,7 +114,6 @@ int main(void) {
         {"data/vocab/bert-base-uncased-vocab.txt",
          "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"},
     };
-    char path[4096];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", root, files[i].rel);
         Err e = {0};
@@ -116,29 +121,27 @@ int main(void) {
         CHECK(st == ST_OK, "%s: %s", path, e.msg);
         if (st == ST_OK) CHECK(strcmp(hex, files[i].hex) == 0, "%s: got %s", files[i].rel, hex);
     }
+}
 
-    /* errors name the file */
-    {
-        Err e = {0};
-        snprintf(path, sizeof path, "%s/data/sst2/no-such-file.tsv", root);
-        CHECK(sha256_file(path, hex, &e) == ST_IO, "missing file");
-        char want[4200];
-        snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
-        CHECK(strcmp(e.msg, want) == 0, "got '%s'", e.msg);
-        snprintf(path, sizeof path, "%s/data", root);
-        CHECK(sha256_file(path, hex, &e) == ST_IO, "directory");
-        CHECK(strncmp(e.msg, path, strlen(path)) == 0 && strstr(e.msg, "Is a directory"),
-              "got '%s'", e.msg);
-    }
+/* test_file_errors: errors name the file (a missing file, a directory) */
+static void test_file_errors(const char *root) {
+    char hex[65], path[4096];
+    Err e = {0};
+    snprintf(path, sizeof path, "%s/data/sst2/no-such-file.tsv", root);
+    CHECK(sha256_file(path, hex, &e) == ST_IO, "missing file");
+    char want[4200];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    CHECK(strcmp(e.msg, want) == 0, "got '%s'", e.msg);
+    snprintf(path, sizeof path, "%s/data", root);
+    CHECK(sha256_file(path, hex, &e) == ST_IO, "directory");
+    CHECK(strncmp(e.msg, path, strlen(path)) == 0 && strstr(e.msg, "Is a directory"),
+          "got '%s'", e.msg);
+}
 
-    /* lengths 0..200 (every padding case: 55, 56, 63, 64, 119, 120, ...) against sha256sum,
-       and a file larger than one 64 KiB read block through sha256_file */
-    char dir[] = "/tmp/drrl_sha256_XXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(0, "mkdtemp failed");
-        return check_exit("test_sha256");
-    }
-    snprintf(path, sizeof path, "%s/msg", dir);
+/* test_lengths: lengths 0..200 (every padding case: 55, 56, 63, 64, 119, 120, ...) against
+   sha256sum, written to path; returns 0 when sha256sum is not available */
+static int test_lengths(const char *path) {
+    char hex[65], hex2[65];
     int have_tool = 1;
     uint8_t msg[200];
     for (int i = 0; i < 200; i++) msg[i] = (uint8_t)(i * 37 + 11);
@@ -156,30 +159,53 @@ int main(void) {
         digest_hex(msg, n, hex);
         CHECK(strcmp(hex, hex2) == 0, "length %zu: got %s, sha256sum %s", n, hex, hex2);
     }
-    {
-        size_t n = 3 * 65536 + 12345;
-        uint8_t *big = malloc(n);
-        CHECK(big != NULL, "malloc");
-        if (big) {
-            uint32_t x = 1;
-            for (size_t i = 0; i < n; i++) {
-                x = x * 1664525u + 1013904223u;
-                big[i] = (uint8_t)(x >> 24);
-            }
-            FILE *f = fopen(path, "wb");
-            if (f) {
-                fwrite(big, 1, n, f);
-                fclose(f);
-            }
-            Err e = {0};
-            CHECK(sha256_file(path, hex, &e) == ST_OK, "%s", e.msg);
-            digest_hex(big, n, hex2);
-            CHECK(strcmp(hex, hex2) == 0, "file vs memory: %s vs %s", hex, hex2);
-            if (have_tool && sha256sum_of(path, hex2))
-                CHECK(strcmp(hex, hex2) == 0, "big file: got %s, sha256sum %s", hex, hex2);
-            free(big);
+    return have_tool;
+}
+
+/* test_big_file: a file (at path) larger than one 64 KiB read block through sha256_file, against
+   the digest in memory and (have_tool) sha256sum */
+static void test_big_file(const char *path, int have_tool) {
+    char hex[65], hex2[65];
+    size_t n = 3 * 65536 + 12345;
+    uint8_t *big = malloc(n);
+    CHECK(big != NULL, "malloc");
+    if (big) {
+        uint32_t x = 1;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1664525u + 1013904223u;
+            big[i] = (uint8_t)(x >> 24);
         }
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(big, 1, n, f);
+            fclose(f);
+        }
+        Err e = {0};
+        CHECK(sha256_file(path, hex, &e) == ST_OK, "%s", e.msg);
+        digest_hex(big, n, hex2);
+        CHECK(strcmp(hex, hex2) == 0, "file vs memory: %s vs %s", hex, hex2);
+        if (have_tool && sha256sum_of(path, hex2))
+            CHECK(strcmp(hex, hex2) == 0, "big file: got %s, sha256sum %s", hex, hex2);
+        free(big);
     }
+}
+
+int main(void) {
+    test_fips();
+    test_million_a();
+    test_hex();
+    const char *root = getenv("DRRL_SOURCE_ROOT");
+    if (!root) root = ".";
+    test_shipped_files(root);
+    test_file_errors(root);
+    char dir[] = "/tmp/drrl_sha256_XXXXXX", path[4096];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp failed");
+        return check_exit("test_sha256");
+    }
+    snprintf(path, sizeof path, "%s/msg", dir);
+    int have_tool = test_lengths(path);
+    test_big_file(path, have_tool);
     unlink(path);
     rmdir(dir);
     return check_exit("test_sha256");

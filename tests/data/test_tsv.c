@@ -234,22 +234,23 @@ static void test_good_fixtures(void) {
     tsv_free(&d);
 }
 
-static void test_errors(void) {
+/* test_missing_file: a missing file: ST_IO, its name and the system's reason, d cleared */
+static void test_missing_file(void) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/does-not-exist.tsv", tmpdir);
+    TsvData d;
+    Err e = {0};
+    CHECK(tsv_load(&d, path, &e) == ST_IO, "missing file status");
+    char want[ERR_MSG_MAX];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    CHECK(strcmp(e.msg, want) == 0, "got '%s'", e.msg);
+    CHECK(d.n == 0 && d.text == NULL, "missing file: d cleared");
+}
+
+/* test_column_errors: rows without exactly 2 columns, and labels other than 0 or 1 */
+static void test_column_errors(void) {
     const char *hdr = "sentence\tlabel\n";
     char buf[512];
-
-    {
-        char path[256];
-        snprintf(path, sizeof path, "%s/does-not-exist.tsv", tmpdir);
-        TsvData d;
-        Err e = {0};
-        CHECK(tsv_load(&d, path, &e) == ST_IO, "missing file status");
-        char want[ERR_MSG_MAX];
-        snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
-        CHECK(strcmp(e.msg, want) == 0, "got '%s'", e.msg);
-        CHECK(d.n == 0 && d.text == NULL, "missing file: d cleared");
-    }
-
     /* columns */
     snprintf(buf, sizeof buf, "%sa \t1\nb \t0\nc \t1\nd\tx \t1\ne \t0\n", hdr);
     expect_err("dev.tsv", buf, -1, ST_FORMAT, ":5: expected 2 tab-separated columns, found 3");
@@ -274,7 +275,13 @@ static void test_errors(void) {
     expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found '10'");
     snprintf(buf, sizeof buf, "%sa \tpositive\n", hdr);
     expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found 'positive'");
+}
 
+/* test_utf8_errors: invalid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, stray and
+   truncated sequences) and NUL bytes, by line and column */
+static void test_utf8_errors(void) {
+    const char *hdr = "sentence\tlabel\n";
+    char buf[512];
     /* UTF-8: byte 0xff at column 12 of line 9 */
     snprintf(buf, sizeof buf, "%sa \t1\nb \t0\nc \t1\nd \t0\ne \t1\nf \t0\ng \t1\nthe movies \xff"
              "is \t1\n", hdr);
@@ -308,8 +315,11 @@ static void test_errors(void) {
         expect_err("nul.tsv", nul, (long)sizeof nul - 1, ST_FORMAT,
                    ":2: expected text without NUL bytes, found byte 0x00 at column 3");
     }
+}
 
-    /* header */
+/* test_header_errors: headers other than 'sentence\tlabel' or 'index\tsentence' (quoted,
+   escaped, cut at 60 bytes on a character boundary) */
+static void test_header_errors(void) {
     expect_err("x.tsv", "sentence,label\na,1\n", -1, ST_FORMAT,
                ":1: header: expected 'sentence\\tlabel' or 'index\\tsentence', "
                "found 'sentence,label'");
@@ -329,8 +339,10 @@ static void test_errors(void) {
                -1, ST_FORMAT,
                ":1: header: expected 'sentence\\tlabel' or 'index\\tsentence', "
                "found '01234567890123456789012345678901234567890123456789012345678...'");
+}
 
-    /* index */
+/* test_index_errors: indices that are not integers in 0..2147483647; the largest loads */
+static void test_index_errors(void) {
     expect_err("test.tsv", "index\tsentence\n0\ta\n1\tb\nx\tc\n", -1, ST_FORMAT,
                ":4: index: expected an integer, found 'x'");
     expect_err("test.tsv", "index\tsentence\n\ta\n", -1, ST_FORMAT,
@@ -348,8 +360,12 @@ static void test_errors(void) {
         CHECK(d.n == 1 && d.index[0] == 2147483647, "max index");
         tsv_free(&d);
     }
+}
 
-    /* empty text */
+/* test_empty_text_errors: empty or blank sentences */
+static void test_empty_text_errors(void) {
+    const char *hdr = "sentence\tlabel\n";
+    char buf[512];
     snprintf(buf, sizeof buf, "%sa \t1\n   \t0\n", hdr);
     expect_err("dev.tsv", buf, -1, ST_FORMAT, ":3: expected a non-empty sentence, found '   '");
     snprintf(buf, sizeof buf, "%s\t0\n", hdr);
@@ -369,7 +385,12 @@ int main(void) {
     }
     test_shipped(root);
     test_good_fixtures();
-    test_errors();
+    test_missing_file();
+    test_column_errors();
+    test_utf8_errors();
+    test_header_errors();
+    test_index_errors();
+    test_empty_text_errors();
     for (int i = 0; i < nfixtures; i++) unlink(fixtures[i]);
     rmdir(tmpdir);
     return check_exit("test_tsv");

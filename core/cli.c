@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/suggest.h"
 #include "drrl_version.h"
 
@@ -219,6 +220,13 @@ static Status one_flag(const CliSpec *s, int argc, char **argv, int *i, CliArgs 
     return common_apply(s, ci, v, a, seen, f, e);
 }
 
+/* quiet_sink: where --quiet sends informational lines (/dev/null; stdout if it cannot open) */
+static FILE *quiet_sink(void) {
+    static FILE *sink;
+    if (!sink) sink = fopen("/dev/null", "w");
+    return sink ? sink : stdout;
+}
+
 Status cli_parse(const CliSpec *s, int argc, char **argv, FILE *f, CliArgs *a, Err *e) {
     memset(a, 0, sizeof *a);
     a->verbosity = CLI_NORMAL;
@@ -245,6 +253,8 @@ Status cli_parse(const CliSpec *s, int argc, char **argv, FILE *f, CliArgs *a, E
         }
         if (st) return st;
     }
+    /* the libraries' informational lines follow the program's (core/log.h) */
+    log_info_set(a->verbosity == CLI_QUIET ? quiet_sink() : NULL);
     return ST_OK;
 }
 
@@ -326,9 +336,4 @@ Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Er
     return ST_OK;
 }
 
-FILE *cli_info(const CliArgs *a) {
-    static FILE *sink;
-    if (a->verbosity != CLI_QUIET) return stdout;
-    if (!sink) sink = fopen("/dev/null", "w");
-    return sink ? sink : stdout;
-}
+FILE *cli_info(const CliArgs *a) { return a->verbosity == CLI_QUIET ? quiet_sink() : stdout; }

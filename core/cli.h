@@ -106,7 +106,8 @@ Status cli_push_override(CliArgs *a, const char *key, const char *value, Err *e)
    not pushed), through cli_push_override. */
 Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Err *e);
 
-/* cli_info: the stream for informational output: stdout, or a sink with --quiet. */
+/* cli_info: the stream for informational output: stdout, or a sink with --quiet (cli_parse
+   also points the libraries' informational lines there: core/log.h). */
 FILE *cli_info(const CliArgs *a);
 
 /* cli_git_rev: the git revision built from (`git describe --always --dirty --exclude=*`: the commit hash, "unknown"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "core/sha256.h"
 #include "core/store.h"
 #include "pipeline/train_ckpt.h"
@@ -57,8 +58,9 @@ Status eval_ckpt_open(EvalCkpt *k, const EvalCkptArgs *a, Err *e) {
         store_close(st);
     }
     if (s) return err_prefix(e, lf ? "latency.file: %s" : "%s", lf ? lf : k->path);
-    if (lf) printf("latency table: %s (measured %s on %s) instead of the checkpoint's\n", lf,
-                   k->lt.date, k->lt.cpu);
+    if (lf)
+        fprintf(log_info(), "latency table: %s (measured %s on %s) instead of the checkpoint's\n",
+                lf, k->lt.date, k->lt.cpu);
     return ST_OK;
 }
 

@@ -20,6 +20,7 @@
 
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
+#include "core/log.h"
 #include "core/sha256.h"
 #include "core/store.h"
 #include "core/timer.h"
@@ -87,11 +88,11 @@ static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err
     memcpy(p->vocab_sha, t->vocab.sha, sizeof p->vocab_sha);
     if ((s = sha256_file(c->data.train, p->data_sha, e))) return s;
     if (t->vocab.imdb)
-        printf("data: %d train reviews (%s; %lld byte tokens, %d cut to %d), %d dev (%s); byte "
+        fprintf(log_info(), "data: %d train reviews (%s; %lld byte tokens, %d cut to %d), %d dev (%s); byte "
                "vocabulary (%d ids)\n", t->train.n, dtrain, (long long)t->train.n_tokens,
                t->train.n_truncated, c->data.max_len, t->dev.n, ddev, t->vocab.vocab);
     else
-        printf("data: %d train sentences (%lld tokens, %d cut to %d), %d dev; vocab %d pieces\n",
+        fprintf(log_info(), "data: %d train sentences (%lld tokens, %d cut to %d), %d dev; vocab %d pieces\n",
                t->train.n, (long long)t->train.n_tokens, t->train.n_truncated, c->data.max_len,
                t->dev.n, t->vocab.vocab);
     return ST_OK;
@@ -118,7 +119,7 @@ static Status save_best(Trainer *t, const BaseConfig *c, const char *yaml, const
     BertFileMeta meta = {yaml, p->vocab_sha, p->data_sha, acc, p->step};
     Status s = bert_save(&t->m, path, &meta, e);
     if (s) return s;
-    printf("  new best dev accuracy %.4f: model written to %s\n", acc, path);
+    fprintf(log_info(), "  new best dev accuracy %.4f: model written to %s\n", acc, path);
     snprintf(path, sizeof path, "%s/dev_predictions.tsv", c->run.dir);
     return predictions_write(path, t->dev.index, pred, t->dev.n, e);
 }
@@ -172,7 +173,7 @@ static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume
                        resume, c->data.vocab, c->data.train, t->p.vocab_sha, t->p.data_sha,
                        q.vocab_sha, q.data_sha);
     t->p = q;
-    printf("resumed from %s: epoch %d, batch %d, step %lld\n", resume, t->p.epoch + 1,
+    fprintf(log_info(), "resumed from %s: epoch %d, batch %d, step %lld\n", resume, t->p.epoch + 1,
            t->p.batch, (long long)t->p.step);
     return ST_OK;
 }
@@ -217,7 +218,7 @@ static void trainer_schedule(Trainer *t, const BaseConfig *c, const BertConfig *
     if (bc->position == BERT_POS_CONV)
         snprintf(posd, sizeof posd, "conv positions k=%d", bc->conv_kernel);
     else snprintf(posd, sizeof posd, "learned positions P=%d", bc->max_pos);
-    printf("model: %d layers, d=%d, %d heads, FFN %d, %s, %zu parameters; %lld steps of %d "
+    fprintf(log_info(), "model: %d layers, d=%d, %d heads, FFN %d, %s, %zu parameters; %lld steps of %d "
            "(%d epochs), warm-up %lld\n", bc->n_layers, bc->d_model, bc->n_heads, bc->d_ff, posd,
            t->m.n_params, (long long)t->total, c->train.batch, c->train.epochs,
            (long long)t->warm);
@@ -288,7 +289,7 @@ static Status trainer_epoch(Trainer *t, const BaseConfig *c, const char *yaml, i
     batch_plan_make(&t->plan, t->train.len, c->train.bucket, c->train.bucket_pool, &r);
     if (p->batch == 0) {
         p->order = r;
-        printf("epoch %d: %d batches, padding %.2fx\n", p->epoch + 1, t->plan.n_batches,
+        fprintf(log_info(), "epoch %d: %d batches, padding %.2fx\n", p->epoch + 1, t->plan.n_batches,
                batch_plan_padding(&t->plan, t->train.len));
     }
     for (; p->batch < t->plan.n_batches && p->step < t->stop_at; p->batch++) {

@@ -23,6 +23,7 @@
 
 #include "pipeline/base_config.h"
 #include "pipeline/base_eval.h"
+#include "core/log.h"
 #include "core/sha256.h"
 #include "data/encode.h"
 #include "data/imdb.h"
@@ -157,7 +158,7 @@ static Status keep_min_bytes(EncodedSet *s, const BaseConfig *b, const BaseVocab
 
 static void measure_progress(void *ctx, const LatencyTable *t, int i) {
     (void)ctx;
-    printf("  latency N=%d: exact %.3f ms, rank %d %.3f ms .. rank %d %.3f ms\n", t->buckets[i],
+    fprintf(log_info(), "  latency N=%d: exact %.3f ms, rank %d %.3f ms .. rank %d %.3f ms\n", t->buckets[i],
            t->full[i] * 1e3, t->ranks[0], t->lat[i][0] * 1e3, t->ranks[t->n_ranks - 1],
            t->lat[i][t->n_ranks - 1] * 1e3);
     fflush(stdout);
@@ -255,7 +256,7 @@ static Status rank_factors(TrainEnv *t, RankImpl *d, const TrainConfig *c,
     RankedCalibInfo ci;
     if ((s = ranked_calibrate(&d->R, &d->calib, &rc, &ci, e))) return s;
     if (say)
-        printf("model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
+        fprintf(log_info(), "model %s: %d layers, d=%d, %d heads of %d; sha256 %s\nfactors: %s %s (%.2f s)\n",
                c->env.model, d->bc.n_layers, d->bc.d_model, d->bc.n_heads, dh, t->model_sha256,
                ci.loaded ? "loaded from" : "calibrated and cached in", cache, ci.seconds);
     return ST_OK;
@@ -285,10 +286,10 @@ static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
         store_close(st);
         if (s || (s = latency_table_check(&t->lt, d->bc.d_model, d->bc.n_heads, e)))
             return err_prefix(e, "latency.file: %s", c->latency.file);
-        printf("latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
+        fprintf(log_info(), "latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
                t->lt.cpu);
     } else {
-        printf("measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
+        fprintf(log_info(), "measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
                c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
         return latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
                                      c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
@@ -341,12 +342,12 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
         (s = rank_latency(t, d, c, given, ev, e)) || (s = rank_env(t, d, c, batch, e)))
         return s;
     if (!say) return ST_OK;
-    printf("data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
+    fprintf(log_info(), "data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
            d->base.data.max_len, d->set.n_truncated);
-    printf("environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
+    fprintf(log_info(), "environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
            batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
-    for (int i = 0; i < c->env.ranks.n; i++) printf("%d ", c->env.ranks.v[i]);
-    printf("full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
+    for (int i = 0; i < c->env.ranks.n; i++) fprintf(log_info(), "%d ", c->env.ranks.v[i]);
+    fprintf(log_info(), "full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
            c->env.latency);
     return ST_OK;
 }
@@ -377,7 +378,7 @@ static Status toy_setup(TrainEnv *t, const TrainConfig *c, Err *e) {
     t->env.self = x;
     t->env.reset = toy_reset, t->env.step = toy_step;
     t->env.save = toy_save, t->env.load = toy_load;
-    printf("environment: toy, %d slots x %d segments, %d steps, %d actions\n", x->n_envs,
+    fprintf(log_info(), "environment: toy, %d slots x %d segments, %d steps, %d actions\n", x->n_envs,
            c->toy.segments, x->max_steps, x->n_actions);
     return ST_OK;
 }

@@ -84,6 +84,9 @@ expect_error "$tmp/bad.yaml:3:3: ppo.epoch: expected a known key" "$train" --con
 grep -q '^seed: 9$' "$tmp/pc.txt" || fail "--seed 9 is not seed: 9"
 grep -q "dir: \"$tmp/o\"" "$tmp/pc.txt" || fail "--out DIR is not run.dir"
 "$train" --version | grep -q '^drrl-train [0-9.]* (git ' || fail "--version"
+"$train" --config configs/toy.yaml --quiet run.dir="$tmp/q" ppo.iterations=2 > "$tmp/q.txt"
+grep -q '^environment:\|^config:' "$tmp/q.txt" && fail "--quiet prints informational lines"
+grep -q '^it 2/2 ' "$tmp/q.txt" || fail "--quiet drops the progress lines"
 expect_error "--resume: expected once" "$train" --resume "$tmp/ta" --resume "$tmp/ta"
 expect_error "ppo.epoch: expected a config key, found an unknown key; did you mean ppo.epochs?" \
   "$train" --config configs/toy.yaml ppo.epoch=3

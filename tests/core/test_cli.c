@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/log.h"
 #include "core/suggest.h"
 #include "tests/check.h"
 
@@ -73,6 +74,7 @@ static void test_flags(void) {
     CHECK(a.verbosity == CLI_QUIET && a.print_config, "quiet, print-config");
     CHECK(a.n_over == 1 && !strcmp(a.over[0], "model.n_layers=2"), "override");
     CHECK(cli_info(&a) != stdout, "--quiet: info goes to a sink");
+    CHECK(log_info() == cli_info(&a), "--quiet: the libraries' info lines go to the same sink");
     long reps = 1;
     CHECK(cli_int(&SPEC, &a, "--reps", 1, 100, &reps, &e) == ST_OK && reps == 3, "cli_int");
     const char *split = "dev";
@@ -82,6 +84,7 @@ static void test_flags(void) {
           strstr(e.msg, "--split: expected one of dev|train, found 'test'"), "%s", e.msg);
     CHECK(PARSE("--verbose") == ST_OK && a.verbosity == CLI_VERBOSE && cli_info(&a) == stdout,
           "verbose");
+    CHECK(log_info() == stdout, "without --quiet the libraries' info lines go to stdout");
     CHECK(PARSE("--scale", "-0.5") == ST_OK, "a negative number is a value: %s", e.msg);
     double x = 0;
     CHECK(cli_double(&SPEC, &a, "--scale", -1, 1, &x, &e) == ST_OK && x == -0.5, "cli_double");

@@ -1,0 +1,15 @@
+/* log.h: where libraries write informational lines (what data, model, factors and latency
+ * table a run uses; what was loaded or written). stdout unless a program's --quiet replaced it
+ * (core/cli.h); progress lines, results and errors do not go through it. */
+#ifndef DRRL_CORE_LOG_H
+#define DRRL_CORE_LOG_H
+
+#include <stdio.h>
+
+/* log_info: the informational stream (stdout by default). */
+FILE *log_info(void);
+
+/* log_info_set: f receives informational lines from now on (NULL: stdout again). */
+void log_info_set(FILE *f);
+
+#endif

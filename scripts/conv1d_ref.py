@@ -24,10 +24,10 @@ only error left in a comparison is drrl's.
 """
 import sys
 
-import h5py
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from refutil import put_group, randn, write_main
 
 FORMAT = "drrl-conv1d-ref"
 FORMAT_VERSION = 1
@@ -37,19 +37,6 @@ CASES = [  # (B, N, C, k): k = 9 is wider than the shortest real row
     (3, 11, 6, 3),
     (3, 11, 6, 9),
 ]
-
-
-def f32(t):
-    """float64 tensor of values representable in float32 (what C gets)."""
-    return t.to(torch.float32).to(torch.float64)
-
-
-def randn(g, *shape, scale=1.0):
-    return f32(torch.randn(*shape, generator=g, dtype=torch.float64) * scale)
-
-
-def put(grp, name, t, dtype):
-    grp.create_dataset(name, data=t.detach().cpu().numpy().astype(dtype))
 
 
 def case(f, g, B, N, C, k):
@@ -65,33 +52,16 @@ def case(f, g, B, N, C, k):
     weight = w.transpose(0, 1).unsqueeze(1)  # (C, 1, k)
     out = F.conv1d(xin, weight, b, padding=(k - 1) // 2, groups=C).transpose(1, 2)
     (out * dout).sum().backward()
-    grp = f.create_group("k%d" % k)
-    for name, val in (("B", B), ("N", N), ("C", C), ("k", k)):
-        grp.attrs[name] = np.int64(val)
-    put(grp, "x", x, np.float32)
-    put(grp, "mask", mask, np.int32)
-    put(grp, "weight", w, np.float32)
-    put(grp, "bias", b, np.float32)
-    put(grp, "dout", dout, np.float32)
-    put(grp, "out", out, np.float64)
-    put(grp, "dx", x.grad, np.float64)
-    put(grp, "dweight", w.grad, np.float64)
-    put(grp, "dbias", b.grad, np.float64)
+    put_group(f.create_group("k%d" % k),
+              ints=(("B", B), ("N", N), ("C", C), ("k", k)),
+              f32s=(("x", x), ("weight", w), ("bias", b), ("dout", dout)),
+              i32s=(("mask", mask),),
+              f64s=(("out", out), ("dx", x.grad), ("dweight", w.grad), ("dbias", b.grad)))
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: conv1d_ref.py OUT.h5\n")
-        return 2
-    torch.set_num_threads(1)
-    g = torch.Generator().manual_seed(SEED)
-    with h5py.File(argv[1], "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["torch_version"] = str(torch.__version__)
-        for B, N, C, k in CASES:
-            case(f, g, B, N, C, k)
-    return 0
+    writers = [lambda f, g, c=c: case(f, g, *c) for c in CASES]
+    return write_main(argv, "conv1d_ref.py", FORMAT, FORMAT_VERSION, SEED, writers)
 
 
 if __name__ == "__main__":

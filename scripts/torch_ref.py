@@ -27,28 +27,14 @@ from those rounded values and stored as float64, so the only error left in a com
 import math
 import sys
 
-import h5py
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from refutil import f32, put_group, randn, write_main
 
 FORMAT = "drrl-torch-ref"
 FORMAT_VERSION = 1
 SEED = 20240611
-
-
-def f32(t):
-    """float64 tensor of values representable in float32 (what C gets)."""
-    return t.to(torch.float32).to(torch.float64)
-
-
-def randn(g, *shape, scale=1.0):
-    return f32(torch.randn(*shape, generator=g, dtype=torch.float64) * scale)
-
-
-def put(grp, name, t, dtype):
-    arr = t.detach().cpu().numpy().astype(dtype)
-    grp.create_dataset(name, data=arr)
 
 
 def attention_block(f, g):
@@ -70,19 +56,11 @@ def attention_block(f, g):
     out = (p @ heads(v)).transpose(1, 2).reshape(B, N, C)
     (out * dout).sum().backward()
 
-    grp = f.create_group("attention")
-    for name, val in (("B", B), ("N", N), ("H", H), ("dh", dh)):
-        grp.attrs[name] = np.int64(val)
-    put(grp, "q", q, np.float32)
-    put(grp, "k", k, np.float32)
-    put(grp, "v", v, np.float32)
-    put(grp, "mask", mask, np.int32)
-    put(grp, "dout", dout, np.float32)
-    put(grp, "out", out, np.float64)
-    put(grp, "p", p, np.float64)
-    put(grp, "dq", q.grad, np.float64)
-    put(grp, "dk", k.grad, np.float64)
-    put(grp, "dv", v.grad, np.float64)
+    put_group(f.create_group("attention"),
+              ints=(("B", B), ("N", N), ("H", H), ("dh", dh)),
+              f32s=(("q", q), ("k", k), ("v", v), ("dout", dout)),
+              i32s=(("mask", mask),),
+              f64s=(("out", out), ("p", p), ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)))
 
 
 MHSA_NAMES = [
@@ -116,17 +94,12 @@ def mhsa_layer(f, g):
     out = out.transpose(0, 1)  # (B, N, C)
     (out * dout).sum().backward()
 
-    grp = f.create_group("mhsa")
-    for name, val in (("B", B), ("N", N), ("C", C), ("H", H)):
-        grp.attrs[name] = np.int64(val)
-    put(grp, "x", x, np.float32)
-    put(grp, "mask", mask, np.int32)
-    put(grp, "dout", dout, np.float32)
-    put(grp, "out", out, np.float64)
-    put(grp, "grad/x", x.grad, np.float64)
-    for name in MHSA_NAMES:
-        put(grp, name, P[name], np.float32)
-        put(grp, "grad/" + name, P[name].grad, np.float64)
+    put_group(f.create_group("mhsa"),
+              ints=(("B", B), ("N", N), ("C", C), ("H", H)),
+              f32s=[("x", x), ("dout", dout)] + [(name, P[name]) for name in MHSA_NAMES],
+              i32s=(("mask", mask),),
+              f64s=[("out", out), ("grad/x", x.grad)]
+              + [("grad/" + name, P[name].grad) for name in MHSA_NAMES])
 
 
 def layernorm(f, g):
@@ -140,17 +113,10 @@ def layernorm(f, g):
     out = F.layer_norm(x, (C,), w, b, eps)
     (out * dout).sum().backward()
     grp = f.create_group("layernorm")
-    grp.attrs["M"] = np.int64(M)
-    grp.attrs["C"] = np.int64(C)
-    grp.attrs["eps"] = np.float64(eps)
-    put(grp, "x", x, np.float32)
-    put(grp, "weight", w, np.float32)
-    put(grp, "bias", b, np.float32)
-    put(grp, "dout", dout, np.float32)
-    put(grp, "out", out, np.float64)
-    put(grp, "dx", x.grad, np.float64)
-    put(grp, "dweight", w.grad, np.float64)
-    put(grp, "dbias", b.grad, np.float64)
+    grp.attrs["eps"] = float(eps)
+    put_group(grp, ints=(("M", M), ("C", C)),
+              f32s=(("x", x), ("weight", w), ("bias", b), ("dout", dout)),
+              f64s=(("out", out), ("dx", x.grad), ("dweight", w.grad), ("dbias", b.grad)))
 
 
 def gelu(f, g):
@@ -160,29 +126,13 @@ def gelu(f, g):
     dout = randn(g, n)
     out = F.gelu(x)  # approximate='none': x * Phi(x) with erf
     (out * dout).sum().backward()
-    grp = f.create_group("gelu")
-    grp.attrs["n"] = np.int64(n)
-    put(grp, "x", x, np.float32)
-    put(grp, "dout", dout, np.float32)
-    put(grp, "out", out, np.float64)
-    put(grp, "dx", x.grad, np.float64)
+    put_group(f.create_group("gelu"), ints=(("n", n),),
+              f32s=(("x", x), ("dout", dout)), f64s=(("out", out), ("dx", x.grad)))
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: torch_ref.py OUT.h5\n")
-        return 2
-    torch.set_num_threads(1)
-    g = torch.Generator().manual_seed(SEED)
-    with h5py.File(argv[1], "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["torch_version"] = str(torch.__version__)
-        attention_block(f, g)
-        mhsa_layer(f, g)
-        layernorm(f, g)
-        gelu(f, g)
-    return 0
+    return write_main(argv, "torch_ref.py", FORMAT, FORMAT_VERSION, SEED,
+                      [attention_block, mhsa_layer, layernorm, gelu])
 
 
 if __name__ == "__main__":

@@ -81,10 +81,13 @@ class BertSelfAttention(nn.Module):
         return o.permute(0, 2, 1, 3).reshape(b, n, self.h * self.dh)
 
 
-class BertSelfOutput(nn.Module):
-    def __init__(self, c):
+class BertAddNorm(nn.Module):
+    """HuggingFace's BertSelfOutput (d_in = d_model) and BertOutput (d_in = d_ff), which differ
+    only in the input width: LayerNorm(dropout(dense(a)) + x), dense d_in -> d_model."""
+
+    def __init__(self, c, d_in):
         super().__init__()
-        self.dense = nn.Linear(c["d_model"], c["d_model"])
+        self.dense = nn.Linear(d_in, c["d_model"])
         self.LayerNorm = nn.LayerNorm(c["d_model"], eps=c["ln_eps"])
         self.dropout = nn.Dropout(0.1)
 
@@ -96,7 +99,7 @@ class BertAttention(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.self = BertSelfAttention(c)
-        self.output = BertSelfOutput(c)
+        self.output = BertAddNorm(c, c["d_model"])
 
     def forward(self, x, ext_mask):
         return self.output(self.self(x, ext_mask), x)
@@ -111,23 +114,12 @@ class BertIntermediate(nn.Module):
         return torch.nn.functional.gelu(self.dense(y))  # exact erf form
 
 
-class BertOutput(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.dense = nn.Linear(c["d_ff"], c["d_model"])
-        self.LayerNorm = nn.LayerNorm(c["d_model"], eps=c["ln_eps"])
-        self.dropout = nn.Dropout(0.1)
-
-    def forward(self, h, y):
-        return self.LayerNorm(self.dropout(self.dense(h)) + y)
-
-
 class BertLayer(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.attention = BertAttention(c)
         self.intermediate = BertIntermediate(c)
-        self.output = BertOutput(c)
+        self.output = BertAddNorm(c, c["d_ff"])
 
     def forward(self, x, ext_mask):
         y = self.attention(x, ext_mask)

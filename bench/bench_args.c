@@ -63,40 +63,12 @@ static Status get_int(const CliArgs *c, const char *flag, long lo, long hi, int 
 
 /* get_num: a finite number >= lo. */
 static Status get_num(const CliArgs *c, const char *flag, double lo, double *out, Err *e) {
-    const char *s = cli_get(&bench_cli, c, flag);
-    if (!s) return ST_OK;
-    char *end;
-    double v = *s ? strtod(s, &end) : NAN;
-    if (!*s || *end || !isfinite(v) || v < lo)
-        return err_set(e, ST_INVALID, "%s: expected a number >= %g, found '%s'", flag, lo, s);
-    *out = v;
-    return ST_OK;
+    return cli_double(&bench_cli, c, flag, lo, HUGE_VAL, out, e);
 }
 
 /* get_list: a comma-separated list of distinct integers >= 1, at most BENCH_MAX_LIST. */
 static Status get_list(const CliArgs *c, const char *flag, int *out, int *n, Err *e) {
-    const char *s = cli_get(&bench_cli, c, flag);
-    if (!s) return ST_OK;
-    int items = 1;
-    for (const char *p = s; *p; p++) items += *p == ',';
-    if (items > BENCH_MAX_LIST)
-        return err_set(e, ST_INVALID, "%s: expected at most %d values, found %d", flag,
-                       BENCH_MAX_LIST, items);
-    *n = 0;
-    for (const char *p = s;; p++) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ',') || v < 1 || v > 1 << 30 || *p == '+' || *p == ' ')
-            return err_set(e, ST_INVALID, "%s: expected a comma-separated list of integers >= 1, "
-                           "found '%s'", flag, s);
-        for (int i = 0; i < *n; i++)
-            if (out[i] == v)
-                return err_set(e, ST_INVALID, "%s: expected distinct values, found %ld twice",
-                               flag, v);
-        out[(*n)++] = (int)v;
-        if (!*end) return ST_OK;
-        p = end;
-    }
+    return cli_int_list(&bench_cli, c, flag, 1, 1 << 30, out, BENCH_MAX_LIST, n, e);
 }
 
 static Status get_kernels(const CliArgs *c, int *sel, Err *e) {

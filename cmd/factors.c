@@ -67,13 +67,9 @@ static void die(const Err *e, int code) {
     exit(code);
 }
 
-/* get_list: a comma-separated list of at most FACTORS_MAX_LIST integers in [1, 4096] */
+/* get_list: a comma-separated list of at most FACTORS_MAX_LIST distinct integers in [1, 4096] */
 static Status get_list(const CliArgs *c, const char *flag, int *out, int *n, Err *e) {
-    const char *s = cli_get(&SPEC, c, flag);
-    if (s && !(*n = cli_int_list(s, out, FACTORS_MAX_LIST, 1, 4096)))
-        return err_set(e, ST_INVALID, "%s: expected a comma-separated list of at most %d "
-                       "integers in [1, 4096], found '%s'", flag, FACTORS_MAX_LIST, s);
-    return ST_OK;
+    return cli_int_list(&SPEC, c, flag, 1, 4096, out, FACTORS_MAX_LIST, n, e);
 }
 
 /* args_get: the flags into a (defaults where absent) */

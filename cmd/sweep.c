@@ -119,10 +119,8 @@ int main(int argc, char **argv) {
         cli_int(&SPEC, &a, "--reps", 1, 1L << 20, &reps, &e) ||
         cli_int(&SPEC, &a, "--calib", 1, 1L << 30, &calib, &e))
         die(&e, 2);
-    const char *ls = cli_get(&SPEC, &a, "--lengths"), *ckpt = cli_get(&SPEC, &a, "--checkpoint");
-    if (ls && !(nl = cli_int_list(ls, lengths, MAX_LIST, 1, 1 << 22)))
-        die((err_set(&e, ST_INVALID, "--lengths: expected a list of 1 to %d lengths in [1, "
-                     "4194304], found '%s'", MAX_LIST, ls), &e), 2);
+    const char *ckpt = cli_get(&SPEC, &a, "--checkpoint");
+    if (cli_int_list(&SPEC, &a, "--lengths", 1, 1 << 22, lengths, MAX_LIST, &nl, &e)) die(&e, 2);
     SweepOptions o = {.model = cli_get(&SPEC, &a, "--model"), .over = a.over, .n_over = a.n_over,
                       .lengths = lengths, .n_lengths = nl, .calib_rows = (int)calib,
                       .factors = cli_get(&SPEC, &a, "--factors"),

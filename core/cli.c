@@ -1,6 +1,7 @@
 /* cli.c: the command-line convention of every drrl program (see cli.h). */
 #include "core/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,11 +282,41 @@ Status cli_double(const CliSpec *s, const CliArgs *a, const char *name, double l
     const char *t = cli_get(s, a, name);
     if (!t) return ST_OK;
     char *end;
-    double x = strtod(t, &end);
-    if (!*t || *end || !(x >= lo && x <= hi))
+    double x = *t ? strtod(t, &end) : NAN;
+    if (!*t || *end || !isfinite(x) || !(x >= lo && x <= hi)) {
+        if (isinf(hi))
+            return err_set(e, ST_INVALID, "%s: expected a finite number >= %g, found '%s'", name,
+                           lo, t);
         return err_set(e, ST_INVALID, "%s: expected a number in [%g, %g], found '%s'", name, lo,
                        hi, t);
+    }
     *v = x;
+    return ST_OK;
+}
+
+Status cli_int_list(const CliSpec *s, const CliArgs *a, const char *name, long lo, long hi,
+                    int *out, int cap, int *n, Err *e) {
+    const char *t = cli_get(s, a, name);
+    if (!t) return ST_OK;
+    int items = 1, k = 0;
+    for (const char *p = t; *p; p++) items += *p == ',';
+    if (items > cap)
+        return err_set(e, ST_INVALID, "%s: expected at most %d values, found %d", name, cap, items);
+    for (const char *p = t;; p++) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || v < lo || v > hi || *p == '+' || *p == ' ')
+            return err_set(e, ST_INVALID, "%s: expected a comma-separated list of integers in "
+                           "[%ld, %ld], found '%s'", name, lo, hi, t);
+        for (int i = 0; i < k; i++)
+            if (out[i] == v)
+                return err_set(e, ST_INVALID, "%s: expected distinct values, found %ld twice",
+                               name, v);
+        out[k++] = (int)v;
+        if (!*end) break;
+        p = end;
+    }
+    *n = k;
     return ST_OK;
 }
 

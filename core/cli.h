@@ -82,11 +82,17 @@ Status cli_parse(const CliSpec *spec, int argc, char **argv, FILE *f, CliArgs *a
 /* cli_get: the value of a program flag ("" for a given switch), or NULL when absent. */
 const char *cli_get(const CliSpec *spec, const CliArgs *a, const char *name);
 
-/* cli_int, cli_double: the flag's value as a number in [lo, hi]; *v unchanged when absent. */
+/* cli_int, cli_double: the flag's value as a number in [lo, hi] (cli_double: finite; hi may
+   be HUGE_VAL for "at least lo"); *v unchanged when absent. */
 Status cli_int(const CliSpec *spec, const CliArgs *a, const char *name, long lo, long hi,
                long *v, Err *e);
 Status cli_double(const CliSpec *spec, const CliArgs *a, const char *name, double lo,
                   double hi, double *v, Err *e);
+
+/* cli_int_list: the flag's value as a comma-separated list ("4,8,16") of at most cap distinct
+   integers in [lo, hi] into out[0..*n); out and *n unchanged when absent. */
+Status cli_int_list(const CliSpec *spec, const CliArgs *a, const char *name, long lo, long hi,
+                    int *out, int cap, int *n, Err *e);
 
 /* cli_choice: the flag's value, which must be one of the '|'-separated choices; *v
    unchanged when absent. */

@@ -98,17 +98,3 @@ BertConfig base_bert_config(const BaseConfig *c, int vocab) {
     b.conv_kernel = b.position == BERT_POS_CONV ? c->model.conv_kernel : 0;
     return b;
 }
-
-int cli_int_list(const char *s, int *out, int cap, int lo, int hi) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < lo || v > hi || n == cap) return 0;
-        out[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return 0;
-    }
-    return n;
-}

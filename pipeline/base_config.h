@@ -42,8 +42,4 @@ int base_is_imdb(const BaseConfig *c);
 /* base_bert_config: the model architecture of a BaseConfig (vocab from the tokenizer). */
 BertConfig base_bert_config(const BaseConfig *c, int vocab);
 
-/* cli_int_list: parse a command-line list "4,8,16" into out[0..cap) with every value in
-   [lo, hi]; returns the count, 0 on a malformed or out-of-range list. */
-int cli_int_list(const char *s, int *out, int cap, int lo, int hi);
-
 #endif

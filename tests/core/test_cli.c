@@ -24,10 +24,11 @@ static const CliOpt OPTS[] = {
     {"--split", "S", "dev|test"},
     {"--predictions", NULL, "write predictions"},
     {"--scale", "X", "a number"},
+    {"--ranks", "LIST", "a list"},
 };
 static const CliSpec SPEC = {
     .prog = "drrl-demo", .synopsis = "drrl-demo [flags] [KEY=VALUE ...]",
-    .about = "A demo.", .opts = OPTS, .n_opts = 4,
+    .about = "A demo.", .opts = OPTS, .n_opts = 5,
     .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
     .seed_help = "seed of the demo", .out_help = "demo folder",
     .schemas = SCHEMAS, .n_schemas = 1,
@@ -128,6 +129,34 @@ static void test_errors(void) {
           strstr(e.msg, "--reps: expected an integer in [1, 100], found 'x'"), "%s", e.msg);
 }
 
+static void test_lists(void) {
+    CliArgs a;
+    Err e;
+    char text[4096];
+    int v[4] = {9, 9, 9, 9}, n = -1;
+    CHECK(PARSE("--scale", "0.5") == ST_OK, "%s", e.msg);
+    CHECK(cli_int_list(&SPEC, &a, "--ranks", 1, 64, v, 4, &n, &e) == ST_OK && n == -1 && v[0] == 9,
+          "absent: unchanged");
+    CHECK(PARSE("--ranks=4,8,16") == ST_OK, "%s", e.msg);
+    CHECK(cli_int_list(&SPEC, &a, "--ranks", 1, 64, v, 4, &n, &e) == ST_OK && n == 3 &&
+          v[0] == 4 && v[1] == 8 && v[2] == 16, "4,8,16: n %d", n);
+    const char *bad[][2] = {
+        {"4,8,4", "--ranks: expected distinct values, found 4 twice"},
+        {"4,128", "--ranks: expected a comma-separated list of integers in [1, 64], found '4,128'"},
+        {"4,,8", "found '4,,8'"}, {"4,8,", "found '4,8,'"}, {"+4", "found '+4'"},
+        {"1,2,3,4,5", "--ranks: expected at most 4 values, found 5"},
+    };
+    for (int i = 0; i < 6; i++) {
+        CHECK(PARSE("--ranks", bad[i][0]) == ST_OK, "%s", e.msg);
+        CHECK(cli_int_list(&SPEC, &a, "--ranks", 1, 64, v, 4, &n, &e) == ST_INVALID &&
+              strstr(e.msg, bad[i][1]), "'%s': %s", bad[i][0], e.msg);
+    }
+    double x = 0;
+    CHECK(PARSE("--scale", "inf") == ST_OK &&
+          cli_double(&SPEC, &a, "--scale", 0, HUGE_VAL, &x, &e) == ST_INVALID &&
+          strstr(e.msg, "--scale: expected a finite number >= 0, found 'inf'"), "%s", e.msg);
+}
+
 static void test_push(void) {
     CliArgs a;
     Err e;
@@ -196,6 +225,7 @@ int main(void) {
     test_distance();
     test_flags();
     test_errors();
+    test_lists();
     test_push();
     test_help_version();
     return check_exit("test_cli");

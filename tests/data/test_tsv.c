@@ -48,6 +48,14 @@ static void expect_err(const char *name, const char *bytes, long len, Status st,
     tsv_free(&d);
 }
 
+/* expect_err_dev: expect_err for a labeled file: the header "sentence\tlabel\n", then rows;
+   the load fails with ST_FORMAT. */
+static void expect_err_dev(const char *name, const char *rows, const char *rest) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "sentence\tlabel\n%s", rows);
+    expect_err(name, buf, -1, ST_FORMAT, rest);
+}
+
 /* expect_ok: loading fixture name succeeds; returns the data (caller frees). */
 static TsvData expect_ok(const char *name, const char *bytes, long len) {
     const char *path = fixture(name, bytes, len);
@@ -81,27 +89,37 @@ static void check_common(const TsvData *d, const char *what) {
     CHECK(labels, "%s: labels/index out of range", what);
 }
 
-static void count_labels(const TsvData *d, int *neg, int *pos) {
-    *neg = *pos = 0;
-    for (int i = 0; i < d->n; i++) {
-        if (d->label[i] == 0) ++*neg;
-        if (d->label[i] == 1) ++*pos;
+/* load_shipped: loads root/data/sst2/<name>.tsv into d (the caller frees it) and checks its
+   row count n and kind; when the count matches, the common invariants and, for a labeled file,
+   the label counts neg/pos (for a test file, the index 0..n-1). Returns whether n matched. */
+static int load_shipped(TsvData *d, const char *root, const char *name, int n, int labeled,
+                        int neg, int pos) {
+    char path[4096];
+    Err e = {0};
+    snprintf(path, sizeof path, "%s/data/sst2/%s.tsv", root, name);
+    CHECK(tsv_load(d, path, &e) == ST_OK, "%s", e.msg);
+    CHECK(d->n == n && d->labeled == labeled, "%s: n %d labeled %d", name, d->n, d->labeled);
+    if (d->n != n) return 0;
+    check_common(d, name);
+    if (labeled) {
+        int nneg = 0, npos = 0;
+        for (int i = 0; i < d->n; i++) {
+            nneg += d->label[i] == 0;
+            npos += d->label[i] == 1;
+        }
+        CHECK(nneg == neg && npos == pos, "%s labels %d/%d", name, nneg, npos);
+    } else {
+        int idx_ok = 1;
+        for (int i = 0; i < d->n; i++) idx_ok &= d->index[i] == i;
+        CHECK(idx_ok, "%s index is not 0..%d", name, n - 1);
     }
+    return 1;
 }
 
-static void test_shipped(const char *root) {
-    char path[4096];
+/* test_shipped_train: first, last and non-ASCII rows; duplicates kept */
+static void test_shipped_train(const char *root) {
     TsvData d;
-    Err e = {0};
-    int neg, pos;
-
-    snprintf(path, sizeof path, "%s/data/sst2/train.tsv", root);
-    CHECK(tsv_load(&d, path, &e) == ST_OK, "%s", e.msg);
-    CHECK(d.n == 67349 && d.labeled == 1, "train: n %d labeled %d", d.n, d.labeled);
-    if (d.n == 67349) {
-        check_common(&d, "train");
-        count_labels(&d, &neg, &pos);
-        CHECK(neg == 29780 && pos == 37569, "train labels %d/%d", neg, pos);
+    if (load_shipped(&d, root, "train", 67349, 1, 29780, 37569)) {
         CHECK(strcmp(d.text[0], "hide new secretions from the parental units") == 0, "'%s'",
               d.text[0]);
         CHECK(d.label[0] == 0 && d.line[0] == 2, "first row");
@@ -131,14 +149,12 @@ static void test_shipped(const char *root) {
     }
     tsv_free(&d);
     CHECK(d.n == 0 && d.text == NULL, "tsv_free zeroes");
+}
 
-    snprintf(path, sizeof path, "%s/data/sst2/dev.tsv", root);
-    CHECK(tsv_load(&d, path, &e) == ST_OK, "%s", e.msg);
-    CHECK(d.n == 872 && d.labeled == 1, "dev: n %d labeled %d", d.n, d.labeled);
-    if (d.n == 872) {
-        check_common(&d, "dev");
-        count_labels(&d, &neg, &pos);
-        CHECK(neg == 428 && pos == 444, "dev labels %d/%d", neg, pos);
+/* test_shipped_dev_test: dev.tsv and test.tsv: first, last and non-ASCII rows */
+static void test_shipped_dev_test(const char *root) {
+    TsvData d;
+    if (load_shipped(&d, root, "dev", 872, 1, 428, 444)) {
         CHECK(strcmp(d.text[0], "it 's a charming and often affecting journey .") == 0, "'%s'",
               d.text[0]);
         CHECK(d.label[0] == 1, "dev first label");
@@ -159,14 +175,7 @@ static void test_shipped(const char *root) {
     }
     tsv_free(&d);
 
-    snprintf(path, sizeof path, "%s/data/sst2/test.tsv", root);
-    CHECK(tsv_load(&d, path, &e) == ST_OK, "%s", e.msg);
-    CHECK(d.n == 1821 && d.labeled == 0, "test: n %d labeled %d", d.n, d.labeled);
-    if (d.n == 1821) {
-        check_common(&d, "test");
-        int idx_ok = 1;
-        for (int i = 0; i < d.n; i++) idx_ok &= d.index[i] == i;
-        CHECK(idx_ok, "test index is not 0..1820");
+    if (load_shipped(&d, root, "test", 1821, 0, 0, 0)) {
         CHECK(strcmp(d.text[0], "uneasy mishmash of styles and genres .") == 0, "'%s'", d.text[0]);
         CHECK(strcmp(d.text[1820], "dazzling and sugar-sweet , a blast of shallow magnificence "
                                    "that only sex , scandal , and a chorus line of dangerous "
@@ -249,44 +258,32 @@ static void test_missing_file(void) {
 
 /* test_column_errors: rows without exactly 2 columns, and labels other than 0 or 1 */
 static void test_column_errors(void) {
-    const char *hdr = "sentence\tlabel\n";
-    char buf[512];
     /* columns */
-    snprintf(buf, sizeof buf, "%sa \t1\nb \t0\nc \t1\nd\tx \t1\ne \t0\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":5: expected 2 tab-separated columns, found 3");
-    snprintf(buf, sizeof buf, "%sa \t1\nno tab here\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":3: expected 2 tab-separated columns, found 1");
-    snprintf(buf, sizeof buf, "%sa \t1\n\nb \t0\n", hdr);
-    expect_err("blank.tsv", buf, -1, ST_FORMAT, ":3: expected 2 tab-separated columns, found 1");
-    snprintf(buf, sizeof buf, "%sa \t1\n\n", hdr);
-    expect_err("blank_end.tsv", buf, -1, ST_FORMAT,
-               ":3: expected 2 tab-separated columns, found 1");
+    expect_err_dev("dev.tsv", "a \t1\nb \t0\nc \t1\nd\tx \t1\ne \t0\n",
+                   ":5: expected 2 tab-separated columns, found 3");
+    expect_err_dev("dev.tsv", "a \t1\nno tab here\n",
+                   ":3: expected 2 tab-separated columns, found 1");
+    expect_err_dev("blank.tsv", "a \t1\n\nb \t0\n",
+                   ":3: expected 2 tab-separated columns, found 1");
+    expect_err_dev("blank_end.tsv", "a \t1\n\n", ":3: expected 2 tab-separated columns, found 1");
     expect_err("test.tsv", "index\tsentence\n0\ta\tb\n", -1, ST_FORMAT,
                ":2: expected 2 tab-separated columns, found 3");
 
     /* labels */
-    snprintf(buf, sizeof buf, "%sa \t1\nb \t0\nc \t1\nd \t0\ne \t1\nf \t2\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":7: label: expected 0 or 1, found '2'");
-    snprintf(buf, sizeof buf, "%sa \t\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found ''");
-    snprintf(buf, sizeof buf, "%sa \t 1\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found ' 1'");
-    snprintf(buf, sizeof buf, "%sa \t10\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found '10'");
-    snprintf(buf, sizeof buf, "%sa \tpositive\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: label: expected 0 or 1, found 'positive'");
+    expect_err_dev("dev.tsv", "a \t1\nb \t0\nc \t1\nd \t0\ne \t1\nf \t2\n",
+                   ":7: label: expected 0 or 1, found '2'");
+    expect_err_dev("dev.tsv", "a \t\n", ":2: label: expected 0 or 1, found ''");
+    expect_err_dev("dev.tsv", "a \t 1\n", ":2: label: expected 0 or 1, found ' 1'");
+    expect_err_dev("dev.tsv", "a \t10\n", ":2: label: expected 0 or 1, found '10'");
+    expect_err_dev("dev.tsv", "a \tpositive\n", ":2: label: expected 0 or 1, found 'positive'");
 }
 
 /* test_utf8_errors: invalid UTF-8 (overlong forms, surrogates, beyond U+10FFFF, stray and
    truncated sequences) and NUL bytes, by line and column */
 static void test_utf8_errors(void) {
-    const char *hdr = "sentence\tlabel\n";
-    char buf[512];
     /* UTF-8: byte 0xff at column 12 of line 9 */
-    snprintf(buf, sizeof buf, "%sa \t1\nb \t0\nc \t1\nd \t0\ne \t1\nf \t0\ng \t1\nthe movies \xff"
-             "is \t1\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT,
-               ":9: expected valid UTF-8, found byte 0xff at column 12");
+    expect_err_dev("dev.tsv", "a \t1\nb \t0\nc \t1\nd \t0\ne \t1\nf \t0\ng \t1\nthe movies \xff"
+                   "is \t1\n", ":9: expected valid UTF-8, found byte 0xff at column 12");
     static const struct {
         const char *bytes, *msg;
     } bad[] = {
@@ -307,8 +304,7 @@ static void test_utf8_errors(void) {
         {"ab\xc3\xa9\xa9 \t1\n", ":2: expected valid UTF-8, found byte 0xa9 at column 5"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        snprintf(buf, sizeof buf, "%s%s", hdr, bad[i].bytes);
-        expect_err("utf8.tsv", buf, -1, ST_FORMAT, bad[i].msg);
+        expect_err_dev("utf8.tsv", bad[i].bytes, bad[i].msg);
     }
     {
         static const char nul[] = "sentence\tlabel\nab\0c \t1\n";
@@ -343,18 +339,21 @@ static void test_header_errors(void) {
 
 /* test_index_errors: indices that are not integers in 0..2147483647; the largest loads */
 static void test_index_errors(void) {
-    expect_err("test.tsv", "index\tsentence\n0\ta\n1\tb\nx\tc\n", -1, ST_FORMAT,
-               ":4: index: expected an integer, found 'x'");
-    expect_err("test.tsv", "index\tsentence\n\ta\n", -1, ST_FORMAT,
-               ":2: index: expected an integer, found ''");
-    expect_err("test.tsv", "index\tsentence\n 1\ta\n", -1, ST_FORMAT,
-               ":2: index: expected an integer, found ' 1'");
-    expect_err("test.tsv", "index\tsentence\n1.5\ta\n", -1, ST_FORMAT,
-               ":2: index: expected an integer, found '1.5'");
-    expect_err("test.tsv", "index\tsentence\n-3\ta\n", -1, ST_FORMAT,
-               ":2: index: expected an integer from 0 to 2147483647, found '-3'");
-    expect_err("test.tsv", "index\tsentence\n2147483648\ta\n", -1, ST_FORMAT,
-               ":2: index: expected an integer from 0 to 2147483647, found '2147483648'");
+    static const struct {
+        const char *rows, *msg; /* the rows after the header "index\tsentence\n"; the message */
+    } bad[] = {
+        {"0\ta\n1\tb\nx\tc\n", ":4: index: expected an integer, found 'x'"},
+        {"\ta\n", ":2: index: expected an integer, found ''"},
+        {" 1\ta\n", ":2: index: expected an integer, found ' 1'"},
+        {"1.5\ta\n", ":2: index: expected an integer, found '1.5'"},
+        {"-3\ta\n", ":2: index: expected an integer from 0 to 2147483647, found '-3'"},
+        {"2147483648\ta\n", ":2: index: expected an integer from 0 to 2147483647, found '2147483648'"},
+    };
+    char buf[128];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "index\tsentence\n%s", bad[i].rows);
+        expect_err("test.tsv", buf, -1, ST_FORMAT, bad[i].msg);
+    }
     {
         TsvData d = expect_ok("test_max.tsv", "index\tsentence\n2147483647\ta\n", -1);
         CHECK(d.n == 1 && d.index[0] == 2147483647, "max index");
@@ -364,12 +363,8 @@ static void test_index_errors(void) {
 
 /* test_empty_text_errors: empty or blank sentences */
 static void test_empty_text_errors(void) {
-    const char *hdr = "sentence\tlabel\n";
-    char buf[512];
-    snprintf(buf, sizeof buf, "%sa \t1\n   \t0\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":3: expected a non-empty sentence, found '   '");
-    snprintf(buf, sizeof buf, "%s\t0\n", hdr);
-    expect_err("dev.tsv", buf, -1, ST_FORMAT, ":2: expected a non-empty sentence, found ''");
+    expect_err_dev("dev.tsv", "a \t1\n   \t0\n", ":3: expected a non-empty sentence, found '   '");
+    expect_err_dev("dev.tsv", "\t0\n", ":2: expected a non-empty sentence, found ''");
     expect_err("test.tsv", "index\tsentence\n0\t\n", -1, ST_FORMAT,
                ":2: expected a non-empty sentence, found ''");
     expect_err("test.tsv", "index\tsentence\n0\ta\n1\t \r\n", -1, ST_FORMAT,
@@ -383,7 +378,8 @@ int main(void) {
         CHECK(0, "mkdtemp %s failed", tmpdir);
         return check_exit("test_tsv");
     }
-    test_shipped(root);
+    test_shipped_train(root);
+    test_shipped_dev_test(root);
     test_good_fixtures();
     test_missing_file();
     test_column_errors();

@@ -110,9 +110,59 @@ static void check_accumulate(float *dq, float *dk, float *dv, float *scratch, si
     free(dq1), free(dv1);
 }
 
+/* AttnInputs: one case of the attention block: q, k, v and the upstream gradient g (B, N, C)
+   drawn N(0, 1) in that order, their double copies qd, kd, vd, gd, the float gradients dq, dk,
+   dv (B, N, C) zeroed, and the backward's scratch (slen floats, every thread's slice) */
+typedef struct {
+    int B, N, H, dh;
+    size_t n, nn; /* B N C and B H N N */
+    float *q, *k, *v, *g, *dq, *dk, *dv, *scratch;
+    double *qd, *kd, *vd, *gd;
+    size_t slen;
+} AttnInputs;
+
+static void attn_inputs_init(AttnInputs *t, Rng *r, int B, int N, int H, int dh) {
+    t->B = B, t->N = N, t->H = H, t->dh = dh;
+    t->n = (size_t)B * N * H * dh, t->nn = (size_t)B * H * N * N;
+    size_t n = t->n;
+    t->q = malloc(sizeof(float) * n), t->k = malloc(sizeof(float) * n);
+    t->v = malloc(sizeof(float) * n), t->g = malloc(sizeof(float) * n);
+    t->dq = calloc(n, sizeof(float)), t->dk = calloc(n, sizeof(float));
+    t->dv = calloc(n, sizeof(float));
+    t->slen = attention_scratch_size(N, attention_max_threads());
+    t->scratch = malloc(sizeof(float) * t->slen);
+    fill_normal(r, t->q, n, 1.0);
+    fill_normal(r, t->k, n, 1.0);
+    fill_normal(r, t->v, n, 1.0);
+    fill_normal(r, t->g, n, 1.0);
+    t->qd = malloc(sizeof(double) * n), t->kd = malloc(sizeof(double) * n);
+    t->vd = malloc(sizeof(double) * n), t->gd = malloc(sizeof(double) * n);
+    ref_to_double(t->qd, t->q, n), ref_to_double(t->kd, t->k, n);
+    ref_to_double(t->vd, t->v, n), ref_to_double(t->gd, t->g, n);
+}
+
+static void attn_inputs_free(AttnInputs *t) {
+    free(t->q), free(t->k), free(t->v), free(t->g), free(t->dq), free(t->dk), free(t->dv);
+    free(t->scratch), free(t->qd), free(t->kd), free(t->vd), free(t->gd);
+}
+
+/* check_fd_grads: dq, dk, dv of t against central finite differences fq, fk, fv (filled here)
+   of loss at qd, kd, vd; prints the worst scaled errors after label */
+static void check_fd_grads(const AttnInputs *t, double *fq, double *fk, double *fv,
+                           FdLossFn loss, void *ctx, const char *dq_name, const char *dk_name,
+                           const char *dv_name, const char *label) {
+    fd_grad(fq, t->qd, t->n, loss, ctx);
+    fd_grad(fk, t->kd, t->n, loss, ctx);
+    fd_grad(fv, t->vd, t->n, loss, ctx);
+    double w1 = check_grad(t->dq, fq, t->n, dq_name);
+    double w2 = check_grad(t->dk, fk, t->n, dk_name);
+    double w3 = check_grad(t->dv, fv, t->n, dv_name);
+    printf("%s B=%d N=%d H=%d dh=%d: worst scaled grad error dq %.2e dk %.2e dv %.2e\n", label,
+           t->B, t->N, t->H, t->dh, w1, w2, w3);
+}
+
 static void test_attention_small(int fully_padded) {
     const int B = 2, N = 7, H = 3, dh = 5, C = H * dh;
-    const size_t n = (size_t)B * N * C, nn = (size_t)B * H * N * N;
     Rng r;
     rng_init(&r, 1234, (uint64_t)fully_padded);
     /* batch 0: all real; batch 1: keys 2, 5, 6 padded (or all padded) */
@@ -122,33 +172,19 @@ static void test_attention_small(int fully_padded) {
     uint8_t mask8[2 * 7];
     mask_to_u8(mask8, mask, (size_t)B * N);
     double srow[7]; /* (N) scratch of ref_attention */
-
-    float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
-          *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
-          *out = malloc(sizeof(float) * n), *out2 = malloc(sizeof(float) * n),
-          *att = malloc(sizeof(float) * nn), *dq = calloc(n, sizeof(float)),
-          *dk = calloc(n, sizeof(float)), *dv = calloc(n, sizeof(float));
-    int threads = attention_max_threads();
-    size_t slen = attention_scratch_size(N, threads);
-    float *scratch = malloc(sizeof(float) * slen);
-    fill_normal(&r, q, n, 1.0);
-    fill_normal(&r, k, n, 1.0);
-    fill_normal(&r, v, n, 1.0);
-    fill_normal(&r, g, n, 1.0);
-
-    double *dq_ = malloc(sizeof(double) * n), *dk_ = malloc(sizeof(double) * n),
-           *dv_ = malloc(sizeof(double) * n), *dg = malloc(sizeof(double) * n),
-           *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
+    AttnInputs t;
+    attn_inputs_init(&t, &r, B, N, H, dh);
+    const size_t n = t.n, nn = t.nn, slen = t.slen;
+    const float *q = t.q, *k = t.k, *v = t.v;
+    float *out = malloc(sizeof(float) * n), *out2 = malloc(sizeof(float) * n),
+          *att = malloc(sizeof(float) * nn);
+    double *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *fq = malloc(sizeof(double) * n), *fk = malloc(sizeof(double) * n),
            *fv = malloc(sizeof(double) * n), *work = malloc(sizeof(double) * n);
-    ref_to_double(dq_, q, n); /* reuse dq_/dk_/dv_ as the double copies of q/k/v */
-    ref_to_double(dk_, k, n);
-    ref_to_double(dv_, v, n);
-    ref_to_double(dg, g, n);
 
     /* forward vs naive */
     attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
-    ref_attention(ref, P, dq_, dk_, dv_, mask8, NULL, srow, B, N, H, dh);
+    ref_attention(ref, P, t.qd, t.kd, t.vd, mask8, NULL, srow, B, N, H, dh);
     check_fwd(out, ref, n, "attention out");
     check_fwd(att, P, nn, "attention P");
 
@@ -164,49 +200,41 @@ static void test_attention_small(int fully_padded) {
     attention_forward(out2, att, NULL, 0, q, k, v, attn_mask_u8(mask8), B, N, H, dh);
     CHECK(memcmp(out, out2, sizeof(float) * n) == 0, "uint8 mask == int32 mask");
     /* inference path: att NULL, scores in scratch (all slices, then a single slice) */
-    attention_forward(out2, NULL, scratch, slen, q, k, v, attn_mask_i32(mask), B, N, H, dh);
+    attention_forward(out2, NULL, t.scratch, slen, q, k, v, attn_mask_i32(mask), B, N, H, dh);
     check_fwd(out2, ref, n, "attention out (att NULL)");
-    attention_forward(out2, NULL, scratch, (size_t)N * N, q, k, v, attn_mask_i32(mask), B, N, H,
-                      dh);
+    attention_forward(out2, NULL, t.scratch, (size_t)N * N, q, k, v, attn_mask_i32(mask), B, N,
+                      H, dh);
     check_fwd(out2, ref, n, "attention out (att NULL, one slice)");
     /* recompute P (the uint8 call overwrote it with identical values anyway) */
     attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
 
     /* backward vs finite differences of the double forward */
-    attention_backward(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
-    AttnLoss L = {B, N, H, dh, mask8, dq_, dk_, dv_, dg, work, srow};
-    fd_grad(fq, dq_, n, attn_loss_fd, &L);
-    fd_grad(fk, dk_, n, attn_loss_fd, &L);
-    fd_grad(fv, dv_, n, attn_loss_fd, &L);
-    double w1 = check_grad(dq, fq, n, "dq");
-    double w2 = check_grad(dk, fk, n, "dk");
-    double w3 = check_grad(dv, fv, n, "dv");
-    printf("attention B=%d N=%d H=%d dh=%d%s: worst scaled grad error dq %.2e dk %.2e dv %.2e\n",
-           B, N, H, dh, fully_padded ? " (one sequence fully padded)" : "", w1, w2, w3);
+    attention_backward(t.dq, t.dk, t.dv, t.scratch, slen, t.g, att, q, k, v, B, N, H, dh);
+    AttnLoss L = {B, N, H, dh, mask8, t.qd, t.kd, t.vd, t.gd, work, srow};
+    check_fd_grads(&t, fq, fk, fv, attn_loss_fd, &L, "dq", "dk", "dv",
+                   fully_padded ? "attention (one sequence fully padded)" : "attention");
 
-    check_naive_backward(fq, fk, fv, dg, P, dq_, dk_, dv_, B, N, H, dh);
+    check_naive_backward(fq, fk, fv, t.gd, P, t.qd, t.kd, t.vd, B, N, H, dh);
 
     /* masked keys: dK and dV rows exactly 0 */
-    int nzk = count_masked_kv(dk, dv, mask, B, N, C);
+    int nzk = count_masked_kv(t.dk, t.dv, mask, B, N, C);
     CHECK(nzk == 0, "%d nonzero dK/dV entries at masked keys", nzk);
     if (fully_padded) {
         int nzq = 0;
-        for (size_t i = (size_t)N * C; i < n; i++) nzq += dq[i] != 0.0f;
+        for (size_t i = (size_t)N * C; i < n; i++) nzq += t.dq[i] != 0.0f;
         CHECK(nzq == 0, "fully padded sequence: %d nonzero dq", nzq);
     }
 
-    check_accumulate(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
+    check_accumulate(t.dq, t.dk, t.dv, t.scratch, slen, t.g, att, q, k, v, B, N, H, dh);
 
-    free(q), free(k), free(v), free(g), free(out), free(out2), free(att), free(dq), free(dk);
-    free(dv), free(scratch), free(dq_), free(dk_), free(dv_), free(dg), free(ref), free(P);
-    free(fq), free(fk), free(fv), free(work);
+    attn_inputs_free(&t);
+    free(out), free(out2), free(att), free(ref), free(P), free(fq), free(fk), free(fv), free(work);
 }
 
 /* more (b, h) pairs than threads, longer N: forward and backward against the naive double
    code (whose backward was validated by finite differences above). */
 static void test_attention_large(void) {
-    const int B = 3, N = 33, H = 4, dh = 8, C = H * dh;
-    const size_t n = (size_t)B * N * C, nn = (size_t)B * H * N * N;
+    const int B = 3, N = 33, H = 4, dh = 8;
     Rng r;
     rng_init(&r, 99, 7);
     int32_t *mask = malloc(sizeof(int32_t) * (size_t)B * N);
@@ -215,32 +243,22 @@ static void test_attention_large(void) {
     uint8_t mask8[3 * 33];
     mask_to_u8(mask8, mask, (size_t)B * N);
     double srow[33]; /* (N) scratch of ref_attention */
-    float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
-          *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
-          *out = malloc(sizeof(float) * n), *att = malloc(sizeof(float) * nn),
-          *dq = calloc(n, sizeof(float)), *dk = calloc(n, sizeof(float)),
-          *dv = calloc(n, sizeof(float));
-    size_t slen = attention_scratch_size(N, attention_max_threads());
-    float *scratch = malloc(sizeof(float) * slen);
-    fill_normal(&r, q, n, 1.0);
-    fill_normal(&r, k, n, 1.0);
-    fill_normal(&r, v, n, 1.0);
-    fill_normal(&r, g, n, 1.0);
-    double *qd = malloc(sizeof(double) * n), *kd = malloc(sizeof(double) * n),
-           *vd = malloc(sizeof(double) * n), *gd = malloc(sizeof(double) * n),
-           *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
+    AttnInputs t;
+    attn_inputs_init(&t, &r, B, N, H, dh);
+    const size_t n = t.n, nn = t.nn;
+    float *out = malloc(sizeof(float) * n), *att = malloc(sizeof(float) * nn);
+    double *ref = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *rq = calloc(n, sizeof(double)), *rk = calloc(n, sizeof(double)),
            *rv = calloc(n, sizeof(double));
-    ref_to_double(qd, q, n), ref_to_double(kd, k, n), ref_to_double(vd, v, n);
-    ref_to_double(gd, g, n);
-    attention_forward(out, att, NULL, 0, q, k, v, attn_mask_i32(mask), B, N, H, dh);
-    ref_attention(ref, P, qd, kd, vd, mask8, NULL, srow, B, N, H, dh);
+    attention_forward(out, att, NULL, 0, t.q, t.k, t.v, attn_mask_i32(mask), B, N, H, dh);
+    ref_attention(ref, P, t.qd, t.kd, t.vd, mask8, NULL, srow, B, N, H, dh);
     check_fwd(out, ref, n, "large attention out");
-    attention_backward(dq, dk, dv, scratch, slen, g, att, q, k, v, B, N, H, dh);
-    ref_attention_backward(rq, rk, rv, gd, P, qd, kd, vd, B, N, H, dh);
-    double w1 = check_grad(dq, rq, n, "large dq");
-    double w2 = check_grad(dk, rk, n, "large dk");
-    double w3 = check_grad(dv, rv, n, "large dv");
+    attention_backward(t.dq, t.dk, t.dv, t.scratch, t.slen, t.g, att, t.q, t.k, t.v, B, N, H,
+                       dh);
+    ref_attention_backward(rq, rk, rv, t.gd, P, t.qd, t.kd, t.vd, B, N, H, dh);
+    double w1 = check_grad(t.dq, rq, n, "large dq");
+    double w2 = check_grad(t.dk, rk, n, "large dk");
+    double w3 = check_grad(t.dv, rv, n, "large dv");
     printf("attention B=%d N=%d H=%d dh=%d (%d threads): worst scaled grad error %.2e %.2e "
            "%.2e\n", B, N, H, dh, attention_max_threads(), w1, w2, w3);
 
@@ -252,9 +270,8 @@ static void test_attention_large(void) {
     CHECK(attention_backward_flops(2, 10, 3, 4) == 6LL * (8LL * 100 * 4 + 4LL * 100),
           "attention_backward_flops");
 
-    free(mask), free(q), free(k), free(v), free(g), free(out), free(att), free(dq), free(dk);
-    free(dv), free(scratch), free(qd), free(kd), free(vd), free(gd), free(ref), free(P);
-    free(rq), free(rk), free(rv);
+    attn_inputs_free(&t);
+    free(mask), free(out), free(att), free(ref), free(P), free(rq), free(rk), free(rv);
 }
 
 /* saturated softmax (score gaps far beyond e^-87, where our exp clamps) and the no-mask path
@@ -330,7 +347,6 @@ static double attn_drop_loss(void *ctx) {
 
 static void test_attention_dropout(void) {
     const int B = 2, N = 7, H = 3, dh = 5, C = H * dh;
-    const size_t n = (size_t)B * N * C, nn = (size_t)B * H * N * N;
     const float p = 0.3f;
     Rng r;
     rng_init(&r, 777, 1);
@@ -338,32 +354,24 @@ static void test_attention_dropout(void) {
     uint8_t mask8[2 * 7];
     mask_to_u8(mask8, mask, (size_t)B * N);
     double srow[7]; /* (N) scratch of ref_attention */
+    const size_t nn = (size_t)B * H * N * N;
     uint8_t *keep = malloc(nn), *ones = malloc(nn);
     for (size_t i = 0; i < nn; i++) keep[i] = rng_uniformf(&r) >= p, ones[i] = 1;
-    float *q = malloc(sizeof(float) * n), *k = malloc(sizeof(float) * n),
-          *v = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
-          *out = malloc(sizeof(float) * n), *out2 = malloc(sizeof(float) * n),
+    AttnInputs t;
+    attn_inputs_init(&t, &r, B, N, H, dh);
+    const size_t n = t.n, slen = t.slen;
+    const float *q = t.q, *k = t.k, *v = t.v, *g = t.g;
+    float *dq = t.dq, *dk = t.dk, *dv = t.dv, *scratch = t.scratch;
+    float *out = malloc(sizeof(float) * n), *out2 = malloc(sizeof(float) * n),
           *att = malloc(sizeof(float) * nn), *attd = malloc(sizeof(float) * nn),
-          *att2 = malloc(sizeof(float) * nn), *dq = calloc(n, sizeof(float)),
-          *dk = calloc(n, sizeof(float)), *dv = calloc(n, sizeof(float)),
-          *eq = calloc(n, sizeof(float)), *ek = calloc(n, sizeof(float)),
-          *ev = calloc(n, sizeof(float));
-    size_t slen = attention_scratch_size(N, attention_max_threads());
-    float *scratch = malloc(sizeof(float) * slen);
-    fill_normal(&r, q, n, 1.0);
-    fill_normal(&r, k, n, 1.0);
-    fill_normal(&r, v, n, 1.0);
-    fill_normal(&r, g, n, 1.0);
-    double *qd = malloc(sizeof(double) * n), *kd = malloc(sizeof(double) * n),
-           *vd = malloc(sizeof(double) * n), *gd = malloc(sizeof(double) * n),
-           *work = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
+          *att2 = malloc(sizeof(float) * nn), *eq = calloc(n, sizeof(float)),
+          *ek = calloc(n, sizeof(float)), *ev = calloc(n, sizeof(float));
+    double *work = malloc(sizeof(double) * n), *P = malloc(sizeof(double) * nn),
            *fq = malloc(sizeof(double) * n), *fk = malloc(sizeof(double) * n),
            *fv = malloc(sizeof(double) * n);
-    ref_to_double(qd, q, n), ref_to_double(kd, k, n), ref_to_double(vd, v, n);
-    ref_to_double(gd, g, n);
 
-    AttnDropLoss L = {B,  N,  H,  dh,   mask8, keep, 1.0 / (1.0 - (double)p),
-                      qd, kd, vd, gd, work,  P,    srow};
+    AttnDropLoss L = {B,    N,    H,    dh,   mask8, keep, 1.0 / (1.0 - (double)p),
+                      t.qd, t.kd, t.vd, t.gd, work,  P,    srow};
     attn_drop_loss(&L);
     attention_forward_dropout(out, att, attd, keep, p, q, k, v, attn_mask_i32(mask), B, N, H,
                               dh);
@@ -380,14 +388,10 @@ static void test_attention_dropout(void) {
     CHECK(bad == 0, "P': %d entries not 0 (dropped/masked) or not P / (1 - p) (kept)", bad);
 
     attention_backward_dropout(dq, dk, dv, scratch, slen, g, att, attd, q, k, v, B, N, H, dh);
-    fd_grad(fq, qd, n, attn_drop_loss, &L);
-    fd_grad(fk, kd, n, attn_drop_loss, &L);
-    fd_grad(fv, vd, n, attn_drop_loss, &L);
-    double w1 = check_grad(dq, fq, n, "dropout dq");
-    double w2 = check_grad(dk, fk, n, "dropout dk");
-    double w3 = check_grad(dv, fv, n, "dropout dv");
-    printf("attention dropout p=%.1f B=%d N=%d H=%d dh=%d: worst scaled grad error dq %.2e "
-           "dk %.2e dv %.2e\n", (double)p, B, N, H, dh, w1, w2, w3);
+    char label[64];
+    snprintf(label, sizeof label, "attention dropout p=%.1f", (double)p);
+    check_fd_grads(&t, fq, fk, fv, attn_drop_loss, &L, "dropout dq", "dropout dk", "dropout dv",
+                   label);
     int nzk = count_masked_kv(dk, dv, mask, B, N, C);
     CHECK(nzk == 0, "dropout: %d nonzero dK/dV entries at masked keys", nzk);
 
@@ -402,17 +406,16 @@ static void test_attention_dropout(void) {
     memset(dv, 0, sizeof(float) * n);
     attention_backward_dropout(dq, dk, dv, scratch, slen, g, att, attd, q, k, v, B, N, H, dh);
     attention_backward(eq, ek, ev, scratch, slen, g, att2, q, k, v, B, N, H, dh);
-    double *ed = malloc(sizeof(double) * n);
+    double *ed = calloc(n, sizeof(double)); /* (B, N, C) the plain gradient in double */
     ref_to_double(ed, eq, n);
     check_grad(dq, ed, n, "keep-all dq vs plain");
     ref_to_double(ed, ek, n);
     check_grad(dk, ed, n, "keep-all dk vs plain");
     CHECK(memcmp(dv, ev, sizeof(float) * n) == 0, "keep-all dv == plain, bit for bit");
 
-    free(keep), free(ones), free(q), free(k), free(v), free(g), free(out), free(out2), free(att);
-    free(attd), free(att2), free(dq), free(dk), free(dv), free(eq), free(ek), free(ev);
-    free(scratch), free(qd), free(kd), free(vd), free(gd), free(work), free(P), free(fq);
-    free(fk), free(fv), free(ed);
+    attn_inputs_free(&t);
+    free(keep), free(ones), free(out), free(out2), free(att), free(attd), free(att2), free(eq);
+    free(ek), free(ev), free(work), free(P), free(fq), free(fk), free(fv), free(ed);
 }
 
 int main(void) {

@@ -76,21 +76,29 @@ static Status write_custom(const Bert *m, const char *path, int skip, int bad, E
     return write_custom_pos(m, path, skip, bad, NULL, e);
 }
 
+/* make_model: m planned for config c and the fixture batch (training if train), its weights
+   drawn from an Rng seeded (seed, seed) and made distinctive (tensor i shifted by 0.01 i: not
+   only the N(0, 0.02) draws and 0/1 constants); want (B, 2) = its logits on the batch */
+static void make_model(Bert *m, const BertConfig *c, int train, uint64_t seed, float *want,
+                       const char *what) {
+    Err e;
+    CHECK(bert_init(m, c, B, N, train, &e) == ST_OK, "%s: %s", what, e.msg);
+    Rng r;
+    rng_init(&r, seed, seed);
+    bert_init_weights(m, &r);
+    for (int i = 0; i < m->n_tensors; i++)
+        for (size_t j = 0; j < m->tensor[i].count; j++) m->tensor[i].param[j] += 0.01f * (float)i;
+    bert_forward(m, ids, tids, mask, NULL, B, N, 0, NULL);
+    memcpy(want, bert_logits(m), sizeof(float) * B * 2);
+}
+
 static void test_round_trip(void) {
     Bert m, m2;
     Err e;
     char path[512];
     path_of(path, sizeof path, "model.h5");
-    CHECK(bert_init(&m, &tiny, B, N, 1, &e) == ST_OK, "init: %s", e.msg);
-    Rng r;
-    rng_init(&r, 3, 3);
-    bert_init_weights(&m, &r);
-    /* make every tensor distinctive (not only the N(0, 0.02) draws and 0/1 constants) */
-    for (int i = 0; i < m.n_tensors; i++)
-        for (size_t j = 0; j < m.tensor[i].count; j++) m.tensor[i].param[j] += 0.01f * (float)i;
-    bert_forward(&m, ids, tids, mask, NULL, B, N, 0, NULL);
     float want[B * 2];
-    memcpy(want, bert_logits(&m), sizeof want);
+    make_model(&m, &tiny, 1, 3, want, "init");
 
     BertFileMeta meta = {"model:\n  d_model: 8\n", "ab12", "cd34", 0.875, 1234};
     CHECK(bert_save(&m, path, &meta, &e) == ST_OK, "save: %s", e.msg);
@@ -242,15 +250,8 @@ static void test_conv(void) {
     Err e;
     char path[512], p2[512];
     path_of(path, sizeof path, "conv.h5");
-    CHECK(bert_init(&m, &cc, B, N, 0, &e) == ST_OK, "init conv: %s", e.msg);
-    Rng r;
-    rng_init(&r, 4, 4);
-    bert_init_weights(&m, &r);
-    for (int i = 0; i < m.n_tensors; i++)
-        for (size_t j = 0; j < m.tensor[i].count; j++) m.tensor[i].param[j] += 0.01f * (float)i;
-    bert_forward(&m, ids, tids, mask, NULL, B, N, 0, NULL);
     float want[B * 2];
-    memcpy(want, bert_logits(&m), sizeof want);
+    make_model(&m, &cc, 0, 4, want, "init conv");
     CHECK(bert_save(&m, path, NULL, &e) == ST_OK, "save conv: %s", e.msg);
     BertConfig c;
     CHECK(bert_read_config(path, &c, &e) == ST_OK, "read_config conv: %s", e.msg);

@@ -54,21 +54,15 @@ static void optimality(const AttnActivation *A, const int32_t *mask, int b, int 
 }
 
 static void one_case(int B, int N, int d, int H, uint64_t seed) {
-    Rng rg;
-    rng_init(&rg, seed, 1);
-    size_t sz[MHSA_NPARAMS];
-    float *pbuf = malloc(sizeof(float) * mhsa_param_sizes(sz, d));
-    MhsaParams p;
-    tu_params(&p, pbuf, d, &rg, 1.0f, 0.5f);
-    const size_t bnd = (size_t)B * N * d;
-    const int dh = d / H;
-    float *x = malloc(sizeof(float) * bnd), *y = malloc(sizeof(float) * bnd);
-    float *yref = malloc(sizeof(float) * bnd);
-    tu_ln_inputs(x, B, N, d, 8, seed, &rg);
-    int32_t *mask = malloc(sizeof(int32_t) * B * N);
     int len[8];
     for (int b = 0; b < B; b++) len[b] = N - (b * 13) % N;
-    tu_mask(mask, B, N, len);
+    Rng rg;
+    TuCase tc;
+    tu_case_init(&tc, &rg, B, N, d, H, seed, len);
+    float *x = tc.x, *y = tc.y, *yref = tc.yref;
+    const int32_t *mask = tc.mask;
+    const MhsaParams p = tc.p;
+    const int dh = d / H;
     Err e;
     AttnActivation A;
     CHECK(attn_activation_init(&A, B, N, d, H, &e) == ST_OK, "%s", e.msg);
@@ -94,12 +88,7 @@ static void one_case(int B, int N, int d, int H, uint64_t seed) {
                worst);
     }
     /* r = dh: exact attention */
-    MemPlan plan;
-    mem_plan_init(&plan);
-    MhsaActs acts;
-    mhsa_plan(&plan, &acts, NULL, "ref", B, N, d, H, attention_max_threads(), 0);
-    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "alloc");
-    mhsa_forward(yref, &acts, x, attn_mask_i32(mask), &p, B, N, d, H);
+    tu_reference(&tc, yref, attn_mask_i32(mask));
     AttnFlops fl;
     attn_flops_zero(&fl);
     CHECK(attn_activation_forward(y, &A, x, attn_mask_i32(mask), &p, B, N, dh, &fl, &e) == ST_OK,
@@ -121,21 +110,16 @@ static void one_case(int B, int N, int d, int H, uint64_t seed) {
     CHECK(attn_activation_forward(yref, &A, x, attn_mask_i32(mask), &p, B, N, r, NULL, &e) ==
               ST_OK,
           "%s", e.msg);
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (!mask[t])
-            for (int i = 0; i < d; i++) x[t * d + i] = (float)(30.0 * rng_normal(&rg));
+    tu_perturb_padded(x, mask, (size_t)B * N, d, 30.0, &rg);
     CHECK(attn_activation_forward(y, &A, x, attn_mask_i32(mask), &p, B, N, r, NULL, &e) == ST_OK,
           "%s", e.msg);
-    int same = 1;
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (mask[t] && memcmp(y + t * d, yref + t * d, sizeof(float) * d) != 0) same = 0;
-    CHECK(same, "real rows changed when padded positions changed");
+    CHECK(tu_real_rows_same(y, yref, mask, (size_t)B * N, d),
+          "real rows changed when padded positions changed");
     CHECK(attn_activation_forward(y, &A, x, attn_mask_none(), &p, B, N, dh + 1, NULL, &e) ==
               ST_INVALID,
           "r > dh accepted");
-    mem_plan_free(&plan);
     attn_activation_free(&A);
-    free(pbuf), free(x), free(y), free(yref), free(mask);
+    tu_case_free(&tc);
 }
 
 int main(void) {

@@ -41,36 +41,27 @@ static int flops_eq(const AttnFlops *a, const AttnFlops *b) {
 }
 
 static void one_case(int B, int N, int d, int H, uint64_t seed) {
-    Rng r;
-    rng_init(&r, seed, 1);
-    size_t sz[MHSA_NPARAMS];
-    float *pbuf = malloc(sizeof(float) * mhsa_param_sizes(sz, d));
-    MhsaParams p;
-    tu_params(&p, pbuf, d, &r, 1.0f, 0.5f);
-    const size_t bnd = (size_t)B * N * d;
-    float *x = malloc(sizeof(float) * bnd), *y = malloc(sizeof(float) * bnd);
-    float *yref = malloc(sizeof(float) * bnd);
-    tu_ln_inputs(x, B, N, d, 8, seed, &r);
-    int32_t *mask = malloc(sizeof(int32_t) * B * N);
     int len[8];
     for (int b = 0; b < B; b++) len[b] = N - (b * 37) % N;
     if (B > 2) len[2] = 1; /* a single real token */
-    tu_mask(mask, B, N, len);
+    Rng r;
+    TuCase c;
+    tu_case_init(&c, &r, B, N, d, H, seed, len);
+    float *x = c.x, *y = c.y, *yref = c.yref;
+    const int32_t *mask = c.mask;
+    const MhsaParams *p = &c.p;
 
     /* reference: nn/mhsa */
-    MemPlan plan;
-    mem_plan_init(&plan);
-    MhsaActs acts;
-    mhsa_plan(&plan, &acts, NULL, "ref", B, N, d, H, attention_max_threads(), 0);
-    Err e;
-    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "alloc");
-    mhsa_forward(yref, &acts, x, attn_mask_i32(mask), &p, B, N, d, H);
+    TuRef ref;
+    tu_ref_init(&ref, &c);
+    tu_ref_forward(&ref, &c, yref, attn_mask_i32(mask));
 
+    Err e;
     AttnExact ex;
     CHECK(attn_exact_init(&ex, B, N + 5, d, H, &e) == ST_OK, "%s", e.msg);
     AttnFlops fl;
     attn_flops_zero(&fl);
-    CHECK(attn_exact_forward(y, &ex, x, attn_mask_i32(mask), &p, B, N, &fl, &e) == ST_OK, "%s",
+    CHECK(attn_exact_forward(y, &ex, x, attn_mask_i32(mask), p, B, N, &fl, &e) == ST_OK, "%s",
           e.msg);
     double err = tu_rel_err(y, yref, (size_t)B * N, d, mask);
     printf("exact vs mhsa_forward B=%d N=%d d=%d H=%d: rel err %.3g\n", B, N, d, H, err);
@@ -83,31 +74,27 @@ static void one_case(int B, int N, int d, int H, uint64_t seed) {
           (long long)attn_flops_total(&lib), (long long)attn_flops_total(&cf));
     /* no mask equals the reference without mask, at the same count (the masked softmax drops
        padded keys with bit masks: no extra FLOPs) */
-    mhsa_forward(yref, &acts, x, attn_mask_none(), &p, B, N, d, H);
+    tu_ref_forward(&ref, &c, yref, attn_mask_none());
     attn_flops_zero(&fl);
-    CHECK(attn_exact_forward(y, &ex, x, attn_mask_none(), &p, B, N, &fl, &e) == ST_OK, "fwd");
+    CHECK(attn_exact_forward(y, &ex, x, attn_mask_none(), p, B, N, &fl, &e) == ST_OK, "fwd");
     err = tu_rel_err(y, yref, (size_t)B * N, d, NULL);
     CHECK(err < 1e-5, "no mask: rel err %g", err);
     CHECK(flops_eq(&fl, &cf), "no mask: flops %lld vs closed form %lld",
           (long long)attn_flops_total(&fl), (long long)attn_flops_total(&cf));
 
     /* padded positions are irrelevant: change them, real rows stay bit-identical */
-    CHECK(attn_exact_forward(yref, &ex, x, attn_mask_i32(mask), &p, B, N, NULL, &e) == ST_OK,
+    CHECK(attn_exact_forward(yref, &ex, x, attn_mask_i32(mask), p, B, N, NULL, &e) == ST_OK,
           "fwd");
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (!mask[t])
-            for (int i = 0; i < d; i++) x[t * d + i] = (float)(100.0 * rng_normal(&r));
-    CHECK(attn_exact_forward(y, &ex, x, attn_mask_i32(mask), &p, B, N, NULL, &e) == ST_OK, "fwd");
-    int same = 1;
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (mask[t] && memcmp(y + t * d, yref + t * d, sizeof(float) * d) != 0) same = 0;
-    CHECK(same, "real rows changed when padded positions changed");
+    tu_perturb_padded(x, mask, (size_t)B * N, d, 100.0, &r);
+    CHECK(attn_exact_forward(y, &ex, x, attn_mask_i32(mask), p, B, N, NULL, &e) == ST_OK, "fwd");
+    CHECK(tu_real_rows_same(y, yref, mask, (size_t)B * N, d),
+          "real rows changed when padded positions changed");
     /* bad sizes are errors */
-    CHECK(attn_exact_forward(y, &ex, x, attn_mask_none(), &p, B + 1, N, NULL, &e) ==
+    CHECK(attn_exact_forward(y, &ex, x, attn_mask_none(), p, B + 1, N, NULL, &e) ==
               ST_INVALID, "B > max_B accepted");
     attn_exact_free(&ex);
-    mem_plan_free(&plan);
-    free(pbuf), free(x), free(y), free(yref), free(mask);
+    tu_ref_free(&ref);
+    tu_case_free(&c);
 }
 
 int main(void) {

@@ -103,6 +103,21 @@ static void svals(double *s, double *X, int m, int n) {
     CHECK(info == 0, "dgesdd info %d", (int)info);
 }
 
+/* check_svals: the first dh singular values ours of head h (factor kind, form what) against
+   those of X (m, n) by dgesdd (X destroyed; s (min(m, n)) receives them), relative to
+   sigma_1, one CHECK each; returns the worst relative difference */
+static double check_svals(double *s, double *X, int m, int n, const double *ours, int dh, int h,
+                          int kind, const char *what) {
+    svals(s, X, m, n);
+    double worst = 0;
+    for (int i = 0; i < dh; i++) {
+        double dv = fabs(s[i] - ours[i]) / s[0];
+        worst = fmax(worst, dv);
+        CHECK(dv < 1e-9, "head %d kind %d %s sigma_%d: %g vs %g", h, kind, what, i, ours[i], s[i]);
+    }
+    return worst;
+}
+
 /* the moment of B x N LayerNorm-shaped inputs (some padded) and its whitener */
 static void calibrate(double *M, double *L, int d, int k, uint64_t seed, int B, int N) {
     Rng r;
@@ -127,10 +142,8 @@ static void test_factors_exact(int d, int H, uint64_t seed) {
     const int dh = d / H, D = d + 1;
     Rng r;
     rng_init(&r, seed, 1);
-    size_t sz[MHSA_NPARAMS];
-    float *pbuf = malloc(sizeof(float) * mhsa_param_sizes(sz, d));
     MhsaParams p;
-    tu_params(&p, pbuf, d, &r, 1.0f, 0.5f);
+    float *pbuf = tu_params_new(&p, d, &r, 1.0f, 0.5f);
     double *M = malloc(sizeof(double) * D * D), *L = malloc(sizeof(double) * D * D);
     calibrate(M, L, d, 8, seed, 8, 40);
     AttnFactors fp, fw;
@@ -161,23 +174,12 @@ static void test_factors_exact(int d, int H, uint64_t seed) {
             /* singular values against an independent SVD of the (whitened) full matrix */
             if (kind) whiten(W, L, Mqk, D, D, 1);
             else memcpy(W, Mqk, sizeof(double) * D * D);
-            const double wtot = frob2(W, (size_t)D * D);
-            svals(s, W, D, D);
-            for (int i = 0; i < dh; i++) {
-                double dv = fabs(s[i] - f->s_qk[(size_t)h * dh + i]) / s[0];
-                worst_sv = fmax(worst_sv, dv);
-                CHECK(dv < 1e-9, "head %d kind %d QK sigma_%d: %g vs %g", h, kind, i,
-                      f->s_qk[(size_t)h * dh + i], s[i]);
-            }
+            worst_sv = fmax(worst_sv, check_svals(s, W, D, D, f->s_qk + (size_t)h * dh, dh, h,
+                                                  kind, "QK"));
             if (kind) whiten(W, L, Mvo, D, d, 0);
             else memcpy(W, Mvo, sizeof(double) * D * d);
-            svals(s, W, D, d);
-            for (int i = 0; i < dh; i++) {
-                double dv = fabs(s[i] - f->s_vo[(size_t)h * dh + i]) / s[0];
-                worst_sv = fmax(worst_sv, dv);
-                CHECK(dv < 1e-9, "head %d kind %d VO sigma_%d: %g vs %g", h, kind, i,
-                      f->s_vo[(size_t)h * dh + i], s[i]);
-            }
+            worst_sv = fmax(worst_sv, check_svals(s, W, D, d, f->s_vo + (size_t)h * dh, dh, h,
+                                                  kind, "VO"));
             /* energy monotone, 1 at dh */
             for (int which = 0; which < 2; which++) {
                 double prev = 0;
@@ -188,7 +190,6 @@ static void test_factors_exact(int d, int H, uint64_t seed) {
                 }
                 CHECK_CLOSE(prev, 1.0, 0, 1e-12, "energy at rank dh");
             }
-            (void)wtot;
         }
         /* whitened truncation is optimal in the whitened norm; plain is not better there */
         whiten(W, L, Mqk, D, D, 1);
@@ -311,9 +312,7 @@ static void test_energy(AttnFactors *fw_out_for_store) {
     MhsaParams p;
     Rng r;
     rng_init(&r, 51, 1);
-    size_t sz[MHSA_NPARAMS];
-    float *pbuf = malloc(sizeof(float) * mhsa_param_sizes(sz, d));
-    tu_params(&p, pbuf, d, &r, 1.0f, 0.1f);
+    float *pbuf = tu_params_new(&p, d, &r, 1.0f, 0.1f);
     double *M = malloc(sizeof(double) * D * D), *L = malloc(sizeof(double) * D * D);
     calibrate(M, L, d, 16, 51, 32, 64);
     char hash[65];
@@ -340,13 +339,10 @@ static void test_energy(AttnFactors *fw_out_for_store) {
 }
 
 static void test_store(const AttnFactors *f) {
-    char dir[] = "/tmp/drrl-factors-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    char path[256];
-    snprintf(path, sizeof path, "%s/f.h5", dir);
+    char dir[] = "/tmp/drrl-factors-XXXXXX", path[256];
     Store *st;
+    tu_tmp_store(&st, dir, path, sizeof path, "f.h5", "drrl-model", 1);
     Err e;
-    CHECK(store_create(&st, path, "drrl-model", 1, &e) == ST_OK, "%s", e.msg);
     CHECK(attn_factors_write(st, "/factors/layer/0/whitened", f, &e) == ST_OK, "%s", e.msg);
     CHECK(store_commit(st, &e) == ST_OK, "%s", e.msg);
     CHECK(store_open(&st, path, "drrl-model", 1, 1, &e) == ST_OK, "%s", e.msg);
@@ -375,8 +371,7 @@ static void test_store(const AttnFactors *f) {
     printf("store: %s\n", e.msg);
     attn_factors_free(&g);
     store_close(st);
-    unlink(path);
-    rmdir(dir);
+    tu_tmp_remove(path, dir);
 }
 
 int main(void) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "attention/latency.h"
+#include "tests/attention/util.h"
 #include "tests/check.h"
 
 #define NAME "test_latency"
@@ -129,13 +130,10 @@ static Status write_parts(Store *st, const char *g, const LatencyTable *t, int l
 }
 
 static void test_store(const LatencyTable *t) {
-    char dir[] = "/tmp/drrl-latency-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    char path[256];
-    snprintf(path, sizeof path, "%s/lat.h5", dir);
+    char dir[] = "/tmp/drrl-latency-XXXXXX", path[256];
     Store *st;
+    tu_tmp_store(&st, dir, path, sizeof path, "lat.h5", LATENCY_FORMAT, LATENCY_VERSION);
     Err e;
-    CHECK(store_create(&st, path, LATENCY_FORMAT, LATENCY_VERSION, &e) == ST_OK, "%s", e.msg);
     CHECK(latency_table_save(st, LATENCY_GROUP, t, &e) == ST_OK, "%s", e.msg);
     int32_t bk[LATENCY_MAX_BUCKETS], bad_bk[LATENCY_MAX_BUCKETS];
     for (int i = 0; i < t->n_buckets; i++) bk[i] = t->buckets[i], bad_bk[i] = t->buckets[i];
@@ -172,8 +170,7 @@ static void test_store(const LatencyTable *t) {
     s = latency_table_load(st, "/zero", &u, &e);
     CHECK(s == ST_FORMAT && strstr(e.msg, "expected finite positive latencies"), "%s", e.msg);
     store_close(st);
-    unlink(path);
-    rmdir(dir);
+    tu_tmp_remove(path, dir);
 }
 
 int main(void) {

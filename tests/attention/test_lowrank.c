@@ -22,29 +22,15 @@
 #define NAME "test_lowrank"
 
 typedef struct {
-    int B, N, d, H;
-    float *pbuf, *x, *y, *yref;
-    int32_t *mask;
-    MhsaParams p;
+    TuCase t;   /* weights, inputs, mask (row b keeps N - 29 b mod N tokens), outputs */
     double *Lw; /* (d+1, d+1) whitener */
 } Case;
 
 static void case_init(Case *c, int B, int N, int d, int H, uint64_t seed) {
-    c->B = B, c->N = N, c->d = d, c->H = H;
     Rng r;
-    rng_init(&r, seed, 1);
-    size_t sz[MHSA_NPARAMS];
-    c->pbuf = malloc(sizeof(float) * mhsa_param_sizes(sz, d));
-    tu_params(&c->p, c->pbuf, d, &r, 1.0f, 0.5f);
-    const size_t bnd = (size_t)B * N * d;
-    c->x = malloc(sizeof(float) * bnd);
-    c->y = malloc(sizeof(float) * bnd);
-    c->yref = malloc(sizeof(float) * bnd);
-    tu_ln_inputs(c->x, B, N, d, 8, seed, &r);
-    c->mask = malloc(sizeof(int32_t) * B * N);
     int len[8];
     for (int b = 0; b < B; b++) len[b] = N - (b * 29) % N;
-    tu_mask(c->mask, B, N, len);
+    tu_case_init(&c->t, &r, B, N, d, H, seed, len);
     /* whitener from calibration inputs of the same distribution */
     AttnMoment m;
     Err e;
@@ -61,27 +47,16 @@ static void case_init(Case *c, int B, int N, int d, int H, uint64_t seed) {
 }
 
 static void case_free(Case *c) {
-    free(c->pbuf), free(c->x), free(c->y), free(c->yref), free(c->mask), free(c->Lw);
-}
-
-/* y = exact layer (nn/mhsa) */
-static void reference(Case *c, float *y, AttnMask mask) {
-    MemPlan plan;
-    mem_plan_init(&plan);
-    MhsaActs acts;
-    mhsa_plan(&plan, &acts, NULL, "ref", c->B, c->N, c->d, c->H, attention_max_threads(), 0);
-    Err e;
-    CHECK(mem_plan_alloc(&plan, &e) == ST_OK, "alloc");
-    mhsa_forward(y, &acts, c->x, mask, &c->p, c->B, c->N, c->d, c->H);
-    mem_plan_free(&plan);
+    tu_case_free(&c->t);
+    free(c->Lw);
 }
 
 static void full_rank(Case *c, int whitened) {
-    const int dh = c->d / c->H, B = c->B, N = c->N, d = c->d, H = c->H;
+    const int dh = c->t.d / c->t.H, B = c->t.B, N = c->t.N, d = c->t.d, H = c->t.H;
     AttnFactors f;
     Err e;
     CHECK(attn_factors_init(&f, d, H, &e) == ST_OK, "%s", e.msg);
-    CHECK(attn_factors_compute(&f, &c->p, whitened ? c->Lw : NULL, ATTN_RIDGE_DEFAULT, NULL,
+    CHECK(attn_factors_compute(&f, &c->t.p, whitened ? c->Lw : NULL, ATTN_RIDGE_DEFAULT, NULL,
                                &e) == ST_OK,
           "%s", e.msg);
     int grid[3] = {dh, dh / 2, dh / 4};
@@ -90,29 +65,29 @@ static void full_rank(Case *c, int whitened) {
     AttnFlops fl;
     attn_flops_zero(&fl);
     for (int masked = 0; masked < 2; masked++) {
-        AttnMask am = masked ? attn_mask_i32(c->mask) : attn_mask_none();
-        reference(c, c->yref, am);
-        CHECK(attn_lowrank_forward_rank(c->y, &L, c->x, am, B, N, dh, &fl, &e) == ST_OK, "%s",
+        AttnMask am = masked ? attn_mask_i32(c->t.mask) : attn_mask_none();
+        tu_reference(&c->t, c->t.yref, am);
+        CHECK(attn_lowrank_forward_rank(c->t.y, &L, c->t.x, am, B, N, dh, &fl, &e) == ST_OK, "%s",
               e.msg);
-        double err = tu_rel_err(c->y, c->yref, (size_t)B * N, d, masked ? c->mask : NULL);
+        double err = tu_rel_err(c->t.y, c->t.yref, (size_t)B * N, d, masked ? c->t.mask : NULL);
         printf("%s factors, rank %d = dh, N=%d %s: rel err vs exact %.3g\n",
                whitened ? "whitened" : "plain", dh, N, masked ? "masked" : "no mask", err);
         CHECK(err < 1e-5, "rank dh vs exact: rel err %g", err);
     }
     /* error decreases with rank (masked) */
-    reference(c, c->yref, attn_mask_i32(c->mask));
+    tu_reference(&c->t, c->t.yref, attn_mask_i32(c->t.mask));
     double prev = 1e30;
     for (int g = 2; g >= 0; g--) {
-        CHECK(attn_lowrank_forward_rank(c->y, &L, c->x, attn_mask_i32(c->mask), B, N, grid[g],
+        CHECK(attn_lowrank_forward_rank(c->t.y, &L, c->t.x, attn_mask_i32(c->t.mask), B, N, grid[g],
                                         NULL, &e) == ST_OK,
               "%s", e.msg);
-        double err = tu_rel_err(c->y, c->yref, (size_t)B * N, d, c->mask);
+        double err = tu_rel_err(c->t.y, c->t.yref, (size_t)B * N, d, c->t.mask);
         printf("  rank %d: rel err %.3g\n", grid[g], err);
         CHECK(err <= prev * 1.0001, "error grew with rank: %g after %g", err, prev);
         prev = err;
     }
     /* a rank outside the grid is an error */
-    CHECK(attn_lowrank_forward_rank(c->y, &L, c->x, attn_mask_none(), B, N, 3, NULL, &e) ==
+    CHECK(attn_lowrank_forward_rank(c->t.y, &L, c->t.x, attn_mask_none(), B, N, 3, NULL, &e) ==
               ST_INVALID,
           "rank 3 accepted");
     attn_lowrank_free(&L);
@@ -124,20 +99,20 @@ static void full_rank(Case *c, int whitened) {
 
 /* closed form, written out independently of attn_lowrank_flops: one segment at rank r */
 static void flops_uniform(Case *c) {
-    const int64_t B = c->B, N = c->N, d = c->d, H = c->H, dh = d / H, S = SOFTMAX_OPS;
+    const int64_t B = c->t.B, N = c->t.N, d = c->t.d, H = c->t.H, dh = d / H, S = SOFTMAX_OPS;
     AttnFactors f;
     Err e;
-    CHECK(attn_factors_init(&f, c->d, c->H, &e) == ST_OK, "%s", e.msg);
-    CHECK(attn_factors_compute(&f, &c->p, NULL, 0, NULL, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_factors_init(&f, c->t.d, c->t.H, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_factors_compute(&f, &c->t.p, NULL, 0, NULL, &e) == ST_OK, "%s", e.msg);
     int grid[2] = {(int)dh / 2, (int)dh};
     AttnLowrank L;
-    CHECK(attn_lowrank_init(&L, &f, grid, 2, c->B, c->N, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_lowrank_init(&L, &f, grid, 2, c->t.B, c->t.N, &e) == ST_OK, "%s", e.msg);
     for (int g = 0; g < 2; g++) {
         const int64_t r = grid[g];
         AttnFlops fl;
         attn_flops_zero(&fl);
-        CHECK(attn_lowrank_forward_rank(c->y, &L, c->x, attn_mask_i32(c->mask), c->B, c->N,
-                                        (int)r, &fl, &e) == ST_OK,
+        CHECK(attn_lowrank_forward_rank(c->t.y, &L, c->t.x, attn_mask_i32(c->t.mask), c->t.B,
+                                        c->t.N, (int)r, &fl, &e) == ST_OK,
               "%s", e.msg);
         /* per sequence and head: 8 N d r (three projections and the output GEMM) + 4 N^2 r
            (scores and values); plus bias adds 3 N r per head and N d for bo, softmax S N^2
@@ -162,11 +137,11 @@ static void flops_uniform(Case *c) {
 }
 
 static void segments(Case *c) {
-    const int B = c->B, N = c->N, d = c->d, H = c->H, dh = d / H;
+    const int B = c->t.B, N = c->t.N, d = c->t.d, H = c->t.H, dh = d / H;
     AttnFactors f;
     Err e;
     CHECK(attn_factors_init(&f, d, H, &e) == ST_OK, "%s", e.msg);
-    CHECK(attn_factors_compute(&f, &c->p, c->Lw, ATTN_RIDGE_DEFAULT, NULL, &e) == ST_OK, "%s",
+    CHECK(attn_factors_compute(&f, &c->t.p, c->Lw, ATTN_RIDGE_DEFAULT, NULL, &e) == ST_OK, "%s",
           e.msg);
     int grid[4] = {dh / 4, dh / 2, 3 * dh / 4, dh};
     AttnLowrank L;
@@ -174,10 +149,10 @@ static void segments(Case *c) {
     const int T = 20, nseg = (N + T - 1) / T;
     int sr[64];
     for (int s = 0; s < nseg; s++) sr[s] = grid[(s * 3 + 1) % 3]; /* never r_max = dh */
-    AttnMask am = attn_mask_i32(c->mask);
+    AttnMask am = attn_mask_i32(c->t.mask);
     AttnFlops fl;
     attn_flops_zero(&fl);
-    CHECK(attn_lowrank_forward(c->y, &L, c->x, am, B, N, T, sr, &fl, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_lowrank_forward(c->t.y, &L, c->t.x, am, B, N, T, sr, &fl, &e) == ST_OK, "%s", e.msg);
     AttnFlops cf = attn_lowrank_flops(B, N, d, H, T, sr);
     CHECK(memcmp(&cf, &fl, sizeof cf) == 0, "segments: counted %lld, closed form %lld",
           (long long)attn_flops_total(&fl), (long long)attn_flops_total(&cf));
@@ -191,13 +166,13 @@ static void segments(Case *c) {
           (long long)sm);
     double worst = 0;
     for (int s = 0; s < nseg; s++) {
-        CHECK(attn_lowrank_forward_rank(c->yref, &L, c->x, am, B, N, sr[s], NULL, &e) == ST_OK,
+        CHECK(attn_lowrank_forward_rank(c->t.yref, &L, c->t.x, am, B, N, sr[s], NULL, &e) == ST_OK,
               "%s", e.msg);
         const int i0 = s * T, m = i0 + T < N ? T : N - i0;
         for (int b = 0; b < B; b++) {
             const size_t row = (size_t)b * N + i0;
-            double err = tu_rel_err(c->y + row * d, c->yref + row * d, (size_t)m, d,
-                                    c->mask + row);
+            double err = tu_rel_err(c->t.y + row * d, c->t.yref + row * d, (size_t)m, d,
+                                    c->t.mask + row);
             worst = err > worst ? err : worst;
         }
     }
@@ -206,23 +181,19 @@ static void segments(Case *c) {
     CHECK(worst < 1e-6, "per-segment vs separate: rel err %g", worst);
 
     /* masks: padded positions are irrelevant to real outputs */
-    memcpy(c->yref, c->y, sizeof(float) * B * N * d);
+    memcpy(c->t.yref, c->t.y, sizeof(float) * B * N * d);
     float *x2 = malloc(sizeof(float) * B * N * d);
-    memcpy(x2, c->x, sizeof(float) * B * N * d);
+    memcpy(x2, c->t.x, sizeof(float) * B * N * d);
     Rng r;
     rng_init(&r, 99, 3);
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (!c->mask[t])
-            for (int i = 0; i < d; i++) x2[t * d + i] = (float)(50.0 * rng_normal(&r));
-    CHECK(attn_lowrank_forward(c->y, &L, x2, am, B, N, T, sr, NULL, &e) == ST_OK, "%s", e.msg);
-    int same = 1;
-    for (size_t t = 0; t < (size_t)B * N; t++)
-        if (c->mask[t] && memcmp(c->y + t * d, c->yref + t * d, sizeof(float) * d) != 0) same = 0;
-    CHECK(same, "real rows changed when padded positions changed");
+    tu_perturb_padded(x2, c->t.mask, (size_t)B * N, d, 50.0, &r);
+    CHECK(attn_lowrank_forward(c->t.y, &L, x2, am, B, N, T, sr, NULL, &e) == ST_OK, "%s", e.msg);
+    CHECK(tu_real_rows_same(c->t.y, c->t.yref, c->t.mask, (size_t)B * N, d),
+          "real rows changed when padded positions changed");
     free(x2);
     int bad[64];
     for (int s = 0; s < nseg; s++) bad[s] = s == 1 ? 5 : dh;
-    CHECK(attn_lowrank_forward(c->y, &L, c->x, am, B, N, T, bad, NULL, &e) == ST_INVALID,
+    CHECK(attn_lowrank_forward(c->t.y, &L, c->t.x, am, B, N, T, bad, NULL, &e) == ST_INVALID,
           "off-grid segment rank accepted");
     attn_lowrank_free(&L);
     attn_factors_free(&f);

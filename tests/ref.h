@@ -1,6 +1,7 @@
 /* ref.h: double-precision reference helpers shared by the gradient and forward tests:
  * plain loops, no BLAS, no fast exp, so they are independent of the float32 code they check.
- *   ref_linear     y (M, O) = x (M, I) W^T + b,       W (O, I), b (O) or NULL (= 0)
+ *   ref_linear     y (M, O) = x (M, K) W^T + b,       W (O, K), b (O) or NULL (= 0)
+ *   ref_matmul     y (M, O) = x (M, K) A,             A (K, O)
  *   ref_layernorm  y[m, c] = (x[m, c] - mu_m) / sqrt(var_m + eps) * w[c] + b[c],
  *                  mu_m = mean_c x[m, c], var_m = mean_c (x[m, c] - mu_m)^2 (biased)
  *   ref_attention  masked multi-head softmax(q k^T / sqrt(dh)) v, optional P out, dropout on P
@@ -47,14 +48,25 @@ static inline void ref_fill_randn(Rng *r, float *x, size_t n, double lo, double 
         x[i] = (float)(offset + rng_normal(r) * (lo + (hi - lo) * rng_uniform(r)));
 }
 
-/* ref_linear: y (M, O) = x (M, I) W^T + b with W (O, I) row-major (the nn/linear.h layout),
-   b (O) or NULL for no bias; acc = b_o + sum_i x_mi W_oi in index order */
+/* ref_linear: y (M, O) = x (M, K) W^T + b with W (O, K) row-major (the nn/linear.h layout),
+   b (O) or NULL for no bias; acc = b_o + sum_k x_mk W_ok in index order */
 static inline void ref_linear(double *y, const double *x, const double *W, const double *b,
-                              int M, int I, int O) {
+                              int M, int K, int O) {
     for (int m = 0; m < M; m++)
         for (int o = 0; o < O; o++) {
             double acc = b ? b[o] : 0.0;
-            for (int i = 0; i < I; i++) acc += x[(size_t)m * I + i] * W[(size_t)o * I + i];
+            for (int k = 0; k < K; k++) acc += x[(size_t)m * K + k] * W[(size_t)o * K + k];
+            y[(size_t)m * O + o] = acc;
+        }
+}
+
+/* ref_matmul: y (M, O) = x (M, K) A with A (K, O) row-major; acc = sum_k x_mk A_ko in index
+   order (K, not I: <complex.h>, which lapacke.h includes, defines I) */
+static inline void ref_matmul(double *y, const double *x, const double *A, int M, int K, int O) {
+    for (int m = 0; m < M; m++)
+        for (int o = 0; o < O; o++) {
+            double acc = 0.0;
+            for (int k = 0; k < K; k++) acc += x[(size_t)m * K + k] * A[(size_t)k * O + o];
             y[(size_t)m * O + o] = acc;
         }
 }

@@ -18,6 +18,7 @@
 #include "core/mem.h"
 #include "nn/mhsa.h"
 #include "tests/check.h"
+#include "tests/ref.h"
 
 typedef struct {
     int d, H, dh, whiten;
@@ -88,12 +89,7 @@ static inline void model_build(Model *m, const MhsaParams *p, const float *xc, i
                 Fk[i * dh + k] = i < d ? p->wk[o * d + i] : p->bk[o];
                 Fv[i * dh + k] = i < d ? p->wv[o * d + i] : p->bv[o];
             }
-        for (int i = 0; i < D; i++)
-            for (int j = 0; j < D; j++) {
-                double a = 0;
-                for (int k = 0; k < dh; k++) a += Fq[i * dh + k] * Fk[j * dh + k];
-                mq[i * D + j] = a;
-            }
+        ref_linear(mq, Fq, Fk, NULL, D, dh, D); /* M_QK = F_q F_k^T */
         for (int i = 0; i < D; i++)
             for (int c = 0; c < d; c++) {
                 double a = 0;
@@ -166,12 +162,7 @@ static inline void ref_layer(double *y, const double *xt /* (N, d+1) */, const u
     for (int h = 0; h < m->H; h++) {
         const double *Mq = m->rqk + ((size_t)h * (dh + 1) + r) * D * D;
         const double *Mv = m->rvo + ((size_t)h * (dh + 1) + r) * D * d;
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < D; j++) {
-                double a = 0;
-                for (int k = 0; k < D; k++) a += xt[i * D + k] * Mq[k * D + j];
-                XM[i * D + j] = a;
-            }
+        ref_matmul(XM, xt, Mq, N, D, D); /* x~ Mqk (N, d+1) */
         for (int i = 0; i < N; i++) {
             double mx = -INFINITY, sum = 0;
             for (int j = 0; j < N; j++) {
@@ -186,12 +177,7 @@ static inline void ref_layer(double *y, const double *xt /* (N, d+1) */, const u
             }
             for (int j = 0; j < N; j++) P[i * N + j] = sum > 0 ? P[i * N + j] / sum : 0;
         }
-        for (int j = 0; j < N; j++)
-            for (int c = 0; c < d; c++) {
-                double a = 0;
-                for (int k = 0; k < D; k++) a += xt[j * D + k] * Mv[k * d + c];
-                Uv[j * d + c] = a;
-            }
+        ref_matmul(Uv, xt, Mv, N, D, d); /* x~ Mvo (N, d) */
         for (int i = 0; i < N; i++)
             for (int j = 0; j < N; j++) {
                 double pij = P[i * N + j];

@@ -200,18 +200,16 @@ static void segments(Case *c) {
 }
 
 int main(void) {
-    Case c;
-    case_init(&c, 3, 77, 64, 4, 21);
-    full_rank(&c, 0);
-    full_rank(&c, 1);
-    flops_uniform(&c);
-    segments(&c);
-    case_free(&c);
-    case_init(&c, 2, 203, 96, 3, 22);
-    full_rank(&c, 0);
-    full_rank(&c, 1);
-    flops_uniform(&c);
-    segments(&c);
-    case_free(&c);
+    static const int cases[2][5] = {{3, 77, 64, 4, 21}, {2, 203, 96, 3, 22}}; /* B N d H seed */
+    for (int i = 0; i < 2; i++) {
+        const int *k = cases[i];
+        Case c;
+        case_init(&c, k[0], k[1], k[2], k[3], (uint64_t)k[4]);
+        full_rank(&c, 0);
+        full_rank(&c, 1);
+        flops_uniform(&c);
+        segments(&c);
+        case_free(&c);
+    }
     return check_exit(NAME);
 }

@@ -36,6 +36,24 @@ static void fill_data(void) {
                               "line %d: héllo wörld → ✓ 日本語 tab\there\n", line);
 }
 
+/* the arrays of the round trip: where, as which type, from which data, with which shape */
+static const struct {
+    const char *path, *name;
+    DType t;
+    const void *data;
+    size_t bytes;
+    int nd;
+    int64_t dims[3];
+} arrays[] = {
+    {"/layers/3/attn/w_q", "f32", DT_F32, f32a, sizeof f32a, 3, {2, 3, 4}},
+    {"/layers/3/attn/w_k", "f64", DT_F64, f64a, sizeof f64a, 2, {3, 5}},
+    {"/layers/0/mlp/idx", "i32", DT_I32, i32a, sizeof i32a, 3, {4, 2, 2}},
+    {"/i64", "i64", DT_I64, i64a, sizeof i64a, 1, {7}},
+    {"/a/b/c/d/e/u64", "u64", DT_U64, u64a, sizeof u64a, 2, {2, 2}},
+    {"/layers/3/u8", "u8", DT_U8, u8a, sizeof u8a, 3, {3, 3, 3}},
+};
+enum { N_ARRAYS = sizeof arrays / sizeof arrays[0] };
+
 /* ------------------------------------------------------------ round trip */
 
 static void write_roundtrip(const char *p) {
@@ -43,16 +61,11 @@ static void write_roundtrip(const char *p) {
     Store *st = NULL;
     CHECK(store_create(&st, p, "drrl-test", 2, &e) == ST_OK, "create: %s", e.msg);
     if (!st) return;
-    const int64_t d_f32[] = {2, 3, 4}, d_f64[] = {3, 5}, d_i32[] = {4, 2, 2}, d_i64[] = {7},
-                  d_u64[] = {2, 2}, d_u8[] = {3, 3, 3}, d_empty[] = {0, 4};
-    CHECK(store_write(st, "/layers/3/attn/w_q", DT_F32, f32a, 3, d_f32, &e) == ST_OK, "%s",
-          e.msg);
-    CHECK(store_write(st, "/layers/3/attn/w_k", DT_F64, f64a, 2, d_f64, &e) == ST_OK, "%s",
-          e.msg);
-    CHECK(store_write(st, "/layers/0/mlp/idx", DT_I32, i32a, 3, d_i32, &e) == ST_OK, "%s", e.msg);
-    CHECK(store_write(st, "/i64", DT_I64, i64a, 1, d_i64, &e) == ST_OK, "%s", e.msg);
-    CHECK(store_write(st, "/a/b/c/d/e/u64", DT_U64, u64a, 2, d_u64, &e) == ST_OK, "%s", e.msg);
-    CHECK(store_write(st, "/layers/3/u8", DT_U8, u8a, 3, d_u8, &e) == ST_OK, "%s", e.msg);
+    const int64_t d_f32[] = {2, 3, 4}, d_empty[] = {0, 4};
+    for (int i = 0; i < N_ARRAYS; i++)
+        CHECK(store_write(st, arrays[i].path, arrays[i].t, arrays[i].data, arrays[i].nd,
+                          arrays[i].dims, &e) == ST_OK,
+              "%s", e.msg);
     CHECK(store_write(st, "/empty", DT_F32, NULL, 2, d_empty, &e) == ST_OK, "%s", e.msg);
     double sc = 2.718281828459045;
     int64_t step = 123456789012LL;
@@ -101,26 +114,15 @@ static void write_roundtrip(const char *p) {
 /* read_arrays: every array and scalar written by write_roundtrip reads back bit for bit */
 static void read_arrays(Store *st) {
     Err e = {0};
-    float f32b[2][3][4];
-    double f64b[3][5];
-    int32_t i32b[4][2][2];
-    int64_t i64b[7];
-    uint64_t u64b[2][2];
-    uint8_t u8b[3][3][3];
-    const int64_t d_f32[] = {2, 3, 4}, d_f64[] = {3, 5}, d_i32[] = {4, 2, 2}, d_i64[] = {7},
-                  d_u64[] = {2, 2}, d_u8[] = {3, 3, 3}, d_empty[] = {0, 4};
-    CHECK(store_read(st, "/layers/3/attn/w_q", DT_F32, f32b, 3, d_f32, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(f32a, f32b, sizeof f32a) == 0, "f32 differs");
-    CHECK(store_read(st, "/layers/3/attn/w_k", DT_F64, f64b, 2, d_f64, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(f64a, f64b, sizeof f64a) == 0, "f64 differs");
-    CHECK(store_read(st, "/layers/0/mlp/idx", DT_I32, i32b, 3, d_i32, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(i32a, i32b, sizeof i32a) == 0, "i32 differs");
-    CHECK(store_read(st, "/i64", DT_I64, i64b, 1, d_i64, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(i64a, i64b, sizeof i64a) == 0, "i64 differs");
-    CHECK(store_read(st, "/a/b/c/d/e/u64", DT_U64, u64b, 2, d_u64, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(u64a, u64b, sizeof u64a) == 0, "u64 differs");
-    CHECK(store_read(st, "/layers/3/u8", DT_U8, u8b, 3, d_u8, &e) == ST_OK, "%s", e.msg);
-    CHECK(memcmp(u8a, u8b, sizeof u8a) == 0, "u8 differs");
+    double back[16]; /* room for the largest array (f64a, 120 bytes), aligned for any type */
+    for (int i = 0; i < N_ARRAYS; i++) {
+        memset(back, 0xa5, sizeof back);
+        CHECK(store_read(st, arrays[i].path, arrays[i].t, back, arrays[i].nd, arrays[i].dims,
+                         &e) == ST_OK,
+              "%s", e.msg);
+        CHECK(memcmp(arrays[i].data, back, arrays[i].bytes) == 0, "%s differs", arrays[i].name);
+    }
+    const int64_t d_empty[] = {0, 4};
     CHECK(store_read(st, "/empty", DT_F32, NULL, 2, d_empty, &e) == ST_OK, "%s", e.msg);
     double sc = 0;
     int64_t step = 0;
@@ -349,29 +351,33 @@ out:
 
 /* read_errors: reading datasets with the wrong shape, type or kind, or that are missing */
 static void read_errors(Store *st, const char *p) {
+    static const struct {
+        const char *path;
+        DType t;
+        int nd;
+        int64_t dims[3];
+        Status st;
+        const char *msg; /* after "FILE: " */
+    } bad[] = {
+        {"/layers/3/attn/w_q", DT_F32, 3, {2, 4, 3}, ST_SHAPE,
+         "/layers/3/attn/w_q: expected shape [2, 4, 3] float32, found [2, 3, 4] float32"},
+        {"/layers/3/attn/w_q", DT_F32, 1, {24}, ST_SHAPE,
+         "/layers/3/attn/w_q: expected shape [24] float32, found [2, 3, 4] float32"},
+        {"/layers/3/attn/w_q", DT_I32, 3, {2, 3, 4}, ST_SHAPE,
+         "/layers/3/attn/w_q: expected int32, found float32"},
+        {"/i64", DT_F64, 1, {7}, ST_SHAPE, "/i64: expected float64, found int64"},
+        {"/i64", DT_U64, 1, {7}, ST_SHAPE, "/i64: expected uint64, found int64"},
+        {"/meta/step", DT_I64, 1, {3}, ST_SHAPE,
+         "/meta/step: expected shape [3] int64, found [] int64"},
+        {"/layers/9/w_q", DT_F32, 3, {2, 3, 4}, ST_MISSING, "/layers/9/w_q: missing dataset"},
+        {"/layers/3/attn", DT_F32, 3, {2, 3, 4}, ST_MISSING,
+         "/layers/3/attn: expected a dataset, found a group"},
+    };
     Err e = {0};
     float buf[64];
-    const int64_t d_wrong[] = {2, 4, 3}, d_rank[] = {24}, d_ok[] = {2, 3, 4}, d_i64[] = {7},
-                  d_3[] = {3};
-    EXPECT_MSG(store_read(st, "/layers/3/attn/w_q", DT_F32, buf, 3, d_wrong, &e), ST_SHAPE,
-               W("%s: /layers/3/attn/w_q: expected shape [2, 4, 3] float32, found [2, 3, 4] "
-                 "float32",
-                 p));
-    EXPECT_MSG(store_read(st, "/layers/3/attn/w_q", DT_F32, buf, 1, d_rank, &e), ST_SHAPE,
-               W("%s: /layers/3/attn/w_q: expected shape [24] float32, found [2, 3, 4] float32",
-                 p));
-    EXPECT_MSG(store_read(st, "/layers/3/attn/w_q", DT_I32, buf, 3, d_ok, &e), ST_SHAPE,
-               W("%s: /layers/3/attn/w_q: expected int32, found float32", p));
-    EXPECT_MSG(store_read(st, "/i64", DT_F64, buf, 1, d_i64, &e), ST_SHAPE,
-               W("%s: /i64: expected float64, found int64", p));
-    EXPECT_MSG(store_read(st, "/i64", DT_U64, buf, 1, d_i64, &e), ST_SHAPE,
-               W("%s: /i64: expected uint64, found int64", p));
-    EXPECT_MSG(store_read(st, "/meta/step", DT_I64, buf, 1, d_3, &e), ST_SHAPE,
-               W("%s: /meta/step: expected shape [3] int64, found [] int64", p));
-    EXPECT_MSG(store_read(st, "/layers/9/w_q", DT_F32, buf, 3, d_ok, &e), ST_MISSING,
-               W("%s: /layers/9/w_q: missing dataset", p));
-    EXPECT_MSG(store_read(st, "/layers/3/attn", DT_F32, buf, 3, d_ok, &e), ST_MISSING,
-               W("%s: /layers/3/attn: expected a dataset, found a group", p));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT_MSG(store_read(st, bad[i].path, bad[i].t, buf, bad[i].nd, bad[i].dims, &e),
+                   bad[i].st, W("%s: %s", p, bad[i].msg));
     int nd;
     int64_t dims[STORE_MAX_DIMS];
     DType t;

@@ -47,25 +47,14 @@
 #define MAX_IT 100     /* the test's bound on iterations to the optimal greedy policy */
 #define SCHEDULE_IT 60 /* the lr schedule's length: 1e-3 at iteration 0 to 1e-4 at 59 */
 
+/* toy_env: the agent's view (agent/env_api.h) of toy environment t: its sizes and functions */
 static Env toy_env(ToyEnv *t) {
-    Env env;
-    memset(&env, 0, sizeof env);
-    env.self = t;
-    EnvDims *d = &env.dims;
-    d->n_envs = t->n_envs;
-    d->n_tokens = t->n_tokens;
-    d->token_dim = t->token_dim;
-    d->n_heads = t->n_heads;
-    d->head_token0 = t->head_token0;
-    d->value_token = t->value_token;
-    d->n_actions = t->n_actions;
-    d->max_steps = t->max_steps;
-    d->n_info = t->n_info;
-    for (int j = 0; j < t->n_info; j++) d->info_names[j] = t->info_names[j];
-    env.reset = toy_reset;
-    env.step = toy_step;
-    env.save = toy_save;
-    env.load = toy_load;
+    Env env = {.self = t, .reset = toy_reset, .step = toy_step, .save = toy_save, .load = toy_load,
+               .dims = {.n_envs = t->n_envs, .n_tokens = t->n_tokens, .token_dim = t->token_dim,
+                        .n_heads = t->n_heads, .head_token0 = t->head_token0,
+                        .value_token = t->value_token, .n_actions = t->n_actions,
+                        .max_steps = t->max_steps, .n_info = t->n_info}};
+    for (int j = 0; j < t->n_info; j++) env.dims.info_names[j] = t->info_names[j];
     return env;
 }
 

@@ -32,8 +32,9 @@ static int fail(const Err *e, int code) {
 }
 
 /* load_torch: the PyTorch latencies of --torch: a file, or "auto": run the script into
-   DIR/torch.csv with --out (its path then in kept), else into a temporary file. A missing
-   PyTorch is a note, not an error (*have stays 0). */
+   DIR/torch.csv.tmp with --out (its path then in kept; table renames it to DIR/torch.csv once
+   the run succeeded), else into a temporary file. A missing PyTorch is a note, not an error
+   (*have stays 0). No file of the script outlives a failure. */
 static Status load_torch(const BenchArgs *a, const CliArgs *c, TorchTimes *torch, int *have,
                          char *kept, Err *e) {
     *have = 0;
@@ -45,7 +46,9 @@ static Status load_torch(const BenchArgs *a, const CliArgs *c, TorchTimes *torch
     }
     char path[PATH_CAP] = "/tmp/drrl-bench-torch-XXXXXX";
     if (a->out) {
-        snprintf(path, sizeof path, "%s/torch.csv", a->out);
+        Status s = store_mkdirs(a->out, e);
+        if (s) return s;
+        snprintf(path, sizeof path, "%s/torch.csv.tmp", a->out);
     } else {
         int fd = mkstemp(path);
         if (fd < 0) return err_set(e, ST_IO, "--torch auto: cannot create a temporary file");
@@ -62,34 +65,62 @@ static Status load_torch(const BenchArgs *a, const CliArgs *c, TorchTimes *torch
         *have = !s;
         if (!s && a->out) snprintf(kept, PATH_CAP, "%s", path);
     }
-    if (!a->out) unlink(path);
+    if (!*kept) unlink(path);
     return s;
 }
 
-/* table: the rows over a's lengths, DIR/bench.csv with --out, and the summary. */
+/* csv_open: DIR (created) and DIR/bench.csv.tmp opened for writing; the final name in path,
+   the temporary one in tmp. */
+static Status csv_open(const char *dir, char *path, char *tmp, FILE **csv, Err *e) {
+    snprintf(path, PATH_CAP, "%s/bench.csv", dir);
+    snprintf(tmp, PATH_CAP, "%s/bench.csv.tmp", dir);
+    Status s = store_mkdirs(dir, e);
+    if (s) return s;
+    if (!(*csv = fopen(tmp, "w")))
+        return err_set(e, ST_IO, "--out: cannot open '%s' for writing", tmp);
+    return ST_OK;
+}
+
+/* csv_commit: the finished temporaries under their final names: tmp -> path (bench.csv), and
+   torch_tmp (DIR/torch.csv.tmp, when --torch auto wrote it) -> torch_path (DIR/torch.csv). */
+static Status csv_commit(const char *tmp, const char *path, const char *torch_tmp,
+                         char *torch_path, Err *e) {
+    if (rename(tmp, path))
+        return err_set(e, ST_IO, "--out: cannot rename '%s' to '%s'", tmp, path);
+    if (!*torch_tmp) return ST_OK;
+    size_t len = strlen(torch_tmp) - strlen(".tmp");
+    snprintf(torch_path, PATH_CAP, "%.*s", (int)len, torch_tmp);
+    if (rename(torch_tmp, torch_path))
+        return err_set(e, ST_IO, "--out: cannot rename '%s' to '%s'", torch_tmp, torch_path);
+    return ST_OK;
+}
+
+/* table: the rows over a's lengths, DIR/bench.csv with --out, and the summary. The CSV files
+   are written as DIR/<name>.tmp, opened once every input is loaded, and renamed only after
+   the whole run succeeded: a failing run leaves an earlier DIR/bench.csv untouched and no
+   .tmp behind. */
 static int table(const BenchArgs *a, const CliArgs *c) {
     Err e;
-    char csv_path[PATH_CAP] = "", torch_kept[PATH_CAP] = "";
+    char csv_path[PATH_CAP] = "", csv_tmp[PATH_CAP] = "";
+    char torch_tmp[PATH_CAP] = "", torch_path[PATH_CAP] = "";
     FILE *csv = NULL;
-    if (a->out) {
-        snprintf(csv_path, sizeof csv_path, "%s/bench.csv", a->out);
-        if (store_mkdirs(a->out, &e)) return fail(&e, 1);
-        if (!(csv = fopen(csv_path, "w"))) {
-            err_set(&e, ST_IO, "--out: cannot open '%s' for writing", csv_path);
-            return fail(&e, 1);
-        }
-    }
     TorchTimes *torch = calloc(1, sizeof *torch);
     int have = 0, n_rows = 0;
     const double t0 = time_now();
     Status s = torch ? ST_OK : err_set(&e, ST_NOMEM, "out of memory");
-    if (!s) s = load_torch(a, c, torch, &have, torch_kept, &e);
+    if (!s) s = load_torch(a, c, torch, &have, torch_tmp, &e);
+    if (!s && a->out) s = csv_open(a->out, csv_path, csv_tmp, &csv, &e);
     if (!s) s = bench_table(a, have ? torch : NULL, cli_info(c), csv, stdout, &n_rows, &e);
-    if (csv && fclose(csv) && !s) s = err_set(&e, ST_IO, "%s: cannot write", csv_path);
+    if (csv && fclose(csv) && !s) s = err_set(&e, ST_IO, "%s: cannot write", csv_tmp);
+    if (!s && a->out) s = csv_commit(csv_tmp, csv_path, torch_tmp, torch_path, &e);
     free(torch);
-    if (s) return fail(&e, 1);
+    if (s) {
+        if (*csv_tmp) unlink(csv_tmp);
+        if (*torch_tmp) unlink(torch_tmp);
+        return fail(&e, 1);
+    }
     printf("drrl-bench: %d rows (%d lengths) in %.1f s", n_rows, a->nn, time_now() - t0);
-    if (a->out) printf("; wrote %s%s%s\n", csv_path, *torch_kept ? " and " : "", torch_kept);
+    if (a->out) printf("; wrote %s%s%s\n", csv_path, *torch_path ? " and " : "", torch_path);
     else printf("; no file written (--out DIR writes DIR/bench.csv)\n");
     return 0;
 }

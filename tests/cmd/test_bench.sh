@@ -4,7 +4,7 @@
 # are errors in the common format (exit 2); --out DIR writes DIR/bench.csv with one row per
 # (length, configuration); --quiet keeps progress lines and the summary only; the same --seed
 # gives the same fidelity and bound columns and another seed different ones; --calibrate
-# writes the latency table.
+# writes the latency table; a failing --out run keeps an earlier bench.csv and leaves no .tmp.
 set -euo pipefail
 bench=$(realpath "$1")
 linear=$(realpath "$2")
@@ -47,6 +47,16 @@ grep -q "^drrl-bench: 18 rows (2 lengths) in .* s; wrote $tmp/o/deep/bench.csv$"
   || fail "summary: $(tail -1 "$tmp/b1.txt")"
 grep -q "^whitened  *64 *4 " "$tmp/b1.txt" || fail "the table was not printed"
 grep -q "configurations  18/18 (100%) .*ETA" "$tmp/b1.txt" || fail "no progress line"
+
+# a failing run (its --torch CSV is missing) keeps the earlier bench.csv byte for byte, leaves
+# no .tmp behind, and creates no --out folder that did not exist
+cp "$tmp/o/deep/bench.csv" "$tmp/good.csv"
+expect_error "drrl-bench: error: $tmp/none.csv: cannot open the PyTorch CSV" \
+  "$bench" "${tiny[@]}" --out "$tmp/o/deep" --torch "$tmp/none.csv"
+cmp -s "$tmp/good.csv" "$tmp/o/deep/bench.csv" || fail "a failing run changed DIR/bench.csv"
+[ -z "$(ls "$tmp/o/deep" | grep -v '^bench\.csv$')" ] || fail "a failing run left: $(ls "$tmp/o/deep")"
+expect_error "cannot open the PyTorch CSV" "$bench" "${tiny[@]}" --out "$tmp/o/new" --torch "$tmp/none.csv"
+[ ! -e "$tmp/o/new" ] || fail "a failing run created its --out folder"
 
 # --quiet: progress lines and the summary only; the same seed, the same numbers
 "$bench" "${tiny[@]}" --out="$tmp/o2" --seed=3 --quiet > "$tmp/b2.txt"

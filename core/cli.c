@@ -1,6 +1,7 @@
 /* cli.c: the command-line convention of every drrl program (see cli.h). */
 #include "core/cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,9 @@ const char *cli_git_rev(void) { return DRRL_GIT_REV; }
 const char *cli_version_number(void) { return DRRL_VERSION; }
 
 void cli_version(FILE *f, const char *prog) {
-    int par = openblas_get_parallel();
-    const char *how = par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "sequential";
-    const char *cfg = openblas_get_config();
-    fprintf(f, "%s %s (git %s)\nBLAS: %s; %s, %d threads\n", prog, DRRL_VERSION, DRRL_GIT_REV,
-            cfg ? cfg : "OpenBLAS", how, openblas_get_num_threads());
+    char blas[512];
+    cli_blas(blas, sizeof blas);
+    fprintf(f, "%s %s (git %s)\nBLAS: %s\n", prog, DRRL_VERSION, DRRL_GIT_REV, blas);
 }
 
 static void print_flag(FILE *f, const char *name, const char *arg, const char *help) {
@@ -71,8 +70,8 @@ static void print_help(const CliSpec *s, FILE *f) {
         print_flag(f, COMMON[i].name, COMMON[i].arg, h);
     }
     if (s->common & CLI_OVERRIDES)
-        fprintf(f, "  %-22s set a config key, e.g. run.dir=runs/x; `%s --print-config`\n"
-                "  %-22s lists every key with its value and meaning\n", "KEY=VALUE", s->prog, "");
+        fprintf(f, "  %-22s set a config key; `%s --print-config` lists every key with\n"
+                "  %-22s its value and meaning\n", "KEY=VALUE", s->prog, "");
 }
 
 /* flag_index: the program flag called name (-1: none) */
@@ -94,29 +93,21 @@ static int common_index(const CliSpec *s, const char *name, size_t len) {
 static Status unknown_flag(const CliSpec *s, const char *flag, size_t len, Err *e) {
     char word[SUGGEST_MAX_LEN];
     snprintf(word, sizeof word, "%.*s", (int)(len < sizeof word - 1 ? len : sizeof word - 1), flag);
-    const char *best = NULL;
-    int best_d = SUGGEST_MAX_LEN + 1;
-    for (int i = 0; i < s->n_opts + N_COMMON; i++) {
-        if (i >= s->n_opts && !common_taken(s, i - s->n_opts)) continue;
-        const char *n = i < s->n_opts ? s->opts[i].name : COMMON[i - s->n_opts].name;
-        int d = suggest_distance(word, n);
-        if (d < best_d) best = n, best_d = d;
-    }
-    if (best && suggest_near(word, best_d))
+    const char *names[CLI_MAX_OPTS + N_COMMON];
+    int n = 0;
+    for (int i = 0; i < s->n_opts; i++) names[n++] = s->opts[i].name;
+    for (int i = 0; i < N_COMMON; i++)
+        if (common_taken(s, i)) names[n++] = COMMON[i].name;
+    int best = suggest_nearest(word, names, n);
+    if (best >= 0)
         return err_set(e, ST_INVALID, "%s: expected a flag of %s, found an unknown flag; did you "
-                       "mean %s? (%s --help lists them)", word, s->prog, best, s->prog);
+                       "mean %s? (%s --help lists them)", word, s->prog, names[best], s->prog);
     return err_set(e, ST_INVALID, "%s: expected a flag of %s, found an unknown flag (%s --help "
                    "lists them)", word, s->prog, s->prog);
 }
 
-/* leaf: the last component of a dotted path */
-static const char *leaf(const char *path) {
-    const char *d = strrchr(path, '.');
-    return d ? d + 1 : path;
-}
-
-/* check_key: KEY of a KEY=VALUE must be a field of one of the schemas; else the nearest
-   field by whole path or by last component ("layers" -> model.n_layers) */
+/* check_key: KEY of a KEY=VALUE must be a key of one of the schemas (within its prefixes);
+   else the nearest key over all of them (config_nearest_key) */
 static Status check_key(const CliSpec *s, const char *assign, Err *e) {
     if (!s->n_schemas) return ST_OK;
     size_t kl = strcspn(assign, "=");
@@ -124,15 +115,15 @@ static Status check_key(const CliSpec *s, const char *assign, Err *e) {
     snprintf(key, sizeof key, "%.*s", (int)(kl < sizeof key - 1 ? kl : sizeof key - 1), assign);
     const char *best = NULL;
     int best_d = SUGGEST_MAX_LEN + 1;
-    for (int k = 0; k < s->n_schemas; k++)
-        for (int i = 0; i < s->schemas[k]->n_fields; i++) {
-            const char *p = s->schemas[k]->fields[i].path;
-            if (!strcmp(p, key)) return ST_OK;
-            int d = suggest_distance(key, p), dl = suggest_distance(leaf(key), leaf(p));
-            if (dl < d) d = dl;
-            if (d < best_d) best = p, best_d = d;
-        }
-    if (best && suggest_near(leaf(key), best_d))
+    for (int k = 0; k < s->n_schemas; k++) {
+        int d;
+        const char *pre = s->schema_prefixes ? s->schema_prefixes[k] : NULL;
+        const char *p = config_nearest_key(s->schemas[k], key, pre, &d);
+        if (p && d < best_d) best = p, best_d = d;
+    }
+    if (best && best_d == 0 && !strcmp(best, key)) return ST_OK;
+    const char *lk = strrchr(key, '.');
+    if (best && suggest_near(lk ? lk + 1 : key, best_d))
         return err_set(e, ST_CONFIG, "command line '%s': %s: expected a config key, found an "
                        "unknown key; did you mean %s? (%s --print-config lists every key)",
                        assign, key, best, s->prog);
@@ -143,6 +134,8 @@ static Status check_key(const CliSpec *s, const char *assign, Err *e) {
 /* take_value: the value of a flag: after '=' or the next argument */
 static Status take_value(const char *flag, size_t len, const char *eq, int argc, char **argv,
                          int *i, const char **v, Err *e) {
+    if (eq && !eq[1])
+        return err_set(e, ST_INVALID, "%.*s: expected a value, found ''", (int)len, flag);
     if (eq) {
         *v = eq + 1;
         return ST_OK;
@@ -154,12 +147,15 @@ static Status take_value(const char *flag, size_t len, const char *eq, int argc,
     if (!strncmp(n, "--", 2))
         return err_set(e, ST_INVALID, "%.*s: expected a value, found the flag '%s'", (int)len,
                        flag, n);
+    if (!*n) return err_set(e, ST_INVALID, "%.*s: expected a value, found ''", (int)len, flag);
     *v = n;
     (*i)++;
     return ST_OK;
 }
 
 static Status set_once(const char **slot, const char *v, const char *flag, size_t len, Err *e) {
+    if (*slot && !**slot) /* a switch */
+        return err_set(e, ST_INVALID, "%.*s: expected once, found it again", (int)len, flag);
     if (*slot)
         return err_set(e, ST_INVALID, "%.*s: expected once, found it again ('%s' after '%s')",
                        (int)len, flag, v, *slot);
@@ -191,10 +187,14 @@ static Status common_apply(const CliSpec *s, int ci, const char *v, CliArgs *a,
             return err_set(e, ST_INVALID, "--quiet: expected --quiet or --verbose, found both");
         a->verbosity = name[2] == 'q' ? CLI_QUIET : CLI_VERBOSE;
     } else if (!strcmp(name, "--seed")) {
+        /* digits only (strtoull would skip blanks, accept a sign and clamp), below 2^31 so
+           that it fits every config's int seed */
         char *end;
-        unsigned long long x = strtoull(v, &end, 10);
-        if (!*v || *end || v[0] == '-')
-            return err_set(e, ST_INVALID, "--seed: expected a non-negative integer, found '%s'", v);
+        errno = 0;
+        unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+        if (!(v[0] >= '0' && v[0] <= '9') || *end || errno || x > 2147483647ULL)
+            return err_set(e, ST_INVALID, "--seed: expected an integer in [0, 2147483647], "
+                           "found '%s'", v);
         a->seed = (uint64_t)x;
         a->has_seed = 1;
     }
@@ -269,8 +269,9 @@ Status cli_int(const CliSpec *s, const CliArgs *a, const char *name, long lo, lo
     const char *t = cli_get(s, a, name);
     if (!t) return ST_OK;
     char *end;
+    errno = 0;
     long x = strtol(t, &end, 10);
-    if (!*t || *end || x < lo || x > hi)
+    if (!*t || *end || errno || x < lo || x > hi || !(t[0] == '-' || (t[0] >= '0' && t[0] <= '9')))
         return err_set(e, ST_INVALID, "%s: expected an integer in [%ld, %ld], found '%s'", name,
                        lo, hi, t);
     *v = x;
@@ -368,3 +369,11 @@ Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Er
 }
 
 FILE *cli_info(const CliArgs *a) { return a->verbosity == CLI_QUIET ? quiet_sink() : stdout; }
+
+void cli_blas(char *buf, size_t cap) {
+    int par = openblas_get_parallel();
+    const char *how = par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "sequential";
+    const char *cfg = openblas_get_config();
+    snprintf(buf, cap, "%s; %s, %d threads", cfg ? cfg : "OpenBLAS", how,
+             openblas_get_num_threads());
+}

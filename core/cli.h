@@ -56,6 +56,8 @@ typedef struct {
                                  defaults) */
     const char *verbose_help; /* what --verbose adds (NULL: the resolved config at start) */
     const ConfigSchema *const *schemas; /* KEY=VALUE must name a key of one of them */
+    const char *const *schema_prefixes; /* per schema: '|'-separated key prefixes a KEY may
+                                           have ("data.|eval."); NULL (or a NULL entry): all */
     int n_schemas;
 } CliSpec;
 

@@ -265,16 +265,9 @@ static Status value_from_text(const Ctx *c, const ConfigField *f, const char *te
 /* nearest_key: the schema key nearest to path (whole path, or last components compared:
    "model.layers" -> model.n_layers, "lr" -> train.lr), "" when none is near (core/suggest.h) */
 static const char *nearest_key(const ConfigSchema *s, const char *path) {
-    const char *best = "", *pl = strrchr(path, '.');
-    int best_d = SUGGEST_MAX_LEN + 1;
-    pl = pl ? pl + 1 : path;
-    for (int i = 0; i < s->n_fields; i++) {
-        const char *f = s->fields[i].path, *fl = strrchr(f, '.');
-        int d = suggest_distance(path, f), dl = suggest_distance(pl, fl ? fl + 1 : f);
-        if (dl < d) d = dl;
-        if (d < best_d) best = f, best_d = d;
-    }
-    return suggest_near(pl, best_d) ? best : "";
+    int d;
+    const char *best = config_nearest_key(s, path, NULL, &d), *pl = strrchr(path, '.');
+    return best && suggest_near(pl ? pl + 1 : path, d) ? best : "";
 }
 
 static Status unknown_key(const Ctx *c, const ConfigSchema *s, const Node *at,
@@ -487,3 +480,4 @@ Status config_load(const ConfigSchema *s, void *cfg, const char *path,
 Status config_override(const ConfigSchema *s, void *cfg, const char *assignment, Err *e) {
     return override_apply(s, cfg, assignment, NULL, e);
 }
+

@@ -99,4 +99,14 @@ Status config_to_yaml(const ConfigSchema *s, const void *cfg, char **out, Err *e
 /* config_print: config_to_yaml written to f. */
 Status config_print(const ConfigSchema *s, const void *cfg, FILE *f, Err *e);
 
+/* config_nearest_key: the key of s nearest to path by edit distance, comparing whole paths
+   and last components ("model.layers" ~ model.n_layers, "lr" ~ train.lr; core/suggest.h),
+   among the keys starting with one of the '|'-separated prefixes (NULL: all); its distance
+   in *dist (0 with path itself returned when path is a key). NULL when no key qualifies. */
+const char *config_nearest_key(const ConfigSchema *s, const char *path, const char *prefixes,
+                               int *dist);
+
+/* config_has_prefix: 1 when path starts with one of the '|'-separated prefixes. */
+int config_has_prefix(const char *path, const char *prefixes);
+
 #endif

@@ -115,7 +115,19 @@ static void test_errors(void) {
     CHECK(PARSE("--predictions=yes") == ST_INVALID &&
           strstr(e.msg, "--predictions: expected no value (a switch), found 'yes'"), "%s", e.msg);
     CHECK(PARSE("--seed", "x1") == ST_INVALID &&
-          strstr(e.msg, "--seed: expected a non-negative integer, found 'x1'"), "%s", e.msg);
+          strstr(e.msg, "--seed: expected an integer in [0, 2147483647], found 'x1'"), "%s", e.msg);
+    const char *bad_seeds[] = {" -1", "-1", "+3", " 3", "2147483648", "99999999999999999999"};
+    for (int i = 0; i < 6; i++)
+        CHECK(PARSE("--seed", bad_seeds[i]) == ST_INVALID && strstr(e.msg, "--seed: expected an "
+              "integer in [0, 2147483647]"), "'%s': %s", bad_seeds[i], e.msg);
+    CHECK(PARSE("--seed", "2147483647") == ST_OK && a.seed == 2147483647u, "largest seed");
+    CHECK(PARSE("--out=") == ST_INVALID && strstr(e.msg, "--out: expected a value, found ''"),
+          "%s", e.msg);
+    CHECK(PARSE("--reps", "") == ST_INVALID && strstr(e.msg, "--reps: expected a value, found ''"),
+          "%s", e.msg);
+    CHECK(PARSE("--predictions", "--predictions") == ST_INVALID &&
+          strstr(e.msg, "--predictions: expected once, found it again") && !strstr(e.msg, "''"),
+          "%s", e.msg);
     CHECK(PARSE("stray") == ST_INVALID && strstr(e.msg, "'stray': expected a flag (--name) or "
           "KEY=VALUE, found a bare word"), "%s", e.msg);
     CHECK(PARSE("model.layers=2") == ST_CONFIG &&
@@ -155,6 +167,28 @@ static void test_lists(void) {
     CHECK(PARSE("--scale", "inf") == ST_OK &&
           cli_double(&SPEC, &a, "--scale", 0, HUGE_VAL, &x, &e) == ST_INVALID &&
           strstr(e.msg, "--scale: expected a finite number >= 0, found 'inf'"), "%s", e.msg);
+}
+
+/* a schema restricted to some prefixes: the other keys are unknown, suggestions stay inside */
+static void test_prefixes(void) {
+    static const char *const pre[] = {"train.|seed"};
+    CliSpec sp = SPEC;
+    sp.schema_prefixes = pre;
+    char *argv[3] = {(char *)"drrl-demo", NULL, NULL};
+    CliArgs a;
+    Err e;
+    char text[256];
+    FILE *f = fmemopen(text, sizeof text, "w");
+    argv[1] = (char *)"train.lr=0.1";
+    CHECK(cli_parse(&sp, 2, argv, f, &a, &e) == ST_OK, "train.lr within the prefixes: %s", e.msg);
+    argv[1] = (char *)"model.n_layers=2";
+    CHECK(cli_parse(&sp, 2, argv, f, &a, &e) == ST_CONFIG &&
+          strstr(e.msg, "model.n_layers: expected a config key, found an unknown key"),
+          "outside the prefixes: %s", e.msg);
+    argv[1] = (char *)"train.l=0.1";
+    CHECK(cli_parse(&sp, 2, argv, f, &a, &e) == ST_CONFIG && strstr(e.msg, "did you mean train.lr?"),
+          "%s", e.msg);
+    fclose(f);
 }
 
 static void test_push(void) {
@@ -226,6 +260,7 @@ int main(void) {
     test_flags();
     test_errors();
     test_lists();
+    test_prefixes();
     test_push();
     test_help_version();
     return check_exit("test_cli");

@@ -90,17 +90,18 @@ static Status time_shape(const Shape *sh, int reps, Rng *r, double *t_lin, doubl
     return s;
 }
 
+/* print_header: the title, the BLAS line of --version (core/cli.h cli_blas) with OpenMP's
+   thread count, and the column names. */
 static void print_header(FILE *f, int reps) {
 #ifdef _OPENMP
     int omp_threads = omp_get_max_threads();
 #else
     int omp_threads = 0;
 #endif
-    int par = openblas_get_parallel();
+    char blas[512];
+    cli_blas(blas, sizeof blas);
     fprintf(f, "drrl-bench-linear: linear_forward vs cblas_sgemm, median of %d runs\n", reps);
-    fprintf(f, "%s, %d threads (%s); OpenMP max threads %d\n", openblas_get_config(),
-            openblas_get_num_threads(), par == 2 ? "OpenMP" : par == 1 ? "pthreads" : "serial",
-            omp_threads);
+    fprintf(f, "BLAS: %s; OpenMP max threads %d\n", blas, omp_threads);
     fprintf(f, "%6s %6s %6s  %10s %10s  %10s %10s  %6s  %s\n", "M", "C", "OC", "linear ms",
             "sgemm ms", "lin GF/s", "sgemm GF/s", "ratio", "shape");
 }

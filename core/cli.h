@@ -126,4 +126,8 @@ const char *cli_version_number(void);
 /* cli_version: the --version text (program, version, git revision, BLAS and threads). */
 void cli_version(FILE *f, const char *prog);
 
+/* cli_blas: the BLAS line of cli_version into buf (cap bytes, truncated): OpenBLAS's build
+   configuration, its threading ("OpenMP", "pthreads" or "sequential") and its thread count. */
+void cli_blas(char *buf, size_t cap);
+
 #endif

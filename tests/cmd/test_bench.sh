@@ -74,6 +74,11 @@ grep -q "^drrl-bench: wrote $tmp/lat.h5 (format drrl-latency, version 1, group /
   "$tmp/c.txt" || fail "calibrate summary: $(tail -1 "$tmp/c.txt")"
 [ -s "$tmp/lat.h5" ] || fail "no latency table written"
 
+# drrl-bench-linear's header carries the BLAS line of --version word for word
+"$linear" --version | grep "^BLAS: " > "$tmp/blas.txt"
+"$linear" --reps 1 > "$tmp/l.txt"
+sed -n 2p "$tmp/l.txt" | sed -E 's/; OpenMP max threads [0-9]+$//' | cmp -s - "$tmp/blas.txt" \
+  || fail "drrl-bench-linear header: '$(sed -n 2p "$tmp/l.txt")', --version: '$(cat "$tmp/blas.txt")'"
 "$linear" --reps 1 --quiet > "$tmp/l.txt"
 [ "$(wc -l < "$tmp/l.txt")" = 1 ] && grep -q "^drrl-bench-linear: 4 shapes in .*; no file written$" \
   "$tmp/l.txt" || fail "drrl-bench-linear --quiet: $(cat "$tmp/l.txt")"

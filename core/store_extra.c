@@ -24,6 +24,7 @@ Status store_read_rng(Store *st, const char *name, Rng *r, Err *e) {
 
 Status store_mkdirs(const char *path, Err *e) {
     char buf[4096];
+    if (!path[0]) return err_set(e, ST_INVALID, "directory: expected a path, found ''");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return err_set(e, ST_INVALID, "%.64s...: path too long (at most %zu bytes)", path,
                        sizeof buf - 1);

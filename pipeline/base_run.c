@@ -106,10 +106,31 @@ static Status vocab_check(const char *model_path, const BertConfig *bc, const Be
 /* write_preds: pred_dir/SST-2.tsv or pred_dir/IMDB.tsv */
 static Status write_preds(const char *pred_dir, const BaseConfig *c, const EncodedSet *set,
                           const int32_t *pred, char *written, size_t cap, Err *e) {
+    char path[4096];
+    const char *name = base_is_imdb(c) ? "IMDB.tsv" : "SST-2.tsv";
+    int n = snprintf(path, sizeof path, "%s/%s", pred_dir, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return err_set(e, ST_INVALID, "--out: expected a folder name of at most %zu bytes, "
+                       "found %zu", sizeof path - 2 - strlen(name), strlen(pred_dir));
     Status s = store_mkdirs(pred_dir, e);
+    if (!s) s = predictions_write(path, set->index, pred, set->n, e);
+    if (!s) snprintf(written, cap, "%s", path);
+    return s;
+}
+
+Status base_run_model_config(const char *model, const char *const *over, int n_over,
+                             BaseConfig *c, Err *e) {
+    Store *st = NULL;
+    char *yaml = NULL, src[CONFIG_STR_MAX + 32];
+    Status s = store_open(&st, model, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
     if (s) return s;
-    snprintf(written, cap, "%s/%s", pred_dir, base_is_imdb(c) ? "IMDB.tsv" : "SST-2.tsv");
-    return predictions_write(written, set->index, pred, set->n, e);
+    if (store_exists(st, "/config")) s = store_read_text(st, "/config", &yaml, e);
+    store_close(st);
+    if (s) return s;
+    snprintf(src, sizeof src, "%s:/config", model);
+    s = config_load_text(&base_schema, c, yaml ? yaml : "", src, over, n_over, e);
+    free(yaml);
+    return s;
 }
 
 Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
@@ -126,21 +147,18 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     memset(&voc, 0, sizeof voc);
     memset(&set, 0, sizeof set);
     int32_t *pred = NULL;
-    char src[CONFIG_STR_MAX + 32], desc[CONFIG_STR_MAX + 64];
+    char desc[CONFIG_STR_MAX + 64];
     Status s;
     if ((s = bert_read_config(model_path, &bc, e))) goto out;
     /* the stored config gives data paths and max_len; any key can be overridden */
-    if ((s = bert_init(&m, &bc, 1, 1, 0, e))) goto out; /* sized below, once max_len is known */
-    if ((s = bert_load(&m, model_path, &info, e))) goto out;
-    bert_free(&m);
-    snprintf(src, sizeof src, "%s:/config", model_path);
-    if ((s = config_load_text(&base_schema, &c, info.config_yaml, src, over, n_over, e))) goto out;
+    if ((s = base_run_model_config(model_path, over, n_over, &c, e))) goto out;
     if ((s = length_check(model_path, &bc, &c, e))) goto out;
     if ((s = base_vocab_open(&voc, &c, e))) goto out;
+    if ((s = bert_init(&m, &bc, c.eval.batch, c.data.max_len, 0, e))) goto out;
+    if ((s = bert_load(&m, model_path, &info, e))) goto out;
     if ((s = vocab_check(model_path, &bc, &info, &c, &voc, e))) goto out;
     if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
-    if ((s = bert_init(&m, &bc, c.eval.batch, c.data.max_len, 0, e))) goto out;
-    if ((s = bert_load(&m, model_path, NULL, e))) goto out;
+
     pred = malloc(sizeof(int32_t) * (size_t)(set.n > 0 ? set.n : 1));
     if (!pred) {
         s = err_set(e, ST_NOMEM, "out of memory");

@@ -17,6 +17,11 @@
 Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
                        int n_over, BaseConfig *c, char **yaml, Err *e);
 
+/* base_run_model_config: the drrl-base config stored in a model file (its /config, read
+   without the weights) with the overrides applied; messages name MODEL:/config. */
+Status base_run_model_config(const char *model, const char *const *over, int n_over,
+                             BaseConfig *c, Err *e);
+
 /* base_run_eval: evaluate the model file model_path on split ("dev", "test" or "train") with
    the config stored in it plus the overrides (data paths, data.max_len, eval.batch): checks
    the vocabulary's hash and size against the model's and the length against learned

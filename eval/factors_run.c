@@ -73,15 +73,14 @@ Status factors_check(const FactorsData *d, const FactorsOptions *o, Err *e) {
 
 Status factors_prepare(Ranked *R, FactorsData *d, const FactorsOptions *o, RankedCalibInfo *ci,
                        Err *e) {
-    Status s = factors_check(d, o, e);
-    if (s) return s;
     int max_m = 0;
     for (int i = 0; i < o->nm; i++) max_m = o->ms[i] > max_m ? o->ms[i] : max_m;
     RankedOptions ro = {.max_B = o->batch ? o->batch : d->c.eval.batch,
                         .max_N = d->c.data.max_len, .ranks = o->ranks, .n_ranks = o->nr,
                         .max_m = max_m, .activation = 0, .bounds = 1,
                         .performer_seed = o->performer_seed};
-    if ((s = ranked_init(R, &d->m, &ro, e))) return s;
+    Status s = ranked_init(R, &d->m, &ro, e);
+    if (s) return s;
     RankedCalib rc = {.rows = o->calib_rows, .batch = 0, .ridge = ATTN_RIDGE_DEFAULT,
                       .cache = o->cache, .model_sha256 = d->sha256};
     return ranked_calibrate(R, &d->calib, &rc, ci, e);

@@ -76,8 +76,9 @@ void factors_data_free(FactorsData *d);
 /* factors_check: ST_INVALID when a rank of o exceeds the head size of d's model. */
 Status factors_check(const FactorsData *d, const FactorsOptions *o, Err *e);
 
-/* factors_prepare: R (zeroed by the caller; ranked_free after success) for d's model, after
-   factors_check; ci: how the factors were obtained. */
+/* factors_prepare: R (zeroed by the caller; ranked_free after success) for d's model; the
+   caller checks o with factors_check first (ranked_init rejects a rank over the head size
+   too, without naming the flag); ci: how the factors were obtained. */
 Status factors_prepare(Ranked *R, FactorsData *d, const FactorsOptions *o, RankedCalibInfo *ci,
                        Err *e);
 

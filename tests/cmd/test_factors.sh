@@ -20,6 +20,13 @@ expect_error "drrl-factors: error: --ranks: expected once, found it again ('4' a
 expect_error "data.max_lne: expected a config key, found an unknown key; did you mean data.max_len?" \
   "$factors" --model "$tmp/run/model.h5" data.max_lne=8
 expect_error "drrl-factors: error: --model: expected a model file" "$factors" --ranks 2
+# a rank over the head size (64 / 2 heads = 32) is a usage error (exit 2), found right after
+# loading, before the config line and the calibration
+expect_error "drrl-factors: error: --ranks: expected ranks in [1, 32] (the head size of $tmp/run/model.h5), found 33" \
+  "$factors" --model "$tmp/run/model.h5" --ranks 2,33
+[ "$(set +e; "$factors" --model "$tmp/run/model.h5" --ranks 33 > /dev/null 2>&1; echo $?)" = 2 ] \
+  || fail "--ranks 33: expected exit 2"
+grep -q "^config:" "$tmp/out.txt" && fail "--ranks 33: the config line came before the check"
 "$factors" --model="$tmp/run/model.h5" --print-config eval.batch=16 > "$tmp/pc.txt"
 grep -q "^  d_model: 64$" "$tmp/pc.txt" && grep -q "^  batch: 16$" "$tmp/pc.txt" \
   || fail "--print-config: not the stored config with the override: $(head -3 "$tmp/pc.txt")"

@@ -10,11 +10,12 @@
 #   4. evaluate every default attention mode with drrl-eval (RUN_DIR/eval: eval.csv, eval.json,
 #      policy_ranks.tsv) and print the table;
 #   5. draw the pictures (scripts/plot_eval.py) into RUN_DIR/pics and print their paths.
-# Extra arguments go to drrl-eval (e.g. `--reps 1`, `--modes full,static:8,policy`; not --out).
+# Extra arguments go to drrl-eval (e.g. `--reps 1`, `--modes full,static:8,policy`; not --out
+# DIR nor --out=DIR: an error before anything runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for a in "$@"; do
-  if [[ $a == --out ]]; then
+  if [[ $a == --out || $a == --out=* ]]; then
     echo "run.sh: error: --out: the pipeline evaluates into RUN_DIR/eval (run drrl-eval itself for another place)" >&2
     exit 2
   fi

@@ -90,6 +90,17 @@ grep -q '^it 2/2 ' "$tmp/q.txt" || fail "--quiet drops the progress lines"
 expect_error "--resume: expected once" "$train" --resume "$tmp/ta" --resume "$tmp/ta"
 expect_error "ppo.epoch: expected a config key, found an unknown key; did you mean ppo.epochs?" \
   "$train" --config configs/toy.yaml ppo.epoch=3
+# scripts/run.sh refuses --out DIR and --out=DIR before anything runs; it runs from a copy whose
+# scripts/lib.sh only reports that it was reached (so a regression installs and builds nothing)
+mkdir -p "$tmp/fake/scripts"
+cp scripts/run.sh "$tmp/fake/scripts/"
+printf 'echo "lib.sh reached" >&2; exit 3\n' > "$tmp/fake/scripts/lib.sh"
+for out in "--out $tmp/o" "--out=$tmp/o"; do
+  # shellcheck disable=SC2086  # the two words of "--out DIR" are two arguments
+  expect_error "run.sh: error: --out: the pipeline evaluates into RUN_DIR/eval" "$tmp/fake/scripts/run.sh" --reps 1 $out
+  [ "$(set +e; "$tmp/fake/scripts/run.sh" $out 2> /dev/null; echo $?)" = 2 ] || fail "run.sh $out: expected exit 2"
+done
+expect_error "lib.sh reached" "$tmp/fake/scripts/run.sh" --reps 1 --modes full
 echo "test_train: toy ok (state $sa)"
 
 # ---- rank environment on two tiny frozen models (1 layer, d=64, 2 heads of 32) ----

@@ -8,8 +8,8 @@
 #   frozen_model CONFIG       drrl-base into its run.dir: reused when RUN_DIR/done is there (or
 #                             a model.h5 without a checkpoint), resumed from checkpoint.h5,
 #                             else trained; RUN_DIR/done marks a finished run
-#   policy_resolve CONFIG     sets run_dir, iters and final (the last checkpoint's path) of
-#                             the drrl-train config
+#   policy_resolve CONFIG     sets run_dir, iters (ppo.iterations, or run.stop_at when below)
+#                             and final (the last checkpoint's path) of the drrl-train config
 #   policy_train CONFIG       after policy_resolve: refuses a run_dir trained with another
 #                             config (config_guard), then reuses final, resumes from the
 #                             newest checkpoint, or trains
@@ -71,10 +71,16 @@ frozen_model() { # frozen_model CONFIG
   touch "$dir/done"
 }
 
-policy_resolve() { # policy_resolve CONFIG: sets run_dir, iters, final
+# policy_resolve CONFIG: sets run_dir, iters (the iterations the config runs to: run.stop_at
+# when it is set and below ppo.iterations, else ppo.iterations, as pipeline/train_run.c
+# stops) and final (the checkpoint written at iteration iters)
+policy_resolve() {
   resolved drrl-train "$1"
   run_dir=$(key run dir)
   iters=$(key ppo iterations)
+  local stop_at
+  stop_at=$(key run stop_at)
+  if (( ${stop_at:-0} > 0 && stop_at < iters )); then iters=$stop_at; fi
   final=$(printf '%s/checkpoints/ckpt-%08d.h5' "$run_dir" "$iters")
 }
 

@@ -11,6 +11,8 @@
 #   4. SIGTERM: a checkpoint is written and the exit code is 128 + 15;
 #   5. errors: a truncated checkpoint, a checkpoint of another base model, a policy of
 #      another shape, an unknown config key: non-zero exit and a message naming the item.
+#   6. scripts: run.sh refuses --out DIR and --out=DIR; lib.sh's policy_resolve/policy_train
+#      end at run.stop_at when a config sets it.
 set -euo pipefail
 train=$(realpath "$1")
 base=$(realpath "$2")
@@ -101,6 +103,26 @@ for out in "--out $tmp/o" "--out=$tmp/o"; do
   [ "$(set +e; "$tmp/fake/scripts/run.sh" $out 2> /dev/null; echo $?)" = 2 ] || fail "run.sh $out: expected exit 2"
 done
 expect_error "lib.sh reached" "$tmp/fake/scripts/run.sh" --reps 1 --modes full
+# scripts/lib.sh's policy_train on a config with run.stop_at=3 of ppo.iterations=6 stops at
+# iteration 3 and finds that checkpoint as its final one (in a root whose build/cmd holds
+# drrl-train); a second call reuses it
+mkdir -p "$tmp/root/build/cmd"
+ln -s "$train" "$tmp/root/build/cmd/drrl-train"
+sed -e 's/^  iterations: 40$/  iterations: 6/' -e 's/^  stop_at: 0$/  stop_at: 3/' \
+    -e "s|^  dir: \"runs/toy\"$|  dir: \"$tmp/ls\"|" -e 's/^  checkpoint_every: 10$/  checkpoint_every: 2/' \
+    configs/toy.yaml > "$tmp/root/stop.yaml"
+grep -q "^  stop_at: 3$" "$tmp/root/stop.yaml" && grep -q "^  dir: \"$tmp/ls\"$" "$tmp/root/stop.yaml" \
+  || fail "configs/toy.yaml changed: the stop_at config was not made"
+for k in 1 2; do
+  (cd "$tmp/root" && source "$DRRL_SOURCE_ROOT/scripts/lib.sh" && policy_resolve stop.yaml \
+    && echo "iters $iters final $final" && policy_train stop.yaml) > "$tmp/ls$k.txt" 2>&1 \
+    || fail "lib.sh policy_train with run.stop_at: $(tail -3 "$tmp/ls$k.txt")"
+  grep -qx "iters 3 final $tmp/ls/checkpoints/ckpt-00000003.h5" "$tmp/ls$k.txt" \
+    || fail "lib.sh policy_resolve: $(head -1 "$tmp/ls$k.txt")"
+done
+[ "$(ls "$tmp/ls/checkpoints")" = "$(printf 'ckpt-00000002.h5\nckpt-00000003.h5')" ] \
+  || fail "run.stop_at=3: checkpoints $(ls "$tmp/ls/checkpoints")"
+grep -q "^reusing $tmp/ls/checkpoints/ckpt-00000003.h5" "$tmp/ls2.txt" || fail "lib.sh: the second call did not reuse"
 echo "test_train: toy ok (state $sa)"
 
 # ---- rank environment on two tiny frozen models (1 layer, d=64, 2 heads of 32) ----

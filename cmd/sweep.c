@@ -20,6 +20,7 @@
 #include "core/store.h"
 #include "eval/eval_policy.h"
 #include "eval/sweep_run.h"
+#include "pipeline/base_run.h"
 #include "model/ranked_calib.h"
 
 #define MAX_LIST 32
@@ -87,7 +88,7 @@ static const char *default_modes(const EvalCkpt *k, char *buf, size_t cap) {
 }
 
 /* run: every length, with progress, the table on stdout and the CSV to csv (may be NULL) */
-static void run(Sweep *d, const SweepOptions *o, int rows, int reps, FILE *csv, Err *e) {
+static Status run(Sweep *d, const SweepOptions *o, int rows, int reps, FILE *csv, Err *e) {
     SweepCell cells[EVAL_MAX_MODES];
     Progress p;
     int64_t total = 0;
@@ -99,9 +100,11 @@ static void run(Sweep *d, const SweepOptions *o, int rows, int reps, FILE *csv, 
         char label[64];
         snprintf(label, sizeof label, "drrl-sweep: length %d", o->lengths[li]);
         progress_label(&p, label);
-        if (sweep_length(d, o, o->lengths[li], rows, reps, cells, &p, e)) die(e, 1);
+        Status s = sweep_length(d, o, o->lengths[li], rows, reps, cells, &p, e);
+        if (s) return s;
         sweep_report_rows(stdout, csv, o->lengths[li], o->modes, o->n_modes, cells);
     }
+    return ST_OK;
 }
 
 int main(int argc, char **argv) {
@@ -119,6 +122,7 @@ int main(int argc, char **argv) {
         cli_int(&SPEC, &a, "--reps", 1, 1L << 20, &reps, &e) ||
         cli_int(&SPEC, &a, "--calib", 1, 1L << 30, &calib, &e))
         die(&e, 2);
+    if (cli_forbid_key(&a, "seed", "--seed N (the Performer features)", &e)) die(&e, 2);
     const char *ckpt = cli_get(&SPEC, &a, "--checkpoint");
     if (cli_int_list(&SPEC, &a, "--lengths", 1, 1 << 22, lengths, MAX_LIST, &nl, &e)) die(&e, 2);
     SweepOptions o = {.model = cli_get(&SPEC, &a, "--model"), .over = a.over, .n_over = a.n_over,
@@ -140,8 +144,14 @@ int main(int argc, char **argv) {
                     ckpt ? k.c.env.ranks.v : NULL, ckpt ? k.c.env.ranks.n : 0, ckpt != NULL,
                     modes, &o.n_modes, &e))
         die(&e, 2);
+    if (a.print_config) { /* the model's stored config, read without the weights or data */
+        BaseConfig bc;
+        if (base_run_model_config(o.model, a.over, a.n_over, &bc, &e) ||
+            config_print(&base_schema, &bc, stdout, &e))
+            die(&e, 1);
+        return 0;
+    }
     if (sweep_load(&d, &o, cli_info(&a), &e)) die(&e, 1);
-    if (a.print_config) return config_print(&base_schema, &d.base, stdout, &e) ? 1 : 0;
     sweep_report_header(cli_info(&a), &d, (int)rows, (int)reps);
     FILE *csv = NULL;
     char path[4200], tmp[4300];
@@ -153,10 +163,14 @@ int main(int argc, char **argv) {
             die((err_set(&e, ST_IO, "--out: %s: cannot write", tmp), &e), 1);
         sweep_report_csv_header(csv);
     }
-    run(&d, &o, (int)rows, (int)reps, csv, &e);
-    if (csv && (fclose(csv) || rename(tmp, path))) {
+    Status st = run(&d, &o, (int)rows, (int)reps, csv, &e);
+    if (csv && (fclose(csv) || (!st && rename(tmp, path)))) {
         remove(tmp);
-        die((err_set(&e, ST_IO, "--out: %s: cannot write", path), &e), 1);
+        die(st ? &e : (err_set(&e, ST_IO, "--out: %s: cannot write", path), &e), 1);
+    }
+    if (st) {
+        if (csv) remove(tmp);
+        die(&e, 1);
     }
     if (csv) printf("\nwrote %s\n", path);
     sweep_free(&d);

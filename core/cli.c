@@ -360,6 +360,15 @@ Status cli_push_override(CliArgs *a, const char *key, const char *value, Err *e)
     return ST_OK;
 }
 
+Status cli_forbid_key(const CliArgs *a, const char *key, const char *use, Err *e) {
+    size_t kl = strlen(key);
+    for (int i = 0; i < a->n_over; i++)
+        if (!strncmp(a->over[i], key, kl) && a->over[i][kl] == '=')
+            return err_set(e, ST_INVALID, "command line '%s': %s: expected %s instead, found the "
+                           "config key", a->over[i], key, use);
+    return ST_OK;
+}
+
 Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Err *e) {
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);

@@ -110,6 +110,10 @@ Status cli_exclusive(const CliSpec *spec, const CliArgs *a, const char *a_name,
    given on the command line is an error instead of silently losing. */
 Status cli_push_override(CliArgs *a, const char *key, const char *value, Err *e);
 
+/* cli_forbid_key: an error (naming the flag to use) when KEY=VALUE sets key: for a config key
+   that the program's own flag replaces (drrl-eval's --seed seeds its draws, not the run's). */
+Status cli_forbid_key(const CliArgs *a, const char *key, const char *use, Err *e);
+
 /* cli_push_common: --seed N as seed_key=N and --out DIR as out_key=DIR (either key NULL:
    not pushed), through cli_push_override. */
 Status cli_push_common(CliArgs *a, const char *seed_key, const char *out_key, Err *e);

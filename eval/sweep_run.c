@@ -41,6 +41,13 @@ Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalM
             return err_set(e, ST_CONFIG, "--modes: policy: expected --checkpoint (the trained "
                            "policy to run)");
     }
+    /* full first: every ratio of the report is against modes[0] */
+    for (int i = 1; i < *n; i++)
+        if (modes[i].kind == EVAL_FULL) {
+            const EvalMode f = modes[i];
+            memmove(modes + 1, modes, sizeof(EvalMode) * (size_t)i);
+            modes[0] = f;
+        }
     return ST_OK;
 }
 

@@ -102,6 +102,14 @@ for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
 PY
 expect_error "--modes: 'static:4/8': expected one rank for every layer (per-layer static lists belong to drrl-eval)" \
   "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4/8
+# full is the reference wherever it is listed; --print-config reads the stored config only
+"$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes static:4,full --rows 1 --reps 1 \
+  --out "$tmp/o2" > /dev/null
+awk -F, 'NR == 2 && ($2 != "full" || $6 + 0 != 1) { exit 1 }' "$tmp/o2/sweep.csv" \
+  || fail "full is not the first row and reference: $(cat "$tmp/o2/sweep.csv")"
+"$sweep" --model "$tmp/m/model.h5" --print-config data.max_len=99 > "$tmp/pc.txt"
+grep -q '^  max_len: 99$' "$tmp/pc.txt" || fail "--print-config: data.max_len=99 not applied"
+expect_error "seed: expected --seed N" "$sweep" --model "$tmp/m/model.h5" seed=3
 expect_error "--modes: policy: expected --checkpoint" \
   "$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes full,policy
 expect_error "--model $tmp/l/model.h5: expected the checkpoint's model" \

@@ -203,6 +203,16 @@ static void test_push(void) {
           strstr(e.msg, "run.dir: expected it once, found it also set by a flag"), "%s", e.msg);
 }
 
+static void test_forbid(void) {
+    CliArgs a;
+    Err e;
+    char text[256];
+    CHECK(PARSE("seed=3") == ST_OK && cli_forbid_key(&a, "seed", "--seed N", &e) == ST_INVALID &&
+          strstr(e.msg, "command line 'seed=3': seed: expected --seed N instead"), "%s", e.msg);
+    CHECK(PARSE("train.lr=0.1") == ST_OK && cli_forbid_key(&a, "seed", "--seed N", &e) == ST_OK,
+          "another key");
+}
+
 static void test_help_version(void) {
     CliArgs a;
     Err e;
@@ -261,6 +271,7 @@ int main(void) {
     test_errors();
     test_lists();
     test_prefixes();
+    test_forbid();
     test_push();
     test_help_version();
     return check_exit("test_cli");

@@ -38,6 +38,7 @@ static const CliSpec SPEC = {
     .opts = OPTS, .n_opts = 3,
     .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
     .seed_help = "seed of every random stream (the config's seed)",
+    .verbose_help = "training: also print the resolved config at start",
     .out_help = "training: the run directory (run.dir=DIR); --eval: writes the\n"
                 "predictions to DIR/SST-2.tsv (GLUE's file) or DIR/IMDB.tsv",
     .schemas = SCHEMAS, .n_schemas = 1,

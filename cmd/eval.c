@@ -36,6 +36,8 @@ static const CliOpt OPTS[] = {
     {"--rows", "K", "with --join or --min-bytes: at most K inputs"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&train_schema, &base_schema};
+/* every key of the train config; of the frozen model's config only what evaluation reads */
+static const char *const PREFIXES[] = {NULL, "data.|eval."};
 static const CliSpec SPEC = {
     .prog = "drrl-eval",
     .synopsis = "drrl-eval --checkpoint CKPT.h5|RUN_DIR [--split dev|test] [--modes LIST]\n"
@@ -52,7 +54,8 @@ static const CliSpec SPEC = {
     .seed_help = "seed of the bootstrap and of the random mode's draws (default 1)",
     .out_help = "folder of eval.csv, eval.json, per_input.tsv, policy_ranks.tsv and\n"
                 "prediction files (default: the checkpoint's directory)",
-    .schemas = SCHEMAS, .n_schemas = 2,
+    .verbose_help = "also print the resolved train config at start",
+    .schemas = SCHEMAS, .schema_prefixes = PREFIXES, .n_schemas = 2,
 };
 
 static void die(const Err *e, int code) {
@@ -101,11 +104,12 @@ int main(int argc, char **argv) {
     if (a.done) return 0;
     EvalOptions o;
     const char *over[MAX_OVER], *base_over[MAX_OVER];
+    if (cli_forbid_key(&a, "seed", "--seed N (the bootstrap and random mode's draws)", &e))
+        die(&e, 2);
     options(&a, &o, over, base_over, &e);
-    if (a.print_config) {
+    if (a.print_config || a.verbosity == CLI_VERBOSE)
         if (eval_session_print_config(&o, stdout, &e)) die(&e, 1);
-        return 0;
-    }
+    if (a.print_config) return 0;
     char written[4400] = "";
     if (eval_session_run(&o, cli_info(&a), stdout, written, sizeof written, &e)) die(&e, 1);
     printf("\nwrote %s\n", written);

@@ -1,11 +1,13 @@
 /* eval_session.c: one drrl-eval run from options to files (see eval_session.h). */
 #include "eval/eval_session.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
 #include "eval/eval_modes.h"
@@ -346,9 +348,17 @@ static void session_free(Session *s) {
 Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e) {
     Session *s = calloc(1, sizeof *s);
     if (!s) return err_set(e, ST_NOMEM, "eval: out of memory (session)");
-    FILE *sink = fopen("/dev/null", "w");
-    Status st = sink ? open_modes(s, o, sink, e) : err_set(e, ST_IO, "/dev/null: cannot open");
-    if (sink) fclose(sink);
+    /* nothing but the YAML on f: the checkpoint's notes (open_modes' info, log_info's
+       latency-table line) go to a sink */
+    FILE *sink = fopen("/dev/null", "w"), *info = log_info();
+    if (!sink) {
+        free(s);
+        return err_set(e, ST_IO, "/dev/null: cannot open: %s", strerror(errno));
+    }
+    log_info_set(sink);
+    Status st = open_modes(s, o, sink, e);
+    log_info_set(info == stdout ? NULL : info);
+    fclose(sink);
     if (!st) {
         fprintf(f, "# drrl-eval config (%s)\n", s->k.path);
         st = config_print(&train_schema, &s->c, f, e);

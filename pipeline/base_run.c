@@ -46,8 +46,9 @@ static Status resume_check(const BaseConfig *c, const char *yaml, const char *st
         char d[512];
         first_diff(yaml, norm, d, sizeof d);
         s = err_set(e, ST_CONFIG, "%s: config: expected the checkpoint's config, found a "
-                    "different one (%s); resume without --config to use the checkpoint's",
-                    resume, d);
+                    "different one (%s); on resume only the run-control keys may change "
+                    "(train.max_steps, log_every, checkpoint_every, eval_every, eval.batch, "
+                    "run.dir)", resume, d);
     }
     free(norm);
     return s;

@@ -37,15 +37,25 @@ Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
 }
 
 /* run_files: the run directory is created only now (a run that fails to start writes
-   nothing): config.yaml and the latency table in use */
+   nothing): config.yaml and the latency table in use. config.yaml is written atomically
+   (config.yaml.tmp, closed, renamed): a failed write leaves an earlier config.yaml whole and
+   no .tmp behind. */
 static Status run_files(TrainRun *r, Err *e) {
     Status s = store_mkdirs(r->c.run.dir, e);
     if (s) return s;
-    char path[4096];
+    char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/config.yaml", r->c.run.dir);
-    FILE *cf = fopen(path, "w");
-    if (!cf || fputs(r->yaml, cf) < 0 || fclose(cf))
-        return err_set(e, ST_IO, "%s: cannot write: %s", path, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *cf = fopen(tmp, "w");
+    if (!cf) return err_set(e, ST_IO, "%s: cannot open: %s", tmp, strerror(errno));
+    int bad = fputs(r->yaml, cf) < 0;
+    int err = errno;
+    if (fclose(cf) && !bad) bad = 1, err = errno;
+    if (!bad && rename(tmp, path)) bad = 1, err = errno;
+    if (bad) {
+        remove(tmp);
+        return err_set(e, ST_IO, "%s: cannot write: %s", path, strerror(err));
+    }
     if (!r->t.has_lt) return ST_OK;
     snprintf(path, sizeof path, "%s/latency.h5", r->c.run.dir);
     Store *st;

@@ -11,7 +11,8 @@
 #   4. SIGTERM: a checkpoint is written and the exit code is 128 + 15;
 #   5. errors: a truncated checkpoint, a checkpoint of another base model, a policy of
 #      another shape, an unknown config key: non-zero exit and a message naming the item.
-#   6. scripts: run.sh refuses --out DIR and --out=DIR; lib.sh's policy_resolve/policy_train
+#   6. a config.yaml that cannot be written leaves the earlier one whole;
+#   7. scripts: run.sh refuses --out DIR and --out=DIR; lib.sh's policy_resolve/policy_train
 #      end at run.stop_at when a config sets it.
 set -euo pipefail
 train=$(realpath "$1")
@@ -79,6 +80,14 @@ expect_error "$tmp/trunc.h5" "$train" --resume "$tmp/trunc.h5"
 mkdir -p "$tmp/shape"
 expect_error "/policy/layout: expected tensor" "$train" --resume "$tmp/ta/checkpoints/ckpt-00000008.h5" \
   policy.width=32 policy.ffn=64 run.dir="$tmp/shape"
+# config.yaml is written atomically: a resume that cannot write it (files capped at 1 KiB,
+# SIGXFSZ ignored so that write fails with EFBIG) keeps the earlier one whole, no .tmp left
+cp -r "$tmp/ta" "$tmp/tf"
+rc=0; (trap '' XFSZ; ulimit -f 1; exec "$train" --resume "$tmp/tf" run.dir="$tmp/tf" > /dev/null 2> "$tmp/err.txt") || rc=$?
+[[ $rc -eq 1 ]] && grep -qF "$tmp/tf/config.yaml: cannot write: File too large" "$tmp/err.txt" \
+  || fail "config.yaml over the file size limit: exit $rc, $(cat "$tmp/err.txt")"
+cmp -s "$tmp/ta/config.yaml" "$tmp/tf/config.yaml" || fail "a failed write damaged config.yaml"
+[[ -e "$tmp/tf/config.yaml.tmp" ]] && fail "a failed write left config.yaml.tmp"
 printf 'ppo:\n  iterations: 3\n  epoch: 2\n' > "$tmp/bad.yaml"
 expect_error "$tmp/bad.yaml:3:3: ppo.epoch: expected a known key" "$train" --config "$tmp/bad.yaml"
 # the command-line convention (core/cli.h; tests/core/test_cli.c checks it in detail)

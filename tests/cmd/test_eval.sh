@@ -208,8 +208,13 @@ expect_error "--reps: expected an integer in [1, 1073741824], found '0'" "$evalx
 expect_error "env.epsilom: expected a config key, found an unknown key; did you mean env.epsilon?" \
   "$evalx" --checkpoint "$ckpt" env.epsilom=3 --out "$bad"
 expect_error "--checkpoint: expected a checkpoint or run directory, found none" "$evalx" --out "$bad"
+expect_error "model.n_layers: expected a config key, found an unknown key" \
+  "$evalx" --checkpoint "$ckpt" model.n_layers=2 --out "$bad"
+expect_error "seed: expected --seed N" "$evalx" --checkpoint "$ckpt" seed=2 --out "$bad"
+expect_error "--out: expected a value, found ''" "$evalx" --checkpoint "$ckpt" --out=
 [[ -e "$bad" ]] && fail "a failed run wrote $bad"
 # --print-config: the checkpoint's train config with the overrides
 "$evalx" --checkpoint "$ckpt" env.epsilon=3 --print-config > "$tmp/pc.txt"
 grep -q '^  epsilon: 3$' "$tmp/pc.txt" || fail "--print-config: env.epsilon=3 not applied"
+head -1 "$tmp/pc.txt" | grep -q '^# drrl-eval config' || fail "--print-config: not YAML first"
 echo "test_eval: ok"

@@ -19,6 +19,7 @@
 
 #include "config_internal.h"
 #include "config_tree.h"
+#include "file.h"
 #include "suggest.h"
 
 /* ---------------------------------------------------------------- schema helpers */
@@ -470,7 +471,7 @@ Status config_load(const ConfigSchema *s, void *cfg, const char *path,
     if (!path) return load_buffer(s, cfg, NULL, 0, NULL, overrides, n_over, e);
     char *text = NULL;
     size_t len = 0;
-    Status st = cfg_file_read(path, &text, &len, e);
+    Status st = file_read_all(path, &text, &len, e);
     if (st) return st;
     st = load_buffer(s, cfg, text, len, path, overrides, n_over, e);
     free(text);

@@ -21,31 +21,7 @@
 #include <string.h>
 
 #include "config_tree.h"
-
-/* cfg_file_read: the whole file, malloc'd and NUL-terminated. */
-Status cfg_file_read(const char *path, char **out, size_t *len, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) { free(buf); buf = NULL; break; }
-        buf = bigger;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!buf) return err_set(e, ST_NOMEM, "%s: out of memory", path);
-    if (bad) { free(buf); return err_set(e, ST_IO, "%s: cannot read: %s", path, strerror(saved)); }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return ST_OK;
-}
+#include "file.h"
 
 void cfg_includes_free(CfgIncludes *inc) {
     for (int i = 0; i < inc->n; i++) {
@@ -93,7 +69,7 @@ static Status include_one(const Ctx *c, const Node *v, const char *top, CfgInclu
     char *text = NULL;
     size_t len = 0;
     Err fe;
-    Status st = cfg_file_read(path, &text, &len, &fe);
+    Status st = file_read_all(path, &text, &len, &fe);
     if (st)
         return cfg_fail(c, st, v, CFG_INCLUDE_KEY,
                         "expected a readable config file, found '%s' (%s)", v->text, fe.msg);

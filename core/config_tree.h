@@ -68,8 +68,6 @@ typedef struct {
     char *real[CFG_INCLUDE_MAX + 1];
 } CfgIncludes;
 
-/* cfg_file_read: the whole file at path, malloc'd and NUL-terminated, its length in len. */
-Status cfg_file_read(const char *path, char **out, size_t *len, Err *e);
 /* cfg_includes_read: follow root's include chain (root read from the file called name);
    errors name the including file's include line, or the included file's own line. On
    error inc is empty. */

@@ -1,5 +1,5 @@
-/* text.h: what the data loaders (tsv.c, imdb.c, wordpiece.c) share: a whole file in one
- * buffer, and the quoting of a found value in an "expected ..., found '...'" message. */
+/* text.h: what the data loaders (tsv.c, imdb.c, wordpiece.c) share: the quoting of a found
+ * value in an "expected ..., found '...'" message (whole files: core/file.h). */
 #ifndef DRRL_DATA_TEXT_H
 #define DRRL_DATA_TEXT_H
 
@@ -14,10 +14,5 @@
  * \t, other control bytes as \xNN, at most TEXT_SHOW_MAX bytes (cut at a UTF-8 character
  * boundary) followed by "..." if longer. */
 void text_show(char *out, size_t cap, const char *s, size_t n);
-
-/* text_read_all: the whole file at path in one fresh allocation *out of *len bytes plus a
- * terminating NUL (the caller frees it). Files of 2 GiB or more are refused (ST_FORMAT);
- * ST_IO: cannot open or read (the message names path); ST_NOMEM. */
-Status text_read_all(const char *path, char **out, size_t *len, Err *e);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "data/text.h"
 
 /* utf8_bad: offset of the first byte of the first invalid UTF-8 sequence in s[0..n), or
@@ -153,7 +154,7 @@ Status tsv_load(TsvData *d, const char *path, Err *e) {
     memset(d, 0, sizeof *d);
     char *buf = NULL;
     size_t len = 0;
-    Status st = text_read_all(path, &buf, &len, e);
+    Status st = file_read_all(path, &buf, &len, e);
     if (st) return st;
 
     /* lines: every '\n' ends one; a last line without '\n' counts too */

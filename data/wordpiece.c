@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "data/text.h"
 #include "unicode_tables.h"
 
@@ -348,7 +349,7 @@ Status wordpiece_load(WordPiece **out, const char *vocab_path, Err *e) {
     WordPiece *wp = calloc(1, sizeof *wp);
     if (!wp) return err_set(e, ST_NOMEM, "%s: out of memory", vocab_path);
     size_t size = 0;
-    Status st = text_read_all(vocab_path, &wp->buf, &size, e);
+    Status st = file_read_all(vocab_path, &wp->buf, &size, e);
     if (st) {
         free(wp);
         return st;

@@ -1,0 +1,63 @@
+/* file.c: a whole file in one buffer (see file.h): sized by fstat for a regular file, grown
+ * by doubling otherwise (a pipe, or a file that grows while read). */
+#include "core/file.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+Status file_read_all(const char *path, char **out, size_t *len, Err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    size_t cap = 1 << 16;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
+        if ((unsigned long long)sb.st_size >= (unsigned long long)INT_MAX) {
+            fclose(f);
+            return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found %lld bytes",
+                           path, (long long)sb.st_size);
+        }
+        cap = (size_t)sb.st_size + 1;
+    }
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap);
+    }
+    size_t n = 0;
+    for (;;) {
+        if (n + 1 >= cap) { /* grow (the file is not regular or grew while reading) */
+            if (cap >= (size_t)INT_MAX) {
+                free(buf);
+                fclose(f);
+                return err_set(e, ST_FORMAT, "%s: expected a file under 2 GiB, found more",
+                               path);
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return err_set(e, ST_NOMEM, "%s: cannot allocate %zu bytes", path, cap * 2);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return err_set(e, ST_IO, "%s: read error: %s", path, strerror(saved));
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return ST_OK;
+}

@@ -25,6 +25,7 @@
 #include "core/cli.h"
 #include "core/timer.h"
 #include "eval/factors_run.h"
+#include "pipeline/base_run.h"
 
 static const CliOpt OPTS[] = {
     {"--model", "MODEL.h5", "the frozen model (drrl-base's model.h5); required"},
@@ -183,10 +184,11 @@ int main(int argc, char **argv) {
     err_clear(&e);
     if (cli_parse(&SPEC, argc, argv, stdout, &c, &e)) die(&e, 2);
     if (c.done) return 0;
+    if (cli_forbid_key(&c, "seed", "--seed N (the Performer features)", &e)) die(&e, 2);
     if (args_get(&a, &c, &e)) die(&e, 2);
     static FactorsData d;
     if (c.print_config) { /* without --model: the schema's defaults, i.e. every key */
-        Status s = a.o.model ? factors_config(a.o.model, c.over, c.n_over, &d.c, &e)
+        Status s = a.o.model ? base_run_model_config(a.o.model, c.over, c.n_over, &d.c, &e)
                              : config_load(&base_schema, &d.c, NULL, c.over, c.n_over, &e);
         if (s) die(&e, 1);
         print_config(&d.c, a.o.model ? a.o.model : "no --model: the defaults");

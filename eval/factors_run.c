@@ -6,22 +6,7 @@
 
 #include "core/progress.h"
 #include "core/sha256.h"
-#include "core/store.h"
-
-Status factors_config(const char *model, const char *const *over, int n_over, BaseConfig *c,
-                      Err *e) {
-    Store *st = NULL;
-    char *yaml = NULL, src[CONFIG_STR_MAX + 32];
-    Status s = store_open(&st, model, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
-    if (s) return s;
-    if (store_exists(st, "/config")) s = store_read_text(st, "/config", &yaml, e);
-    store_close(st);
-    if (s) return s;
-    snprintf(src, sizeof src, "%s:/config", model);
-    s = config_load_text(&base_schema, c, yaml ? yaml : "", src, over, n_over, e);
-    free(yaml);
-    return s;
-}
+#include "pipeline/base_run.h"
 
 /* encode_split: the TSV at path, encoded into set (rows: at most that many; < 0 all) */
 static Status encode_split(FactorsData *d, TsvData *t, const char *path, int rows,
@@ -35,7 +20,7 @@ static Status encode_split(FactorsData *d, TsvData *t, const char *path, int row
 
 Status factors_load(FactorsData *d, const FactorsOptions *o, Err *e) {
     char vsha[65];
-    Status s = factors_config(o->model, o->over, o->n_over, &d->c, e);
+    Status s = base_run_model_config(o->model, o->over, o->n_over, &d->c, e);
     if (!s) s = bert_read_config(o->model, &d->bc, e);
     if (!s) s = bert_init(&d->m, &d->bc, 1, 1, 0, e);
     if (!s) s = bert_load(&d->m, o->model, &d->info, e);

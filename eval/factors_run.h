@@ -1,8 +1,7 @@
 /* factors_run.h: a drrl-factors run around factors_eval (eval/factors_eval.h).
  *
- *   factors_config   the config stored in a model file (its /config text, the config it was
- *                    trained with) plus KEY=VALUE overrides, read without the weights
- *   factors_load     the model, that config, the vocabulary (its SHA-256 checked against the
+ *   factors_load     the model, its stored config with the overrides (pipeline/base_run.h
+ *                    base_run_model_config), the vocabulary (its SHA-256 checked against the
  *                    model's), the first calib_rows training sentences (the calibration set)
  *                    and the evaluated split, encoded; the model file's SHA-256
  *   factors_check    every rank within the model's head size
@@ -65,9 +64,6 @@ typedef struct {
     int bound;     /* 1: the tight bound is checked against the measured error */
     EvalRow row;   /* filled by factors_run */
 } FactorsPass;
-
-Status factors_config(const char *model, const char *const *over, int n_over, BaseConfig *c,
-                      Err *e);
 
 /* factors_load: d zeroed by the caller; factors_data_free after any return. */
 Status factors_load(FactorsData *d, const FactorsOptions *o, Err *e);

@@ -20,6 +20,7 @@ expect_error "drrl-factors: error: --ranks: expected once, found it again ('4' a
 expect_error "data.max_lne: expected a config key, found an unknown key; did you mean data.max_len?" \
   "$factors" --model "$tmp/run/model.h5" data.max_lne=8
 expect_error "drrl-factors: error: --model: expected a model file" "$factors" --ranks 2
+expect_error "seed: expected --seed N" "$factors" --model "$tmp/run/model.h5" seed=3
 # a rank over the head size (64 / 2 heads = 32) is a usage error (exit 2), found right after
 # loading, before the config line and the calibration
 expect_error "drrl-factors: error: --ranks: expected ranks in [1, 32] (the head size of $tmp/run/model.h5), found 33" \

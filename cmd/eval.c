@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "eval/eval_modes.h"
 #include "eval/eval_session.h"
 #include "pipeline/base_config.h"
 #include "pipeline/train_config.h"
@@ -69,8 +70,9 @@ static void options(const CliArgs *a, EvalOptions *o, const char **over, const c
                     Err *e) {
     long v[6] = {0, 3, 2000, 0, 0, 0}; /* batch, reps, resamples, min-bytes, join, rows */
     const char *names[6] = {"--batch", "--reps", "--resamples", "--min-bytes", "--join", "--rows"};
+    const long hi[6] = {1L << 20, 1000, 1L << 24, 1L << 30, 1L << 30, 1L << 30};
     for (int i = 0; i < 6; i++)
-        if (cli_int(&SPEC, a, names[i], 1, 1L << 30, &v[i], e)) die(e, 2);
+        if (cli_int(&SPEC, a, names[i], 1, hi[i], &v[i], e)) die(e, 2);
     *o = (EvalOptions){.ckpt = cli_get(&SPEC, a, "--checkpoint"), .cfg_path = a->config,
                        .split = "dev", .modes = cli_get(&SPEC, a, "--modes"), .out = a->out,
                        .seed = a->has_seed ? a->seed : 1, .batch = (int)v[0], .reps = (int)v[1],
@@ -84,6 +86,11 @@ static void options(const CliArgs *a, EvalOptions *o, const char **over, const c
                 "inputs), found neither");
         die(e, 2);
     }
+    /* the list's syntax now (exit 2); its ranks against the policy's grid once the checkpoint
+       is open */
+    static EvalMode modes[EVAL_MAX_MODES];
+    int nm = 0;
+    if (o->modes && eval_modes_parse(o->modes, NULL, 0, 1 << 20, modes, &nm, e)) die(e, 2);
     if (!o->ckpt) {
         err_set(e, ST_INVALID, "--checkpoint: expected a checkpoint or run directory, found none "
                 "(drrl-eval --help)");

@@ -181,6 +181,8 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         return s;
     }
     const int K = j.n, N = L + 2, C = d->R.K, dh = d->R.dh;
+    /* the run's total counted `rows` inputs per length; fewer joined: count the rest as done */
+    if (K < rows) progress_add(progress, (int64_t)(rows - K) * nm * reps * units);
     imdb_free(&j);
     int has_pol = 0;
     for (int i = 0; i < nm; i++) has_pol |= modes[i].kind == EVAL_POLICY;

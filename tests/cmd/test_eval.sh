@@ -204,13 +204,16 @@ expect_error "--modes: 'static:32'" "$evalx" --checkpoint "$ckpt" --modes static
 expect_error "$tmp/none.h5" "$evalx" --checkpoint "$tmp/none.h5" --out "$bad"
 expect_error "--split: expected one of dev|test, found 'train'" "$evalx" --checkpoint "$ckpt" --split train --out "$bad"
 expect_error "--reps: expected once, found it again" "$evalx" --checkpoint "$ckpt" --reps 1 --reps=2 --out "$bad"
-expect_error "--reps: expected an integer in [1, 1073741824], found '0'" "$evalx" --checkpoint "$ckpt" --reps 0 --out "$bad"
+expect_error "--reps: expected an integer in [1, 1000], found '0'" "$evalx" --checkpoint "$ckpt" --reps 0 --out "$bad"
 expect_error "env.epsilom: expected a config key, found an unknown key; did you mean env.epsilon?" \
   "$evalx" --checkpoint "$ckpt" env.epsilom=3 --out "$bad"
 expect_error "--checkpoint: expected a checkpoint or run directory, found none" "$evalx" --out "$bad"
 expect_error "model.n_layers: expected a config key, found an unknown key" \
   "$evalx" --checkpoint "$ckpt" model.n_layers=2 --out "$bad"
 expect_error "seed: expected --seed N" "$evalx" --checkpoint "$ckpt" seed=2 --out "$bad"
+# the list's syntax is a command-line error (exit 2) before the checkpoint is read
+if "$evalx" --checkpoint "$tmp/none.h5" --modes full,bogus 2> "$tmp/err.txt"; then fail "accepted --modes bogus"
+else [[ $? -eq 2 ]] && grep -q "'bogus': expected one of" "$tmp/err.txt" || fail "--modes bogus: $(cat "$tmp/err.txt")"; fi
 expect_error "--out: expected a value, found ''" "$evalx" --checkpoint "$ckpt" --out=
 [[ -e "$bad" ]] && fail "a failed run wrote $bad"
 # --print-config: the checkpoint's train config with the overrides

@@ -16,6 +16,7 @@
 #include "eval/eval_run.h"
 #include "eval/eval_stats.h"
 #include "nn/logits.h"
+#include "pipeline/base_run.h"
 #include "pipeline/train_config.h"
 #include "pipeline/train_env.h"
 
@@ -345,6 +346,24 @@ static void session_free(Session *s) {
     free(s);
 }
 
+/* model_config_yaml: the frozen model's config as evaluation resolves it (its stored config
+   with the data.* and eval.* overrides, pipeline/base_run.h) as YAML text (malloc'd) */
+static Status model_config_yaml(const char *model, const EvalOptions *o, char **yaml, Err *e) {
+    BaseConfig bc;
+    Status st = base_run_model_config(model, o->base_over, o->n_base_over, &bc, e);
+    if (!st) st = config_to_yaml(&base_schema, &bc, yaml, e);
+    return st ? err_prefix(e, "env.model") : ST_OK;
+}
+
+/* print_commented: text as YAML comment lines (the output stays one train config) */
+static void print_commented(FILE *f, const char *text) {
+    for (const char *l = text; *l;) {
+        size_t n = strcspn(l, "\n");
+        fprintf(f, "#   %.*s\n", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+}
+
 Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e) {
     Session *s = calloc(1, sizeof *s);
     if (!s) return err_set(e, ST_NOMEM, "eval: out of memory (session)");
@@ -359,10 +378,18 @@ Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e) {
     Status st = open_modes(s, o, sink, e);
     log_info_set(info == stdout ? NULL : info);
     fclose(sink);
+    char *model_yaml = NULL;
+    if (!st) st = model_config_yaml(s->c.env.model, o, &model_yaml, e); /* checked first */
     if (!st) {
         fprintf(f, "# drrl-eval config (%s)\n", s->k.path);
         st = config_print(&train_schema, &s->c, f, e);
     }
+    if (!st) {
+        fprintf(f, "#\n# the frozen model's config (%s:/config with the data.* and eval.* "
+                "overrides):\n", s->c.env.model);
+        print_commented(f, model_yaml);
+    }
+    free(model_yaml);
     free(s);
     return st;
 }

@@ -38,7 +38,8 @@ Status eval_session_run(const EvalOptions *o, FILE *info, FILE *progress, char *
                         size_t cap, Err *e);
 
 /* eval_session_print_config: the train config the evaluation would use (the checkpoint's, or
-   cfg_path's, with the overrides) printed to f as YAML. */
+   cfg_path's, with the overrides) printed to f as YAML, followed by the frozen model's config
+   with the data.* and eval.* overrides as comment lines (checked like the run checks them). */
 Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e);
 
 #endif

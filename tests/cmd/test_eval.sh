@@ -220,8 +220,8 @@ expect_error "--out: expected a value, found ''" "$evalx" --checkpoint "$ckpt" -
 "$evalx" --checkpoint "$ckpt" env.epsilon=3 --print-config > "$tmp/pc.txt"
 grep -q '^  epsilon: 3$' "$tmp/pc.txt" || fail "--print-config: env.epsilon=3 not applied"
 head -1 "$tmp/pc.txt" | grep -q '^# drrl-eval config' || fail "--print-config: not YAML first"
-"$evalx" --checkpoint "$ckpt" data.max_len=48 --print-config > "$tmp/pc2.txt"
-grep -q '^#     max_len: 48$' "$tmp/pc2.txt" || fail "--print-config: the model's data.max_len=48 not shown"
+"$evalx" --checkpoint "$ckpt" data.max_len=24 --print-config > "$tmp/pc2.txt"
+grep -q '^#     max_len: 24$' "$tmp/pc2.txt" || fail "--print-config: the model's data.max_len=24 not shown"
 "$train" --config "$tmp/pc2.txt" --print-config > /dev/null || fail "--print-config output is not a train config"
 expect_error "data.max_len: expected an integer, found 'abc'" "$evalx" --checkpoint "$ckpt" data.max_len=abc --print-config
 echo "test_eval: ok"

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "core/sha256.h"
+#include "core/progress.h"
 #include "core/timer.h"
 #include "data/imdb.h"
 #include "data/tsv.h"
@@ -153,7 +154,7 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, EvalResult *r,
-                     Err *e) {
+                     Progress *progress, Err *e) {
     memset(r, 0, sizeof *r);
     if (batch > m->max_B) batch = m->max_B;
     if (s->max_len > m->max_N)
@@ -192,6 +193,7 @@ Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, Eva
                 r->confusion[y][arg]++;
             }
             r->tokens += s->len[row];
+            progress_add(progress, s->len[row]);
         }
         r->padded_tokens += (int64_t)B * N;
     }

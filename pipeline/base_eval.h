@@ -20,6 +20,7 @@
 
 #include "pipeline/base_config.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "data/encode.h"
 #include "data/wordpiece.h"
 #include "model/bert.h"
@@ -64,9 +65,10 @@ typedef struct {
 
 /* base_evaluate: predictions (argmax of the logits) of every row of s, in batches of up to
    `batch` rows (at most the model's max_B) grouped by length so that little is padded; pred
-   (s->n) receives the predicted class of each row when not NULL. */
+   (s->n) receives the predicted class of each row when not NULL. progress (NULL: none)
+   counts the rows' real tokens. */
 Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, EvalResult *r,
-                     Err *e);
+                     Progress *progress, Err *e);
 
 /* predictions_write: GLUE's prediction file (header "index\tprediction", one row per
    sentence), written atomically (temporary file, then rename). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/progress.h"
 #include "core/store.h"
 #include "data/encode.h"
 #include "model/bert_io.h"
@@ -166,7 +167,11 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
         goto out;
     }
     EvalResult r;
-    if ((s = base_evaluate(&m, &set, c.eval.batch, pred, &r, e))) goto out;
+    Progress prog; /* units: real tokens (rows run shortest first) */
+    int64_t tokens = 0;
+    for (int i = 0; i < set.n; i++) tokens += set.len[i];
+    progress_init(&prog, f, "drrl-base --eval: tokens", tokens, 10.0);
+    if ((s = base_evaluate(&m, &set, c.eval.batch, pred, &r, &prog, e))) goto out;
     char what[2 * CONFIG_STR_MAX + 128];
     snprintf(what, sizeof what, "%s on %s (%s, max_len %d)", model_path, split, desc,
              c.data.max_len);

@@ -127,7 +127,7 @@ static Status save_best(Trainer *t, const BaseConfig *c, const char *yaml, const
 static Status dev_eval(Trainer *t, const BaseConfig *c, const char *yaml, BaseProgress *p,
                        double elapsed, Err *e) {
     EvalResult r;
-    Status s = base_evaluate(&t->m, &t->dev, c->eval.batch, t->pred, &r, e);
+    Status s = base_evaluate(&t->m, &t->dev, c->eval.batch, t->pred, &r, NULL, e);
     if (s) return s;
     printf("epoch %d step %lld: dev accuracy %.4f (%d/%d), %.0f examples/s\n", p->epoch + 1,
            (long long)p->step, r.accuracy, r.correct, r.n_labeled, r.examples_per_s);

@@ -25,6 +25,8 @@ head -1 "$tmp/a/metrics.csv" | grep -qx "step,epoch,loss,lr,grad_norm,dev_accura
 "$base" --eval "$tmp/a/model.h5" --split dev --out "$tmp/pred" > "$tmp/eval.txt"
 cmp "$tmp/pred/SST-2.tsv" "$tmp/a/dev_predictions.tsv" || fail "reloaded model predicts differently"
 grep -q "accuracy $acc " "$tmp/eval.txt" || fail "reloaded accuracy differs from $acc"
+grep -q '^drrl-base --eval: tokens  [0-9]*/[0-9]* (100%)  elapsed .*  ETA 0.0s$' "$tmp/eval.txt" \
+  || fail "--eval: no final progress line"
 "$base" --eval "$tmp/a/model.h5" --split test --out "$tmp/test" > /dev/null
 [[ $(wc -l < "$tmp/test/SST-2.tsv") -eq 1822 ]] || fail "test predictions: expected 1821 rows + header"
 head -1 "$tmp/test/SST-2.tsv" | grep -qx $'index\tprediction' || fail "test predictions header"

@@ -39,7 +39,7 @@ enum {
 
 typedef struct {
     const char *name; /* long form with dashes: "--reps" */
-    const char *arg;  /* the value's placeholder ("R", "LIST"); NULL: a switch, no value */
+    const char *arg;  /* the value's name in --help ("R", "LIST"); NULL: a switch, no value */
     const char *help; /* one line (continuation lines may follow after '\n') */
 } CliOpt;
 

@@ -221,10 +221,10 @@ static Status one_flag(const CliSpec *s, int argc, char **argv, int *i, CliArgs 
     return common_apply(s, ci, v, a, seen, f, e);
 }
 
-/* quiet_sink: where --quiet sends informational lines (/dev/null; stdout if it cannot open) */
+/* quiet_sink: where --quiet sends informational lines (core/log.h's null stream; stdout if
+   it cannot be opened) */
 static FILE *quiet_sink(void) {
-    static FILE *sink;
-    if (!sink) sink = fopen("/dev/null", "w");
+    FILE *sink = log_null();
     return sink ? sink : stdout;
 }
 

@@ -12,4 +12,8 @@ FILE *log_info(void);
 /* log_info_set: f receives informational lines from now on (NULL: stdout again). */
 void log_info_set(FILE *f);
 
+/* log_null: the process's one discarding stream (/dev/null, opened once), for --quiet and
+   for callers that silence informational lines for a while; NULL if it cannot be opened. */
+FILE *log_null(void);
+
 #endif

@@ -369,7 +369,7 @@ Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e) {
     if (!s) return err_set(e, ST_NOMEM, "eval: out of memory (session)");
     /* nothing but the YAML on f: the checkpoint's notes (open_modes' info, log_info's
        latency-table line) go to a sink */
-    FILE *sink = fopen("/dev/null", "w"), *info = log_info();
+    FILE *sink = log_null(), *info = log_info();
     if (!sink) {
         free(s);
         return err_set(e, ST_IO, "/dev/null: cannot open: %s", strerror(errno));
@@ -377,7 +377,6 @@ Status eval_session_print_config(const EvalOptions *o, FILE *f, Err *e) {
     log_info_set(sink);
     Status st = open_modes(s, o, sink, e);
     log_info_set(info == stdout ? NULL : info);
-    fclose(sink);
     char *model_yaml = NULL;
     if (!st) st = model_config_yaml(s->c.env.model, o, &model_yaml, e); /* checked first */
     if (!st) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/file.h"
 #include "core/sha256.h"
 #include "core/store.h"
 #include "eval/eval_policy.h"
@@ -153,26 +154,18 @@ int main(int argc, char **argv) {
     }
     if (sweep_load(&d, &o, cli_info(&a), &e)) die(&e, 1);
     sweep_report_header(cli_info(&a), &d, (int)rows, (int)reps);
-    FILE *csv = NULL;
-    char path[4200], tmp[4300];
+    static AtomicFile csv; /* DIR/sweep.csv, renamed into place only after a whole run */
     if (a.out) {
+        char path[4200];
         snprintf(path, sizeof path, "%s/sweep.csv", a.out);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        if (store_mkdirs(a.out, &e)) die(&e, 1);
-        if (!(csv = fopen(tmp, "w")))
-            die((err_set(&e, ST_IO, "--out: %s: cannot write", tmp), &e), 1);
-        sweep_report_csv_header(csv);
+        if (store_mkdirs(a.out, &e) || file_atomic_open(&csv, path, &e)) die(&e, 1);
+        sweep_report_csv_header(csv.f);
     }
-    Status st = run(&d, &o, (int)rows, (int)reps, csv, &e);
-    if (csv && (fclose(csv) || (!st && rename(tmp, path)))) {
-        remove(tmp);
-        die(st ? &e : (err_set(&e, ST_IO, "--out: %s: cannot write", path), &e), 1);
-    }
-    if (st) {
-        if (csv) remove(tmp);
-        die(&e, 1);
-    }
-    if (csv) printf("\nwrote %s\n", path);
+    Status st = run(&d, &o, (int)rows, (int)reps, csv.f, &e);
+    if (st) file_atomic_abort(&csv);
+    if (!st && a.out) st = file_atomic_commit(&csv, &e);
+    if (st) die(&e, 1);
+    if (a.out) printf("\nwrote %s\n", csv.path);
     sweep_free(&d);
     return 0;
 }

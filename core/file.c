@@ -1,5 +1,5 @@
 /* file.c: a whole file in one buffer (see file.h): sized by fstat for a regular file, grown
- * by doubling otherwise (a pipe, or a file that grows while read). */
+ * by doubling otherwise (a pipe, or a file that grows while read); and atomic text files. */
 #include "core/file.h"
 
 #include <errno.h>
@@ -60,4 +60,40 @@ Status file_read_all(const char *path, char **out, size_t *len, Err *e) {
     *out = buf;
     *len = n;
     return ST_OK;
+}
+
+Status file_atomic_open(AtomicFile *a, const char *path, Err *e) {
+    a->f = NULL;
+    a->tmp[0] = 0;
+    if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path)
+        return err_set(e, ST_INVALID, "%.64s...: expected a path of at most %zu bytes, found %zu",
+                       path, sizeof a->path - 1, strlen(path));
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", a->path);
+    if (!(a->f = fopen(a->tmp, "w"))) {
+        Status s = err_set(e, ST_IO, "%s: cannot open: %s", a->tmp, strerror(errno));
+        a->tmp[0] = 0;
+        return s;
+    }
+    return ST_OK;
+}
+
+Status file_atomic_commit(AtomicFile *a, Err *e) {
+    int bad = ferror(a->f), err = errno;
+    if (fclose(a->f) && !bad) bad = 1, err = errno;
+    a->f = NULL;
+    if (!bad && rename(a->tmp, a->path)) bad = 1, err = errno;
+    if (bad) {
+        remove(a->tmp);
+        a->tmp[0] = 0;
+        return err_set(e, ST_IO, "%s: cannot write: %s", a->path, strerror(err));
+    }
+    a->tmp[0] = 0;
+    return ST_OK;
+}
+
+void file_atomic_abort(AtomicFile *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    if (a->tmp[0]) remove(a->tmp);
+    a->tmp[0] = 0;
 }

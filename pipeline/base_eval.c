@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "core/sha256.h"
+#include "core/file.h"
 #include "core/progress.h"
 #include "core/timer.h"
 #include "data/imdb.h"
@@ -223,16 +224,10 @@ void eval_print(FILE *f, const char *what, const EvalResult *r) {
 
 Status predictions_write(const char *path, const int32_t *index, const int32_t *pred, int n,
                          Err *e) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(e, ST_IO, "%s: cannot open: %s", tmp, strerror(errno));
-    fprintf(f, "index\tprediction\n");
-    for (int i = 0; i < n; i++) fprintf(f, "%d\t%d\n", index[i], pred[i]);
-    if (fclose(f) || rename(tmp, path)) {
-        Status s = err_set(e, ST_IO, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return s;
-    }
-    return ST_OK;
+    AtomicFile af;
+    Status s = file_atomic_open(&af, path, e);
+    if (s) return s;
+    fprintf(af.f, "index\tprediction\n");
+    for (int i = 0; i < n; i++) fprintf(af.f, "%d\t%d\n", index[i], pred[i]);
+    return file_atomic_commit(&af, e);
 }

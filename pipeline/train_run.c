@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "core/sha256.h"
 #include "core/store.h"
 #include "core/timer.h"
@@ -43,19 +44,12 @@ Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
 static Status run_files(TrainRun *r, Err *e) {
     Status s = store_mkdirs(r->c.run.dir, e);
     if (s) return s;
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", r->c.run.dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *cf = fopen(tmp, "w");
-    if (!cf) return err_set(e, ST_IO, "%s: cannot open: %s", tmp, strerror(errno));
-    int bad = fputs(r->yaml, cf) < 0;
-    int err = errno;
-    if (fclose(cf) && !bad) bad = 1, err = errno;
-    if (!bad && rename(tmp, path)) bad = 1, err = errno;
-    if (bad) {
-        remove(tmp);
-        return err_set(e, ST_IO, "%s: cannot write: %s", path, strerror(err));
-    }
+    AtomicFile af;
+    if ((s = file_atomic_open(&af, path, e))) return s;
+    fputs(r->yaml, af.f); /* a failed write shows in file_atomic_commit's ferror */
+    if ((s = file_atomic_commit(&af, e))) return s;
     if (!r->t.has_lt) return ST_OK;
     snprintf(path, sizeof path, "%s/latency.h5", r->c.run.dir);
     Store *st;

@@ -23,6 +23,7 @@ void rankenv_config_default(RankEnvConfig *c) {
     c->batch = 32;
     c->alpha = 1, c->beta = 0.05, c->gamma = 0.1, c->lambda = 1, c->epsilon = 1;
     c->latency = RANKENV_LAT_TABLE;
+    c->guard = RANKENV_GUARD_OUTPUT, c->bound = BOUND_TIGHT;
     c->bucket = 1, c->bucket_pool = 50, c->seed = 1;
 }
 
@@ -75,6 +76,12 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
                            wn[i], w[i]);
     if (c->latency != RANKENV_LAT_TABLE && c->latency != RANKENV_LAT_LIVE)
         return err_set(e, ST_INVALID, "rankenv: latency: expected table or live");
+    if (c->guard != RANKENV_GUARD_OUTPUT && c->guard != RANKENV_GUARD_INPUT)
+        return err_set(e, ST_INVALID, "rankenv: guard: expected output or input, found %d",
+                       (int)c->guard);
+    if (c->bound != BOUND_TIGHT && c->bound != BOUND_CHEAP)
+        return err_set(e, ST_INVALID, "rankenv: bound: expected tight or cheap, found %d",
+                       (int)c->bound);
     if (c->latency == RANKENV_LAT_TABLE && !lt)
         return err_set(e, ST_INVALID, "rankenv: latency table: required in table mode");
     if (c->latency == RANKENV_LAT_TABLE) {
@@ -106,6 +113,7 @@ static void plan(RankEnv *E) {
     mem_plan_f64(p, &E->brow, B * G * NM, "rankenv.brow");
     mem_plan_f64(p, &E->bfro, B * S * G, "rankenv.bfro");
     mem_plan_f64(p, &E->yseg, B * S, "rankenv.yseg");
+    mem_plan_f64(p, &E->den, B * S, "rankenv.den");
     mem_plan_f64(p, &E->rho, B * S * G, "rankenv.rho");
     mem_plan_u8(p, &E->allow, B * S * G, "rankenv.allow");
     mem_plan_f64(p, &E->masked, B, "rankenv.masked");
@@ -162,7 +170,7 @@ static Status begin_rows(RankEnv *E, const int32_t *rows, int n, float *obs, uin
                          uint8_t *act_mask, Err *e) {
     Ranked *R = E->R;
     const EncodedSet *set = E->set;
-    E->layer = -1;
+    E->layer = -1, E->deploy = 0;
     for (int i = 0; i < n; i++)
         if (rows[i] < 0 || rows[i] >= set->n)
             return err_set(e, ST_INVALID, "rankenv: row %d: expected 0..%d", rows[i],
@@ -170,7 +178,7 @@ static Status begin_rows(RankEnv *E, const int32_t *rows, int n, float *obs, uin
     memcpy(E->rows, rows, sizeof(int32_t) * (size_t)n);
     const int N = encoded_max_len(set, rows, n);
     encoded_gather(set, rows, n, N, E->ids, E->mask, NULL);
-    E->n_active = n, E->N = N, E->Sr = ranked_segments(N, E->c.T);
+    E->Sr = ranked_segments(N, E->c.T);
     for (size_t i = 0; i < (size_t)n * E->Sr; i++) E->rank[i] = RANKED_FULL;
     /* the exact model: every sequence full through ranked_layer_each, the same calls an
        all-full episode makes, so its logits are p_full's bit for bit */
@@ -178,8 +186,17 @@ static Status begin_rows(RankEnv *E, const int32_t *rows, int n, float *obs, uin
     for (int l = 0; l < E->L && !s; l++)
         s = ranked_layer_each(R, E->c.kind, E->c.T, E->rank, NULL, NULL, e);
     if (!s) s = ranked_end(R, e);
-    if (!s) memcpy(E->full_logits, R->logits, sizeof(float) * (size_t)n * E->K);
-    if (!s) s = ranked_begin(R, E->ids, NULL, E->mask, n, N, e);
+    if (s) return err_prefix(e, "rankenv: reset");
+    memcpy(E->full_logits, R->logits, sizeof(float) * (size_t)n * E->K);
+    memset(&E->cost, 0, sizeof E->cost);
+    return rankenv_start_pass(E, n, N, obs, tok_mask, act_mask, e);
+}
+
+Status rankenv_start_pass(RankEnv *E, int n, int N, float *obs, uint8_t *tok_mask,
+                          uint8_t *act_mask, Err *e) {
+    Ranked *R = E->R;
+    E->n_active = n, E->N = N, E->Sr = ranked_segments(N, E->c.T);
+    Status s = ranked_begin(R, E->ids, NULL, E->mask, n, N, e);
     if (s) return err_prefix(e, "rankenv: reset");
     for (int b = 0; b < n; b++) {
         const int nb = ranked_seq_len(R, b);

@@ -37,19 +37,20 @@
  *                mean of its segments' single-rank ratios; deterministic)
  *                LIVE: seconds of the sequence's attention call / seconds of its exact
  *                (teacher) call on the same input, both measured this step
- *     bound_term = sum_s w_s min(1, rho_s(r_s)) / W,  rho_s(r) = the tight bound on
- *                ||A_s - T_s||_F / ||T_s||_F at rank r (attention/bound.h, e_i summed in
- *                squares over the segment's rows over ||T_s||_F), 0 for full: the proven
- *                worst case of the relative error the choice risked, capped at 1 so that
- *                a loose bound cannot dominate the reward
+ *     bound_term = sum_s w_s min(1, rho_s(r_s)) / W,  rho_s(r) = the bound (config
+ *                bound: tight or cheap) on ||A_s - T_s||_F / D_s at rank r (attention/
+ *                bound.h, e_i summed in squares over the segment's rows, over the guard's
+ *                denominator D_s: ||T_s||_F, or ||X~_s||_F with guard INPUT), 0 for full:
+ *                the proven worst case of the relative error the choice risked, capped at
+ *                1 so that a loose bound cannot dominate the reward
  *     reward = alpha fidelity - beta latency - gamma bound_term
  *              (- lambda KL(p_full(y|x) || p_r(y|x)) in nats at the last layer)
  * The four weighted terms are reported as info r_fid, r_lat, r_bound, r_kl; the reward is
  * their float sum in that order, exactly. Guardrail: rank a of segment s is masked when
  * rho_s(ranks[a]) > epsilon (bound_mask's rule); full is always allowed; choosing a masked
- * action is an error. Violations: segments at a low rank whose measured rel err exceeds
- * rho_s * (1 + 1e-5) + 1e-6 (the bound is exact-arithmetic; the tolerance covers float
- * rounding); must stay 0.
+ * action is an error. Violations: segments at a low rank whose measured error in the
+ * guard's units, ||A_s - T_s||_F / D_s, exceeds rho_s * (1 + 1e-5) + 1e-6 (the bound is
+ * exact-arithmetic; the tolerance covers float rounding); must stay 0.
  *
  * Info columns (per slot and step; RANKENV_INFO_NAMES order): fidelity, rel_err,
  * latency_ratio, flops_ratio (the sequence's counted attention FLOPs at its ranks / its
@@ -97,6 +98,26 @@ enum {
 
 typedef enum { RANKENV_LAT_TABLE = 0, RANKENV_LAT_LIVE = 1 } RankEnvLatency;
 
+/* RankEnvGuard: the denominator of the guardrail's relative bound rho_s(r) = fro_s(r) / D_s,
+   fro_s(r) >= ||A_s(r) - T_s||_F the proven bound over segment s's real rows:
+     OUTPUT  D_s = ||T_s||_F, the exact attention output (the teacher): rho bounds the
+             relative error rel_err reports, but deciding needs exact attention first
+     INPUT   D_s = ||X~_s||_F = sqrt(sum_i (||x_i||^2 + 1)), the bias-folded layer input of
+             the same rows: known before any attention runs, so a deployed model can guard
+             without a teacher; rho bounds ||A_s - T_s||_F / ||X~_s||_F (the error in units
+             of the residual stream it is added to), proven because numerator and
+             denominator are the same as the measured quantity's */
+typedef enum { RANKENV_GUARD_OUTPUT = 0, RANKENV_GUARD_INPUT = 1 } RankEnvGuard;
+
+/* RankEnvCost: the decision work of the passes since the last reset (or deploy begin): the
+   teacher (only when the guard needs it, or in training for the reward), the bounds, the
+   observation features (convolution GEMM, segment statistics, guard denominators); seconds
+   on the monotonic clock, FLOPs as counted (features: rankenv_feature_flops). */
+typedef struct {
+    double teacher_sec, bound_sec, feature_sec;
+    int64_t teacher_fl, bound_fl, feature_fl;
+} RankEnvCost;
+
 typedef struct {
     RankKind kind;         /* RANK_WHITENED (default) or RANK_PLAIN */
     int n_ranks;           /* low ranks in the grid, 1..RANKENV_MAX_GRID */
@@ -109,13 +130,17 @@ typedef struct {
     double alpha, beta, gamma, lambda; /* reward weights, finite, >= 0 */
     double epsilon;        /* guardrail tolerance on the relative tight bound, >= 0 */
     RankEnvLatency latency; /* TABLE (needs a table for the model's d_model, n_heads) or LIVE */
+    RankEnvGuard guard;    /* the relative bound's denominator (OUTPUT: the default) */
+    BoundKind bound;       /* BOUND_TIGHT (default) or BOUND_CHEAP: the bound the guardrail,
+                              the observation and the reward's bound term use */
     int bucket;            /* 1: length-bucketed batches, 0: shuffled */
     int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
     uint64_t seed;         /* the batch order's Rng stream */
 } RankEnvConfig;
 
 /* rankenv_config_default: whitened, ranks {4, 8, 16, 32}, T 0, max_segments 0, batch 32,
-   alpha 1, beta 0.05, gamma 0.1, lambda 1, epsilon 1, TABLE, bucket 1, pool 50, seed 1. */
+   alpha 1, beta 0.05, gamma 0.1, lambda 1, epsilon 1, TABLE, guard OUTPUT, bound TIGHT,
+   bucket 1, pool 50, seed 1. */
 void rankenv_config_default(RankEnvConfig *c);
 
 /* the dims an Env (agent/env_api.h) is filled from, as plain ints */
@@ -163,8 +188,9 @@ typedef struct {
     int32_t *prev;           /* (B, S) actions of the previous layer (-1: none) */
     double *brow;            /* (B, G, max_len) tight bound e_i per row and rank */
     double *bfro;            /* (B, S, G) sqrt(sum of e_i^2 over the segment's rows) */
-    double *yseg;            /* (B, S) ||T_s||_F of the teacher */
-    double *rho;             /* (B, S, G) relative tight bound bfro / yseg */
+    double *yseg;            /* (B, S) ||T_s||_F of the teacher (0 when none ran) */
+    double *den;             /* (B, S) the guard's denominator D_s (yseg or ||X~_s||_F) */
+    double *rho;             /* (B, S, G) relative bound bfro / den */
     uint8_t *allow;          /* (B, S, G) guardrail (1 = allowed) */
     double *masked;          /* (B) share of the real segments' grid entries masked */
     double *cosv, *relv;     /* (Sr, B) fidelity of each segment */
@@ -172,6 +198,9 @@ typedef struct {
     float *layer_tok;        /* (L, TOKEN_DIM) the layer tokens (fixed per layer) */
     float *conv_w;           /* (C, 3 CONV) tap k of channel o at column k CONV + o */
     float *conv_p;           /* (B max_len, 3 CONV) X conv_w */
+    int deploy;              /* 1 between rankenv_deploy_begin and the pass's end: no exact
+                                pass, no teacher unless the guard needs it, no reward */
+    RankEnvCost cost;        /* decision work since the last reset / deploy begin */
     MemPlan mem;
 } RankEnv;
 
@@ -203,7 +232,45 @@ Status rankenv_load(void *self, Store *st, const char *group, Err *e);
 Status rankenv_reset_rows(RankEnv *E, const int32_t *rows /* (n) */, int n, float *obs,
                           uint8_t *tok_mask, uint8_t *act_mask, Err *e);
 
+/* ---- deployment (rankenv_deploy.c): the same observations and transitions without the
+   exact pass, the teacher (guard INPUT) and the reward: what a deployed model computes ---- */
+
+/* rankenv_deploy_begin: begin a pass over n (1..B) given sequences ids, mask (n, N) (N <=
+   the set's max_len; mask 1 = real token), and observe layer 0 (as rankenv_reset_rows would
+   for the same tokens, bit for bit). E->cost restarts. */
+Status rankenv_deploy_begin(RankEnv *E, const int32_t *ids /* (n, N) */,
+                            const uint8_t *mask /* (n, N) */, int n, int N, float *obs,
+                            uint8_t *tok_mask, uint8_t *act_mask, Err *e);
+/* rankenv_deploy_step: the current layer at the chosen actions (B, n_heads), as rankenv_step
+   runs it (ranked_layer_each), then the next layer's observation, or after the last layer
+   the head: E->R->logits (n, K). *done = 1 after the last layer. E->rank holds the ranks
+   the layer ran at (n, Sr) until the next step. */
+Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_t *tok_mask,
+                           uint8_t *act_mask, int *done, Err *e);
+
+/* rankenv_feature_flops: the FLOPs rankenv_observe counts in E->cost.feature_fl for one
+   layer's observation of n active sequences padded to N, with `rows` real rows in all and
+   `segs` real segments, G grid ranks, model width C; teacher: the teacher ran (training, or
+   guard OUTPUT); input: guard INPUT:
+     2 n N C 3 RANKENV_CONV                the convolution taps (one sgemm over n N rows)
+   + rows (5 RANKENV_CONV + 2 C + 5 + 2 G)  per real row: taps summed, relu, mean, max; the
+                                            row norm; the bound's sum of squares per rank
+   + rows (2 C teacher + (2 C + 1) input)   ||T_i||^2, ||x~_i||^2 = ||x_i||^2 + 1
+   + segs (RANKENV_CONV + 4 + 3 G + teacher + input)  means and std; per rank the sqrt,
+                                            epsilon D_s and rho; the sqrt of each norm
+   + 8 n                                    the sequence and previous-rank tokens
+   (log10, clip and comparisons are not counted, as elsewhere). */
+int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
+                              int teacher, int input);
+
 /* internal, shared by rankenv*.c */
+/* rankenv_start_pass: with E->ids, E->mask (n, N) filled: begin the ranked pass, the
+   lengths and segments, and observe layer 0. */
+Status rankenv_start_pass(RankEnv *E, int n, int N, float *obs, uint8_t *tok_mask,
+                          uint8_t *act_mask, Err *e);
+/* rankenv_take_actions: the actions of the active heads -> E->act and E->rank; ST_INVALID on
+   an out-of-range or masked one. */
+Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e);
 /* rankenv_obs_prepare: at init: the convolution weights and the layer tokens. */
 Status rankenv_obs_prepare(RankEnv *E, Err *e);
 /* rankenv_observe: at the current layer of the pass: the teacher (timed), the tight bounds,

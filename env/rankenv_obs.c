@@ -52,6 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timer.h"
+
 enum { TD = RANKENV_TOKEN_DIM, NC = RANKENV_CONV, TYPE_N = 5, F0 = TYPE_N };
 
 static const double PI = 3.14159265358979323846;
@@ -119,53 +121,104 @@ static void seg_span(const RankEnv *E, int s, int n, int *i0, int *i1) {
     *i1 = T > 0 && (s + 1) * T < n ? (s + 1) * T : n;
 }
 
-/* teacher, bounds, rho and the guardrail of the current layer */
-static Status bounds(RankEnv *E, Err *e) {
+/* the teacher when needed (training: the reward's reference; deployment: only for guard
+   OUTPUT), timed and counted in E->cost */
+static Status teacher(RankEnv *E, Err *e) {
+    if (E->deploy && E->c.guard == RANKENV_GUARD_INPUT) return ST_OK;
     Ranked *R = E->R;
-    const int B = E->n_active, N = E->N, S = E->S, G = E->G, C = E->C;
+    const int64_t f0 = attn_flops_total(&R->teacher_fl);
+    const double t0 = time_now();
     Status s = ranked_teacher_each(R, E->tfl, E->tsec, e);
-    BoundOut bo = {E->brow, NULL, NULL, NULL};
-    if (!s) s = ranked_bound(R, E->c.kind, BOUND_TIGHT, E->c.ranks, G, &bo, e);
-    if (s) return s;
-    memset(E->bfro, 0, sizeof(double) * (size_t)B * S * G);
-    memset(E->yseg, 0, sizeof(double) * (size_t)B * S);
-    for (int b = 0; b < B; b++)
+    E->cost.teacher_sec += time_now() - t0;
+    E->cost.teacher_fl += attn_flops_total(&R->teacher_fl) - f0;
+    return s;
+}
+
+/* per segment: the bound's root-sum-square fro over its real rows, ||T_s|| (when the teacher
+   ran) and the guard's denominator D_s; returns the FLOPs counted (rankenv_feature_flops) */
+static int64_t seg_norms(RankEnv *E, int had_teacher) {
+    const Ranked *R = E->R;
+    const int N = E->N, S = E->S, G = E->G, C = E->C, in = E->c.guard == RANKENV_GUARD_INPUT;
+    const float *x = ranked_input(R);
+    int64_t fl = 0;
+    for (int b = 0; b < E->n_active; b++)
         for (int sg = 0; sg < E->nseg[b]; sg++) {
             int i0, i1;
             seg_span(E, sg, E->len[b], &i0, &i1);
-            double *fro = E->bfro + ((size_t)b * S + sg) * G, yy = 0;
+            double *fro = E->bfro + ((size_t)b * S + sg) * G, yy = 0, xx = 0;
             for (int i = i0; i < i1; i++) {
-                if (!E->mask[(size_t)b * N + i]) continue;
-                const float *y = R->teacher + ((size_t)b * N + i) * C;
-                for (int c = 0; c < C; c++) yy += (double)y[c] * y[c];
+                const size_t t = (size_t)b * N + i;
+                if (!E->mask[t]) continue;
+                if (had_teacher) {
+                    const float *y = R->teacher + t * C;
+                    for (int c = 0; c < C; c++) yy += (double)y[c] * y[c];
+                    fl += 2 * C;
+                }
+                if (in) { /* ||x~_i||^2 = ||x_i||^2 + 1 */
+                    const float *xi = x + t * C;
+                    for (int c = 0; c < C; c++) xx += (double)xi[c] * xi[c];
+                    xx += 1, fl += 2 * C + 1;
+                }
                 for (int g = 0; g < G; g++) {
                     const double r = E->brow[((size_t)b * G + g) * N + i];
                     fro[g] += r * r;
                 }
+                fl += 2 * G;
             }
-            E->yseg[(size_t)b * S + sg] = sqrt(yy);
+            const size_t k = (size_t)b * S + sg;
+            E->yseg[k] = had_teacher ? sqrt(yy) : 0.0;
+            E->den[k] = in ? sqrt(xx) : E->yseg[k];
             for (int g = 0; g < G; g++) fro[g] = sqrt(fro[g]);
+            fl += G + had_teacher + in;
         }
-    /* the guardrail on (B S) "sequences": allowed iff fro <= epsilon ||T_s|| (bound_mask) */
-    s = bound_mask(E->allow, NULL, NULL, E->bfro, E->yseg, E->c.ranks, G, B * S, E->dh,
+    return fl;
+}
+
+/* teacher, bounds, rho and the guardrail of the current layer */
+static Status bounds(RankEnv *E, Err *e) {
+    Ranked *R = E->R;
+    const int B = E->n_active, S = E->S, G = E->G;
+    Status s = teacher(E, e);
+    const int had_teacher = R->teacher_layer == E->layer && !s;
+    if (!had_teacher && E->c.guard == RANKENV_GUARD_OUTPUT && !s)
+        s = err_set(e, ST_INVALID, "rankenv: guard output needs the teacher");
+    BoundOut bo = {E->brow, NULL, NULL, NULL};
+    const int64_t f0 = R->bound_fl;
+    const double t0 = time_now();
+    if (!s) s = ranked_bound(R, E->c.kind, E->c.bound, E->c.ranks, G, &bo, e);
+    const double t1 = time_now();
+    E->cost.bound_sec += t1 - t0, E->cost.bound_fl += R->bound_fl - f0;
+    if (s) return s;
+    memset(E->bfro, 0, sizeof(double) * (size_t)B * S * G);
+    memset(E->yseg, 0, sizeof(double) * (size_t)B * S);
+    memset(E->den, 0, sizeof(double) * (size_t)B * S);
+    int64_t fl = seg_norms(E, had_teacher);
+    /* the guardrail on (B S) "sequences": allowed iff fro <= epsilon D_s (bound_mask) */
+    s = bound_mask(E->allow, NULL, NULL, E->bfro, E->den, E->c.ranks, G, B * S, E->dh,
                    E->c.epsilon, e);
     if (s) return s;
     for (int b = 0; b < B; b++) {
         int nm = 0;
-        for (int sg = 0; sg < E->nseg[b]; sg++)
+        for (int sg = 0; sg < E->nseg[b]; sg++) {
             for (int g = 0; g < G; g++) {
                 const size_t k = ((size_t)b * S + sg) * G + g;
-                const double f = E->bfro[k], y = E->yseg[(size_t)b * S + sg];
+                const double f = E->bfro[k], y = E->den[(size_t)b * S + sg];
                 E->rho[k] = y > 0 ? f / y : (f > 0 ? INFINITY : 0.0);
                 nm += !E->allow[k];
             }
+            fl += 2 * G; /* epsilon D_s (bound_mask) and the division, per rank */
+        }
         E->masked[b] = E->nseg[b] ? (double)nm / ((double)E->nseg[b] * G) : 0.0;
     }
+    E->cost.feature_fl += fl;
+    E->cost.feature_sec += time_now() - t1;
     return ST_OK;
 }
 
-/* the features of segment sg of sequence b into t (TD) */
-static void seg_token(const RankEnv *E, int b, int sg, float *t) {
+/* the features of segment sg of sequence b into t (TD); returns the FLOPs counted: per real
+   row 5 NC (taps summed, relu, mean, max) + 2 C + 5 (the row norm, its sqrt and sums), per
+   segment NC + 4 (the means, the std) */
+static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
     const int N = E->N, C = E->C, n = E->len[b], G = E->G;
     const float *x = ranked_input(E->R), *P = E->conv_p;
     const uint8_t *mk = E->mask + (size_t)b * N;
@@ -198,10 +251,12 @@ static void seg_token(const RankEnv *E, int b, int sg, float *t) {
         const double r = E->rho[((size_t)b * E->S + sg) * G + g];
         t[41 + g] = (float)clip(log10(fmax(r, 1e-30)), -6, 6);
     }
+    return (int64_t)rows * (5 * NC + 2 * C + 5) + NC + 4;
 }
 
-/* previous-rank and sequence tokens of sequence b */
-static void seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
+/* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the
+   shares, means and length features) */
+static int64_t seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
     const int G = E->G, ns = E->nseg[b], n = E->len[b];
     tp[2] = 1;
     if (E->layer == 0) {
@@ -221,15 +276,18 @@ static void seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
     ts[F0] = (float)n / (float)E->max_pos;
     ts[F0 + 1] = (float)(log1p((double)n) / log1p((double)E->max_pos));
     ts[F0 + 2] = (float)ns / (float)E->S, ts[F0 + 3] = n ? (float)real / (float)n : 0.0f;
+    return 8;
 }
 
 Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_mask, Err *e) {
     Status s = bounds(E, e);
     if (s) return err_prefix(e, "rankenv: layer %d", E->layer);
+    const double t0 = time_now();
     const int NT = E->dims.n_tokens, S = E->S, G = E->G, A = G + 1;
     /* P = X conv_w: every tap of every row in one GEMM, (B N, C) x (C, 3 NC) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, E->n_active * E->N, 3 * NC, E->C,
                 1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
+    int64_t fl = 2 * (int64_t)E->n_active * E->N * E->C * 3 * NC;
     memset(obs, 0, sizeof(float) * (size_t)E->B * NT * TD);
     memset(tok_mask, 0, (size_t)E->B * NT);
     memset(act_mask, 0, (size_t)E->B * S * A);
@@ -240,13 +298,15 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
         for (int sg = 0; sg < S; sg++) am[(size_t)sg * A + G] = 1; /* full: always */
         if (b >= E->n_active) continue;                            /* idle slot */
         memcpy(o + TD, E->layer_tok + (size_t)E->layer * TD, sizeof(float) * TD);
-        seq_tokens(E, b, o + 2 * TD, o + 3 * TD);
+        fl += seq_tokens(E, b, o + 2 * TD, o + 3 * TD);
         tm[1] = tm[2] = tm[3] = 1;
         for (int sg = 0; sg < E->nseg[b]; sg++) {
-            seg_token(E, b, sg, o + (size_t)(RANKENV_HEAD_TOKEN0 + sg) * TD);
+            fl += seg_token(E, b, sg, o + (size_t)(RANKENV_HEAD_TOKEN0 + sg) * TD);
             tm[RANKENV_HEAD_TOKEN0 + sg] = 1;
             memcpy(am + (size_t)sg * A, E->allow + ((size_t)b * S + sg) * G, (size_t)G);
         }
     }
+    E->cost.feature_fl += fl;
+    E->cost.feature_sec += time_now() - t0;
     return ST_OK;
 }

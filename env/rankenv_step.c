@@ -11,8 +11,7 @@
 
 #include "nn/logits.h"
 
-/* the actions of the active heads -> E->act and E->rank; ST_INVALID on a bad one */
-static Status take_actions(RankEnv *E, const int32_t *action, Err *e) {
+Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e) {
     const int S = E->S, G = E->G;
     for (int b = 0; b < E->n_active; b++)
         for (int sg = 0; sg < E->Sr; sg++) {
@@ -36,6 +35,17 @@ static Status take_actions(RankEnv *E, const int32_t *action, Err *e) {
     return ST_OK;
 }
 
+/* the bound of segment sg of sequence b at its chosen rank (relative rho) is below its
+   measured relative error re (relative to the teacher) beyond float rounding: in the
+   guard's units, re ||T_s|| / D_s > rho (1 + 1e-5) + 1e-6 (for guard OUTPUT, D_s = ||T_s||
+   and this is re > rho (1 + 1e-5) + 1e-6) */
+static int violated(const RankEnv *E, int b, int sg, double re, double rho) {
+    if (E->c.guard == RANKENV_GUARD_OUTPUT) return re > rho * (1 + 1e-5) + 1e-6;
+    const size_t k = (size_t)b * E->S + sg;
+    const double m = E->den[k] > 0 ? re * E->yseg[k] / E->den[k] : 0.0;
+    return m > rho * (1 + 1e-5) + 1e-6;
+}
+
 /* reward and info of sequence b (in[RANKENV_N_INFO], doubles) */
 static void measure(RankEnv *E, int b, int last, double *in) {
     const int S = E->S, G = E->G, n = E->len[b];
@@ -52,7 +62,7 @@ static void measure(RankEnv *E, int b, int last, double *in) {
             lat += w * latency_table_ratio(E->lt, n, a < G ? E->c.ranks[a] : LATENCY_FULL);
         rk += a < G ? E->c.ranks[a] : E->dh;
         full += a == G;
-        viol += a < G && re > rho * (1 + 1e-5) + 1e-6;
+        viol += a < G && violated(E, b, sg, re, rho);
     }
     const double iw = W > 0 ? 1.0 / W : 0.0, ns = E->nseg[b] ? (double)E->nseg[b] : 1.0;
     if (E->c.latency == RANKENV_LAT_LIVE)
@@ -80,7 +90,10 @@ Status rankenv_step(void *self, const int32_t *action, float *obs, uint8_t *tok_
     RankEnv *E = self;
     if (E->layer < 0 || E->layer >= E->L)
         return err_set(e, ST_INVALID, "rankenv_step: no episode in progress (call reset)");
-    Status s = take_actions(E, action, e);
+    if (E->deploy)
+        return err_set(e, ST_INVALID, "rankenv_step: a deployment pass is in progress "
+                       "(rankenv_deploy_step; a reset starts an episode)");
+    Status s = rankenv_take_actions(E, action, e);
     if (!s) s = ranked_layer_each(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
     const int last = E->layer == E->L - 1;
     if (!s && last) s = ranked_end(E->R, e);

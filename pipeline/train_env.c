@@ -311,6 +311,8 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
     ec.alpha = c->env.alpha, ec.beta = c->env.beta, ec.gamma = c->env.gamma;
     ec.lambda = c->env.lambda, ec.epsilon = c->env.epsilon;
     ec.latency = t->has_lt ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
+    ec.guard = !strcmp(c->env.guard, "input") ? RANKENV_GUARD_INPUT : RANKENV_GUARD_OUTPUT;
+    ec.bound = !strcmp(c->env.bound, "cheap") ? BOUND_CHEAP : BOUND_TIGHT;
     ec.bucket = c->env.bucket;
     ec.seed = (uint64_t)c->seed;
     Status s = rankenv_init(&d->E, &d->R, &d->set, t->has_lt ? &t->lt : NULL, &ec, e);

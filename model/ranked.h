@@ -245,4 +245,16 @@ double ranked_attn_seconds(const Ranked *R);
 /* ranked_model_flops: attention + rest of every layer + head of the pass. */
 int64_t ranked_model_flops(const Ranked *R);
 
+/* ranked_attend_each: a side computation on the current layer's input: the attention of each
+   sequence alone, exactly as ranked_layer_each runs it with every segment at grid rank `rank`
+   of `kind` (RANK_PLAIN or RANK_WHITENED; RANKED_FULL (<= 0): the exact kernel), into out
+   (B, N, C) (rows [n_b, N) set to 0; out must not be R->x). Nothing of the pass changes: not
+   the layer, R->x, R->att nor attn_fl / attn_sec (a signal's work, not the model's: drrl-
+   signals' change of a layer's attention between two ranks). Sequence b's rows are bit for
+   bit those R->att receives from ranked_layer_each at the same rank (same call). fl_seq,
+   sec_seq (B) (may be NULL) as there. ST_INVALID as ranked_layer_each. */
+Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out /* (B, N, C) */,
+                          AttnFlops *fl_seq /* (B) or NULL */, double *sec_seq /* (B) or NULL */,
+                          Err *e);
+
 #endif

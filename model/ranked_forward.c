@@ -310,3 +310,38 @@ int64_t ranked_model_flops(const Ranked *R) {
     for (int l = 0; l < R->L; l++) t += R->rest_fl[l];
     return t;
 }
+
+Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out, AttnFlops *fl_seq,
+                          double *sec_seq, Err *e) {
+    if (R->layer >= R->L)
+        return err_set(e, ST_INVALID, "ranked_attend_each: all %d layers already ran", R->L);
+    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
+        return err_set(e, ST_INVALID, "ranked_attend_each: expected plain or whitened, found %s",
+                       rank_kind_name(kind));
+    if (kind == RANK_WHITENED && !R->whitened)
+        return err_set(e, ST_INVALID,
+                       "ranked_attend_each: whitened factors are not computed (ranked_calibrate)");
+    if (out == R->x)
+        return err_set(e, ST_INVALID, "ranked_attend_each: out must not be the layer input");
+    const int l = R->layer, N = R->N;
+    AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
+    for (int b = 0; b < R->B; b++) {
+        const int n = ranked_seq_len(R, b), seg = rank <= 0 ? R->dh : rank;
+        AttnFlops f;
+        attn_flops_zero(&f);
+        const size_t off = (size_t)b * N * R->C;
+        const double t0 = time_now();
+        Status s = ST_OK;
+        if (n && rank <= 0)
+            s = exact_one(R, l, out, b, n, &f, e);
+        else if (n) /* ranked_layer_each's call for one segment (T = 0) at this rank */
+            s = attn_lowrank_forward(out + off, lv, R->x + off,
+                                     attn_mask_u8(R->mask + (size_t)b * N), 1, n, n, &seg, &f, e);
+        const double t1 = time_now();
+        if (s) return err_prefix(e, "ranked_attend_each: layer %d sequence %d", l, b);
+        zero_tail(R, out, b, n);
+        if (fl_seq) fl_seq[b] = f;
+        if (sec_seq) sec_seq[b] = t1 - t0;
+    }
+    return ST_OK;
+}

@@ -32,6 +32,7 @@
 #include "nn/attention.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
+#include "nn/mhsa.h"
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -387,4 +388,15 @@ Status policy_forward(Policy *P, float *logp, float *value, const float *obs,
     }
     P->M = M;
     return ST_OK;
+}
+
+int64_t policy_forward_flops(const PolicyConfig *c, int64_t M) {
+    const int64_t T = c->n_tokens, D = c->token_dim, W = c->width, F = c->ffn, R = M * T;
+    const int64_t MH = M * c->n_heads, A = c->n_actions;
+    int64_t f = linear_flops(R, D, W) + linear_bias_flops(R, W);
+    for (int l = 0; l < c->layers; l++)
+        f += mhsa_flops(M, T, W, c->attn_heads) + linear_flops(R, W, F) +
+             linear_bias_flops(R, F) + linear_flops(R, F, W) + linear_bias_flops(R, W);
+    return f + linear_flops(MH, W, A) + linear_bias_flops(MH, A) + linear_flops(M, W, 1) +
+           linear_bias_flops(M, 1);
 }

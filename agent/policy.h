@@ -66,6 +66,18 @@ Status policy_forward(Policy *P, float *logp, float *value, const float *obs /* 
                       const uint8_t *tok_mask /* (M, T) */,
                       const uint8_t *act_mask /* (M, n_heads, A) */, int M, Err *e);
 
+/* policy_forward_flops: the FLOPs of policy_forward on M observations, counted as the frozen
+   model's are (model/ranked.h: matrix products and bias adds; LayerNorm, GELU, residual adds
+   and the heads' log-softmax uncounted), with R = M T token rows:
+     linear_flops(R, D, W) + linear_bias_flops(R, W)                 token embedding
+   + layers (mhsa_flops(M, T, W, attn_heads)                         each block
+             + linear_flops(R, W, F) + linear_bias_flops(R, F)
+             + linear_flops(R, F, W) + linear_bias_flops(R, W))
+   + linear_flops(M n_heads, W, A) + linear_bias_flops(M n_heads, A)  action heads
+   + linear_flops(M, W, 1) + linear_bias_flops(M, 1)                 value head
+   Every token runs, masked ones too (they are zeroed, not skipped). */
+int64_t policy_forward_flops(const PolicyConfig *c, int64_t M);
+
 /* policy_backward: grads += d loss / d params for the last policy_forward, given dlogits
    (M, n_heads, A) = d loss / d logits (the pre-softmax logits; entries of masked choices and of
    inactive heads are ignored) and dvalue (M) = d loss / d value. */

@@ -30,9 +30,9 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
             lab ? "" : " (unlabelled: agreement, KL and cost only)");
     fprintf(f, "| mode | accuracy [%g%% CI] | agreement | KL(full \\|\\| mode) | abs dmargin | "
                "McNemar p | attn FLOPs | model FLOPs | latency ms (ratio) | attn ms (ratio) | "
-               "ex/s | mean rank per layer | mask / full / >eps / viol |\n"
-               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- "
-               "| --- |\n",
+               "decision ms (share) | ex/s | mean rank per layer | mask / full / >eps / viol |\n"
+               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+               "| --- | --- |\n",
             100 * in->level);
     for (int i = 0; i < n; i++) {
         const EvalRow *r = &rows[i];
@@ -49,6 +49,7 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
         else fprintf(f, " %.2f (%.2f) |", r->latency_ms, r->latency_ratio);
         if (isnan(r->attn_ratio)) cell(f, 'f', 2, r->attn_ms);
         else fprintf(f, " %.2f (%.2f) |", r->attn_ms, r->attn_ratio);
+        fprintf(f, " %.2f (%.3f) |", r->decision_ms, r->decision_share);
         cell(f, 'f', 0, r->ex_per_s);
         fputs(" ", f);
         if (isnan(r->rank_layer[0])) fputs("-", f);
@@ -67,9 +68,12 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
                "dmargin: mean |change of the full class's logit margin|; McNemar: exact two-sided "
                "test vs full on the discordant sentences. FLOPs: counted by the kernels over the "
                "split (model: feed-forward on real tokens, padding excluded), ratios vs full. "
-               "Latency: the model's forward alone (no teacher, bounds or observations), median "
-               "per batch of %d sentences over %d rounds; ratio: total time vs full; attn: the "
-               "attention kernels' own share of that forward, likewise. Weight-level "
+               "Latency: the forward as deployed, median per batch of %d sentences over %d rounds; "
+               "ratio: total time vs full; attn: the attention kernels' own share of that "
+               "forward, likewise; decision: the time inside it that chooses ranks (policy: "
+               "observation features, bounds, guardrail and the policy network, plus each "
+               "layer's exact attention when its guard needs it), share = its total vs full's "
+               "whole forward. Weight-level "
                "modes run each sequence's attention alone at its own length and the rest of the "
                "layer batched; Nystrom and Performer run each sequence alone (batch 1, no "
                "padding), so their latency carries small-batch feed-forward costs too. Mean rank: "
@@ -79,11 +83,19 @@ void eval_report_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
                "measured error above the proven bound.\n",
             100 * in->level, in->resamples, (unsigned long long)in->seed, in->batch, in->reps,
             in->head_size, in->epsilon);
-    for (int i = 0; i < n; i++)
-        if (!isnan(rows[i].policy_ms))
-            fprintf(f, "%s: the policy network's decisions took %.2f ms per batch (median; the "
-                       "observation's features and bounds are not timed)\n",
-                    rows[i].mode, rows[i].policy_ms);
+    for (int i = 0; i < n; i++) {
+        const EvalRow *r = &rows[i];
+        if (isnan(r->policy_ms)) continue;
+        fprintf(f, "%s: decision %.2f ms per batch (median), %.1f%% of full's forward time and "
+                   "%.1f%% of its model FLOPs; per batch (mean of the first round): teacher "
+                   "%.2f ms, bounds %.2f ms, features %.2f ms, policy network %.2f ms; FLOPs: "
+                   "teacher %lld, bounds %lld, features %lld, policy %lld\n",
+                r->mode, r->decision_ms, 100 * r->decision_share, 100 * r->decision_flops_ratio,
+                r->decision_part_ms[0], r->decision_part_ms[1], r->decision_part_ms[2],
+                r->decision_part_ms[3], (long long)r->decision_part_fl[0],
+                (long long)r->decision_part_fl[1], (long long)r->decision_part_fl[2],
+                (long long)r->decision_part_fl[3]);
+    }
 }
 
 /* ---- CSV and JSON ---- */
@@ -99,7 +111,9 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
           "dmargin_mean,mcnemar_b,mcnemar_c,mcnemar_p,attn_flops,model_flops,attn_flops_ratio,"
           "model_flops_ratio,latency_ms,latency_ratio,ex_per_s,policy_ms,fidelity,rel_err,"
           "bound_mean,mask_rate,full_share,over_eps,violations,lat_table_ratio,attn_ms,"
-          "attn_ratio", f);
+          "attn_ratio,decision_ms,decision_share,decision_flops,decision_flops_ratio,"
+          "teacher_ms,bound_ms,feature_ms,policy_net_ms,teacher_flops,bound_flops,"
+          "feature_flops,policy_flops,rank_diff", f);
     for (int l = 0; l < in->layers; l++) fprintf(f, ",rank_l%d", l);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
@@ -116,8 +130,14 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
         const double v[] = {r->attn_flops_ratio, r->model_flops_ratio, r->latency_ms,
                             r->latency_ratio, r->ex_per_s, r->policy_ms, r->fidelity,
                             r->rel_err, r->bound, r->mask_rate, r->full_share, r->over_eps,
-                            r->violations, r->lat_est, r->attn_ms, r->attn_ratio};
+                            r->violations, r->lat_est, r->attn_ms, r->attn_ratio,
+                            r->decision_ms, r->decision_share};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num(f, v[k]);
+        fprintf(f, ",%lld", (long long)r->decision_flops);
+        csv_num(f, r->decision_flops_ratio);
+        for (int k = 0; k < 4; k++) csv_num(f, r->decision_part_ms[k]);
+        for (int k = 0; k < 4; k++) fprintf(f, ",%lld", (long long)r->decision_part_fl[k]);
+        csv_num(f, r->rank_diff);
         for (int l = 0; l < in->layers; l++) csv_num(f, r->rank_layer[l]);
         fputc('\n', f);
     }
@@ -177,6 +197,18 @@ static void write_json(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
         json_num(f, "full_share", r->full_share, 1), json_num(f, "over_eps", r->over_eps, 1);
         json_num(f, "violations", r->violations, 1), json_num(f, "lat_table_ratio", r->lat_est, 1);
         json_num(f, "replay_max_abs_diff", r->replay_diff, 1);
+        json_num(f, "decision_ms", r->decision_ms, 1);
+        json_num(f, "decision_share", r->decision_share, 1);
+        fprintf(f, "\"decision_flops\": %lld, ", (long long)r->decision_flops);
+        json_num(f, "decision_flops_ratio", r->decision_flops_ratio, 1);
+        static const char *const part[4] = {"teacher", "bound", "feature", "policy_net"};
+        for (int k = 0; k < 4; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_ms", part[k]);
+            json_num(f, key, r->decision_part_ms[k], 1);
+            fprintf(f, "\"%s_flops\": %lld, ", part[k], (long long)r->decision_part_fl[k]);
+        }
+        json_num(f, "rank_diff", r->rank_diff, 1);
         fputs("\"rank_per_layer\": ", f);
         if (isnan(r->rank_layer[0])) fputs("null", f);
         else {

@@ -28,6 +28,14 @@ typedef struct {
     double attn_ms;                    /* median per batch of the attention kernels alone */
     double attn_ratio;                 /* total attention time / full's */
     double policy_ms;                  /* median per batch of the policy network's decisions */
+    double decision_ms;                /* median per batch of the whole decision inside the
+                                          timed forward (0: a mode that decides nothing) */
+    double decision_share;             /* total decision time / full's total forward time */
+    double decision_part_ms[4];        /* teacher, bounds, features, policy: mean per batch */
+    int64_t decision_part_fl[4];       /* their counted FLOPs over the split */
+    int64_t decision_flops;            /* their sum */
+    double decision_flops_ratio;       /* decision FLOPs / full's model FLOPs */
+    double rank_diff;                  /* deployed vs environment rank mismatches (policy) */
     double rank_layer[BERT_MAX_LAYERS]; /* mean rank per head of each layer (full = head size) */
     double fidelity, rel_err, bound;   /* means over (sentence, layer) of the environment */
     double mask_rate, full_share, over_eps, lat_est;

@@ -48,9 +48,11 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
     o->env_logits = calloc((size_t)n * K, sizeof(float));
     o->sec = calloc((size_t)n_batches, sizeof(double));
     o->policy_sec = calloc((size_t)n_batches, sizeof(double));
+    o->decision_sec = calloc((size_t)n_batches, sizeof(double));
     o->attn_sec = calloc((size_t)n_batches, sizeof(double));
     o->rank = calloc((size_t)n * L * S, sizeof(int32_t));
-    if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->attn_sec || !o->rank) {
+    if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->decision_sec ||
+        !o->attn_sec || !o->rank) {
         eval_out_free(o);
         return err_set(e, ST_NOMEM, "eval: out of memory for the outputs of %d sentences", n);
     }
@@ -59,6 +61,7 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
 
 void eval_out_free(EvalModeOut *o) {
     free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->attn_sec);
+    free(o->decision_sec);
     free(o->rank);
     memset(o, 0, sizeof *o);
 }
@@ -148,7 +151,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     if (!obs || !tok || !am || !act || !reward || !info || !done)
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
     double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
-    o->env = 1;
+    o->env = o->decided = 1;
     for (int k = 0; k < bt->n_batches && !s; k++) {
         const int32_t *rows = bt->order + bt->start[k];
         const int nb = bt->start[k + 1] - bt->start[k];
@@ -183,6 +186,14 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
 }
 
+void eval_full_ranks(EvalModeOut *o, int n, int L, int S, int dh) {
+    for (size_t i = 0; i < (size_t)n * L * S; i++) o->rank[i] = RANKED_FULL;
+    for (int l = 0; l < L; l++) o->rank_layer[l] = dh;
+    o->env = 1, o->decided = 0;
+    o->fidelity = 1, o->rel_err = o->bound = o->masked = o->over_eps = 0;
+    o->full_share = o->lat_est = 1, o->violations = 0;
+}
+
 /* the model's FLOPs of the last pass on its real tokens (feed-forward scaled from B N) */
 static int64_t model_flops_real(const Ranked *R, int64_t real) {
     int64_t f = ranked_attn_flops(R) + R->head_fl;
@@ -190,14 +201,64 @@ static int64_t model_flops_real(const Ranked *R, int64_t real) {
     return f;
 }
 
+/* the first round's logits of batch rows into o->logits, checked against the environment
+   pass's when there was one */
+static void keep_logits(const Ranked *R, EvalModeOut *o, const int32_t *rows, int nb) {
+    const int K = R->K;
+    for (int b = 0; b < nb; b++) {
+        float *z = o->logits + (size_t)rows[b] * K;
+        const float *ze = o->env_logits + (size_t)rows[b] * K;
+        memcpy(z, R->logits + (size_t)b * K, sizeof(float) * K);
+        for (int c = 0; c < K && o->decided; c++) {
+            const double dd = fabs((double)z[c] - ze[c]);
+            o->replay_diff = dd > o->replay_diff ? dd : o->replay_diff;
+        }
+    }
+}
+
+/* the policy mode's timed forward: the deployed pass (decisions inside); on the first round
+   its ranks are checked against the environment pass's and its costs kept */
+static Status deployed(EvalCtx *x, EvalModeOut *o, const int32_t *rows, int nb, int N,
+                       const int32_t *ids, const uint8_t *mask, int first, double *sec,
+                       double *asec, double *dsec, double *psec, Err *e) {
+    Deploy *D = x->deploy;
+    DeployCost c;
+    Status s = deploy_forward(D, ids, mask, nb, N, &c, e);
+    if (s) return s;
+    *sec = c.total_sec, *asec = c.attn_sec, *dsec = deploy_decision_sec(&c);
+    *psec = c.policy_sec;
+    if (!first) return ST_OK;
+    const int L = x->R->L, S = x->guarded->S, Sr = ranked_segments(N, x->guarded->c.T);
+    for (int l = 0; l < L; l++)
+        for (int b = 0; b < nb; b++) {
+            const int ns = ranked_segments(x->set->len[rows[b]], x->guarded->c.T);
+            for (int sg = 0; sg < Sr && sg < ns; sg++)
+                o->rank_diff += D->rank[((size_t)l * D->E->B + b) * D->Smax + sg] !=
+                                o->rank[((size_t)rows[b] * L + l) * S + sg];
+        }
+    const double ds[4] = {c.teacher_sec, c.bound_sec, c.feature_sec, c.policy_sec};
+    const int64_t df[4] = {c.teacher_fl, c.bound_fl, c.feature_fl, c.policy_fl};
+    for (int i = 0; i < 4; i++) o->dec_sec[i] += ds[i], o->dec_fl[i] += df[i];
+    int64_t real = 0;
+    for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
+    o->attn_flops += c.attn_fl;
+    o->model_flops += model_flops_real(x->R, real);
+    keep_logits(x->R, o, rows, nb);
+    return ST_OK;
+}
+
 /* one timed forward of batch rows (gathered in ids, mask: (nb, N)) under mode m; first: the
    round that records logits and FLOPs */
 static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32_t *rows,
                       int nb, int N, const int32_t *ids, const uint8_t *mask, int32_t *rk,
-                      int first, double *sec, double *asec, Err *e) {
+                      int first, double *sec, double *asec, double *dsec, double *psec,
+                      Err *e) {
     Ranked *R = x->R;
     const int L = R->L, K = R->K, T = x->white->c.T, S = x->white->S;
     Status s = ST_OK;
+    *dsec = *psec = 0;
+    if (m->kind == EVAL_POLICY && x->deploy)
+        return deployed(x, o, rows, nb, N, ids, mask, first, sec, asec, dsec, psec, e);
     if (eval_mode_env(m)) {
         const int Sr = ranked_segments(N, T);
         const RankKind kind = env_of(x, m)->c.kind;
@@ -217,15 +278,7 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
         for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
         o->attn_flops += ranked_attn_flops(R);
         o->model_flops += model_flops_real(R, real);
-        for (int b = 0; b < nb; b++) {
-            float *z = o->logits + (size_t)rows[b] * K;
-            const float *ze = o->env_logits + (size_t)rows[b] * K;
-            memcpy(z, R->logits + (size_t)b * K, sizeof(float) * K);
-            for (int c = 0; c < K; c++) {
-                const double dd = fabs((double)z[c] - ze[c]);
-                o->replay_diff = dd > o->replay_diff ? dd : o->replay_diff;
-            }
-        }
+        keep_logits(R, o, rows, nb);
         return ST_OK;
     }
     RankSpec sp[BERT_MAX_LAYERS];
@@ -258,9 +311,16 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
     int32_t *rk = malloc(sizeof(int32_t) * (size_t)L * Bm * S);       /* (L, B, S) */
     double *t = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* (modes, batches, reps) */
     double *ta = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* attention alone */
+    double *td = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* the decision */
+    double *tp = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* its policy network */
     Status s = ST_OK;
-    if (!ids || !mask || !rk || !t || !ta) s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
-    for (int i = 0; i < n_modes; i++) outs[i].attn_flops = outs[i].model_flops = 0;
+    if (!ids || !mask || !rk || !t || !ta || !td || !tp)
+        s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
+    for (int i = 0; i < n_modes; i++) {
+        EvalModeOut *o = &outs[i];
+        o->attn_flops = o->model_flops = o->rank_diff = 0;
+        memset(o->dec_sec, 0, sizeof o->dec_sec), memset(o->dec_fl, 0, sizeof o->dec_fl);
+    }
     for (int rep = 0; rep < reps && !s; rep++)
         for (int k = 0; k < nk && !s; k++) {
             const int32_t *rows = bt->order + bt->start[k];
@@ -270,7 +330,7 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
             for (int i = 0; i < n_modes && !s; i++) {
                 const size_t at = ((size_t)i * nk + k) * reps + rep;
                 s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0, &t[at],
-                            &ta[at], e);
+                            &ta[at], &td[at], &tp[at], e);
                 if (s) err_prefix(e, "mode %s", modes[i].name);
                 progress_add(x->progress, nb);
             }
@@ -279,7 +339,10 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
         for (int k = 0; k < nk; k++) {
             outs[i].sec[k] = time_median(t + ((size_t)i * nk + k) * reps, reps);
             outs[i].attn_sec[k] = time_median(ta + ((size_t)i * nk + k) * reps, reps);
+            outs[i].decision_sec[k] = time_median(td + ((size_t)i * nk + k) * reps, reps);
+            if (modes[i].kind == EVAL_POLICY && x->deploy)
+                outs[i].policy_sec[k] = time_median(tp + ((size_t)i * nk + k) * reps, reps);
         }
-    free(ids), free(mask), free(rk), free(t), free(ta);
+    free(ids), free(mask), free(rk), free(t), free(ta), free(td), free(tp);
     return s;
 }

@@ -14,9 +14,14 @@
  * environment with the trained guardrail, the fixed modes in unguarded ones (so a fixed rank
  * is never masked).
  *
- * Timing (eval_time): the model's forward alone, without the environment's teacher, bounds
- * and observations: per batch and mode, ranked_begin, ranked_layer_each at the recorded
- * ranks per layer, ranked_end (Nystrom / Performer: ranked_forward of each sequence alone,
+ * full needs no decision: its ranks are RANKED_FULL everywhere and it runs no environment
+ * pass (fidelity 1, error and bound 0 by definition).
+ *
+ * Timing (eval_time): the model's forward as a user runs it: per batch and mode,
+ * ranked_begin, ranked_layer_each at the recorded ranks per layer, ranked_end; the policy
+ * mode runs the deployed forward instead (pipeline/deploy.h: observation, guardrail and
+ * policy network inside the timed pass, their time and FLOPs reported as the decision;
+ * its ranks and logits are checked against the environment pass) (Nystrom / Performer: ranked_forward of each sequence alone,
  * B = 1 at its own length, so no padding either), on the monotonic clock; within it, the
  * attention kernels' own time (model/ranked.h attn_sec: every sequence's attention call of
  * every layer) is the mode's attention latency. In each of `reps`
@@ -38,6 +43,7 @@
 #include "data/encode.h"
 #include "env/rankenv.h"
 #include "eval/eval_modes.h"
+#include "pipeline/deploy.h"
 
 typedef struct {
     int n, n_batches;
@@ -52,6 +58,7 @@ typedef struct {
     RankEnv *white;    /* whitened, unguarded (full, static, random) */
     RankEnv *plain;    /* plain, unguarded (static-plain); NULL if unused */
     Agent *A;          /* the policy; NULL if unused */
+    Deploy *deploy;    /* the policy's deployed forward over `guarded` (timed policy mode) */
     double epsilon;    /* the trained guardrail tolerance (over_eps) */
     int reps;          /* timed rounds */
     Progress *progress; /* counts sentences passed (each decision pass, each timed round and
@@ -64,7 +71,16 @@ typedef struct {
     double *sec;           /* (n_batches) seconds of each batch's forward (median of rounds) */
     double *attn_sec;      /* (n_batches) seconds of its attention kernels alone (median of
                               rounds; Ranked attn_sec summed over layers and sequences) */
-    double *policy_sec;    /* (n_batches) seconds of the policy's forwards (policy mode) */
+    double *policy_sec;    /* (n_batches) seconds of the policy's forwards (policy mode; the
+                              environment pass, then the timed deployed forward's median) */
+    double *decision_sec;  /* (n_batches) seconds of the whole decision in the timed forward
+                              (teacher, bounds, features, policy: pipeline/deploy.h; median) */
+    double dec_sec[4];     /* teacher, bound, feature, policy seconds summed over the batches
+                              of the first timed round */
+    int64_t dec_fl[4];     /* their counted FLOPs (first round) */
+    int64_t rank_diff;     /* (segment, layer) entries where the deployed forward's ranks
+                              differ from the environment pass's (must be 0) */
+    int decided;           /* 1: eval_decide ran (env_logits valid) */
     int32_t *rank;         /* (n, L, S) by set row: chosen rank per segment (RANKED_FULL: full);
                               weight-level modes */
     int env;               /* 1: decided through the rank environment */
@@ -93,6 +109,10 @@ void eval_out_free(EvalModeOut *o);
    RANKED_FULL. */
 Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L, int S, int T,
                          const int *grid, int G, uint64_t seed, int32_t *out, Err *e);
+
+/* eval_full_ranks: full's output without an environment pass: every rank RANKED_FULL, mean
+   rank dh, fidelity 1, error, bound, mask and violations 0, full share 1. */
+void eval_full_ranks(EvalModeOut *o, int n, int L, int S, int dh);
 
 /* eval_decide: run mode m (weight-level) through its environment; random reads `assigned`
    (n, L, S). Fills o's rank, env statistics, env_logits and (policy) policy_sec. */

@@ -30,6 +30,8 @@ typedef struct {
     TrainEnv t;
     TrainEvalParts p;
     Agent A;
+    Deploy D;                   /* the policy's deployed forward (timed policy mode) */
+    int has_D;
     RankEnv Ew, Ep;             /* unguarded whitened / plain environments of fixed modes */
     EvalCtx x;
     EvalBatches bt;
@@ -109,6 +111,14 @@ static Status open_env(Session *s, const EvalOptions *o, FILE *info, Err *e) {
             s->c.env.epsilon);
     if ((st = fixed_env(s, &s->Ew, RANK_WHITENED, e))) return st;
     if (s->has_plain && (st = fixed_env(s, &s->Ep, RANK_PLAIN, e))) return st;
+    if (s->pol >= 0) {
+        if ((st = deploy_init(&s->D, s->p.env, &s->A, e))) return st;
+        s->has_D = 1;
+        if (s->p.env->c.guard == RANKENV_GUARD_OUTPUT)
+            fprintf(info, "policy: trained with env.guard: output: its decisions need each "
+                    "layer's exact attention first, which the deployed forward runs and "
+                    "counts as decision cost (env.guard: input needs none)\n");
+    }
     return ST_OK;
 }
 
@@ -116,6 +126,7 @@ static Status open_env(Session *s, const EvalOptions *o, FILE *info, Err *e) {
 static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e) {
     s->x = (EvalCtx){.R = s->p.R, .set = s->p.set, .guarded = s->p.env, .white = &s->Ew,
                      .plain = s->has_plain ? &s->Ep : NULL, .A = &s->A,
+                     .deploy = s->has_D ? &s->D : NULL,
                      .epsilon = s->c.env.epsilon, .reps = o->reps, .progress = &s->prog};
     Status st = eval_batches_make(&s->bt, s->p.set, s->p.env->B, e);
     if (st) return st;
@@ -126,7 +137,8 @@ static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e
     s->assigned = malloc(sizeof(int32_t) * (size_t)n * L * S);
     if (!s->assigned) return err_set(e, ST_NOMEM, "eval: out of memory (random ranks)");
     int passes = o->reps * s->nm; /* each timed round runs every mode */
-    for (int i = 0; i < s->nm; i++) passes += eval_mode_env(&s->modes[i]);
+    for (int i = 0; i < s->nm; i++)
+        passes += eval_mode_env(&s->modes[i]) && s->modes[i].kind != EVAL_FULL;
     progress_init(&s->prog, progress, "drrl-eval", (int64_t)passes * n, 10.0);
     return ST_OK;
 }
@@ -150,8 +162,9 @@ static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     if ((st = eval_random_ranks(s->pol >= 0 ? &s->outs[s->pol] : NULL, s->p.set, L, S, T,
                                 s->c.env.ranks.v, s->c.env.ranks.n, o->seed, s->assigned, e)))
         return st;
+    eval_full_ranks(&s->outs[s->fi], s->p.set->n, L, S, s->p.R->dh); /* no pass needed */
     for (int i = 0; i < s->nm; i++) {
-        if (i == s->pol || !eval_mode_env(&s->modes[i])) continue;
+        if (i == s->pol || i == s->fi || !eval_mode_env(&s->modes[i])) continue;
         char label[96];
         snprintf(label, sizeof label, "drrl-eval: %s environment pass", s->modes[i].name);
         progress_label(&s->prog, label);
@@ -224,6 +237,20 @@ static void row_costs(Session *s, int i) {
     r->attn_ms = 1e3 * median_of(o->attn_sec, nb);
     r->attn_ratio = sum(o->attn_sec, nb) / sum(full->attn_sec, nb);
     r->policy_ms = m->kind == EVAL_POLICY ? 1e3 * median_of(o->policy_sec, nb) : NAN;
+    /* the decision inside the timed forward (policy: pipeline/deploy.h; the rest decide
+       nothing at run time) */
+    const int dep = m->kind == EVAL_POLICY && s->has_D;
+    r->decision_ms = dep ? 1e3 * median_of(o->decision_sec, nb) : 0.0;
+    r->decision_share = dep ? sum(o->decision_sec, nb) / sum(full->sec, nb) : 0.0;
+    int64_t dfl = 0;
+    for (int k = 0; k < 4; k++) {
+        r->decision_part_ms[k] = dep ? 1e3 * o->dec_sec[k] / nb : 0.0;
+        r->decision_part_fl[k] = dep ? o->dec_fl[k] : 0;
+        dfl += r->decision_part_fl[k];
+    }
+    r->decision_flops = dfl;
+    r->decision_flops_ratio = (double)dfl / (double)full->model_flops;
+    r->rank_diff = dep ? (double)o->rank_diff : NAN;
     for (int l = 0; l < BERT_MAX_LAYERS; l++)
         r->rank_layer[l] = o->env && l < L ? o->rank_layer[l] : NAN;
     /* the environment's statistics exist for weight-level modes only */
@@ -279,6 +306,10 @@ static Status rows_make(Session *s, const EvalOptions *o, int32_t *pred_store, i
             snprintf(s->rows[i].pred_file, sizeof s->rows[i].pred_file, "%s.%s.tsv",
                      !test ? "dev" : base_is_imdb(s->p.base) ? "IMDB" : "SST-2", nm);
         }
+        if (s->rows[i].rank_diff > 0)
+            fprintf(stderr, "drrl-eval: warning: %s: the deployed forward chose other ranks "
+                    "than the environment pass in %.0f (segment, layer) entries\n",
+                    s->modes[i].name, s->rows[i].rank_diff);
         if (s->outs[i].replay_diff > 0)
             fprintf(stderr, "drrl-eval: note: %s: the timed forward's logits differ from the "
                     "environment's pass by up to %.3g\n", s->modes[i].name,
@@ -339,6 +370,7 @@ static void session_free(Session *s) {
     free(s->assigned);
     for (int i = 0; i < s->n_outs; i++) eval_out_free(&s->outs[i]);
     eval_batches_free(&s->bt);
+    if (s->has_D) deploy_free(&s->D);
     if (s->n_env > 1) rankenv_free(&s->Ep);
     if (s->n_env > 0) rankenv_free(&s->Ew);
     agent_free(&s->A);

@@ -34,6 +34,8 @@ Status sweep_policy_decide(SweepPolicy *sp, const EvalCkpt *k, int L, int rows,
                  .A = &sp->A, .epsilon = k->c.env.epsilon, .reps = 1};
     EvalMode m = {.kind = EVAL_POLICY, .r = 0, .name = "policy"};
     if ((s = eval_decide(&x, &sp->bt, &m, NULL, &sp->o, e))) return s;
+    if ((s = deploy_init(&sp->D, sp->p.env, &sp->A, e))) return s;
+    sp->d_ok = 1;
     sp->mean_rank = 0;
     for (int l = 0; l < R->L; l++) sp->mean_rank += sp->o.rank_layer[l] / R->L;
     return ST_OK;
@@ -44,6 +46,7 @@ const int32_t *sweep_policy_ranks(const SweepPolicy *sp, int i, int l) {
 }
 
 void sweep_policy_free(SweepPolicy *sp) {
+    if (sp->d_ok) deploy_free(&sp->D);
     if (sp->o_ok) eval_out_free(&sp->o);
     if (sp->bt_ok) eval_batches_free(&sp->bt);
     if (sp->a_ok) agent_free(&sp->A);

@@ -6,7 +6,9 @@
  * guardrail; batch 1; inputs of exactly L bytes joined from same-label test reviews, the very
  * rows drrl-sweep makes) and one greedy episode runs per input (eval/eval_run.h eval_decide):
  * every layer's rank of every segment of T query tokens, under the trained guardrail. The
- * environment's Ranked then replays those ranks (ranked_layer_each) for the timed passes. */
+ * timed passes run the deployed forward (pipeline/deploy.h: observation, guardrail and policy
+ * network inside the pass, the same ranks); the measured pass replays the ranks
+ * (ranked_layer_each) for the last layer's error against its teacher. */
 #ifndef DRRL_CMD_SWEEP_POLICY_H
 #define DRRL_CMD_SWEEP_POLICY_H
 
@@ -22,7 +24,8 @@ typedef struct {
     Agent A;
     EvalBatches bt;
     EvalModeOut o;        /* o.rank (n, layers, S): segment ranks, RANKED_FULL = full */
-    int t_ok, a_ok, bt_ok, o_ok;
+    Deploy D;             /* the deployed forward (pipeline/deploy.h) the timed passes run */
+    int t_ok, a_ok, bt_ok, o_ok, d_ok;
     int S;                /* o.rank's segment stride (the environment's action heads) */
     double mean_rank;     /* per head over layers, segments and inputs (full = head size) */
 } SweepPolicy;

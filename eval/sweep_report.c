@@ -23,15 +23,15 @@ void sweep_report_header(FILE *f, const Sweep *d, int rows, int reps) {
             "mean relative Frobenius error of the last layer's attention output vs exact on the "
             "same input; rank: mean per head over layers and segments (full = %d)\n\n"
             "| length | mode | rows | attn ms | attn ratio | forward ms | forward ratio | attn "
-            "FLOPs | FLOPs ratio | KL | rel err | rank | policy ms |\n"
+            "FLOPs | FLOPs ratio | KL | rel err | rank | policy ms | decision ms (share) |\n"
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-            "| ---: |\n", rows, d->base.data.test, reps, d->R.dh);
+            "| ---: | ---: |\n", rows, d->base.data.test, reps, d->R.dh);
     fflush(f);
 }
 
 void sweep_report_csv_header(FILE *csv) {
     fprintf(csv, "length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,forward_ms,"
-                 "forward_ratio,rel_err,rows,mean_rank,policy_ms\n");
+                 "forward_ratio,rel_err,rows,mean_rank,policy_ms,decision_ms,decision_share\n");
 }
 
 void sweep_report_rows(FILE *f, FILE *csv, int L, const EvalMode *modes, int nm,
@@ -45,12 +45,13 @@ void sweep_report_rows(FILE *f, FILE *csv, int L, const EvalMode *modes, int nm,
                 flr, c->kl, c->rel);
         cell_num(f, 1, c->rank);
         cell_num(f, 2, c->policy_ms);
-        fputc('\n', f);
+        fprintf(f, " %.2f (%.3f) |\n", c->dec_ms, c->dec_ms / full->fwd_ms);
         if (!csv) continue;
         fprintf(csv, "%d,%s,%.6f,%.6f,%lld,%.6f,%.6g,%.6f,%.6f,%.6g,%d", L, modes[i].name,
                 c->lat_ms, lr, (long long)c->attn_flops, flr, c->kl, c->fwd_ms, fr, c->rel,
                 c->rows);
         csv_num(csv, c->rank), csv_num(csv, c->policy_ms);
+        csv_num(csv, c->dec_ms), csv_num(csv, c->dec_ms / full->fwd_ms);
         fputc('\n', csv);
     }
     fflush(f);

@@ -193,9 +193,11 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
     }
     double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
     double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
+    double *dec = calloc((size_t)nm * K * reps, sizeof(double)); /* decision (policy) */
+    double *pnet = calloc((size_t)nm * K * reps, sizeof(double)); /* its policy network */
     float *zfull = malloc(sizeof(float) * (size_t)C); /* (C) the full pass's logits */
     uint8_t *mask = malloc((size_t)N);
-    if (!att || !fwd || !zfull || !mask) {
+    if (!att || !fwd || !dec || !pnet || !zfull || !mask) {
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
         goto done;
     }
@@ -212,8 +214,18 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
             for (int r = 0; r < reps; r++) {
                 double a = 0, f = 0, rel = 0;
                 const size_t at = ((size_t)i * K + k) * reps + r;
-                if ((s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], r == 0, &a, &f, &rel,
-                                    e)))
+                if (modes[i].kind == EVAL_POLICY) { /* the deployed forward, then (first rep)
+                                                       the replay that measures the error */
+                    DeployCost dc;
+                    if ((s = deploy_forward(&d->pol.D, ids, mask, 1, N, &dc, e))) goto done;
+                    dec[at] = deploy_decision_sec(&dc), pnet[at] = dc.policy_sec;
+                    double a2, f2;
+                    if (!r && (s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], 1, &a2, &f2,
+                                              &rel, e)))
+                        goto done;
+                    a = dc.attn_sec, f = dc.total_sec;
+                } else if ((s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], r == 0, &a, &f,
+                                           &rel, e)))
                     goto done;
                 att[at] = a, fwd[at] = f;
                 progress_add(progress, units);
@@ -236,14 +248,14 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
                   : modes[i].kind == EVAL_FULL ? dh
                   : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
-        c->policy_ms = NAN;
+        c->policy_ms = NAN, c->dec_ms = 0;
         if (modes[i].kind == EVAL_POLICY) {
-            for (int k = 0; k < K; k++) att[k] = 1e3 * d->pol.o.policy_sec[k];
-            c->policy_ms = time_median(att, K);
+            c->policy_ms = 1e3 * time_median(pnet + (size_t)i * K * reps, K * reps);
+            c->dec_ms = 1e3 * time_median(dec + (size_t)i * K * reps, K * reps);
         }
     }
 done:
-    free(att), free(fwd), free(zfull), free(mask);
+    free(att), free(fwd), free(dec), free(pnet), free(zfull), free(mask);
     encoded_free(&enc);
     return s;
 }

@@ -22,7 +22,10 @@
  * (nn/logits.h, in double), and the relative Frobenius error of the last layer's attention
  * output vs exact attention on the same input (the teacher, computed outside the timed
  * time). rank is the rank per head averaged over layers and segments (full = head size; NaN
- * for Nystrom and Performer); policy_ms the policy network's decisions per input (median). */
+ * for Nystrom and Performer); for the policy, whose timed passes are deployed forwards
+ * (pipeline/deploy.h), dec_ms the decision inside fwd_ms (features, bounds, guardrail, policy
+ * network; the teacher too when its guard needs one) and policy_ms the policy network's part
+ * (medians); 0 and NaN for modes that decide nothing. */
 #ifndef DRRL_EVAL_SWEEP_RUN_H
 #define DRRL_EVAL_SWEEP_RUN_H
 
@@ -43,6 +46,7 @@ typedef struct {
     int64_t attn_flops;      /* mean over rows (equal for equal lengths) */
     double kl, rel;          /* means over rows */
     double rank, policy_ms;  /* mean rank per head (NaN: not rank-based); policy's ms (NaN) */
+    double dec_ms;           /* median decision time inside fwd_ms (0: none) */
     int rows;
 } SweepCell;
 
@@ -95,7 +99,7 @@ void sweep_free(Sweep *d);
 void sweep_report_header(FILE *f, const Sweep *d, int rows, int reps);
 /* sweep_report_csv_header: the CSV header:
    length,mode,latency_ms,latency_ratio,attn_flops,flops_ratio,kl,forward_ms,forward_ratio,
-   rel_err,rows,mean_rank,policy_ms */
+   rel_err,rows,mean_rank,policy_ms,decision_ms,decision_share */
 void sweep_report_csv_header(FILE *csv);
 /* sweep_report_rows: one table row (to f) and one CSV row (to csv, if not NULL) per mode at
    length L; ratios against cells[0] (full). */

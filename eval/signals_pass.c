@@ -182,12 +182,15 @@ Status sig_pass_cheap(SigCtx *x, const int32_t *ids, const uint8_t *mask, int B,
         head_after(x, x->head_m + l, x->head_e + l);
     }
     if (s) return s;
+    const double t0 = time_now();
     for (int b = 0; b < B; b++) { /* the last hidden state against the full pass's */
         const int n = ranked_seq_len(R, b);
         const size_t off = (size_t)b * N * R->C;
-        *val(x, x->dev + R->L - 1, b) = sig_relerr(R->x + off, x->xfull + R->L * stride + off, n, R->C);
+        *val(x, x->dev + R->L - 1, b) =
+            sig_relerr(R->x + off, x->xfull + R->L * stride + off, n, R->C);
         add_cost(x, x->dev + R->L - 1, sig_relerr_flops(n, R->C), 0);
     }
+    add_cost(x, x->dev + R->L - 1, 0, time_now() - t0);
     if ((s = ranked_end(R, e))) return s;
     kl_into(x, 0);
     for (int b = 0; b < B; b++) *val(x, x->kl_cheap, b) = res->kl[(size_t)row_of(x, b) * res->M];

@@ -71,7 +71,8 @@ static void defs_make(SigCtx *x) {
     x->sketch_all = def_add(r, "sketch", "cheap pass all layers", 1, "sketch_all");
     x->rho_in = def_layers(r, "bound", "cheap pass", 1, "rho_in_l", 0, L, 0);
     x->rho_in_r = r->S;
-    for (int k = 0; k < r->nr; k++) def_add(r, "bound", "cheap pass all layers", 1, "rho_in_r%d", r->ranks[k]);
+    for (int k = 0; k < r->nr; k++)
+        def_add(r, "bound", "cheap pass all layers", 1, "rho_in_r%d", r->ranks[k]);
     x->rho_out = def_layers(r, "bound-exact", "cheap pass + exact attention", 0, "rho_out_l",
                             0, L, 0);
     x->rho_out_r = r->S;
@@ -165,11 +166,13 @@ static Status run_batches(SigCtx *x, const EncodedSet *set, FILE *progress, Err 
     SigResult *r = x->res;
     const int n = r->n, batch = R->max_B, W = set->max_len;
     uint64_t *key = malloc(sizeof(uint64_t) * (size_t)n);
-    int32_t *order = malloc(sizeof(int32_t) * (size_t)n), *ids = malloc(sizeof(int32_t) * (size_t)batch * W);
+    int32_t *order = malloc(sizeof(int32_t) * (size_t)n);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)batch * W);
     uint8_t *mask = malloc((size_t)batch * W);
     Status s = !key || !order || !ids || !mask
                    ? err_set(e, ST_NOMEM, "signals_run: out of memory for %d inputs", n) : ST_OK;
-    for (int i = 0; i < n && !s; i++) key[i] = ((uint64_t)(uint32_t)set->len[i] << 32) | (uint32_t)i;
+    for (int i = 0; i < n && !s; i++)
+        key[i] = ((uint64_t)(uint32_t)set->len[i] << 32) | (uint32_t)i;
     if (!s) qsort(key, (size_t)n, sizeof(uint64_t), cmp_key);
     for (int i = 0; i < n && !s; i++) order[i] = (int32_t)(key[i] & 0xffffffffu);
     x->order = order;

@@ -39,7 +39,8 @@ static Status acct_frontiers(Acct *a, const SigResult *r, Err *e) {
         a->mcost[m] = a->mkl[m] = 0;
         for (int i = 0; i < n; i++) {
             a->cost[(size_t)i * M + m] = (double)r->flops[(size_t)i * M + m] / fmean;
-            a->mcost[m] += a->cost[(size_t)i * M + m] / n, a->mkl[m] += r->kl[(size_t)i * M + m] / n;
+            a->mcost[m] += a->cost[(size_t)i * M + m] / n;
+            a->mkl[m] += r->kl[(size_t)i * M + m] / n;
         }
         st[m] = (SigPoint){a->mcost[m], a->mkl[m]};
     }
@@ -138,8 +139,10 @@ static Status write_csvs(const SigResult *r, const Acct *a, const char *dir, Err
     if (s) return s;
     fprintf(f.f, "signal,family,needs,deployable,flops_ratio,ms,sign");
     for (int k = 0; k < r->nr; k++) fprintf(f.f, ",rho:%d", r->ranks[k]);
-    for (int t = 0; t < a->nt; t++) fprintf(f.f, ",share%s%s", a->name[t][0] == '@' ? "" : ":", a->name[t]);
-    for (int t = 0; t < a->nt; t++) fprintf(f.f, ",kl%s%s", a->name[t][0] == '@' ? "" : ":", a->name[t]);
+    for (int t = 0; t < a->nt; t++) /* share:lo-hi, share@r */
+        fprintf(f.f, ",share%s%s", a->name[t][0] == '@' ? "" : ":", a->name[t]);
+    for (int t = 0; t < a->nt; t++)
+        fprintf(f.f, ",kl%s%s", a->name[t][0] == '@' ? "" : ":", a->name[t]);
     fprintf(f.f, "\n");
     for (int j = 0; j <= r->S; j++) {
         if (j < r->S) {
@@ -211,7 +214,8 @@ static void write_md(FILE *f, const SigResult *r, const Acct *a, const SigTableI
     for (int j = 0; j <= r->S; j++) {
         if (j < r->S) {
             const SigDef *d = &r->def[j];
-            fprintf(f, "| %s | %s | %s | %.2e | %.1f |", d->name, d->needs, d->deployable ? "yes" : "no",
+            fprintf(f, "| %s | %s | %s | %.2e | %.1f |", d->name, d->needs,
+                    d->deployable ? "yes" : "no",
                     (double)d->flops / (double)r->fwd_flops, 1e3 * d->sec);
             for (int k = 0; k < r->nr; k++) md_num(f, a->rho[j][k]);
         } else {

@@ -80,7 +80,8 @@ static void test_order(void) {
     const int up[5] = {1, 4, 0, 2, 3}, dn[5] = {3, 0, 2, 1, 4};
     for (int i = 0; i < 5; i++) CHECK(o[i] == up[i], "order %d: %d, expected %d", i, o[i], up[i]);
     sig_order(o, s, 5, -1);
-    for (int i = 0; i < 5; i++) CHECK(o[i] == dn[i], "reversed %d: %d, expected %d", i, o[i], dn[i]);
+    for (int i = 0; i < 5; i++)
+        CHECK(o[i] == dn[i], "reversed %d: %d, expected %d", i, o[i], dn[i]);
 }
 
 int main(void) {

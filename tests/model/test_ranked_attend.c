@@ -89,7 +89,10 @@ static int flops_equal(const AttnFlops *a, const AttnFlops *b) {
 /* relative Frobenius distance of a from b */
 static double rel_fro(const float *a, const float *b, size_t n) {
     double d = 0, t = 0;
-    for (size_t i = 0; i < n; i++) d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), t += (double)b[i] * b[i];
+    for (size_t i = 0; i < n; i++) {
+        const double q = (double)a[i] - b[i];
+        d += q * q, t += (double)b[i] * b[i];
+    }
     return sqrt(d / t);
 }
 

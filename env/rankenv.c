@@ -76,8 +76,9 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
                            wn[i], w[i]);
     if (c->latency != RANKENV_LAT_TABLE && c->latency != RANKENV_LAT_LIVE)
         return err_set(e, ST_INVALID, "rankenv: latency: expected table or live");
-    if (c->guard != RANKENV_GUARD_OUTPUT && c->guard != RANKENV_GUARD_INPUT)
-        return err_set(e, ST_INVALID, "rankenv: guard: expected output or input, found %d",
+    if (c->guard != RANKENV_GUARD_OUTPUT && c->guard != RANKENV_GUARD_INPUT &&
+        c->guard != RANKENV_GUARD_NONE)
+        return err_set(e, ST_INVALID, "rankenv: guard: expected output, input or none, found %d",
                        (int)c->guard);
     if (c->bound != BOUND_TIGHT && c->bound != BOUND_CHEAP)
         return err_set(e, ST_INVALID, "rankenv: bound: expected tight or cheap, found %d",

@@ -106,8 +106,16 @@ typedef enum { RANKENV_LAT_TABLE = 0, RANKENV_LAT_LIVE = 1 } RankEnvLatency;
              the same rows: known before any attention runs, so a deployed model can guard
              without a teacher; rho bounds ||A_s - T_s||_F / ||X~_s||_F (the error in units
              of the residual stream it is added to), proven because numerator and
-             denominator are the same as the measured quantity's */
-typedef enum { RANKENV_GUARD_OUTPUT = 0, RANKENV_GUARD_INPUT = 1 } RankEnvGuard;
+             denominator are the same as the measured quantity's
+     NONE    no guardrail: no bounds are computed, every rank is allowed, the observation's
+             rho features are log10(0) clipped (-6) and the reward's bound term is 0 (the
+             tight bound costs 3/4 of exact attention's projection work, a large share of a
+             short input's forward; the cheap one does not tell ranks apart) */
+typedef enum {
+    RANKENV_GUARD_OUTPUT = 0,
+    RANKENV_GUARD_INPUT = 1,
+    RANKENV_GUARD_NONE = 2
+} RankEnvGuard;
 
 /* RankEnvCost: the decision work of the passes since the last reset (or deploy begin): the
    teacher (only when the guard needs it, or in training for the reward), the bounds, the
@@ -250,8 +258,8 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
 
 /* rankenv_feature_flops: the FLOPs rankenv_observe counts in E->cost.feature_fl for one
    layer's observation of n active sequences padded to N, with `rows` real rows in all and
-   `segs` real segments, G grid ranks, model width C; teacher: the teacher ran (training, or
-   guard OUTPUT); input: guard INPUT:
+   `segs` real segments, G grid ranks (0 with guard NONE: no bound is summed), model width C;
+   teacher: the teacher ran (training, or guard OUTPUT); input: guard INPUT:
      2 n N C 3 RANKENV_CONV                the convolution taps (one sgemm over n N rows)
    + rows (5 RANKENV_CONV + 2 C + 5 + 2 G)  per real row: taps summed, relu, mean, max; the
                                             row norm; the bound's sum of squares per rank

@@ -124,7 +124,7 @@ static void seg_span(const RankEnv *E, int s, int n, int *i0, int *i1) {
 /* the teacher when needed (training: the reward's reference; deployment: only for guard
    OUTPUT), timed and counted in E->cost */
 static Status teacher(RankEnv *E, Err *e) {
-    if (E->deploy && E->c.guard == RANKENV_GUARD_INPUT) return ST_OK;
+    if (E->deploy && E->c.guard != RANKENV_GUARD_OUTPUT) return ST_OK;
     Ranked *R = E->R;
     const int64_t f0 = attn_flops_total(&R->teacher_fl);
     const double t0 = time_now();
@@ -138,7 +138,8 @@ static Status teacher(RankEnv *E, Err *e) {
    ran) and the guard's denominator D_s; returns the FLOPs counted (rankenv_feature_flops) */
 static int64_t seg_norms(RankEnv *E, int had_teacher) {
     const Ranked *R = E->R;
-    const int N = E->N, S = E->S, G = E->G, C = E->C, in = E->c.guard == RANKENV_GUARD_INPUT;
+    const int N = E->N, S = E->S, C = E->C, in = E->c.guard == RANKENV_GUARD_INPUT;
+    const int G = E->c.guard == RANKENV_GUARD_NONE ? 0 : E->G; /* none: no bounds */
     const float *x = ranked_input(R);
     int64_t fl = 0;
     for (int b = 0; b < E->n_active; b++)
@@ -182,6 +183,16 @@ static Status bounds(RankEnv *E, Err *e) {
     const int had_teacher = R->teacher_layer == E->layer && !s;
     if (!had_teacher && E->c.guard == RANKENV_GUARD_OUTPUT && !s)
         s = err_set(e, ST_INVALID, "rankenv: guard output needs the teacher");
+    if (s) return s;
+    if (E->c.guard == RANKENV_GUARD_NONE) { /* no bounds: everything allowed, rho 0 */
+        const double t1 = time_now();
+        memset(E->rho, 0, sizeof(double) * (size_t)B * S * G);
+        memset(E->allow, 1, (size_t)B * S * G);
+        memset(E->masked, 0, sizeof(double) * (size_t)B);
+        E->cost.feature_fl += seg_norms(E, had_teacher); /* ||T_s|| for the info only */
+        E->cost.feature_sec += time_now() - t1;
+        return ST_OK;
+    }
     BoundOut bo = {E->brow, NULL, NULL, NULL};
     const int64_t f0 = R->bound_fl;
     const double t0 = time_now();

@@ -35,11 +35,12 @@ Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e) {
     return ST_OK;
 }
 
-/* the bound of segment sg of sequence b at its chosen rank (relative rho) is below its
+/* guard none: no bound, no violation. Else: the bound of segment sg of sequence b at its chosen rank (relative rho) is below its
    measured relative error re (relative to the teacher) beyond float rounding: in the
    guard's units, re ||T_s|| / D_s > rho (1 + 1e-5) + 1e-6 (for guard OUTPUT, D_s = ||T_s||
    and this is re > rho (1 + 1e-5) + 1e-6) */
 static int violated(const RankEnv *E, int b, int sg, double re, double rho) {
+    if (E->c.guard == RANKENV_GUARD_NONE) return 0; /* nothing was bounded */
     if (E->c.guard == RANKENV_GUARD_OUTPUT) return re > rho * (1 + 1e-5) + 1e-6;
     const size_t k = (size_t)b * E->S + sg;
     const double m = E->den[k] > 0 ? re * E->yseg[k] / E->den[k] : 0.0;

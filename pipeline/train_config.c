@@ -28,7 +28,7 @@ static const ConfigField train_fields[] = {
     F("env.gamma", CF_FLOAT, env.gamma, "0.1", 0, 1e9, "weight of the perturbation-bound term per layer"),
     F("env.lambda", CF_FLOAT, env.lambda, "2000", 0, 1e12, "weight of the terminal KL(p_full || p_r) in nats"),
     F("env.epsilon", CF_FLOAT, env.epsilon, "8.0", 0, 1e12, "guardrail: mask ranks whose proven bound on the relative error of the layer's attention output exceeds it (the bound sits ~20x above the measured error: 8 masks ~8% of the grid on SST-2 dev, 1 masks ~60%)"),
-    E("env.guard", env.guard, "output", "output|input", "guardrail and observation bound relative to the exact attention output (needs exact attention before deciding: not deployable) or to the layer input (deployable without a teacher)"),
+    E("env.guard", env.guard, "output", "output|input|none", "guardrail and observation bound relative to the exact attention output (needs exact attention before deciding: not deployable), to the layer input (deployable without a teacher), or none (no bounds, no guardrail, no bound term: the cheapest decision)"),
     E("env.bound", env.bound, "tight", "tight|cheap", "perturbation bound of the guardrail, observation and reward: tight (projections of every token, 3/4 of exact attention's projection work) or cheap (token norms only)"),
     E("env.latency", env.latency, "table", "table|live", "latency from the calibrated table (deterministic) or measured live"),
     F("env.threads", CF_INT, env.threads, "1", 0, 1024, "OpenMP threads (0: OMP_NUM_THREADS); per-sequence layers of short inputs run best on 1"),

@@ -22,7 +22,8 @@ typedef struct {
         int bucket;                     /* length-bucketed batches */
         double alpha, beta, gamma, lambda, epsilon;
         char latency[CONFIG_STR_MAX];   /* "table" or "live" */
-        char guard[CONFIG_STR_MAX];     /* "output" or "input": the guard's denominator */
+        char guard[CONFIG_STR_MAX];     /* "output", "input" (the guard's denominator) or
+                                           "none" (no bounds) */
         char bound[CONFIG_STR_MAX];     /* "tight" or "cheap" */
         int threads;                    /* OpenMP threads of the environment's kernels */
     } env;

@@ -1,9 +1,10 @@
 /* train_env.c: the environment of a drrl-train run (see train_env.h).
  *
  * rank: the frozen model file (env.model) is loaded with its stored config, which names the
- * data format (sst2 or imdb), the training data and the vocabulary (checked against the
- * vocabulary hash recorded in the model); the splits are loaded as drrl-base loads them
- * (pipeline/base_eval.h: base_vocab_open, base_load_split), encoded to the config's data.max_len
+ * data format (sst2, imdb or recall), the training data and the vocabulary (checked against
+ * the vocabulary hash recorded in the model; recall's rows are generated again from the
+ * stored data.recall.*, so the same seed gives the model's own splits); the splits are loaded
+ * as drrl-base loads them (pipeline/base_eval.h: base_vocab_open, base_load_split), encoded to the config's data.max_len
  * (drrl-eval's data.max_len=N: any N for a conv-position model, at most max_pos otherwise);
  * the whitened factors are calibrated on the first env.calib_rows training sentences (encoded
  * at the stored data.max_len, so an evaluation at another length keeps the trained factors) or
@@ -43,7 +44,7 @@ typedef struct {
     Bert m;
     BaseConfig base;
     BertFileInfo info;
-    BaseVocab voc;          /* the model's data.format: WordPiece (sst2) or bytes (imdb) */
+    BaseVocab voc;          /* the model's data.format: WordPiece (sst2), bytes (imdb), recall */
     EncodedSet calib, set;  /* set: the training rows, or drrl-eval's dev or test split */
     char desc[CONFIG_STR_MAX + 64]; /* where set came from (base_load_split) */
     Ranked R;
@@ -311,7 +312,9 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
     ec.alpha = c->env.alpha, ec.beta = c->env.beta, ec.gamma = c->env.gamma;
     ec.lambda = c->env.lambda, ec.epsilon = c->env.epsilon;
     ec.latency = t->has_lt ? RANKENV_LAT_TABLE : RANKENV_LAT_LIVE;
-    ec.guard = !strcmp(c->env.guard, "input") ? RANKENV_GUARD_INPUT : RANKENV_GUARD_OUTPUT;
+    ec.guard = !strcmp(c->env.guard, "input")  ? RANKENV_GUARD_INPUT
+               : !strcmp(c->env.guard, "none") ? RANKENV_GUARD_NONE
+                                               : RANKENV_GUARD_OUTPUT;
     ec.bound = !strcmp(c->env.bound, "cheap") ? BOUND_CHEAP : BOUND_TIGHT;
     ec.bucket = c->env.bucket;
     ec.seed = (uint64_t)c->seed;

@@ -1,6 +1,6 @@
 /* test_rankenv_deploy.c: the rank environment's deployment pass (rankenv_deploy_begin/step)
  * against its training episodes, and the guard denominators:
- *   - for both guards (output, input), both bounds (tight, cheap) and segments (T = 0, 6):
+ *   - for the three guards (output, input, none), both bounds (tight, cheap) and segments (T = 0, 6):
  *     the deployment pass on the same tokens observes exactly what the episode observed at
  *     every layer (observation, token and action masks bit for bit), runs the same ranks,
  *     and ends with the same logits bit for bit;
@@ -44,7 +44,9 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint
     static float obs[B * (4 + SMAX) * TD];
     uint8_t tm[B * (4 + SMAX)], am[B * SMAX * A];
     die_if(rankenv_deploy_begin(&E, ids, mask, n, N, obs, tm, am, e), e);
-    const char *what = guard == RANKENV_GUARD_INPUT ? "input" : "output";
+    const char *what = guard == RANKENV_GUARD_INPUT  ? "input"
+                       : guard == RANKENV_GUARD_NONE ? "none"
+                                                     : "output";
     for (int l = 0; l < L; l++) {
         CHECK(!memcmp(obs, ep.obs[l], sizeof(float) * B * NT * TD),
               "guard %s bound %d T %d layer %d: observation differs from the episode's", what,
@@ -63,12 +65,14 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint
         const int len = set.len[rows[b]];
         rows_real += len, segs += count_segs(len, T);
     }
-    const int in = guard == RANKENV_GUARD_INPUT, teach = !in;
-    CHECK(E.cost.feature_fl == L * rankenv_feature_flops(n, N, rows_real, segs, G, C, teach, in),
-          "feature FLOPs %lld, closed form %lld", (long long)E.cost.feature_fl,
-          (long long)(L * rankenv_feature_flops(n, N, rows_real, segs, G, C, teach, in)));
-    CHECK(E.cost.bound_fl == L * bound_flops(bk, n, N, C, H, G), "bound FLOPs %lld vs %lld",
-          (long long)E.cost.bound_fl, (long long)(L * bound_flops(bk, n, N, C, H, G)));
+    const int in = guard == RANKENV_GUARD_INPUT, teach = guard == RANKENV_GUARD_OUTPUT;
+    const int none = guard == RANKENV_GUARD_NONE, Gb = none ? 0 : G;
+    const int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in);
+    CHECK(E.cost.feature_fl == ff, "guard %s: feature FLOPs %lld, closed form %lld", what,
+          (long long)E.cost.feature_fl, (long long)ff);
+    const int64_t bf = none ? 0 : L * bound_flops(bk, n, N, C, H, G);
+    CHECK(E.cost.bound_fl == bf, "guard %s: bound FLOPs %lld vs %lld", what,
+          (long long)E.cost.bound_fl, (long long)bf);
     int64_t tf = 0; /* guard output: each sequence's exact attention, alone, every layer */
     for (int b = 0; b < n && teach; b++) {
         const AttnFlops f = attn_exact_flops(1, set.len[rows[b]], C, H);
@@ -76,8 +80,18 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint
     }
     CHECK(E.cost.teacher_fl == tf, "teacher FLOPs %lld, closed form %lld",
           (long long)E.cost.teacher_fl, (long long)tf);
-    CHECK(E.cost.teacher_sec >= 0 && E.cost.bound_sec > 0 && E.cost.feature_sec > 0,
+    CHECK(E.cost.teacher_sec >= 0 && (none || E.cost.bound_sec > 0) && E.cost.feature_sec > 0,
           "decision seconds measured");
+    if (none) { /* nothing masked, no bound, no violation */
+        for (int l = 0; l < L; l++)
+            for (int h = 0; h < B * S; h++) { /* a head: all allowed, or inactive (full only) */
+                int low = 0;
+                for (int a = 0; a < G; a++) low += ep.amask[l][h * A + a];
+                CHECK((low == G || low == 0) && ep.amask[l][h * A + G], "guard none: head %d "
+                      "of layer %d has %d of %d low ranks allowed", h, l, low, G);
+            }
+        CHECK(E.violations == 0, "guard none: no violations");
+    }
     rankenv_free(&E);
 }
 
@@ -136,9 +150,9 @@ static void guard_input_holds(BoundKind bk, Err *e) {
 int main(void) {
     Err e = {0};
     setup(&e);
-    const RankEnvGuard gs[2] = {RANKENV_GUARD_OUTPUT, RANKENV_GUARD_INPUT};
+    const RankEnvGuard gs[3] = {RANKENV_GUARD_OUTPUT, RANKENV_GUARD_INPUT, RANKENV_GUARD_NONE};
     const BoundKind bs[2] = {BOUND_TIGHT, BOUND_CHEAP};
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 3; g++)
         for (int k = 0; k < 2; k++)
             for (int T = 0; T <= 6; T += 6)
                 compare(RANK_WHITENED, gs[g], bs[k], T, 7 + (uint64_t)(g * 4 + k * 2 + T), &e);

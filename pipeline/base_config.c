@@ -1,7 +1,8 @@
 /* base_config.c: schema of the drrl-base config (see base_config.h); the defaults are the
  * default SST-2 model (configs/sst2-base.yaml holds the same values; the keys added later,
  * data.format, data.dev_rows, model.position and model.conv_kernel, default to what that
- * model is: sst2, 0, learned).
+ * model is: sst2, 0, learned; data.recall.* are read only with data.format: recall, their
+ * defaults are configs/recall-base.yaml's task).
  *
  * Position encodings and lengths: with model.position learned the model has a table of
  * model.max_pos rows, so data.max_len (the training length, and any evaluation length given
@@ -20,7 +21,7 @@
     {path, CF_ENUM, offsetof(BaseConfig, member), 0, def, 1, 0, choices, help}
 static const ConfigField base_fields[] = {
     F("seed", CF_INT, seed, "1", 0, 2147483647, "seed of every random stream"),
-    E("data.format", data.format, "sst2", "sst2|imdb", "sst2: GLUE TSV + WordPiece; imdb: gzip TSV label<TAB>text, byte tokens (no vocabulary file)"),
+    E("data.format", data.format, "sst2", "sst2|imdb|recall", "sst2: GLUE TSV + WordPiece; imdb: gzip TSV label<TAB>text, byte tokens (no vocabulary file); recall: associative recall generated from data.recall.* (no file read)"),
     F("data.train", CF_STRING, data.train, "\"data/sst2/train.tsv\"", 1, 0, "GLUE TSV, sentence<TAB>label (imdb: .tsv.gz)"),
     F("data.dev", CF_STRING, data.dev, "\"data/sst2/dev.tsv\"", 1, 0, "evaluated every epoch (not read when data.dev_rows > 0)"),
     F("data.dev_rows", CF_INT, data.dev_rows, "0", 0, 1 << 24, "imdb: > 0 holds this many rows of data.train out as the dev set (a fixed seeded shuffle); 0: data.dev"),
@@ -28,6 +29,16 @@ static const ConfigField base_fields[] = {
     F("data.vocab", CF_STRING, data.vocab, "\"data/vocab/bert-base-uncased-vocab.txt\"", 1, 0, "WordPiece vocabulary"),
     F("data.train_limit", CF_INT, data.train_limit, "0", 0, 1 << 30, "use only the first N training rows (0: all)"),
     F("data.max_len", CF_INT, data.max_len, "64", 3, 65536, "tokens per sentence incl. [CLS] [SEP] (longer ones are cut); at most model.max_pos with learned positions"),
+    F("data.recall.seed", CF_INT, data.recall.seed, "1", 0, 2147483647, "recall: the data seed (each split its own stream; the model's seed does not change the data)"),
+    F("data.recall.train_rows", CF_INT, data.recall.train_rows, "100000", 1, 1 << 24, "recall: training rows"),
+    F("data.recall.dev_rows", CF_INT, data.recall.dev_rows, "2000", 1, 1 << 24, "recall: dev rows"),
+    F("data.recall.test_rows", CF_INT, data.recall.test_rows, "2000", 1, 1 << 24, "recall: test rows"),
+    F("data.recall.length", CF_INT, data.recall.length, "128", 5, 65536, "recall: tokens per row incl. [CLS], query, [SEP] (at most data.max_len)"),
+    F("data.recall.keys", CF_INT, data.recall.keys, "64", 1, 1 << 20, "recall: key symbols"),
+    F("data.recall.values", CF_INT, data.recall.values, "16", 2, 1 << 16, "recall: value symbols = the model's classes"),
+    F("data.recall.fillers", CF_INT, data.recall.fillers, "16", 1, 1 << 20, "recall: filler (noise) symbols in the unused positions"),
+    F("data.recall.min_pairs", CF_INT, data.recall.min_pairs, "2", 1, 1 << 20, "recall: fewest key-value pairs of a row"),
+    F("data.recall.max_pairs", CF_INT, data.recall.max_pairs, "25", 1, 1 << 20, "recall: most pairs (<= keys and (length - 3) / 2); a row's count is uniform in [min_pairs, max_pairs]"),
     F("model.d_model", CF_INT, model.d_model, "256", 2, 4096, "hidden width"),
     F("model.n_heads", CF_INT, model.n_heads, "4", 1, 256, "attention heads (divide d_model)"),
     F("model.d_ff", CF_INT, model.d_ff, "1024", 1, 65536, "feed-forward width"),
@@ -57,6 +68,29 @@ static const ConfigField base_fields[] = {
 #undef E
 
 int base_is_imdb(const BaseConfig *c) { return strcmp(c->data.format, "imdb") == 0; }
+int base_is_recall(const BaseConfig *c) { return strcmp(c->data.format, "recall") == 0; }
+
+RecallConfig base_recall_config(const BaseConfig *c) {
+    RecallConfig r = {.seed = (uint64_t)c->data.recall.seed, .length = c->data.recall.length,
+                      .n_keys = c->data.recall.keys, .n_values = c->data.recall.values,
+                      .n_fillers = c->data.recall.fillers, .min_pairs = c->data.recall.min_pairs,
+                      .max_pairs = c->data.recall.max_pairs};
+    return r;
+}
+
+int base_n_classes(const BaseConfig *c) { return base_is_recall(c) ? c->data.recall.values : 2; }
+
+/* the recall settings (only with data.format: recall) */
+static Status recall_validate(const BaseConfig *c, const char *src, Err *e) {
+    RecallConfig r = base_recall_config(c);
+    Err inner = {0};
+    if (recall_check(&r, &inner)) /* "SRC: data.recall.max_pairs: expected ..." */
+        return err_set(e, ST_CONFIG, "%s: data.recall.%s", src, inner.msg);
+    if (c->data.max_len < r.length)
+        return err_set(e, ST_CONFIG, "%s: data.max_len: expected at least data.recall.length "
+                       "(%d), found %d", src, r.length, c->data.max_len);
+    return ST_OK;
+}
 
 static Status base_validate(const void *p, const char *src, Err *e) {
     const BaseConfig *c = p;
@@ -73,8 +107,10 @@ static Status base_validate(const void *p, const char *src, Err *e) {
         return err_set(e, ST_CONFIG, "%s: model.conv_kernel: expected an odd width, found %d", src,
                        c->model.conv_kernel);
     if (!base_is_imdb(c) && c->data.dev_rows)
-        return err_set(e, ST_CONFIG, "%s: data.dev_rows: expected 0 with data.format: sst2 (its "
-                       "dev set is data.dev), found %d", src, c->data.dev_rows);
+        return err_set(e, ST_CONFIG, "%s: data.dev_rows: expected 0 with data.format: %s (%s), "
+                       "found %d", src, c->data.format, base_is_recall(c) ? "its dev rows are "
+                       "data.recall.dev_rows" : "its dev set is data.dev", c->data.dev_rows);
+    if (base_is_recall(c)) return recall_validate(c, src, e);
     return ST_OK;
 }
 
@@ -90,7 +126,7 @@ BertConfig base_bert_config(const BaseConfig *c, int vocab) {
     b.n_heads = c->model.n_heads;
     b.d_ff = c->model.d_ff;
     b.n_layers = c->model.n_layers;
-    b.n_classes = 2;
+    b.n_classes = base_n_classes(c);
     b.ln_eps = 1e-12f;
     b.dropout = (float)c->model.dropout;
     b.attn_dropout = (float)c->model.attn_dropout;

@@ -1,4 +1,4 @@
-/* base_eval.c: drrl-base's data splits in both formats, and full-rank evaluation of the
+/* base_eval.c: drrl-base's data splits in the three formats, and full-rank evaluation of the
  * frozen classifier (see base_eval.h). */
 #include "pipeline/base_eval.h"
 
@@ -12,22 +12,37 @@
 #include "core/progress.h"
 #include "core/timer.h"
 #include "data/imdb.h"
+#include "data/recall.h"
 #include "data/tsv.h"
 #include "nn/logits.h"
 
 /* ------------------------------------------------------------------ data */
 
+/* text_sha: the SHA-256 (hex) of a NUL-terminated text */
+static void text_sha(const char *text, char hex[65]) {
+    Sha256 h;
+    uint8_t d[32];
+    sha256_init(&h);
+    sha256_update(&h, text, strlen(text));
+    sha256_final(&h, d);
+    sha256_hex(d, hex);
+}
+
 Status base_vocab_open(BaseVocab *v, const BaseConfig *c, Err *e) {
     memset(v, 0, sizeof *v);
     v->imdb = base_is_imdb(c);
+    v->recall = base_is_recall(c);
     if (v->imdb) {
-        Sha256 h;
-        uint8_t d[32];
-        sha256_init(&h);
-        sha256_update(&h, BASE_IMDB_VOCAB_TEXT, strlen(BASE_IMDB_VOCAB_TEXT));
-        sha256_final(&h, d);
-        sha256_hex(d, v->sha);
+        text_sha(BASE_IMDB_VOCAB_TEXT, v->sha);
         v->vocab = IMDB_VOCAB;
+        return ST_OK;
+    }
+    if (v->recall) {
+        RecallConfig rc = base_recall_config(c);
+        char text[512];
+        recall_vocab_text(&rc, text, sizeof text);
+        text_sha(text, v->sha);
+        v->vocab = recall_vocab(&rc);
         return ST_OK;
     }
     Status s = wordpiece_load(&v->wp, c->data.vocab, e);
@@ -123,11 +138,29 @@ out:
     return s;
 }
 
+/* the rows of a recall split, generated (data/recall.h) */
+static Status load_recall(EncodedSet *out, const BaseConfig *c, const char *split, int limit,
+                          char *desc, size_t cap, Err *e) {
+    const int test = !strcmp(split, "test"), dev = !strcmp(split, "dev");
+    const int which = test ? RECALL_TEST : dev ? RECALL_DEV : RECALL_TRAIN;
+    int n = test ? c->data.recall.test_rows : dev ? c->data.recall.dev_rows
+                                                  : c->data.recall.train_rows;
+    if (limit > 0 && limit < n) n = limit;
+    RecallConfig rc = base_recall_config(c);
+    Status s = recall_generate(out, NULL, &rc, which, n, c->data.max_len, e);
+    if (s) return err_prefix(e, "data.recall");
+    if (desc)
+        snprintf(desc, cap, "%d recall rows generated (data.recall.seed %d, %s stream)", n,
+                 c->data.recall.seed, test ? "test" : dev ? "dev" : "train");
+    return ST_OK;
+}
+
 Status base_load_split(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
                        const char *split, int limit, int labelled, char *desc, size_t cap,
                        Err *e) {
     memset(out, 0, sizeof *out);
     if (v->imdb) return load_imdb(out, c, split, limit, desc, cap, e);
+    if (v->recall) return load_recall(out, c, split, limit, desc, cap, e);
     const char *key = !strcmp(split, "dev") ? "data.dev" : !strcmp(split, "test") ? "data.test"
                                                                                   : "data.train";
     const char *path = !strcmp(split, "dev") ? c->data.dev : !strcmp(split, "test") ? c->data.test
@@ -188,10 +221,10 @@ Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, Eva
             int row = order[at + b];
             if (pred) pred[row] = arg;
             int y = labels[b];
-            if (y >= 0 && y < 2 && arg < 2) {
+            if (y >= 0 && y < K) {
                 r->n_labeled++;
                 r->correct += arg == y;
-                r->confusion[y][arg]++;
+                if (y < 2 && arg < 2) r->confusion[y][arg]++;
             }
             r->tokens += s->len[row];
             progress_add(progress, s->len[row]);
@@ -200,6 +233,7 @@ Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, Eva
     }
     r->seconds = time_now() - t0;
     r->n = n;
+    r->n_classes = K;
     r->accuracy = r->n_labeled ? (double)r->correct / r->n_labeled : 0.0;
     r->examples_per_s = r->seconds > 0 ? n / r->seconds : 0.0;
     free(key), free(order), free(ids), free(mask), free(labels);
@@ -209,17 +243,38 @@ Status base_evaluate(Bert *m, const EncodedSet *s, int batch, int32_t *pred, Eva
 void eval_print(FILE *f, const char *what, const EvalResult *r) {
     if (r->n_labeled) {
         fprintf(f, "%s: accuracy %.4f (%d/%d)\n", what, r->accuracy, r->correct, r->n_labeled);
-        fprintf(f, "  confusion (rows: true, columns: predicted)\n"
-                   "              pred 0   pred 1\n"
-                   "    true 0  %8d %8d\n"
-                   "    true 1  %8d %8d\n",
-                r->confusion[0][0], r->confusion[0][1], r->confusion[1][0], r->confusion[1][1]);
+        if (r->n_classes == 2)
+            fprintf(f, "  confusion (rows: true, columns: predicted)\n"
+                       "              pred 0   pred 1\n"
+                       "    true 0  %8d %8d\n"
+                       "    true 1  %8d %8d\n",
+                    r->confusion[0][0], r->confusion[0][1], r->confusion[1][0],
+                    r->confusion[1][1]);
     } else {
         fprintf(f, "%s: %d unlabelled sentences predicted\n", what, r->n);
     }
     fprintf(f, "  %d sentences in %.3f s: %.0f examples/s (%lld tokens, %.2fx after padding)\n",
             r->n, r->seconds, r->examples_per_s, (long long)r->tokens,
             r->tokens ? (double)r->padded_tokens / (double)r->tokens : 1.0);
+}
+
+void recall_print_by_pairs(FILE *f, const RecallConfig *rc, const EncodedSet *s,
+                           const int32_t *pred) {
+    const int P = rc->max_pairs;
+    int *n = calloc(2 * ((size_t)P + 1), sizeof(int)); /* (2, P + 1) rows, correct by pairs */
+    if (!n) return;
+    for (int i = 0; i < s->n; i++) {
+        int p = recall_count_pairs(rc, s->ids + (size_t)i * s->max_len, s->len[i]);
+        if (p > P) p = P; /* not from this generator's settings: counted with the largest */
+        n[p]++;
+        n[P + 1 + p] += pred[i] == s->label[i];
+    }
+    fprintf(f, "  accuracy by pairs:\n  pairs       n  correct  accuracy\n");
+    for (int p = 0; p <= P; p++)
+        if (n[p])
+            fprintf(f, "  %5d %7d %8d  %.4f\n", p, n[p], n[P + 1 + p],
+                    (double)n[P + 1 + p] / n[p]);
+    free(n);
 }
 
 Status predictions_write(const char *path, const int32_t *index, const int32_t *pred, int n,

@@ -94,7 +94,9 @@ static Status length_check(const char *model_path, const BertConfig *bc, const B
 /* vocab_check: the model's vocabulary (hash and size) against the config's */
 static Status vocab_check(const char *model_path, const BertConfig *bc, const BertFileInfo *info,
                           const BaseConfig *c, const BaseVocab *voc, Err *e) {
-    const char *vname = voc->imdb ? "the byte vocabulary of data.format imdb" : c->data.vocab;
+    const char *vname = voc->imdb     ? "the byte vocabulary of data.format imdb"
+                        : voc->recall ? "the recall vocabulary of data.recall.*"
+                                      : c->data.vocab;
     if (info->vocab_sha256[0] && strcmp(voc->sha, info->vocab_sha256))
         return err_set(e, ST_FORMAT, "%s: vocab_sha256: expected %s (%s), found %s: "
                        "the model was trained with another vocabulary", model_path, voc->sha,
@@ -105,11 +107,11 @@ static Status vocab_check(const char *model_path, const BertConfig *bc, const Be
     return ST_OK;
 }
 
-/* write_preds: pred_dir/SST-2.tsv or pred_dir/IMDB.tsv */
+/* write_preds: pred_dir/SST-2.tsv, pred_dir/IMDB.tsv or pred_dir/RECALL.tsv */
 static Status write_preds(const char *pred_dir, const BaseConfig *c, const EncodedSet *set,
                           const int32_t *pred, char *written, size_t cap, Err *e) {
     char path[4096];
-    const char *name = base_is_imdb(c) ? "IMDB.tsv" : "SST-2.tsv";
+    const char *name = base_is_imdb(c) ? "IMDB.tsv" : base_is_recall(c) ? "RECALL.tsv" : "SST-2.tsv";
     int n = snprintf(path, sizeof path, "%s/%s", pred_dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
         return err_set(e, ST_INVALID, "--out: expected a folder name of at most %zu bytes, "
@@ -176,6 +178,10 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     snprintf(what, sizeof what, "%s on %s (%s, max_len %d)", model_path, split, desc,
              c.data.max_len);
     eval_print(f, what, &r);
+    if (voc.recall && r.n_labeled) {
+        RecallConfig rc = base_recall_config(&c);
+        recall_print_by_pairs(f, &rc, &set, pred);
+    }
     if (pred_dir) s = write_preds(pred_dir, &c, &set, pred, written, cap, e);
 out:
     free(pred);

@@ -25,10 +25,11 @@ Status base_run_model_config(const char *model, const char *const *over, int n_o
 /* base_run_eval: evaluate the model file model_path on split ("dev", "test" or "train") with
    the config stored in it plus the overrides (data paths, data.max_len, eval.batch): checks
    the vocabulary's hash and size against the model's and the length against learned
-   positions, and prints accuracy, confusion and speed to f. With pred_dir (not NULL) it also
-   writes the predictions (GLUE's format: index<TAB>prediction) to pred_dir/SST-2.tsv (GLUE's
-   name) or pred_dir/IMDB.tsv by data.format, creating pred_dir, and names the file in
-   written (cap bytes). */
+   positions, and prints accuracy, confusion (two classes) or accuracy by pair count (recall)
+   and speed to f. With pred_dir (not NULL) it also writes the predictions (GLUE's format:
+   index<TAB>prediction) to pred_dir/SST-2.tsv (GLUE's name), pred_dir/IMDB.tsv or
+   pred_dir/RECALL.tsv by data.format, creating pred_dir, and names the file in written (cap
+   bytes). */
 Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
                      const char *const *over, int n_over, FILE *f, char *written, size_t cap,
                      Err *e);

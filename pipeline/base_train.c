@@ -1,5 +1,8 @@
-/* base_train.c: training the frozen classifier (drrl-base): SST-2 with WordPiece, or
- * byte-level IMDB (data.format, base_eval.h), with learned or convolutional positions.
+/* base_train.c: training the frozen classifier (drrl-base): SST-2 with WordPiece, byte-level
+ * IMDB or generated associative recall (data.format, base_eval.h), with learned or
+ * convolutional positions. The training data's hash (data_sha256 of the model and checkpoint)
+ * is the SHA-256 of the data.train file, or for recall of the generated training rows (ids
+ * then labels, int32 little-endian as in memory).
  *
  * One step: gather a length-bucketed batch, forward with dropout, backward, clip the global
  * gradient norm, AdamW (decoupled weight decay on matrices and embeddings only) with the
@@ -75,7 +78,18 @@ static void trainer_free(Trainer *t) {
     if (t->csv) fclose(t->csv);
 }
 
-/* load vocabulary and data (base_eval.h: both formats), encode, hash */
+/* set_sha: SHA-256 (hex) of a generated set's ids (n, max_len) then labels (n) */
+static void set_sha(const EncodedSet *s, char hex[65]) {
+    Sha256 h;
+    uint8_t d[32];
+    sha256_init(&h);
+    sha256_update(&h, s->ids, sizeof(int32_t) * (size_t)s->n * (size_t)s->max_len);
+    sha256_update(&h, s->label, sizeof(int32_t) * (size_t)s->n);
+    sha256_final(&h, d);
+    sha256_hex(d, hex);
+}
+
+/* load vocabulary and data (base_eval.h: every format), encode, hash */
 static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err *e) {
     Status s;
     char dtrain[CONFIG_STR_MAX + 64], ddev[CONFIG_STR_MAX + 64];
@@ -86,8 +100,14 @@ static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err
     if ((s = base_load_split(&t->dev, c, &t->vocab, "dev", 0, 1, ddev, sizeof ddev, e)))
         return s;
     memcpy(p->vocab_sha, t->vocab.sha, sizeof p->vocab_sha);
-    if ((s = sha256_file(c->data.train, p->data_sha, e))) return s;
-    if (t->vocab.imdb)
+    if (t->vocab.recall) set_sha(&t->train, p->data_sha);
+    else if ((s = sha256_file(c->data.train, p->data_sha, e))) return s;
+    if (t->vocab.recall)
+        fprintf(log_info(), "data: %d train rows (%s; %d tokens each, %d..%d pairs of %d keys, "
+                "%d values), %d dev (%s); vocabulary %d ids\n", t->train.n, dtrain,
+                c->data.recall.length, c->data.recall.min_pairs, c->data.recall.max_pairs,
+                c->data.recall.keys, c->data.recall.values, t->dev.n, ddev, t->vocab.vocab);
+    else if (t->vocab.imdb)
         fprintf(log_info(), "data: %d train reviews (%s; %lld byte tokens, %d cut to %d), %d dev (%s); byte "
                "vocabulary (%d ids)\n", t->train.n, dtrain, (long long)t->train.n_tokens,
                t->train.n_truncated, c->data.max_len, t->dev.n, ddev, t->vocab.vocab);

@@ -5,7 +5,7 @@
 #include "pipeline/base_config.h"
 #include "core/err.h"
 
-/* base_train: train the SST-2 classifier of config c (resolved YAML text config_yaml), from
+/* base_train: train the classifier of config c (SST-2, IMDB or recall) (resolved YAML text config_yaml), from
    scratch or from the checkpoint resume (NULL: none); writes RUN_DIR/model.h5 (the best dev
    model), RUN_DIR/checkpoint.h5 and RUN_DIR/metrics.csv; prints progress to stdout.
    Returns ST_OK, or an error; *interrupted is the signal number when SIGINT or SIGTERM

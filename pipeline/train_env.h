@@ -29,7 +29,8 @@ void train_env_free(TrainEnv *t);
 
 /* TrainEvalOptions: the rank environment drrl-eval runs (train_env_init_eval). */
 typedef struct {
-    const char *split;             /* "dev" or "test": data.dev / data.test of the model's config */
+    const char *split;             /* "dev" or "test": data.dev / data.test of the model's config
+                                      (recall: the generated dev / test rows) */
     int batch;                     /* sequences per batch; 0: the model config's eval.batch */
     int max_m;                     /* Nystrom / Performer planned up to m (0: neither) */
     const LatencyTable *lt;        /* the checkpoint's table (required in table latency mode) */

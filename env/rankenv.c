@@ -125,6 +125,9 @@ static void plan(RankEnv *E) {
     mem_plan_f32(p, &E->layer_tok, (size_t)E->L * RANKENV_TOKEN_DIM, "rankenv.layer_tok");
     mem_plan_f32(p, &E->conv_w, (size_t)E->C * 3 * RANKENV_CONV, "rankenv.conv_w");
     mem_plan_f32(p, &E->conv_p, B * NM * 3 * RANKENV_CONV, "rankenv.conv_p");
+    mem_plan_f32(p, &E->hd_in, B * (size_t)E->C, "rankenv.hd_in");
+    mem_plan_f32(p, &E->hd_pre, B * (size_t)E->C, "rankenv.hd_pre");
+    mem_plan_f32(p, &E->hd_z, B * (size_t)E->K, "rankenv.hd_z");
 }
 
 Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyTable *lt,

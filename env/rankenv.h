@@ -141,6 +141,8 @@ typedef struct {
     RankEnvGuard guard;    /* the relative bound's denominator (OUTPUT: the default) */
     BoundKind bound;       /* BOUND_TIGHT (default) or BOUND_CHEAP: the bound the guardrail,
                               the observation and the reward's bound term use */
+    int head_features;     /* 1: the sequence token carries the frozen head on the running
+                              hidden state (rankenv_obs.c features 9..11) */
     int bucket;            /* 1: length-bucketed batches, 0: shuffled */
     int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
     uint64_t seed;         /* the batch order's Rng stream */
@@ -206,6 +208,7 @@ typedef struct {
     float *layer_tok;        /* (L, TOKEN_DIM) the layer tokens (fixed per layer) */
     float *conv_w;           /* (C, 3 CONV) tap k of channel o at column k CONV + o */
     float *conv_p;           /* (B max_len, 3 CONV) X conv_w */
+    float *hd_in, *hd_pre, *hd_z; /* (B, C), (B, C), (B, K): the head on x_l[:, 0] */
     int deploy;              /* 1 between rankenv_deploy_begin and the pass's end: no exact
                                 pass, no teacher unless the guard needs it, no reward */
     RankEnvCost cost;        /* decision work since the last reset / deploy begin */
@@ -267,9 +270,12 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
    + segs (RANKENV_CONV + 4 + 3 G + teacher + input)  means and std; per rank the sqrt,
                                             epsilon D_s and rho; the sqrt of each norm
    + 8 n                                    the sequence and previous-rank tokens
+   + n (2 C C + C + 2 C K + K + 3 K + 4)    head features only: pooler and classifier on
+                                            each sequence's CLS row (as ranked_end counts
+                                            them), softmax, entropy and margin
    (log10, clip and comparisons are not counted, as elsewhere). */
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
-                              int teacher, int input);
+                              int teacher, int input, int head, int K);
 
 /* internal, shared by rankenv*.c */
 /* rankenv_start_pass: with E->ids, E->mask (n, N) filled: begin the ranked pass, the

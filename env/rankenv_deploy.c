@@ -53,9 +53,10 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
 }
 
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
-                              int teacher, int input) {
-    const int64_t NC = RANKENV_CONV;
-    return 2 * n * N * C * 3 * NC + rows * (5 * NC + 2 * C + 5 + 2 * G) +
-           rows * (teacher ? 2 * C : 0) + rows * (input ? 2 * C + 1 : 0) +
-           segs * (NC + 4 + 3 * G + (teacher != 0) + (input != 0)) + 8 * n;
+                              int teacher, int input, int head, int K) {
+    const int64_t NC = RANKENV_CONV, c = C;
+    return 2 * n * N * c * 3 * NC + rows * (5 * NC + 2 * c + 5 + 2 * G) +
+           rows * (teacher ? 2 * c : 0) + rows * (input ? 2 * c + 1 : 0) +
+           segs * (NC + 4 + 3 * G + (teacher != 0) + (input != 0)) + 8 * n +
+           (head ? n * (2 * c * c + c + 2 * c * K + K + 3 * K + 4) : 0);
 }

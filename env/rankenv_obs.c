@@ -18,7 +18,11 @@
  *     5  1 at layer 0 ("none");  6 + g  share of segments at ranks[g];  6 + G  share at
  *     full;  7 + G  mean previous rank per head / dh (full = dh; 0 at layer 0)
  *   token 3 sequence: 5 n_b / max_pos (real length);  6 log(1 + n_b) / log(1 + max_pos);
- *     7 real segments / n_heads;  8 real tokens / n_b. Every feature of a sequence's tokens
+ *     7 real segments / n_heads;  8 real tokens / n_b; with config head_features, the frozen
+ *     model's own pooler and classifier applied to the sequence's CLS row of the layer's
+ *     input (the running hidden state, what the model would answer if it stopped here):
+ *     9 log(1 + z_1 - z_2) (z_1 >= z_2 the two largest logits), 10 the entropy of its
+ *     softmax / log K, 11 1 - its top probability (0 without head_features). Every feature of a sequence's tokens
  *     is its own: nothing depends on which sequences share its batch (not the batch's padded
  *     length), so a decision is the same whatever the batch.
  *   token 4 + s, segment s (rows [s T, min(n_b, (s+1) T)), or [0, n_b) when T = 0):
@@ -53,6 +57,8 @@
 #include <string.h>
 
 #include "core/timer.h"
+#include "nn/activation.h"
+#include "nn/linear.h"
 
 enum { TD = RANKENV_TOKEN_DIM, NC = RANKENV_CONV, TYPE_N = 5, F0 = TYPE_N };
 
@@ -265,6 +271,39 @@ static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
     return (int64_t)rows * (5 * NC + 2 * C + 5) + NC + 4;
 }
 
+/* head features of the active sequences into their sequence tokens (obs); returns the FLOPs
+   counted: per sequence the pooler and classifier as ranked_end counts them, 3 K for the
+   softmax and entropy, 4 for the margin and the scalings */
+static int64_t head_tokens(RankEnv *E, float *obs) {
+    const BertParams *p = &E->R->m->p;
+    const int n = E->n_active, C = E->C, K = E->K, NT = E->dims.n_tokens;
+    const float *x = ranked_input(E->R);
+    for (int b = 0; b < n; b++)
+        memcpy(E->hd_in + (size_t)b * C, x + (size_t)b * E->N * C, sizeof(float) * C);
+    linear_forward(E->hd_pre, E->hd_in, p->pool_w, p->pool_b, n, C, C);
+    tanh_forward(E->hd_pre, E->hd_pre, (size_t)n * C);
+    linear_forward(E->hd_z, E->hd_pre, p->cls_w, p->cls_b, n, C, K);
+    for (int b = 0; b < n; b++) {
+        const float *z = E->hd_z + (size_t)b * K;
+        double z1 = -INFINITY, z2 = -INFINITY, s = 0, ent = 0;
+        for (int k = 0; k < K; k++) {
+            if (z[k] > z1) z2 = z1, z1 = z[k];
+            else if (z[k] > z2) z2 = z[k];
+        }
+        for (int k = 0; k < K; k++) s += exp(z[k] - z1);
+        for (int k = 0; k < K; k++) {
+            const double q = exp(z[k] - z1) / s;
+            ent -= q > 0 ? q * log(q) : 0.0;
+        }
+        float *ts = obs + ((size_t)b * NT + 3) * TD;
+        ts[F0 + 4] = (float)log1p(K > 1 ? z1 - z2 : 0.0);
+        ts[F0 + 5] = (float)(K > 1 ? ent / log((double)K) : 0.0);
+        ts[F0 + 6] = (float)(1.0 - 1.0 / s);
+    }
+    return (int64_t)n * (linear_flops(1, C, C) + linear_bias_flops(1, C) + linear_flops(1, C, K) +
+                         linear_bias_flops(1, K) + 3 * K + 4);
+}
+
 /* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the
    shares, means and length features) */
 static int64_t seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
@@ -317,6 +356,7 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
             memcpy(am + (size_t)sg * A, E->allow + ((size_t)b * S + sg) * G, (size_t)G);
         }
     }
+    if (E->c.head_features) fl += head_tokens(E, obs);
     E->cost.feature_fl += fl;
     E->cost.feature_sec += time_now() - t0;
     return ST_OK;

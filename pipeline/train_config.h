@@ -20,6 +20,7 @@ typedef struct {
         int segment;                    /* T query tokens per segment (0: one per sequence) */
         int batch;                      /* sequences per episode batch = parallel episodes */
         int bucket;                     /* length-bucketed batches */
+        int head_features;              /* observe the frozen head on the running state */
         double alpha, beta, gamma, lambda, epsilon;
         char latency[CONFIG_STR_MAX];   /* "table" or "live" */
         char guard[CONFIG_STR_MAX];     /* "output", "input" (the guard's denominator) or

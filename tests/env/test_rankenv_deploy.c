@@ -19,12 +19,12 @@
 static int count_segs(int n, int T) { return ranked_segments(n, T); }
 
 /* one episode (random allowed actions) and the deployment pass over the same rows */
-static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint64_t seed,
-                    Err *e) {
+static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, int head,
+                    uint64_t seed, Err *e) {
     RankEnv E;
     RankEnvConfig c;
     config(&c, kind, T, EPS);
-    c.guard = guard, c.bound = bk;
+    c.guard = guard, c.bound = bk, c.head_features = head;
     c.max_segments = T ? SMAX : 0;
     die_if(rankenv_init(&E, &R, &set, &lt, &c, e), e);
     Rng r;
@@ -67,7 +67,7 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint
     }
     const int in = guard == RANKENV_GUARD_INPUT, teach = guard == RANKENV_GUARD_OUTPUT;
     const int none = guard == RANKENV_GUARD_NONE, Gb = none ? 0 : G;
-    const int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in);
+    const int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in, head, K);
     CHECK(E.cost.feature_fl == ff, "guard %s: feature FLOPs %lld, closed form %lld", what,
           (long long)E.cost.feature_fl, (long long)ff);
     const int64_t bf = none ? 0 : L * bound_flops(bk, n, N, C, H, G);
@@ -91,6 +91,43 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, uint
                       "of layer %d has %d of %d low ranks allowed", h, l, low, G);
             }
         CHECK(E.violations == 0, "guard none: no violations");
+    }
+    rankenv_free(&E);
+}
+
+/* head features: the frozen head on each layer's CLS row, recomputed here in double from the
+   model's weights at layer 0 (its input is the embedding LayerNorm, taken from the Ranked) */
+static void head_features(Err *e) {
+    RankEnv E;
+    RankEnvConfig c;
+    config(&c, RANK_WHITENED, 0, EPS);
+    c.head_features = 1;
+    die_if(rankenv_init(&E, &R, &set, &lt, &c, e), e);
+    static float obs[B * (4 + SMAX) * TD];
+    uint8_t tm[B * (4 + SMAX)], am[B * SMAX * A];
+    const int32_t rows[3] = {0, 5, 9};
+    die_if(rankenv_reset_rows(&E, rows, 3, obs, tm, am, e), e);
+    const int NT = E.dims.n_tokens, N = E.N;
+    const float *x = ranked_input(&R);
+    const BertParams *p = &m.p;
+    for (int b = 0; b < 3; b++) {
+        double pre[C], z[K];
+        for (int o = 0; o < C; o++) { /* weights (out, in) */
+            double a = p->pool_b[o];
+            for (int i = 0; i < C; i++) a += (double)p->pool_w[o * C + i] * x[(size_t)b * N * C + i];
+            pre[o] = tanh(a);
+        }
+        for (int k = 0; k < K; k++) {
+            double a = p->cls_b[k];
+            for (int i = 0; i < C; i++) a += (double)p->cls_w[k * C + i] * pre[i];
+            z[k] = a;
+        }
+        const double hi = fmax(z[0], z[1]), lo = fmin(z[0], z[1]);
+        const double q = 1 / (1 + exp(lo - hi)), ent = -(q * log(q) + (1 - q) * log(1 - q));
+        const float *ts = obs + ((size_t)b * NT + 3) * TD;
+        CHECK_CLOSE(ts[9], log1p(hi - lo), 1e-4, 1e-5, "margin feature");
+        CHECK_CLOSE(ts[10], ent / log(2.0), 1e-4, 1e-5, "entropy feature");
+        CHECK_CLOSE(ts[11], 1 - q, 1e-4, 1e-5, "1 - top probability");
     }
     rankenv_free(&E);
 }
@@ -155,8 +192,10 @@ int main(void) {
     for (int g = 0; g < 3; g++)
         for (int k = 0; k < 2; k++)
             for (int T = 0; T <= 6; T += 6)
-                compare(RANK_WHITENED, gs[g], bs[k], T, 7 + (uint64_t)(g * 4 + k * 2 + T), &e);
-    compare(RANK_PLAIN, RANKENV_GUARD_INPUT, BOUND_TIGHT, 6, 77, &e);
+                compare(RANK_WHITENED, gs[g], bs[k], T, T > 0,
+                        7 + (uint64_t)(g * 4 + k * 2 + T), &e);
+    compare(RANK_PLAIN, RANKENV_GUARD_INPUT, BOUND_TIGHT, 6, 1, 77, &e);
+    head_features(&e);
     guard_input_holds(BOUND_TIGHT, &e);
     guard_input_holds(BOUND_CHEAP, &e);
     /* deploy_step without a deployment pass, and rankenv_step during one, are errors */

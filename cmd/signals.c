@@ -3,7 +3,7 @@
  *
  *   drrl-signals --model MODEL.h5 [--split dev|test|train] [--rows N] [--ranks 2,4,8,16,32]
  *                [--out DIR] [--calib N] [--factors FILE.h5] [--batch B] [--sketch K]
- *                [--seed N] [KEY=VALUE ...]
+ *                [--min-tokens T] [--reps N] [--seed N] [KEY=VALUE ...]
  *
  * For every input of the split: its KL(p_full || p_r) with all layers at each whitened rank r
  * of the list and the counted attention FLOPs of each mode (each sequence alone), and every
@@ -32,13 +32,17 @@ static const CliOpt OPTS[] = {
     {"--calib", "N", "calibration sentences: the first N of data.train (default 2048)"},
     {"--batch", "B", "sentences per forward (default: the config's eval.batch)"},
     {"--sketch", "K", "columns of the energy sketch (default 4)"},
+    {"--min-tokens", "T", "only the split's rows of at least T tokens (before --rows; default 0:\n"
+     "all; SST-2 training rows are short phrases)"},
+    {"--reps", "N", "time every mode's plain pass N times per batch, the median (default 0:\n"
+     "untimed; ms:* columns NaN)"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&base_schema};
 static const CliSpec SPEC = {
     .prog = "drrl-signals",
     .synopsis = "drrl-signals --model MODEL.h5 [--split dev|test|train] [--rows N] [--ranks LIST]\n"
                 "       [--out DIR] [--factors FILE.h5] [--calib N] [--batch B] [--sketch K]\n"
-                "       [--seed N] [KEY=VALUE ...]",
+                "       [--min-tokens T] [--reps N] [--seed N] [KEY=VALUE ...]",
     .about = "Tabulates candidate signals for a per-input attention rank: per input the KL to\n"
              "the full model at each uniform whitened rank and every signal with its own cost;\n"
              "per signal its Spearman correlation with each rank's KL and the share of the\n"
@@ -70,7 +74,7 @@ static Status args_get(Args *a, const CliArgs *c, Err *e) {
     FactorsOptions *fo = &a->o.fo;
     *fo = (FactorsOptions){.split = "dev", .calib_rows = RANKED_CALIB_DEFAULT_ROWS,
                            .ranks = a->ranks, .nr = 5, .over = c->over, .n_over = c->n_over};
-    long calib = fo->calib_rows, batch = 0, rows = -1, sk = 4;
+    long calib = fo->calib_rows, batch = 0, rows = -1, sk = 4, mt = 0, reps = 0;
     fo->model = cli_get(&SPEC, c, "--model");
     Status s = fo->model && *fo->model ? ST_OK
                : err_set(e, ST_INVALID, "--model: expected a model file (drrl-signals --model "
@@ -80,9 +84,12 @@ static Status args_get(Args *a, const CliArgs *c, Err *e) {
     if (!s) s = cli_int(&SPEC, c, "--batch", 1, 65536, &batch, e);
     if (!s) s = cli_int(&SPEC, c, "--rows", 1, INT_MAX, &rows, e);
     if (!s) s = cli_int(&SPEC, c, "--sketch", 1, 4096, &sk, e);
+    if (!s) s = cli_int(&SPEC, c, "--min-tokens", 0, INT_MAX, &mt, e);
+    if (!s) s = cli_int(&SPEC, c, "--reps", 0, 64, &reps, e);
     if (!s) s = cli_int_list(&SPEC, c, "--ranks", 1, 4096, a->ranks, SIG_MAX_RANKS, &fo->nr, e);
     if (s) return s;
     fo->calib_rows = (int)calib, fo->batch = (int)batch;
+    a->o.min_tokens = (int)mt, a->o.reps = (int)reps;
     a->o.rows = (int)rows, a->o.sketch_k = (int)sk, a->o.seed = c->has_seed ? c->seed : 1;
     const char *f = cli_get(&SPEC, c, "--factors");
     if (f && !*f) return err_set(e, ST_INVALID, "--factors: expected a file name, found ''");

@@ -47,9 +47,11 @@ static void head_after(SigCtx *x, int sig_m, int sig_e) {
 /* KL of the pass's logits against the full pass's into mode column m */
 static void kl_into(SigCtx *x, int m) {
     Ranked *R = x->R;
-    for (int b = 0; b < R->B; b++)
-        x->res->kl[(size_t)row_of(x, b) * x->res->M + m] =
-            logits_kl(x->zfull + (size_t)b * R->K, R->logits + (size_t)b * R->K, R->K);
+    for (int b = 0; b < R->B; b++) {
+        const size_t i = (size_t)row_of(x, b) * x->res->M + m;
+        x->res->kl[i] = logits_kl(x->zfull + (size_t)b * R->K, R->logits + (size_t)b * R->K, R->K);
+        x->res->pred[i] = logits_argmax(R->logits + (size_t)b * R->K, R->K);
+    }
 }
 
 Status sig_pass_full(SigCtx *x, const int32_t *ids, const uint8_t *mask, int B, int N, Err *e) {
@@ -70,14 +72,17 @@ Status sig_pass_full(SigCtx *x, const int32_t *ids, const uint8_t *mask, int B, 
     for (int b = 0; b < B; b++) {
         const double p = logits_top_prob(R->logits + (size_t)b * R->K, R->K);
         *val(x, x->full_pq, b) = p * (1 - p);
-        const int n = ranked_seq_len(R, b);
-        x->res->fwd_flops += (int64_t)R->L * (linear_flops(n, R->C, R->F) +
+        const int n = ranked_seq_len(R, b), i = row_of(x, b), M = x->res->M;
+        x->res->pred[(size_t)i * M + M - 1] = logits_argmax(R->logits + (size_t)b * R->K, R->K);
+        const int64_t rest = (int64_t)R->L * (linear_flops(n, R->C, R->F) +
                                               linear_bias_flops(n, R->F) +
                                               linear_flops(n, R->F, R->C) +
                                               linear_bias_flops(n, R->C)) +
                              linear_flops(1, R->C, R->C) + linear_bias_flops(1, R->C) +
                              linear_flops(1, R->C, R->K) + linear_bias_flops(1, R->K);
-        x->res->fwd_flops += x->res->flops[(size_t)row_of(x, b) * x->res->M + x->res->M - 1];
+        x->res->rest[i] = rest;
+        x->res->feat[i] = R->L * (sig_head_flops(R->C, R->K) + sig_rownorm_flops(n, R->C));
+        x->res->fwd_flops += rest + x->res->flops[(size_t)i * M + M - 1];
     }
     return ST_OK;
 }

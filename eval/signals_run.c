@@ -10,7 +10,7 @@
 
 #include "core/progress.h"
 #include "core/rng.h"
-#include "eval/signals_pass.h"
+#include "eval/signals_time.h"
 
 /* add a signal named by fmt; returns its index */
 __attribute__((format(printf, 5, 6))) static int def_add(SigResult *r, const char *family,
@@ -142,6 +142,29 @@ static void ctx_free(SigCtx *x) {
     sig_sketch_free(&x->sk);
 }
 
+/* keep_min_tokens: the rows of s with at least min tokens, moved to the front in order;
+   ST_INVALID when none is left */
+static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
+    int k = 0, longest = 0;
+    s->n_tokens = 0;
+    for (int i = 0; i < s->n; i++) {
+        longest = s->len[i] > longest ? s->len[i] : longest;
+        if (s->len[i] < min) continue;
+        if (k != i) {
+            memmove(s->ids + (size_t)k * s->max_len, s->ids + (size_t)i * s->max_len,
+                    sizeof(int32_t) * (size_t)s->max_len);
+            s->len[k] = s->len[i], s->label[k] = s->label[i];
+            if (s->index) s->index[k] = s->index[i];
+        }
+        s->n_tokens += s->len[k++];
+    }
+    if (!k)
+        return err_set(e, ST_INVALID, "--min-tokens: expected a length some rows of the split "
+                       "reach (longest %d tokens), found %d", longest, min);
+    s->n = k;
+    return ST_OK;
+}
+
 static Status res_alloc(SigResult *r, const EncodedSet *set, const SignalsOptions *o, int L,
                         Err *e) {
     const int n = o->rows >= 0 && o->rows < set->n ? o->rows : set->n;
@@ -151,9 +174,14 @@ static Status res_alloc(SigResult *r, const EncodedSet *set, const SignalsOption
     r->kl = calloc((size_t)n * r->M, sizeof(double));
     r->flops = calloc((size_t)n * r->M, sizeof(int64_t));
     r->val = calloc((size_t)n * SIG_MAX, sizeof(double));
-    if (!r->row || !r->kl || !r->flops || !r->val)
+    r->pred = calloc((size_t)n * r->M, sizeof(int32_t));
+    r->rest = calloc((size_t)n * 2, sizeof(int64_t));
+    r->ms = malloc(sizeof(double) * (size_t)n * (r->M + 1));
+    if (!r->row || !r->kl || !r->flops || !r->val || !r->pred || !r->rest || !r->ms)
         return err_set(e, ST_NOMEM, "signals_run: out of memory for %d inputs", n);
-    r->len = r->row + n, r->label = r->row + 2 * n;
+    r->len = r->row + n, r->label = r->row + 2 * n, r->feat = r->rest + n;
+    r->reps = o->reps;
+    for (size_t i = 0; i < (size_t)n * (r->M + 1); i++) r->ms[i] = NAN;
     for (int i = 0; i < n; i++)
         r->row[i] = set->index ? set->index[i] : i, r->len[i] = set->len[i],
         r->label[i] = set->label ? set->label[i] : -1;
@@ -185,6 +213,7 @@ static Status run_batches(SigCtx *x, const EncodedSet *set, FILE *progress, Err 
         s = sig_pass_full(x, ids, mask, B, N, e);
         if (!s) s = sig_pass_cheap(x, ids, mask, B, N, e);
         for (int k = 1; k < r->nr && !s; k++) s = sig_pass_rank(x, ids, mask, B, N, k, e);
+        if (!s && r->reps > 0) s = sig_time_batch(x, ids, mask, B, N, e);
         if (!s) progress_add(&pr, B);
     }
     free(key), free(order), free(ids), free(mask);
@@ -212,6 +241,7 @@ Status signals_run(const SignalsOptions *o, SigResult *res, FILE *info, FILE *pr
     if (!s && o->fo.ranks[o->fo.nr - 1] >= dh)
         s = err_set(e, ST_INVALID, "--ranks: expected ranks below the head size %d (full rank is "
                     "the exact mode), found %d", dh, o->fo.ranks[o->fo.nr - 1]);
+    if (!s && o->min_tokens > 0) s = keep_min_tokens(&d.set, o->min_tokens, e);
     if (!s) s = factors_prepare(&R, &d, &o->fo, &ci, e);
     if (!s && info)
         fprintf(info, "drrl-signals: %s, %d layers, d=%d, %d heads of %d; factors %s %s\n",
@@ -240,7 +270,8 @@ Status signals_run(const SignalsOptions *o, SigResult *res, FILE *info, FILE *pr
 }
 
 void signals_result_free(SigResult *res) {
-    free(res->row), free(res->kl), free(res->flops), free(res->val);
+    free(res->row), free(res->kl), free(res->flops), free(res->val), free(res->pred);
+    free(res->rest), free(res->ms);
     memset(res, 0, sizeof *res);
 }
 

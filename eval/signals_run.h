@@ -29,7 +29,10 @@
  *   random                          uniform, seeded (sanity: share ~0)
  * and the layer aggregates change_all, energy_all, sketch_all (means over layers and sides),
  * rho_in_r<r>, rho_out_r<r> (mean over layers of log10 rho at each rank r of the list), whose
- * cost is the sum of their layers'. */
+ * cost is the sum of their layers'.
+ *
+ * Per input also: the predicted class of every mode, the FLOPs outside attention, the cheap
+ * pass's feature FLOPs, and (reps > 0) the measured time of every mode (signals_time.h). */
 #ifndef DRRL_EVAL_SIGNALS_RUN_H
 #define DRRL_EVAL_SIGNALS_RUN_H
 
@@ -47,6 +50,9 @@ typedef struct {
     int rows;           /* the first rows of the split (< 0: all) */
     int sketch_k;       /* columns of the energy sketch */
     uint64_t seed;      /* the sketch's and the random signal's draws */
+    int min_tokens;     /* keep only the split's rows of at least this many tokens (0: all),
+                           before taking the first rows */
+    int reps;           /* timing repetitions of every mode per batch (0: no timing) */
 } SignalsOptions;
 
 typedef struct {
@@ -65,6 +71,15 @@ typedef struct {
     int32_t *row, *len, *label; /* (n) split row, real tokens, label (-1: none) */
     double *kl;              /* (n, M) KL(p_full || p_mode); full: 0 */
     int64_t *flops;          /* (n, M) counted attention FLOPs of each mode */
+    int32_t *pred;           /* (n, M) predicted class of each mode */
+    int64_t *rest;           /* (n) the forward's FLOPs outside attention (feed-forward, the
+                                pooler and the classifier on real rows): model FLOPs of mode
+                                m = flops(m) + rest */
+    int64_t *feat;           /* (n) the cheap pass's deployable features: the head after every
+                                layer and the row norms of every layer input */
+    double *ms;              /* (n, M + 1) measured ms of each mode's plain pass, then of the
+                                cheap pass with its features (signals_time.h); NaN: untimed */
+    int reps;                /* timing repetitions (0: none) */
     int64_t fwd_flops;       /* the full model's forward over all inputs (attention, rest,
                                 head; real rows) */
     double full_sec;         /* measured seconds of the full passes */

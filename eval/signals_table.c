@@ -121,12 +121,19 @@ static Status write_tsv(const SigResult *r, const char *dir, Err *e) {
     for (int k = 0; k < r->nr; k++) fprintf(f.f, "\tkl:%d", r->ranks[k]);
     for (int k = 0; k < r->nr; k++) fprintf(f.f, "\tflops:%d", r->ranks[k]);
     fprintf(f.f, "\tflops:full");
+    for (int k = 0; k < r->nr; k++) fprintf(f.f, "\tpred:%d", r->ranks[k]);
+    fprintf(f.f, "\tpred:full\trest_flops\tfeat_flops");
+    for (int k = 0; k < r->nr; k++) fprintf(f.f, "\tms:%d", r->ranks[k]);
+    fprintf(f.f, "\tms:full\tms:cheap");
     for (int j = 0; j < r->S; j++) fprintf(f.f, "\t%s", r->def[j].name);
     fprintf(f.f, "\n");
     for (int i = 0; i < r->n; i++) {
         fprintf(f.f, "%d\t%d\t%d", r->row[i], r->len[i], r->label[i]);
         for (int k = 0; k < r->nr; k++) fprintf(f.f, "\t%.17g", r->kl[(size_t)i * M + k]);
         for (int m = 0; m < M; m++) fprintf(f.f, "\t%lld", (long long)r->flops[(size_t)i * M + m]);
+        for (int m = 0; m < M; m++) fprintf(f.f, "\t%d", r->pred[(size_t)i * M + m]);
+        fprintf(f.f, "\t%lld\t%lld", (long long)r->rest[i], (long long)r->feat[i]);
+        for (int m = 0; m <= M; m++) fprintf(f.f, "\t%.9g", r->ms[(size_t)i * (M + 1) + m]);
         for (int j = 0; j < r->S; j++) fprintf(f.f, "\t%.17g", r->val[(size_t)j * r->n + i]);
         fprintf(f.f, "\n");
     }

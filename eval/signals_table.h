@@ -14,7 +14,8 @@
  *             oracle gains nothing there)
  *
  * Files in DIR: signals.tsv (one row per input: row, length, label, kl:<r>, flops:<r>,
- * flops:full, every signal; values %.17g), table.csv (per signal: family, needs, deployable,
+ * flops:full, pred:<r>, pred:full (predicted class), rest_flops, feat_flops, ms:<r>, ms:full,
+ * ms:cheap (signals_run.h's rest, feat, ms), every signal; values %.17g), table.csv (per signal: family, needs, deployable,
  * flops_ratio = own FLOPs / the full model's forward FLOPs, ms, sign, rho:<r>, share:<lo>-<hi>,
  * share@<r>, kl:<lo>-<hi>, kl@<r>; then an "oracle" row), targets.csv (per target: lo, hi,
  * cost, kl_static, kl_oracle), modes.csv (mode, cost, kl) and table.md (the same, Markdown). */

@@ -1,5 +1,6 @@
 /* base.c: drrl-base, the frozen model's program: train the BERT-style classifier (SST-2 with
- * WordPiece, or byte-level IMDB: data.format), or evaluate a saved one at full rank.
+ * WordPiece, byte-level IMDB, or the generated associative-recall task: data.format), or
+ * evaluate a saved one at full rank.
  *
  *   drrl-base [--config FILE.yaml] [--resume CKPT] [--out DIR] [KEY=VALUE ...]   train
  *   drrl-base --eval MODEL.h5 [--split dev|test|train] [--out DIR] [KEY=VALUE ...]
@@ -9,7 +10,7 @@
  * model; --out DIR is run.dir=DIR. --eval (pipeline/base_run.h) reads the config stored in
  * the model file (overridable), checks the vocabulary's hash against the model's and prints
  * accuracy, confusion and examples/s; with --out DIR it writes the predictions to
- * DIR/SST-2.tsv (GLUE's file) or DIR/IMDB.tsv. */
+ * DIR/SST-2.tsv (GLUE's file), DIR/IMDB.tsv or DIR/RECALL.tsv. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,9 @@ static const CliSpec SPEC = {
     .synopsis = "drrl-base [--config FILE.yaml] [--resume CKPT] [--out DIR] [KEY=VALUE ...]\n"
                 "       drrl-base --eval MODEL.h5 [--split dev|test|train] [--out DIR] "
                 "[KEY=VALUE ...]",
-    .about = "Trains the frozen classifier (BERT-style encoder; SST-2 with WordPiece or byte-level\n"
-             "IMDB) into RUN_DIR: model.h5 (best dev model), checkpoint.h5, metrics.csv; or\n"
+    .about = "Trains the frozen classifier (BERT-style encoder; SST-2 with WordPiece, byte-level\n"
+             "IMDB or the generated associative-recall task) into RUN_DIR:\n"
+             "model.h5 (best dev model), checkpoint.h5, metrics.csv; or\n"
              "evaluates a saved one (data.max_len=N evaluates a conv-position model at N).\n"
              "Without --config the embedded defaults (= configs/sst2-base.yaml) are used.",
     .opts = OPTS, .n_opts = 3,
@@ -40,7 +42,7 @@ static const CliSpec SPEC = {
     .seed_help = "seed of every random stream (the config's seed)",
     .verbose_help = "training: also print the resolved config at start",
     .out_help = "training: the run directory (run.dir=DIR); --eval: writes the\n"
-                "predictions to DIR/SST-2.tsv (GLUE's file) or DIR/IMDB.tsv",
+                "predictions to DIR/SST-2.tsv (GLUE's file), DIR/IMDB.tsv or DIR/RECALL.tsv",
     .schemas = SCHEMAS, .n_schemas = 1,
 };
 

@@ -1,5 +1,5 @@
-/* eval.c: drrl-eval, the comparison table of attention modes on GLUE SST-2 or byte-level
- * IMDB: parse the command line, run eval/eval_session.h, report.
+/* eval.c: drrl-eval, the comparison table of attention modes on GLUE SST-2, byte-level IMDB
+ * or the generated recall task: parse the command line, run eval/eval_session.h, report.
  *
  *   drrl-eval --checkpoint CKPT.h5|RUN_DIR [--config X.yaml] [--split dev|test]
  *             [--modes full,static:8,...,policy] [--out DIR] [--seed N] [--batch B]
@@ -43,8 +43,8 @@ static const CliSpec SPEC = {
     .prog = "drrl-eval",
     .synopsis = "drrl-eval --checkpoint CKPT.h5|RUN_DIR [--split dev|test] [--modes LIST]\n"
                 "                 [--out DIR] [flags] [KEY=VALUE ...]",
-    .about = "Evaluates the frozen model (SST-2 or byte-level IMDB) under each attention mode and\n"
-             "compares it with full rank: accuracy (bootstrap CI), agreement, KL, logit margin,\n"
+    .about = "Evaluates the frozen model (SST-2, byte-level IMDB or recall) under each attention\n"
+             "mode and compares it with full rank: accuracy (bootstrap CI), agreement, KL, logit margin,\n"
              "McNemar, counted FLOPs, measured latency, ranks per layer, guardrail statistics.\n"
              "KEY=VALUE overrides the train config; data.* and eval.* the frozen model's config\n"
              "(data.max_len=N evaluates a conv-position model at N); latency.file=FILE replaces\n"

@@ -304,7 +304,11 @@ static Status rows_make(Session *s, const EvalOptions *o, int32_t *pred_store, i
             snprintf(nm, sizeof nm, "%s", s->modes[i].name);
             for (char *q = nm; *q; q++) *q = *q == ':' ? '-' : *q == '/' ? '_' : *q;
             snprintf(s->rows[i].pred_file, sizeof s->rows[i].pred_file, "%s.%s.tsv",
-                     !test ? "dev" : base_is_imdb(s->p.base) ? "IMDB" : "SST-2", nm);
+                     !test                       ? "dev"
+                     : base_is_imdb(s->p.base)   ? "IMDB"
+                     : base_is_recall(s->p.base) ? "RECALL"
+                                                 : "SST-2",
+                     nm);
         }
         if (s->rows[i].rank_diff > 0)
             fprintf(stderr, "drrl-eval: warning: %s: the deployed forward chose other ranks "

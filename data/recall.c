@@ -1,8 +1,8 @@
 /* recall.c: the associative-recall generator (see recall.h). Each row draws, in this order
- * from its split's stream: P = min + below(max - min + 1); the P slots (the first P draws of a
- * partial Fisher-Yates shuffle of 0..S-1); the P keys (the same over 0..n_keys-1); for pair
- * j = 0..P-1 its value below(n_values); the queried pair below(P); then every body token
- * left unfilled, left to right, a filler below(n_fillers). */
+ * from its split's stream: P (min + below(max - min + 1), or the Zipf draw of recall.h); the
+ * P slots (the first P draws of a partial Fisher-Yates shuffle of 0..S-1); the P keys (the
+ * same over 0..n_keys-1); for pair j = 0..P-1 its value below(n_values); the queried pair
+ * below(P); then every body token left unfilled, left to right, a filler below(n_fillers). */
 #include "data/recall.h"
 
 #include <stdio.h>
@@ -22,6 +22,9 @@ Status recall_check(const RecallConfig *c, Err *e) {
                        c->n_values);
     if (c->n_fillers < 1)
         return err_set(e, ST_CONFIG, "fillers: expected at least 1, found %d", c->n_fillers);
+    if (c->pair_dist != RECALL_PAIRS_UNIFORM && c->pair_dist != RECALL_PAIRS_ZIPF)
+        return err_set(e, ST_CONFIG, "pair_dist: expected %d (uniform) or %d (zipf), found %d",
+                       RECALL_PAIRS_UNIFORM, RECALL_PAIRS_ZIPF, c->pair_dist);
     if (c->min_pairs < 1)
         return err_set(e, ST_CONFIG, "min_pairs: expected at least 1, found %d", c->min_pairs);
     const int slots = (c->length - 3) / 2;
@@ -43,12 +46,25 @@ static void draw_distinct(Rng *r, int32_t *perm, int n, int k) {
     }
 }
 
+/* the pair count of a row: uniform, or Pr(p) = W_p / sum W, W_p = floor(2^30 / p) */
+static int draw_pairs(Rng *r, const RecallConfig *c) {
+    if (c->pair_dist == RECALL_PAIRS_UNIFORM)
+        return c->min_pairs + (int)rng_below(r, (uint64_t)(c->max_pairs - c->min_pairs + 1));
+    uint64_t total = 0;
+    for (int p = c->min_pairs; p <= c->max_pairs; p++) total += (1ULL << 30) / (uint64_t)p;
+    uint64_t u = rng_below(r, total), run = 0;
+    int p = c->min_pairs;
+    for (; p < c->max_pairs; p++)
+        if ((run += (1ULL << 30) / (uint64_t)p) > u) break;
+    return p;
+}
+
 /* one row of length N into row; returns its label; *P its pairs. slot (S) and key (n_keys)
    are scratch permutations */
 static int gen_row(Rng *r, const RecallConfig *c, int32_t *row, int32_t *slot, int32_t *key,
                    int *P) {
     const int N = c->length, S = (N - 3) / 2, v0 = recall_value0(c), f0 = recall_filler0(c);
-    const int p = c->min_pairs + (int)rng_below(r, (uint64_t)(c->max_pairs - c->min_pairs + 1));
+    const int p = draw_pairs(r, c);
     for (int i = 0; i < S; i++) slot[i] = i;
     for (int i = 0; i < c->n_keys; i++) key[i] = i;
     draw_distinct(r, slot, S, p);

@@ -24,12 +24,19 @@
  *   positions 2..N-2   the body: S = (N - 3) / 2 slots of two tokens (slot s at 2 + 2s), and
  *                      when N - 3 is odd one more filler at N - 2
  *   position N-1       [SEP]
- * P pairs (P uniform in [min_pairs, max_pairs]) sit in P slots drawn uniformly without
- * replacement among the S, each slot holding `key value`; the P keys are distinct (drawn
- * uniformly without replacement among n_keys), each value uniform among n_values (values may
- * repeat); every other body token is a uniform filler. The query q is one of the P keys
- * (uniform) and the label is the value bound to it: label = (value token) - recall_value0(c),
- * in [0, n_values): the model has n_values classes.
+ * P pairs (P drawn in [min_pairs, max_pairs] by pair_dist, below) sit in P slots drawn
+ * uniformly without replacement among the S, each slot holding `key value`; the P keys are
+ * distinct (drawn uniformly without replacement among n_keys), each value uniform among
+ * n_values (values may repeat); every other body token is a uniform filler. The query q is
+ * one of the P keys (uniform) and the label is the value bound to it: label = (value token) -
+ * recall_value0(c), in [0, n_values): the model has n_values classes.
+ *
+ * The pair count P: with RECALL_PAIRS_UNIFORM uniform in [min_pairs, max_pairs] (one
+ * rng_below(max - min + 1)); with RECALL_PAIRS_ZIPF Pr(P = p) = W_p / sum_q W_q over
+ * p in [min_pairs, max_pairs], W_p = floor(2^30 / p) (1/p to within 1e-9 relative; one
+ * rng_below(sum W), P the first p whose running sum of W exceeds it): few-pair rows common, so
+ * a model learns the matching on them, and every count of a wide range still present (each
+ * octave of P, [p, 2p), about equally often).
  *
  * Determinism: split s (RECALL_TRAIN, RECALL_DEV, RECALL_TEST) is drawn from its own stream
  * rng_init(seed, RECALL_STREAM0 + s) (core/rng.h), row after row, so the same seed gives the
@@ -49,12 +56,14 @@
 enum { RECALL_TRAIN = 0, RECALL_DEV = 1, RECALL_TEST = 2 };
 #define RECALL_KEY0 4                /* id of key 0 (after the four special ids) */
 #define RECALL_STREAM0 0x7265636cULL /* "recl": stream id of split 0 */
+enum { RECALL_PAIRS_UNIFORM = 0, RECALL_PAIRS_ZIPF = 1 }; /* RecallConfig.pair_dist */
 
 typedef struct {
     uint64_t seed;             /* the data seed (not the model's training seed) */
     int length;                /* N: tokens per row, [CLS] and [SEP] included (>= 5) */
     int n_keys, n_values, n_fillers;
     int min_pairs, max_pairs;  /* 1 <= min <= max <= min(n_keys, (N - 3) / 2) */
+    int pair_dist;             /* RECALL_PAIRS_UNIFORM (0, the zero default) or _ZIPF */
 } RecallConfig;
 
 static inline int recall_value0(const RecallConfig *c) { return RECALL_KEY0 + c->n_keys; }

@@ -38,7 +38,8 @@ static const ConfigField base_fields[] = {
     F("data.recall.values", CF_INT, data.recall.values, "16", 2, 1 << 16, "recall: value symbols = the model's classes"),
     F("data.recall.fillers", CF_INT, data.recall.fillers, "16", 1, 1 << 20, "recall: filler (noise) symbols in the unused positions"),
     F("data.recall.min_pairs", CF_INT, data.recall.min_pairs, "2", 1, 1 << 20, "recall: fewest key-value pairs of a row"),
-    F("data.recall.max_pairs", CF_INT, data.recall.max_pairs, "12", 1, 1 << 20, "recall: most pairs (<= keys and (length - 3) / 2); a row's count is uniform in [min_pairs, max_pairs]"),
+    F("data.recall.max_pairs", CF_INT, data.recall.max_pairs, "12", 1, 1 << 20, "recall: most pairs (<= keys and (length - 3) / 2); a row's count is drawn in [min_pairs, max_pairs] by data.recall.pair_dist"),
+    E("data.recall.pair_dist", data.recall.pair_dist, "uniform", "uniform|zipf", "recall: a row's pair count P: uniform in [min_pairs, max_pairs], or zipf: Pr(P = p) proportional to 1/p (few-pair rows common, each octave of P about equally often)"),
     F("model.d_model", CF_INT, model.d_model, "256", 2, 4096, "hidden width"),
     F("model.n_heads", CF_INT, model.n_heads, "4", 1, 256, "attention heads (divide d_model)"),
     F("model.d_ff", CF_INT, model.d_ff, "1024", 1, 65536, "feed-forward width"),
@@ -74,7 +75,9 @@ RecallConfig base_recall_config(const BaseConfig *c) {
     RecallConfig r = {.seed = (uint64_t)c->data.recall.seed, .length = c->data.recall.length,
                       .n_keys = c->data.recall.keys, .n_values = c->data.recall.values,
                       .n_fillers = c->data.recall.fillers, .min_pairs = c->data.recall.min_pairs,
-                      .max_pairs = c->data.recall.max_pairs};
+                      .max_pairs = c->data.recall.max_pairs,
+                      .pair_dist = strcmp(c->data.recall.pair_dist, "zipf") == 0
+                                       ? RECALL_PAIRS_ZIPF : RECALL_PAIRS_UNIFORM};
     return r;
 }
 

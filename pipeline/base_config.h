@@ -23,6 +23,7 @@ typedef struct {
             int seed;                /* the data seed (the model's `seed` does not change it) */
             int train_rows, dev_rows, test_rows;
             int length, keys, values, fillers, min_pairs, max_pairs;
+            char pair_dist[CONFIG_STR_MAX]; /* "uniform" or "zipf" (data/recall.h) */
         } recall;
     } data;
     struct {

@@ -13,7 +13,9 @@ from 4, then values, then fillers): the fixed length (N real tokens, [CLS] first
 followed by a value; fillers elsewhere), the keys distinct within the row, the pair count equal
 to the dump's and within [min_pairs, max_pairs], and the label = the value bound to the query
 key, equal to the dump's. It also checks that every pair count of the range occurs when the
-dump has at least 50 rows per count. Exit 1 on any failure.
+dump has at least 50 rows per count, and the pair counts' distribution (header pair_dist):
+uniform, or zipf, Pr(P = p) = (1/p) / sum_q (1/q) over the range: each count within 5 standard
+errors of its expected number (when that number is at least 5). Exit 1 on any failure.
 
 by-pairs: joins drrl-eval's prediction files of the test split (EVAL_DIR/*.MODE.tsv,
 index<TAB>prediction; drrl-eval names them SST-2.MODE.tsv for a recall model today) and
@@ -36,7 +38,8 @@ def parse_dump(lines):
     meta = {}
     for kv in head[len("# recall "):].split():
         k, v = kv.split("=", 1)
-        meta[k] = v if k == "split" else int(v)
+        meta[k] = v if k in ("split", "pair_dist") else int(v)
+    meta.setdefault("pair_dist", "uniform")
     rows = []
     for ln, line in enumerate(lines[1:], 2):
         cols = line.rstrip("\n").split("\t")
@@ -94,6 +97,28 @@ def check_row(m, pairs, label, ids):
     return bad
 
 
+def check_distribution(meta, counts, n):
+    """1 when a pair count's frequency is off its distribution by more than 5 standard errors"""
+    ps = range(meta["min_pairs"], meta["max_pairs"] + 1)
+    if meta["pair_dist"] == "zipf":
+        w = {p: 1.0 / p for p in ps}
+    elif meta["pair_dist"] == "uniform":
+        w = {p: 1.0 for p in ps}
+    else:
+        print("pair_dist %r: expected uniform or zipf" % meta["pair_dist"])
+        return 1
+    tot = sum(w.values())
+    off = []
+    for p in ps:
+        pr = w[p] / tot
+        mu, sd = n * pr, (n * pr * (1 - pr)) ** 0.5
+        if mu >= 5 and abs(counts.get(p, 0) - mu) > 5 * sd:
+            off.append("P=%d: %d rows, expected %.1f" % (p, counts.get(p, 0), mu))
+    if off:
+        print("pair counts off the %s distribution: %s" % (meta["pair_dist"], "; ".join(off)))
+    return 1 if off else 0
+
+
 def cmd_check(args):
     if args and args[0] == "--exec":
         text = subprocess.run(args[1:], check=True, stdout=subprocess.PIPE, text=True).stdout
@@ -121,9 +146,11 @@ def cmd_check(args):
         if missing:
             print("pair counts never drawn: %s" % missing)
             fails += 1
-    print("recall_check: %d rows of %s (length %d, %d keys, %d values, pairs %d..%d): %s"
+    fails += check_distribution(meta, counts, len(rows))
+    print("recall_check: %d rows of %s (length %d, %d keys, %d values, pairs %d..%d, %s): %s"
           % (len(rows), meta["split"], meta["length"], meta["keys"], meta["values"],
-             meta["min_pairs"], meta["max_pairs"], "%d FAILED" % fails if fails else "all correct"))
+             meta["min_pairs"], meta["max_pairs"], meta["pair_dist"],
+             "%d FAILED" % fails if fails else "all correct"))
     return 1 if fails else 0
 
 

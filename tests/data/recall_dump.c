@@ -8,6 +8,7 @@
  * used); SPLIT is train, dev or test; KEY=VALUE override the config (e.g.
  * data.recall.test_rows=500). Output on stdout:
  *   # recall length=N keys=K values=V fillers=F min_pairs=A max_pairs=B max_len=W seed=S split=X
+ *     pair_dist=uniform|zipf   (one line)
  *   index<TAB>pairs<TAB>label<TAB>ids (W space-separated token ids, [PAD] included)
  * one line per row: the rows as the pipeline loads them (base_load_split), the pair counts the
  * generator reports for them (recall_generate's metadata; the rows are checked identical). Exit status 0, or 1 with the error on stderr. */
@@ -64,8 +65,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("# recall length=%d keys=%d values=%d fillers=%d min_pairs=%d max_pairs=%d "
-           "max_len=%d seed=%d split=%s\n", rc.length, rc.n_keys, rc.n_values, rc.n_fillers,
-           rc.min_pairs, rc.max_pairs, s.max_len, c.data.recall.seed, split);
+           "max_len=%d seed=%d split=%s pair_dist=%s\n", rc.length, rc.n_keys, rc.n_values,
+           rc.n_fillers, rc.min_pairs, rc.max_pairs, s.max_len, c.data.recall.seed, split,
+           c.data.recall.pair_dist);
     for (int i = 0; i < s.n; i++) {
         const int32_t *row = s.ids + (size_t)i * s.max_len;
         printf("%d\t%d\t%d\t", s.index[i], pairs[i], s.label[i]);

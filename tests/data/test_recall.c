@@ -12,6 +12,8 @@
  * - the draws are uniform enough: every pair count in [min, max], every value as a label and
  *   every key as a query occur, and the mean pair count is within 4 standard errors of
  *   (min + max) / 2;
+ * - pair_dist zipf: the rows keep every rule, and the count of each P among 40,000 rows is
+ *   within 5 standard errors of n / (p sum_q 1/q) (the closed form, computed here in doubles);
  * - every config error's exact text (field, expected vs found). */
 #include "data/recall.h"
 #include "tests/check.h"
@@ -128,6 +130,33 @@ static void test_rules_and_draws(void) {
     encoded_free(&o);
 }
 
+static void test_zipf(void) {
+    RecallConfig c = BASE;
+    c.length = 96, c.n_keys = 64, c.min_pairs = 2, c.max_pairs = 44, c.pair_dist = RECALL_PAIRS_ZIPF;
+    const int n = 40000;
+    int32_t *pairs = malloc(sizeof(int32_t) * n);
+    EncodedSet s = gen(&c, RECALL_DEV, n, c.length, pairs);
+    int bad = 0, count[64] = {0};
+    for (int i = 0; i < n; i++) {
+        bad += !check_row(&c, s.ids + (size_t)i * c.length, c.length, s.len[i], s.label[i], pairs[i]);
+        count[pairs[i]]++;
+    }
+    CHECK(bad == 0, "zipf: %d of %d rows break the row rule", bad, n);
+    double h = 0;
+    for (int p = c.min_pairs; p <= c.max_pairs; p++) h += 1.0 / p;
+    int off = 0;
+    for (int p = c.min_pairs; p <= c.max_pairs; p++) {
+        const double pr = 1.0 / (p * h), mu = n * pr, sd = sqrt(n * pr * (1 - pr));
+        off += fabs(count[p] - mu) > 5 * sd;
+        if (fabs(count[p] - mu) > 5 * sd) fprintf(stderr, "P=%d: %d rows, expected %.1f\n", p, count[p], mu);
+    }
+    CHECK(off == 0, "zipf: %d pair counts off 1/p by more than 5 standard errors", off);
+    CHECK(count[2] > 4 * count[10] && count[2] < 6 * count[10], "zipf: P=2 %d vs P=10 %d rows",
+          count[2], count[10]);
+    encoded_free(&s);
+    free(pairs);
+}
+
 static void test_determinism(void) {
     const int n = 2000;
     EncodedSet a = gen(&BASE, RECALL_TRAIN, n, BASE.length, NULL);
@@ -171,6 +200,8 @@ static void test_errors(void) {
     expect_err(c, 0, 1, 64, ST_CONFIG, "values: expected at least 2 (the classes), found 1");
     c = BASE, c.n_fillers = 0;
     expect_err(c, 0, 1, 64, ST_CONFIG, "fillers: expected at least 1, found 0");
+    c = BASE, c.pair_dist = 2;
+    expect_err(c, 0, 1, 64, ST_CONFIG, "pair_dist: expected 0 (uniform) or 1 (zipf), found 2");
     c = BASE, c.min_pairs = 0;
     expect_err(c, 0, 1, 64, ST_CONFIG, "min_pairs: expected at least 1, found 0");
     c = BASE, c.max_pairs = 31; /* (64 - 3) / 2 = 30 slots */
@@ -207,6 +238,7 @@ static void test_errors(void) {
 
 int main(void) {
     test_rules_and_draws();
+    test_zipf();
     test_determinism();
     test_errors();
     return check_exit("test_recall");

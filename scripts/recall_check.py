@@ -22,7 +22,11 @@ index<TAB>prediction; drrl-eval names them SST-2.MODE.tsv for a recall model tod
 per_input_test.tsv (per-input KL of each mode) with the dump's pair counts and labels, and prints
 per pair-count bucket the number of inputs, each mode's accuracy and mean KL, and the smallest
 uniform static rank whose accuracy in the bucket is within --tol of full's (the rank the bucket
-needs). Plain python, no numpy needed.
+needs). With EVAL_DIR/eval_test.csv (drrl-eval's summary) it also prints each mode's attention
+FLOPs relative to full, the cheapest static rank whose overall accuracy is within --tol of
+full's, and the bucket oracle: every bucket at the rank it needs, its accuracy and attention
+FLOPs (the buckets' FLOPs ratios averaged by their number of inputs; every row has the same
+length, so a row's attention FLOPs depend on its rank only). Plain python, no numpy needed.
 """
 import glob
 import os
@@ -171,6 +175,38 @@ def parse_buckets(spec, lo, hi):
     return out
 
 
+def print_costs(csv_path, preds, label, pairs, static, buckets, tol):
+    """FLOPs ratios, the cheapest static rank within tol overall, and the bucket oracle"""
+    with open(csv_path) as f:
+        head = f.readline().rstrip("\n").split(",")
+        ratio = {}
+        for line in f:
+            c = line.rstrip("\n").split(",")
+            ratio[c[0]] = float(c[head.index("attn_flops_ratio")])
+    ratio["full"] = 1.0
+    every = list(preds["full"])
+    acc = lambda m, ids: sum(preds[m][i] == label[i] for i in ids) / len(ids)
+    full = acc("full", every)
+    print("\nattention FLOPs vs full: " + ", ".join("%s %.3f" % (m, ratio[m])
+                                                  for _, m in static if m in ratio))
+    cheap = next((m for _, m in static if acc(m, every) >= full - tol), "full")
+    print("cheapest static within %.3g of full (%.4f): %s, accuracy %.4f, attention FLOPs %.3f"
+          % (tol, full, cheap, acc(cheap, every), ratio[cheap]))
+    n = flops = right = 0
+    for a, b in buckets:
+        ids = [i for i in every if a <= pairs.get(i, -1) <= b]
+        if not ids:
+            continue
+        af = acc("full", ids)
+        m = next((m for _, m in static if acc(m, ids) >= af - tol), "full")
+        n += len(ids)
+        flops += len(ids) * ratio[m]
+        right += sum(preds[m][i] == label[i] for i in ids)
+    print("bucket oracle (each bucket at its cheapest rank within %.3g of its full accuracy): "
+          "accuracy %.4f, attention FLOPs %.3f of full (%.2fx less than %s)"
+          % (tol, right / n, flops / n, ratio[cheap] / (flops / n), cheap))
+
+
 def cmd_by_pairs(args):
     if len(args) < 2:
         raise SystemExit(__doc__)
@@ -213,6 +249,8 @@ def cmd_by_pairs(args):
         need = next((r for r, m in static if acc[m] >= acc["full"] - tol), "full")
         print("| %d-%d | %d | %s | %s |" % (a, b, len(ids),
               " | ".join("%.3f" % acc[m] for m in modes), need))
+    if os.path.exists(os.path.join(d, "eval_test.csv")):
+        print_costs(os.path.join(d, "eval_test.csv"), preds, label, pairs, static, buckets, tol)
     if kl:
         print("\nmean KL(full || mode) by pairs")
         km = [m for m in modes if m in kl and m != "full"]

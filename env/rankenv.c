@@ -128,6 +128,7 @@ static void plan(RankEnv *E) {
     mem_plan_f32(p, &E->hd_in, B * (size_t)E->C, "rankenv.hd_in");
     mem_plan_f32(p, &E->hd_pre, B * (size_t)E->C, "rankenv.hd_pre");
     mem_plan_f32(p, &E->hd_z, B * (size_t)E->K, "rankenv.hd_z");
+    mem_plan_f64(p, &E->hd_stat, 3 * B, "rankenv.hd_stat");
 }
 
 Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyTable *lt,

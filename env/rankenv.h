@@ -209,6 +209,7 @@ typedef struct {
     float *conv_w;           /* (C, 3 CONV) tap k of channel o at column k CONV + o */
     float *conv_p;           /* (B max_len, 3 CONV) X conv_w */
     float *hd_in, *hd_pre, *hd_z; /* (B, C), (B, C), (B, K): the head on x_l[:, 0] */
+    double *hd_stat;         /* (3, B) margin, entropy, top probability of the head */
     int deploy;              /* 1 between rankenv_deploy_begin and the pass's end: no exact
                                 pass, no teacher unless the guard needs it, no reward */
     RankEnvCost cost;        /* decision work since the last reset / deploy begin */
@@ -276,6 +277,15 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
    (log10, clip and comparisons are not counted, as elsewhere). */
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
                               int teacher, int input, int head, int K);
+
+/* rankenv_head: the frozen model's pooler and classifier on the CLS row of the current
+   layer's input, for each active sequence of the pass (what the model would answer if it
+   stopped here): margin z_1 - z_2 of the two largest logits, the softmax's entropy (nats) and
+   top probability, each (n_active) and may be NULL. Returns the FLOPs it executed: per
+   sequence 2 C C + C + 2 C K + K (pooler and classifier, as ranked_end counts them) + 3 K + 4
+   (softmax, entropy, margin). Valid between a reset / deploy begin and the pass's last step. */
+int64_t rankenv_head(RankEnv *E, double *margin /* (n) */, double *entropy /* (n) */,
+                     double *ptop /* (n) */);
 
 /* internal, shared by rankenv*.c */
 /* rankenv_start_pass: with E->ids, E->mask (n, N) filled: begin the ranked pass, the

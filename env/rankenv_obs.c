@@ -271,12 +271,9 @@ static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
     return (int64_t)rows * (5 * NC + 2 * C + 5) + NC + 4;
 }
 
-/* head features of the active sequences into their sequence tokens (obs); returns the FLOPs
-   counted: per sequence the pooler and classifier as ranked_end counts them, 3 K for the
-   softmax and entropy, 4 for the margin and the scalings */
-static int64_t head_tokens(RankEnv *E, float *obs) {
+int64_t rankenv_head(RankEnv *E, double *margin, double *entropy, double *ptop) {
     const BertParams *p = &E->R->m->p;
-    const int n = E->n_active, C = E->C, K = E->K, NT = E->dims.n_tokens;
+    const int n = E->n_active, C = E->C, K = E->K;
     const float *x = ranked_input(E->R);
     for (int b = 0; b < n; b++)
         memcpy(E->hd_in + (size_t)b * C, x + (size_t)b * E->N * C, sizeof(float) * C);
@@ -295,13 +292,27 @@ static int64_t head_tokens(RankEnv *E, float *obs) {
             const double q = exp(z[k] - z1) / s;
             ent -= q > 0 ? q * log(q) : 0.0;
         }
-        float *ts = obs + ((size_t)b * NT + 3) * TD;
-        ts[F0 + 4] = (float)log1p(K > 1 ? z1 - z2 : 0.0);
-        ts[F0 + 5] = (float)(K > 1 ? ent / log((double)K) : 0.0);
-        ts[F0 + 6] = (float)(1.0 - 1.0 / s);
+        if (margin) margin[b] = K > 1 ? z1 - z2 : 0.0;
+        if (entropy) entropy[b] = ent;
+        if (ptop) ptop[b] = 1.0 / s;
     }
     return (int64_t)n * (linear_flops(1, C, C) + linear_bias_flops(1, C) + linear_flops(1, C, K) +
                          linear_bias_flops(1, K) + 3 * K + 4);
+}
+
+/* head features of the active sequences into their sequence tokens (obs); returns the FLOPs
+   counted (rankenv_head's) */
+static int64_t head_tokens(RankEnv *E, float *obs) {
+    const int n = E->n_active, K = E->K, NT = E->dims.n_tokens;
+    double *mg = E->hd_stat, *en = mg + E->B, *pt = en + E->B;
+    const int64_t fl = rankenv_head(E, mg, en, pt);
+    for (int b = 0; b < n; b++) {
+        float *ts = obs + ((size_t)b * NT + 3) * TD;
+        ts[F0 + 4] = (float)log1p(mg[b]);
+        ts[F0 + 5] = (float)(K > 1 ? en[b] / log((double)K) : 0.0);
+        ts[F0 + 6] = (float)(1.0 - pt[b]);
+    }
+    return fl;
 }
 
 /* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the

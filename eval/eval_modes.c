@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const kind_names[] = {"full", "static", "static-plain", "random",
-                                         "nystrom", "performer", "policy"};
+                                         "nystrom", "performer", "policy", "margin"};
 
 static void grid_text(char *buf, size_t cap, const int *grid, int G) {
     size_t k = (size_t)snprintf(buf, cap, "[");
@@ -23,6 +23,34 @@ static int parse_int(const char *s) {
     return end != s && !*end && v >= 1 && v <= 1 << 20 ? (int)v : -1;
 }
 
+/* grid index of rank v (-1: not in the grid; G = 0: any positive rank) */
+static int in_grid(const int *grid, int G, int v) {
+    if (G == 0) return v >= 1 ? 0 : -1;
+    for (int g = 0; g < G; g++)
+        if (grid[g] == v) return g;
+    return -1;
+}
+
+/* "LO/HI@L<T" of a margin rule -> m (name set) */
+static Status parse_margin(const char *tok, const char *arg, const int *grid, int G,
+                           EvalMode *m, Err *e) {
+    char gt[256];
+    int lo = 0, hi = 0, from = 0, used = 0;
+    double thr = 0;
+    if (sscanf(arg, "%d/%d@%d<%lf%n", &lo, &hi, &from, &thr, &used) != 4 ||
+        (size_t)used != strlen(arg) || from < 0 || !isfinite(thr) || thr < 0)
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected margin:LO/HI@L<T (grid ranks LO "
+                       "and HI, first layer L >= 0, margin T >= 0, e.g. margin:4/16@1<2.5), "
+                       "found '%s'", tok, arg);
+    if (in_grid(grid, G, lo) < 0 || in_grid(grid, G, hi) < 0 || hi <= lo) {
+        grid_text(gt, sizeof gt, grid, G);
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected LO < HI, both ranks of the "
+                       "policy's grid %s, found %d and %d", tok, gt, lo, hi);
+    }
+    m->r = lo, m->hi = hi, m->from = from, m->thr = thr;
+    return ST_OK;
+}
+
 /* one entry ("static:8") -> m */
 static Status parse_one(const char *tok, const int *grid, int G, int max_m, EvalMode *m, Err *e) {
     char gt[256];
@@ -34,10 +62,11 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
         if (strlen(kind_names[k]) == kl && !strncmp(tok, kind_names[k], kl)) kind = k;
     if (kind < 0)
         return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
-                       "static-plain:r, random, nystrom:m, performer:m, policy", tok);
+                       "static-plain:r, random, nystrom:m, performer:m, policy, "
+                       "margin:LO/HI@L<T", tok);
     m->kind = (EvalModeKind)kind;
     const int ranked = kind == EVAL_STATIC || kind == EVAL_PLAIN || kind == EVAL_NYSTROM ||
-                       kind == EVAL_PERFORMER;
+                       kind == EVAL_PERFORMER || kind == EVAL_MARGIN;
     if (ranked != (colon != NULL))
         return err_set(e, ST_CONFIG, "--modes: '%s': %s", tok,
                        ranked ? "expected a rank or m after ':' (e.g. static:8, nystrom:16)"
@@ -47,6 +76,7 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     snprintf(m->name, sizeof m->name, "%s", tok);
     if (!ranked) return ST_OK;
     const char *arg = colon + 1;
+    if (kind == EVAL_MARGIN) return parse_margin(tok, arg, grid, G, m, e);
     if (kind == EVAL_PLAIN && !strcmp(arg, "auto")) return ST_OK; /* r = 0 until resolved */
     if (strchr(arg, '/')) { /* one rank per layer */
         if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER)

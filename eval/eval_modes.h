@@ -14,6 +14,12 @@
  *   nystrom:m        Nystromformer with m landmarks in every layer
  *   performer:m      Performer (FAVOR+) with m random features in every layer
  *   policy           the trained agent, greedy, under the trained config's guardrail
+ *   margin:LO/HI@L<T a hand rule on the frozen head (issue 14): layers before L at grid rank
+ *                    LO; from layer L on, each sequence whose head margin z_1 - z_2 (the
+ *                    model's pooler and classifier on the layer input's CLS row: what the
+ *                    model would answer if it stopped there) is below T runs the layer at
+ *                    grid rank HI, the others at LO (e.g. margin:4/16@1<2.5); the head's
+ *                    cost (2 C^2 + 2 C K FLOPs per sequence and layer) is not timed
  * The default list: full, static:r for every grid rank, static-plain:auto, random,
  * nystrom:8,16,32, performer:8,16,32, policy. full is added first when not listed. */
 #ifndef DRRL_CMD_EVAL_MODES_H
@@ -31,7 +37,8 @@ typedef enum {
     EVAL_RANDOM,
     EVAL_NYSTROM,
     EVAL_PERFORMER,
-    EVAL_POLICY
+    EVAL_POLICY,
+    EVAL_MARGIN
 } EvalModeKind;
 
 typedef struct {
@@ -41,6 +48,8 @@ typedef struct {
     int n_layer;    /* per-layer static modes: the ranks listed (the model's L, checked by
                        eval_modes_check_layers); else 0 */
     int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
+    int hi, from;   /* margin: HI and L (r holds LO) */
+    double thr;     /* margin: T */
     char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
 } EvalMode;
 

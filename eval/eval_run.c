@@ -117,8 +117,16 @@ static int action_of(const RankEnv *E, int r) {
 /* the actions of layer l for the nb active slots (act (B, S)) */
 static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *rows, int nb,
                      int l, const int32_t *assigned, const float *obs, const uint8_t *tok,
-                     const uint8_t *am, int32_t *act, double *policy_sec, Err *e) {
+                     const uint8_t *am, int32_t *act, double *policy_sec, double *mg, Err *e) {
     const int S = E->S, L = E->L;
+    if (m->kind == EVAL_MARGIN) { /* LO before layer `from`, then HI below the margin */
+        const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
+        if (l >= m->from) rankenv_head(E, mg, NULL, NULL);
+        for (int b = 0; b < nb; b++)
+            for (int s = 0; s < S; s++)
+                act[(size_t)b * S + s] = l >= m->from && mg[b] < m->thr ? hi : lo;
+        return ST_OK;
+    }
     if (m->kind == EVAL_POLICY) {
         const double t0 = time_now();
         Status s = agent_act_greedy(x->A, act, obs, tok, am, nb, e);
@@ -147,8 +155,9 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     int32_t *act = calloc((size_t)B * S, sizeof(int32_t));       /* (B, S) */
     float *reward = malloc(sizeof(float) * B), *info = malloc(sizeof(float) * B * NI);
     uint8_t *done = malloc((size_t)B);
+    double *mg = malloc(sizeof(double) * B); /* (B) head margins (margin rule) */
     Status s = ST_OK;
-    if (!obs || !tok || !am || !act || !reward || !info || !done)
+    if (!obs || !tok || !am || !act || !reward || !info || !done || !mg)
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
     double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
     o->env = o->decided = 1;
@@ -157,7 +166,8 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
         const int nb = bt->start[k + 1] - bt->start[k];
         s = rankenv_reset_rows(E, rows, nb, obs, tok, am, e);
         for (int l = 0; l < L && !s; l++) {
-            s = choose(x, m, E, rows, nb, l, assigned, obs, tok, am, act, &o->policy_sec[k], e);
+            s = choose(x, m, E, rows, nb, l, assigned, obs, tok, am, act, &o->policy_sec[k], mg,
+                       e);
             if (!s) s = rankenv_step(E, act, obs, tok, am, reward, done, info, e);
             for (int b = 0; b < nb && !s; b++) {
                 int32_t *rk = o->rank + ((size_t)rows[b] * L + l) * S;
@@ -182,7 +192,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     o->fidelity = acc[0] / steps, o->rel_err = acc[1] / steps, o->bound = acc[2] / steps;
     o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
     o->over_eps = acc[6] / steps;
-    free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
+    free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done), free(mg);
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
 }
 

@@ -193,6 +193,41 @@ for m in J['modes']:
     assert 0 <= m['agreement'] <= 1
 " || fail "test split JSON"
 
+# 3b. the margin rule: threshold 0 never raises the rank (= static:LO input by input), a
+# threshold above any margin always does (= static:HI); each input of this one-layer model
+# runs wholly at LO or HI (its KL is one of theirs), more of them at HI as the threshold
+# grows. At layer 0 the CLS row (token, type and learned position 0) is the same for every
+# input, so its margin is one number: the thresholds switch all inputs at once
+th=(0.1 0.3 0.35 0.4 0.45 0.5)
+"$evalx" --checkpoint "$ckpt" --reps 1 --out "$tmp/margin" --modes "full,static:2,static:8,$(
+  printf 'margin:2/8@0<%s,' 0 1e9 "${th[@]}" | sed 's/,$//')" > /dev/null
+python3 - "$tmp/margin" "${th[@]}" <<'EOF' || fail "margin rule"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/per_input.tsv"), delimiter="\t"))
+J = {m["mode"]: m for m in json.load(open(sys.argv[1] + "/eval.json"))["modes"]}
+lo, hi = J["static:2"], J["static:8"]
+assert J["margin:2/8@0<0"]["attn_flops"] == lo["attn_flops"]
+assert J["margin:2/8@0<1e9"]["attn_flops"] == hi["attn_flops"]
+prev, mixed = -1, 0
+for t in sys.argv[2:]:
+    m, n_hi = f"margin:2/8@0<{t}", 0
+    for r in rows:
+        assert r["kl:margin:2/8@0<0"] == r["kl:static:2"], r
+        assert r["kl:margin:2/8@0<1e9"] == r["kl:static:8"], r
+        assert r["kl:" + m] in (r["kl:static:2"], r["kl:static:8"]), (m, r)
+        n_hi += r["kl:" + m] != r["kl:static:2"]
+    assert n_hi >= prev, (m, n_hi, prev)
+    assert lo["attn_flops"] <= J[m]["attn_flops"] <= hi["attn_flops"], m
+    assert n_hi in (0, len(rows)), (m, n_hi)
+    prev, mixed = n_hi, mixed + (n_hi > 0)
+    print(f"test_eval: {m}: {n_hi} of {len(rows)} inputs at rank 8")
+assert 0 < mixed < len(sys.argv) - 2, "the thresholds did not bracket the layer-0 margin"
+EOF
+expect_error "--modes: 'margin:8/2@1<1': expected LO < HI" \
+  "$evalx" --checkpoint "$ckpt" --modes "margin:8/2@1<1" --out "$tmp/bad"
+expect_error "--modes: 'margin:2/8@1': expected margin:LO/HI@L<T" \
+  "$evalx" --checkpoint "$ckpt" --modes "margin:2/8@1" --out "$tmp/bad"
+
 # 4. bad input: error, message, nothing written
 bad="$tmp/bad"
 expect_error "model_sha256: expected" "$evalx" --checkpoint "$ckpt" env.model="$tmp/base2/model.h5" --out "$bad"

@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const char *const kind_names[] = {"full", "static", "static-plain", "random",
-                                         "nystrom", "performer", "policy", "margin"};
+                                         "nystrom", "performer", "policy", "margin",
+                                         "probe"};
 
 static void grid_text(char *buf, size_t cap, const int *grid, int G) {
     size_t k = (size_t)snprintf(buf, cap, "[");
@@ -51,6 +52,27 @@ static Status parse_margin(const char *tok, const char *arg, const int *grid, in
     return ST_OK;
 }
 
+/* "P/LO/HI<T" of a probe rule -> m */
+static Status parse_probe(const char *tok, const char *arg, const int *grid, int G,
+                          EvalMode *m, Err *e) {
+    char gt[256];
+    int p = 0, lo = 0, hi = 0, used = 0;
+    double thr = 0;
+    if (sscanf(arg, "%d/%d/%d<%lf%n", &p, &lo, &hi, &thr, &used) != 4 ||
+        (size_t)used != strlen(arg) || !isfinite(thr) || thr < 0)
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected probe:P/LO/HI<T (grid ranks P < "
+                       "LO < HI, relative change T >= 0, e.g. probe:2/4/16<0.3), found '%s'",
+                       tok, arg);
+    if (in_grid(grid, G, p) < 0 || in_grid(grid, G, lo) < 0 || in_grid(grid, G, hi) < 0 ||
+        !(p < lo && lo < hi)) {
+        grid_text(gt, sizeof gt, grid, G);
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected P < LO < HI, all ranks of the "
+                       "policy's grid %s, found %d, %d, %d", tok, gt, p, lo, hi);
+    }
+    m->r = lo, m->hi = hi, m->from = p, m->thr = thr;
+    return ST_OK;
+}
+
 /* one entry ("static:8") -> m */
 static Status parse_one(const char *tok, const int *grid, int G, int max_m, EvalMode *m, Err *e) {
     char gt[256];
@@ -63,10 +85,10 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     if (kind < 0)
         return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
                        "static-plain:r, random, nystrom:m, performer:m, policy, "
-                       "margin:LO/HI@L<T", tok);
+                       "margin:LO/HI@L<T, probe:P/LO/HI<T", tok);
     m->kind = (EvalModeKind)kind;
     const int ranked = kind == EVAL_STATIC || kind == EVAL_PLAIN || kind == EVAL_NYSTROM ||
-                       kind == EVAL_PERFORMER || kind == EVAL_MARGIN;
+                       kind == EVAL_PERFORMER || kind == EVAL_MARGIN || kind == EVAL_PROBE;
     if (ranked != (colon != NULL))
         return err_set(e, ST_CONFIG, "--modes: '%s': %s", tok,
                        ranked ? "expected a rank or m after ':' (e.g. static:8, nystrom:16)"
@@ -77,6 +99,7 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     if (!ranked) return ST_OK;
     const char *arg = colon + 1;
     if (kind == EVAL_MARGIN) return parse_margin(tok, arg, grid, G, m, e);
+    if (kind == EVAL_PROBE) return parse_probe(tok, arg, grid, G, m, e);
     if (kind == EVAL_PLAIN && !strcmp(arg, "auto")) return ST_OK; /* r = 0 until resolved */
     if (strchr(arg, '/')) { /* one rank per layer */
         if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER)

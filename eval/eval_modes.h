@@ -20,6 +20,12 @@
  *                    model would answer if it stopped there) is below T runs the layer at
  *                    grid rank HI, the others at LO (e.g. margin:4/16@1<2.5); the head's
  *                    cost (2 C^2 + 2 C K FLOPs per sequence and layer) is not timed
+ *   probe:P/LO/HI<T  a hand rule on a measured probe (issue 14): in every layer, each
+ *                    sequence's attention runs at grid ranks P < LO on the layer input
+ *                    (ranked_attend_each); if ||A_LO - A_P||_F / ||A_LO||_F over its real
+ *                    rows exceeds T the layer runs at grid rank HI > LO, else at LO (e.g.
+ *                    probe:2/4/16<0.3). The probes' counted FLOPs are the mode's decision
+ *                    FLOPs (not timed; a deployed version would reuse A_LO)
  * The default list: full, static:r for every grid rank, static-plain:auto, random,
  * nystrom:8,16,32, performer:8,16,32, policy. full is added first when not listed. */
 #ifndef DRRL_CMD_EVAL_MODES_H
@@ -38,7 +44,8 @@ typedef enum {
     EVAL_NYSTROM,
     EVAL_PERFORMER,
     EVAL_POLICY,
-    EVAL_MARGIN
+    EVAL_MARGIN,
+    EVAL_PROBE
 } EvalModeKind;
 
 typedef struct {
@@ -48,8 +55,8 @@ typedef struct {
     int n_layer;    /* per-layer static modes: the ranks listed (the model's L, checked by
                        eval_modes_check_layers); else 0 */
     int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
-    int hi, from;   /* margin: HI and L (r holds LO) */
-    double thr;     /* margin: T */
+    int hi, from;   /* margin: HI and L; probe: HI and P (r holds LO in both) */
+    double thr;     /* margin, probe: T */
     char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
 } EvalMode;
 

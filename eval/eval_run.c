@@ -114,11 +114,46 @@ static int action_of(const RankEnv *E, int r) {
     return E->G;
 }
 
+/* scratch of the hand rules (margin, probe) */
+typedef struct {
+    double *mg;     /* (B) head margins */
+    float *pa, *pb; /* (B, max_len, C) the probe's attention outputs at P and LO */
+    AttnFlops *fl;  /* (B) per-sequence FLOPs of one probe call */
+} RuleWork;
+
+/* probe rule at the current layer: A_P and A_LO of every sequence on the layer input, then
+   HI where ||A_LO - A_P|| / ||A_LO|| > T; the probes' FLOPs go to o->dec_fl[2] (features) */
+static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int32_t *act, RuleWork *w,
+                           EvalModeOut *o, Err *e) {
+    Ranked *R = E->R;
+    const int S = E->S, N = E->N, C = E->C;
+    const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
+    Status s = ranked_attend_each(R, E->c.kind, m->from, w->pa, w->fl, NULL, e);
+    for (int b = 0; b < nb && !s; b++) o->dec_fl[2] += attn_flops_total(&w->fl[b]);
+    if (!s) s = ranked_attend_each(R, E->c.kind, m->r, w->pb, w->fl, NULL, e);
+    if (s) return s;
+    for (int b = 0; b < nb; b++) {
+        o->dec_fl[2] += attn_flops_total(&w->fl[b]);
+        double dd = 0, aa = 0;
+        for (int i = 0; i < N; i++) {
+            if (!E->mask[(size_t)b * N + i]) continue;
+            const float *a = w->pb + ((size_t)b * N + i) * C, *q = w->pa + ((size_t)b * N + i) * C;
+            for (int c = 0; c < C; c++) dd += ((double)a[c] - q[c]) * (a[c] - q[c]), aa += (double)a[c] * a[c];
+        }
+        const double rel = aa > 0 ? sqrt(dd / aa) : 0.0;
+        for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = rel > m->thr ? hi : lo;
+    }
+    return ST_OK;
+}
+
 /* the actions of layer l for the nb active slots (act (B, S)) */
 static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *rows, int nb,
                      int l, const int32_t *assigned, const float *obs, const uint8_t *tok,
-                     const uint8_t *am, int32_t *act, double *policy_sec, double *mg, Err *e) {
+                     const uint8_t *am, int32_t *act, double *policy_sec, RuleWork *w,
+                     EvalModeOut *o, Err *e) {
     const int S = E->S, L = E->L;
+    double *mg = w->mg;
+    if (m->kind == EVAL_PROBE) return probe_choose(E, m, nb, act, w, o, e);
     if (m->kind == EVAL_MARGIN) { /* LO before layer `from`, then HI below the margin */
         const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
         if (l >= m->from) rankenv_head(E, mg, NULL, NULL);
@@ -155,9 +190,14 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     int32_t *act = calloc((size_t)B * S, sizeof(int32_t));       /* (B, S) */
     float *reward = malloc(sizeof(float) * B), *info = malloc(sizeof(float) * B * NI);
     uint8_t *done = malloc((size_t)B);
-    double *mg = malloc(sizeof(double) * B); /* (B) head margins (margin rule) */
+    const size_t BNC = (size_t)B * E->set->max_len * E->C;
+    RuleWork w = {.mg = malloc(sizeof(double) * B),
+                  .pa = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
+                  .pb = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
+                  .fl = malloc(sizeof(AttnFlops) * B)};
     Status s = ST_OK;
-    if (!obs || !tok || !am || !act || !reward || !info || !done || !mg)
+    if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl ||
+        (m->kind == EVAL_PROBE && (!w.pa || !w.pb)))
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
     double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
     o->env = o->decided = 1;
@@ -166,8 +206,8 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
         const int nb = bt->start[k + 1] - bt->start[k];
         s = rankenv_reset_rows(E, rows, nb, obs, tok, am, e);
         for (int l = 0; l < L && !s; l++) {
-            s = choose(x, m, E, rows, nb, l, assigned, obs, tok, am, act, &o->policy_sec[k], mg,
-                       e);
+            s = choose(x, m, E, rows, nb, l, assigned, obs, tok, am, act, &o->policy_sec[k], &w,
+                       o, e);
             if (!s) s = rankenv_step(E, act, obs, tok, am, reward, done, info, e);
             for (int b = 0; b < nb && !s; b++) {
                 int32_t *rk = o->rank + ((size_t)rows[b] * L + l) * S;
@@ -192,7 +232,8 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     o->fidelity = acc[0] / steps, o->rel_err = acc[1] / steps, o->bound = acc[2] / steps;
     o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
     o->over_eps = acc[6] / steps;
-    free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done), free(mg);
+    free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
+    free(w.mg), free(w.pa), free(w.pb), free(w.fl);
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
 }
 
@@ -329,6 +370,7 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
     for (int i = 0; i < n_modes; i++) {
         EvalModeOut *o = &outs[i];
         o->attn_flops = o->model_flops = o->rank_diff = 0;
+        if (modes[i].kind != EVAL_POLICY) continue; /* the probe rule's FLOPs stay */
         memset(o->dec_sec, 0, sizeof o->dec_sec), memset(o->dec_fl, 0, sizeof o->dec_fl);
     }
     for (int rep = 0; rep < reps && !s; rep++)

@@ -245,7 +245,7 @@ static void row_costs(Session *s, int i) {
     int64_t dfl = 0;
     for (int k = 0; k < 4; k++) {
         r->decision_part_ms[k] = dep ? 1e3 * o->dec_sec[k] / nb : 0.0;
-        r->decision_part_fl[k] = dep ? o->dec_fl[k] : 0;
+        r->decision_part_fl[k] = o->dec_fl[k]; /* the policy's, or the probe rule's */
         dfl += r->decision_part_fl[k];
     }
     r->decision_flops = dfl;

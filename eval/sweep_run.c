@@ -31,10 +31,11 @@ Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalM
     if (s) return s;
     for (int i = 0; i < *n; i++) {
         if (modes[i].kind == EVAL_RANDOM || modes[i].kind == EVAL_MARGIN ||
+            modes[i].kind == EVAL_PROBE ||
             (modes[i].kind == EVAL_PLAIN && !modes[i].r))
             return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
-                           "static-plain:r, nystrom:m, performer:m, policy (random, auto and "
-                           "margin belong to drrl-eval)", modes[i].name);
+                           "static-plain:r, nystrom:m, performer:m, policy (random, auto, margin "
+                           "and probe belong to drrl-eval)", modes[i].name);
         if (modes[i].n_layer)
             return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank for every layer "
                            "(per-layer static lists belong to drrl-eval)", modes[i].name);

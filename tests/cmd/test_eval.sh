@@ -228,6 +228,29 @@ expect_error "--modes: 'margin:8/2@1<1': expected LO < HI" \
 expect_error "--modes: 'margin:2/8@1': expected margin:LO/HI@L<T" \
   "$evalx" --checkpoint "$ckpt" --modes "margin:2/8@1" --out "$tmp/bad"
 
+# 3c. the probe rule: T above any change keeps LO, T = 0 raises every input to HI (input by
+# input equal to the static modes); its decision FLOPs are the two probes' attention, i.e.
+# static:P's plus static:LO's attention FLOPs
+"$evalx" --checkpoint "$ckpt" --reps 1 --out "$tmp/probe" \
+  --modes "full,static:2,static:4,static:16,probe:2/4/16<1e9,probe:2/4/16<0,probe:2/4/16<0.2" > /dev/null
+python3 - "$tmp/probe" <<'EOF' || fail "probe rule"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/per_input.tsv"), delimiter="\t"))
+for r in rows:
+    assert r["kl:probe:2/4/16<1e9"] == r["kl:static:4"], r
+    assert r["kl:probe:2/4/16<0"] == r["kl:static:16"], r
+    assert r["kl:probe:2/4/16<0.2"] in (r["kl:static:4"], r["kl:static:16"]), r
+J = {m["mode"]: m for m in json.load(open(sys.argv[1] + "/eval.json"))["modes"]}
+probe = J["static:2"]["attn_flops"] + J["static:4"]["attn_flops"]
+for t in ("1e9", "0", "0.2"):
+    M = J["probe:2/4/16<" + t]
+    assert M["decision_flops"] == probe == M["feature_flops"], (t, M["decision_flops"], probe)
+    assert J["static:4"]["attn_flops"] <= M["attn_flops"] <= J["static:16"]["attn_flops"], t
+print(f"test_eval: probe rule ok (decision FLOPs {probe})")
+EOF
+expect_error "--modes: 'probe:4/2/16<1': expected P < LO < HI" \
+  "$evalx" --checkpoint "$ckpt" --modes "probe:4/2/16<1" --out "$tmp/bad"
+
 # 4. bad input: error, message, nothing written
 bad="$tmp/bad"
 expect_error "model_sha256: expected" "$evalx" --checkpoint "$ckpt" env.model="$tmp/base2/model.h5" --out "$bad"

@@ -56,20 +56,23 @@ static Status parse_margin(const char *tok, const char *arg, const int *grid, in
 static Status parse_probe(const char *tok, const char *arg, const int *grid, int G,
                           EvalMode *m, Err *e) {
     char gt[256];
-    int p = 0, lo = 0, hi = 0, used = 0;
+    int p = 0, lo = 0, hi = 0, used = 0, until = -1, u2 = 0;
     double thr = 0;
-    if (sscanf(arg, "%d/%d/%d<%lf%n", &p, &lo, &hi, &thr, &used) != 4 ||
-        (size_t)used != strlen(arg) || !isfinite(thr) || thr < 0)
-        return err_set(e, ST_CONFIG, "--modes: '%s': expected probe:P/LO/HI<T (grid ranks P < "
-                       "LO < HI, relative change T >= 0, e.g. probe:2/4/16<0.3), found '%s'",
-                       tok, arg);
+    const int ok = sscanf(arg, "%d/%d/%d<%lf%n", &p, &lo, &hi, &thr, &used) == 4 &&
+                   (!arg[used] || (sscanf(arg + used, "@%d%n", &until, &u2) == 1 &&
+                                   !arg[used + u2] && until >= 0));
+    if (!ok || !isfinite(thr) || thr < 0)
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected probe:P/LO/HI<T or "
+                       "probe:P/LO/HI<T@U (grid ranks P < LO < HI, relative change T >= 0, "
+                       "last probed layer U >= 0, e.g. probe:2/4/16<0.3@0), found '%s'", tok,
+                       arg);
     if (in_grid(grid, G, p) < 0 || in_grid(grid, G, lo) < 0 || in_grid(grid, G, hi) < 0 ||
         !(p < lo && lo < hi)) {
         grid_text(gt, sizeof gt, grid, G);
         return err_set(e, ST_CONFIG, "--modes: '%s': expected P < LO < HI, all ranks of the "
                        "policy's grid %s, found %d, %d, %d", tok, gt, p, lo, hi);
     }
-    m->r = lo, m->hi = hi, m->from = p, m->thr = thr;
+    m->r = lo, m->hi = hi, m->from = p, m->thr = thr, m->until = until;
     return ST_OK;
 }
 

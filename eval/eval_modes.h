@@ -24,8 +24,10 @@
  *                    sequence's attention runs at grid ranks P < LO on the layer input
  *                    (ranked_attend_each); if ||A_LO - A_P||_F / ||A_LO||_F over its real
  *                    rows exceeds T the layer runs at grid rank HI > LO, else at LO (e.g.
- *                    probe:2/4/16<0.3). The probes' counted FLOPs are the mode's decision
- *                    FLOPs (not timed; a deployed version would reuse A_LO)
+ *                    probe:2/4/16<0.3). probe:P/LO/HI<T@U probes layers 0..U only; later
+ *                    layers keep each sequence's choice at layer U. The probes' counted
+ *                    FLOPs are the mode's decision FLOPs (not timed; a deployed version would
+ *                    reuse A_LO)
  * The default list: full, static:r for every grid rank, static-plain:auto, random,
  * nystrom:8,16,32, performer:8,16,32, policy. full is added first when not listed. */
 #ifndef DRRL_CMD_EVAL_MODES_H
@@ -56,6 +58,7 @@ typedef struct {
                        eval_modes_check_layers); else 0 */
     int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
     int hi, from;   /* margin: HI and L; probe: HI and P (r holds LO in both) */
+    int until;      /* probe: last probed layer (-1: every layer) */
     double thr;     /* margin, probe: T */
     char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
 } EvalMode;

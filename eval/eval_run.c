@@ -119,15 +119,21 @@ typedef struct {
     double *mg;     /* (B) head margins */
     float *pa, *pb; /* (B, max_len, C) the probe's attention outputs at P and LO */
     AttnFlops *fl;  /* (B) per-sequence FLOPs of one probe call */
+    int32_t *last;  /* (B) each sequence's action at the last probed layer */
 } RuleWork;
 
 /* probe rule at the current layer: A_P and A_LO of every sequence on the layer input, then
    HI where ||A_LO - A_P|| / ||A_LO|| > T; the probes' FLOPs go to o->dec_fl[2] (features) */
-static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int32_t *act, RuleWork *w,
-                           EvalModeOut *o, Err *e) {
+static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int l, int32_t *act,
+                           RuleWork *w, EvalModeOut *o, Err *e) {
     Ranked *R = E->R;
     const int S = E->S, N = E->N, C = E->C;
     const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
+    if (m->until >= 0 && l > m->until) { /* past the probed layers: keep the choice */
+        for (int b = 0; b < nb; b++)
+            for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = w->last[b];
+        return ST_OK;
+    }
     Status s = ranked_attend_each(R, E->c.kind, m->from, w->pa, w->fl, NULL, e);
     for (int b = 0; b < nb && !s; b++) o->dec_fl[2] += attn_flops_total(&w->fl[b]);
     if (!s) s = ranked_attend_each(R, E->c.kind, m->r, w->pb, w->fl, NULL, e);
@@ -141,7 +147,8 @@ static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int32_t *act, 
             for (int c = 0; c < C; c++) dd += ((double)a[c] - q[c]) * (a[c] - q[c]), aa += (double)a[c] * a[c];
         }
         const double rel = aa > 0 ? sqrt(dd / aa) : 0.0;
-        for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = rel > m->thr ? hi : lo;
+        w->last[b] = rel > m->thr ? hi : lo;
+        for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = w->last[b];
     }
     return ST_OK;
 }
@@ -153,7 +160,7 @@ static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *r
                      EvalModeOut *o, Err *e) {
     const int S = E->S, L = E->L;
     double *mg = w->mg;
-    if (m->kind == EVAL_PROBE) return probe_choose(E, m, nb, act, w, o, e);
+    if (m->kind == EVAL_PROBE) return probe_choose(E, m, nb, l, act, w, o, e);
     if (m->kind == EVAL_MARGIN) { /* LO before layer `from`, then HI below the margin */
         const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
         if (l >= m->from) rankenv_head(E, mg, NULL, NULL);
@@ -194,9 +201,10 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     RuleWork w = {.mg = malloc(sizeof(double) * B),
                   .pa = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
                   .pb = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
-                  .fl = malloc(sizeof(AttnFlops) * B)};
+                  .fl = malloc(sizeof(AttnFlops) * B),
+                  .last = malloc(sizeof(int32_t) * B)};
     Status s = ST_OK;
-    if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl ||
+    if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl || !w.last ||
         (m->kind == EVAL_PROBE && (!w.pa || !w.pb)))
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
     double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
@@ -233,7 +241,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
     o->over_eps = acc[6] / steps;
     free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
-    free(w.mg), free(w.pa), free(w.pb), free(w.fl);
+    free(w.mg), free(w.pa), free(w.pb), free(w.fl), free(w.last);
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
 }
 

@@ -250,6 +250,8 @@ print(f"test_eval: probe rule ok (decision FLOPs {probe})")
 EOF
 expect_error "--modes: 'probe:4/2/16<1': expected P < LO < HI" \
   "$evalx" --checkpoint "$ckpt" --modes "probe:4/2/16<1" --out "$tmp/bad"
+expect_error "--modes: 'probe:2/4/16<1@x': expected probe:P/LO/HI<T or probe:P/LO/HI<T@U" \
+  "$evalx" --checkpoint "$ckpt" --modes "probe:2/4/16<1@x" --out "$tmp/bad"
 
 # 4. bad input: error, message, nothing written
 bad="$tmp/bad"

@@ -83,6 +83,9 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
     if (c->bound != BOUND_TIGHT && c->bound != BOUND_CHEAP)
         return err_set(e, ST_INVALID, "rankenv: bound: expected tight or cheap, found %d",
                        (int)c->bound);
+    if (c->probe_features && c->n_ranks < 2)
+        return err_set(e, ST_INVALID, "rankenv: probe features: expected at least 2 grid ranks "
+                       "(the probe runs ranks[0] and ranks[1]), found %d", c->n_ranks);
     if (c->latency == RANKENV_LAT_TABLE && !lt)
         return err_set(e, ST_INVALID, "rankenv: latency table: required in table mode");
     if (c->latency == RANKENV_LAT_TABLE) {
@@ -129,6 +132,10 @@ static void plan(RankEnv *E) {
     mem_plan_f32(p, &E->hd_pre, B * (size_t)E->C, "rankenv.hd_pre");
     mem_plan_f32(p, &E->hd_z, B * (size_t)E->K, "rankenv.hd_z");
     mem_plan_f64(p, &E->hd_stat, 3 * B, "rankenv.hd_stat");
+    const size_t pr = E->c.probe_features ? B * NM * (size_t)E->C : 1;
+    mem_plan_f32(p, &E->pa, pr, "rankenv.pa");
+    mem_plan_f32(p, &E->pb, pr, "rankenv.pb");
+    mem_plan_f64(p, &E->pchg, B * S, "rankenv.pchg");
 }
 
 Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyTable *lt,
@@ -151,7 +158,8 @@ Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyT
     if (!s) {
         E->tfl = calloc((size_t)E->B, sizeof *E->tfl);
         E->afl = calloc((size_t)E->B, sizeof *E->afl);
-        if (!E->tfl || !E->afl) s = err_set(e, ST_NOMEM, "rankenv: out of memory");
+        E->pfl = calloc((size_t)E->B, sizeof *E->pfl);
+        if (!E->tfl || !E->afl || !E->pfl) s = err_set(e, ST_NOMEM, "rankenv: out of memory");
     }
     if (!s) {
         plan(E);
@@ -165,8 +173,8 @@ Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyT
 void rankenv_free(RankEnv *E) {
     batch_plan_free(&E->plan);
     mem_plan_free(&E->mem);
-    free(E->tfl), free(E->afl);
-    E->tfl = E->afl = NULL;
+    free(E->tfl), free(E->afl), free(E->pfl);
+    E->tfl = E->afl = E->pfl = NULL;
     E->layer = -1;
 }
 

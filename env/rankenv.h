@@ -143,6 +143,10 @@ typedef struct {
                               the observation and the reward's bound term use */
     int head_features;     /* 1: the sequence token carries the frozen head on the running
                               hidden state (rankenv_obs.c features 9..11) */
+    int probe_features;    /* 1: each segment token carries the measured change of the
+                              layer's attention between grid ranks ranks[0] and ranks[1]
+                              (rankenv_obs.c feature 56; two low-rank attentions per layer,
+                              counted as feature work) */
     int bucket;            /* 1: length-bucketed batches, 0: shuffled */
     int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
     uint64_t seed;         /* the batch order's Rng stream */
@@ -210,6 +214,9 @@ typedef struct {
     float *conv_p;           /* (B max_len, 3 CONV) X conv_w */
     float *hd_in, *hd_pre, *hd_z; /* (B, C), (B, C), (B, K): the head on x_l[:, 0] */
     double *hd_stat;         /* (3, B) margin, entropy, top probability of the head */
+    float *pa, *pb;          /* (B, max_len, C) probe attention at ranks[0], ranks[1] */
+    double *pchg;            /* (B, S) relative change of each segment between them */
+    AttnFlops *pfl;          /* (B) FLOPs of one probe call per sequence */
     int deploy;              /* 1 between rankenv_deploy_begin and the pass's end: no exact
                                 pass, no teacher unless the guard needs it, no reward */
     RankEnvCost cost;        /* decision work since the last reset / deploy begin */
@@ -274,7 +281,9 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
    + n (2 C C + C + 2 C K + K + 3 K + 4)    head features only: pooler and classifier on
                                             each sequence's CLS row (as ranked_end counts
                                             them), softmax, entropy and margin
-   (log10, clip and comparisons are not counted, as elsewhere). */
+   (log10, clip and comparisons are not counted, as elsewhere). With probe features the
+   two probe attentions' counted FLOPs (each sequence alone at ranks[0] and ranks[1],
+   attn_lowrank_flops) and 4 C per real row + 2 per segment (the change) come on top. */
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
                               int teacher, int input, int head, int K);
 

@@ -35,6 +35,9 @@
  *     39             s / n_heads;   40  real rows / T (T = 0: / max_pos)
  *     41 + g         log10 rho_s(ranks[g]), clipped to [-6, 6]: the relative tight bound
  *                    of the segment at each candidate rank (what the guardrail masks on)
+ *     56             with probe_features: log10 of ||A_1 - A_0||_F / ||A_1||_F over the
+ *                    segment's real rows, A_g the layer's attention of the sequence alone
+ *                    at grid rank ranks[g] (measured, not bounded), clipped to [-6, 2]
  * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
  * with tok_mask 0.
  *
@@ -61,6 +64,8 @@
 #include "nn/linear.h"
 
 enum { TD = RANKENV_TOKEN_DIM, NC = RANKENV_CONV, TYPE_N = 5, F0 = TYPE_N };
+_Static_assert(41 + RANKENV_MAX_GRID <= 56 && 56 < TD, "segment token: the bound features "
+               "(41 + g) must end before the probe feature (56)");
 
 static const double PI = 3.14159265358979323846;
 
@@ -268,6 +273,8 @@ static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
         const double r = E->rho[((size_t)b * E->S + sg) * G + g];
         t[41 + g] = (float)clip(log10(fmax(r, 1e-30)), -6, 6);
     }
+    if (E->c.probe_features)
+        t[56] = (float)clip(log10(fmax(E->pchg[(size_t)b * E->S + sg], 1e-30)), -6, 2);
     return (int64_t)rows * (5 * NC + 2 * C + 5) + NC + 4;
 }
 
@@ -315,6 +322,38 @@ static int64_t head_tokens(RankEnv *E, float *obs) {
     return fl;
 }
 
+/* the probe: each sequence's attention at ranks[0] and ranks[1] on the layer input
+   (ranked_attend_each), and per segment their relative change into E->pchg; returns the
+   FLOPs counted (the two probes' and 4 C per real row + 2 per segment) */
+static int64_t probe(RankEnv *E, Err *e, Status *st) {
+    Ranked *R = E->R;
+    const int n = E->n_active, N = E->N, C = E->C, S = E->S;
+    int64_t fl = 0;
+    *st = ranked_attend_each(R, E->c.kind, E->c.ranks[0], E->pa, E->pfl, NULL, e);
+    for (int b = 0; b < n && !*st; b++) fl += attn_flops_total(&E->pfl[b]);
+    if (!*st) *st = ranked_attend_each(R, E->c.kind, E->c.ranks[1], E->pb, E->pfl, NULL, e);
+    if (*st) return fl;
+    for (int b = 0; b < n; b++) {
+        fl += attn_flops_total(&E->pfl[b]);
+        for (int sg = 0; sg < E->nseg[b]; sg++) {
+            int i0, i1;
+            seg_span(E, sg, E->len[b], &i0, &i1);
+            double dd = 0, aa = 0;
+            for (int i = i0; i < i1; i++) {
+                const size_t t = (size_t)b * N + i;
+                if (!E->mask[t]) continue;
+                const float *a = E->pb + t * C, *q = E->pa + t * C;
+                for (int c = 0; c < C; c++)
+                    dd += ((double)a[c] - q[c]) * ((double)a[c] - q[c]), aa += (double)a[c] * a[c];
+                fl += 4 * C;
+            }
+            E->pchg[(size_t)b * S + sg] = aa > 0 ? sqrt(dd / aa) : 0.0;
+            fl += 2;
+        }
+    }
+    return fl;
+}
+
 /* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the
    shares, means and length features) */
 static int64_t seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
@@ -349,6 +388,10 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, E->n_active * E->N, 3 * NC, E->C,
                 1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
     int64_t fl = 2 * (int64_t)E->n_active * E->N * E->C * 3 * NC;
+    if (E->c.probe_features) {
+        fl += probe(E, e, &s);
+        if (s) return err_prefix(e, "rankenv: layer %d: probe", E->layer);
+    }
     memset(obs, 0, sizeof(float) * (size_t)E->B * NT * TD);
     memset(tok_mask, 0, (size_t)E->B * NT);
     memset(act_mask, 0, (size_t)E->B * S * A);

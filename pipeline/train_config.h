@@ -21,6 +21,7 @@ typedef struct {
         int batch;                      /* sequences per episode batch = parallel episodes */
         int bucket;                     /* length-bucketed batches */
         int head_features;              /* observe the frozen head on the running state */
+        int probe_features;             /* observe the attention change between 2 ranks */
         double alpha, beta, gamma, lambda, epsilon;
         char latency[CONFIG_STR_MAX];   /* "table" or "live" */
         char guard[CONFIG_STR_MAX];     /* "output", "input" (the guard's denominator) or

@@ -15,16 +15,17 @@
 #include "tests/env/rankenv_fixture.h"
 
 #include "attention/exact.h"
+#include "attention/lowrank.h"
 
 static int count_segs(int n, int T) { return ranked_segments(n, T); }
 
 /* one episode (random allowed actions) and the deployment pass over the same rows */
 static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, int head,
-                    uint64_t seed, Err *e) {
+                    int probe, uint64_t seed, Err *e) {
     RankEnv E;
     RankEnvConfig c;
     config(&c, kind, T, EPS);
-    c.guard = guard, c.bound = bk, c.head_features = head;
+    c.guard = guard, c.bound = bk, c.head_features = head, c.probe_features = probe;
     c.max_segments = T ? SMAX : 0;
     die_if(rankenv_init(&E, &R, &set, &lt, &c, e), e);
     Rng r;
@@ -67,7 +68,15 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, int 
     }
     const int in = guard == RANKENV_GUARD_INPUT, teach = guard == RANKENV_GUARD_OUTPUT;
     const int none = guard == RANKENV_GUARD_NONE, Gb = none ? 0 : G;
-    const int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in, head, K);
+    int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in, head, K);
+    for (int b = 0; b < n && probe; b++) { /* the two probes, each sequence alone */
+        const int len = set.len[rows[b]];
+        for (int g = 0; g < 2; g++) {
+            const AttnFlops f = attn_lowrank_flops(1, len, C, H, len, &grid[g]);
+            ff += L * attn_flops_total(&f);
+        }
+        ff += L * ((int64_t)len * 4 * C + 2 * count_segs(len, T));
+    }
     CHECK(E.cost.feature_fl == ff, "guard %s: feature FLOPs %lld, closed form %lld", what,
           (long long)E.cost.feature_fl, (long long)ff);
     const int64_t bf = none ? 0 : L * bound_flops(bk, n, N, C, H, G);
@@ -192,9 +201,9 @@ int main(void) {
     for (int g = 0; g < 3; g++)
         for (int k = 0; k < 2; k++)
             for (int T = 0; T <= 6; T += 6)
-                compare(RANK_WHITENED, gs[g], bs[k], T, T > 0,
+                compare(RANK_WHITENED, gs[g], bs[k], T, T > 0, k == 0,
                         7 + (uint64_t)(g * 4 + k * 2 + T), &e);
-    compare(RANK_PLAIN, RANKENV_GUARD_INPUT, BOUND_TIGHT, 6, 1, 77, &e);
+    compare(RANK_PLAIN, RANKENV_GUARD_INPUT, BOUND_TIGHT, 6, 1, 1, 77, &e);
     head_features(&e);
     guard_input_holds(BOUND_TIGHT, &e);
     guard_input_holds(BOUND_CHEAP, &e);

@@ -83,6 +83,9 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
     if (c->bound != BOUND_TIGHT && c->bound != BOUND_CHEAP)
         return err_set(e, ST_INVALID, "rankenv: bound: expected tight or cheap, found %d",
                        (int)c->bound);
+    if (c->probe_layers < 0)
+        return err_set(e, ST_INVALID, "rankenv: probe_layers: expected >= 0, found %d",
+                       c->probe_layers);
     if (c->probe_features && c->n_ranks < 2)
         return err_set(e, ST_INVALID, "rankenv: probe features: expected at least 2 grid ranks "
                        "(the probe runs ranks[0] and ranks[1]), found %d", c->n_ranks);

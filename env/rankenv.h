@@ -147,6 +147,8 @@ typedef struct {
                               layer's attention between grid ranks ranks[0] and ranks[1]
                               (rankenv_obs.c feature 56; two low-rank attentions per layer,
                               counted as feature work) */
+    int probe_layers;      /* probe only layers 0 .. probe_layers-1 (0: every layer); the
+                              feature is log10(0) clipped (-6) in the others */
     int bucket;            /* 1: length-bucketed batches, 0: shuffled */
     int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
     uint64_t seed;         /* the batch order's Rng stream */

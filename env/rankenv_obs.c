@@ -37,7 +37,8 @@
  *                    of the segment at each candidate rank (what the guardrail masks on)
  *     56             with probe_features: log10 of ||A_1 - A_0||_F / ||A_1||_F over the
  *                    segment's real rows, A_g the layer's attention of the sequence alone
- *                    at grid rank ranks[g] (measured, not bounded), clipped to [-6, 2]
+ *                    at grid rank ranks[g] (measured, not bounded), clipped to [-6, 2]; -6
+ *                    in layers at or past probe_layers (> 0), which run no probe
  * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
  * with tok_mask 0.
  *
@@ -388,9 +389,11 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, E->n_active * E->N, 3 * NC, E->C,
                 1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
     int64_t fl = 2 * (int64_t)E->n_active * E->N * E->C * 3 * NC;
-    if (E->c.probe_features) {
+    if (E->c.probe_features && (E->c.probe_layers == 0 || E->layer < E->c.probe_layers)) {
         fl += probe(E, e, &s);
         if (s) return err_prefix(e, "rankenv: layer %d: probe", E->layer);
+    } else if (E->c.probe_features) {
+        memset(E->pchg, 0, sizeof(double) * (size_t)E->B * E->S);
     }
     memset(obs, 0, sizeof(float) * (size_t)E->B * NT * TD);
     memset(tok_mask, 0, (size_t)E->B * NT);

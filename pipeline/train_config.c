@@ -24,6 +24,7 @@ static const ConfigField train_fields[] = {
     F("env.batch", CF_INT, env.batch, "32", 1, 4096, "sequences per batch = episodes run side by side"),
     F("env.bucket", CF_BOOL, env.bucket, "true", 0, 0, "length-bucketed batches"),
     F("env.probe_features", CF_BOOL, env.probe_features, "false", 0, 0, "observe, per segment, the measured change of each layer's attention between the two smallest grid ranks (two low-rank attentions per layer, counted as decision cost: drrl-signals' best layer-0 predictor of an input's KL)"),
+    F("env.probe_layers", CF_INT, env.probe_layers, "0", 0, 1024, "probe features in layers 0 .. N-1 only (0: every layer); on SST-2 layer 0 carries most of an input's KL"),
     F("env.head_features", CF_BOOL, env.head_features, "false", 0, 0, "observe the frozen classifier head applied to each layer's input (margin, entropy, top probability of the running hidden state: drrl-signals' best cheap predictor of an input's KL)"),
     F("env.alpha", CF_FLOAT, env.alpha, "1.0", 0, 1e9, "weight of the fidelity (cosine) term per layer"),
     F("env.beta", CF_FLOAT, env.beta, "0.5", 0, 1e9, "weight of the latency ratio term per layer"),

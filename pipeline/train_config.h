@@ -22,6 +22,7 @@ typedef struct {
         int bucket;                     /* length-bucketed batches */
         int head_features;              /* observe the frozen head on the running state */
         int probe_features;             /* observe the attention change between 2 ranks */
+        int probe_layers;               /* ... in layers 0 .. N-1 only (0: every layer) */
         double alpha, beta, gamma, lambda, epsilon;
         char latency[CONFIG_STR_MAX];   /* "table" or "live" */
         char guard[CONFIG_STR_MAX];     /* "output", "input" (the guard's denominator) or

@@ -319,6 +319,7 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
     ec.bucket = c->env.bucket;
     ec.head_features = c->env.head_features;
     ec.probe_features = c->env.probe_features;
+    ec.probe_layers = c->env.probe_layers;
     ec.seed = (uint64_t)c->seed;
     Status s = rankenv_init(&d->E, &d->R, &d->set, t->has_lt ? &t->lt : NULL, &ec, e);
     if (s) return s;

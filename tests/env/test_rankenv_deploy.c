@@ -25,7 +25,8 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, int 
     RankEnv E;
     RankEnvConfig c;
     config(&c, kind, T, EPS);
-    c.guard = guard, c.bound = bk, c.head_features = head, c.probe_features = probe;
+    c.guard = guard, c.bound = bk, c.head_features = head, c.probe_features = probe > 0;
+    c.probe_layers = probe == 2 ? 1 : 0; /* 2: layer 0 only */
     c.max_segments = T ? SMAX : 0;
     die_if(rankenv_init(&E, &R, &set, &lt, &c, e), e);
     Rng r;
@@ -69,13 +70,14 @@ static void compare(RankKind kind, RankEnvGuard guard, BoundKind bk, int T, int 
     const int in = guard == RANKENV_GUARD_INPUT, teach = guard == RANKENV_GUARD_OUTPUT;
     const int none = guard == RANKENV_GUARD_NONE, Gb = none ? 0 : G;
     int64_t ff = L * rankenv_feature_flops(n, N, rows_real, segs, Gb, C, teach, in, head, K);
+    const int probed = probe == 2 ? 1 : L; /* layers that ran the probe */
     for (int b = 0; b < n && probe; b++) { /* the two probes, each sequence alone */
         const int len = set.len[rows[b]];
         for (int g = 0; g < 2; g++) {
             const AttnFlops f = attn_lowrank_flops(1, len, C, H, len, &grid[g]);
-            ff += L * attn_flops_total(&f);
+            ff += probed * attn_flops_total(&f);
         }
-        ff += L * ((int64_t)len * 4 * C + 2 * count_segs(len, T));
+        ff += probed * ((int64_t)len * 4 * C + 2 * count_segs(len, T));
     }
     CHECK(E.cost.feature_fl == ff, "guard %s: feature FLOPs %lld, closed form %lld", what,
           (long long)E.cost.feature_fl, (long long)ff);
@@ -204,6 +206,7 @@ int main(void) {
                 compare(RANK_WHITENED, gs[g], bs[k], T, T > 0, k == 0,
                         7 + (uint64_t)(g * 4 + k * 2 + T), &e);
     compare(RANK_PLAIN, RANKENV_GUARD_INPUT, BOUND_TIGHT, 6, 1, 1, 77, &e);
+    compare(RANK_WHITENED, RANKENV_GUARD_NONE, BOUND_TIGHT, 0, 1, 2, 78, &e);
     head_features(&e);
     guard_input_holds(BOUND_TIGHT, &e);
     guard_input_holds(BOUND_CHEAP, &e);

@@ -22,9 +22,9 @@
  *     model's own pooler and classifier applied to the sequence's CLS row of the layer's
  *     input (the running hidden state, what the model would answer if it stopped here):
  *     9 log(1 + z_1 - z_2) (z_1 >= z_2 the two largest logits), 10 the entropy of its
- *     softmax / log K, 11 1 - its top probability (0 without head_features). Every feature of a sequence's tokens
- *     is its own: nothing depends on which sequences share its batch (not the batch's padded
- *     length), so a decision is the same whatever the batch.
+ *     softmax / log K, 11 1 - its top probability (0 without head_features). Every
+ *     feature of a sequence's tokens is its own: nothing depends on which sequences share its
+ *     batch (not the batch's padded length), so a decision is the same whatever the batch.
  *   token 4 + s, segment s (rows [s T, min(n_b, (s+1) T)), or [0, n_b) when T = 0):
  *     5 + o, 21 + o  mean and max over the segment's real rows of
  *                    c_io = relu(sum_k x_{i+k-1} w_ko),  k = 0, 1, 2 (kernel 3),

@@ -35,8 +35,9 @@ Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e) {
     return ST_OK;
 }
 
-/* guard none: no bound, no violation. Else: the bound of segment sg of sequence b at its chosen rank (relative rho) is below its
-   measured relative error re (relative to the teacher) beyond float rounding: in the
+/* guard none: no bound, no violation. Else: the bound of segment sg of sequence b at its
+   chosen rank (relative rho) is below its measured relative error re (relative to the
+   teacher) beyond float rounding: in the
    guard's units, re ||T_s|| / D_s > rho (1 + 1e-5) + 1e-6 (for guard OUTPUT, D_s = ||T_s||
    and this is re > rho (1 + 1e-5) + 1e-6) */
 static int violated(const RankEnv *E, int b, int sg, double re, double rho) {

@@ -144,7 +144,10 @@ static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int l, int32_t
         for (int i = 0; i < N; i++) {
             if (!E->mask[(size_t)b * N + i]) continue;
             const float *a = w->pb + ((size_t)b * N + i) * C, *q = w->pa + ((size_t)b * N + i) * C;
-            for (int c = 0; c < C; c++) dd += ((double)a[c] - q[c]) * (a[c] - q[c]), aa += (double)a[c] * a[c];
+            for (int c = 0; c < C; c++) {
+                const double df = (double)a[c] - q[c];
+                dd += df * df, aa += (double)a[c] * a[c];
+            }
         }
         const double rel = aa > 0 ? sqrt(dd / aa) : 0.0;
         w->last[b] = rel > m->thr ? hi : lo;

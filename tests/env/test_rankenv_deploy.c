@@ -1,6 +1,7 @@
 /* test_rankenv_deploy.c: the rank environment's deployment pass (rankenv_deploy_begin/step)
  * against its training episodes, and the guard denominators:
- *   - for the three guards (output, input, none), both bounds (tight, cheap) and segments (T = 0, 6):
+ *   - for the three guards (output, input, none), both bounds (tight, cheap) and segments
+ *     (T = 0, 6), head and probe features:
  *     the deployment pass on the same tokens observes exactly what the episode observed at
  *     every layer (observation, token and action masks bit for bit), runs the same ranks,
  *     and ends with the same logits bit for bit;
@@ -125,7 +126,8 @@ static void head_features(Err *e) {
         double pre[C], z[K];
         for (int o = 0; o < C; o++) { /* weights (out, in) */
             double a = p->pool_b[o];
-            for (int i = 0; i < C; i++) a += (double)p->pool_w[o * C + i] * x[(size_t)b * N * C + i];
+            for (int i = 0; i < C; i++)
+                a += (double)p->pool_w[o * C + i] * x[(size_t)b * N * C + i];
             pre[o] = tanh(a);
         }
         for (int k = 0; k < K; k++) {

@@ -184,26 +184,33 @@ Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq, double *sec_seq, Err *e
     return ST_OK;
 }
 
-Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
-                         double *sec_seq, Err *e) {
+/* the checks ranked_layer_each and ranked_attend_each share (who: the caller's name) */
+static Status check_each(const Ranked *R, const char *who, RankKind kind, Err *e) {
     if (R->layer >= R->L)
-        return err_set(e, ST_INVALID, "ranked_layer_each: all %d layers already ran", R->L);
+        return err_set(e, ST_INVALID, "%s: all %d layers already ran", who, R->L);
     if (kind != RANK_PLAIN && kind != RANK_WHITENED)
-        return err_set(e, ST_INVALID, "ranked_layer_each: expected plain or whitened, found %s",
+        return err_set(e, ST_INVALID, "%s: expected plain or whitened, found %s", who,
                        rank_kind_name(kind));
     if (kind == RANK_WHITENED && !R->whitened)
-        return err_set(e, ST_INVALID,
-                       "ranked_layer_each: whitened factors are not computed (ranked_calibrate)");
-    const int l = R->layer, N = R->N, S = ranked_segments(N, T);
-    if (T < 0 || S > ATTN_MAX_SEGS)
-        return err_set(e, ST_INVALID,
-                       "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
-                       "(%d segments)", ATTN_MAX_SEGS, T, S);
+        return err_set(e, ST_INVALID, "%s: whitened factors are not computed (ranked_calibrate)",
+                       who);
+    return ST_OK;
+}
+
+/* each sequence's attention alone at its segment ranks, into out (B, N, C): sequence b's
+   ranks are rank[b * stride ..] (stride 0: one row for all), its segments of T rows (T = 0:
+   one); all full -> the exact kernel, else one segmented low-rank pass with full segments at
+   rank dh. Per-sequence FLOPs and seconds to fl_seq, sec_seq (may be NULL) and, when lay_fl
+   is given, added to it and *lay_sec (the layer's counters). */
+static Status attend_each(Ranked *R, const char *who, RankKind kind, int T, const int *rank,
+                          size_t stride, float *out, AttnFlops *fl_seq, double *sec_seq,
+                          AttnFlops *lay_fl, double *lay_sec, Err *e) {
+    const int l = R->layer, N = R->N;
     AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
     int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
     for (int b = 0; b < R->B; b++) {
         const int n = ranked_seq_len(R, b), Sb = ranked_segments(n, T);
-        const int *rk = rank + (size_t)b * S;
+        const int *rk = rank + (size_t)b * stride;
         int full = 1;
         for (int s = 0; s < Sb; s++) {
             full &= rk[s] <= 0;
@@ -215,19 +222,33 @@ Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnF
         const double t0 = time_now();
         Status s = ST_OK;
         if (n && full) /* every segment full: the exact kernel */
-            s = exact_one(R, l, R->att, b, n, &f, e);
+            s = exact_one(R, l, out, b, n, &f, e);
         else if (n) /* some segment low-rank: one segmented pass, full segments at rank dh */
-            s = attn_lowrank_forward(R->att + off, lv, R->x + off,
+            s = attn_lowrank_forward(out + off, lv, R->x + off,
                                      attn_mask_u8(R->mask + (size_t)b * N), 1, n, T > 0 ? T : n,
                                      seg, &f, e);
         const double t1 = time_now();
-        if (s) return err_prefix(e, "ranked_layer_each: layer %d sequence %d", l, b);
-        zero_tail(R, R->att, b, n);
-        attn_flops_add(&R->attn_fl[l], &f);
-        R->attn_sec[l] += t1 - t0;
+        if (s) return err_prefix(e, "%s: layer %d sequence %d", who, l, b);
+        zero_tail(R, out, b, n);
+        if (lay_fl) attn_flops_add(lay_fl, &f), *lay_sec += t1 - t0;
         if (fl_seq) fl_seq[b] = f;
         if (sec_seq) sec_seq[b] = t1 - t0;
     }
+    return ST_OK;
+}
+
+Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
+                         double *sec_seq, Err *e) {
+    Status s = check_each(R, "ranked_layer_each", kind, e);
+    if (s) return s;
+    const int l = R->layer, S = ranked_segments(R->N, T);
+    if (T < 0 || S > ATTN_MAX_SEGS)
+        return err_set(e, ST_INVALID,
+                       "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
+                       "(%d segments)", ATTN_MAX_SEGS, T, S);
+    s = attend_each(R, "ranked_layer_each", kind, T, rank, (size_t)S, R->att, fl_seq, sec_seq,
+                    &R->attn_fl[l], &R->attn_sec[l], e);
+    if (s) return s;
     finish_layer(R);
     return ST_OK;
 }
@@ -313,35 +334,11 @@ int64_t ranked_model_flops(const Ranked *R) {
 
 Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out, AttnFlops *fl_seq,
                           double *sec_seq, Err *e) {
-    if (R->layer >= R->L)
-        return err_set(e, ST_INVALID, "ranked_attend_each: all %d layers already ran", R->L);
-    if (kind != RANK_PLAIN && kind != RANK_WHITENED)
-        return err_set(e, ST_INVALID, "ranked_attend_each: expected plain or whitened, found %s",
-                       rank_kind_name(kind));
-    if (kind == RANK_WHITENED && !R->whitened)
-        return err_set(e, ST_INVALID,
-                       "ranked_attend_each: whitened factors are not computed (ranked_calibrate)");
+    Status s = check_each(R, "ranked_attend_each", kind, e);
+    if (s) return s;
     if (out == R->x)
         return err_set(e, ST_INVALID, "ranked_attend_each: out must not be the layer input");
-    const int l = R->layer, N = R->N;
-    AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
-    for (int b = 0; b < R->B; b++) {
-        const int n = ranked_seq_len(R, b), seg = rank <= 0 ? R->dh : rank;
-        AttnFlops f;
-        attn_flops_zero(&f);
-        const size_t off = (size_t)b * N * R->C;
-        const double t0 = time_now();
-        Status s = ST_OK;
-        if (n && rank <= 0)
-            s = exact_one(R, l, out, b, n, &f, e);
-        else if (n) /* ranked_layer_each's call for one segment (T = 0) at this rank */
-            s = attn_lowrank_forward(out + off, lv, R->x + off,
-                                     attn_mask_u8(R->mask + (size_t)b * N), 1, n, n, &seg, &f, e);
-        const double t1 = time_now();
-        if (s) return err_prefix(e, "ranked_attend_each: layer %d sequence %d", l, b);
-        zero_tail(R, out, b, n);
-        if (fl_seq) fl_seq[b] = f;
-        if (sec_seq) sec_seq[b] = t1 - t0;
-    }
-    return ST_OK;
+    /* ranked_layer_each's call for one segment (T = 0) at this rank, nothing counted */
+    return attend_each(R, "ranked_attend_each", kind, 0, &rank, 0, out, fl_seq, sec_seq, NULL,
+                       NULL, e);
 }

@@ -289,6 +289,14 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
                               int teacher, int input, int head, int K);
 
+/* rankenv_probe: the attention of each active sequence at ranks ra and rb on the current
+   layer input (ranked_attend_each into pa, pb (B, max_len, C), per-sequence FLOPs of one call
+   in pfl (B)) and its relative change ||A_rb - A_ra||_F / ||A_rb||_F over real rows: per
+   segment into chg (B, S) (per_seq 0) or over the whole sequence into chg (B) (per_seq 1);
+   adds to *fl the FLOPs (both calls', 4 C per real row, 2 per ratio). The observation's
+   probe feature (ranks[0], ranks[1]) and drrl-eval's probe rule both use it. */
+Status rankenv_probe(RankEnv *E, int ra, int rb, int per_seq, float *pa, float *pb,
+                     AttnFlops *pfl, double *chg, int64_t *fl, Err *e);
 /* rankenv_head: the frozen model's pooler and classifier on the CLS row of the current
    layer's input, for each active sequence of the pass (what the model would answer if it
    stopped here): margin z_1 - z_2 of the two largest logits, the softmax's entropy (nats) and

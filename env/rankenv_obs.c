@@ -323,19 +323,17 @@ static int64_t head_tokens(RankEnv *E, float *obs) {
     return fl;
 }
 
-/* the probe: each sequence's attention at ranks[0] and ranks[1] on the layer input
-   (ranked_attend_each), and per segment their relative change into E->pchg; returns the
-   FLOPs counted (the two probes' and 4 C per real row + 2 per segment) */
-static int64_t probe(RankEnv *E, Err *e, Status *st) {
+Status rankenv_probe(RankEnv *E, int ra, int rb, int per_seq, float *pa, float *pb,
+                     AttnFlops *pfl, double *chg, int64_t *fl, Err *e) {
     Ranked *R = E->R;
     const int n = E->n_active, N = E->N, C = E->C, S = E->S;
-    int64_t fl = 0;
-    *st = ranked_attend_each(R, E->c.kind, E->c.ranks[0], E->pa, E->pfl, NULL, e);
-    for (int b = 0; b < n && !*st; b++) fl += attn_flops_total(&E->pfl[b]);
-    if (!*st) *st = ranked_attend_each(R, E->c.kind, E->c.ranks[1], E->pb, E->pfl, NULL, e);
-    if (*st) return fl;
+    Status st = ranked_attend_each(R, E->c.kind, ra, pa, pfl, NULL, e);
+    for (int b = 0; b < n && !st; b++) *fl += attn_flops_total(&pfl[b]);
+    if (!st) st = ranked_attend_each(R, E->c.kind, rb, pb, pfl, NULL, e);
+    if (st) return st;
     for (int b = 0; b < n; b++) {
-        fl += attn_flops_total(&E->pfl[b]);
+        *fl += attn_flops_total(&pfl[b]);
+        double sd = 0, sa = 0; /* the whole sequence's sums (per_seq) */
         for (int sg = 0; sg < E->nseg[b]; sg++) {
             int i0, i1;
             seg_span(E, sg, E->len[b], &i0, &i1);
@@ -343,16 +341,19 @@ static int64_t probe(RankEnv *E, Err *e, Status *st) {
             for (int i = i0; i < i1; i++) {
                 const size_t t = (size_t)b * N + i;
                 if (!E->mask[t]) continue;
-                const float *a = E->pb + t * C, *q = E->pa + t * C;
-                for (int c = 0; c < C; c++)
-                    dd += ((double)a[c] - q[c]) * ((double)a[c] - q[c]), aa += (double)a[c] * a[c];
-                fl += 4 * C;
+                const float *a = pb + t * C, *q = pa + t * C;
+                for (int c = 0; c < C; c++) {
+                    const double df = (double)a[c] - q[c];
+                    dd += df * df, aa += (double)a[c] * a[c];
+                }
+                *fl += 4 * C;
             }
-            E->pchg[(size_t)b * S + sg] = aa > 0 ? sqrt(dd / aa) : 0.0;
-            fl += 2;
+            if (!per_seq) chg[(size_t)b * S + sg] = aa > 0 ? sqrt(dd / aa) : 0.0, *fl += 2;
+            sd += dd, sa += aa;
         }
+        if (per_seq) chg[b] = sa > 0 ? sqrt(sd / sa) : 0.0, *fl += 2;
     }
-    return fl;
+    return ST_OK;
 }
 
 /* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the
@@ -390,7 +391,8 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
                 1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
     int64_t fl = 2 * (int64_t)E->n_active * E->N * E->C * 3 * NC;
     if (E->c.probe_features && (E->c.probe_layers == 0 || E->layer < E->c.probe_layers)) {
-        fl += probe(E, e, &s);
+        s = rankenv_probe(E, E->c.ranks[0], E->c.ranks[1], 0, E->pa, E->pb, E->pfl, E->pchg,
+                          &fl, e);
         if (s) return err_prefix(e, "rankenv: layer %d: probe", E->layer);
     } else if (E->c.probe_features) {
         memset(E->pchg, 0, sizeof(double) * (size_t)E->B * E->S);

@@ -119,6 +119,7 @@ typedef struct {
     double *mg;     /* (B) head margins */
     float *pa, *pb; /* (B, max_len, C) the probe's attention outputs at P and LO */
     AttnFlops *fl;  /* (B) per-sequence FLOPs of one probe call */
+    double *chg;    /* (B) each sequence's relative change between P and LO */
     int32_t *last;  /* (B) each sequence's action at the last probed layer */
 } RuleWork;
 
@@ -126,31 +127,19 @@ typedef struct {
    HI where ||A_LO - A_P|| / ||A_LO|| > T; the probes' FLOPs go to o->dec_fl[2] (features) */
 static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int l, int32_t *act,
                            RuleWork *w, EvalModeOut *o, Err *e) {
-    Ranked *R = E->R;
-    const int S = E->S, N = E->N, C = E->C;
+    const int S = E->S;
     const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
     if (m->until >= 0 && l > m->until) { /* past the probed layers: keep the choice */
         for (int b = 0; b < nb; b++)
             for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = w->last[b];
         return ST_OK;
     }
-    Status s = ranked_attend_each(R, E->c.kind, m->from, w->pa, w->fl, NULL, e);
-    for (int b = 0; b < nb && !s; b++) o->dec_fl[2] += attn_flops_total(&w->fl[b]);
-    if (!s) s = ranked_attend_each(R, E->c.kind, m->r, w->pb, w->fl, NULL, e);
+    int64_t fl = 0;
+    Status s = rankenv_probe(E, m->from, m->r, 1, w->pa, w->pb, w->fl, w->chg, &fl, e);
+    o->dec_fl[2] += fl;
     if (s) return s;
     for (int b = 0; b < nb; b++) {
-        o->dec_fl[2] += attn_flops_total(&w->fl[b]);
-        double dd = 0, aa = 0;
-        for (int i = 0; i < N; i++) {
-            if (!E->mask[(size_t)b * N + i]) continue;
-            const float *a = w->pb + ((size_t)b * N + i) * C, *q = w->pa + ((size_t)b * N + i) * C;
-            for (int c = 0; c < C; c++) {
-                const double df = (double)a[c] - q[c];
-                dd += df * df, aa += (double)a[c] * a[c];
-            }
-        }
-        const double rel = aa > 0 ? sqrt(dd / aa) : 0.0;
-        w->last[b] = rel > m->thr ? hi : lo;
+        w->last[b] = w->chg[b] > m->thr ? hi : lo;
         for (int sg = 0; sg < S; sg++) act[(size_t)b * S + sg] = w->last[b];
     }
     return ST_OK;
@@ -205,9 +194,10 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                   .pa = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
                   .pb = m->kind == EVAL_PROBE ? malloc(sizeof(float) * BNC) : NULL,
                   .fl = malloc(sizeof(AttnFlops) * B),
+                  .chg = malloc(sizeof(double) * B),
                   .last = malloc(sizeof(int32_t) * B)};
     Status s = ST_OK;
-    if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl || !w.last ||
+    if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl || !w.chg || !w.last ||
         (m->kind == EVAL_PROBE && (!w.pa || !w.pb)))
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
     double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
@@ -244,7 +234,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
     o->over_eps = acc[6] / steps;
     free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
-    free(w.mg), free(w.pa), free(w.pb), free(w.fl), free(w.last);
+    free(w.mg), free(w.pa), free(w.pb), free(w.fl), free(w.chg), free(w.last);
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
 }
 

@@ -230,7 +230,8 @@ expect_error "--modes: 'margin:2/8@1': expected margin:LO/HI@L<T" \
 
 # 3c. the probe rule: T above any change keeps LO, T = 0 raises every input to HI (input by
 # input equal to the static modes); its decision FLOPs are the two probes' attention, i.e.
-# static:P's plus static:LO's attention FLOPs
+# static:P's plus static:LO's attention FLOPs, plus the change: 4 C per real row and 2 per
+# sequence in each probed layer (configs/tiny.yaml: C = 64, 1 layer)
 "$evalx" --checkpoint "$ckpt" --reps 1 --out "$tmp/probe" \
   --modes "full,static:2,static:4,static:16,probe:2/4/16<1e9,probe:2/4/16<0,probe:2/4/16<0.2" > /dev/null
 python3 - "$tmp/probe" <<'EOF' || fail "probe rule"
@@ -241,7 +242,9 @@ for r in rows:
     assert r["kl:probe:2/4/16<0"] == r["kl:static:16"], r
     assert r["kl:probe:2/4/16<0.2"] in (r["kl:static:4"], r["kl:static:16"]), r
 J = {m["mode"]: m for m in json.load(open(sys.argv[1] + "/eval.json"))["modes"]}
+C, L = 64, 1
 probe = J["static:2"]["attn_flops"] + J["static:4"]["attn_flops"]
+probe += sum(4 * C * int(r["length"]) + 2 for r in rows) * L
 for t in ("1e9", "0", "0.2"):
     M = J["probe:2/4/16<" + t]
     assert M["decision_flops"] == probe == M["feature_flops"], (t, M["decision_flops"], probe)

@@ -61,8 +61,9 @@ typedef struct {
     const double *rank;    /* (n, L) mean rank per head over the sentence's segments (full = dh) */
 } EvalRanks;
 
-/* EvalPerInput: every mode's KL(p_full || p_mode) per sentence, written as
-   "index\tlength\tlabel\tp_full\tkl:MODE...": one row per sentence in set order, p_full the
+/* EvalPerInput: every mode's KL(p_full || p_mode) and predicted class per sentence, written
+   as "index\tlength\tlabel\tp_full\tkl:MODE...\tpred:MODE...": one row per sentence in set
+   order, p_full the
    full model's probability of its predicted class (the data of scripts/oracle.py: which
    inputs a mode hurts, and what a per-input choice could gain). */
 typedef struct {
@@ -73,6 +74,7 @@ typedef struct {
     const double *p_full;  /* (n) max softmax probability of the full model */
     const EvalRow *rows;   /* (n_modes) the modes' names */
     const double *kl;      /* (n_modes, n) nats */
+    int32_t *const *pred;  /* (n_modes) of (n): each mode's predicted class */
 } EvalPerInput;
 
 /* eval_report_table: the Markdown table and its notes. */

@@ -358,7 +358,8 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
             kl[(size_t)i * n + r] = logits_kl(zf + (size_t)r * K, s->outs[i].logits + (size_t)r * K, K);
     for (int r = 0; r < n && !st; r++) pf[r] = logits_top_prob(zf + (size_t)r * K, K);
     EvalRanks er = {n, s->p.R->L, s->p.set->index, s->p.set->len, rk};
-    EvalPerInput per = {n, nm, s->p.set->index, s->p.set->len, s->p.set->label, pf, s->rows, kl};
+    EvalPerInput per = {n, nm, s->p.set->index, s->p.set->len, s->p.set->label, pf, s->rows, kl,
+                        pred};
     if (!st)
         st = eval_report_write(dir, &in, s->rows, nm, s->p.set->index, pred, n, rk ? &er : NULL,
                                &per, e);

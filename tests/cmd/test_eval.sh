@@ -249,6 +249,11 @@ for t in ("1e9", "0", "0.2"):
     M = J["probe:2/4/16<" + t]
     assert M["decision_flops"] == probe == M["feature_flops"], (t, M["decision_flops"], probe)
     assert J["static:4"]["attn_flops"] <= M["attn_flops"] <= J["static:16"]["attn_flops"], t
+# per_input.tsv's pred:MODE columns: each mode's correct count and agreement with full
+for k, M in J.items():
+    ok = sum(int(r["pred:" + k]) == int(r["label"]) for r in rows)
+    ag = sum(r["pred:" + k] == r["pred:full"] for r in rows)
+    assert ok == M["correct"] and ag == M["agree"], (k, ok, M["correct"], ag, M["agree"])
 print(f"test_eval: probe rule ok (decision FLOPs {probe})")
 EOF
 expect_error "--modes: 'probe:4/2/16<1': expected P < LO < HI" \

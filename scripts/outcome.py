@@ -3,7 +3,7 @@
 the static hull and the per-input oracle at the same cost.
 
     /usr/bin/python3 scripts/outcome.py DIR [--cost latency|flops] [--plot FRONTIER.png]
-        [--signal TSV:COLUMN --rank-plot RANKS.png]
+        [--signal TSV:COLUMN --rank-plot RANKS.png] [--title TEXT]
 
 DIR holds drrl-eval's eval(_test).json and per_input(_test).tsv (with pred:MODE columns) of a
 run on inputs of one length. Fixed modes (full, static:r, static:r0/r1/...) are the static
@@ -137,6 +137,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--cost", choices=["latency", "flops"], default="latency")
     ap.add_argument("--plot", help="write the KL vs cost frontier with every method (PNG)")
+    ap.add_argument("--title", help="the pictures' title (default: DIR's name)")
     ap.add_argument("--signal", help="TSV:COLUMN, a per-input signal joined on the index column")
     ap.add_argument("--rank-plot", help="write the policy's mean rank against --signal (PNG)")
     a = ap.parse_args()
@@ -194,16 +195,19 @@ def main():
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         floor = min(v for v in [p[1] for p in pts] + [o[1] for o in orc] if v > 0) / 3
         y = lambda v: max(v, floor)
-        ax.plot([v[0] for v in uni], [y(v[1]) for v in uni], "-o", label="uniform static hull")
-        ax.plot([v[0] for v in sta], [y(v[1]) for v in sta], "--", label="static hull (per layer)")
-        ax.plot([p[0] for p in orc], [y(p[1]) for p in orc], ":", label="per-input oracle")
+        xs = np.linspace(min(C), max(C), 400)  # hulls are linear in KL: sample, do not join
+        ax.plot(xs, [y(at(uni2, x)) for x in xs], "-", label="uniform static hull")
+        ax.plot([v[0] for v in uni], [y(v[1]) for v in uni], "o", color="C0")
+        ax.plot(xs, [y(at(sta2, x)) for x in xs], "--", label="static hull (per layer)")
+        ax.plot(xs, [y(at(orc, x)) for x in xs], ":", label="per-input oracle")
         for k, x, v in out:
             if k in methods:
                 ax.plot([x], [y(v)], "*", ms=11, label=k)
         ax.set_yscale("log")
+        ax.set_ylim(bottom=floor)
         ax.set_xlabel(f"{unit} ratio vs full")
         ax.set_ylabel("mean KL(full || mode), nats")
-        ax.set_title(f"{os.path.basename(os.path.normpath(a.dir))}: {n} inputs")
+        ax.set_title(a.title or f"{os.path.basename(os.path.normpath(a.dir))}: {n} inputs")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(a.plot, dpi=110)
@@ -233,6 +237,7 @@ def main():
         ax.scatter(xs, np.array(ys) + jit, s=4, alpha=0.4)
         ax.set_xlabel(col)
         ax.set_ylabel("policy's mean rank over layers (jittered)")
+        ax.set_title(a.title or os.path.basename(os.path.normpath(a.dir)))
         fig.tight_layout()
         fig.savefig(a.rank_plot, dpi=110)
         print(f"wrote {a.rank_plot} ({len(xs)} inputs)")

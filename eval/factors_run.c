@@ -21,6 +21,10 @@ static Status encode_split(FactorsData *d, TsvData *t, const char *path, int row
 Status factors_load(FactorsData *d, const FactorsOptions *o, Err *e) {
     char vsha[65];
     Status s = base_run_model_config(o->model, o->over, o->n_over, &d->c, e);
+    if (!s && (base_is_imdb(&d->c) || base_is_recall(&d->c)))
+        s = err_set(e, ST_INVALID, "%s: data.format: expected sst2 (drrl-factors and drrl-signals "
+                    "read WordPiece GLUE TSV sets), found %s (its per-input measures: drrl-eval "
+                    "--modes ... --out DIR and scripts/oracle.py)", o->model, d->c.data.format);
     if (!s) s = bert_read_config(o->model, &d->bc, e);
     if (!s) s = bert_init(&d->m, &d->bc, 1, 1, 0, e);
     if (!s) s = bert_load(&d->m, o->model, &d->info, e);

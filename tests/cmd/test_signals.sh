@@ -21,6 +21,8 @@ expect_error "--ranks: expected ranks below the head size 32 (full rank is the e
 expect_error "--ranks: expected increasing ranks, found 2 after 4" \
   "$signals" --model "$m" --ranks 4,2 --calib 64 --out "$tmp/x"
 expect_error "--ranks: expected 2 to 8 ranks, found 1" "$signals" --model "$m" --ranks 4 --calib 64 --out "$tmp/x"
+expect_error "data.format: expected sst2 (drrl-factors and drrl-signals read WordPiece GLUE TSV sets), found imdb" \
+  "$signals" --model "$m" --calib 64 --out "$tmp/x" data.format=imdb
 [ "$(set +e; "$signals" --model "$m" --ranks 4,2 --calib 64 --out "$tmp/x" > /dev/null 2>&1; echo $?)" = 2 ] \
   || fail "--ranks 4,2: expected exit 2"
 "$signals" --model "$m" --ranks 2,4,8,16 --rows 120 --calib 256 --factors "$tmp/f.h5" \

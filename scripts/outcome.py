@@ -39,7 +39,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def load(d):
+def load(d, mixed):
     pick = lambda names: next((os.path.join(d, f) for f in names
                                if os.path.exists(os.path.join(d, f))), None)
     jp = pick(("eval_test.json", "eval.json"))
@@ -52,8 +52,9 @@ def load(d):
         fail(f"{pp}: no rows")
     if "pred:full" not in rows[0]:
         fail(f"{pp}: no pred:MODE columns (written by drrl-eval since per_input carries them)")
-    if len({r["length"] for r in rows}) != 1:
-        fail(f"{pp}: expected inputs of one length (per-input costs are the modes' means)")
+    if len({r["length"] for r in rows}) != 1 and not mixed:
+        fail(f"{pp}: expected inputs of one length (per-input costs are the modes' means), "
+             f"or --mixed-lengths")
     return J, rows, jp
 
 
@@ -137,11 +138,15 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--cost", choices=["latency", "flops"], default="latency")
     ap.add_argument("--plot", help="write the KL vs cost frontier with every method (PNG)")
+    ap.add_argument("--mixed-lengths", action="store_true",
+                    help="accept inputs of several lengths: the oracle then prices each input "
+                    "at its mode's mean cost ratio (an approximation; the hulls and methods "
+                    "stay exact)")
     ap.add_argument("--title", help="the pictures' title (default: DIR's name)")
     ap.add_argument("--signal", help="TSV:COLUMN, a per-input signal joined on the index column")
     ap.add_argument("--rank-plot", help="write the policy's mean rank against --signal (PNG)")
     a = ap.parse_args()
-    J, rows, jp = load(a.dir)
+    J, rows, jp = load(a.dir, a.mixed_lengths)
     modes = {m["mode"]: m for m in J["modes"]}
     key = "latency_ratio" if a.cost == "latency" else "attn_flops_ratio"
     fixed = [k for k in modes if k == "full" or k.startswith("static:")]
@@ -163,8 +168,11 @@ def main():
     orc, oracle_at = oracle_sweep(K, C, P, label, pred["full"])
 
     unit = "end-to-end latency" if a.cost == "latency" else "attention FLOPs"
-    print(f"# outcome: {n} inputs of {rows[0]['length']} tokens, cost = {unit} ratio vs full "
-          f"({jp})\n")
+    lens = sorted({int(r["length"]) for r in rows})
+    span = f"{lens[0]}" if len(lens) == 1 else f"{lens[0]}-{lens[-1]}"
+    print(f"# outcome: {n} inputs of {span} tokens, cost = {unit} ratio vs full ({jp})"
+          + ("; the oracle prices each input at its mode's mean cost ratio" if len(lens) > 1
+             else "") + "\n")
     print("| method | accuracy (95% CI) | agreement | mean KL | attn FLOPs | latency | "
           "decision share | uniform hull KL | static hull KL | oracle KL | oracle share |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -172,7 +180,7 @@ def main():
     for k in methods + [v[2] for v in sta]:
         m, x = modes[k], cost[k]
         s, u, o = at(sta2, x), at(uni2, x), at(orc, x)
-        share = (s - m["kl_mean"]) / (s - o) if s > o else float("nan")
+        share = (s - m["kl_mean"]) / (s - o) if s - o > 1e-6 * s else float("nan")
         dec = m.get("decision_share")
         print(f"| {k} | {m['accuracy']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}] | "
               f"{m['agreement']:.4f} | {m['kl_mean']:.3g} | {m['attn_flops_ratio']:.3f} | "

@@ -201,7 +201,7 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        floor = min(v for v in [p[1] for p in pts] + [o[1] for o in orc] if v > 0) / 3
+        floor = min(v for v in [p[1] for p in pts] if v > 0) / 300  # KL 0 (full) sits here
         y = lambda v: max(v, floor)
         xs = np.linspace(min(C), max(C), 400)  # hulls are linear in KL: sample, do not join
         ax.plot(xs, [y(at(uni2, x)) for x in xs], "-", label="uniform static hull")

@@ -63,9 +63,9 @@ typedef struct {
 
 /* EvalPerInput: every mode's KL(p_full || p_mode) and predicted class per sentence, written
    as "index\tlength\tlabel\tp_full\tkl:MODE...\tpred:MODE...": one row per sentence in set
-   order, p_full the
-   full model's probability of its predicted class (the data of scripts/oracle.py: which
-   inputs a mode hurts, and what a per-input choice could gain). */
+   order, p_full the full model's probability of its predicted class (the data of
+   scripts/oracle.py and scripts/outcome.py: which inputs a mode hurts, and what a per-input
+   choice could gain). */
 typedef struct {
     int n, n_modes;
     const int32_t *index;  /* (n) the split's index column */

@@ -237,7 +237,7 @@ Status signals_run(const SignalsOptions *o, SigResult *res, FILE *info, FILE *pr
         if (o->fo.ranks[k] <= o->fo.ranks[k - 1])
             s = err_set(e, ST_INVALID, "--ranks: expected increasing ranks, found %d after %d",
                         o->fo.ranks[k], o->fo.ranks[k - 1]);
-    const int dh = d.bc.d_model / d.bc.n_heads;
+    const int dh = s ? 0 : d.bc.d_model / d.bc.n_heads; /* bc is read only when s is 0 */
     if (!s && o->fo.ranks[o->fo.nr - 1] >= dh)
         s = err_set(e, ST_INVALID, "--ranks: expected ranks below the head size %d (full rank is "
                     "the exact mode), found %d", dh, o->fo.ranks[o->fo.nr - 1]);

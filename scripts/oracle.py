@@ -15,7 +15,8 @@ Frontiers (lower KL at a given mean cost is better), all as lower convex hulls:
             (the Lagrangian of "least mean KL at mean cost C"; the problem separates over
             inputs, so its lower convex hull over lam is exactly the best any per-input rule
             over these candidates can do at each mean cost, with randomised ties). Every lam
-            at which some input's choice changes is visited, so the hull is exact.
+            at which some input's choice changes is visited (oracle_sweep: each input walks
+            its own lower convex hull), so the hull is exact.
 The per-input cost of a mode is its mean cost: exact for inputs of one length (the long-input
 subset and joined inputs); the script refuses inputs of different lengths.
 
@@ -66,40 +67,53 @@ def at(h, x):
     return best
 
 
-def oracle_points(kl, cost):
-    """(mean cost, mean KL) of the per-input argmin of KL + lam c at every breakpoint lam.
-    kl: (n, M), cost: (M)"""
-    n, M = kl.shape
-    lams = {0.0}
-    for a in range(M):
-        for b in range(M):
-            if cost[b] > cost[a]:  # input i prefers a over b once lam > (KL_a - KL_b) / (c_b - c_a)
-                v = (kl[:, a] - kl[:, b]) / (cost[b] - cost[a])
-                lams.update(float(x) for x in v[v > 0])
-    lams = np.array(sorted(lams))
-    # just above each breakpoint and at the cheapest end (lam -> inf)
-    lams = np.concatenate([lams, lams * (1 + 1e-9) + 1e-300, [1e300]])
-    pts = []
-    order = np.argsort(cost, kind="stable")  # ties: the cheaper mode (first in cost order)
-    for chunk in np.array_split(lams, max(1, len(lams) // 512)):
-        obj = kl[None, :, :] + chunk[:, None, None] * cost[None, None, :]  # (lams, n, M)
-        pick = order[np.argmin(obj[:, :, order], axis=2)]                   # (lams, n)
-        pts += list(zip(cost[pick].mean(axis=1).tolist(),
-                        kl[np.arange(n)[None, :], pick].mean(axis=1).tolist()))
-    return pts, lams
+def oracle_sweep(K, C):
+    """the per-input oracle's frontier (scripts/oracle.py's Lagrangian: input i takes the mode
+    minimising K_i(m) + lam C(m)), swept exactly: each input's choices as lam falls from
+    infinity to 0 walk its own lower convex hull of (C, K_i) from its cheapest mode to its
+    least-KL mode, switching at the hull's slopes; all inputs' switches sorted by lam give
+    every vertex of the mean. O(n M log) instead of a scan of every breakpoint.
+    K: (n, M) KL per input and mode; C: (M). Returns the frontier's lower hull [(mean cost,
+    mean KL)] and pick_at(x): the per-input mode indices (n) of the choice of largest mean
+    cost <= x (None below the cheapest)."""
+    n, M = K.shape
+    walk, events = [], []
+    for i in range(n):
+        pts = {}
+        for j in range(M):  # per cost, the mode of least KL (first on ties)
+            if C[j] not in pts or K[i, j] < K[i, pts[C[j]]]:
+                pts[C[j]] = j
+        h = []  # lower convex hull by cost (monotone chain)
+        for c in sorted(pts):
+            j = pts[c]
+            while len(h) >= 2 and ((C[h[-1]] - C[h[-2]]) * (K[i, j] - K[i, h[-2]])
+                                   - (K[i, h[-1]] - K[i, h[-2]]) * (C[j] - C[h[-2]])) <= 0:
+                h.pop()
+            h.append(j)
+        h = h[:int(np.argmin([K[i, j] for j in h])) + 1]  # past the least KL: never chosen
+        walk.append(h)
+        for t in range(len(h) - 1):
+            lam = (K[i, h[t]] - K[i, h[t + 1]]) / (C[h[t + 1]] - C[h[t]])
+            events.append((-lam, i, t + 1))
+    events.sort()
+    cur = np.array([w[0] for w in walk])
+    rows = np.arange(n)
+    front, states = [(float(C[cur].mean()), float(K[rows, cur].mean()))], [0]
+    for e, (_, i, t) in enumerate(events):  # means recomputed, not accumulated: exact zeros
+        cur[i] = walk[i][t]
+        front.append((float(C[cur].mean()), float(K[rows, cur].mean())))
+        states.append(e + 1)
 
+    def pick_at(x):
+        ok = [s for (c, _), s in zip(front, states) if c <= x + 1e-12]
+        if not ok:
+            return None
+        pick = np.array([w[0] for w in walk])
+        for _, i, t in events[:ok[-1]]:
+            pick[i] = walk[i][t]
+        return pick
 
-def choice_at(kl, cost, target):
-    """the per-input choice on the oracle hull whose mean cost is nearest target from below"""
-    pts, lams = oracle_points(kl, cost)
-    best, best_pick = None, None
-    order = np.argsort(cost, kind="stable")
-    for lam in sorted(set(lams.tolist())):
-        pick = order[np.argmin((kl + lam * cost)[:, order], axis=1)]
-        c = cost[pick].mean()
-        if c <= target + 1e-12 and (best is None or c > best):
-            best, best_pick = c, pick
-    return best, best_pick
+    return hull(front), pick_at
 
 
 def main():
@@ -139,8 +153,7 @@ def main():
     st = hull([(c, float(kl[:, j].mean())) for j, c in enumerate(cost)])
     uni = hull([(c, float(kl[:, j].mean())) for j, c in enumerate(cost)
                 if cand[j] == "full" or "/" not in cand[j]])
-    pts, _ = oracle_points(kl, cost)
-    orc = hull(pts)
+    orc, pick_at = oracle_sweep(kl, cost)
     unit = "attention latency" if a.cost == "latency" else "attention FLOPs"
     print(f"# oracle: {n} inputs of {rows[0]['length']} tokens, {len(cand)} candidate modes, "
           f"cost = {unit} ratio vs full ({jpath})\n")
@@ -156,8 +169,9 @@ def main():
         print(f"| {k} | {c:.3f} | {kk:.3g} | {u:.3g} | {s:.3g} | {o:.3g} | {ratio:.2f} |")
     if "policy" in modes:
         c = modes["policy"][key]
-        best, pick = choice_at(kl, cost, c)
+        pick = pick_at(c)
         if pick is not None:
+            best = float(cost[pick].mean())
             counts = {cand[j]: int((pick == j).sum()) for j in sorted(set(pick.tolist()))}
             print(f"\noracle's choices at mean cost {best:.3f} (<= the policy's {c:.3f}): "
                   + ", ".join(f"{k} {v}" for k, v in counts.items())

@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from oracle import at, hull  # noqa: E402
+from oracle import at, hull, oracle_sweep  # noqa: E402
 
 
 def fail(msg):
@@ -80,59 +80,6 @@ def hull_verts(pts):
     return [next(p for p in pts if p[0] == c and p[1] == k) for c, k in h]
 
 
-def oracle_sweep(K, C, P, label, full):
-    """the per-input oracle's frontier (scripts/oracle.py's Lagrangian: input i takes the mode
-    minimising K_i(m) + lam C(m)), swept exactly: each input's choices as lam falls from
-    infinity to 0 walk its own lower convex hull of (C, K_i) from its cheapest mode to its
-    least-KL mode, switching at the hull's slopes; all inputs' switches sorted by lam give
-    every vertex of the mean. O(n M log) instead of a scan of every breakpoint.
-    K, P: (n, M) KL and prediction per input and mode; C: (M). Returns the frontier's
-    [(mean cost, mean KL)] and at(x): (KL, accuracy, agreement) of the choice of largest mean
-    cost <= x."""
-    n, M = K.shape
-    walk, events = [], []
-    for i in range(n):
-        pts = {}
-        for j in range(M):  # per cost, the mode of least KL (first on ties)
-            if C[j] not in pts or K[i, j] < K[i, pts[C[j]]]:
-                pts[C[j]] = j
-        h = []  # lower convex hull by cost (monotone chain)
-        for c in sorted(pts):
-            j = pts[c]
-            while len(h) >= 2 and ((C[h[-1]] - C[h[-2]]) * (K[i, j] - K[i, h[-2]])
-                                   - (K[i, h[-1]] - K[i, h[-2]]) * (C[j] - C[h[-2]])) <= 0:
-                h.pop()
-            h.append(j)
-        h = h[:int(np.argmin([K[i, j] for j in h])) + 1]  # past the least KL: never chosen
-        walk.append(h)
-        for t in range(len(h) - 1):
-            lam = (K[i, h[t]] - K[i, h[t + 1]]) / (C[h[t + 1]] - C[h[t]])
-            events.append((-lam, i, t + 1))
-    events.sort()
-    cur = np.array([w[0] for w in walk])
-    cs, ks = C[cur].sum(), K[np.arange(n), cur].sum()
-    front, states = [(cs / n, ks / n)], [0]
-    for e, (_, i, t) in enumerate(events):
-        j0, j1 = walk[i][t - 1], walk[i][t]
-        cs += C[j1] - C[j0]
-        ks += K[i, j1] - K[i, j0]
-        front.append((cs / n, ks / n))
-        states.append(e + 1)
-
-    def at_cost(x):
-        ok = [s for (c, _), s in zip(front, states) if c <= x + 1e-12]
-        if not ok:
-            return float("nan"), float("nan"), float("nan")
-        pick = np.array([w[0] for w in walk])
-        for _, i, t in events[:ok[-1]]:
-            pick[i] = walk[i][t]
-        p = P[np.arange(n), pick]
-        return (float(K[np.arange(n), pick].mean()), float((p == label).mean()),
-                float((p == full).mean()))
-
-    return hull(front), at_cost
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir")
@@ -165,7 +112,16 @@ def main():
     C = np.array([cost[k] for k in fixed])
     K = np.stack([kl[k] for k in fixed], axis=1)  # (n, M)
     P = np.stack([pred[k] for k in fixed], axis=1)
-    orc, oracle_at = oracle_sweep(K, C, P, label, pred["full"])
+    orc, pick_at = oracle_sweep(K, C)
+
+    def oracle_at(x):
+        """(KL, accuracy, agreement) of the oracle's choice at cost x"""
+        pick = pick_at(x)
+        if pick is None:
+            return float("nan"), float("nan"), float("nan")
+        p = P[np.arange(n), pick]
+        return (float(K[np.arange(n), pick].mean()), float((p == label).mean()),
+                float((p == pred["full"]).mean()))
 
     unit = "end-to-end latency" if a.cost == "latency" else "attention FLOPs"
     lens = sorted({int(r["length"]) for r in rows})

@@ -7,9 +7,10 @@
 #    static:4 and static:8 half and half: KL 0.275, accuracy (0.5 + 1) / 2 = 0.75; the oracle
 #    gives input 1 static:8 and input 2 static:4: KL 0.05, accuracy 1; the policy (KL 0.3)
 #    captures (0.275 - 0.3) / (0.275 - 0.05) = -0.111 of the oracle's gain.
-# 2. The exact sweep of the oracle (outcome.oracle_sweep) against the brute-force Lagrangian
-#    scan of scripts/oracle.py (oracle_points: every breakpoint lam evaluated) on random
-#    inputs and modes with tied costs: the two frontiers agree at 50 costs.
+# 2. The exact sweep of the oracle (oracle.py's oracle_sweep, which outcome.py and oracle.py
+#    use) against a brute-force Lagrangian scan written here (every breakpoint lam at which
+#    some input's choice changes, evaluated) on random inputs and modes with tied costs: the
+#    two frontiers agree at 50 costs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$tmp/run"
@@ -49,8 +50,29 @@ $py - <<'P' || fail "oracle sweep vs scan"
 import sys
 import numpy as np
 sys.path.insert(0, "scripts")
-from oracle import at, hull, oracle_points
-from outcome import oracle_sweep
+from oracle import at, hull, oracle_sweep
+
+
+def scan(kl, cost):
+    """(mean cost, mean KL) of the per-input argmin of KL + lam cost at every lam where some
+    input's preference between two modes flips (and just above it, and lam -> inf)"""
+    n, M = kl.shape
+    lams = {0.0}
+    for a in range(M):
+        for b in range(M):
+            if cost[b] > cost[a]:
+                v = (kl[:, a] - kl[:, b]) / (cost[b] - cost[a])
+                lams.update(float(x) for x in v[v > 0])
+    lams = sorted(lams)
+    lams = lams + [x * (1 + 1e-9) + 1e-300 for x in lams] + [1e300]
+    order = np.argsort(cost, kind="stable")  # ties: the cheaper mode
+    pts = []
+    for lam in lams:
+        pick = order[np.argmin((kl + lam * cost)[:, order], axis=1)]
+        pts.append((float(cost[pick].mean()), float(kl[np.arange(n), pick].mean())))
+    return pts
+
+
 rng = np.random.default_rng(7)
 for trial in range(5):
     n, M = 30, 6
@@ -58,12 +80,14 @@ for trial in range(5):
     K = rng.lognormal(0, 2, (n, M)) * (1.2 - C)         # KL falls with cost on average
     K[:, -1] = 0 if trial % 2 else K[:, -1]
     P = rng.integers(0, 2, (n, M))
-    front, at_cost = oracle_sweep(K, C, P, P[:, -1], P[:, -1])
-    scan = hull(oracle_points(K, C)[0])
+    front, pick_at = oracle_sweep(K, C)
+    ref = hull(scan(K, C))
     for x in np.linspace(C.min(), C.max(), 50):
-        a, b = at(front, x), at(scan, x)
+        a, b = at(front, x), at(ref, x)
         assert abs(a - b) <= 1e-9 * max(1, abs(b)), (trial, x, a, b)
-        k = at_cost(x)[0]  # a vertex at most x: never below the hull there
+        pick = pick_at(x)  # the sweep's vertex at most x: its cost <= x, its KL on the hull
+        assert C[pick].mean() <= x + 1e-12, (trial, x)
+        k = K[np.arange(n), pick].mean()
         assert k >= a - 1e-9 * max(1, abs(a)), (trial, x, k, a)
 print("test_outcome: oracle sweep = brute-force scan at 250 costs")
 P

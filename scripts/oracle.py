@@ -38,6 +38,14 @@ def fail(msg):
     sys.exit(1)
 
 
+def run_files(d):
+    """drrl-eval's eval(_test).json and per_input(_test).tsv in d (None where missing)"""
+    first = lambda names: next((os.path.join(d, f) for f in names
+                                if os.path.exists(os.path.join(d, f))), None)
+    return (first(("eval_test.json", "eval.json")),
+            first(("per_input_test.tsv", "per_input.tsv")))
+
+
 def hull(points):
     """lower convex hull of (x, y) points, sorted by x"""
     pts = sorted(set(points))
@@ -68,7 +76,7 @@ def at(h, x):
 
 
 def oracle_sweep(K, C):
-    """the per-input oracle's frontier (scripts/oracle.py's Lagrangian: input i takes the mode
+    """the per-input oracle's frontier (the Lagrangian above: input i takes the mode
     minimising K_i(m) + lam C(m)), swept exactly: each input's choices as lam falls from
     infinity to 0 walk its own lower convex hull of (C, K_i) from its cheapest mode to its
     least-KL mode, switching at the hull's slopes; all inputs' switches sorted by lam give
@@ -98,14 +106,13 @@ def oracle_sweep(K, C):
     events.sort()
     cur = np.array([w[0] for w in walk])
     rows = np.arange(n)
-    front, states = [(float(C[cur].mean()), float(K[rows, cur].mean()))], [0]
-    for e, (_, i, t) in enumerate(events):  # means recomputed, not accumulated: exact zeros
+    front = [(float(C[cur].mean()), float(K[rows, cur].mean()))]  # front[k]: after k switches
+    for _, i, t in events:  # means recomputed, not accumulated: exact zeros
         cur[i] = walk[i][t]
         front.append((float(C[cur].mean()), float(K[rows, cur].mean())))
-        states.append(e + 1)
 
     def pick_at(x):
-        ok = [s for (c, _), s in zip(front, states) if c <= x + 1e-12]
+        ok = [k for k, (c, _) in enumerate(front) if c <= x + 1e-12]
         if not ok:
             return None
         pick = np.array([w[0] for w in walk])
@@ -123,10 +130,7 @@ def main():
     ap.add_argument("--modes", help="comma-separated candidate modes (default: the run's fixed "
                     "weight-level modes)")
     a = ap.parse_args()
-    jpath = next((os.path.join(a.dir, f) for f in ("eval_test.json", "eval.json")
-                  if os.path.exists(os.path.join(a.dir, f))), None)
-    ppath = next((os.path.join(a.dir, f) for f in ("per_input_test.tsv", "per_input.tsv")
-                  if os.path.exists(os.path.join(a.dir, f))), None)
+    jpath, ppath = run_files(a.dir)
     if not jpath or not ppath:
         fail(f"{a.dir}: expected eval(_test).json and per_input(_test).tsv from drrl-eval, found "
              f"{sorted(os.listdir(a.dir)) if os.path.isdir(a.dir) else 'no directory'}")

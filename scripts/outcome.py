@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from oracle import at, hull, oracle_sweep  # noqa: E402
+from oracle import at, hull, oracle_sweep, run_files  # noqa: E402
 
 
 def fail(msg):
@@ -40,10 +40,7 @@ def fail(msg):
 
 
 def load(d, mixed):
-    pick = lambda names: next((os.path.join(d, f) for f in names
-                               if os.path.exists(os.path.join(d, f))), None)
-    jp = pick(("eval_test.json", "eval.json"))
-    pp = pick(("per_input_test.tsv", "per_input.tsv"))
+    jp, pp = run_files(d)
     if not jp or not pp:
         fail(f"{d}: expected eval(_test).json and per_input(_test).tsv from drrl-eval")
     J = json.load(open(jp))
@@ -78,6 +75,14 @@ def hull_verts(pts):
     """hull vertices as (cost, kl, mode) from [(cost, kl, mode)]"""
     h = hull([(c, k) for c, k, _ in pts])
     return [next(p for p in pts if p[0] == c and p[1] == k) for c, k in h]
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only backend"""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def main():
@@ -153,9 +158,7 @@ def main():
               f"{mix_at(sta, x, agr)[0]:.4f}); oracle KL {oa[0]:.3g}, accuracy {oa[1]:.4f}, "
               f"agreement {oa[2]:.4f}")
     if a.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         floor = min(v for v in [p[1] for p in pts] if v > 0) / 300  # KL 0 (full) sits here
         y = lambda v: max(v, floor)
@@ -193,9 +196,7 @@ def main():
             if r["index"] in sig:
                 xs.append(float(sig[r["index"]][col]))
                 ys.append(np.mean([float(v) for k, v in r.items() if k.startswith("rank_l")]))
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         jit = np.random.default_rng(1).uniform(-0.25, 0.25, len(ys))
         ax.scatter(xs, np.array(ys) + jit, s=4, alpha=0.4)

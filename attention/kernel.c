@@ -15,14 +15,13 @@
  * The tiled products are in kernel_tiles.c; here the scheduling, the masks and the softmax.
  * Both execute exactly the multiply-adds counted (no padded rows or keys). */
 
-#include "attention/kernel_tiles.h" /* first: its code-generation pragmas */
-#include "attention/kernel.h"
+#include "attention/kernel_internal.h" /* first: kernel_tiles.h's code-generation pragmas */
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-#include "nn/fastexp.h"
+#include "attention/tune.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,29 +36,28 @@ int attn_kernel_threads(void) {
 }
 
 int attn_kernel_rows(int N) {
-    if (N < 1) N = 1;
-    int r = (int)(ATTN_SBLOCK / (size_t)N) & ~7;
-    if (r > ATTN_QBLOCK) r = ATTN_QBLOCK;
-    if (r < 8) r = 8;
-    return r;
+    return attn_variant_rows(attn_variant_default(), N);
 }
 
-/* row stride of the scores: N rounded up to 16, plus 16, so that consecutive rows do not
-   map to the same L1 set (a stride of 16 KB at N = 4096 would) */
-static size_t score_ld(int N) {
-    return (size_t)((N + 15) / 16 * 16 + 16);
-}
-
-/* per-thread scratch layout (floats): scores (R, score_ld(N)), inverse sums (R), key flags
-   (N, as int32_t), packed K^T (ATTN_KPACK, N rounded up to KP_W), scaled query block
-   (R, ATTN_KPACK) */
+/* per-thread scratch layout (floats): scores (score_region), inverse sums and running maxima
+   (ATTN_QBLOCK each), key flags (N, as int32_t), packed K^T (ATTN_KPACK, N rounded up to
+   KP_W), scaled query block (ATTN_QBLOCK, ATTN_KPACK) */
 static size_t packed_len(int N) {
     return (size_t)ATTN_KPACK * (size_t)((N + KP_W - 1) / KP_W * KP_W);
 }
 
+/* the scores of one item of any valid variant: (rows x attn_score_ld(N)) of the tiled and
+   sgemm blocks (rows <= rows of ATTN_MAX_SBLOCK), (rows x flash_ld) of the flash blocks */
+static size_t score_region(int N) {
+    const AttnVariant big = {ATTN_VAR_TILED, ATTN_MAX_SBLOCK, 0};
+    const size_t blocks = (size_t)attn_variant_rows(big, N) * attn_score_ld(N);
+    const size_t flash = (size_t)ATTN_QBLOCK * attn_flash_ld(ATTN_FLASH_MAX_KEYS, N);
+    return blocks > flash ? blocks : flash;
+}
+
 static size_t per_thread(int N) {
-    const size_t R = (size_t)attn_kernel_rows(N);
-    return R * score_ld(N) + R + (size_t)N + packed_len(N) + R * ATTN_KPACK;
+    return score_region(N) + 2 * ATTN_QBLOCK + (size_t)N + packed_len(N) +
+           (size_t)ATTN_QBLOCK * ATTN_KPACK;
 }
 
 size_t attn_kernel_scratch_size(int N, int threads) {
@@ -83,126 +81,40 @@ static int key_flags(int32_t *keep, AttnMask m, int b, int N) {
     return n;
 }
 
-/* x where flag is -1 (all bits), +0.0f where it is 0: a bit AND, no FLOP */
-static inline float keep_bits(float x, int32_t flag) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u &= (uint32_t)flag;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-#if ATTN_TILED
-typedef int32_t v16i __attribute__((vector_size(64)));
-/* lane-wise max (m: lanes where b wins) */
-ATTN_INLINE v16 vmax16(v16 a, v16 b) {
-    const v16i m = b > a;
-    return (v16)(((v16i)a & ~m) | ((v16i)b & m));
-}
-#endif
-
-/* maximum over the kept keys of row (N); -INFINITY if none (keep NULL: all kept). One float
-   compare per score either way: padded scores are replaced by -INFINITY by bit operations. */
-static float row_max(const float *row, const int32_t *keep, int N) {
-    float mx = -INFINITY;
-    int j = 0;
-#if ATTN_TILED
-    const v16 ninf = (v16){0} - INFINITY;
-    v16 acc = ninf;
-    if (keep) {
-        for (; j + 16 <= N; j += 16) {
-            v16 s;
-            v16i k;
-            memcpy(&s, row + j, sizeof s);
-            memcpy(&k, keep + j, sizeof k);
-            s = (v16)(((v16i)s & k) | ((v16i)ninf & ~k)); /* k: all ones where kept */
-            acc = vmax16(acc, s);
-        }
-    } else {
-        v16 acc1 = ninf, acc2 = ninf, acc3 = ninf; /* four chains hide the latency */
-        for (; j + 64 <= N; j += 64) {
-            v16 s0, s1, s2, s3;
-            memcpy(&s0, row + j, sizeof s0);
-            memcpy(&s1, row + j + 16, sizeof s1);
-            memcpy(&s2, row + j + 32, sizeof s2);
-            memcpy(&s3, row + j + 48, sizeof s3);
-            acc = vmax16(acc, s0);
-            acc1 = vmax16(acc1, s1);
-            acc2 = vmax16(acc2, s2);
-            acc3 = vmax16(acc3, s3);
-        }
-        acc = vmax16(vmax16(acc, acc1), vmax16(acc2, acc3));
-        for (; j + 16 <= N; j += 16) {
-            v16 s;
-            memcpy(&s, row + j, sizeof s);
-            acc = vmax16(acc, s);
-        }
-    }
-    for (int l = 0; l < 16; l++) mx = acc[l] > mx ? acc[l] : mx;
-#endif
-    for (; j < N; j++) {
-        float s = (!keep || keep[j]) ? row[j] : -INFINITY;
-        mx = s > mx ? s : mx;
-    }
-    return mx;
-}
-
 /* row i of E in place over S (m, N; row stride lds) and inv[i] = 1 / l_i (0 for a row without
-   kept keys); keep NULL: every key kept. The max pass uses vectors, the exp pass 16 partial
-   sums so that it vectorises; a row (16 KB at N = 4096) stays in L1 between the passes.
-   FLOPs per score, masked or not (ATTN_SOFTMAX_FLOPS): the max's compare, s - max, the exp
-   (FASTEXP_FLOPS), the sum's add; a padded key's e is zeroed by ANDing it with its flag
-   (keep_bits), not by a multiply. */
+   kept keys); keep NULL: every key kept. A row (16 KB at N = 4096) stays in L1 between the
+   max pass and the exp pass. FLOPs per score, masked or not (ATTN_SOFTMAX_FLOPS): the max's
+   compare, s - max, the exp (FASTEXP_FLOPS), the sum's add. */
 static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
                           const int32_t *keep /* (N) or NULL */, int m, int N, size_t lds) {
     for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * lds;
-        const float mx = row_max(row, keep, N);
+        const float mx = attn_row_max(row, keep, N);
         if (mx == -INFINITY) { /* no kept key: E = 0, O = 0 */
             memset(row, 0, (size_t)N * sizeof(float));
             inv[i] = 0.0f;
             continue;
         }
-        float sum[16] = {0};
-        int j = 0;
-        if (keep) {
-            for (; j + 16 <= N; j += 16)
-                for (int l = 0; l < 16; l++) {
-                    const float e = keep_bits(fastexp_neg(row[j + l] - mx), keep[j + l]);
-                    row[j + l] = e;
-                    sum[l] += e;
-                }
-        } else {
-            for (; j + 16 <= N; j += 16)
-                for (int l = 0; l < 16; l++) {
-                    float e = fastexp_neg(row[j + l] - mx);
-                    row[j + l] = e;
-                    sum[l] += e;
-                }
-        }
-        float s = 0.0f;
-        for (; j < N; j++) {
-            const float x = fastexp_neg(row[j] - mx);
-            const float e = keep ? keep_bits(x, keep[j]) : x;
-            row[j] = e;
-            s += e;
-        }
-        for (int l = 0; l < 16; l++) s += sum[l];
-        inv[i] = 1.0f / s; /* s >= 1: the max element contributes e^0 = 1 */
+        inv[i] = 1.0f / attn_exp_row(row, keep, N, mx); /* sum >= 1: the max gives e^0 = 1 */
     }
 }
 
-/* per-thread state: scratch slices and what they currently hold */
-typedef struct {
-    float *S, *inv, *kp, *qs;
-    int32_t *keep;       /* key masks of batch flag_b (key_flags) */
-    int flag_b;          /* batch whose key flags `keep` holds (-1: none) */
-    int pack_b, pack_h;  /* (b, h) whose keys `kp` holds (-1: none) */
-} Slot;
+void attn_kernel_pack(AttnSlot *w, const float *kh, int ld, int N, int kqp, int b, int h) {
+#if ATTN_TILED
+    if (w->pack_b == b && w->pack_h == h) return;
+    attn_tile_pack_keys(w->kp, kh, ld, N, kqp);
+    w->pack_b = b;
+    w->pack_h = h;
+#else
+    (void)w, (void)kh, (void)ld, (void)N, (void)kqp, (void)b, (void)h;
+#endif
+}
 
-/* one item: rows [i0, i0 + m) of segment sg, batch b, head h */
+/* one item: rows [i0, i0 + m) of segment sg, batch b, head h, by variant kind (kqp: the
+   packed key width, 0 when the scores go through cblas_sgemm) */
 static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h, int i0, int m,
-                     int N, float scale, Slot *w, const int32_t *keep, int kqp, AttnFlops *fl) {
+                     int N, float scale, AttnVariant var, AttnSlot *w, const int32_t *keep,
+                     int kqp, AttnFlops *fl) {
     const float *q = sg->q.p + (size_t)b * sg->q.bstride + (size_t)i0 * sg->q.ld +
                      (size_t)h * sg->q.hstride;
     const float *kh = k.p + (size_t)b * k.bstride + (size_t)h * k.hstride;
@@ -210,21 +122,21 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     float *o = sg->out.p + (size_t)b * sg->out.bstride + (size_t)i0 * sg->out.ld +
                (size_t)h * sg->out.hstride;
     const int kq = sg->kq, kv = sg->kv;
-    float *S = w->S, *inv = w->inv;
-    const size_t lds = score_ld(N);
     int tiled_s = 0, tiled_v = 0;
-    (void)kqp;
 #if ATTN_TILED
-    tiled_s = kqp > 0 && kq <= kqp;
-    tiled_v = kv % 16 == 0;
+    tiled_s = var.kind != ATTN_VAR_SGEMM && kqp > 0 && kq <= kqp;
+    tiled_v = var.kind != ATTN_VAR_SGEMM && kv % 16 == 0;
 #endif
+    if (tiled_s) attn_kernel_pack(w, kh, k.ld, N, kqp, b, h);
+    if (var.kind == ATTN_VAR_FLASH) {
+        attn_flash_item(o, sg->out.ld, q, sg->q.ld, kh, k.ld, vh, v.ld, m, N, kq, kv, scale,
+                        var.block, tiled_s ? kqp : 0, w, keep, fl);
+        return;
+    }
+    float *S = w->S, *inv = w->inv;
+    const size_t lds = attn_score_ld(N);
     if (tiled_s) {
 #if ATTN_TILED
-        if (w->pack_b != b || w->pack_h != h) {
-            attn_tile_pack_keys(w->kp, kh, k.ld, N, kqp);
-            w->pack_b = b;
-            w->pack_h = h;
-        }
         /* the scale goes on the query block (the GEMM's alpha) */
         attn_tile_pack_queries(w->qs, q, sg->q.ld, m, kq, scale);
         attn_tile_scores(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, N, lds);
@@ -238,7 +150,7 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     /* O = E V: (m, N) x (N, kv), then row i times 1 / l_i */
     if (tiled_v) {
 #if ATTN_TILED
-        attn_tile_values(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv);
+        attn_tile_values(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv, 0);
 #endif
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, N, 1.0f, S, (int)lds, vh, v.ld,
@@ -248,9 +160,7 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
         float *oi = o + (size_t)i * sg->out.ld;
         for (int c = 0; c < kv; c++) oi[c] *= inv[i];
     }
-    fl->scores += 2 * (int64_t)m * N * kq;
-    fl->softmax += (int64_t)ATTN_SOFTMAX_FLOPS * m * N + (int64_t)ATTN_NORM_FLOPS * m * kv;
-    fl->values += 2 * (int64_t)m * N * kv;
+    attn_variant_flops(fl, var, m, N, kq, kv);
 }
 
 /* item index -> (segment, b, h, block); items are ordered b, h, segment, block so that
@@ -277,7 +187,7 @@ static void item_decode(const AttnSegment *seg, int nseg, const int64_t *first, 
 
 static void run_one(const AttnSegment *seg, int nseg, const int64_t *first, AttnView k,
                     AttnView v, AttnMask key_mask, int H, int N, int R, int kqp, float scale,
-                    Slot *w, int64_t it, AttnFlops *fl) {
+                    AttnVariant var, AttnSlot *w, int64_t it, AttnFlops *fl) {
     int s, b, h, i0, m;
     item_decode(seg, nseg, first, it, H, R, &s, &b, &h, &i0, &m);
     if (m <= 0) return;
@@ -287,25 +197,27 @@ static void run_one(const AttnSegment *seg, int nseg, const int64_t *first, Attn
         w->flag_b = b;
         keep = w->keep;
     }
-    run_item(&seg[s], k, v, b, h, i0, m, N, scale, w, keep, kqp, fl);
+    run_item(&seg[s], k, v, b, h, i0, m, N, scale, var, w, keep, kqp, fl);
 }
 
-static void slot_init(Slot *w, float *mine, int N, int R) {
+static void slot_init(AttnSlot *w, float *mine, int N) {
     w->S = mine;
-    w->inv = w->S + (size_t)R * score_ld(N);
+    w->inv = w->S + score_region(N);
+    w->mx = w->inv + ATTN_QBLOCK;
     /* the flags take the N floats' slot: allocated memory, only ever accessed as int32_t */
-    w->keep = (int32_t *)(void *)(w->inv + R);
+    w->keep = (int32_t *)(void *)(w->mx + ATTN_QBLOCK);
     w->kp = (float *)(void *)(w->keep + N);
     w->qs = w->kp + packed_len(N);
     w->flag_b = w->pack_b = w->pack_h = -1;
 }
 
-void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView v,
-                         AttnMask key_mask, int B, int H, int N, float scale, float *scratch,
-                         size_t scratch_len, AttnFlops *fl) {
+void attn_kernel_forward_with(AttnVariant var, const AttnSegment *seg, int nseg, AttnView k,
+                              AttnView v, AttnMask key_mask, int B, int H, int N, float scale,
+                              float *scratch, size_t scratch_len, AttnFlops *fl) {
     if (nseg <= 0 || B <= 0 || H <= 0 || N <= 0) return;
     if (nseg > ATTN_MAX_SEGS) return; /* caller error: more segments than supported */
-    const int R = attn_kernel_rows(N);
+    if (!attn_variant_valid(var)) var = attn_variant_default();
+    const int R = attn_variant_rows(var, N);
     /* first item of each segment within one (b, h) (prefix sums of the block counts); the
        packed key width: the widest kq of the segments (0: too wide, cblas for scores) */
     int64_t first[ATTN_MAX_SEGS + 1];
@@ -331,13 +243,13 @@ void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView 
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
-            Slot w;
-            slot_init(&w, scratch + (size_t)omp_get_thread_num() * pt, N, R);
+            AttnSlot w;
+            slot_init(&w, scratch + (size_t)omp_get_thread_num() * pt, N);
             AttnFlops loc;
             attn_flops_zero(&loc);
 #pragma omp for schedule(dynamic, 1)
             for (int64_t it = 0; it < total; it++)
-                run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, &w, it, &loc);
+                run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, var, &w, it, &loc);
 #pragma omp critical(attn_kernel_flops)
             attn_flops_add(&acc, &loc);
         }
@@ -345,9 +257,18 @@ void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView 
         return;
     }
 #endif
-    Slot w;
-    slot_init(&w, scratch, N, R);
+    AttnSlot w;
+    slot_init(&w, scratch, N);
     for (int64_t it = 0; it < total; it++)
-        run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, &w, it, &acc);
+        run_one(seg, nseg, first, k, v, key_mask, H, N, R, kqp, scale, var, &w, it, &acc);
     if (fl) attn_flops_add(fl, &acc);
+}
+
+void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView v,
+                         AttnMask key_mask, int B, int H, int N, float scale, float *scratch,
+                         size_t scratch_len, AttnFlops *fl) {
+    int kq = 0;
+    for (int s = 0; s < nseg; s++) kq = seg[s].kq > kq ? seg[s].kq : kq;
+    attn_kernel_forward_with(attn_tune_pick(N, kq), seg, nseg, k, v, key_mask, B, H, N, scale,
+                             scratch, scratch_len, fl);
 }

@@ -30,16 +30,21 @@
 #include "attention/flops.h"
 #include "nn/attention.h"
 
-/* Query rows per work item: attn_kernel_rows(N) = ATTN_SBLOCK / N rounded down to a multiple
-   of 8, within [8, ATTN_QBLOCK], so that the (rows x N) scores of one item (512 KB) stay in
-   L2 between the two products and the softmax (-D... overrides them for tuning; ATTN_SBLOCK
-   from 32768 to 262144 measured within noise at N = 4096). */
+/* Query rows per work item of the default variant: attn_kernel_rows(N) = ATTN_SBLOCK / N
+   rounded down to a multiple of 8, within [8, ATTN_QBLOCK], so that the (rows x N) scores of
+   one item (512 KB) stay in L2 between the two products and the softmax. Other variants
+   (AttnVariant below) choose other blocks; the calibration (attention/tune.h) picks by
+   measurement. */
 #ifndef ATTN_QBLOCK
 #define ATTN_QBLOCK 128
 #endif
 #ifndef ATTN_SBLOCK
 #define ATTN_SBLOCK 131072
 #endif
+/* ATTN_MAX_ROWS: most query rows per item of any variant; ATTN_MAX_SBLOCK: most scores
+   (floats) of one item of any variant (the scratch is planned for it: 4 MB per thread) */
+#define ATTN_MAX_ROWS 256
+#define ATTN_MAX_SBLOCK 1048576
 /* ATTN_KPACK: widest kq whose keys the tiled score product packs (wider: cblas_sgemm). */
 #ifndef ATTN_KPACK
 #define ATTN_KPACK 128
@@ -72,25 +77,77 @@ typedef struct {
     int kv;
 } AttnSegment;
 
+/* The variants of the kernel: the same math and the same no-N-by-N-buffer structure,
+ * different schedules; outputs agree to float rounding (tests/attention/test_kernel).
+ *  ATTN_VAR_TILED  scores of `rows` query rows against all N keys in one block (rows x N),
+ *                  both products by the register tiles of kernel_tiles.c (cblas_sgemm where
+ *                  kq > ATTN_KPACK or kv % 16 != 0); rows = block / N (multiple of 8, within
+ *                  [8, ATTN_MAX_ROWS]).
+ *  ATTN_VAR_SGEMM  the same blocks, both products by cblas_sgemm (single-threaded in the
+ *                  parallel region); rows = block / N as above.
+ *  ATTN_VAR_FLASH  online softmax over key blocks of `block` keys (a multiple of 32): the
+ *                  scores of `rows` query rows against one key block (rows x block, sized for
+ *                  L1/L2) never leave the cache; per row a running max m and sum l, and
+ *                  O <- O e^(m_old - m_new) + E_blk V_blk. Extra work, counted: per row and
+ *                  key block after the first, the max update (1), the correction e^(m_old -
+ *                  m_new) (1 + FASTEXP_FLOPS), l <- l c + sum (2) and O's rescaling (kv):
+ *                  ATTN_FLASH_FLOPS + kv (softmax field).
+ * Every variant executes the multiply-adds counted: scores 2 m N kq, values 2 m N kv,
+ * softmax ATTN_SOFTMAX_FLOPS m N + ATTN_NORM_FLOPS m kv (+ the flash extra). */
+enum { ATTN_VAR_TILED = 0, ATTN_VAR_SGEMM = 1, ATTN_VAR_FLASH = 2, ATTN_VAR_KINDS = 3 };
+#define ATTN_FLASH_FLOPS (1 + 1 + FASTEXP_FLOPS + 2)
+
+typedef struct {
+    int kind;  /* ATTN_VAR_* */
+    int block; /* TILED, SGEMM: scores (floats) per item; FLASH: keys per key block */
+    int rows;  /* FLASH: query rows per item (multiple of 8); others: 0 (from block / N) */
+} AttnVariant;
+
+/* attn_variant_default: the tiled variant with ATTN_SBLOCK (what runs without calibration) */
+AttnVariant attn_variant_default(void);
+/* attn_variant_candidates: the variants the calibration times (at most ATTN_MAX_VARIANTS);
+   returns their number. */
+#define ATTN_MAX_VARIANTS 16
+int attn_variant_candidates(AttnVariant *out);
+/* attn_variant_name: "tiled:131072", "sgemm:1048576", "flash:64x256" (rows x keys) into buf;
+   attn_variant_parse: the inverse (0 on success, -1 on a malformed or unsupported name). */
+const char *attn_variant_name(AttnVariant v, char *buf, size_t cap);
+int attn_variant_parse(const char *s, AttnVariant *v);
+/* attn_variant_valid: 1 if v is a variant attn_kernel_forward_with accepts */
+int attn_variant_valid(AttnVariant v);
+/* attn_variant_rows: query rows per item of v for N keys */
+int attn_variant_rows(AttnVariant v, int N);
+/* attn_variant_flops: fl += the FLOPs v counts for `rows` query rows against N keys with kq
+   query/key and kv value coordinates (the closed form of the counters above). */
+void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, int64_t kq,
+                        int64_t kv);
+
 /* attn_kernel_threads: threads the kernel will use, omp_get_max_threads() (1 without
    OpenMP): plan scratch for this many. */
 int attn_kernel_threads(void);
-/* attn_kernel_rows: query rows per work item for N keys (see ATTN_SBLOCK). */
+/* attn_kernel_rows: query rows per work item of the default variant for N keys. */
 int attn_kernel_rows(int N);
-/* attn_kernel_scratch_size: floats of scratch for `threads` threads and N keys, with
-   R = attn_kernel_rows(N), Np = N rounded up to 32 and Ns = N rounded up to 16, plus 16:
-   threads * (R Ns + R + N + ATTN_KPACK Np + R ATTN_KPACK) (scores, inverse row sums, key
-   flags, packed keys, scaled query block). */
+/* attn_kernel_scratch_size: floats of scratch for `threads` threads and up to N keys, enough
+   for every variant (attn_variant_candidates and any valid one with block <=
+   ATTN_MAX_SBLOCK): per thread, scores, inverse row sums and running maxima, key flags,
+   packed keys (ATTN_KPACK x N rounded up to 32) and a scaled query block. */
 size_t attn_kernel_scratch_size(int N, int threads);
 
 /* attn_kernel_forward: the attention of every segment (see above) against the same N keys
    k (B, N, H, >= kq) and values v (B, N, H, >= kv); key_mask (B, N) as in nn/attention.h.
    Uses min(threads available, scratch_len / per-thread size) threads. fl (may be NULL)
    receives the counted FLOPs. Outputs must not alias inputs. Do not call from inside an
-   OpenMP parallel region. */
+   OpenMP parallel region.
+   The variant is the one chosen for (N, widest kq) by attention/tune.h (the default variant
+   when nothing was calibrated). */
 void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView v,
                          AttnMask key_mask, int B, int H, int N, float scale,
                          float *scratch /* (threads, per-thread size) */, size_t scratch_len,
                          AttnFlops *fl);
+/* attn_kernel_forward_with: the same with variant var (attn_variant_valid; an invalid one
+   runs the default). */
+void attn_kernel_forward_with(AttnVariant var, const AttnSegment *seg, int nseg, AttnView k,
+                              AttnView v, AttnMask key_mask, int B, int H, int N, float scale,
+                              float *scratch, size_t scratch_len, AttnFlops *fl);
 
 #endif

@@ -121,15 +121,16 @@ ATTN_INLINE void pv_tile(const int MR, const int NV, const float *P, size_t ldp,
                     oc + (size_t)i_ * ldo, ldo, first);                                        \
     } while (0)
 
-/* O (m, kv; row stride ldo) = P (m, N; row stride ldp) V (N, kv; row stride ldv); kv % 16 == 0 */
+/* O (m, kv; row stride ldo) (+)= P (m, N; row stride ldp) V (N, kv; row stride ldv);
+   kv % 16 == 0 */
 void attn_tile_values(float *o, int ldo, const float *P, size_t ldp, int m, int N,
-                      const float *vh, int ldv, int kv) {
+                      const float *vh, int ldv, int kv, int acc) {
     for (int c0 = 0; c0 < kv; c0 += 64) {
         const int nv = (kv - c0) / 16 < 4 ? (kv - c0) / 16 : 4;
         const float *v = vh + c0;
         float *oc = o + c0;
         for (int j0 = 0; j0 < N; j0 += ATTN_PV_CHUNK) {
-            const int j1 = j0 + ATTN_PV_CHUNK < N ? j0 + ATTN_PV_CHUNK : N, first = j0 == 0;
+            const int j1 = j0 + ATTN_PV_CHUNK < N ? j0 + ATTN_PV_CHUNK : N, first = j0 == 0 && !acc;
             switch (nv) {
             case 4: PV_ROWS(4, 4); break;
             case 3: PV_ROWS(8, 3); break;

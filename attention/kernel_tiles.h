@@ -46,9 +46,10 @@ void attn_tile_pack_queries(float *qs, const float *q, int ld, int m, int kq, fl
 /* S (m, N; row stride lds) = qs K^T: packed panels kp of K (N, kq; row stride ld) */
 void attn_tile_scores(float *S, const float *qs, int m, int kq, const float *kp, int kqp,
                       const float *kh, int ld, int N, size_t lds);
-/* O (m, kv; row stride ldo) = P (m, N; row stride ldp) V (N, kv; row stride ldv); kv % 16 == 0 */
+/* O (m, kv; row stride ldo) = P (m, N; row stride ldp) V (N, kv; row stride ldv), or O +=
+   that when acc; kv % 16 == 0 */
 void attn_tile_values(float *o, int ldo, const float *P, size_t ldp, int m, int N,
-                      const float *vh, int ldv, int kv);
+                      const float *vh, int ldv, int kv, int acc);
 #endif
 
 #endif

@@ -1,0 +1,88 @@
+/* kernel_variant.c: the variants of the attention kernel (kernel.h): the default, the
+ * candidates the calibration times (attention/tune.h), their names, the query rows of an
+ * item and the closed form of the FLOPs each counts. */
+#include "attention/kernel_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[ATTN_VAR_KINDS] = {"tiled", "sgemm", "flash"};
+
+AttnVariant attn_variant_default(void) {
+    return (AttnVariant){ATTN_VAR_TILED, ATTN_SBLOCK, 0};
+}
+
+/* the candidates: the block tiled path with scores of 128 KB .. 2 MB per item (in L2, or
+   larger blocks and fewer key re-packs); the sgemm path at two blocks; the flash path with
+   score tiles of 32 KB (L1) to 128 KB (L2) */
+int attn_variant_candidates(AttnVariant *out) {
+    static const AttnVariant c[] = {
+        {ATTN_VAR_TILED, ATTN_SBLOCK, 0},   {ATTN_VAR_TILED, 32768, 0},
+        {ATTN_VAR_TILED, 524288, 0},        {ATTN_VAR_SGEMM, ATTN_SBLOCK, 0},
+        {ATTN_VAR_SGEMM, ATTN_MAX_SBLOCK, 0}, {ATTN_VAR_FLASH, 256, 32},
+        {ATTN_VAR_FLASH, 128, 64},          {ATTN_VAR_FLASH, 512, 64},
+        {ATTN_VAR_FLASH, 256, 128},
+    };
+    const int n = (int)(sizeof c / sizeof c[0]);
+    for (int i = 0; i < n; i++) out[i] = c[i];
+    return n;
+}
+
+int attn_variant_valid(AttnVariant v) {
+    switch (v.kind) {
+    case ATTN_VAR_TILED:
+    case ATTN_VAR_SGEMM: return v.block >= 8 && v.block <= ATTN_MAX_SBLOCK && v.rows == 0;
+    case ATTN_VAR_FLASH:
+        return v.block >= 32 && v.block <= ATTN_FLASH_MAX_KEYS && v.block % 32 == 0 &&
+               v.rows >= 8 && v.rows <= ATTN_QBLOCK && v.rows % 8 == 0;
+    default: return 0;
+    }
+}
+
+int attn_variant_rows(AttnVariant v, int N) {
+    if (v.kind == ATTN_VAR_FLASH) return v.rows;
+    if (N < 1) N = 1;
+    int r = (int)((size_t)v.block / (size_t)N) & ~7;
+    if (r > ATTN_QBLOCK) r = ATTN_QBLOCK;
+    if (r < 8) r = 8;
+    return r;
+}
+
+const char *attn_variant_name(AttnVariant v, char *buf, size_t cap) {
+    if (!attn_variant_valid(v)) snprintf(buf, cap, "invalid");
+    else if (v.kind == ATTN_VAR_FLASH) snprintf(buf, cap, "flash:%dx%d", v.rows, v.block);
+    else snprintf(buf, cap, "%s:%d", kind_names[v.kind], v.block);
+    return buf;
+}
+
+int attn_variant_parse(const char *s, AttnVariant *v) {
+    for (int k = 0; k < ATTN_VAR_KINDS; k++) {
+        const size_t n = strlen(kind_names[k]);
+        if (strncmp(s, kind_names[k], n) != 0 || s[n] != ':') continue;
+        char *end = NULL;
+        long a = strtol(s + n + 1, &end, 10), b = 0;
+        if (end == s + n + 1) return -1;
+        if (k == ATTN_VAR_FLASH) {
+            if (*end != 'x') return -1;
+            const char *p = end + 1;
+            b = strtol(p, &end, 10);
+            if (end == p) return -1;
+        }
+        if (*end || a < 1 || a > ATTN_MAX_SBLOCK || b > ATTN_FLASH_MAX_KEYS) return -1;
+        *v = k == ATTN_VAR_FLASH ? (AttnVariant){k, (int)b, (int)a} : (AttnVariant){k, (int)a, 0};
+        return attn_variant_valid(*v) ? 0 : -1;
+    }
+    return -1;
+}
+
+void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, int64_t kq,
+                        int64_t kv) {
+    fl->scores += 2 * rows * N * kq;
+    fl->softmax += (int64_t)ATTN_SOFTMAX_FLOPS * rows * N + (int64_t)ATTN_NORM_FLOPS * rows * kv;
+    fl->values += 2 * rows * N * kv;
+    if (v.kind == ATTN_VAR_FLASH) {
+        const int64_t nb = (N + v.block - 1) / v.block; /* key blocks */
+        fl->softmax += rows * (nb - 1) * ((int64_t)ATTN_FLASH_FLOPS + kv);
+    }
+}

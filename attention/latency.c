@@ -13,6 +13,7 @@
 #include "attention/exact.h"
 #include "attention/factors.h"
 #include "attention/kernel.h"
+#include "attention/tune.h"
 #include "core/rng.h"
 #include "core/timer.h"
 
@@ -155,6 +156,17 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
     t->d = d, t->H = H, t->B = B, t->warmup = warmup, t->reps = reps;
     t->n_buckets = nb, t->n_ranks = nr;
     latency_table_hardware(t);
+    /* the kernel variants first (tune.h): at every bucket, for the head size and every rank
+       (the kernel's width), installed and kept with the table, so that the latencies are
+       those of the kernels that will run */
+    int ks[LATENCY_MAX_RANKS + 1];
+    for (int j = 0; j < nr; j++) ks[j] = t->ranks[j];
+    int nk = nr;
+    if (t->ranks[nr - 1] != d / H) ks[nk++] = d / H;
+    s = attn_tune_measure(&t->tune, t->buckets, nb, ks, nk, H, B, warmup > 0 ? warmup : 1, reps,
+                          seed, NULL, NULL, e);
+    if (s) return err_prefix(e, "latency_table_measure");
+    attn_tune_use(&t->tune);
 
     size_t sizes[MHSA_NPARAMS];
     float *pbuf = NULL;
@@ -181,4 +193,18 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
     free(times);
     free(pbuf);
     return s;
+}
+
+void latency_table_apply(const LatencyTable *t, FILE *info) {
+    char cpu[128];
+    attn_tune_cpu(cpu, sizeof cpu);
+    const int threads = attn_kernel_threads();
+    if (strcmp(cpu, t->cpu) != 0 || t->threads != threads) {
+        if (info)
+            fprintf(info, "note: the latency table was measured on %s with %d threads; this is %s "
+                    "with %d: its latencies are that machine's, the kernels this machine's\n",
+                    t->cpu, t->threads, cpu, threads);
+        return;
+    }
+    if (t->tune.n > 0) attn_tune_use(&t->tune);
 }

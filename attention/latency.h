@@ -3,7 +3,9 @@
  * the median wall-clock latency of one attention layer (width d, H heads, batch B) on this
  * machine, for every (N bucket, rank) of a grid, next to exact attention at each bucket.
  *
- * Measurement (latency_table_measure): per bucket N, one exact layer (attention/exact.h) and
+ * Measurement (latency_table_measure): first the kernel variants (attention/tune.h) at every
+ * bucket for the head size and every rank, installed and stored with the table; then per
+ * bucket N, one exact layer (attention/exact.h) and
  * one weight-level low-rank layer (attention/lowrank.h, one rank for all queries) planned for
  * B x N tokens, on a seeded random layer (weights N(0, 0.02^2)) or the caller's, and random
  * N(0, 1) inputs without padding. Values do not change the work done, and whitened and plain
@@ -22,7 +24,8 @@
  *     buckets (nb) int32,  ranks (nr) int32,  latency (nb, nr) float64 seconds,
  *     full (nb) float64 seconds;
  *     attributes d_model, n_heads, batch, warmup, reps, threads (int), cpu, blas_config,
- *     date (strings).
+ *     date (strings); the kernel tuning in the subgroup "kernels" (tune.h; absent in tables
+ *     written before it: the default variant).
  * Loading checks every dataset's rank, shape and type and the table's invariants (sizes
  * within the limits below, increasing buckets and ranks, finite positive latencies). A file
  * of its own (drrl-bench --calibrate) has format LATENCY_FORMAT, version LATENCY_VERSION,
@@ -32,7 +35,10 @@
 
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "attention/lowrank.h"
+#include "attention/tune.h"
 #include "core/err.h"
 #include "core/store.h"
 #include "nn/mhsa.h"
@@ -57,6 +63,8 @@ typedef struct {
     int threads;                          /* OpenMP threads of the kernels */
     char blas[256];                       /* openblas_get_config() */
     char date[32];                        /* UTC, ISO 8601, e.g. 2026-03-01T12:00:00Z */
+    AttnTune tune;                        /* the kernel variants measured with (n = 0: the
+                                             default variant; tables from before issue 15) */
 } LatencyTable;
 
 /* LatencyProgress: called after each bucket is measured (bucket index i, of t->n_buckets);
@@ -72,6 +80,11 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
                              const int *buckets, int nb, const int *ranks, int nr, int warmup,
                              int reps, uint64_t seed, LatencyProgress progress, void *ctx,
                              Err *e);
+
+/* latency_table_apply: install t's kernel variants when t was measured on this CPU model with
+   the same thread count (so that a resumed run computes with the kernels it was measured
+   with); otherwise a note on info (may be NULL) that its latencies are another machine's. */
+void latency_table_apply(const LatencyTable *t, FILE *info);
 
 /* latency_table_hardware: fill t's cpu, threads, blas and date from this machine and now. */
 void latency_table_hardware(LatencyTable *t);

@@ -39,6 +39,7 @@ Status latency_table_save(Store *st, const char *group, const LatencyTable *t, E
     if (!s) s = store_set_attr_str(st, group, "cpu", t->cpu, e);
     if (!s) s = store_set_attr_str(st, group, "blas_config", t->blas, e);
     if (!s) s = store_set_attr_str(st, group, "date", t->date, e);
+    if (!s && t->tune.n > 0) s = attn_tune_save(st, path_of(nm, sizeof nm, group, "kernels"), &t->tune, e);
     return s;
 }
 
@@ -127,5 +128,7 @@ Status latency_table_load(Store *st, const char *group, LatencyTable *t, Err *e)
                                j < 0 ? t->d / t->H : t->ranks[j]);
         }
     }
+    path_of(nm, sizeof nm, group, "kernels");
+    if (store_exists(st, nm)) return attn_tune_load(st, nm, &t->tune, e);
     return ST_OK;
 }

@@ -13,14 +13,19 @@
 #define TUNE_RNG_STREAM 0x54554e45ull /* "TUNE" */
 
 static AttnTune g_tune;
-static int g_have;
+static int g_have, g_tried; /* a tuning installed; installed or the cache tried */
 
 void attn_tune_use(const AttnTune *t) {
+    g_tried = 1;
     g_have = t != NULL && t->n > 0;
     if (g_have) g_tune = *t;
 }
 
 const AttnTune *attn_tune_current(void) {
+    if (!g_tried) {
+        g_tried = 1;
+        attn_tune_cache_apply(NULL);
+    }
     return g_have ? &g_tune : NULL;
 }
 

@@ -10,8 +10,9 @@
  * candidate with the smallest median (ties: the earlier candidate), so the choice is a
  * deterministic function of the timings; its median and the default variant's are kept.
  *
- * Use (process-wide): attn_tune_use installs a tuning; attn_kernel_forward then runs
- * attn_tune_pick(N, kq): among the entries whose k is nearest kq (in ratio; ties: the larger
+ * Use (process-wide): attn_tune_use installs a tuning; until a program installs one, the
+ * first attn_tune_pick installs this machine's cached tuning if there is one
+ * (attn_tune_cache_apply, silently). attn_kernel_forward runs attn_tune_pick(N, kq): among the entries whose k is nearest kq (in ratio; ties: the larger
  * k), the smallest N >= the call's N, else the largest; the default variant when no tuning
  * is installed. Install once, before the threads that run kernels start (not thread-safe
  * against concurrent kernels). The choice changes the rounding of the outputs, never the
@@ -32,7 +33,7 @@
 #include "core/err.h"
 #include "core/store.h"
 
-#define TUNE_MAX 64
+#define TUNE_MAX 576 /* LATENCY_MAX_BUCKETS x (LATENCY_MAX_RANKS + 2) */
 #define TUNE_PRUNE 4.0
 #define TUNE_FORMAT "drrl-kernels"
 #define TUNE_VERSION 1
@@ -84,7 +85,8 @@ Status attn_tune_load(Store *st, const char *group, AttnTune *t, Err *e);
    kernels-<16 hex digits of the SHA-256 of cpu and threads>.h5. Returns 0, or -1 when the
    cache is off or no folder is known. */
 int attn_tune_cache_path(char *buf, size_t cap, int threads);
-/* attn_tune_cache_save: t into its machine's cache file (atomic). */
+/* attn_tune_cache_save: t merged into its machine's cache file (atomic): t's entries replace
+   the cached ones of the same (N, k), the others are kept (up to TUNE_MAX). */
 Status attn_tune_cache_save(const AttnTune *t, Err *e);
 /* attn_tune_cache_apply: install the cached tuning of this machine and thread count if there
    is one (its CPU model must match; a mismatch or a broken file is a note on info, not an

@@ -116,9 +116,8 @@ int attn_tune_cache_path(char *buf, size_t cap, int threads) {
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-Status attn_tune_cache_save(const AttnTune *t, Err *e) {
-    char path[4096];
-    if (attn_tune_cache_path(path, sizeof path, t->threads)) return ST_OK; /* cache off */
+/* cache_write: t as the cache file path (its folder created) */
+static Status cache_write(const char *path, const AttnTune *t, Err *e) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -130,6 +129,44 @@ Status attn_tune_cache_save(const AttnTune *t, Err *e) {
     s = attn_tune_save(st, TUNE_GROUP, t, e);
     if (!s) return store_commit(st, e);
     store_abort(st);
+    return s;
+}
+
+/* merge: into m (the cached tuning of the same machine), t's entries replacing those of the
+   same shape */
+static void merge(AttnTune *m, const AttnTune *t) {
+    for (int i = 0; i < t->n; i++) {
+        int j = 0;
+        while (j < m->n && (m->N[j] != t->N[i] || m->k[j] != t->k[i])) j++;
+        if (j == m->n) {
+            if (m->n == TUNE_MAX) continue;
+            m->n++;
+        }
+        m->N[j] = t->N[i], m->k[j] = t->k[i], m->v[j] = t->v[i];
+        m->sec[j] = t->sec[i], m->sec_default[j] = t->sec_default[i];
+    }
+    m->H = t->H, m->B = t->B;
+    memcpy(m->date, t->date, sizeof m->date);
+}
+
+Status attn_tune_cache_save(const AttnTune *t, Err *e) {
+    char path[4096];
+    if (attn_tune_cache_path(path, sizeof path, t->threads)) return ST_OK; /* cache off */
+    AttnTune *m = malloc(sizeof *m);
+    if (!m) return err_set(e, ST_NOMEM, "attn_tune_cache_save: out of memory");
+    Store *old = NULL;
+    Err ignore;
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    if (!f || store_open(&old, path, TUNE_FORMAT, TUNE_VERSION, TUNE_VERSION, &ignore) ||
+        attn_tune_load(old, TUNE_GROUP, m, &ignore) || strcmp(m->cpu, t->cpu) ||
+        m->threads != t->threads)
+        *m = *t; /* no usable cache: t alone */
+    else
+        merge(m, t);
+    store_close(old);
+    Status s = cache_write(path, m, e);
+    free(m);
     return s;
 }
 

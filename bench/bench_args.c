@@ -2,6 +2,8 @@
  * parsing of integers, numbers, comma-separated lists and kernel names, cross-flag checks. */
 #include "bench/bench_args.h"
 
+#include "attention/kernel.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +26,17 @@ static const CliOpt OPTS[] = {
     {"--threads", "T", "OpenMP and OpenBLAS threads (default: as the environment says)"},
     {"--max-seconds", "S", "skip a configuration whose runs would take longer (default 60;\n"
      "0 = never skip)"},
-    {"--peak", "GFLOPS", "fp32 peak for the matmul efficiency column (default 233)"},
+    {"--kernel", "VARIANT", "attention kernel variant of every layer: 'auto' (the one this\n"
+     "machine's calibration chose per shape, else the default), 'default', or a\n"
+     "name as listed by --kernel list (e.g. tiled:131072, sgemm:1048576, flash:64x256)"},
     {"--wstd", "S", "std of the random weights and biases (default 0.02)"},
     {"--torch", "FILE.csv", "PyTorch latencies (scripts/torch_bench.py) for the torch columns;\n"
      "'auto' runs that script first (skipped with a note without torch)"},
-    {"--calibrate", "FILE.h5", "instead of the table: measure the latency table (exact and\n"
-     "low-rank at each rank for each N, of --d, --heads, --batch) and write\n"
-     "it to FILE.h5 (format drrl-latency, version 1)"},
+    {"--calibrate", "FILE.h5", "instead of the table: choose the kernel variants by timing them\n"
+     "at each N and width (head size and ranks), then measure the latency\n"
+     "table with them (exact and low-rank at each rank for each N, of --d,\n"
+     "--heads, --batch); write both to FILE.h5 (format drrl-latency) and\n"
+     "the variants to this machine's kernel cache (docs/attention.md)"},
 };
 
 const CliSpec bench_cli = {
@@ -105,7 +111,7 @@ static void defaults(BenchArgs *a) {
     a->d = 512, a->H = 8, a->B = 1;
     a->reps = 5, a->warmup = 1;
     a->max_seconds = 60;
-    a->peak = 233;
+    a->kernel_variant = "auto";
     a->wstd = 0.02;
     a->seed = 1;
 }
@@ -122,6 +128,15 @@ static Status check(const BenchArgs *a, Err *e) {
                            "d/heads = %d/%d), found %d", dh, a->d, a->H, a->ranks[i]);
     if (a->nr > 16)
         return err_set(e, ST_INVALID, "--ranks: expected at most 16 ranks, found %d", a->nr);
+    AttnVariant v;
+    if (strcmp(a->kernel_variant, "auto") && strcmp(a->kernel_variant, "default") &&
+        strcmp(a->kernel_variant, "list") && attn_variant_parse(a->kernel_variant, &v))
+        return err_set(e, ST_INVALID, "--kernel: expected auto, default, list or a variant name "
+                       "such as tiled:131072, sgemm:1048576, flash:64x256 (rows x keys, multiples "
+                       "of 8 and 32), found '%s'", a->kernel_variant);
+    if (a->calibrate && strcmp(a->kernel_variant, "auto"))
+        return err_set(e, ST_INVALID, "--kernel: expected no --kernel with --calibrate (it "
+                       "chooses the variants), found --kernel %s", a->kernel_variant);
     if (a->calibrate && a->out)
         return err_set(e, ST_INVALID, "--out: expected no --out with --calibrate (it writes only "
                        "FILE.h5), found --out %s", a->out);
@@ -147,7 +162,7 @@ Status bench_args_from_cli(BenchArgs *a, const CliArgs *c, Err *e) {
     if (!s) s = get_int(c, "--warmup", 1, 100000, &a->warmup, e);
     if (!s) s = get_int(c, "--threads", 1, 1024, &a->threads, e);
     if (!s) s = get_num(c, "--max-seconds", 0, &a->max_seconds, e);
-    if (!s) s = get_num(c, "--peak", 1e-9, &a->peak, e);
+    if (!s && cli_get(&bench_cli, c, "--kernel")) a->kernel_variant = cli_get(&bench_cli, c, "--kernel");
     if (!s) s = get_num(c, "--wstd", 0, &a->wstd, e);
     if (!s && a->torch && !*a->torch)
         s = err_set(e, ST_INVALID, "--torch: expected a CSV file or 'auto', found ''");
@@ -174,8 +189,8 @@ void bench_args_print(FILE *f, const BenchArgs *a) {
     print_list(f, "--landmarks", a->landmarks, a->nl);
     print_list(f, "--features", a->features, a->nf);
     fprintf(f, " --d %d --heads %d --batch %d --reps %d --warmup %d --threads %d --max-seconds %g"
-            " --peak %g --wstd %g --seed %llu", a->d, a->H, a->B, a->reps, a->warmup, a->threads,
-            a->max_seconds, a->peak, a->wstd, (unsigned long long)a->seed);
+            " --kernel %s --wstd %g --seed %llu", a->d, a->H, a->B, a->reps, a->warmup, a->threads,
+            a->max_seconds, a->kernel_variant, a->wstd, (unsigned long long)a->seed);
     if (a->torch) fprintf(f, " --torch %s", a->torch);
     if (a->calibrate) fprintf(f, " --calibrate %s", a->calibrate);
     if (a->out) fprintf(f, " --out %s", a->out);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/bench_peak.h"
 #include "core/cli.h"
 #include "core/err.h"
 
@@ -35,7 +36,8 @@ typedef struct {
     int threads;                               /* 0: leave OpenMP/OpenBLAS as they are; the
                                                   command then stores the count in use */
     double max_seconds;                        /* skip a configuration predicted longer; 0: never */
-    double peak;                               /* fp32 peak GFLOP/s for mm_eff */
+    const char *kernel_variant;                /* --kernel: "auto", "default", "list", a name */
+    BenchPeak peak;                            /* measured by the table run (bench_peak.h) */
     double wstd;                               /* std of the random weights and biases */
     uint64_t seed;                             /* --seed (default 1) */
     const char *out;                           /* --out DIR: NULL, or the folder of bench.csv */

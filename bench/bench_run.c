@@ -3,12 +3,15 @@
  * rounds and medians, and the tight bound of the weight-level rows. */
 #include "bench/bench_run.h"
 
+#include "attention/tune.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/bound.h"
+#include "attention/tune.h"
 #include "bench/bench_layers.h"
 #include "core/timer.h"
 
@@ -152,6 +155,11 @@ Status bench_run_n(BenchRow *rows, int *nrows, const BenchArgs *a, BenchModel *m
                    const BenchRow *prev, int nprev, int prev_n, Err *e) {
     const int nc = configs(rows, a, N), reps = a->reps;
     *nrows = nc;
+    for (int c = 0; c < nc; c++) {
+        const BenchKernel k = rows[c].kernel;
+        if (k == K_NYSTROM || k == K_PERFORMER) snprintf(rows[c].variant, sizeof rows[c].variant, "-");
+        else attn_variant_name(attn_tune_pick(N, rows[c].rank), rows[c].variant, sizeof rows[c].variant);
+    }
     const size_t n = (size_t)a->B * N * a->d;
     float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
     float *ref = malloc(sizeof(float) * n);

@@ -41,6 +41,8 @@ typedef struct {
     int64_t mm_flops; /* matmul FLOPs (above) */
     double cosine, rel_err; /* vs exact attention (NAN if exact was skipped) */
     double bound;     /* NAN for kernels without a bound */
+    char variant[32]; /* the attention kernel variant that ran (kernel.h), "-" for Nystrom and
+                         Performer (their own kernels) */
 } BenchRow;
 
 /* bench_n_configs: the configurations measured at each length (exact included). */

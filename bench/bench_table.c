@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "attention/tune.h"
 #include "bench/bench_model.h"
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
@@ -49,10 +50,11 @@ Status bench_table(const BenchArgs *a, const TorchTimes *torch, FILE *info, FILE
         char desc[512];
         snprintf(desc, sizeof desc, "%s, %d threads, %s", hw.cpu, a->threads, hw.blas);
         bench_print_header(info, a, desc);
+        attn_tune_print(info, attn_tune_current());
         Progress p;
         progress_init(&p, progress, "drrl-bench: configurations", (int64_t)a->nn *
                       bench_n_configs(a), PROGRESS_PERIOD);
-        s = rows_pass(a, m, rows, torch, info, csv, &p, n_rows, e);
+        if (!s) s = rows_pass(a, m, rows, torch, info, csv, &p, n_rows, e);
     }
     if (m) bench_model_free(m);
     free(m), free(rows);
@@ -95,7 +97,15 @@ Status bench_calibrate(const BenchArgs *a, FILE *info, FILE *progress, LatencyTa
     s = store_create(&st, a->calibrate, LATENCY_FORMAT, LATENCY_VERSION, e);
     if (s) return s;
     s = latency_table_save(st, LATENCY_GROUP, t, e);
-    if (!s) return store_commit(st, e);
-    store_abort(st);
-    return s;
+    if (!s) s = store_commit(st, e);
+    else store_abort(st);
+    if (s) return s;
+    attn_tune_print(info, &t->tune);
+    Err ce;
+    char path[4096];
+    if (attn_tune_cache_save(&t->tune, &ce))
+        fprintf(info, "note: kernel cache not written: %s\n", ce.msg);
+    else if (!attn_tune_cache_path(path, sizeof path, t->tune.threads))
+        fprintf(info, "kernel variants added to this machine's cache %s\n", path);
+    return ST_OK;
 }

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "attention/kernel.h"
+#include "attention/tune.h"
 #include "bench/bench_args.h"
+#include "bench/bench_peak.h"
 #include "bench/bench_table.h"
 #include "bench/bench_torch.h"
 #include "core/store.h"
@@ -136,6 +138,46 @@ static int calibrate(const BenchArgs *a, const CliArgs *c) {
     return 0;
 }
 
+/* list_variants: --kernel list: the candidates the calibration times, and this machine's
+   cached choice */
+static int list_variants(void) {
+    AttnVariant c[ATTN_MAX_VARIANTS];
+    const int n = attn_variant_candidates(c);
+    char nm[64];
+    printf("kernel variants (attention/kernel.h); the calibration times these:\n");
+    for (int i = 0; i < n; i++)
+        printf("  %s%s\n", attn_variant_name(c[i], nm, sizeof nm), i == 0 ? "  (default)" : "");
+    char path[4096];
+    if (attn_tune_cache_path(path, sizeof path, attn_kernel_threads()) == 0) {
+        printf("this machine's cache: %s\n", path);
+        if (attn_tune_cache_apply(stdout)) attn_tune_print(stdout, attn_tune_current());
+        else printf("  (no calibration cached: drrl-bench --calibrate FILE.h5 writes it)\n");
+    } else {
+        printf("kernel cache off (DRRL_KERNEL_CACHE=off or no HOME)\n");
+    }
+    return 0;
+}
+
+/* use_variant: --kernel: auto (this machine's cached choice, else the default), default, or
+   one variant everywhere (a tuning of one entry) */
+static int use_variant(const char *name, FILE *info) {
+    if (!strcmp(name, "auto")) {
+        attn_tune_cache_apply(info);
+        return 0;
+    }
+    attn_tune_use(NULL);
+    if (!strcmp(name, "default")) return 0;
+    AttnTune t;
+    memset(&t, 0, sizeof t);
+    if (attn_variant_parse(name, &t.v[0])) return 1; /* checked by bench_args_from_cli */
+    t.n = 1, t.N[0] = 1, t.k[0] = 1, t.sec[0] = t.sec_default[0] = 1;
+    attn_tune_cpu(t.cpu, sizeof t.cpu);
+    t.threads = attn_kernel_threads();
+    snprintf(t.date, sizeof t.date, "--kernel %s", name);
+    attn_tune_use(&t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     CliArgs c;
     BenchArgs a;
@@ -152,5 +194,12 @@ int main(int argc, char **argv) {
     }
     a.threads = attn_kernel_threads();
     if (c.verbosity == CLI_VERBOSE) bench_args_print(stdout, &a);
-    return a.calibrate ? calibrate(&a, &c) : table(&a, &c);
+    if (!strcmp(a.kernel_variant, "list")) return list_variants();
+    if (a.calibrate) return calibrate(&a, &c);
+    if (use_variant(a.kernel_variant, cli_info(&c))) return 1;
+    if (bench_peak_measure(&a.peak, a.threads)) {
+        err_set(&e, ST_NOMEM, "out of memory measuring the sgemm rate");
+        return fail(&e, 1);
+    }
+    return table(&a, &c);
 }

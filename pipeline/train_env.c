@@ -290,13 +290,22 @@ static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
         fprintf(log_info(), "latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
                t->lt.cpu);
     } else {
-        fprintf(log_info(), "measuring the latency table (batch 1, %d buckets x %d ranks, median of %d)...\n",
-               c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
-        return latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
-                                     c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
-                                     c->env.ranks.n, c->latency.warmup, c->latency.reps,
-                                     (uint64_t)c->seed, measure_progress, NULL, e);
+        fprintf(log_info(), "measuring the kernel variants and the latency table (batch 1, %d "
+                "buckets x %d ranks, median of %d)...\n", c->latency.buckets.n, c->env.ranks.n,
+                c->latency.reps);
+        s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
+                                  c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
+                                  c->env.ranks.n, c->latency.warmup, c->latency.reps,
+                                  (uint64_t)c->seed, measure_progress, NULL, e);
+        /* the variants chosen join this machine's kernel cache (attention/tune.h); a cache
+           that cannot be written is a note, not an error */
+        Err ce;
+        if (!s && attn_tune_cache_save(&t->lt.tune, &ce))
+            fprintf(log_info(), "note: kernel cache not written: %s\n", ce.msg);
+        return s;
     }
+    /* a loaded table: its kernels when it is this machine's (bit-exact resume), else a note */
+    latency_table_apply(&t->lt, log_info());
     return ST_OK;
 }
 

@@ -252,8 +252,56 @@ static void tuning(void) {
           "reset");
 }
 
+/* the per-machine cache: a tuning saved, merged with a second one (its shapes replace the
+   same shapes, others kept), installed by attn_tune_cache_apply; off means off */
+static void cache(void) {
+    char dir[] = "/tmp/test_kernel_cache_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    setenv("DRRL_KERNEL_CACHE", dir, 1);
+    AttnTune a, b;
+    memset(&a, 0, sizeof a);
+    attn_tune_cpu(a.cpu, sizeof a.cpu);
+    a.threads = attn_kernel_threads(), a.H = 2, a.B = 1;
+    snprintf(a.date, sizeof a.date, "x");
+    a.n = 2;
+    a.N[0] = 64, a.k[0] = 16, a.v[0] = (AttnVariant){ATTN_VAR_SGEMM, 131072, 0};
+    a.N[1] = 128, a.k[1] = 16, a.v[1] = (AttnVariant){ATTN_VAR_FLASH, 128, 64};
+    for (int i = 0; i < 2; i++) a.sec[i] = a.sec_default[i] = 1e-3;
+    b = a;
+    b.n = 2;
+    b.N[0] = 128, b.v[0] = (AttnVariant){ATTN_VAR_TILED, 32768, 0};
+    b.N[1] = 256, b.v[1] = (AttnVariant){ATTN_VAR_FLASH, 256, 32};
+    Err e;
+    CHECK(attn_tune_cache_save(&a, &e) == ST_OK, "%s", e.msg);
+    CHECK(attn_tune_cache_save(&b, &e) == ST_OK, "%s", e.msg);
+    attn_tune_use(NULL);
+    CHECK(attn_tune_cache_apply(stdout) == 1, "cache not applied");
+    const AttnTune *t = attn_tune_current();
+    CHECK(t && t->n == 3, "merged entries %d, expected 3", t ? t->n : -1);
+    if (t && t->n == 3) {
+        CHECK(same(attn_tune_lookup(t, 64, 16), a.v[0]), "kept (64, 16)");
+        CHECK(same(attn_tune_lookup(t, 128, 16), b.v[0]), "replaced (128, 16)");
+        CHECK(same(attn_tune_lookup(t, 256, 16), b.v[1]), "added (256, 16)");
+    }
+    char path[4096];
+    CHECK(attn_tune_cache_path(path, sizeof path, attn_kernel_threads()) == 0, "path");
+    /* another CPU's cache is not used */
+    snprintf(b.cpu, sizeof b.cpu, "some other cpu");
+    b.n = 1;
+    CHECK(attn_tune_cache_save(&b, &e) == ST_OK, "%s", e.msg); /* replaces: cpu differs */
+    attn_tune_use(NULL);
+    CHECK(attn_tune_cache_apply(stdout) == 0 && attn_tune_current() == NULL,
+          "another cpu's cache applied");
+    unlink(path);
+    rmdir(dir);
+    setenv("DRRL_KERNEL_CACHE", "off", 1);
+    CHECK(attn_tune_cache_path(path, sizeof path, 2) == -1, "off is not off");
+    attn_tune_use(NULL);
+}
+
 int main(void) {
     names();
+    cache();
     const Seg one64[1] = {{77, 64, 64, 0}};
     one_case(3, 2, 77, 64, one64, 1, 1, 1);
     const Seg one[1] = {{300, 64, 64, 0}};

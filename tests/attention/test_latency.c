@@ -52,6 +52,14 @@ static void test_measure(LatencyTable *t) {
     CHECK(t->cpu[0] && t->blas[0] && strlen(t->date) == 20 && t->threads >= 1,
           "hardware: cpu '%s' blas '%s' date '%s' threads %d", t->cpu, t->blas, t->date,
           t->threads);
+    /* the kernel variants chosen first: 3 buckets x widths 2, 4, 8 (8 is also the head size) */
+    CHECK(t->tune.n == 9, "tuning entries %d, expected 9", t->tune.n);
+    for (int i = 0; i < t->tune.n; i++)
+        CHECK(attn_variant_valid(t->tune.v[i]) && t->tune.sec[i] <= t->tune.sec_default[i] &&
+                  (t->tune.k[i] == 2 || t->tune.k[i] == 4 || t->tune.k[i] == 8),
+              "tuning entry %d", i);
+    CHECK(attn_tune_current() && attn_tune_current()->n == 9, "the tuning was not installed");
+    attn_tune_use(NULL);
     printf("measured on %s, %d threads, %s, %s: N=33 exact %.3g ms, rank 2 %.3g ms\n", t->cpu,
            t->threads, t->blas, t->date, 1e3 * t->full[1], 1e3 * t->lat[1][0]);
 
@@ -154,6 +162,7 @@ static void test_store(const LatencyTable *t) {
               strcmp(u.blas, t->blas) == 0 && strcmp(u.date, t->date) == 0,
           "round trip fields differ");
     CHECK(latency_table_load(st, "/fine", &u, &e) == ST_OK, "hand-written table: %s", e.msg);
+    CHECK(u.tune.n == 0, "a table without kernels: %d tuning entries", u.tune.n);
 
     Status s = latency_table_load(st, "/nothing", &u, &e);
     CHECK(s == ST_MISSING && strstr(e.msg, "/nothing: expected a latency table"), "%s", e.msg);

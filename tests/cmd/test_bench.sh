@@ -4,7 +4,11 @@
 # are errors in the common format (exit 2); --out DIR writes DIR/bench.csv with one row per
 # (length, configuration); --quiet keeps progress lines and the summary only; the same --seed
 # gives the same fidelity and bound columns and another seed different ones; --calibrate
-# writes the latency table; a failing --out run keeps an earlier bench.csv and leaves no .tmp.
+# writes the latency table with the kernel variants it chose and adds them to the kernel cache
+# (DRRL_KERNEL_CACHE); the efficiency columns are the matmul rate over the sgemm rate and the
+# FMA peak measured in the same run (recomputed here); --kernel NAME runs that variant (its
+# name in every attention row, fidelity equal to the default's within float rounding); a
+# failing --out run keeps an earlier bench.csv and leaves no .tmp.
 set -euo pipefail
 bench=$(realpath "$1")
 linear=$(realpath "$2")
@@ -35,6 +39,12 @@ expect_error "drrl-bench: error: --heads: expected a divisor of --d 32, found 5"
   "$bench" --d 32 --heads 5
 expect_error "drrl-bench: error: --out: expected no --out with --calibrate" \
   "$bench" --calibrate "$tmp/l.h5" --out "$tmp/o"
+expect_error "drrl-bench: error: --peak: expected a flag of drrl-bench, found an unknown flag" \
+  "$bench" --peak 233
+expect_error "drrl-bench: error: --kernel: expected auto, default, list or a variant name" \
+  "$bench" --kernel flash:64x100
+expect_error "drrl-bench: error: --kernel: expected no --kernel with --calibrate" \
+  "$bench" --calibrate "$tmp/l.h5" --kernel default
 expect_error "drrl-bench-linear: error: --reps: expected an integer in [1, 1000000], found '0'" \
   "$linear" --reps=0
 
@@ -47,6 +57,26 @@ grep -q "^drrl-bench: 18 rows (2 lengths) in .* s; wrote $tmp/o/deep/bench.csv$"
   || fail "summary: $(tail -1 "$tmp/b1.txt")"
 grep -q "^whitened  *64 *4 " "$tmp/b1.txt" || fail "the table was not printed"
 grep -q "configurations  18/18 (100%) .*ETA" "$tmp/b1.txt" || fail "no progress line"
+
+# the measured references: in the header, and every row's sgemm_eff and fma_eff are its
+# mm_gflops over them
+grep -qE "^measured in this run: sgemm [0-9.]+ GFLOP/s \(n=2048\), fp32 FMA peak [0-9.]+ GFLOP/s" \
+  "$tmp/b1.txt" || fail "no measured peaks in the header"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  { m = $c["mm_gflops"]; s = $c["sgemm_gflops"]; f = $c["fma_gflops"];
+    if (!(s > 0 && f > 0)) { print "row " NR ": peaks " s ", " f; bad = 1 }
+    if ((m / s - $c["sgemm_eff"])^2 > 1e-6 || (m / f - $c["fma_eff"])^2 > 1e-6) {
+      print "row " NR ": efficiency " $c["sgemm_eff"] ", " $c["fma_eff"] " vs " m / s ", " m / f; bad = 1 }
+    v = $c["variant"]; k = $1
+    if ((k == "nystrom" || k == "performer") != (v == "-")) { print "row " NR ": variant " v; bad = 1 } }
+  END { exit bad }' "$tmp/o/deep/bench.csv" || fail "efficiency or variant columns"
+
+# --kernel NAME: that variant in every attention row, the same fidelity within rounding
+"$bench" "${tiny[@]}" --out "$tmp/o4" --seed 3 --kernel flash:8x32 --quiet > /dev/null
+awk -F, 'NR > 1 && $1 != "nystrom" && $1 != "performer" && $NF != "flash:8x32" { exit 1 }' \
+  "$tmp/o4/bench.csv" || fail "--kernel flash:8x32 did not run everywhere"
+paste -d, <(cut -d, -f1-3,8 "$tmp/o/deep/bench.csv") <(cut -d, -f8 "$tmp/o4/bench.csv") |
+  awk -F, 'NR > 1 && ($4 - $5)^2 > 1e-10 { print; exit 1 }' || fail "flash changed the fidelity"
 
 # a failing run (its --torch CSV is missing) keeps the earlier bench.csv byte for byte, leaves
 # no .tmp behind, and creates no --out folder that did not exist
@@ -69,10 +99,18 @@ cmp -s "$tmp/f1.csv" "$tmp/f2.csv" || fail "the same --seed gave different fidel
 cut -d, -f1-3,8-10 "$tmp/o3/bench.csv" > "$tmp/f3.csv"
 cmp -s "$tmp/f1.csv" "$tmp/f3.csv" && fail "--seed 3 and the default seed gave the same numbers"
 
-"$bench" --calibrate "$tmp/lat.h5" --n 32,64 --d 32 --heads 4 --ranks 2,4 --reps 1 > "$tmp/c.txt"
+DRRL_KERNEL_CACHE="$tmp/cache" "$bench" --calibrate "$tmp/lat.h5" --n 32,64 --d 32 --heads 4 \
+  --ranks 2,4 --reps 1 > "$tmp/c.txt"
 grep -q "^drrl-bench: wrote $tmp/lat.h5 (format drrl-latency, version 1, group /latency): 2 lengths x 2 ranks" \
   "$tmp/c.txt" || fail "calibrate summary: $(tail -1 "$tmp/c.txt")"
 [ -s "$tmp/lat.h5" ] || fail "no latency table written"
+# 2 lengths x 3 widths (ranks 2, 4 and the head size 8) chosen, and cached for this machine
+[ "$(grep -cE "^  N=(32|64) +k=(2|4|8) +(tiled|sgemm|flash):" "$tmp/c.txt")" = 6 ] \
+  || fail "calibrate: expected 6 kernel choices: $(cat "$tmp/c.txt")"
+grep -q "^kernel variants added to this machine's cache $tmp/cache/kernels-[0-9a-f]*.h5" "$tmp/c.txt" \
+  || fail "calibrate: no cache line"
+DRRL_KERNEL_CACHE="$tmp/cache" "$bench" --kernel list > "$tmp/list.txt"
+[ "$(grep -cE "^  N=(32|64) +k=(2|4|8) " "$tmp/list.txt")" = 6 ] || fail "--kernel list: $(cat "$tmp/list.txt")"
 
 # drrl-bench-linear's header carries the BLAS line of --version word for word
 "$linear" --version | grep "^BLAS: " > "$tmp/blas.txt"

@@ -8,7 +8,7 @@
  * the (rows x kv) output instead of the (rows x N) probabilities, which saves a pass over
  * the scores.
  *
- * Work is split into items (b, h, segment, block of attn_kernel_rows(N) query rows); items
+ * Work is split into items (b, h, segment, block of query rows: attn_variant_rows); items
  * run on OpenMP threads, each with its own (rows x N) slice of scratch (the scores of one
  * block never leave that slice; no N x N buffer exists) and its own copy of the current
  * head's keys packed for the tiled score product (kernel.c). Where cblas_sgemm is used it

@@ -41,6 +41,49 @@ ATTN_INLINE void qk_tile(const int MR, const float *qs, int cs, int kq, const fl
     }
 }
 
+typedef float v8 __attribute__((vector_size(32)));
+
+/* S[i0 + 0:8, j] for the 8 rows of one full query group (qs8: element (i, c) at qs8[c 8 + i])
+   against TK keys j0.. (row stride ld): per key one 8-lane accumulator over c, the same sums
+   in the same order as one row at a time */
+ATTN_INLINE void tail_tile(const int TK, const float *qs8, int kq, const float *kh, int ld,
+                           int j0, float *S, size_t lds) {
+    v8 acc[4];
+    for (int t = 0; t < TK; t++) acc[t] = (v8){0};
+    for (int c = 0; c < kq; c++) {
+        v8 a;
+        memcpy(&a, qs8 + (size_t)c * 8, sizeof a);
+        for (int t = 0; t < TK; t++) acc[t] += a * kh[(size_t)(j0 + t) * ld + c];
+    }
+    for (int t = 0; t < TK; t++)
+        for (int i = 0; i < 8; i++) S[(size_t)i * lds + j0 + t] = acc[t][i];
+}
+
+/* S[:, j] for the keys j in [j1, N) that fill no packed panel (N % KP_W of them; all of them
+   when N < KP_W, as for short sentences): full groups of 8 query rows 8 lanes wide, 4 keys at
+   a time; the last m % 8 rows one at a time */
+static void tail_scores(float *S, const float *qs, int m, int kq, const float *kh, int ld,
+                        int j1, int N, size_t lds) {
+    int i = 0;
+    for (; i + 8 <= m; i += 8) {
+        const float *q8 = qs + (size_t)i * kq;
+        float *Si = S + (size_t)i * lds;
+        int j = j1;
+        for (; j + 4 <= N; j += 4) tail_tile(4, q8, kq, kh, ld, j, Si, lds);
+        for (; j < N; j++) tail_tile(1, q8, kq, kh, ld, j, Si, lds);
+    }
+    const int g = m - i;
+    for (int j = j1; j < N; j++) {
+        const float *kj = kh + (size_t)j * ld;
+        for (int r = 0; r < g; r++) {
+            const float *qr = qs + (size_t)i * kq + r;
+            float s = 0.0f;
+            for (int c = 0; c < kq; c++) s += qr[(size_t)c * g] * kj[c];
+            S[(size_t)(i + r) * lds + j] = s;
+        }
+    }
+}
+
 /* qs: rows [0, m) of the query block times scale, in groups of 8 rows (the last group:
    the m % 8 remaining rows), each group c-major: row i of a group of g rows, coordinate c
    at group + c g (the tile reads its 8 broadcasts from one address register) */
@@ -69,16 +112,7 @@ void attn_tile_scores(float *S, const float *qs, int m, int kq, const float *kp,
         for (int p = 0; p < np; p++)
             qk_tile(1, qs + (size_t)i * kq + t, g, kq, kp + (size_t)p * kqp * KP_W,
                     S + (size_t)(i + t) * lds + p * KP_W, lds);
-    for (int j = np * KP_W; j < N; j++) {
-        const float *kj = kh + (size_t)j * ld;
-        for (int r = 0; r < m; r++) {
-            const int r0 = r / 8 * 8, gr = m - r0 < 8 ? m - r0 : 8;
-            const float *qr = qs + (size_t)r0 * kq + (r - r0);
-            float s = 0.0f;
-            for (int c = 0; c < kq; c++) s += qr[(size_t)c * gr] * kj[c];
-            S[(size_t)r * lds + j] = s;
-        }
-    }
+    tail_scores(S, qs, m, kq, kh, ld, np * KP_W, N, lds);
 }
 
 /* O[i, 0:16 NV) (+)= sum_{j in [j0, j1)} P[i, j] V[j, 0:16 NV) for MR rows; first: start

@@ -61,6 +61,9 @@ Status eval_ckpt_open(EvalCkpt *k, const EvalCkptArgs *a, Err *e) {
     if (lf)
         fprintf(log_info(), "latency table: %s (measured %s on %s) instead of the checkpoint's\n",
                 lf, k->lt.date, k->lt.cpu);
+    /* its kernel variants when measured on this CPU (the environment computes as in
+       training); a table of another CPU is said to be one */
+    latency_table_apply(&k->lt, log_info());
     return ST_OK;
 }
 

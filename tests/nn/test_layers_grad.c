@@ -220,6 +220,27 @@ static void test_activation(Rng *r, int kind) {
     CHECK(memcmp(z, y, sizeof z) == 0, "%s in-place forward differs", nm);
 }
 
+/* GELU over a dense grid of [-12, 12] against double erf: absolute error at most 5e-7
+   (|y| up to 12: a few float ulps), relative error at most 3e-6 wherever |y| > 1e-6 |x|
+   (the negative tail included, where 1 + erf(x / sqrt 2) would cancel) */
+static void test_gelu_accuracy(void) {
+    enum { NG = 1 << 18 };
+    float *x = malloc(sizeof(float) * NG), *y = malloc(sizeof(float) * NG);
+    for (int i = 0; i < NG; i++) x[i] = (float)(-12.0 + 24.0 * i / (NG - 1));
+    gelu_forward(y, x, NG);
+    double worst_abs = 0, worst_rel = 0;
+    for (int i = 0; i < NG; i++) {
+        const double v = x[i], g = 0.5 * v * erfc(-v / sqrt(2.0)), d = fabs(y[i] - g);
+        worst_abs = d > worst_abs ? d : worst_abs;
+        if (fabs(g) > 1e-6 * fabs(v) && d / fabs(g) > worst_rel) worst_rel = d / fabs(g);
+    }
+    printf("gelu vs double erf on [-12, 12]: max abs err %.3g, max rel err %.3g\n", worst_abs,
+           worst_rel);
+    CHECK(worst_abs <= 5e-7, "gelu abs err %g", worst_abs);
+    CHECK(worst_rel <= 3e-6, "gelu rel err %g", worst_rel);
+    free(x), free(y);
+}
+
 /* ---------------------------------------------------------------- softmax */
 
 #define SR 6 /* rows */
@@ -379,6 +400,7 @@ int main(void) {
     test_layernorm(&r);
     test_activation(&r, 0);
     test_activation(&r, 1);
+    test_gelu_accuracy();
     test_softmax(&r);
     test_parallel_paths(&r);
     return check_exit("test_layers_grad");

@@ -234,6 +234,9 @@ void attn_kernel_forward_with(AttnVariant var, const AttnSegment *seg, int nseg,
     if (total <= 0) return;
     const size_t pt = per_thread(N);
     int nt = attn_kernel_threads();
+#ifdef _OPENMP
+    if (omp_in_parallel()) nt = 1; /* called by one thread of a caller's region: run serially */
+#endif
     if ((size_t)nt > scratch_len / pt) nt = (int)(scratch_len / pt);
     if (nt < 1) return; /* caller error: no scratch */
     if (total < nt) nt = 1;

@@ -136,8 +136,9 @@ size_t attn_kernel_scratch_size(int N, int threads);
 /* attn_kernel_forward: the attention of every segment (see above) against the same N keys
    k (B, N, H, >= kq) and values v (B, N, H, >= kv); key_mask (B, N) as in nn/attention.h.
    Uses min(threads available, scratch_len / per-thread size) threads. fl (may be NULL)
-   receives the counted FLOPs. Outputs must not alias inputs. Do not call from inside an
-   OpenMP parallel region.
+   receives the counted FLOPs. Outputs must not alias inputs. Called from inside an OpenMP
+   parallel region (one thread per sequence: model/ranked.h's lanes) it runs serially on the
+   first thread's slice of its scratch.
    The variant is the one chosen for (N, widest kq) by attention/tune.h (the default variant
    when nothing was calibrated). */
 void attn_kernel_forward(const AttnSegment *seg, int nseg, AttnView k, AttnView v,

@@ -11,6 +11,8 @@
  * public struct; same grid, so ranks, n_ranks and r_max agree). lr_view is never freed. */
 #include "model/ranked.h"
 
+#include "attention/kernel.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +81,29 @@ static void plan_acts(Ranked *R) {
     }
 }
 
+/* the sequence lanes (ranked.h): one exact layer and one low-rank work area per thread, each
+   for a single sequence of max_N tokens, when there are >= 2 threads and batches of >= 2 */
+static Status lanes_init(Ranked *R, Err *e) {
+    const int nt = attn_kernel_threads();
+    R->nt = 0;
+    if (nt < 2 || R->max_B < 2) return ST_OK;
+    R->lane_ex = calloc((size_t)nt, sizeof *R->lane_ex);
+    R->lane_lr = calloc((size_t)nt, sizeof *R->lane_lr);
+    R->lane_lv = calloc((size_t)nt, sizeof *R->lane_lv);
+    if (!R->lane_ex || !R->lane_lr || !R->lane_lv)
+        return err_set(e, ST_NOMEM, "ranked_init: out of memory for %d sequence lanes", nt);
+    R->nt = nt;
+    Status s = ST_OK;
+    for (int t = 0; t < nt && !s; t++) {
+        s = attn_exact_init(&R->lane_ex[t], 1, R->max_N, R->C, R->H, e);
+        if (!s)
+            s = attn_lowrank_init(&R->lane_lr[t], &R->plain[0], R->ranks, R->n_ranks, 1, R->max_N,
+                                  e);
+        if (!s) memcpy(&R->lane_lv[t], &R->lane_lr[t], sizeof R->lane_lv[t]);
+    }
+    return s ? err_prefix(e, "ranked_init: sequence lanes") : ST_OK;
+}
+
 Status ranked_init(Ranked *R, const Bert *m, const RankedOptions *o, Err *e) {
     memset(R, 0, sizeof *R);
     const BertConfig *c = &m->c;
@@ -120,6 +145,7 @@ Status ranked_init(Ranked *R, const Bert *m, const RankedOptions *o, Err *e) {
                               R->max_N, e);
     if (!s) memcpy(&R->lr_view, &R->lr_work, sizeof R->lr_view);
     if (!s) s = attn_exact_init(&R->exact, R->max_B, R->max_N, R->C, R->H, e);
+    if (!s) s = lanes_init(R, e);
     if (!s && R->has_act) s = attn_activation_init(&R->act, R->max_B, R->max_N, R->C, R->H, e);
     if (!s && R->max_m > 0) s = nystrom_init(&R->nys, R->max_B, R->max_N, R->C, R->H, R->max_m, e);
     if (!s && R->max_m > 0)
@@ -147,6 +173,12 @@ void ranked_free(Ranked *R) {
     R->bl = NULL;
     attn_lowrank_free(&R->lr_work);
     attn_exact_free(&R->exact);
+    for (int t = 0; t < R->nt; t++) {
+        if (R->lane_ex) attn_exact_free(&R->lane_ex[t]);
+        if (R->lane_lr) attn_lowrank_free(&R->lane_lr[t]);
+    }
+    free(R->lane_ex), free(R->lane_lr), free(R->lane_lv);
+    R->lane_ex = NULL, R->lane_lr = R->lane_lv = NULL, R->nt = 0;
     attn_activation_free(&R->act);
     nystrom_free(&R->nys);
     performer_free(&R->perf);

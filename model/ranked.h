@@ -119,6 +119,14 @@ typedef struct {
     BoundLayer *bl;       /* (2 L) bound norms of plain (l) and whitened (L + l) factors */
     BoundWork bw;
     AttnExact exact;
+    /* sequence lanes: with nt >= 2 threads and max_B >= 2, the per-sequence passes
+       (ranked_layer_each, ranked_teacher_each, ranked_attend_each) run their sequences
+       concurrently, one thread each (dynamic schedule), lane t with its own exact layer and
+       low-rank buffers planned for one sequence of max_N tokens; nt = 0: no lanes (serial) */
+    int nt;
+    AttnExact *lane_ex;   /* (nt) */
+    AttnLowrank *lane_lr; /* (nt) buffers, as lr_work */
+    AttnLowrank *lane_lv; /* (nt) views of lane_lr with one layer's packs, as lr_view */
     AttnActivation act;
     NystromLayer nys;
     PerformerLayer perf;

@@ -16,6 +16,10 @@
 #include "nn/linear.h"
 #include "nn/softmax.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, const uint8_t *mask,
                     int B, int N, Err *e) {
     const BertConfig *c = &R->m->c;
@@ -149,12 +153,13 @@ int ranked_seq_len(const Ranked *R, int b) {
     return n;
 }
 
-/* exact attention of sequence b alone (B = 1, its first n rows) into out's rows of b */
-static Status exact_one(Ranked *R, int l, float *out, int b, int n, AttnFlops *f, Err *e) {
+/* exact attention of sequence b alone (B = 1, its first n rows) into out's rows of b, with
+   the exact layer ex (R->exact, or a lane's) */
+static Status exact_one(Ranked *R, AttnExact *ex, int l, float *out, int b, int n, AttnFlops *f,
+                        Err *e) {
     const size_t off = (size_t)b * R->N * R->C;
-    return attn_exact_forward(out + off, &R->exact, R->x + off,
-                              attn_mask_u8(R->mask + (size_t)b * R->N), &R->m->p.layer[l].attn,
-                              1, n, f, e);
+    return attn_exact_forward(out + off, ex, R->x + off, attn_mask_u8(R->mask + (size_t)b * R->N),
+                              &R->m->p.layer[l].attn, 1, n, f, e);
 }
 
 /* rows [n, N) of sequence b of out (B, N, C) set to 0 (padding the per-sequence calls skip) */
@@ -163,24 +168,118 @@ static void zero_tail(const Ranked *R, float *out, int b, int n) {
     memset(out + ((size_t)b * R->N + n) * C, 0, sizeof(float) * (size_t)(R->N - n) * C);
 }
 
+/* what one per-sequence pass does to sequence b (SeqJob): its ranks rank[b stride ..] of kind
+   with segments of T rows (teacher: the exact kernel whatever the ranks), into out */
+typedef struct {
+    const char *who;
+    RankKind kind;
+    int T, teacher;
+    const int *rank;
+    size_t stride;
+    float *out;
+} SeqJob;
+
+/* sequence b of job j on lane t (t < 0: R's own exact layer and R->lr_view, already pointed
+   at the layer's packs; else lane t's, whose view is pointed here); *f, *sec its FLOPs and
+   seconds */
+static Status seq_run(Ranked *R, const SeqJob *j, int t, int b, AttnFlops *f, double *sec,
+                      Err *e) {
+    const int l = R->layer, N = R->N, n = ranked_seq_len(R, b), Sb = ranked_segments(n, j->T);
+    AttnExact *ex = t < 0 ? &R->exact : &R->lane_ex[t];
+    int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
+    int full = 1;
+    for (int s = 0; s < Sb && !j->teacher; s++) {
+        const int r = j->rank[(size_t)b * j->stride + s];
+        full &= r <= 0;
+        seg[s] = r <= 0 ? R->dh : r;
+    }
+    attn_flops_zero(f);
+    const size_t off = (size_t)b * N * R->C;
+    const double t0 = time_now();
+    Status s = ST_OK;
+    if (n && full) { /* every segment full: the exact kernel */
+        s = exact_one(R, ex, l, j->out, b, n, f, e);
+    } else if (n) { /* some segment low-rank: one segmented pass, full segments at rank dh */
+        AttnLowrank *lv = &R->lr_view;
+        if (t >= 0) {
+            const AttnLowrank *pk = &R->lr[(j->kind == RANK_WHITENED) * R->L + l];
+            lv = &R->lane_lv[t];
+            memcpy(lv->pack, pk->pack, sizeof pk->pack);
+            lv->bo = pk->bo;
+        }
+        s = attn_lowrank_forward(j->out + off, lv, R->x + off,
+                                 attn_mask_u8(R->mask + (size_t)b * N), 1, n,
+                                 j->T > 0 ? j->T : n, seg, f, e);
+    }
+    *sec = time_now() - t0;
+    if (s) return err_prefix(e, "%s: layer %d sequence %d", j->who, l, b);
+    zero_tail(R, j->out, b, n);
+    return ST_OK;
+}
+
+/* every sequence of job j: serially on R's own buffers, or, with lanes (ranked.h), the
+   sequences concurrently, one lane per thread. fl_seq, sec_seq (may be NULL): each sequence's
+   FLOPs and seconds (a lane's: its thread's time, concurrent with the others); *fl (may be
+   NULL) += their FLOPs, *wall (may be NULL) += the pass's wall time. */
+static Status seq_pass(Ranked *R, const SeqJob *j, AttnFlops *fl_seq, double *sec_seq,
+                       AttnFlops *fl, double *wall, Err *e) {
+    const double t0 = time_now();
+    Status st = ST_OK;
+    AttnFlops sum;
+    attn_flops_zero(&sum);
+#ifdef _OPENMP
+    if (R->nt >= 2 && R->B >= 2) {
+#pragma omp parallel num_threads(R->nt)
+        {
+            const int t = omp_get_thread_num();
+            AttnFlops loc;
+            attn_flops_zero(&loc);
+            Err le;
+            err_clear(&le);
+#pragma omp for schedule(dynamic, 1)
+            for (int b = 0; b < R->B; b++) {
+                AttnFlops f;
+                double sec;
+                Status s = seq_run(R, j, t, b, &f, &sec, &le);
+                if (s) {
+#pragma omp critical(ranked_seq_err)
+                    if (!st) st = s, *e = le;
+                    continue;
+                }
+                attn_flops_add(&loc, &f);
+                if (fl_seq) fl_seq[b] = f;
+                if (sec_seq) sec_seq[b] = sec;
+            }
+#pragma omp critical(ranked_seq_flops)
+            attn_flops_add(&sum, &loc);
+        }
+    } else
+#endif
+    {
+        if (!j->teacher) lowrank_view(R, R->layer, j->kind == RANK_WHITENED);
+        for (int b = 0; b < R->B && !st; b++) {
+            AttnFlops f;
+            double sec;
+            st = seq_run(R, j, -1, b, &f, &sec, e);
+            if (st) break;
+            attn_flops_add(&sum, &f);
+            if (fl_seq) fl_seq[b] = f;
+            if (sec_seq) sec_seq[b] = sec;
+        }
+    }
+    if (st) return st;
+    if (fl) attn_flops_add(fl, &sum);
+    if (wall) *wall += time_now() - t0;
+    return ST_OK;
+}
+
 Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq, double *sec_seq, Err *e) {
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_teacher_each: all %d layers already ran", R->L);
-    const int l = R->layer;
-    for (int b = 0; b < R->B; b++) {
-        const int n = ranked_seq_len(R, b);
-        AttnFlops f;
-        attn_flops_zero(&f);
-        const double t0 = time_now();
-        Status s = n ? exact_one(R, l, R->teacher, b, n, &f, e) : ST_OK;
-        const double t1 = time_now();
-        if (s) return err_prefix(e, "ranked_teacher_each: layer %d sequence %d", l, b);
-        zero_tail(R, R->teacher, b, n);
-        attn_flops_add(&R->teacher_fl, &f);
-        if (fl_seq) fl_seq[b] = f;
-        if (sec_seq) sec_seq[b] = t1 - t0;
-    }
-    R->teacher_layer = l;
+    const SeqJob j = {"ranked_teacher_each", RANK_EXACT, 0, 1, NULL, 0, R->teacher};
+    Status s = seq_pass(R, &j, fl_seq, sec_seq, &R->teacher_fl, NULL, e);
+    if (s) return s;
+    R->teacher_layer = R->layer;
     return ST_OK;
 }
 
@@ -197,46 +296,6 @@ static Status check_each(const Ranked *R, const char *who, RankKind kind, Err *e
     return ST_OK;
 }
 
-/* each sequence's attention alone at its segment ranks, into out (B, N, C): sequence b's
-   ranks are rank[b * stride ..] (stride 0: one row for all), its segments of T rows (T = 0:
-   one); all full -> the exact kernel, else one segmented low-rank pass with full segments at
-   rank dh. Per-sequence FLOPs and seconds to fl_seq, sec_seq (may be NULL) and, when lay_fl
-   is given, added to it and *lay_sec (the layer's counters). */
-static Status attend_each(Ranked *R, const char *who, RankKind kind, int T, const int *rank,
-                          size_t stride, float *out, AttnFlops *fl_seq, double *sec_seq,
-                          AttnFlops *lay_fl, double *lay_sec, Err *e) {
-    const int l = R->layer, N = R->N;
-    AttnLowrank *lv = lowrank_view(R, l, kind == RANK_WHITENED);
-    int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
-    for (int b = 0; b < R->B; b++) {
-        const int n = ranked_seq_len(R, b), Sb = ranked_segments(n, T);
-        const int *rk = rank + (size_t)b * stride;
-        int full = 1;
-        for (int s = 0; s < Sb; s++) {
-            full &= rk[s] <= 0;
-            seg[s] = rk[s] <= 0 ? R->dh : rk[s];
-        }
-        AttnFlops f;
-        attn_flops_zero(&f);
-        const size_t off = (size_t)b * N * R->C;
-        const double t0 = time_now();
-        Status s = ST_OK;
-        if (n && full) /* every segment full: the exact kernel */
-            s = exact_one(R, l, out, b, n, &f, e);
-        else if (n) /* some segment low-rank: one segmented pass, full segments at rank dh */
-            s = attn_lowrank_forward(out + off, lv, R->x + off,
-                                     attn_mask_u8(R->mask + (size_t)b * N), 1, n, T > 0 ? T : n,
-                                     seg, &f, e);
-        const double t1 = time_now();
-        if (s) return err_prefix(e, "%s: layer %d sequence %d", who, l, b);
-        zero_tail(R, out, b, n);
-        if (lay_fl) attn_flops_add(lay_fl, &f), *lay_sec += t1 - t0;
-        if (fl_seq) fl_seq[b] = f;
-        if (sec_seq) sec_seq[b] = t1 - t0;
-    }
-    return ST_OK;
-}
-
 Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
                          double *sec_seq, Err *e) {
     Status s = check_each(R, "ranked_layer_each", kind, e);
@@ -246,8 +305,8 @@ Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnF
         return err_set(e, ST_INVALID,
                        "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
                        "(%d segments)", ATTN_MAX_SEGS, T, S);
-    s = attend_each(R, "ranked_layer_each", kind, T, rank, (size_t)S, R->att, fl_seq, sec_seq,
-                    &R->attn_fl[l], &R->attn_sec[l], e);
+    const SeqJob j = {"ranked_layer_each", kind, T, 0, rank, (size_t)S, R->att};
+    s = seq_pass(R, &j, fl_seq, sec_seq, &R->attn_fl[l], &R->attn_sec[l], e);
     if (s) return s;
     finish_layer(R);
     return ST_OK;
@@ -339,6 +398,6 @@ Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out, AttnFl
     if (out == R->x)
         return err_set(e, ST_INVALID, "ranked_attend_each: out must not be the layer input");
     /* ranked_layer_each's call for one segment (T = 0) at this rank, nothing counted */
-    return attend_each(R, "ranked_attend_each", kind, 0, &rank, 0, out, fl_seq, sec_seq, NULL,
-                       NULL, e);
+    const SeqJob j = {"ranked_attend_each", kind, 0, 0, &rank, 0, out};
+    return seq_pass(R, &j, fl_seq, sec_seq, NULL, NULL, e);
 }

@@ -11,7 +11,11 @@
  *   - padded rows of the output are 0 (the buffer is filled with NaN first);
  *   - at rank dh (the full-rank factored path) the output equals the exact one to float
  *     rounding (relative Frobenius 1e-5), an independent path;
- *   - errors: out = R->x, a kind that is not weight-level, and no layer left. */
+ *   - errors: out = R->x, a kind that is not weight-level, and no layer left;
+ *   - sequence lanes (ranked.h): a Ranked planned with 2 threads runs its sequences
+ *     concurrently; one planned with 1 thread runs them serially; a whole pass with mixed
+ *     per-sequence ranks (full and low-rank) and the teacher gives bit-identical outputs,
+ *     logits and FLOPs on both. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +27,10 @@
 #include "model/ranked.h"
 #include "model/ranked_calib.h"
 #include "tests/check.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { B = 5, N = 13, CALIB_ROWS = 40 };
 static const BertConfig cfg = {.vocab = 50, .max_pos = 16, .type_vocab = 2, .d_model = 32,
@@ -125,6 +133,51 @@ static void check_layer(Ranked *R, int rank, Err *e) {
               rank, b, (long long)attn_flops_total(&fs[b]), (long long)attn_flops_total(&fl[b]));
 }
 
+/* R (planned with the test's threads) against a Ranked planned on 1 thread (no lanes) */
+static void lanes_vs_serial(Ranked *R, const EncodedSet *set, const RankedOptions *o,
+                            const Bert *m, Err *e) {
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+    if (threads < 2) {
+        printf("lanes: 1 thread, nothing to compare\n");
+        return;
+    }
+    omp_set_num_threads(1);
+    static Ranked S;
+    die_if(ranked_init(&S, m, o, e), e);
+    omp_set_num_threads(threads);
+    RankedCalib cal = {.rows = CALIB_ROWS, .batch = 8, .ridge = ATTN_RIDGE_DEFAULT};
+    RankedCalibInfo info;
+    die_if(ranked_calibrate(&S, set, &cal, &info, e), e);
+    CHECK(R->nt >= 2 && S.nt == 0, "lanes: %d and %d", R->nt, S.nt);
+    int rk[B]; /* per sequence: full, 1, 4, full, 2 */
+    const int pick[B] = {RANKED_FULL, 1, 4, RANKED_FULL, 2};
+    for (int b = 0; b < B; b++) rk[b] = pick[b];
+    Ranked *P[2] = {R, &S};
+    static float att[2][B * N * 32], teach[2][B * N * 32];
+    AttnFlops fl[2][B];
+    for (int i = 0; i < 2; i++) {
+        die_if(ranked_begin(P[i], ids, NULL, mask, B, N, e), e);
+        for (int l = 0; l < cfg.n_layers; l++) {
+            die_if(ranked_teacher_each(P[i], NULL, NULL, e), e);
+            memcpy(teach[i], P[i]->teacher, sizeof teach[i]);
+            die_if(ranked_layer_each(P[i], RANK_WHITENED, 0, rk, fl[i], NULL, e), e);
+            memcpy(att[i], P[i]->att, sizeof att[i]);
+        }
+        die_if(ranked_end(P[i], e), e);
+    }
+    CHECK(memcmp(att[0], att[1], sizeof att[0]) == 0, "lanes: attention outputs differ");
+    CHECK(memcmp(teach[0], teach[1], sizeof teach[0]) == 0, "lanes: teacher outputs differ");
+    CHECK(memcmp(R->logits, S.logits, sizeof(float) * B * cfg.n_classes) == 0,
+          "lanes: logits differ");
+    for (int b = 0; b < B; b++) CHECK(flops_equal(&fl[0][b], &fl[1][b]), "lanes: flops of %d", b);
+    CHECK(flops_equal(&R->teacher_fl, &S.teacher_fl), "lanes: teacher flops");
+    ranked_free(&S);
+#else
+    (void)R, (void)set, (void)o, (void)m, (void)e;
+#endif
+}
+
 int main(void) {
     Err e;
     err_clear(&e);
@@ -159,6 +212,7 @@ int main(void) {
               strstr(e.msg, "must not be"), "out = x: %s", e.msg);
     CHECK(ranked_attend_each(&R, RANK_EXACT, 2, side, NULL, NULL, &e) == ST_INVALID &&
               strstr(e.msg, "expected plain or whitened"), "exact kind: %s", e.msg);
+    lanes_vs_serial(&R, &set, &o, &m, &e);
     encoded_free(&set);
     ranked_free(&R);
     bert_free(&m);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "attention/exact.h"
 #include "attention/factors.h"
@@ -47,30 +46,10 @@ static Status sorted_grid(int *dst, const int *src, int n, int max_n, int lo, in
 }
 
 void latency_table_hardware(LatencyTable *t) {
-    snprintf(t->cpu, sizeof t->cpu, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10) != 0) continue;
-            const char *v = strchr(line, ':');
-            if (!v) continue;
-            v++;
-            while (*v == ' ' || *v == '\t') v++;
-            size_t n = strcspn(v, "\r\n");
-            if (n >= sizeof t->cpu) n = sizeof t->cpu - 1;
-            memcpy(t->cpu, v, n);
-            t->cpu[n] = '\0';
-            break;
-        }
-        fclose(f);
-    }
+    attn_tune_cpu(t->cpu, sizeof t->cpu);
     t->threads = attn_kernel_threads();
     snprintf(t->blas, sizeof t->blas, "%s", openblas_get_config());
-    time_t now = time(NULL);
-    struct tm tmv;
-    if (gmtime_r(&now, &tmv)) strftime(t->date, sizeof t->date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    else snprintf(t->date, sizeof t->date, "unknown");
+    time_utc_iso(t->date, sizeof t->date);
 }
 
 /* random_layer: weights and biases N(0, 0.02^2) into buf (mhsa_param_sizes floats). */

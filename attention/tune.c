@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/rng.h"
 #include "core/timer.h"
@@ -180,10 +179,7 @@ Status attn_tune_measure(AttnTune *t, const int *Ns, int nN, const int *ks, int 
     t->H = H, t->B = B;
     attn_tune_cpu(t->cpu, sizeof t->cpu);
     t->threads = attn_kernel_threads();
-    time_t now = time(NULL);
-    struct tm tmv;
-    if (gmtime_r(&now, &tmv)) strftime(t->date, sizeof t->date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    else snprintf(t->date, sizeof t->date, "unknown");
+    time_utc_iso(t->date, sizeof t->date);
     double *times = malloc(sizeof(double) * ATTN_MAX_VARIANTS * (size_t)reps);
     if (!times) return err_set(e, ST_NOMEM, "attn_tune_measure: out of memory");
     Rng r;

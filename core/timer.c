@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "timer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,4 +27,11 @@ double time_median(double *x, int n) {
     }
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return (n % 2) ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void time_utc_iso(char *buf, size_t cap) {
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (!gmtime_r(&now, &tmv) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tmv))
+        snprintf(buf, cap, "unknown");
 }

@@ -2,6 +2,7 @@
 #include "bench/bench_table.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "attention/tune.h"
 #include "bench/bench_model.h"
@@ -50,7 +51,10 @@ Status bench_table(const BenchArgs *a, const TorchTimes *torch, FILE *info, FILE
         char desc[512];
         snprintf(desc, sizeof desc, "%s, %d threads, %s", hw.cpu, a->threads, hw.blas);
         bench_print_header(info, a, desc);
-        attn_tune_print(info, attn_tune_current());
+        if (strcmp(a->kernel_variant, "auto") && strcmp(a->kernel_variant, "default"))
+            fprintf(info, "kernels: %s everywhere (--kernel)\n", a->kernel_variant);
+        else
+            attn_tune_print(info, attn_tune_current());
         Progress p;
         progress_init(&p, progress, "drrl-bench: configurations", (int64_t)a->nn *
                       bench_n_configs(a), PROGRESS_PERIOD);

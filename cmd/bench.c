@@ -173,7 +173,7 @@ static int use_variant(const char *name, FILE *info) {
     t.n = 1, t.N[0] = 1, t.k[0] = 1, t.sec[0] = t.sec_default[0] = 1;
     attn_tune_cpu(t.cpu, sizeof t.cpu);
     t.threads = attn_kernel_threads();
-    snprintf(t.date, sizeof t.date, "--kernel %s", name);
+    snprintf(t.date, sizeof t.date, "--kernel");
     attn_tune_use(&t);
     return 0;
 }

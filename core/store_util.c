@@ -8,8 +8,19 @@
 #include <string.h>
 
 /* sto_quiet: stop HDF5 from printing its error stack. Cheap; called at every entry point
- * because the setting is per-thread in thread-safe HDF5 builds. */
-void sto_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+ * because the setting is per-thread in thread-safe HDF5 builds. The first call, before any
+ * other HDF5 function, also turns off the library's exit handler: when a write fails for a
+ * full disk, H5Fclose of that file fails too and leaves it registered, and HDF5 1.10's exit
+ * handler then closes it again and crashes (SEGV in H5F__close_cb). Our stores close and
+ * unlink their own files (store_abort), so the handler has nothing to do for us. */
+void sto_quiet(void) {
+    static int first = 1;
+    if (first) {
+        first = 0;
+        H5dont_atexit();
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 /* sto_hclose: close any kind of identifier we hold and mark it invalid. */
 void sto_hclose(hid_t *id) {

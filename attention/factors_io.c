@@ -86,8 +86,8 @@ Status attn_factors_read(Store *st, const char *group, AttnFactors *f, const cha
     factor_sets(f, set); /* the shapes of f: d and H were checked above */
     char nm[512];
     for (int i = 0; i < N_SETS && !s; i++)
-        s = store_read(st, path_of(nm, sizeof nm, group, set[i].leaf), set[i].dt, set[i].p,
-                       set[i].ndim, set[i].shape, e);
+        s = store_read_finite(st, path_of(nm, sizeof nm, group, set[i].leaf), set[i].dt,
+                              set[i].p, set[i].ndim, set[i].shape, e);
     if (s) return s;
     f->kind = k;
     f->ridge = ridge;

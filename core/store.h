@@ -61,6 +61,11 @@ Status store_write(Store *st, const char *name, DType t, const void *data, int n
    dataset must have that rank, those dims and that element type. */
 Status store_read(Store *st, const char *name, DType t, void *out, int ndim,
                   const int64_t *dims, Err *e);
+/* store_read_finite: store_read of a DT_F32 or DT_F64 dataset whose every element must be
+   finite (parameters, factors, optimiser moments): ST_FORMAT naming the dataset, the first
+   bad flat index and its value otherwise. */
+Status store_read_finite(Store *st, const char *name, DType t, void *out, int ndim,
+                         const int64_t *dims, Err *e);
 /* store_shape: rank, dims and element type of an existing dataset. */
 Status store_shape(Store *st, const char *name, int *ndim, int64_t *dims, DType *t, Err *e);
 /* store_exists: 1 if a dataset or group of that name exists, else 0. */

@@ -2,6 +2,8 @@
  * chunked and compressed writes, shape- and type-checked reads, shape queries. */
 #include "store_internal.h"
 
+#include <math.h>
+
 #include <string.h>
 
 /* Target bytes per chunk. 1 MiB equals HDF5's default chunk-cache size, so a chunk
@@ -237,5 +239,22 @@ Status store_set_deflate(Store *st, int level, Err *e) {
     if (!st || level < 0 || level > 9)
         return err_set(e, ST_INVALID, "store_set_deflate: level: expected 0..9, found %d", level);
     st->deflate = level;
+    return ST_OK;
+}
+
+Status store_read_finite(Store *st, const char *name, DType t, void *out, int ndim,
+                         const int64_t *dims, Err *e) {
+    if (t != DT_F32 && t != DT_F64)
+        return err_set(e, ST_INVALID, "store_read_finite: %s: expected float32 or float64",
+                       name ? name : "(null)");
+    Status s = store_read(st, name, t, out, ndim, dims, e);
+    if (s) return s;
+    const int64_t count = count_elems(ndim, dims);
+    for (int64_t i = 0; i < count; i++) {
+        const double v = t == DT_F32 ? (double)((const float *)out)[i] : ((const double *)out)[i];
+        if (!isfinite(v))
+            return err_set(e, ST_FORMAT, "%s: %s: expected finite values, found %g at flat index "
+                           "%lld", st->path, name, v, (long long)i);
+    }
     return ST_OK;
 }

@@ -200,7 +200,7 @@ Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e) {
     for (int i = 0; i < m->n_tensors && !s; i++) {
         BertTensor *t = &m->tensor[i];
         bert_tensor_path(dsname, sizeof dsname, t->name);
-        s = store_read(st, dsname, DT_F32, t->param, t->ndim, t->dims, e);
+        s = store_read_finite(st, dsname, DT_F32, t->param, t->ndim, t->dims, e);
     }
     if (!s && info) {
         s = read_info(st, info, e);

@@ -28,7 +28,7 @@
        p 2^n                                1   (2^n itself is built from integer bits)
    total                                    24
    (GCC 12 compiles it, without FMA contraction, to exactly these: 2 compares, 11 mulss,
-   11 addss/subss, plus 1 cvttss2si.)
+   11 addss/subss, plus integer operations on t's bits for 2^n.)
    Keep it in step with the function: FLOP counters of its callers are built on it. */
 #define FASTEXP_FLOPS 24
 
@@ -48,7 +48,13 @@ static inline float fastexp_neg(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; /* n in [-126, 0]: a normal 2^n */
+    /* 2^n from t's bits: t = 1.5 * 2^23 + n exactly, so its bits are 0x4B400000 + n; n + 127
+       (in [1, 127]: a normal 2^n) shifted into the exponent field. Unsigned arithmetic: a NaN
+       argument (a broken input) gives a NaN result, never undefined behaviour (a float-to-int
+       conversion of NaN and a left shift of a negative value would be). */
+    uint32_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    const uint32_t bits = (tb - 0x4B400000u + 127u) << 23;
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
     return p * two_n;

@@ -99,7 +99,7 @@ Status optim_adam_load(Store *st, const char *group, float *m, float *v, size_t 
     Status s = ST_OK;
     for (int i = 0; i < 2 && !s; i++) {
         snprintf(nm, sizeof nm, "%s/%s", group, adam_leaf[i]);
-        s = store_read(st, nm, DT_F32, buf[i], 1, dims, e);
+        s = store_read_finite(st, nm, DT_F32, buf[i], 1, dims, e);
     }
     return s ? s : store_get_attr_i64(st, group, "t", &step->t, e);
 }

@@ -54,7 +54,7 @@ Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, s
     int64_t dims[1] = {(int64_t)n}, v;
     *config_yaml = NULL;
     if ((s = store_read_text(st, "/config", config_yaml, e)) ||
-        (s = store_read(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
+        (s = store_read_finite(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
         (s = optim_adam_load(st, "/adam", adam_m, adam_v, n, step, e)) ||
         (s = store_read_rng(st, "/rng/order_epoch", &p->order_epoch, e)) ||
         (s = store_read_rng(st, "/rng/order", &p->order, e)) ||

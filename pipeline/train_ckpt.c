@@ -130,7 +130,7 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
                     "policy's architecture differs)", path, la, a, lb, b);
         goto done;
     }
-    if ((s = store_read(st, "/policy/params", DT_F32, policy_params(A->pi), 1, dims, e)) ||
+    if ((s = store_read_finite(st, "/policy/params", DT_F32, policy_params(A->pi), 1, dims, e)) ||
         (s = optim_adam_load(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
         (s = store_read_rng(st, "/rng/act", &A->rng_act, e)) ||
         (s = store_read_rng(st, "/rng/mb", &A->rng_mb, e)) ||

@@ -4,6 +4,7 @@
  * Tolerance: relative error <= 1.5e-7 (about 2.5 ulp; measured 8.6e-8) on [-87, 0];
  * below -87 the result is e^-87 (clamped, a normal float), above 0 it is 1. */
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #include "nn/fastexp.h"
@@ -11,6 +12,10 @@
 
 int main(int argc, char **argv) {
     int exhaustive = argc > 1 && !strcmp(argv[1], "--exhaustive");
+    /* a NaN argument gives NaN, without undefined behaviour (UBSan build: no float-to-int
+       conversion of NaN, no left shift of a negative value; issue 16, case 5) */
+    volatile float nan_in = NAN;
+    CHECK(isnan(fastexp_neg(nan_in)), "fastexp_neg(NaN) = %g", (double)fastexp_neg(nan_in));
     uint32_t stride = exhaustive ? 1 : 101;
     /* negative floats: bit patterns from 0x80000000 (-0) up to that of -87 */
     float lim = -87.0f;

@@ -177,12 +177,10 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
 void latency_table_apply(const LatencyTable *t, FILE *info) {
     char cpu[128];
     attn_tune_cpu(cpu, sizeof cpu);
-    const int threads = attn_kernel_threads();
-    if (strcmp(cpu, t->cpu) != 0 || t->threads != threads) {
+    if (strcmp(cpu, t->cpu) != 0) {
         if (info)
-            fprintf(info, "note: the latency table was measured on %s with %d threads; this is %s "
-                    "with %d: its latencies are that machine's, the kernels this machine's\n",
-                    t->cpu, t->threads, cpu, threads);
+            fprintf(info, "note: the latency table was measured on %s; this is %s: its "
+                    "latencies are that machine's, the kernels this machine's\n", t->cpu, cpu);
         return;
     }
     if (t->tune.n > 0) attn_tune_use(&t->tune);

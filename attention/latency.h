@@ -81,9 +81,10 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
                              int reps, uint64_t seed, LatencyProgress progress, void *ctx,
                              Err *e);
 
-/* latency_table_apply: install t's kernel variants when t was measured on this CPU model with
-   the same thread count (so that a resumed run computes with the kernels it was measured
-   with); otherwise a note on info (may be NULL) that its latencies are another machine's. */
+/* latency_table_apply: install t's kernel variants when t was measured on this CPU model (so
+   that a resumed run computes with the kernels it was measured with; the thread count is the
+   run's config's, set later by the caller); otherwise a note on info (may be NULL) that its
+   latencies are another machine's. */
 void latency_table_apply(const LatencyTable *t, FILE *info);
 
 /* latency_table_hardware: fill t's cpu, threads, blas and date from this machine and now. */

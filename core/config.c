@@ -451,6 +451,13 @@ static Status load_buffer(const ConfigSchema *s, void *cfg, const char *text, si
     Node *root = NULL;
     Ctx c = { .file = name, .e = e };
     if (text && (st = cfg_yaml_to_tree(text, len, &c, NULL, &root))) return st;
+    /* a file that sets nothing is a mistake (a wrong or truncated file), not "the defaults":
+       those are what running without a file gives */
+    if (text && (!root || cfg_node_is_null(root))) {
+        cfg_node_free(root);
+        return err_set(e, ST_CONFIG, "%s: expected a mapping of settings, found an empty "
+                       "document (the defaults need no file)", name ? name : "<text>");
+    }
     char *given = calloc((size_t)s->n_fields + 1, 1);
     if (!given) { cfg_node_free(root); return err_set(e, ST_NOMEM, "out of memory"); }
     st = load_tree(s, cfg, root, name, overrides, n_over, given, e);

@@ -155,10 +155,9 @@ static Status load_recall(EncodedSet *out, const BaseConfig *c, const char *spli
     return ST_OK;
 }
 
-Status base_load_split(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
+static Status load_any(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
                        const char *split, int limit, int labelled, char *desc, size_t cap,
                        Err *e) {
-    memset(out, 0, sizeof *out);
     if (v->imdb) return load_imdb(out, c, split, limit, desc, cap, e);
     if (v->recall) return load_recall(out, c, split, limit, desc, cap, e);
     const char *key = !strcmp(split, "dev") ? "data.dev" : !strcmp(split, "test") ? "data.test"
@@ -177,6 +176,22 @@ Status base_load_split(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
     s = encoded_from_tsv(out, &t, v->wp, c->data.max_len, e);
     if (desc) snprintf(desc, cap, "%s", path);
     tsv_free(&t);
+    return s;
+}
+
+Status base_load_split(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
+                       const char *split, int limit, int labelled, char *desc, size_t cap,
+                       Err *e) {
+    memset(out, 0, sizeof *out);
+    char where[CONFIG_STR_MAX + 64] = "";
+    Status s = load_any(out, c, v, split, limit, labelled, where, sizeof where, e);
+    if (!s && out->n < 1) {
+        encoded_free(out);
+        memset(out, 0, sizeof *out);
+        return err_set(e, ST_FORMAT, "%s split (%s): expected at least one row, found none (a "
+                       "header only, or an empty file)", split, where[0] ? where : "no file");
+    }
+    if (!s && desc) snprintf(desc, cap, "%s", where);
     return s;
 }
 

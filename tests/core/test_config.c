@@ -223,6 +223,10 @@ static void test_file_errors(void) {
                       ":3:13: model.attn.causal: expected true or false, found 'yes'", __LINE__);
     expect_file_error("name: [a]\n", NULL, ":1:7: name: expected a string, found a sequence",
                       __LINE__);
+    expect_file_error("", NULL, ": expected a mapping of settings, found an empty document "
+                      "(the defaults need no file)", __LINE__);
+    expect_file_error("# only a comment\n", NULL, ": expected a mapping of settings, found an "
+                      "empty document (the defaults need no file)", __LINE__);
     expect_file_error("name: \"\"\n", NULL, ":1:7: name: expected a non-empty string, found ''",
                       __LINE__);
     expect_file_error("train:\n  opt: adam\n", NULL,
@@ -257,8 +261,6 @@ static void test_file_errors(void) {
                       ":3:17: model.attn.scales[1]: expected a number in [0, 10], found 11",
                       __LINE__);
     /* required, duplicate, validate */
-    expect_file_error("", NULL, ":1:1: train.steps: expected a required key, found nothing",
-                      __LINE__);
     expect_file_error("model:\n  n_layers: 3\n", NULL,
                       ":1:1: train.steps: expected a required key, found nothing", __LINE__);
     expect_file_error("model:\n  n_layers: 3\ntrain:\n  lr: 0.1\n", NULL,

@@ -442,9 +442,10 @@ static Status load_tree(const ConfigSchema *s, void *cfg, const Node *root, cons
     return st;
 }
 
-/* load_buffer: the whole loading sequence; text NULL means no file (name NULL too). */
+/* load_buffer: the whole loading sequence; text NULL means no file (name NULL too); a file
+   (file = 1) must set something. */
 static Status load_buffer(const ConfigSchema *s, void *cfg, const char *text, size_t len,
-                          const char *name, const char *const *overrides, int n_over,
+                          const char *name, int file, const char *const *overrides, int n_over,
                           Err *e) {
     Status st = config_defaults(s, cfg, e);
     if (st) return st;
@@ -453,7 +454,7 @@ static Status load_buffer(const ConfigSchema *s, void *cfg, const char *text, si
     if (text && (st = cfg_yaml_to_tree(text, len, &c, NULL, &root))) return st;
     /* a file that sets nothing is a mistake (a wrong or truncated file), not "the defaults":
        those are what running without a file gives */
-    if (text && (!root || cfg_node_is_null(root))) {
+    if (file && (!root || cfg_node_is_null(root))) {
         cfg_node_free(root);
         return err_set(e, ST_CONFIG, "%s: expected a mapping of settings, found an empty "
                        "document (the defaults need no file)", name ? name : "<text>");
@@ -470,17 +471,18 @@ static Status load_buffer(const ConfigSchema *s, void *cfg, const char *text, si
 Status config_load_text(const ConfigSchema *s, void *cfg, const char *text, const char *name,
                         const char *const *overrides, int n_over, Err *e) {
     if (!text) return err_set(e, ST_INVALID, "config_load_text: text is NULL");
-    return load_buffer(s, cfg, text, strlen(text), name ? name : "<text>", overrides, n_over, e);
+    return load_buffer(s, cfg, text, strlen(text), name ? name : "<text>", 0, overrides, n_over,
+                       e);
 }
 
 Status config_load(const ConfigSchema *s, void *cfg, const char *path,
                    const char *const *overrides, int n_over, Err *e) {
-    if (!path) return load_buffer(s, cfg, NULL, 0, NULL, overrides, n_over, e);
+    if (!path) return load_buffer(s, cfg, NULL, 0, NULL, 0, overrides, n_over, e);
     char *text = NULL;
     size_t len = 0;
     Status st = file_read_all(path, &text, &len, e);
     if (st) return st;
-    st = load_buffer(s, cfg, text, len, path, overrides, n_over, e);
+    st = load_buffer(s, cfg, text, len, path, 1, overrides, n_over, e);
     free(text);
     return st;
 }

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/progress.h"
 #include "core/store.h"
@@ -153,6 +154,15 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     int32_t *pred = NULL;
     char desc[CONFIG_STR_MAX + 64];
     Status s;
+    /* the output folder first: a file there, or a folder that cannot be made, fails now, not
+       after the work */
+    struct stat sb;
+    if (pred_dir && stat(pred_dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        s = err_set(e, ST_INVALID, "--out: expected a folder for the predictions, found the file "
+                    "%s%s", pred_dir, !strcmp(pred_dir, model_path) ? " (the model itself)" : "");
+        goto out;
+    }
+    if (pred_dir && (s = store_mkdirs(pred_dir, e))) goto out;
     if ((s = bert_read_config(model_path, &bc, e))) goto out;
     /* the stored config gives data paths and max_len; any key can be overridden */
     if ((s = base_run_model_config(model_path, over, n_over, &c, e))) goto out;
@@ -162,6 +172,13 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     if ((s = bert_load(&m, model_path, &info, e))) goto out;
     if ((s = vocab_check(model_path, &bc, &info, &c, &voc, e))) goto out;
     if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
+    int labelled = 0;
+    for (int i = 0; i < set.n && !labelled; i++) labelled = set.label[i] >= 0;
+    if (!labelled && !pred_dir) { /* the predictions would be the only result, and kept nowhere */
+        s = err_set(e, ST_INVALID, "--split %s: expected --out DIR (%s is unlabelled: its "
+                    "predictions are the only result), found none", split, desc);
+        goto out;
+    }
 
     pred = malloc(sizeof(int32_t) * (size_t)(set.n > 0 ? set.n : 1));
     if (!pred) {

@@ -227,6 +227,10 @@ static void test_file_errors(void) {
                       "(the defaults need no file)", __LINE__);
     expect_file_error("# only a comment\n", NULL, ": expected a mapping of settings, found an "
                       "empty document (the defaults need no file)", __LINE__);
+    expect_file_error("name: ~\n", NULL, ":1:7: name: expected a string, found null (~; quote "
+                      "it for that text)", __LINE__);
+    expect_file_error("name: null\n", NULL, ":1:7: name: expected a string, found null (null; "
+                      "quote it for that text)", __LINE__);
     expect_file_error("name: \"\"\n", NULL, ":1:7: name: expected a non-empty string, found ''",
                       __LINE__);
     expect_file_error("train:\n  opt: adam\n", NULL,
@@ -270,9 +274,11 @@ static void test_file_errors(void) {
                       __LINE__);
     expect_file_error("train:\n  steps: 10\n  warmup: 20\n", NULL,
                       ": train.warmup: expected less than train.steps (10), found 20", __LINE__);
-    /* the override is applied after the file: it can fix or break the cross-field rule */
+    /* the override is applied after the file: it can fix or break the cross-field rule, and
+       the message names it with the file */
     expect_file_error("train:\n  steps: 100\n  warmup: 20\n", "train.steps=20",
-                      ": train.warmup: expected less than train.steps (20), found 20", __LINE__);
+                      " with train.steps=20: train.warmup: expected less than train.steps (20), "
+                      "found 20", __LINE__);
 }
 
 static void test_override_errors(void) {

@@ -172,9 +172,7 @@ static Status value_string(const Ctx *c, const ConfigField *f, const Node *v,
     if (v->kind != N_SCALAR)
         return cfg_fail(c, ST_CONFIG, v, path, "expected a string, found %s", cfg_node_shape(v));
     size_t len = strlen(v->text);
-    /* YAML's null (an unquoted ~ or null) is no string: `dir: ~` made a folder named "~" */
-    if (v->plain && (!strcmp(v->text, "~") || !strcmp(v->text, "null") ||
-                     !strcmp(v->text, "Null") || !strcmp(v->text, "NULL")))
+    if (cfg_node_is_yaml_null(v)) /* `dir: ~` made a folder named "~" */
         return cfg_fail(c, ST_CONFIG, v, path, "expected a string, found null (%s; quote it for "
                         "that text)", v->text);
     if (!len && !c->schema && !string_may_be_empty(f))
@@ -469,15 +467,12 @@ static Status load_buffer(const ConfigSchema *s, void *cfg, const char *text, si
     st = load_tree(s, cfg, root, name, overrides, n_over, given, e);
     free(given);
     cfg_node_free(root);
-    if (!st && s->validate) { /* the names of the sources the values came from */
-        char src[1024];
-        int n = snprintf(src, sizeof src, "%s", name ? name : n_over ? "" : "command line");
-        for (int i = 0; i < n_over && n >= 0 && (size_t)n < sizeof src; i++)
-            n += snprintf(src + n, sizeof src - (size_t)n, "%s%s",
-                          i ? ", " : name ? " with " : "the override ", overrides[i]);
-        st = s->validate(cfg, src, e);
-    }
-    return st;
+    char src[1024]; /* the sources the values came from: the file, with its overrides */
+    int n = snprintf(src, sizeof src, "%s", name ? name : n_over ? "" : "command line");
+    for (int i = 0; i < n_over && n >= 0 && (size_t)n < sizeof src; i++)
+        n += snprintf(src + n, sizeof src - (size_t)n, "%s%s",
+                      i ? ", " : name ? " with " : "the override ", overrides[i]);
+    return !st && s->validate ? s->validate(cfg, src, e) : st;
 }
 
 Status config_load_text(const ConfigSchema *s, void *cfg, const char *text, const char *name,

@@ -48,6 +48,12 @@ int cfg_node_is_null(const Node *nd) {
     return nd->kind == N_SCALAR && nd->plain && nd->text[0] == '\0';
 }
 
+int cfg_node_is_yaml_null(const Node *nd) {
+    return nd->kind == N_SCALAR && nd->plain &&
+           (!strcmp(nd->text, "~") || !strcmp(nd->text, "null") || !strcmp(nd->text, "Null") ||
+            !strcmp(nd->text, "NULL"));
+}
+
 /* cfg_map_get: the value stored under key in mapping nd, or NULL. */
 const Node *cfg_map_get(const Node *nd, const char *key, size_t keylen) {
     for (int i = 0; nd && nd->kind == N_MAP && i + 1 < nd->n; i += 2) {

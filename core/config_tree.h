@@ -46,6 +46,8 @@ Status cfg_yaml_to_tree(const char *text, size_t len, const Ctx *c, const char *
 void cfg_node_free(Node *nd);
 /* cfg_node_is_null: an empty plain scalar ("key:" with nothing after it). */
 int cfg_node_is_null(const Node *nd);
+/* cfg_node_is_yaml_null: a plain scalar YAML reads as null: ~, null, Null or NULL. */
+int cfg_node_is_yaml_null(const Node *nd);
 /* cfg_map_get: the value stored under key (keylen bytes) in mapping nd, or NULL. */
 const Node *cfg_map_get(const Node *nd, const char *key, size_t keylen);
 /* cfg_node_found: how a node is described after "found" in type errors ("'12'",

@@ -223,14 +223,6 @@ static void test_file_errors(void) {
                       ":3:13: model.attn.causal: expected true or false, found 'yes'", __LINE__);
     expect_file_error("name: [a]\n", NULL, ":1:7: name: expected a string, found a sequence",
                       __LINE__);
-    expect_file_error("", NULL, ": expected a mapping of settings, found an empty document "
-                      "(the defaults need no file)", __LINE__);
-    expect_file_error("# only a comment\n", NULL, ": expected a mapping of settings, found an "
-                      "empty document (the defaults need no file)", __LINE__);
-    expect_file_error("name: ~\n", NULL, ":1:7: name: expected a string, found null (~; quote "
-                      "it for that text)", __LINE__);
-    expect_file_error("name: null\n", NULL, ":1:7: name: expected a string, found null (null; "
-                      "quote it for that text)", __LINE__);
     expect_file_error("name: \"\"\n", NULL, ":1:7: name: expected a non-empty string, found ''",
                       __LINE__);
     expect_file_error("train:\n  opt: adam\n", NULL,
@@ -279,6 +271,18 @@ static void test_file_errors(void) {
     expect_file_error("train:\n  steps: 100\n  warmup: 20\n", "train.steps=20",
                       " with train.steps=20: train.warmup: expected less than train.steps (20), "
                       "found 20", __LINE__);
+}
+
+/* a file that sets nothing, and YAML's null where a string is expected (issue 16) */
+static void test_empty_and_null(void) {
+    expect_file_error("", NULL, ": expected a mapping of settings, found an empty document "
+                      "(the defaults need no file)", __LINE__);
+    expect_file_error("# only a comment\n", NULL, ": expected a mapping of settings, found an "
+                      "empty document (the defaults need no file)", __LINE__);
+    expect_file_error("name: ~\n", NULL, ":1:7: name: expected a string, found null (~; quote "
+                      "it for that text)", __LINE__);
+    expect_file_error("name: null\n", NULL, ":1:7: name: expected a string, found null (null; "
+                      "quote it for that text)", __LINE__);
 }
 
 static void test_override_errors(void) {
@@ -483,6 +487,7 @@ int main(void) {
     test_full_file();
     test_overrides();
     test_file_errors();
+    test_empty_and_null();
     test_override_errors();
     test_misc_errors();
     test_round_trip();

@@ -75,8 +75,9 @@ Status cfg_fail(const Ctx *c, Status st, const Node *at, const char *path,
     va_end(ap);
     if (c->schema)
         snprintf(where, sizeof where, "schema '%s' default '%s'", c->schema, c->assign);
-    else if (c->assign)
-        snprintf(where, sizeof where, "command line '%s'", c->assign);
+    else if (c->assign) /* a long value is cut here, so that the reason after it survives */
+        snprintf(where, sizeof where, "command line '%.*s%s'", FOUND_MAX, c->assign,
+                 strlen(c->assign) > FOUND_MAX ? "..." : "");
     else if (at)
         snprintf(where, sizeof where, "%s:%d:%d", c->file, at->line, at->col);
     else

@@ -285,6 +285,18 @@ static void test_empty_and_null(void) {
                       "quote it for that text)", __LINE__);
 }
 
+/* a 1500-byte override value: the message clips it, so that the reason after it survives */
+static void test_long_value(void) {
+    static char over[1600], want[600];
+    char xs[1501];
+    memset(xs, 'x', 1500);
+    xs[1500] = 0;
+    snprintf(over, sizeof over, "train.steps=%s", xs);
+    snprintf(want, sizeof want, "command line 'train.steps=%.*s...': train.steps: expected an "
+             "integer, found '%.64s...'", 64 - 12, xs, xs);
+    expect_override_error(over, want, __LINE__);
+}
+
 static void test_override_errors(void) {
     expect_override_error("model.zz=3", "command line 'model.zz=3': model.zz: expected a known "
                           "key (one of: n_layers, dropout, ranks, attn), found unknown key 'zz'",
@@ -488,6 +500,7 @@ int main(void) {
     test_overrides();
     test_file_errors();
     test_empty_and_null();
+    test_long_value();
     test_override_errors();
     test_misc_errors();
     test_round_trip();

@@ -291,8 +291,9 @@ static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
                t->lt.cpu);
     } else {
         fprintf(log_info(), "measuring the kernel variants and the latency table (batch 1, %d "
-                "buckets x %d ranks, median of %d)...\n", c->latency.buckets.n, c->env.ranks.n,
-                c->latency.reps);
+                "buckets x %d ranks, median of %d; measured anew on every run, so the same seed "
+                "gives another run unless latency.file= names a table, e.g. a run's "
+                "latency.h5)...\n", c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
         s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
                                   c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
                                   c->env.ranks.n, c->latency.warmup, c->latency.reps,

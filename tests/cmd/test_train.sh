@@ -141,11 +141,13 @@ rk=(env.model="$tmp/m1/model.h5" "env.ranks=[2, 4, 8, 16]" env.batch=8 env.calib
     env.train_rows=512 "latency.buckets=[8, 16, 32, 40]" latency.reps=3 latency.warmup=1
     ppo.iterations=6 ppo.episodes=2 ppo.minibatch=32 run.checkpoint_every=1 run.rollouts_every=3)
 "$train" "${rk[@]}" run.dir="$tmp/ra" > "$tmp/ra.txt"
+grep -q "measuring the kernel variants and the latency table (.*measured anew on every run" \
+  "$tmp/ra.txt" || fail "rank: the first run did not say it measures the latency table"
 # the same latency table for both runs (measured by the first, reused through latency.file)
 "$train" "${rk[@]}" run.dir="$tmp/rb" run.stop_at=3 latency.file="$tmp/ra/latency.h5" > "$tmp/rb1.txt"
 "$train" --resume "$tmp/rb" run.stop_at=0 > "$tmp/rb2.txt"
 grep -q "resumed from .*iteration 3," "$tmp/rb2.txt" || fail "rank: resume did not start at iteration 3"
-grep -q "measuring the latency table" "$tmp/rb2.txt" && fail "rank: the resumed run re-measured the latency table"
+grep -q "measuring the kernel variants and the latency table" "$tmp/rb2.txt" && fail "rank: the resumed run re-measured the latency table"
 sa=$(state "$tmp/ra.txt"); sb=$(state "$tmp/rb2.txt")
 [[ -n "$sa" && "$sa" == "$sb" ]] || fail "rank: resumed state $sb differs from straight $sa"
 diff <(rows "$tmp/ra/metrics.csv") <(rows "$tmp/rb/metrics.csv") > /dev/null \

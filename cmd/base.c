@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cli.h"
 #include "pipeline/base_config.h"
@@ -91,8 +92,9 @@ int main(int argc, char **argv) {
         free(yaml);
         return 0;
     }
-    fprintf(cli_info(&a), "config: %s, run directory %s (--verbose prints it resolved)\n", src,
-            c.run.dir);
+    char cwd[4096];
+    fprintf(cli_info(&a), "config: %s, run directory %s (relative paths are from %s; --verbose "
+            "prints the config resolved)\n", src, c.run.dir, getcwd(cwd, sizeof cwd) ? cwd : "?");
     fflush(stdout);
     int interrupted = 0;
     if (base_train(&c, yaml, resume, &interrupted, &e)) die(&e, 1);

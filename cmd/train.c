@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/cli.h"
 #include "core/timer.h"
@@ -64,8 +65,10 @@ int main(int argc, char **argv) {
         free(r.yaml);
         return 0;
     }
-    fprintf(cli_info(&a), "config: %s%s, run directory %s (--verbose prints it resolved)\n",
-            r.ckpt[0] ? "resumed from " : "", src, r.c.run.dir);
+    char cwd[4096];
+    fprintf(cli_info(&a), "config: %s%s, run directory %s (relative paths are from %s; --verbose "
+            "prints the config resolved)\n", r.ckpt[0] ? "resumed from " : "", src, r.c.run.dir,
+            getcwd(cwd, sizeof cwd) ? cwd : "?");
     if (train_run_init(&r, cli_info(&a), &e)) die(&e, 1);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -2,12 +2,16 @@
 # test_eval_outputs.sh (fast suite; issue 16, case 7): drrl-base --eval checks its output before
 # the work: --out naming a file (the model itself here) is refused and the file is untouched;
 # an unlabelled split (SST-2 test) without --out is refused (it computed everything and wrote
-# nothing before); a missing --out folder is made and gets the predictions.
+# nothing before); a missing --out folder is made and gets the predictions. Training's config
+# line names the folder relative paths start from.
 set -euo pipefail
 base=$(realpath "$1")
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$base" --config configs/tiny.yaml run.dir="$tmp/b" train.epochs=1 data.train_limit=600 > /dev/null
+"$base" --config configs/tiny.yaml run.dir="$tmp/b" train.epochs=1 data.train_limit=600 > "$tmp/train.txt"
+# the config line says where relative paths start (issue 16, case 8)
+grep -q "^config: configs/tiny.yaml, run directory $tmp/b (relative paths are from $PWD;" \
+  "$tmp/train.txt" || fail "no working directory in: $(head -1 "$tmp/train.txt")"
 sum=$(md5sum < "$tmp/b/model.h5")
 expect_error "--out: expected a folder for the predictions, found the file $tmp/b/model.h5 (the model itself)" \
   "$base" --eval "$tmp/b/model.h5" --split test --out "$tmp/b/model.h5"

@@ -25,6 +25,8 @@ static const CliOpt OPTS[] = {
     {"--resume", "CKPT", "continue an interrupted training from its checkpoint.h5 (with the\n"
      "config stored in it; only run-control keys may change)"},
     {"--eval", "MODEL.h5", "evaluate a saved model instead of training"},
+    {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
+     "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
     {"--split", "SPLIT", "with --eval: dev (default), test or train"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&base_schema};
@@ -38,7 +40,7 @@ static const CliSpec SPEC = {
              "model.h5 (best dev model), checkpoint.h5, metrics.csv; or\n"
              "evaluates a saved one (data.max_len=N evaluates a conv-position model at N).\n"
              "Without --config the embedded defaults (= configs/sst2-base.yaml) are used.",
-    .opts = OPTS, .n_opts = 3,
+    .opts = OPTS, .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
     .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
     .seed_help = "seed of every random stream (the config's seed)",
     .verbose_help = "training: also print the resolved config at start",
@@ -97,7 +99,8 @@ int main(int argc, char **argv) {
             "prints the config resolved)\n", src, c.run.dir, getcwd(cwd, sizeof cwd) ? cwd : "?");
     fflush(stdout);
     int interrupted = 0;
-    if (base_train(&c, yaml, resume, &interrupted, &e)) die(&e, 1);
+    if (base_train(&c, yaml, resume, cli_get(&SPEC, &a, "--force") != NULL, &interrupted, &e))
+        die(&e, 1);
     free(yaml);
     if (interrupted) return 128 + interrupted; /* as a shell reports a signal */
     char path[CONFIG_STR_MAX + 16];

@@ -22,6 +22,8 @@ static void on_signal(int sig) { g_stop = sig; }
 static const CliOpt OPTS[] = {
     {"--resume", "CKPT", "continue a run from a checkpoint file, or from the newest one under\n"
      "RUN_DIR/checkpoints, with the config stored in it (KEY=VALUE still applies)"},
+    {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
+     "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&train_schema};
 static const CliSpec SPEC = {
@@ -32,7 +34,7 @@ static const CliSpec SPEC = {
              "environment: env.type=toy). Without --config the embedded defaults (the default\n"
              "SST-2 run, configs/sst2-drrl.yaml) are used. Writes RUN_DIR/config.yaml,\n"
              "latency.h5, metrics.csv, checkpoints/ckpt-*.h5 and rollouts/iter-*.h5.",
-    .opts = OPTS, .n_opts = 1,
+    .opts = OPTS, .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),
     .common = CLI_CONFIG | CLI_OVERRIDES | CLI_PRINT_CONFIG | CLI_SEED | CLI_OUT,
     .seed_help = "seed of the policy, the environment and their streams (the config's seed)",
     .out_help = "the run directory (run.dir=DIR)",
@@ -55,6 +57,7 @@ int main(int argc, char **argv) {
     const char *resume = cli_get(&SPEC, &a, "--resume");
     int ignored = 0;
     if (train_run_config(&r, a.config, resume, a.over, a.n_over, &ignored, &e)) die(&e, 1);
+    r.force = cli_get(&SPEC, &a, "--force") != NULL;
     if (ignored)
         fprintf(stderr, "drrl-train: note: --config %s is ignored: a resumed run uses the config "
                 "stored in %s (change keys with KEY=VALUE)\n", a.config, r.ckpt);

@@ -24,6 +24,7 @@
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
 #include "core/log.h"
+#include "core/rundir.h"
 #include "core/sha256.h"
 #include "core/store.h"
 #include "core/timer.h"
@@ -62,6 +63,8 @@ typedef struct {
     double loss_sum, tok;
     int loss_n;
     int64_t steps_here;
+    int force;         /* --force: a new run may move another run's files aside */
+    RunLock lock;      /* RUN_DIR/.lock, held while training */
 } Trainer;
 
 static void trainer_free(Trainer *t) {
@@ -76,6 +79,7 @@ static void trainer_free(Trainer *t) {
     free(t->labels);
     free(t->pred);
     if (t->csv) fclose(t->csv);
+    rundir_unlock(&t->lock);
 }
 
 /* set_sha: SHA-256 (hex) of a generated set's ids (n, max_len) then labels (n) */
@@ -198,15 +202,17 @@ static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume
     return ST_OK;
 }
 
-/* RUN_DIR and RUN_DIR/metrics.csv (appended to when resuming, else with its header) */
+/* RUN_DIR (locked for this process; a new run must not start over another's files:
+   core/rundir.h) and RUN_DIR/metrics.csv (appended to when resuming, else with its header) */
 static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err *e) {
-    char csv_path[CONFIG_STR_MAX + 24];
+    static const char *const files[] = {"metrics.csv", "checkpoint.h5", "model.h5",
+                                        "dev_predictions.tsv"};
+    char csv_path[CONFIG_STR_MAX + 24], hint[CONFIG_STR_MAX + 64];
     snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
-    Status s = store_mkdirs(c->run.dir, e);
-    if (s) {
-        err_prefix(e, "run.dir");
-        return s;
-    }
+    snprintf(hint, sizeof hint, "continue it with --resume %s/checkpoint.h5", c->run.dir);
+    Status s = rundir_lock(&t->lock, c->run.dir, "drrl-base", e);
+    if (!s && !resume) s = rundir_claim(c->run.dir, files, 4, t->force, hint, log_info(), e);
+    if (s) return s;
     t->csv = fopen(csv_path, resume ? "a" : "w");
     if (!t->csv) return err_set(e, ST_IO, "%s: cannot open: %s", csv_path, strerror(errno));
     if (!resume) fprintf(t->csv, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n");
@@ -360,10 +366,12 @@ static void trainer_fingerprint(const Trainer *t, char hex[65]) {
     sha256_hex(d, hex);
 }
 
-Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int *interrupted,
-                  Err *e) {
+Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int force,
+                  int *interrupted, Err *e) {
     Trainer t;
     memset(&t, 0, sizeof t);
+    t.force = force;
+    t.lock.fd = -1;
     *interrupted = 0;
     BertConfig bc;
     Status s = trainer_init(&t, c, resume, &bc, e);

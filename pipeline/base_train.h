@@ -10,7 +10,7 @@
    model), RUN_DIR/checkpoint.h5 and RUN_DIR/metrics.csv; prints progress to stdout.
    Returns ST_OK, or an error; *interrupted is the signal number when SIGINT or SIGTERM
    stopped it after a checkpoint (0 otherwise). */
-Status base_train(const BaseConfig *c, const char *config_yaml, const char *resume,
+Status base_train(const BaseConfig *c, const char *config_yaml, const char *resume, int force,
                   int *interrupted, Err *e);
 
 #endif

@@ -15,6 +15,7 @@
 Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
                         const char *const *over, int n_over, int *ignored_config, Err *e) {
     *ignored_config = 0;
+    r->lock.fd = -1;
     r->ckpt[0] = 0;
     Status s;
     if (resume) {
@@ -42,9 +43,13 @@ Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
    (config.yaml.tmp, closed, renamed): a failed write leaves an earlier config.yaml whole and
    no .tmp behind. */
 static Status run_files(TrainRun *r, Err *e) {
-    Status s = store_mkdirs(r->c.run.dir, e);
+    static const char *const files[] = {"metrics.csv", "config.yaml", "latency.h5",
+                                        "checkpoints", "rollouts"};
+    char path[4096], hint[4200];
+    snprintf(hint, sizeof hint, "continue it with --resume %s", r->c.run.dir);
+    Status s = rundir_lock(&r->lock, r->c.run.dir, "drrl-train", e);
+    if (!s && !r->ckpt[0]) s = rundir_claim(r->c.run.dir, files, 5, r->force, hint, stdout, e);
     if (s) return s;
-    char path[4096];
     snprintf(path, sizeof path, "%s/config.yaml", r->c.run.dir);
     AtomicFile af;
     if ((s = file_atomic_open(&af, path, e))) return s;
@@ -163,6 +168,7 @@ void train_run_state_hash(const TrainRun *r, char hex[65]) {
 }
 
 void train_run_free(TrainRun *r) {
+    rundir_unlock(&r->lock);
     metrics_close(&r->mc);
     agent_free(&r->A);
     train_env_free(&r->t);

@@ -17,6 +17,7 @@
 
 #include "agent/ppo.h"
 #include "pipeline/train_config.h"
+#include "core/rundir.h"
 #include "pipeline/train_env.h"
 #include "pipeline/train_log.h"
 
@@ -31,6 +32,8 @@ typedef struct {
     MetricsCsv mc;
     double seconds0;     /* training seconds before this process (resumed runs) */
     int64_t it0;         /* the iteration this process started at */
+    int force;           /* --force: a new run may move another run's files aside */
+    RunLock lock;        /* RUN_DIR/.lock, held while the run lives (core/rundir.h) */
 } TrainRun;
 
 /* train_run_config: resolve r->c and r->yaml: with resume (a checkpoint file, or a run

@@ -273,30 +273,6 @@ static void test_file_errors(void) {
                       "found 20", __LINE__);
 }
 
-/* a file that sets nothing, and YAML's null where a string is expected (issue 16) */
-static void test_empty_and_null(void) {
-    expect_file_error("", NULL, ": expected a mapping of settings, found an empty document "
-                      "(the defaults need no file)", __LINE__);
-    expect_file_error("# only a comment\n", NULL, ": expected a mapping of settings, found an "
-                      "empty document (the defaults need no file)", __LINE__);
-    expect_file_error("name: ~\n", NULL, ":1:7: name: expected a string, found null (~; quote "
-                      "it for that text)", __LINE__);
-    expect_file_error("name: null\n", NULL, ":1:7: name: expected a string, found null (null; "
-                      "quote it for that text)", __LINE__);
-}
-
-/* a 1500-byte override value: the message clips it, so that the reason after it survives */
-static void test_long_value(void) {
-    static char over[1600], want[600];
-    char xs[1501];
-    memset(xs, 'x', 1500);
-    xs[1500] = 0;
-    snprintf(over, sizeof over, "train.steps=%s", xs);
-    snprintf(want, sizeof want, "command line 'train.steps=%.*s...': train.steps: expected an "
-             "integer, found '%.64s...'", 64 - 12, xs, xs);
-    expect_override_error(over, want, __LINE__);
-}
-
 static void test_override_errors(void) {
     expect_override_error("model.zz=3", "command line 'model.zz=3': model.zz: expected a known "
                           "key (one of: n_layers, dropout, ranks, attn), found unknown key 'zz'",
@@ -499,8 +475,6 @@ int main(void) {
     test_full_file();
     test_overrides();
     test_file_errors();
-    test_empty_and_null();
-    test_long_value();
     test_override_errors();
     test_misc_errors();
     test_round_trip();

@@ -65,8 +65,8 @@ frozen_model() { # frozen_model CONFIG
   if [[ -f $dir/checkpoint.h5 ]]; then
     echo "resuming from $dir/checkpoint.h5"
     build/cmd/drrl-base --resume "$dir/checkpoint.h5"
-  else
-    build/cmd/drrl-base --config "$1"
+  else # nothing resumable there: files of a run that died before its first checkpoint are moved aside
+    build/cmd/drrl-base --config "$1" --force
   fi
   touch "$dir/done"
 }
@@ -105,8 +105,8 @@ policy_train() { # policy_train CONFIG, after policy_resolve CONFIG
   elif compgen -G "$run_dir/checkpoints/ckpt-*.h5" > /dev/null; then
     echo "resuming from the newest checkpoint in $run_dir/checkpoints"
     build/cmd/drrl-train --resume "$run_dir"
-  else
-    build/cmd/drrl-train --config "$1"
+  else # nothing resumable there: files of a run that died before its first checkpoint are moved aside
+    build/cmd/drrl-train --config "$1" --force
   fi
   [[ -f $final ]] || die "$final missing after training"
 }

@@ -1,18 +1,21 @@
-/* kernel.c: blocked masked attention over strided views (the math is in kernel.h):
+/* kernel.c: blocked masked attention over strided views (the math and the variants are in
+ * kernel.h):
  *     S = scale Q_blk K^T;  E = keep .* exp(S - rowmax_kept S);  O = diag(1 / rowsum E) E V
- * per item (b, h, segment, query block of attn_kernel_rows(N) rows), items spread over
- * OpenMP threads, each thread with its own scores slice.
+ * per item (b, h, segment, query block of attn_variant_rows rows), items spread over OpenMP
+ * threads, each thread with its own scores slice; the variant comes from attention/tune.h.
  *
- * Two implementations of the two products, chosen per segment:
+ * Two implementations of the two products, chosen per segment and variant:
  *  - the tiled one (GCC/Clang generic vectors, 16 floats = one AVX-512 register with
  *    -march=native, lowered to whatever the target has otherwise): K_h^T is packed once
  *    per (b, h) per thread into panels of 32 keys, S = (scale Q_blk) K^T is computed in
  *    8 x 32 register tiles (broadcast q, two vector FMAs), E V in register tiles of up to
  *    4 x 64 over chunks of ATTN_PV_CHUNK keys (the chunk of V stays in L1). The block
  *    of scores (rows x N) is sized to stay in L2 between the products. Used when
- *    kq <= ATTN_KPACK (scores) and kv is a multiple of 16 (values).
+ *    kq <= ATTN_KPACK (scores) and kv is a multiple of 16 (values), except by the sgemm
+ *    variant.
  *  - cblas_sgemm (single-threaded inside the parallel region: OpenMP OpenBLAS) otherwise.
- * The tiled products are in kernel_tiles.c; here the scheduling, the masks and the softmax.
+ * The tiled products are in kernel_tiles.c, the flash item in kernel_flash.c; here the
+ * scheduling, the masks and the two-pass softmax.
  * Both execute exactly the multiply-adds counted (no padded rows or keys). */
 
 #include "attention/kernel_internal.h" /* first: kernel_tiles.h's code-generation pragmas */

@@ -62,12 +62,17 @@ Status ranked_teacher(Ranked *R, Err *e) {
     return ST_OK;
 }
 
-/* point R->lr_view (lr_work's buffers) at layer l's plain (white 0) or whitened packs */
-static AttnLowrank *lowrank_view(Ranked *R, int l, int white) {
+/* point view v (R->lr_view over lr_work's buffers, or a lane's) at layer l's plain (white 0)
+   or whitened packs */
+static AttnLowrank *point_view(Ranked *R, AttnLowrank *v, int l, int white) {
     const AttnLowrank *pk = &R->lr[white * R->L + l];
-    memcpy(R->lr_view.pack, pk->pack, sizeof pk->pack);
-    R->lr_view.bo = pk->bo;
-    return &R->lr_view;
+    memcpy(v->pack, pk->pack, sizeof pk->pack);
+    v->bo = pk->bo;
+    return v;
+}
+
+static AttnLowrank *lowrank_view(Ranked *R, int l, int white) {
+    return point_view(R, &R->lr_view, l, white);
 }
 
 /* a = attention of layer l on R->x by spec's kernel, FLOPs added to fl */
@@ -200,13 +205,8 @@ static Status seq_run(Ranked *R, const SeqJob *j, int t, int b, AttnFlops *f, do
     if (n && full) { /* every segment full: the exact kernel */
         s = exact_one(R, ex, l, j->out, b, n, f, e);
     } else if (n) { /* some segment low-rank: one segmented pass, full segments at rank dh */
-        AttnLowrank *lv = &R->lr_view;
-        if (t >= 0) {
-            const AttnLowrank *pk = &R->lr[(j->kind == RANK_WHITENED) * R->L + l];
-            lv = &R->lane_lv[t];
-            memcpy(lv->pack, pk->pack, sizeof pk->pack);
-            lv->bo = pk->bo;
-        }
+        AttnLowrank *lv = t < 0 ? &R->lr_view
+                                : point_view(R, &R->lane_lv[t], l, j->kind == RANK_WHITENED);
         s = attn_lowrank_forward(j->out + off, lv, R->x + off,
                                  attn_mask_u8(R->mask + (size_t)b * N), 1, n,
                                  j->T > 0 ? j->T : n, seg, f, e);

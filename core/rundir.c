@@ -1,6 +1,7 @@
 /* rundir.c: the run directory's lock and claim (rundir.h). */
 #include "core/rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -13,7 +14,42 @@
 
 #define PATH_CAP 4096
 
-Status rundir_lock(RunLock *l, const char *dir, const char *prog, Err *e) {
+/* is_temporary: NAME.tmp or NAME.tmp.DIGITS (core/file.h's and core/store.h's atomic writes) */
+static int is_temporary(const char *name) {
+    const char *t = strstr(name, ".tmp");
+    if (!t || t == name) return 0;
+    while (strstr(t + 1, ".tmp")) t = strstr(t + 1, ".tmp");
+    if (!t[4]) return 1;
+    if (t[4] != '.' || !t[5]) return 0;
+    for (const char *p = t + 5; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
+/* sweep: remove the temporaries directly in dir and, depth 1 only, in its folders; *n counts */
+static void sweep(const char *dir, int depth, int *n, FILE *info) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    char path[PATH_CAP];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        const int len = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (len < 0 || (size_t)len >= sizeof path) continue;
+        struct stat sb;
+        if (lstat(path, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) {
+            if (depth == 0) sweep(path, 1, n, info);
+        } else if (is_temporary(de->d_name) && unlink(path) == 0) {
+            if (info) fprintf(info, "removed %s (the temporary of a write that never finished)\n",
+                              path);
+            ++*n;
+        }
+    }
+    closedir(d);
+}
+
+Status rundir_lock(RunLock *l, const char *dir, const char *prog, FILE *info, Err *e) {
     l->fd = -1;
     Status s = store_mkdirs(dir, e);
     if (s) return err_prefix(e, "run.dir");
@@ -40,6 +76,8 @@ Status rundir_lock(RunLock *l, const char *dir, const char *prog, Err *e) {
                        strerror(errno));
     }
     l->fd = fd;
+    int n = 0;
+    sweep(dir, 0, &n, info);
     return ST_OK;
 }
 

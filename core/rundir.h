@@ -5,7 +5,11 @@
  *  - the claim: a new run (not a resume) does not start over another run's files: when any of
  *    the run's file names exists in RUN_DIR, that is an error naming them, unless forced, in
  *    which case they are moved (renamed) into RUN_DIR/replaced-YYYYMMDD-HHMMSS/ and the move
- *    is said on info. Nothing is deleted. */
+ *    is said on info. Nothing of a run is deleted.
+ * Temporaries: an atomic write goes to NAME.tmp or NAME.tmp.PID and is renamed when complete;
+ * a process killed during one (kill -9, power loss) leaves it behind. Whoever holds the lock
+ * is the only writer, so on locking, the temporaries in RUN_DIR and its immediate folders
+ * (checkpoints/) are a dead process's: they are removed, and said on info. */
 #ifndef DRRL_CORE_RUNDIR_H
 #define DRRL_CORE_RUNDIR_H
 
@@ -17,10 +21,10 @@ typedef struct {
     int fd; /* the open .lock file (-1: none) */
 } RunLock;
 
-/* rundir_lock: RUN_DIR (created) locked for this process; prog names it in the file. ST_IO
-   naming RUN_DIR and the holder when another process holds it, or when the file cannot be
-   made. */
-Status rundir_lock(RunLock *l, const char *dir, const char *prog, Err *e);
+/* rundir_lock: RUN_DIR (created) locked for this process; prog names it in the file; stale
+   temporaries removed (said on info, may be NULL). ST_IO naming RUN_DIR and the holder when
+   another process holds it, or when the file cannot be made. */
+Status rundir_lock(RunLock *l, const char *dir, const char *prog, FILE *info, Err *e);
 /* rundir_unlock: release (also done by process exit). */
 void rundir_unlock(RunLock *l);
 

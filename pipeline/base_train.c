@@ -210,7 +210,7 @@ static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err 
     char csv_path[CONFIG_STR_MAX + 24], hint[CONFIG_STR_MAX + 64];
     snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
     snprintf(hint, sizeof hint, "continue it with --resume %s/checkpoint.h5", c->run.dir);
-    Status s = rundir_lock(&t->lock, c->run.dir, "drrl-base", e);
+    Status s = rundir_lock(&t->lock, c->run.dir, "drrl-base", log_info(), e);
     if (!s && !resume) s = rundir_claim(c->run.dir, files, 4, t->force, hint, log_info(), e);
     if (s) return s;
     t->csv = fopen(csv_path, resume ? "a" : "w");

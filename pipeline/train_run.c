@@ -47,7 +47,7 @@ static Status run_files(TrainRun *r, Err *e) {
                                         "checkpoints", "rollouts"};
     char path[4096], hint[4200];
     snprintf(hint, sizeof hint, "continue it with --resume %s", r->c.run.dir);
-    Status s = rundir_lock(&r->lock, r->c.run.dir, "drrl-train", e);
+    Status s = rundir_lock(&r->lock, r->c.run.dir, "drrl-train", stdout, e);
     if (!s && !r->ckpt[0]) s = rundir_claim(r->c.run.dir, files, 5, r->force, hint, stdout, e);
     if (s) return s;
     snprintf(path, sizeof path, "%s/config.yaml", r->c.run.dir);

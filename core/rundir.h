@@ -8,8 +8,9 @@
  *    is said on info. Nothing of a run is deleted.
  * Temporaries: an atomic write goes to NAME.tmp or NAME.tmp.PID and is renamed when complete;
  * a process killed during one (kill -9, power loss) leaves it behind. Whoever holds the lock
- * is the only writer, so on locking, the temporaries in RUN_DIR and its immediate folders
- * (checkpoints/) are a dead process's: they are removed, and said on info. */
+ * is the run's only writer, so on locking, the temporaries in RUN_DIR, RUN_DIR/checkpoints
+ * and RUN_DIR/rollouts are a dead process's: they are removed, and said on info (other
+ * folders, such as drrl-eval's outputs, are not the run's and are left alone). */
 #ifndef DRRL_CORE_RUNDIR_H
 #define DRRL_CORE_RUNDIR_H
 

@@ -70,31 +70,17 @@ static Status read_grid(Store *st, const char *name, int *out, int *n, int max_n
     return ST_OK;
 }
 
-/* get_int: an integer attribute in [lo, hi]. */
-static Status get_int(Store *st, const char *group, const char *name, int *out, int lo, int hi,
-                      Err *e) {
-    int64_t v = 0;
-    Status s = store_get_attr_i64(st, group, name, &v, e);
-    if (s) return s;
-    if (v < lo || v > hi)
-        return err_set(e, ST_FORMAT, "%s: %s: attribute '%s': expected a value in [%d, %d], found "
-                       "%lld",
-                       store_path(st), group, name, lo, hi, (long long)v);
-    *out = (int)v;
-    return ST_OK;
-}
-
 Status latency_table_load(Store *st, const char *group, LatencyTable *t, Err *e) {
     memset(t, 0, sizeof *t);
     if (!store_exists(st, group))
         return err_set(e, ST_MISSING, "%s: %s: expected a latency table, found no such group",
                        store_path(st), group);
-    Status s = get_int(st, group, "d_model", &t->d, 1, 1 << 20, e);
-    if (!s) s = get_int(st, group, "n_heads", &t->H, 1, 1 << 20, e);
-    if (!s) s = get_int(st, group, "batch", &t->B, 1, 1 << 30, e);
-    if (!s) s = get_int(st, group, "warmup", &t->warmup, 0, 1 << 30, e);
-    if (!s) s = get_int(st, group, "reps", &t->reps, 1, 1 << 30, e);
-    if (!s) s = get_int(st, group, "threads", &t->threads, 1, 1 << 20, e);
+    Status s = store_get_attr_int(st, group, "d_model", 1, 1 << 20, &t->d, e);
+    if (!s) s = store_get_attr_int(st, group, "n_heads", 1, 1 << 20, &t->H, e);
+    if (!s) s = store_get_attr_int(st, group, "batch", 1, 1 << 30, &t->B, e);
+    if (!s) s = store_get_attr_int(st, group, "warmup", 0, 1 << 30, &t->warmup, e);
+    if (!s) s = store_get_attr_int(st, group, "reps", 1, 1 << 30, &t->reps, e);
+    if (!s) s = store_get_attr_int(st, group, "threads", 1, 1 << 20, &t->threads, e);
     if (s) return s;
     if (t->d % t->H != 0)
         return err_set(e, ST_FORMAT, "%s: %s: expected n_heads dividing d_model, found %d and %d",

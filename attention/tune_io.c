@@ -40,17 +40,6 @@ Status attn_tune_save(Store *st, const char *group, const AttnTune *t, Err *e) {
     return s;
 }
 
-static Status get_int(Store *st, const char *group, const char *name, int *out, Err *e) {
-    int64_t v = 0;
-    Status s = store_get_attr_i64(st, group, name, &v, e);
-    if (s) return s;
-    if (v < 1 || v > (1 << 20))
-        return err_set(e, ST_FORMAT, "%s: %s: attribute '%s': expected a value in [1, %d], found "
-                       "%lld", store_path(st), group, name, 1 << 20, (long long)v);
-    *out = (int)v;
-    return ST_OK;
-}
-
 Status attn_tune_load(Store *st, const char *group, AttnTune *t, Err *e) {
     memset(t, 0, sizeof *t);
     if (!store_exists(st, group))
@@ -75,9 +64,9 @@ Status attn_tune_load(Store *st, const char *group, AttnTune *t, Err *e) {
     if (!s)
         s = store_read(st, path_of(nm, sizeof nm, group, "seconds_default"), DT_F64,
                        t->sec_default, 1, dims, e);
-    if (!s) s = get_int(st, group, "threads", &t->threads, e);
-    if (!s) s = get_int(st, group, "heads", &t->H, e);
-    if (!s) s = get_int(st, group, "batch", &t->B, e);
+    if (!s) s = store_get_attr_int(st, group, "threads", 1, 1 << 20, &t->threads, e);
+    if (!s) s = store_get_attr_int(st, group, "heads", 1, 1 << 20, &t->H, e);
+    if (!s) s = store_get_attr_int(st, group, "batch", 1, 1 << 20, &t->B, e);
     if (!s) s = store_get_attr_str(st, group, "cpu", t->cpu, sizeof t->cpu, e);
     if (!s) s = store_get_attr_str(st, group, "date", t->date, sizeof t->date, e);
     if (s) return s;

@@ -87,6 +87,10 @@ Status store_set_attr_f64(Store *st, const char *obj, const char *name, double v
 Status store_get_attr_str(Store *st, const char *obj, const char *name, char *buf, size_t cap,
                           Err *e);
 Status store_get_attr_i64(Store *st, const char *obj, const char *name, int64_t *v, Err *e);
+/* store_get_attr_int: an integer attribute within [lo, hi] into *v (ST_FORMAT naming the file,
+   object, attribute and range otherwise). */
+Status store_get_attr_int(Store *st, const char *obj, const char *name, int lo, int hi, int *v,
+                          Err *e);
 Status store_get_attr_f64(Store *st, const char *obj, const char *name, double *v, Err *e);
 
 /* store_write_rng / store_read_rng: an Rng's full state as a (RNG_STATE_WORDS) uint64

@@ -317,3 +317,15 @@ Status store_get_attr_f64(Store *st, const char *obj, const char *name, double *
     sto_hclose(&o);
     return s;
 }
+
+Status store_get_attr_int(Store *st, const char *obj, const char *name, int lo, int hi, int *v,
+                          Err *e) {
+    int64_t x = 0;
+    Status s = store_get_attr_i64(st, obj, name, &x, e);
+    if (s) return s;
+    if (x < lo || x > hi)
+        return err_set(e, ST_FORMAT, "%s: %s: attribute '%s': expected a value in [%d, %d], found "
+                       "%lld", st->path, obj, name, lo, hi, (long long)x);
+    *v = (int)x;
+    return ST_OK;
+}

@@ -26,8 +26,8 @@ static int is_temporary(const char *name) {
     return 1;
 }
 
-/* sweep: remove the temporaries directly in dir; *n counts */
-static void sweep(const char *dir, int *n, FILE *info) {
+/* sweep: remove the temporaries directly in dir, each said on info */
+static void sweep(const char *dir, FILE *info) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
@@ -38,11 +38,8 @@ static void sweep(const char *dir, int *n, FILE *info) {
         if (len < 0 || (size_t)len >= sizeof path) continue;
         struct stat sb;
         if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        if (is_temporary(de->d_name) && unlink(path) == 0) {
-            if (info) fprintf(info, "removed %s (the temporary of a write that never finished)\n",
-                              path);
-            ++*n;
-        }
+        if (is_temporary(de->d_name) && unlink(path) == 0 && info)
+            fprintf(info, "removed %s (the temporary of a write that never finished)\n", path);
     }
     closedir(d);
 }
@@ -76,12 +73,11 @@ Status rundir_lock(RunLock *l, const char *dir, const char *prog, FILE *info, Er
     l->fd = fd;
     /* the run's own folders only: others (drrl-eval's output folders, say) may hold another
        program's writes in progress */
-    int n = 0;
     const char *sub[3] = {"", "/checkpoints", "/rollouts"};
     for (int i = 0; i < 3; i++) {
         char d[PATH_CAP];
         const int dl = snprintf(d, sizeof d, "%s%s", dir, sub[i]);
-        if (dl > 0 && (size_t)dl < sizeof d) sweep(d, &n, info);
+        if (dl > 0 && (size_t)dl < sizeof d) sweep(d, info);
     }
     return ST_OK;
 }

@@ -2,7 +2,7 @@
  * WordPiece, byte-level IMDB, or the generated associative-recall task: data.format), or
  * evaluate a saved one at full rank.
  *
- *   drrl-base [--config FILE.yaml] [--resume CKPT] [--out DIR] [KEY=VALUE ...]   train
+ *   drrl-base [--config FILE.yaml] [--resume CKPT|DIR] [--out DIR] [KEY=VALUE ...]   train
  *   drrl-base --eval MODEL.h5 [--split dev|test|train] [--out DIR] [KEY=VALUE ...]
  *
  * Training (pipeline/base_train.h) prints progress and dev accuracy, writes RUN_DIR/model.h5
@@ -22,8 +22,10 @@
 #include "pipeline/base_train.h"
 
 static const CliOpt OPTS[] = {
-    {"--resume", "CKPT", "continue an interrupted training from its checkpoint.h5 (with the\n"
-     "config stored in it; only run-control keys may change)"},
+    {"--resume", "CKPT", "continue a training in its directory: RUN_DIR (its checkpoint.h5) or\n"
+     "RUN_DIR/checkpoint.h5; the config is the checkpoint's (or --config's), and only the\n"
+     "run-control keys may differ from it (train.max_steps, train.log_every,\n"
+     "train.checkpoint_every, train.eval_every, eval.batch; docs/manual.md)"},
     {"--eval", "MODEL.h5", "evaluate a saved model instead of training"},
     {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
      "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
@@ -32,7 +34,7 @@ static const CliOpt OPTS[] = {
 static const ConfigSchema *const SCHEMAS[] = {&base_schema};
 static const CliSpec SPEC = {
     .prog = "drrl-base",
-    .synopsis = "drrl-base [--config FILE.yaml] [--resume CKPT] [--out DIR] [KEY=VALUE ...]\n"
+    .synopsis = "drrl-base [--config FILE.yaml] [--resume CKPT|DIR] [--out DIR] [KEY=VALUE ...]\n"
                 "       drrl-base --eval MODEL.h5 [--split dev|test|train] [--out DIR] "
                 "[KEY=VALUE ...]",
     .about = "Trains the frozen classifier (BERT-style encoder; SST-2 with WordPiece, byte-level\n"
@@ -87,8 +89,11 @@ int main(int argc, char **argv) {
     if (model) return evaluate(&a, model, &e);
     BaseConfig c;
     char *yaml = NULL;
-    if (base_run_config(a.config, resume, a.over, a.n_over, &c, &yaml, &e)) die(&e, 1);
-    const char *src = a.config ? a.config : resume ? resume : "the embedded defaults";
+    char ckpt[4096];
+    if (base_run_config(a.config, resume, a.over, a.n_over, &c, &yaml, ckpt, sizeof ckpt,
+                        cli_info(&a), &e))
+        die(&e, 1);
+    const char *src = a.config ? a.config : resume ? ckpt : "the embedded defaults";
     if (a.print_config || a.verbosity == CLI_VERBOSE) printf("# resolved config (%s)\n%s\n", src, yaml);
     if (a.print_config) {
         free(yaml);
@@ -99,7 +104,8 @@ int main(int argc, char **argv) {
             "prints the config resolved)\n", src, c.run.dir, getcwd(cwd, sizeof cwd) ? cwd : "?");
     fflush(stdout);
     int interrupted = 0;
-    if (base_train(&c, yaml, resume, cli_get(&SPEC, &a, "--force") != NULL, &interrupted, &e))
+    int force = cli_get(&SPEC, &a, "--force") != NULL;
+    if (base_train(&c, yaml, resume ? ckpt : NULL, force, &interrupted, &e))
         die(&e, 1);
     free(yaml);
     if (interrupted) return 128 + interrupted; /* as a shell reports a signal */

@@ -5,8 +5,8 @@
  * Resolves the config (defaults: the default SST-2 run, configs/sst2-drrl.yaml), builds the
  * environment and the agent and runs PPO (pipeline/train_run.h): one progress line per
  * run.log_every iterations, one metrics.csv row per iteration, rollouts, checkpoints (also on
- * SIGINT / SIGTERM, after the iteration in progress). --resume continues a run bit for bit
- * (table latency) with the config stored in its checkpoint (plus overrides). */
+ * SIGINT / SIGTERM, after the iteration in progress). --resume continues a run in its own
+ * directory bit for bit (table latency), by the contract of pipeline/resume.h. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +20,10 @@ static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { g_stop = sig; }
 
 static const CliOpt OPTS[] = {
-    {"--resume", "CKPT", "continue a run from a checkpoint file, or from the newest one under\n"
-     "RUN_DIR/checkpoints, with the config stored in it (KEY=VALUE still applies)"},
+    {"--resume", "CKPT", "continue a run in its directory: RUN_DIR (its newest checkpoint) or\n"
+     "RUN_DIR/checkpoints/ckpt-N.h5; the config is the checkpoint's (or --config's), and only\n"
+     "the run-control keys may differ from it (ppo.iterations, run.stop_at, run.log_every,\n"
+     "run.checkpoint_every, run.keep, run.rollouts_every; docs/manual.md)"},
     {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
      "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
 };
@@ -55,12 +57,8 @@ int main(int argc, char **argv) {
     if (a.done) return 0;
     if (cli_push_common(&a, "seed", "run.dir", &e)) die(&e, 2);
     const char *resume = cli_get(&SPEC, &a, "--resume");
-    int ignored = 0;
-    if (train_run_config(&r, a.config, resume, a.over, a.n_over, &ignored, &e)) die(&e, 1);
+    if (train_run_config(&r, a.config, resume, a.over, a.n_over, cli_info(&a), &e)) die(&e, 1);
     r.force = cli_get(&SPEC, &a, "--force") != NULL;
-    if (ignored)
-        fprintf(stderr, "drrl-train: note: --config %s is ignored: a resumed run uses the config "
-                "stored in %s (change keys with KEY=VALUE)\n", a.config, r.ckpt);
     const char *src = r.ckpt[0] ? r.ckpt : a.config ? a.config : "the embedded defaults";
     if (a.print_config || a.verbosity == CLI_VERBOSE)
         printf("# drrl-train config (%s)\n%s", src, r.yaml);

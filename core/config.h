@@ -99,6 +99,16 @@ Status config_to_yaml(const ConfigSchema *s, const void *cfg, char **out, Err *e
 /* config_print: config_to_yaml written to f. */
 Status config_print(const ConfigSchema *s, const void *cfg, FILE *f, Err *e);
 
+/* config_value_text: the value of field f in cfg as config_to_yaml prints it (exact: two
+   values print alike only when equal), clipped to cap bytes. */
+Status config_value_text(const ConfigField *f, const void *cfg, char *buf, size_t cap, Err *e);
+
+/* config_diff: the first field, at index *from or later in schema order, whose value differs
+   between a and b: its index in *from (-1: none differs) and both values
+   (config_value_text) in va and vb. */
+Status config_diff(const ConfigSchema *s, const void *a, const void *b, int *from, char *va,
+                   char *vb, size_t cap, Err *e);
+
 /* config_nearest_key: the key of s nearest to path by edit distance, comparing whole paths
    and last components ("model.layers" ~ model.n_layers, "lr" ~ train.lr; core/suggest.h),
    among the keys starting with one of the '|'-separated prefixes (NULL: all); its distance

@@ -165,3 +165,39 @@ Status config_print(const ConfigSchema *s, const void *cfg, FILE *f, Err *e) {
     free(text);
     return st;
 }
+
+/* ---------------------------------------------------------------- comparing */
+
+Status config_value_text(const ConfigField *f, const void *cfg, char *buf, size_t cap, Err *e) {
+    Sb b = {0};
+    Status st = sb_value(&b, f, cfg, e);
+    if (!st && b.oom) st = err_set(e, ST_NOMEM, "config_value_text: out of memory");
+    if (!st) snprintf(buf, cap, "%s", b.buf ? b.buf : "");
+    free(b.buf);
+    return st;
+}
+
+Status config_diff(const ConfigSchema *s, const void *a, const void *b, int *from, char *va,
+                   char *vb, size_t cap, Err *e) {
+    for (int i = *from; i < s->n_fields; i++) {
+        const ConfigField *f = &s->fields[i];
+        Sb x = {0}, y = {0}; /* whole texts compared: the clipped ones could agree */
+        Status st = sb_value(&x, f, a, e);
+        if (!st) st = sb_value(&y, f, b, e);
+        if (!st && (x.oom || y.oom)) st = err_set(e, ST_NOMEM, "config_diff: out of memory");
+        int differ = !st && strcmp(x.buf ? x.buf : "", y.buf ? y.buf : "");
+        if (differ) {
+            snprintf(va, cap, "%s", x.buf ? x.buf : "");
+            snprintf(vb, cap, "%s", y.buf ? y.buf : "");
+        }
+        free(x.buf);
+        free(y.buf);
+        if (st) return st;
+        if (differ) {
+            *from = i;
+            return ST_OK;
+        }
+    }
+    *from = -1;
+    return ST_OK;
+}

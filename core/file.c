@@ -97,3 +97,34 @@ void file_atomic_abort(AtomicFile *a) {
     if (a->tmp[0]) remove(a->tmp);
     a->tmp[0] = 0;
 }
+
+Status file_log_reopen(FILE **f, const char *path, const char *header, long long keep, Err *e) {
+    *f = NULL;
+    char *old = NULL;
+    size_t len = 0;
+    Status s = ST_OK;
+    if (keep >= 0 && (s = file_read_all(path, &old, &len, e))) {
+        if (s != ST_IO) return s; /* a missing log starts anew */
+        s = ST_OK;
+        old = NULL;
+    }
+    AtomicFile a;
+    if ((s = file_atomic_open(&a, path, e))) {
+        free(old);
+        return s;
+    }
+    const char *p = old, *end = old ? old + len : NULL;
+    if (!p || p == end) fputs(header, a.f);
+    for (int first = 1; p && p < end; first = 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        /* the header, and the rows up to keep; a row cut by a kill (no newline) is dropped */
+        if (nl && (first || strtoll(p, NULL, 10) <= keep)) fwrite(p, 1, n, a.f);
+        p += n;
+    }
+    free(old);
+    if ((s = file_atomic_commit(&a, e))) return s;
+    *f = fopen(path, "a");
+    if (!*f) return err_set(e, ST_IO, "%s: cannot append: %s", path, strerror(errno));
+    return ST_OK;
+}

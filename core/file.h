@@ -1,6 +1,6 @@
-/* file.h: a whole file in one buffer (config files, TSV files, vocabularies), and a text file
+/* file.h: a whole file in one buffer (config files, TSV files, vocabularies), a text file
  * written atomically: into PATH.tmp, renamed over PATH only once complete, so a failure leaves
- * an earlier PATH whole and no .tmp behind. */
+ * an earlier PATH whole and no .tmp behind; and a CSV log reopened where a run resumes. */
 #ifndef DRRL_CORE_FILE_H
 #define DRRL_CORE_FILE_H
 
@@ -30,5 +30,12 @@ Status file_atomic_commit(AtomicFile *a, Err *e);
 
 /* file_atomic_abort: close and remove PATH.tmp (safe after a failed open or a commit). */
 void file_atomic_abort(AtomicFile *a);
+
+/* file_log_reopen: a CSV log at path opened for appending (*f): with keep < 0 a new file
+   holding header; else the existing file's header line and its complete rows whose first
+   field (an integer: step, iteration) is <= keep, rewritten atomically, so the rows a run
+   wrote after the checkpoint it resumes from are not repeated (a missing or empty file gets
+   header). */
+Status file_log_reopen(FILE **f, const char *path, const char *header, long long keep, Err *e);
 
 #endif

@@ -1,7 +1,8 @@
-/* base_run.c: the config of a drrl-base run (file or checkpoint, overrides, the resume rule)
+/* base_run.c: the config of a drrl-base run (file or checkpoint, overrides, the resume contract)
  * and the evaluation of a saved model file on a split (see base_run.h). */
 #include "pipeline/base_run.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,66 +13,36 @@
 #include "model/bert_io.h"
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
+#include "pipeline/resume.h"
 
-/* first_diff: the first line where two texts differ, for a readable mismatch message */
-static void first_diff(const char *a, const char *b, char *out, size_t cap) {
-    int line = 1;
-    const char *la = a, *lb = b;
-    while (*a && *a == *b) {
-        if (*a == '\n') {
-            line++;
-            la = a + 1;
-            lb = b + 1;
-        }
-        a++, b++;
-    }
-    int na = (int)strcspn(la, "\n"), nb = (int)strcspn(lb, "\n");
-    snprintf(out, cap, "line %d: '%.*s' vs '%.*s'", line, na, la, nb, lb);
-}
-
-/* resume_check: the run-control keys may change on resume (how long, how often to log,
-   checkpoint and evaluate); everything that shapes the training itself must match */
-static Status resume_check(const BaseConfig *c, const char *yaml, const char *stored,
-                           const char *resume, Err *e) {
-    BaseConfig sc;
-    char *norm = NULL;
-    Status s = config_load_text(&base_schema, &sc, stored, resume, NULL, 0, e);
-    if (s) return s;
-    sc.train.max_steps = c->train.max_steps;
-    sc.train.log_every = c->train.log_every;
-    sc.train.checkpoint_every = c->train.checkpoint_every;
-    sc.train.eval_every = c->train.eval_every;
-    sc.eval.batch = c->eval.batch;
-    memcpy(sc.run.dir, c->run.dir, sizeof sc.run.dir);
-    if ((s = config_to_yaml(&base_schema, &sc, &norm, e))) return s;
-    if (strcmp(yaml, norm)) {
-        char d[512];
-        first_diff(yaml, norm, d, sizeof d);
-        s = err_set(e, ST_CONFIG, "%s: config: expected the checkpoint's config, found a "
-                    "different one (%s); on resume only the run-control keys may change "
-                    "(train.max_steps, log_every, checkpoint_every, eval_every, eval.batch, "
-                    "run.dir)", resume, d);
-    }
-    free(norm);
-    return s;
-}
+/* the keys a resume may change (pipeline/resume.h): how long, how often to log, evaluate and
+   save, the evaluation batch */
+#define BASE_MAY_CHANGE "train.max_steps|train.log_every|train.checkpoint_every|" \
+                        "train.eval_every|eval.batch"
 
 Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
-                       int n_over, BaseConfig *c, char **yaml, Err *e) {
-    char *stored = NULL;
+                       int n_over, BaseConfig *c, char **yaml, char *ckpt, size_t cap,
+                       FILE *info, Err *e) {
+    static const ResumeRule rule = {&base_schema, sizeof(BaseConfig),
+                                    offsetof(BaseConfig, run.dir), BASE_MAY_CHANGE};
+    char *stored = NULL, dir[4096];
     Status s = ST_OK;
     *yaml = NULL;
-    if (resume && (s = base_ckpt_config(resume, &stored, e))) return s;
-    if (resume && !cfg_path) {
-        /* the checkpoint's own config, with the command line's overrides */
-        char src[CONFIG_STR_MAX + 32];
-        snprintf(src, sizeof src, "%s:/config", resume);
-        s = config_load_text(&base_schema, c, stored, src, over, n_over, e);
+    if (ckpt) ckpt[0] = 0;
+    if (resume) {
+        /* --resume DIR is DIR/checkpoint.h5; the run continues in the checkpoint's folder */
+        int is_dir = resume_is_dir(resume);
+        if (is_dir) snprintf(dir, sizeof dir, "%s", resume);
+        else s = resume_parent(resume, dir, sizeof dir, e);
+        int n = is_dir ? snprintf(ckpt, cap, "%s/checkpoint.h5", resume) : snprintf(ckpt, cap, "%s", resume);
+        if (!s && (n < 0 || (size_t)n >= cap))
+            s = err_set(e, ST_INVALID, "--resume %s: expected a path of at most %zu bytes", resume, cap - 16);
+        if (!s) s = base_ckpt_config(ckpt, &stored, e);
+        if (!s) s = resume_config(&rule, ckpt, stored, dir, cfg_path, over, n_over, c, info, e);
     } else {
         s = config_load(&base_schema, c, cfg_path, over, n_over, e);
     }
     if (!s) s = config_to_yaml(&base_schema, c, yaml, e);
-    if (!s && resume) s = resume_check(c, *yaml, stored, resume, e);
     free(stored);
     if (s) {
         free(*yaml);

@@ -10,12 +10,14 @@
 #include "pipeline/base_config.h"
 
 /* base_run_config: the resolved config c and its YAML text (*yaml, malloc'd) of a training
-   run: the defaults, or cfg_path, or with resume (a drrl-base checkpoint) and no cfg_path the
-   checkpoint's stored config; then the overrides. On resume only the run-control keys
-   (train.max_steps, log_every, checkpoint_every, eval_every, eval.batch, run.dir) may differ
-   from the checkpoint's config: anything else is an error naming the first differing line. */
+   run: the defaults or cfg_path, then the overrides; with resume (a drrl-base checkpoint, or
+   a run directory: its checkpoint.h5, whose path goes to ckpt) by the resume contract
+   (pipeline/resume.h): the run continues in the checkpoint's folder, and only the
+   run-control keys (train.max_steps, train.log_every, train.checkpoint_every,
+   train.eval_every, eval.batch) may differ from the checkpoint's config, said on info. */
 Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
-                       int n_over, BaseConfig *c, char **yaml, Err *e);
+                       int n_over, BaseConfig *c, char **yaml, char *ckpt, size_t cap,
+                       FILE *info, Err *e);
 
 /* base_run_model_config: the drrl-base config stored in a model file (its /config, read
    without the weights) with the overrides applied; messages name MODEL:/config. */

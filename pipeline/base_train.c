@@ -23,6 +23,7 @@
 
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/rundir.h"
 #include "core/sha256.h"
@@ -196,6 +197,15 @@ static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume
         return err_set(e, ST_FORMAT, "%s: vocab_sha256/data_sha256: expected the hashes of %s and %s (%.12s.../%.12s...), found %.12s.../%.12s...",
                        resume, c->data.vocab, c->data.train, t->p.vocab_sha, t->p.data_sha,
                        q.vocab_sha, q.data_sha);
+    /* the best model so far is the run's model.h5 (the final evaluation reads it) */
+    char path[CONFIG_STR_MAX + 16];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/model.h5", c->run.dir);
+    if (q.best_dev >= 0 && stat(path, &sb))
+        return err_set(e, ST_MISSING, "%s: expected the run's best model so far (dev accuracy "
+                       "%.4f, recorded in %s), found none: a run resumes in its own directory "
+                       "(copy the whole directory to continue it elsewhere)", path, q.best_dev,
+                       resume);
     t->p = q;
     fprintf(log_info(), "resumed from %s: epoch %d, batch %d, step %lld\n", resume, t->p.epoch + 1,
            t->p.batch, (long long)t->p.step);
@@ -203,20 +213,19 @@ static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume
 }
 
 /* RUN_DIR (locked for this process; a new run must not start over another's files:
-   core/rundir.h) and RUN_DIR/metrics.csv (appended to when resuming, else with its header) */
+   core/rundir.h) and RUN_DIR/metrics.csv (resumed: its rows up to the checkpoint's step, so
+   none repeats; else a new file with its header) */
 static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err *e) {
     static const char *const files[] = {"metrics.csv", "checkpoint.h5", "model.h5",
                                         "dev_predictions.tsv"};
     char csv_path[CONFIG_STR_MAX + 24], hint[CONFIG_STR_MAX + 64];
     snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", c->run.dir);
-    snprintf(hint, sizeof hint, "continue it with --resume %s/checkpoint.h5", c->run.dir);
+    snprintf(hint, sizeof hint, "continue it with --resume %s", c->run.dir);
     Status s = rundir_lock(&t->lock, c->run.dir, "drrl-base", log_info(), e);
     if (!s && !resume) s = rundir_claim(c->run.dir, files, 4, t->force, hint, log_info(), e);
     if (s) return s;
-    t->csv = fopen(csv_path, resume ? "a" : "w");
-    if (!t->csv) return err_set(e, ST_IO, "%s: cannot open: %s", csv_path, strerror(errno));
-    if (!resume) fprintf(t->csv, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n");
-    return ST_OK;
+    return file_log_reopen(&t->csv, csv_path, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n",
+                           resume ? (long long)t->p.step : -1, e);
 }
 
 /* the trainer up to the first step: seeds, data, model, optimizer, resumed state, log file */

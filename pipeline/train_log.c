@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "core/store.h"
 
 int info_col(const EnvDims *d, const char *name) {
@@ -53,13 +54,13 @@ static double rank_at(const Agent *A, int t) {
 static const char *const ppo_cols =
     "approx_kl,clip_fraction,explained_variance,entropy,pg_loss,v_loss,grad_norm,lr,epochs_run";
 
-static Status write_header(MetricsCsv *m) {
-    fprintf(m->f, "iteration,env_steps,episodes,fps,seconds,reward_mean,ep_return_mean");
-    for (int k = 0; k < N_ENV_COLS; k++) fprintf(m->f, ",%s", env_cols[k][0]);
-    fprintf(m->f, ",%s", ppo_cols);
-    for (int l = 0; l < m->n_layers; l++) fprintf(m->f, ",rank_l%d", l);
-    fprintf(m->f, "\n");
-    return ST_OK;
+/* write_header: the column names, one line */
+static void write_header(FILE *f, int n_layers) {
+    fprintf(f, "iteration,env_steps,episodes,fps,seconds,reward_mean,ep_return_mean");
+    for (int k = 0; k < N_ENV_COLS; k++) fprintf(f, ",%s", env_cols[k][0]);
+    fprintf(f, ",%s", ppo_cols);
+    for (int l = 0; l < n_layers; l++) fprintf(f, ",rank_l%d", l);
+    fprintf(f, "\n");
 }
 
 Status metrics_open(MetricsCsv *m, const char *dir, int n_layers, int64_t resume_iteration,
@@ -67,41 +68,19 @@ Status metrics_open(MetricsCsv *m, const char *dir, int n_layers, int64_t resume
     snprintf(m->path, sizeof m->path, "%s/metrics.csv", dir);
     m->n_layers = n_layers;
     m->f = NULL;
-    char *keep = NULL;
-    size_t keep_len = 0;
-    if (resume_iteration >= 0) {
-        /* keep the header and the rows of iterations <= resume_iteration */
-        FILE *in = fopen(m->path, "r");
-        if (in) {
-            char *line = NULL;
-            size_t cap = 0;
-            ssize_t len;
-            FILE *mem = open_memstream(&keep, &keep_len);
-            if (!mem) {
-                fclose(in);
-                return err_set(e, ST_NOMEM, "%s: out of memory", m->path);
-            }
-            int first = 1;
-            while ((len = getline(&line, &cap, in)) > 0) {
-                if (first || strtoll(line, NULL, 10) <= resume_iteration) fwrite(line, 1, (size_t)len, mem);
-                first = 0;
-            }
-            free(line);
-            fclose(in);
-            fclose(mem);
-            if (!keep_len) free(keep), keep = NULL;
-        }
+    char *header = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&header, &len);
+    if (!mem) return err_set(e, ST_NOMEM, "%s: out of memory", m->path);
+    write_header(mem, n_layers);
+    if (fclose(mem)) {
+        free(header);
+        return err_set(e, ST_NOMEM, "%s: out of memory", m->path);
     }
-    m->f = fopen(m->path, "w");
-    if (!m->f) {
-        free(keep);
-        return err_set(e, ST_IO, "%s: cannot write: %s", m->path, strerror(errno));
-    }
-    if (keep) fwrite(keep, 1, keep_len, m->f);
-    else write_header(m);
-    free(keep);
-    fflush(m->f);
-    return ST_OK;
+    /* resumed: the header and the rows of iterations <= resume_iteration are kept */
+    Status s = file_log_reopen(&m->f, m->path, header, (long long)resume_iteration, e);
+    free(header);
+    return s;
 }
 
 static void put(FILE *f, double v) {

@@ -2,6 +2,8 @@
 #include "pipeline/train_run.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,27 +12,48 @@
 #include "core/sha256.h"
 #include "core/store.h"
 #include "core/timer.h"
+#include "pipeline/resume.h"
 #include "pipeline/train_ckpt.h"
 
+/* the keys a resume may change (pipeline/resume.h): how long, how often to log and save */
+#define TRAIN_MAY_CHANGE "ppo.iterations|run.stop_at|run.log_every|run.checkpoint_every|" \
+                         "run.keep|run.rollouts_every"
+
+/* locate: the checkpoint (r->ckpt) and the run directory of --resume arg (resume.h) */
+static Status locate(TrainRun *r, const char *arg, char *dir, size_t cap, Err *e) {
+    if (resume_is_dir(arg)) {
+        snprintf(dir, cap, "%s", arg);
+        return train_ckpt_latest(r->ckpt, sizeof r->ckpt, arg, e);
+    }
+    char folder[4096], real[PATH_MAX];
+    Status s = resume_parent(arg, folder, sizeof folder, e);
+    if (s) return s;
+    const char *name = realpath(folder, real) ? strrchr(real, '/') : NULL;
+    if (!name || strcmp(name + 1, "checkpoints"))
+        return err_set(e, ST_INVALID, "--resume %s: expected a run directory or a checkpoint in "
+                       "one (RUN_DIR/checkpoints/ckpt-NNNNNNNN.h5), found a file in %s (the run "
+                       "continues in its own directory: put the file into RUN_DIR/checkpoints/ "
+                       "and resume from RUN_DIR)", arg, folder);
+    if (!strcmp(folder, ".")) snprintf(dir, cap, "..");
+    else if ((s = resume_parent(folder, dir, cap, e))) return s;
+    snprintf(r->ckpt, sizeof r->ckpt, "%s", arg);
+    return ST_OK;
+}
+
 Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
-                        const char *const *over, int n_over, int *ignored_config, Err *e) {
-    *ignored_config = 0;
+                        const char *const *over, int n_over, FILE *info, Err *e) {
+    static const ResumeRule rule = {&train_schema, sizeof(TrainConfig),
+                                    offsetof(TrainConfig, run.dir), TRAIN_MAY_CHANGE};
     r->lock.fd = -1;
     r->ckpt[0] = 0;
     Status s;
     if (resume) {
-        struct stat sb;
-        if (!stat(resume, &sb) && S_ISDIR(sb.st_mode)) {
-            if ((s = train_ckpt_latest(r->ckpt, sizeof r->ckpt, resume, e))) return s;
-        } else {
-            snprintf(r->ckpt, sizeof r->ckpt, "%s", resume);
-        }
-        char *stored = NULL, src[4200];
+        char dir[4096], *stored = NULL;
         TrainCkptMeta meta = {0};
-        if ((s = train_ckpt_peek(r->ckpt, &stored, &meta, e))) return s;
-        *ignored_config = cfg_path != NULL;
-        snprintf(src, sizeof src, "%s:/config", r->ckpt);
-        s = config_load_text(&train_schema, &r->c, stored, src, over, n_over, e);
+        if ((s = locate(r, resume, dir, sizeof dir, e)) ||
+            (s = train_ckpt_peek(r->ckpt, &stored, &meta, e)))
+            return s;
+        s = resume_config(&rule, r->ckpt, stored, dir, cfg_path, over, n_over, &r->c, info, e);
         free(stored);
     } else {
         s = config_load(&train_schema, &r->c, cfg_path, over, n_over, e);

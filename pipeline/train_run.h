@@ -36,12 +36,13 @@ typedef struct {
     RunLock lock;        /* RUN_DIR/.lock, held while the run lives (core/rundir.h) */
 } TrainRun;
 
-/* train_run_config: resolve r->c and r->yaml: with resume (a checkpoint file, or a run
-   directory: its newest checkpoint) the checkpoint's stored config, else cfg_path (NULL: the
-   embedded defaults); then the overrides. *ignored_config is set when cfg_path was given
-   with resume (the stored config wins). */
+/* train_run_config: resolve r->c and r->yaml from cfg_path (NULL: the embedded defaults) and
+   the overrides; with resume (a checkpoint in a run directory, or a run directory: its newest
+   checkpoint) by the resume contract (pipeline/resume.h: the run continues in that
+   directory; only the run-control keys may differ from the checkpoint's config, said on
+   info). */
 Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
-                        const char *const *over, int n_over, int *ignored_config, Err *e);
+                        const char *const *over, int n_over, FILE *info, Err *e);
 
 /* train_run_init: environment, agent (resumed when r->ckpt is set) and the run directory's
    config.yaml, latency.h5 and metrics.csv; a short description goes to info. */

@@ -49,7 +49,7 @@ printf 'sentence\tlabel\ngood movie \t1\nbad \t7\n' > "$tmp/bad.tsv"
 expect_error "data.train: $tmp/bad.tsv:3: label: expected 0 or 1, found '7'" \
   "$base" --config configs/tiny.yaml data.train="$tmp/bad.tsv" run.dir="$tmp/c"
 [[ -e "$tmp/c" ]] && fail "a failed run wrote $tmp/c"
-expect_error "config: expected the checkpoint's config, found a different one" \
+expect_error "$tmp/b/checkpoint.h5: model.d_model: expected the checkpoint's value 64, found 32 (command line 'model.d_model=32'): on resume only these keys may change: train.max_steps," \
   "$base" --resume "$tmp/b/checkpoint.h5" model.d_model=32 model.n_heads=2
 expect_error "--split: expected one of dev|test|train, found 'val'" \
   "$base" --eval "$tmp/a/model.h5" --split val

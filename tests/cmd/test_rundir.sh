@@ -31,6 +31,6 @@ expect_error "run.dir $tmp/busy: expected a run directory no other process uses,
 kill "$pid"; wait "$pid" || true
 
 "$base" --config configs/tiny.yaml run.dir="$tmp/b" train.epochs=1 data.train_limit=300 > /dev/null
-expect_error "run.dir $tmp/b: expected a directory without another run's files, found metrics.csv, checkpoint.h5, model.h5, dev_predictions.tsv (continue it with --resume $tmp/b/checkpoint.h5; or start over with --force" \
+expect_error "run.dir $tmp/b: expected a directory without another run's files, found metrics.csv, checkpoint.h5, model.h5, dev_predictions.tsv (continue it with --resume $tmp/b; or start over with --force" \
   "$base" --config configs/tiny.yaml run.dir="$tmp/b" train.epochs=1 data.train_limit=300
 echo "test_rundir: ok"

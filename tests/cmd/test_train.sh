@@ -74,12 +74,24 @@ for k in 1 2 3 4 5; do
 done
 
 # errors
-cp "$tmp/ta/checkpoints/ckpt-00000008.h5" "$tmp/trunc.h5"
-truncate -s 3000 "$tmp/trunc.h5"
-expect_error "$tmp/trunc.h5" "$train" --resume "$tmp/trunc.h5"
-mkdir -p "$tmp/shape"
-expect_error "/policy/layout: expected tensor" "$train" --resume "$tmp/ta/checkpoints/ckpt-00000008.h5" \
-  policy.width=32 policy.ffn=64 run.dir="$tmp/shape"
+mkdir -p "$tmp/tr/checkpoints" "$tmp/shape/checkpoints"
+cp "$tmp/ta/checkpoints/ckpt-00000008.h5" "$tmp/tr/checkpoints/"
+truncate -s 3000 "$tmp/tr/checkpoints/ckpt-00000008.h5"
+expect_error "$tmp/tr/checkpoints/ckpt-00000008.h5" "$train" --resume "$tmp/tr"
+# a checkpoint whose stored config does not match its parameters (edited with h5py): the
+# layout check names the first tensor that differs
+cp "$tmp/ta/checkpoints/ckpt-00000008.h5" "$tmp/shape/checkpoints/"
+"$py" - "$tmp/shape/checkpoints/ckpt-00000008.h5" <<'PY'
+import re, sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    y = f["config"][()].decode()
+    y = re.sub(r"(?m)^(policy:(?:\n .*)*?\n  width: )\d+", r"\g<1>32", y)
+    y = re.sub(r"(?m)^(policy:(?:\n .*)*?\n  ffn: )\d+", r"\g<1>64", y)
+    t = f["config"].dtype
+    del f["config"]
+    f.create_dataset("config", data=y, dtype=t)
+PY
+expect_error "/policy/layout: expected tensor" "$train" --resume "$tmp/shape"
 # config.yaml is written atomically: a resume that cannot write it (files capped at 1 KiB,
 # SIGXFSZ ignored so that write fails with EFBIG) keeps the earlier one whole, no .tmp left
 cp -r "$tmp/ta" "$tmp/tf"
@@ -175,7 +187,12 @@ done = f["done"][()]
 assert all((done[t] == ((t + 1) % L == 0)).all() for t in range(S)), "done flags"
 assert np.allclose(f["ret"][()], f["adv"][()] + f["value"][()], atol=1e-5)
 PY
-expect_error "model_sha256: expected" "$train" --resume "$tmp/ra" env.model="$tmp/m2/model.h5" run.dir="$tmp/rc"
+expect_error "env.model: expected the checkpoint's value \"$tmp/m1/model.h5\", found \"$tmp/m2/model.h5\" (command line 'env.model=$tmp/m2/model.h5'): on resume only these keys may change: ppo.iterations," \
+  "$train" --resume "$tmp/ra" env.model="$tmp/m2/model.h5"
+# the same path holding another model: the frozen model's hash is compared
+cp "$tmp/m1/model.h5" "$tmp/m1.keep"; cp "$tmp/m2/model.h5" "$tmp/m1/model.h5"
+expect_error "model_sha256: expected" "$train" --resume "$tmp/ra"
+cp "$tmp/m1.keep" "$tmp/m1/model.h5"
 expect_error "env.model: $tmp/none.h5" "$train" "${rk[@]}" env.model="$tmp/none.h5" run.dir="$tmp/rd"
 [[ -e "$tmp/rd" ]] && fail "a failed run wrote $tmp/rd"
 expect_error "env.ranks[3]: expected a rank below the head size 32" "$train" "${rk[@]}" \

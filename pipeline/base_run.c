@@ -31,9 +31,10 @@ Status base_run_config(const char *cfg_path, const char *resume, const char *con
     if (ckpt) ckpt[0] = 0;
     if (resume) {
         /* --resume DIR is DIR/checkpoint.h5; the run continues in the checkpoint's folder */
-        int is_dir = resume_is_dir(resume);
-        if (is_dir) snprintf(dir, sizeof dir, "%s", resume);
-        else s = resume_parent(resume, dir, sizeof dir, e);
+        int is_dir = 0;
+        s = resume_kind(resume, &is_dir, e);
+        if (!s && is_dir) snprintf(dir, sizeof dir, "%s", resume);
+        else if (!s) s = resume_parent(resume, dir, sizeof dir, e);
         int n = is_dir ? snprintf(ckpt, cap, "%s/checkpoint.h5", resume) : snprintf(ckpt, cap, "%s", resume);
         if (!s && (n < 0 || (size_t)n >= cap))
             s = err_set(e, ST_INVALID, "--resume %s: expected a path of at most %zu bytes", resume, cap - 16);

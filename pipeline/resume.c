@@ -1,13 +1,18 @@
 /* resume.c: the resume contract of drrl-base and drrl-train (see resume.h). */
 #include "pipeline/resume.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-int resume_is_dir(const char *path) {
+Status resume_kind(const char *path, int *is_dir, Err *e) {
     struct stat sb;
-    return !stat(path, &sb) && S_ISDIR(sb.st_mode);
+    if (stat(path, &sb))
+        return err_set(e, ST_MISSING, "--resume %s: expected a run directory or a checkpoint, "
+                       "found nothing there (%s)", path, strerror(errno));
+    *is_dir = S_ISDIR(sb.st_mode);
+    return ST_OK;
 }
 
 Status resume_parent(const char *path, char *out, size_t cap, Err *e) {
@@ -65,9 +70,13 @@ static Status check(const ResumeRule *r, const char *ckpt, const void *had, cons
         if (o) snprintf(from, sizeof from, "command line '%.*s'", CONFIG_STR_MAX, o);
         else snprintf(from, sizeof from, "%.*s", CONFIG_STR_MAX, cfg_path ? cfg_path : "?");
         if (!listed(key, r->may_change)) {
-            char keys[512];
-            snprintf(keys, sizeof keys, "%s", r->may_change);
-            for (char *c = keys; (c = strchr(c, '|'));) *c = ',';
+            char keys[512]; /* "a|b" as "a, b" */
+            size_t n = 0;
+            for (const char *c = r->may_change; *c && n + 3 < sizeof keys; c++) {
+                if (*c == '|') keys[n++] = ',', keys[n++] = ' ';
+                else keys[n++] = *c;
+            }
+            keys[n] = 0;
             return err_set(e, ST_CONFIG, "%s: %s: expected the checkpoint's value %s, found %s "
                            "(%s): on resume only these keys may change: %s", ckpt, key, va, vb,
                            from, keys);

@@ -39,7 +39,8 @@ Status resume_config(const ResumeRule *r, const char *ckpt, const char *stored,
 /* resume_parent: the folder of path ("." when it has none), into out. */
 Status resume_parent(const char *path, char *out, size_t cap, Err *e);
 
-/* resume_is_dir: 1 when path names an existing directory. */
-int resume_is_dir(const char *path);
+/* resume_kind: *is_dir = 1 when path is a directory, 0 for a file; ST_MISSING (naming
+   --resume path) when nothing is there. */
+Status resume_kind(const char *path, int *is_dir, Err *e);
 
 #endif

@@ -21,13 +21,15 @@
 
 /* locate: the checkpoint (r->ckpt) and the run directory of --resume arg (resume.h) */
 static Status locate(TrainRun *r, const char *arg, char *dir, size_t cap, Err *e) {
-    if (resume_is_dir(arg)) {
+    int is_dir;
+    Status s = resume_kind(arg, &is_dir, e);
+    if (s) return s;
+    if (is_dir) {
         snprintf(dir, cap, "%s", arg);
         return train_ckpt_latest(r->ckpt, sizeof r->ckpt, arg, e);
     }
     char folder[4096], real[PATH_MAX];
-    Status s = resume_parent(arg, folder, sizeof folder, e);
-    if (s) return s;
+    if ((s = resume_parent(arg, folder, sizeof folder, e))) return s;
     const char *name = realpath(folder, real) ? strrchr(real, '/') : NULL;
     if (!name || strcmp(name + 1, "checkpoints"))
         return err_set(e, ST_INVALID, "--resume %s: expected a run directory or a checkpoint in "

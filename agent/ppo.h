@@ -38,6 +38,7 @@ typedef struct {
     int64_t iterations;   /* the schedule's length */
     float adam_eps;       /* 1e-5 */
     int norm_adv;         /* 1: normalise advantages per minibatch */
+    int max_nonfinite;    /* updates in a row that may be skipped for non-finite values */
 } PpoConfig;
 
 /* Rollout: one iteration's transitions, step-major: index (t, i) = t * n_envs + i. */
@@ -75,6 +76,8 @@ typedef struct {
     int64_t rollout_episodes; /* episodes completed in this iteration's rollout */
     int64_t updates;          /* optimizer steps taken by this update */
     int kl_stop;              /* 1 if the target-KL check stopped this update early */
+    int64_t skipped;          /* updates skipped for a non-finite reward, loss or gradient */
+    char skip_reason[160];    /* the last one's reason ("" when none) */
 } PpoStats;
 
 typedef struct {
@@ -85,6 +88,8 @@ typedef struct {
     OptimStep step;
     Rng rng_act, rng_mb;
     int64_t iteration, env_steps, episodes;
+    int64_t nonfinite_total;  /* updates skipped for non-finite values, in all */
+    int64_t nonfinite_run;    /* ... in a row, up to now (0 after an update taken) */
     Rollout ro;
     /* planned once: minibatch and sampling buffers (see ppo.c) */
     void *work;
@@ -104,8 +109,13 @@ Status agent_collect(Agent *A, Env *env, Err *e);
 void agent_rollout_stats(const Agent *A, PpoStats *s);
 /* agent_update: GAE on A->ro then the PPO epochs; fills the update fields of s (lr, pg_loss,
    v_loss, entropy, approx_kl, clip_fraction, explained_variance, grad_norm, epochs_run,
-   updates, kl_stop). Target KL: checked per minibatch before its step (SB3's placement,
-   threshold target_kl itself): that minibatch takes no step and the update ends. */
+   updates, kl_stop, skipped). Target KL: checked per minibatch before its step (SB3's
+   placement, threshold target_kl itself): that minibatch takes no step and the update ends.
+   Non-finite numbers: a non-finite reward in the rollout skips the whole update (GAE would
+   carry it into every return), a non-finite minibatch loss or gradient norm skips that
+   minibatch's step (parameters, moments and Adam step untouched); each skip is counted in
+   s->skipped and A->nonfinite_total; more than cfg.max_nonfinite skips in a row (across
+   iterations) is ST_NUMERIC naming the last one. */
 Status agent_update(Agent *A, PpoStats *s, Err *e);
 /* agent_iterate: collect + update + counters; s gets every field. */
 Status agent_iterate(Agent *A, Env *env, PpoStats *s, Err *e);

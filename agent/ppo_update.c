@@ -14,8 +14,12 @@
  * samples of the last epoch evaluated;
  *     explained_variance = 1 - Var(ret - value) / Var(ret) (population variances; NaN when
  *                          Var(ret) = 0, as cleanrl and SB3).
- * A non-finite loss or gradient norm stops with ST_NUMERIC (no step is taken with it). */
+ * Non-finite numbers (ppo.h): a non-finite reward skips the update, a non-finite loss or
+ * gradient norm skips its minibatch's step; more than cfg.max_nonfinite skips in a row stop
+ * with ST_NUMERIC. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/gae.h"
@@ -60,20 +64,53 @@ static double explained_variance(const float *y, const float *yhat, size_t n) {
     return vy == 0.0 ? NAN : 1.0 - vd / vy;
 }
 
-/* step: backward, clip, Adam; *norm the global gradient norm before clipping */
-static Status step(Agent *A, AgentWork *W, const AdamWGroup *g, double *norm, Err *e) {
+/* step: backward, clip, Adam; *norm the global gradient norm before clipping. 0 (nothing
+   changed: no Adam step) when the norm is not finite, else 1. */
+static int step(Agent *A, AgentWork *W, const AdamWGroup *g, double *norm) {
     Policy *pi = A->pi;
     size_t n = policy_n_params(pi);
     float *grads = policy_grads(pi);
     policy_zero_grad(pi);
     policy_backward(pi, W->dlogits, W->dvalue);
     *norm = grad_clip_norm(&grads, &n, 1, (double)A->cfg.max_grad_norm);
-    if (!isfinite(*norm))
-        return err_set(e, ST_NUMERIC, "agent_update: iteration %lld: non-finite gradient norm "
-                       "(%g)", (long long)A->iteration, *norm);
+    if (!isfinite(*norm)) return 0;
     optim_step_begin(&A->step);
     adamw_update(policy_params(pi), A->adam_m, A->adam_v, grads, g, &A->step, n);
-    return ST_OK;
+    A->nonfinite_run = 0;
+    return 1;
+}
+
+static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* skip: one update skipped for a non-finite number (the reason: fmt ...), counted; ST_NUMERIC
+   when that makes more than cfg.max_nonfinite in a row */
+static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->skip_reason, sizeof s->skip_reason, fmt, ap);
+    va_end(ap);
+    s->skipped++;
+    A->nonfinite_total++;
+    if (++A->nonfinite_run <= A->cfg.max_nonfinite) return ST_OK;
+    return err_set(e, ST_NUMERIC, "agent_update: iteration %lld: %lld updates in a row skipped "
+                   "for non-finite numbers, the last for %s: expected at most ppo.max_nonfinite "
+                   "= %d in a row; stopping (the last checkpoint is intact)",
+                   (long long)A->iteration + 1, (long long)A->nonfinite_run, s->skip_reason,
+                   A->cfg.max_nonfinite);
+}
+
+/* skip_rollout: a non-finite reward (GAE would carry it into every return): no update */
+static Status skip_rollout(Agent *A, PpoStats *s, int k, Err *e) {
+    const Rollout *ro = &A->ro;
+    s->lr = agent_lr(&A->cfg, A->iteration);
+    s->pg_loss = s->v_loss = s->entropy = s->approx_kl = NAN;
+    s->clip_fraction = s->explained_variance = s->grad_norm = NAN;
+    s->epochs_run = 0;
+    s->updates = 0;
+    s->kl_stop = 0;
+    return skip(A, s, e, "a reward of %g (step %d, slot %d)", (double)ro->reward[k],
+                k / ro->n_envs, k % ro->n_envs);
 }
 
 Status agent_update(Agent *A, PpoStats *s, Err *e) {
@@ -81,6 +118,8 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
     Rollout *ro = &A->ro;
     const PpoConfig *c = &A->cfg;
     const int N = ro->n_steps * ro->n_envs, MB = W->mb_cap;
+    for (int k = 0; k < N; k++)
+        if (!isfinite(ro->reward[k])) return skip_rollout(A, s, k, e);
     gae_compute(ro->adv, ro->ret, ro->reward, ro->value, ro->done, ro->n_steps, ro->n_envs,
                 (double)c->gamma, (double)c->lam);
     s->explained_variance = explained_variance(ro->ret, ro->value, (size_t)N);
@@ -109,10 +148,12 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
             b.M = M;
             PpoLossStats ls;
             ppo_loss(&b, c, W->dlogits, W->dvalue, &ls);
-            if (!isfinite(ls.loss))
-                return err_set(e, ST_NUMERIC, "agent_update: iteration %lld epoch %d: "
-                               "non-finite loss (pg %g, value %g, entropy %g)",
-                               (long long)A->iteration, ep, ls.pg_loss, ls.v_loss, ls.entropy);
+            if (!isfinite(ls.loss)) { /* no step, and out of the statistics */
+                if ((st = skip(A, s, e, "a loss of %g (epoch %d: pg %g, value %g, entropy %g)",
+                               ls.loss, ep, ls.pg_loss, ls.v_loss, ls.entropy)))
+                    return st;
+                continue;
+            }
             pg += ls.pg_loss;
             vl += ls.v_loss;
             ent += ls.entropy;
@@ -126,18 +167,20 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
                 break;
             }
             double norm;
-            st = step(A, W, &g, &norm, e);
-            if (st) return st;
+            if (!step(A, W, &g, &norm)) {
+                if ((st = skip(A, s, e, "a gradient norm of %g (epoch %d)", norm, ep))) return st;
+                continue;
+            }
             gn += norm;
             n_steps++;
         }
         if (!stop) epochs_run++;
     }
-    s->pg_loss = pg / (double)n_mb;
-    s->v_loss = vl / (double)n_mb;
-    s->entropy = ent / (double)n_mb;
-    s->clip_fraction = cf / (double)n_samples;
-    s->approx_kl = kl / (double)kl_n;
+    s->pg_loss = n_mb ? pg / (double)n_mb : NAN;
+    s->v_loss = n_mb ? vl / (double)n_mb : NAN;
+    s->entropy = n_mb ? ent / (double)n_mb : NAN;
+    s->clip_fraction = n_samples ? cf / (double)n_samples : NAN;
+    s->approx_kl = kl_n ? kl / (double)kl_n : NAN;
     s->grad_norm = n_steps ? gn / (double)n_steps : 0.0;
     s->epochs_run = epochs_run;
     s->updates = n_steps;

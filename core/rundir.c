@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "core/store.h"
 
 #define PATH_CAP 4096
@@ -124,4 +126,19 @@ Status rundir_claim(const char *dir, const char *const *names, int n, int force,
     }
     if (info) fprintf(info, "--force: moved the earlier run's %s into %s/\n", found, bin);
     return ST_OK;
+}
+
+void rundir_new_id(char id[33]) {
+    uint8_t b[32];
+    if (getrandom(b, 16, 0) != 16) { /* no entropy source: a hash of what differs per run */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long v[4] = {(long long)ts.tv_sec, ts.tv_nsec, (long long)getpid(),
+                          (long long)(uintptr_t)&ts};
+        Sha256 h;
+        sha256_init(&h);
+        sha256_update(&h, v, sizeof v);
+        sha256_final(&h, b);
+    }
+    for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", b[i]);
 }

@@ -29,6 +29,11 @@ Status rundir_lock(RunLock *l, const char *dir, const char *prog, FILE *info, Er
 /* rundir_unlock: release (also done by process exit). */
 void rundir_unlock(RunLock *l);
 
+/* rundir_new_id: a fresh run id: 32 hex digits of 128 random bits (getrandom; when that
+   fails, a hash of the time, PID and address), NUL-terminated. Stored in every checkpoint of
+   the run and kept across resumes, it tells one run's files from another's. */
+void rundir_new_id(char id[33]);
+
 /* rundir_claim: for a new run in dir, whose files are names[0..n) (files or folders):
    ST_INVALID unless none exists, or force (then they are moved, said on info); resume_hint
    completes the error ("continue it with --resume ..."). */

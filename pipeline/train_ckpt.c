@@ -52,13 +52,22 @@ Status train_ckpt_save(const char *path, const Agent *A, Env *env, const Latency
         (s = store_set_attr_i64(st, "/", "episodes", A->episodes, e)) ||
         (s = store_set_attr_f64(st, "/", "seconds", m->seconds, e)) ||
         (s = store_set_attr_str(st, "/", "env_type", m->env_type, e)) ||
-        (s = store_set_attr_str(st, "/", "model_sha256", m->model_sha256, e))) {
+        (s = store_set_attr_str(st, "/", "model_sha256", m->model_sha256, e)) ||
+        (s = store_set_attr_str(st, "/", "run_id", m->run_id, e)) ||
+        (s = store_set_attr_i64(st, "/", "nonfinite_total", A->nonfinite_total, e)) ||
+        (s = store_set_attr_i64(st, "/", "nonfinite_run", A->nonfinite_run, e))) {
         store_abort(st);
         free(layout);
         return s;
     }
     free(layout);
     return store_commit(st, e);
+}
+
+/* read_run_id: the run_id of an open checkpoint ("" for version 1) */
+static Status read_run_id(Store *st, char id[33], Err *e) {
+    id[0] = 0;
+    return store_version(st) < 2 ? ST_OK : store_get_attr_str(st, "/", "run_id", id, 33, e);
 }
 
 Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, Err *e) {
@@ -69,7 +78,8 @@ Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, E
     if ((s = store_read_text(st, "/config", config_yaml, e)) ||
         (s = store_get_attr_str(st, "/", "env_type", m->env_type, sizeof m->env_type, e)) ||
         (s = store_get_attr_str(st, "/", "model_sha256", m->model_sha256, sizeof m->model_sha256, e)) ||
-        (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e))) {
+        (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e)) ||
+        (s = read_run_id(st, m->run_id, e))) {
         free(*config_yaml);
         *config_yaml = NULL;
     }
@@ -139,8 +149,18 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
         (s = store_get_attr_i64(st, "/", "iteration", &A->iteration, e)) ||
         (s = store_get_attr_i64(st, "/", "env_steps", &A->env_steps, e)) ||
         (s = store_get_attr_i64(st, "/", "episodes", &A->episodes, e)) ||
-        (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e)))
+        (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e)) ||
+        (s = read_run_id(st, m->run_id, e)))
         goto done;
+    A->nonfinite_total = A->nonfinite_run = 0;
+    if (store_version(st) >= 2 &&
+        ((s = store_get_attr_i64(st, "/", "nonfinite_total", &A->nonfinite_total, e)) ||
+         (s = store_get_attr_i64(st, "/", "nonfinite_run", &A->nonfinite_run, e))))
+        goto done;
+    if (A->nonfinite_total < 0 || A->nonfinite_run < 0 || A->nonfinite_run > A->nonfinite_total)
+        s = err_set(e, ST_FORMAT, "%s: nonfinite_total, nonfinite_run: expected 0 <= run <= "
+                    "total, found %lld and %lld", path, (long long)A->nonfinite_total,
+                    (long long)A->nonfinite_run);
 done:
     free(layout);
     free(want);
@@ -191,11 +211,32 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
+/* file_run_id: the run_id of DIR/checkpoints/name ("" for version 1) */
+static Status file_run_id(const char *dir, const char *name, char id[33], Err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoints/%s", dir, name);
+    Store *st;
+    Status s = store_open(&st, path, TRAIN_CKPT_FORMAT, 1, TRAIN_CKPT_VERSION, e);
+    if (s) return s;
+    s = read_run_id(st, id, e);
+    store_close(st);
+    return s;
+}
+
 Status train_ckpt_latest(char *out, size_t cap, const char *dir, Err *e) {
     char **names;
     int n;
     Status s = list_ckpts(&names, &n, dir, e);
     if (!s && !n) s = err_set(e, ST_MISSING, "%s/checkpoints: no checkpoint (ckpt-NNNNNNNN.h5) found", dir);
+    char last[33] = "", id[33];
+    for (int i = n - 1; !s && i >= 0; i--) { /* one run's files only */
+        if (file_run_id(dir, names[i], id, e)) continue; /* unreadable: the loader says why */
+        if (!last[0]) snprintf(last, sizeof last, "%s", id);
+        else if (id[0] && strcmp(id, last))
+            s = err_set(e, ST_FORMAT, "%s/checkpoints: expected the checkpoints of one run, found "
+                        "two: %s (run %s) and the newest, %s (run %s); resume from a checkpoint "
+                        "file, not the directory", dir, names[i], id, names[n - 1], last);
+    }
     if (!s) snprintf(out, cap, "%s/checkpoints/%s", dir, names[n - 1]);
     free_names(names, n);
     return s;
@@ -221,12 +262,16 @@ static void remove_stale_tmp(const char *dir) {
     closedir(d);
 }
 
-Status train_ckpt_prune(const char *dir, int keep, Err *e) {
-    char **names;
-    int n;
+Status train_ckpt_prune(const char *dir, int keep, const char *run_id, Err *e) {
+    char **names, id[33];
+    int n, ours = 0;
     remove_stale_tmp(dir);
     Status s = list_ckpts(&names, &n, dir, e);
-    for (int i = 0; !s && i + keep < n; i++) {
+    for (int i = n - 1; !s && i >= 0; i--) { /* newest first: the run's first keep stay */
+        Err ignored;
+        /* another run's file is never removed (a version 1 file, without id, counts as ours) */
+        if (file_run_id(dir, names[i], id, &ignored) || (id[0] && strcmp(id, run_id))) continue;
+        if (++ours <= keep) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/checkpoints/%s", dir, names[i]);
         if (unlink(path) && errno != ENOENT)

@@ -9,7 +9,9 @@
  *   /env/...           the environment's state (Env.save)
  *   /latency/...       the latency table and the hardware it was measured on (rank env)
  *   root attributes    iteration, env_steps, episodes, seconds (training time so far),
- *                      env_type, model_sha256 (the frozen model's hash; "" for toy)
+ *                      env_type, model_sha256 (the frozen model's hash; "" for toy);
+ *                      version 2: run_id (core/rundir.h: the run the file belongs to),
+ *                      nonfinite_total, nonfinite_run (updates skipped, in all and in a row)
  * Loading checks the format, the base model's hash, the layout and every dataset's shape and
  * type; a mismatch is an error naming the file, the item, expected and found. */
 #ifndef DRRL_CMD_TRAIN_CKPT_H
@@ -20,13 +22,14 @@
 #include "core/err.h"
 
 #define TRAIN_CKPT_FORMAT "drrl-train-ckpt"
-#define TRAIN_CKPT_VERSION 1
+#define TRAIN_CKPT_VERSION 2 /* 2: run_id, nonfinite_*; version 1 still loads */
 
 typedef struct {
     const char *config_yaml;  /* save: the resolved config */
     char env_type[16];        /* "rank" or "toy" */
     char model_sha256[65];    /* "" for toy */
     double seconds;           /* training wall time so far */
+    char run_id[33];          /* the run's id ("" in a version 1 file) */
 } TrainCkptMeta;
 
 /* train_ckpt_save: write path atomically. lt may be NULL (toy env, or live latency). */
@@ -47,10 +50,13 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
 
 /* train_ckpt_path: "DIR/checkpoints/ckpt-ITER.h5" (iteration zero-padded to 8 digits). */
 void train_ckpt_path(char *out, size_t cap, const char *dir, int64_t iteration);
-/* train_ckpt_latest: the newest checkpoint file under DIR/checkpoints (ST_MISSING if none). */
+/* train_ckpt_latest: the newest checkpoint file under DIR/checkpoints (ST_MISSING if none);
+   ST_FORMAT naming two files when the checkpoints there belong to different runs (their
+   run_id differs: files copied together by hand), since "the newest" would then be a guess. */
 Status train_ckpt_latest(char *out, size_t cap, const char *dir, Err *e);
-/* train_ckpt_prune: remove all but the newest keep checkpoints under DIR/checkpoints, and the
-   temporary files of checkpoint writers that were killed (their process is gone). */
-Status train_ckpt_prune(const char *dir, int keep, Err *e);
+/* train_ckpt_prune: remove all but the newest keep checkpoints of run run_id under
+   DIR/checkpoints (files of another run are never removed), and the temporary files of
+   checkpoint writers that were killed (their process is gone). */
+Status train_ckpt_prune(const char *dir, int keep, const char *run_id, Err *e);
 
 #endif

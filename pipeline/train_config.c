@@ -55,6 +55,7 @@ static const ConfigField train_fields[] = {
     F("ppo.ent_coef", CF_FLOAT, ppo.ent_coef, "0.01", 0, 1e6, "entropy bonus coefficient"),
     F("ppo.max_grad_norm", CF_FLOAT, ppo.max_grad_norm, "0.5", 0, 1e6, "global gradient-norm clip (0: off)"),
     F("ppo.target_kl", CF_FLOAT, ppo.target_kl, "0.03", 0, 1e6, "stop an update's epochs past this approx_kl (0: never)"),
+    F("ppo.max_nonfinite", CF_INT, ppo.max_nonfinite, "8", 0, 1 << 20, "updates in a row that may be skipped for a non-finite reward, loss or gradient before the run stops (0: stop at the first)"),
     F("ppo.lr", CF_FLOAT, ppo.lr, "0.0003", 1e-9, 1, "Adam learning rate at the first iteration"),
     F("ppo.lr_final", CF_FLOAT, ppo.lr_final, "0", 0, 1, "learning rate at the last iteration (linear schedule)"),
     F("ppo.adam_eps", CF_FLOAT, ppo.adam_eps, "0.00001", 1e-12, 1, "Adam epsilon"),
@@ -108,6 +109,7 @@ PpoConfig train_ppo_config(const TrainConfig *c, int max_steps) {
     p.iterations = c->ppo.iterations;
     p.adam_eps = (float)c->ppo.adam_eps;
     p.norm_adv = c->ppo.norm_adv;
+    p.max_nonfinite = c->ppo.max_nonfinite;
     return p;
 }
 

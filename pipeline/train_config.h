@@ -38,7 +38,7 @@ typedef struct {
         int width, layers, heads, ffn;
     } policy;
     struct {
-        int iterations, episodes, epochs, minibatch, norm_adv;
+        int iterations, episodes, epochs, minibatch, norm_adv, max_nonfinite;
         double gamma, lam, clip, clip_vloss, vf_coef, ent_coef, max_grad_norm, target_kl;
         double lr, lr_final, adam_eps;
     } ppo;

@@ -52,7 +52,7 @@ static double rank_at(const Agent *A, int t) {
 }
 
 static const char *const ppo_cols =
-    "approx_kl,clip_fraction,explained_variance,entropy,pg_loss,v_loss,grad_norm,lr,epochs_run";
+    "approx_kl,clip_fraction,explained_variance,entropy,pg_loss,v_loss,grad_norm,lr,epochs_run,nonfinite";
 
 /* write_header: the column names, one line */
 static void write_header(FILE *f, int n_layers) {
@@ -97,7 +97,7 @@ Status metrics_write(MetricsCsv *m, const PpoStats *s, const Agent *A, double se
     for (int k = 0; k < N_ENV_COLS; k++) put(f, env_value(s, A, k));
     put(f, s->approx_kl), put(f, s->clip_fraction), put(f, s->explained_variance);
     put(f, s->entropy), put(f, s->pg_loss), put(f, s->v_loss), put(f, s->grad_norm), put(f, s->lr);
-    fprintf(f, ",%d", s->epochs_run);
+    fprintf(f, ",%d,%lld", s->epochs_run, (long long)s->skipped);
     for (int l = 0; l < m->n_layers; l++) put(f, rank_at(A, l));
     fprintf(f, "\n");
     if (fflush(f) || ferror(f)) return err_set(e, ST_IO, "%s: write failed: %s", m->path, strerror(errno));

@@ -8,6 +8,7 @@
  * r_lat, r_bound, r_kl (the reward terms, per step), rank_mean, full_share, mask_rate,
  * bound_violations (a count: the sum over the iteration), then PPO's approx_kl,
  * clip_fraction, explained_variance, entropy, pg_loss, v_loss, grad_norm, lr, epochs_run,
+ * nonfinite (updates skipped for a non-finite reward, loss or gradient: agent/ppo.h),
  * then rank_l0 .. rank_l{L-1} (mean chosen rank at each step of the episode, i.e. per layer).
  * fps and seconds are wall-clock; every other column is a function of the seeds (table
  * latency), so a resumed run reproduces them exactly.

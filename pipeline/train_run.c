@@ -15,9 +15,10 @@
 #include "pipeline/resume.h"
 #include "pipeline/train_ckpt.h"
 
-/* the keys a resume may change (pipeline/resume.h): how long, how often to log and save */
+/* the keys a resume may change (pipeline/resume.h): how long, how often to log and save, how
+   many non-finite updates in a row to tolerate */
 #define TRAIN_MAY_CHANGE "ppo.iterations|run.stop_at|run.log_every|run.checkpoint_every|" \
-                         "run.keep|run.rollouts_every"
+                         "run.keep|run.rollouts_every|ppo.max_nonfinite"
 
 /* locate: the checkpoint (r->ckpt) and the run directory of --resume arg (resume.h) */
 static Status locate(TrainRun *r, const char *arg, char *dir, size_t cap, Err *e) {
@@ -55,9 +56,12 @@ Status train_run_config(TrainRun *r, const char *cfg_path, const char *resume,
         if ((s = locate(r, resume, dir, sizeof dir, e)) ||
             (s = train_ckpt_peek(r->ckpt, &stored, &meta, e)))
             return s;
+        if (meta.run_id[0]) memcpy(r->run_id, meta.run_id, sizeof r->run_id);
+        else rundir_new_id(r->run_id); /* a version 1 checkpoint had none */
         s = resume_config(&rule, r->ckpt, stored, dir, cfg_path, over, n_over, &r->c, info, e);
         free(stored);
     } else {
+        rundir_new_id(r->run_id);
         s = config_load(&train_schema, &r->c, cfg_path, over, n_over, e);
     }
     return s ? s : config_to_yaml(&train_schema, &r->c, &r->yaml, e);
@@ -116,8 +120,8 @@ Status train_run_init(TrainRun *r, FILE *info, Err *e) {
                           r->ckpt[0] ? r->A.iteration : -1, e)))
         return s;
     fprintf(info, "policy: %zu parameters; %d episodes x %d steps x %d slots per iteration; "
-            "metrics: %s\n", policy_n_params(r->A.pi), r->c.ppo.episodes,
-            r->t.env.dims.max_steps, r->t.env.dims.n_envs, r->mc.path);
+            "metrics: %s; run id %s\n", policy_n_params(r->A.pi), r->c.ppo.episodes,
+            r->t.env.dims.max_steps, r->t.env.dims.n_envs, r->mc.path, r->run_id);
     fflush(info);
     r->it0 = r->A.iteration;
     return ST_OK;
@@ -130,12 +134,13 @@ static Status checkpoint(TrainRun *r, double seconds, Err *e) {
     Status s = store_mkdirs(dir, e);
     if (s) return s;
     TrainCkptMeta m = {.config_yaml = r->yaml, .seconds = seconds};
+    memcpy(m.run_id, r->run_id, sizeof m.run_id);
     snprintf(m.env_type, sizeof m.env_type, "%s", r->t.type);
     snprintf(m.model_sha256, sizeof m.model_sha256, "%s", r->t.model_sha256);
     train_ckpt_path(r->last, sizeof r->last, r->c.run.dir, r->A.iteration);
     if ((s = train_ckpt_save(r->last, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL, &m, e)))
         return s;
-    return train_ckpt_prune(r->c.run.dir, r->c.run.keep, e);
+    return train_ckpt_prune(r->c.run.dir, r->c.run.keep, r->run_id, e);
 }
 
 Status train_run_loop(TrainRun *r, volatile sig_atomic_t *stop, Err *e) {
@@ -150,6 +155,11 @@ Status train_run_loop(TrainRun *r, volatile sig_atomic_t *stop, Err *e) {
         PpoStats st;
         double ti = time_now();
         if ((s = agent_iterate(A, &r->t.env, &st, e))) return s;
+        if (st.skipped)
+            fprintf(stderr, "drrl-train: iteration %lld: %lld updates skipped for non-finite "
+                    "numbers (the last for %s); %lld in a row, of at most %d (ppo.max_nonfinite)\n",
+                    (long long)A->iteration, (long long)st.skipped, st.skip_reason,
+                    (long long)A->nonfinite_run, c->ppo.max_nonfinite);
         double now = time_now(), dt = now - ti;
         double fps = dt > 0 ? (double)r->pp.n_steps * r->t.env.dims.n_envs / dt : 0;
         double per_it = (now - t0) / (double)(A->iteration - r->it0);

@@ -34,6 +34,7 @@ typedef struct {
     int64_t it0;         /* the iteration this process started at */
     int force;           /* --force: a new run may move another run's files aside */
     RunLock lock;        /* RUN_DIR/.lock, held while the run lives (core/rundir.h) */
+    char run_id[33];     /* the run's id (rundir_new_id; kept across resumes) */
 } TrainRun;
 
 /* train_run_config: resolve r->c and r->yaml from cfg_path (NULL: the embedded defaults) and

@@ -83,10 +83,13 @@ static int step(Agent *A, AgentWork *W, const AdamWGroup *g, double *norm) {
 static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* unsign: x, with a NaN's sign bit cleared */
+static double unsign(double x) { return isnan(x) ? NAN : x; }
+
 /* skip: one update skipped for a non-finite number (the reason: fmt ...), counted; ST_NUMERIC
    when that makes more than cfg.max_nonfinite in a row */
 static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...) {
-    va_list ap;
+    va_list ap; /* callers pass NaNs through unsign() so that none prints as "-nan" */
     va_start(ap, fmt);
     vsnprintf(s->skip_reason, sizeof s->skip_reason, fmt, ap);
     va_end(ap);
@@ -109,7 +112,7 @@ static Status skip_rollout(Agent *A, PpoStats *s, int k, Err *e) {
     s->epochs_run = 0;
     s->updates = 0;
     s->kl_stop = 0;
-    return skip(A, s, e, "a reward of %g (step %d, slot %d)", (double)ro->reward[k],
+    return skip(A, s, e, "a reward of %g (step %d, slot %d)", unsign(ro->reward[k]),
                 k / ro->n_envs, k % ro->n_envs);
 }
 
@@ -150,7 +153,8 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
             ppo_loss(&b, c, W->dlogits, W->dvalue, &ls);
             if (!isfinite(ls.loss)) { /* no step, and out of the statistics */
                 if ((st = skip(A, s, e, "a loss of %g (epoch %d: pg %g, value %g, entropy %g)",
-                               ls.loss, ep, ls.pg_loss, ls.v_loss, ls.entropy)))
+                               unsign(ls.loss), ep, unsign(ls.pg_loss), unsign(ls.v_loss),
+                               unsign(ls.entropy))))
                     return st;
                 continue;
             }
@@ -168,7 +172,8 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
             }
             double norm;
             if (!step(A, W, &g, &norm)) {
-                if ((st = skip(A, s, e, "a gradient norm of %g (epoch %d)", norm, ep))) return st;
+                if ((st = skip(A, s, e, "a gradient norm of %g (epoch %d)", unsign(norm), ep)))
+                    return st;
                 continue;
             }
             gn += norm;

@@ -10,12 +10,13 @@
 #include "core/store.h"
 
 #define CKPT_FORMAT "drrl-base-ckpt"
+#define CKPT_VERSION 2
 
 Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, const float *adam_v,
                       size_t n, const OptimStep *step, const BaseProgress *p,
                       const char *config_yaml, Err *e) {
     Store *st;
-    Status s = store_create(&st, path, CKPT_FORMAT, 1, e);
+    Status s = store_create(&st, path, CKPT_FORMAT, CKPT_VERSION, e);
     if (s) return s;
     int64_t dims[1] = {(int64_t)n};
     if ((s = store_write_text(st, "/config", config_yaml, e)) ||
@@ -30,7 +31,10 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
         (s = store_set_attr_f64(st, "/", "best_dev", p->best_dev, e)) ||
         (s = store_set_attr_f64(st, "/", "train_seconds", p->train_seconds, e)) ||
         (s = store_set_attr_str(st, "/", "vocab_sha256", p->vocab_sha, e)) ||
-        (s = store_set_attr_str(st, "/", "data_sha256", p->data_sha, e))) {
+        (s = store_set_attr_str(st, "/", "data_sha256", p->data_sha, e)) ||
+        (s = store_set_attr_str(st, "/", "run_id", p->run_id, e)) ||
+        (s = store_set_attr_i64(st, "/", "nonfinite_total", p->nonfinite_total, e)) ||
+        (s = store_set_attr_i64(st, "/", "nonfinite_run", p->nonfinite_run, e))) {
         store_abort(st);
         return s;
     }
@@ -39,7 +43,7 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
 
 Status base_ckpt_config(const char *path, char **config_yaml, Err *e) {
     Store *st;
-    Status s = store_open(&st, path, CKPT_FORMAT, 1, 1, e);
+    Status s = store_open(&st, path, CKPT_FORMAT, 1, CKPT_VERSION, e);
     if (s) return s;
     s = store_read_text(st, "/config", config_yaml, e);
     store_close(st);
@@ -49,7 +53,7 @@ Status base_ckpt_config(const char *path, char **config_yaml, Err *e) {
 Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, size_t n,
                       OptimStep *step, BaseProgress *p, char **config_yaml, Err *e) {
     Store *st;
-    Status s = store_open(&st, path, CKPT_FORMAT, 1, 1, e);
+    Status s = store_open(&st, path, CKPT_FORMAT, 1, CKPT_VERSION, e);
     if (s) return s;
     int64_t dims[1] = {(int64_t)n}, v;
     *config_yaml = NULL;
@@ -70,6 +74,17 @@ Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, s
         (s = store_get_attr_str(st, "/", "vocab_sha256", p->vocab_sha, sizeof p->vocab_sha, e)) ||
         (s = store_get_attr_str(st, "/", "data_sha256", p->data_sha, sizeof p->data_sha, e)))
         goto done;
+    p->run_id[0] = 0;
+    p->nonfinite_total = p->nonfinite_run = 0;
+    if (store_version(st) >= 2 &&
+        ((s = store_get_attr_str(st, "/", "run_id", p->run_id, sizeof p->run_id, e)) ||
+         (s = store_get_attr_i64(st, "/", "nonfinite_total", &p->nonfinite_total, e)) ||
+         (s = store_get_attr_i64(st, "/", "nonfinite_run", &p->nonfinite_run, e))))
+        goto done;
+    if (p->nonfinite_total < 0 || p->nonfinite_run < 0 || p->nonfinite_run > p->nonfinite_total)
+        s = err_set(e, ST_FORMAT, "%s: nonfinite_total, nonfinite_run: expected 0 <= run <= "
+                    "total, found %lld and %lld", path, (long long)p->nonfinite_total,
+                    (long long)p->nonfinite_run);
 done:
     store_close(st);
     if (s) {

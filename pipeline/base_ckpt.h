@@ -1,7 +1,9 @@
 /* base_ckpt.h: checkpoints of drrl-base training, so that an interrupted run resumes
  * bit-exactly: parameters, AdamW moments and step, every RNG state, the position in the
  * epoch, the best dev accuracy so far, the resolved config and the data/vocab hashes.
- * HDF5 format "drrl-base-ckpt" version 1, written atomically (core/store.h). */
+ * HDF5 format "drrl-base-ckpt" version 2 (version 1 still loads: it lacks the root
+ * attributes run_id, nonfinite_total and nonfinite_run, read as "", 0, 0), written
+ * atomically (core/store.h). */
 #ifndef DRRL_CMD_BASE_CKPT_H
 #define DRRL_CMD_BASE_CKPT_H
 
@@ -13,7 +15,7 @@
 #include "nn/optim.h"
 
 typedef struct {
-    int64_t step;        /* optimizer steps taken */
+    int64_t step;        /* batches taken: optimizer steps and steps skipped (non-finite) */
     int epoch;           /* current epoch (0-based) */
     int batch;           /* next batch of the epoch's plan */
     double best_dev;     /* best dev accuracy so far (-1: none yet) */
@@ -22,6 +24,8 @@ typedef struct {
     Rng order;           /* order stream now */
     Rng dropout;         /* dropout stream now */
     char vocab_sha[65], data_sha[65];
+    char run_id[33];     /* the run's id (core/rundir.h) */
+    int64_t nonfinite_total, nonfinite_run; /* steps skipped for non-finite numbers: in all, in a row */
 } BaseProgress;
 
 /* base_ckpt_save: write path atomically. adam_m, adam_v have n floats, the layout of the

@@ -58,6 +58,7 @@ static const ConfigField base_fields[] = {
     F("train.warmup", CF_FLOAT, train.warmup, "0.1", 0, 1, "warm-up fraction of all steps, then linear decay to 0"),
     F("train.weight_decay", CF_FLOAT, train.weight_decay, "0.01", 0, 1, "AdamW decoupled decay (not biases, LayerNorm)"),
     F("train.grad_clip", CF_FLOAT, train.grad_clip, "1.0", 0, 1e6, "global gradient-norm clip (0: off)"),
+    F("train.max_nonfinite", CF_INT, train.max_nonfinite, "8", 0, 1 << 20, "steps in a row that may be skipped for a non-finite loss or gradient before the run stops (0: stop at the first)"),
     F("train.log_every", CF_INT, train.log_every, "50", 1, 1 << 24, "progress line period (steps)"),
     F("train.checkpoint_every", CF_INT, train.checkpoint_every, "200", 0, 1 << 24, "checkpoint period (steps; 0: epoch ends only)"),
     F("train.eval_every", CF_INT, train.eval_every, "0", 0, 1 << 24, "dev evaluation period (steps; 0: epoch ends only)"),

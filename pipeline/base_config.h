@@ -35,7 +35,7 @@ typedef struct {
     } model;
     struct {
         int epochs, batch, bucket, bucket_pool, log_every, checkpoint_every, eval_every;
-        int max_steps;
+        int max_steps, max_nonfinite;
         double lr, warmup, weight_decay, grad_clip;
     } train;
     struct { int batch; } eval;

@@ -16,9 +16,9 @@
 #include "pipeline/resume.h"
 
 /* the keys a resume may change (pipeline/resume.h): how long, how often to log, evaluate and
-   save, the evaluation batch */
+   save, the evaluation batch, how many non-finite steps in a row to tolerate */
 #define BASE_MAY_CHANGE "train.max_steps|train.log_every|train.checkpoint_every|" \
-                        "train.eval_every|eval.batch"
+                        "train.eval_every|eval.batch|train.max_nonfinite"
 
 Status base_run_config(const char *cfg_path, const char *resume, const char *const *over,
                        int n_over, BaseConfig *c, char **yaml, char *ckpt, size_t cap,

@@ -64,6 +64,7 @@ typedef struct {
     double loss_sum, tok;
     int loss_n;
     int64_t steps_here;
+    int64_t skipped;   /* steps skipped for non-finite numbers in the window */
     int force;         /* --force: a new run may move another run's files aside */
     RunLock lock;      /* RUN_DIR/.lock, held while training */
 } Trainer;
@@ -156,7 +157,7 @@ static Status dev_eval(Trainer *t, const BaseConfig *c, const char *yaml, BasePr
     if (s) return s;
     printf("epoch %d step %lld: dev accuracy %.4f (%d/%d), %.0f examples/s\n", p->epoch + 1,
            (long long)p->step, r.accuracy, r.correct, r.n_labeled, r.examples_per_s);
-    fprintf(t->csv, "%lld,%d,,,,%.6f,%.3f\n", (long long)p->step, p->epoch + 1, r.accuracy, elapsed);
+    fprintf(t->csv, "%lld,%d,,,,%.6f,%.3f,\n", (long long)p->step, p->epoch + 1, r.accuracy, elapsed);
     fflush(t->csv);
     if (r.accuracy > p->best_dev) {
         p->best_dev = r.accuracy;
@@ -206,6 +207,7 @@ static Status trainer_resume(Trainer *t, const BaseConfig *c, const char *resume
                        "%.4f, recorded in %s), found none: a run resumes in its own directory "
                        "(copy the whole directory to continue it elsewhere)", path, q.best_dev,
                        resume);
+    if (!q.run_id[0]) memcpy(q.run_id, t->p.run_id, sizeof q.run_id); /* version 1: none */
     t->p = q;
     fprintf(log_info(), "resumed from %s: epoch %d, batch %d, step %lld\n", resume, t->p.epoch + 1,
            t->p.batch, (long long)t->p.step);
@@ -224,7 +226,8 @@ static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err 
     Status s = rundir_lock(&t->lock, c->run.dir, "drrl-base", log_info(), e);
     if (!s && !resume) s = rundir_claim(c->run.dir, files, 4, t->force, hint, log_info(), e);
     if (s) return s;
-    return file_log_reopen(&t->csv, csv_path, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s\n",
+    fprintf(log_info(), "run id %s\n", t->p.run_id);
+    return file_log_reopen(&t->csv, csv_path, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s,nonfinite\n",
                            resume ? (long long)t->p.step : -1, e);
 }
 
@@ -233,6 +236,7 @@ static Status trainer_init(Trainer *t, const BaseConfig *c, const char *resume, 
                            Err *e) {
     Status s;
     t->p.best_dev = -1;
+    rundir_new_id(t->p.run_id); /* a resume takes the checkpoint's */
     rng_init(&t->p.order, (uint64_t)c->seed, 2);
     rng_init(&t->p.dropout, (uint64_t)c->seed, 3);
     t->p.order_epoch = t->p.order;
@@ -274,9 +278,26 @@ static Status trainer_step(Trainer *t, const BaseConfig *c, double *lr, double *
     float *g = t->m.grad_plan.base;
     size_t gcount = t->m.grad_plan.bytes / sizeof(float);
     *gn = grad_clip_norm(&g, &gcount, 1, c->train.grad_clip);
-    if (!isfinite(*gn) || !isfinite(loss))
-        return err_set(e, ST_NUMERIC, "step %lld: non-finite loss %g or gradient norm %g",
-                       (long long)p->step + 1, (double)loss, *gn);
+    if (!isfinite(*gn) || !isfinite(loss)) {
+        double l = isnan(loss) ? NAN : (double)loss, gv = isnan(*gn) ? NAN : *gn; /* no "-nan" */
+        /* no update (parameters, moments, Adam step untouched); the batch is consumed and
+           the schedule moves on, as the dropout stream already has */
+        p->step++;
+        t->steps_here++;
+        t->skipped++;
+        p->nonfinite_total++;
+        if (++p->nonfinite_run > c->train.max_nonfinite)
+            return err_set(e, ST_NUMERIC, "step %lld: %lld steps in a row skipped for non-finite "
+                           "numbers, the last for a loss of %g and a gradient norm of %g: "
+                           "expected at most train.max_nonfinite = %d in a row; stopping (the "
+                           "last checkpoint is intact)", (long long)p->step,
+                           (long long)p->nonfinite_run, l, gv, c->train.max_nonfinite);
+        fprintf(stderr, "drrl-base: step %lld skipped: a loss of %g and a gradient norm of %g; "
+                "%lld in a row, of at most %d (train.max_nonfinite)\n", (long long)p->step, l, gv,
+                (long long)p->nonfinite_run, c->train.max_nonfinite);
+        return ST_OK;
+    }
+    p->nonfinite_run = 0;
     optim_step_begin(&t->step);
     trainer_adamw(t, c, &t->step, *lr);
     p->step++;
@@ -292,16 +313,22 @@ static Status trainer_step(Trainer *t, const BaseConfig *c, double *lr, double *
 static void trainer_log(Trainer *t, double lr, double gn, double el) {
     const BaseProgress *p = &t->p;
     double eta = el / (double)t->steps_here * (double)(t->stop_at - p->step);
+    double loss = t->loss_n ? t->loss_sum / t->loss_n : NAN; /* NaN: every step skipped */
     printf("epoch %d step %6lld/%lld  loss %.4f  lr %.2e  |g| %.2f  %6.0f ex/s  "
-           "elapsed %6.1fs  ETA %6.1fs\n", p->epoch + 1, (long long)p->step,
-           (long long)t->stop_at, t->loss_sum / t->loss_n, lr, gn, t->tok / el,
-           p->train_seconds + el, eta);
-    fprintf(t->csv, "%lld,%d,%.6f,%.6g,%.4f,,%.3f\n", (long long)p->step, p->epoch + 1,
-            t->loss_sum / t->loss_n, lr, gn, p->train_seconds + el);
+           "elapsed %6.1fs  ETA %6.1fs", p->epoch + 1, (long long)p->step,
+           (long long)t->stop_at, loss, lr, gn, t->tok / el, p->train_seconds + el, eta);
+    if (t->skipped) printf("  skipped %lld (non-finite)", (long long)t->skipped);
+    printf("\n");
+    fprintf(t->csv, "%lld,%d,", (long long)p->step, p->epoch + 1);
+    if (t->loss_n) fprintf(t->csv, "%.6f", loss);
+    fprintf(t->csv, ",%.6g,", lr);
+    if (isfinite(gn)) fprintf(t->csv, "%.4f", gn);
+    fprintf(t->csv, ",,%.3f,%lld\n", p->train_seconds + el, (long long)t->skipped);
     fflush(t->csv);
     fflush(stdout);
     t->loss_sum = 0;
     t->loss_n = 0;
+    t->skipped = 0;
 }
 
 /* write the checkpoint of progress q (its training time brought up to now) */

@@ -18,7 +18,7 @@ done
 ls "$tmp/a" | grep -q '\.tmp' && fail "temporary file left behind"
 acc=$(sed -n 's/^training done: .*best dev accuracy \([0-9.]*\)$/\1/p' "$tmp/a.txt")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.65) }' || fail "tiny dev accuracy $acc < 0.65"
-head -1 "$tmp/a/metrics.csv" | grep -qx "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s" \
+head -1 "$tmp/a/metrics.csv" | grep -qx "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s,nonfinite" \
   || fail "metrics.csv header"
 
 # 2. reload: same predictions as the in-memory model that was saved

@@ -25,7 +25,8 @@ static const CliOpt OPTS[] = {
     {"--resume", "CKPT", "continue a training in its directory: RUN_DIR (its checkpoint.h5) or\n"
      "RUN_DIR/checkpoint.h5; the config is the checkpoint's (or --config's), and only the\n"
      "run-control keys may differ from it (train.max_steps, train.log_every,\n"
-     "train.checkpoint_every, train.eval_every, eval.batch; docs/manual.md)"},
+     "train.checkpoint_every, train.eval_every, eval.batch, train.max_nonfinite;\n"
+     "docs/cli.md)"},
     {"--eval", "MODEL.h5", "evaluate a saved model instead of training"},
     {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
      "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},

@@ -23,7 +23,7 @@ static const CliOpt OPTS[] = {
     {"--resume", "CKPT", "continue a run in its directory: RUN_DIR (its newest checkpoint) or\n"
      "RUN_DIR/checkpoints/ckpt-N.h5; the config is the checkpoint's (or --config's), and only\n"
      "the run-control keys may differ from it (ppo.iterations, run.stop_at, run.log_every,\n"
-     "run.checkpoint_every, run.keep, run.rollouts_every; docs/manual.md)"},
+     "run.checkpoint_every, run.keep, run.rollouts_every, ppo.max_nonfinite; docs/cli.md)"},
     {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
      "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
 };

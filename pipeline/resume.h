@@ -1,4 +1,4 @@
-/* resume.h: the resume contract of drrl-base and drrl-train (docs/manual.md, "Resuming a run").
+/* resume.h: the resume contract of drrl-base and drrl-train (docs/cli.md, "Resuming a run").
  *
  * `--resume CKPT|DIR` continues a run in its own directory, wherever that lies now: the run
  * directory stored in the checkpoint's config is not used, so a moved or copied run directory

@@ -104,7 +104,7 @@ static Status load_joined(RankImpl *d, const TrainEvalOptions *ev, Err *e) {
 }
 
 /* keep_min_tokens: drop the rows of s shorter than min tokens, in place (order kept) */
-static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
+static Status keep_min_tokens(EncodedSet *s, int min, const char *desc, Err *e) {
     int longest = 0;
     uint8_t *keep = malloc((size_t)(s->n ? s->n : 1));
     if (!keep) return err_set(e, ST_NOMEM, "out of memory for %d rows", s->n);
@@ -115,8 +115,9 @@ static Status keep_min_tokens(EncodedSet *s, int min, Err *e) {
     int k = keep_rows(s, keep);
     free(keep);
     if (!k)
-        return err_set(e, ST_CONFIG, "env.min_tokens: expected a length some training rows reach "
-                       "(longest %d tokens), found %d", longest, min);
+        return err_set(e, ST_CONFIG, "env.min_tokens: expected a length some training rows of "
+                       "%s reach (longest %d tokens), found %d: the filter leaves no row",
+                       desc, longest, min);
     return ST_OK;
 }
 
@@ -152,8 +153,9 @@ static Status keep_min_bytes(EncodedSet *s, const BaseConfig *b, const BaseVocab
     int k = keep_rows(s, keep);
     free(keep);
     if (!k)
-        return err_set(e, ST_CONFIG, "--min-bytes: expected a length some %s reviews reach "
-                       "(longest %d bytes), found %d", split, longest, min);
+        return err_set(e, ST_CONFIG, "--min-bytes: expected a length some %s reviews of %s "
+                       "(%s) reach (longest %d bytes), found %d: the filter leaves no row", split,
+                       path, key, longest, min);
     return ST_OK;
 }
 
@@ -225,7 +227,7 @@ static Status rank_data(RankImpl *d, const TrainConfig *c, const TrainEvalOption
     if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1, d->desc,
                              sizeof d->desc, e)))
         return s;
-    if (c->env.min_tokens > 0) return keep_min_tokens(&d->set, c->env.min_tokens, e);
+    if (c->env.min_tokens > 0) return keep_min_tokens(&d->set, c->env.min_tokens, d->desc, e);
     return ST_OK;
 }
 

@@ -194,6 +194,10 @@ cp "$tmp/m1/model.h5" "$tmp/m1.keep"; cp "$tmp/m2/model.h5" "$tmp/m1/model.h5"
 expect_error "model_sha256: expected" "$train" --resume "$tmp/ra"
 cp "$tmp/m1.keep" "$tmp/m1/model.h5"
 expect_error "env.model: $tmp/none.h5" "$train" "${rk[@]}" env.model="$tmp/none.h5" run.dir="$tmp/rd"
+expect_error "env.min_tokens: expected a length some training rows of " "$train" "${rk[@]}" \
+  env.min_tokens=100000 run.dir="$tmp/rd"
+grep -qF "data/sst2/train.tsv" "$tmp/err.txt" && grep -qF "found 100000: the filter leaves no row" \
+  "$tmp/err.txt" || fail "env.min_tokens's message names no file: $(cat "$tmp/err.txt")"
 [[ -e "$tmp/rd" ]] && fail "a failed run wrote $tmp/rd"
 expect_error "env.ranks[3]: expected a rank below the head size 32" "$train" "${rk[@]}" \
   "env.ranks=[2, 4, 8, 32]" run.dir="$tmp/rd"

@@ -150,6 +150,10 @@ print(f"per-layer static and per-input KL ok: {[(k, r['attn_flops']) for k, r in
 EOF2
 
 # 4. errors
+# a filter that leaves nothing names the file and the filter (issue 16, case 6)
+expect_error "--min-bytes: expected a length some test reviews of data/imdb-sample/test.tsv.gz (data.test) reach (longest " \
+  "$eval_" --checkpoint "$tmp/drrl" --split test --modes full --reps 1 --min-bytes 100000000 \
+  data.max_len=512 --out "$tmp/evx"
 expect_error "--min-bytes: expected a model with data.format: imdb, found sst2" \
   "$eval_" --checkpoint "$tmp/drrl" --modes full --reps 1 data.format=sst2 data.dev_rows=0 --min-bytes 10
 expect_error "--modes: 'static:2/4/8': expected one rank per layer of the model (2), found 3" \

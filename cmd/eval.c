@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/dist.h"
+#include "core/log.h"
 #include "eval/eval_modes.h"
 #include "eval/eval_session.h"
 #include "pipeline/base_config.h"
@@ -59,8 +61,11 @@ static const CliSpec SPEC = {
     .schemas = SCHEMAS, .schema_prefixes = PREFIXES, .n_schemas = 2,
 };
 
+/* die: the error, once per job (every process reaches it with the same message: the command
+   line is the same everywhere, and later errors are agreed, core/dist.h) */
 static void die(const Err *e, int code) {
-    fprintf(stderr, "drrl-eval: error: %s\n", e->msg);
+    if (dist_rank() == 0) fprintf(stderr, "drrl-eval: error: %s\n", e->msg);
+    dist_finalize();
     exit(code);
 }
 
@@ -107,18 +112,24 @@ int main(int argc, char **argv) {
     static CliArgs a;
     Err e;
     err_clear(&e);
-    if (cli_parse(&SPEC, argc, argv, stdout, &a, &e)) die(&e, 2);
-    if (a.done) return 0;
+    if (dist_init(&argc, &argv, &e)) die(&e, 1);
+    const int lead = dist_rank() == 0; /* process 0 speaks and writes; the others compute */
+    if (!lead) log_info_set(log_null());
+    if (cli_parse(&SPEC, argc, argv, lead ? stdout : log_null(), &a, &e)) die(&e, 2);
+    if (a.done) return dist_finalize(), 0;
     EvalOptions o;
     const char *over[MAX_OVER], *base_over[MAX_OVER];
     if (cli_forbid_key(&a, "seed", "--seed N (the bootstrap and random mode's draws)", &e))
         die(&e, 2);
     options(&a, &o, over, base_over, &e);
-    if (a.print_config || a.verbosity == CLI_VERBOSE)
+    if (lead && (a.print_config || a.verbosity == CLI_VERBOSE))
         if (eval_session_print_config(&o, stdout, &e)) die(&e, 1);
-    if (a.print_config) return 0;
+    if (a.print_config) return dist_finalize(), 0;
     char written[4400] = "";
-    if (eval_session_run(&o, cli_info(&a), stdout, written, sizeof written, &e)) die(&e, 1);
-    printf("\nwrote %s\n", written);
+    if (eval_session_run(&o, lead ? cli_info(&a) : log_null(), lead ? stdout : NULL, written,
+                         sizeof written, &e))
+        die(&e, 1);
+    if (lead) printf("\nwrote %s\n", written);
+    dist_finalize();
     return 0;
 }

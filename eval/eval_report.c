@@ -167,9 +167,9 @@ static void write_json(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
     json_str(f, "checkpoint", in->checkpoint, 1), json_str(f, "model", in->model, 1);
     json_str(f, "model_sha256", in->model_sha256, 1), json_str(f, "split", in->split, 1);
     fprintf(f, "\"n\": %d, \"n_labeled\": %d, \"batch\": %d, \"reps\": %d, \"resamples\": %d, "
-               "\"seed\": %llu, \"layers\": %d, \"head_size\": %d, ", in->n, in->n_labeled,
-            in->batch, in->reps, in->resamples, (unsigned long long)in->seed, in->layers,
-            in->head_size);
+               "\"seed\": %llu, \"layers\": %d, \"head_size\": %d, \"processes\": %d, ", in->n,
+            in->n_labeled, in->batch, in->reps, in->resamples, (unsigned long long)in->seed,
+            in->layers, in->head_size, in->processes);
     json_num(f, "level", in->level, 1), json_num(f, "epsilon", in->epsilon, 1);
     fputs("\"grid\": [", f);
     for (int g = 0; g < in->n_grid; g++) fprintf(f, g ? ", %d" : "%d", in->grid[g]);

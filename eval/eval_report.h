@@ -50,6 +50,7 @@ typedef struct {
     const int *grid;
     double epsilon, level;
     uint64_t seed;
+    int processes;      /* the job's processes (core/dist.h): each timed its own batches */
 } EvalInfo;
 
 /* EvalRanks: the policy's chosen ranks per sentence (the heat map's data), written as

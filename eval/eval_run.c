@@ -51,8 +51,9 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
     o->decision_sec = calloc((size_t)n_batches, sizeof(double));
     o->attn_sec = calloc((size_t)n_batches, sizeof(double));
     o->rank = calloc((size_t)n * L * S, sizeof(int32_t));
+    o->batch_acc = calloc((size_t)n_batches * EVAL_ACC, sizeof(double));
     if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->decision_sec ||
-        !o->attn_sec || !o->rank) {
+        !o->attn_sec || !o->rank || !o->batch_acc) {
         eval_out_free(o);
         return err_set(e, ST_NOMEM, "eval: out of memory for the outputs of %d sentences", n);
     }
@@ -62,7 +63,7 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
 void eval_out_free(EvalModeOut *o) {
     free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->attn_sec);
     free(o->decision_sec);
-    free(o->rank);
+    free(o->rank), free(o->batch_acc);
     memset(o, 0, sizeof *o);
 }
 
@@ -200,9 +201,11 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
     if (!obs || !tok || !am || !act || !reward || !info || !done || !w.mg || !w.fl || !w.chg || !w.last ||
         (m->kind == EVAL_PROBE && (!w.pa || !w.pb)))
         s = err_set(e, ST_NOMEM, "eval: out of memory (environment buffers)");
-    double acc[8] = {0}; /* fidelity, rel_err, bound, masked, full, lat, over_eps */
     o->env = o->decided = 1;
     for (int k = 0; k < bt->n_batches && !s; k++) {
+        if (!eval_mine(x, k)) continue;
+        double *acc = o->batch_acc + (size_t)k * EVAL_ACC; /* EVAL_ACC's order */
+        memset(acc, 0, sizeof(double) * EVAL_ACC);
         const int32_t *rows = bt->order + bt->start[k];
         const int nb = bt->start[k + 1] - bt->start[k];
         s = rankenv_reset_rows(E, rows, nb, obs, tok, am, e);
@@ -215,7 +218,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                 for (int sg = 0; sg < S; sg++)
                     rk[sg] = sg < E->Sr ? E->rank[(size_t)b * E->Sr + sg] : RANKED_FULL;
                 const float *fi = info + (size_t)b * NI;
-                o->rank_layer[l] += fi[RANKENV_I_RANK];
+                acc[7 + l] += fi[RANKENV_I_RANK];
                 acc[0] += fi[RANKENV_I_FID], acc[1] += fi[RANKENV_I_REL];
                 acc[2] += fi[RANKENV_I_BOUND], acc[3] += fi[RANKENV_I_MASKED];
                 acc[4] += fi[RANKENV_I_FULL], acc[5] += fi[RANKENV_I_LAT];
@@ -228,11 +231,6 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                    sizeof(float) * K);
         progress_add(x->progress, nb);
     }
-    const double steps = (double)bt->n * L;
-    for (int l = 0; l < L; l++) o->rank_layer[l] /= bt->n;
-    o->fidelity = acc[0] / steps, o->rel_err = acc[1] / steps, o->bound = acc[2] / steps;
-    o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
-    o->over_eps = acc[6] / steps;
     free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
     free(w.mg), free(w.pa), free(w.pb), free(w.fl), free(w.chg), free(w.last);
     return s ? err_prefix(e, "mode %s", m->name) : ST_OK;
@@ -351,6 +349,17 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
     return s;
 }
 
+void eval_decide_finish(EvalModeOut *o, const EvalBatches *bt, int L) {
+    double acc[EVAL_ACC] = {0};
+    for (int k = 0; k < bt->n_batches; k++)
+        for (int j = 0; j < 7 + L; j++) acc[j] += o->batch_acc[(size_t)k * EVAL_ACC + j];
+    const double steps = (double)bt->n * L;
+    for (int l = 0; l < L; l++) o->rank_layer[l] = acc[7 + l] / bt->n;
+    o->fidelity = acc[0] / steps, o->rel_err = acc[1] / steps, o->bound = acc[2] / steps;
+    o->masked = acc[3] / steps, o->full_share = acc[4] / steps, o->lat_est = acc[5] / steps;
+    o->over_eps = acc[6] / steps;
+}
+
 Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
                  int n_modes, Err *e) {
     const EncodedSet *set = x->set;
@@ -376,6 +385,7 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
     }
     for (int rep = 0; rep < reps && !s; rep++)
         for (int k = 0; k < nk && !s; k++) {
+            if (!eval_mine(x, k)) continue;
             const int32_t *rows = bt->order + bt->start[k];
             const int nb = bt->start[k + 1] - bt->start[k];
             const int N = encoded_max_len(set, rows, nb);
@@ -390,6 +400,7 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
         }
     for (int i = 0; i < n_modes && !s; i++)
         for (int k = 0; k < nk; k++) {
+            if (!eval_mine(x, k)) continue;
             outs[i].sec[k] = time_median(t + ((size_t)i * nk + k) * reps, reps);
             outs[i].attn_sec[k] = time_median(ta + ((size_t)i * nk + k) * reps, reps);
             outs[i].decision_sec[k] = time_median(td + ((size_t)i * nk + k) * reps, reps);

@@ -63,7 +63,17 @@ typedef struct {
     int reps;          /* timed rounds */
     Progress *progress; /* counts sentences passed (each decision pass, each timed round and
                            mode); NULL: no progress lines */
+    int part, parts;   /* this process runs the batches k with k % parts == part (core/dist.h:
+                          its rank and the job's size; 0 and 1 alone) */
 } EvalCtx;
+
+/* eval_mine: batch k is this process's */
+static inline int eval_mine(const EvalCtx *x, int k) { return k % x->parts == x->part; }
+
+/* per-batch sums of the environment's info (eval_decide), added up in batch order by
+   eval_decide_finish: fidelity, rel_err, bound, masked, full, lat, over_eps, then the rank of
+   each layer */
+#define EVAL_ACC (7 + BERT_MAX_LAYERS)
 
 typedef struct {
     float *logits;         /* (n, K) by set row, from the first timed round */
@@ -91,6 +101,7 @@ typedef struct {
     int64_t violations;
     float *env_logits;     /* (n, K) the environment's pass (checks the timed replay) */
     double replay_diff;    /* max |timed logits - environment logits| */
+    double *batch_acc;     /* (n_batches, EVAL_ACC) the environment's sums per batch */
 } EvalModeOut;
 
 /* eval_batches_make / _free: length-sorted batches of up to B rows of set. */
@@ -114,13 +125,30 @@ Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L
    rank dh, fidelity 1, error, bound, mask and violations 0, full share 1. */
 void eval_full_ranks(EvalModeOut *o, int n, int L, int S, int dh);
 
-/* eval_decide: run mode m (weight-level) through its environment; random reads `assigned`
-   (n, L, S). Fills o's rank, env statistics, env_logits and (policy) policy_sec. */
+/* eval_decide: run mode m (weight-level) through its environment on this process's batches;
+   random reads `assigned` (n, L, S). Fills o's rank, env_logits, batch_acc, violations and
+   (policy) policy_sec of those batches; eval_merge(EVAL_DECIDED) then eval_decide_finish
+   complete it. */
 Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                    const int32_t *assigned, EvalModeOut *o, Err *e);
+/* eval_decide_finish: the environment's means (rank_layer, fidelity .. over_eps) from
+   batch_acc, added in batch order (so one process and several give the same bits). */
+void eval_decide_finish(EvalModeOut *o, const EvalBatches *bt, int L);
 
-/* eval_time: the timed rounds over all modes (decided ones first through eval_decide):
-   fills logits, FLOPs, sec, attn_sec and replay_diff. */
+/* eval_merge (eval_merge.c): every process's part of o, after the phase that computed it,
+   on every process (core/dist.h; nothing to do alone): per-row and per-batch results by the
+   exact merge (each batch's entries come from the process that ran it), counts summed.
+   EVAL_DECIDED: rank, env_logits, batch_acc, policy_sec, violations and (probe rules) the
+   decision's FLOPs and seconds; EVAL_TIMED: logits, sec, attn_sec, decision_sec, policy_sec,
+   attention and model FLOPs, rank_diff, replay_diff (maximum) and (policy) the decision's
+   parts. */
+enum { EVAL_DECIDED, EVAL_TIMED };
+Status eval_merge(const EvalCtx *x, const EvalBatches *bt, const EvalMode *m, EvalModeOut *o,
+                  int n, int K, int L, int S, int phase, Err *e);
+
+/* eval_time: the timed rounds over all modes (decided ones first through eval_decide) on
+   this process's batches: fills their logits, FLOPs, sec, attn_sec and replay_diff (then
+   eval_merge(EVAL_TIMED)). */
 Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
                  int n_modes, Err *e);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timer.h"
@@ -127,7 +128,8 @@ static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e
     s->x = (EvalCtx){.R = s->p.R, .set = s->p.set, .guarded = s->p.env, .white = &s->Ew,
                      .plain = s->has_plain ? &s->Ep : NULL, .A = &s->A,
                      .deploy = s->has_D ? &s->D : NULL,
-                     .epsilon = s->c.env.epsilon, .reps = o->reps, .progress = &s->prog};
+                     .epsilon = s->c.env.epsilon, .reps = o->reps, .progress = &s->prog,
+                     .part = dist_rank(), .parts = dist_size()};
     Status st = eval_batches_make(&s->bt, s->p.set, s->p.env->B, e);
     if (st) return st;
     const int n = s->p.set->n, L = s->p.R->L, S = s->p.env->S;
@@ -139,8 +141,21 @@ static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e
     int passes = o->reps * s->nm; /* each timed round runs every mode */
     for (int i = 0; i < s->nm; i++)
         passes += eval_mode_env(&s->modes[i]) && s->modes[i].kind != EVAL_FULL;
-    progress_init(&s->prog, progress, "drrl-eval", (int64_t)passes * n, 10.0);
+    int64_t mine = 0; /* the sentences of this process's batches */
+    for (int k = 0; k < s->bt.n_batches; k++)
+        if (eval_mine(&s->x, k)) mine += s->bt.start[k + 1] - s->bt.start[k];
+    progress_init(&s->prog, progress, "drrl-eval", (int64_t)passes * mine, 10.0);
     return ST_OK;
+}
+
+/* decided: mode i's decisions of every process on every process (after all agree that none
+   failed), then its environment means */
+static Status decided(Session *s, int i, Status st, Err *e) {
+    if ((st = dist_agree(st, e))) return st;
+    st = eval_merge(&s->x, &s->bt, &s->modes[i], &s->outs[i], s->p.set->n, s->p.R->K,
+                    s->p.R->L, s->p.env->S, EVAL_DECIDED, e);
+    if (!st) eval_decide_finish(&s->outs[i], &s->bt, s->p.R->L);
+    return st;
 }
 
 /* decide: the policy first (random and static-plain:auto follow its ranks), then every other
@@ -151,17 +166,17 @@ static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     double t0 = time_now();
     if (s->pol >= 0) {
         progress_label(&s->prog, "drrl-eval: policy decisions");
-        if ((st = eval_decide(&s->x, &s->bt, &s->modes[s->pol], NULL, &s->outs[s->pol], e)))
-            return st;
+        st = eval_decide(&s->x, &s->bt, &s->modes[s->pol], NULL, &s->outs[s->pol], e);
+        if ((st = decided(s, s->pol, st, e))) return st;
         double mr = 0;
         for (int l = 0; l < L; l++) mr += s->outs[s->pol].rank_layer[l] / L;
         eval_modes_resolve_auto(s->modes, s->nm, mr, s->c.env.ranks.v, s->c.env.ranks.n);
         fprintf(info, "policy: mean rank %.2f per head; decided in %.1f s\n", mr,
                 time_now() - t0);
     }
-    if ((st = eval_random_ranks(s->pol >= 0 ? &s->outs[s->pol] : NULL, s->p.set, L, S, T,
-                                s->c.env.ranks.v, s->c.env.ranks.n, o->seed, s->assigned, e)))
-        return st;
+    st = eval_random_ranks(s->pol >= 0 ? &s->outs[s->pol] : NULL, s->p.set, L, S, T,
+                           s->c.env.ranks.v, s->c.env.ranks.n, o->seed, s->assigned, e);
+    if ((st = dist_agree(st, e))) return st;
     eval_full_ranks(&s->outs[s->fi], s->p.set->n, L, S, s->p.R->dh); /* no pass needed */
     for (int i = 0; i < s->nm; i++) {
         if (i == s->pol || i == s->fi || !eval_mode_env(&s->modes[i])) continue;
@@ -169,14 +184,19 @@ static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
         snprintf(label, sizeof label, "drrl-eval: %s environment pass", s->modes[i].name);
         progress_label(&s->prog, label);
         const double t1 = time_now();
-        if ((st = eval_decide(&s->x, &s->bt, &s->modes[i], s->assigned, &s->outs[i], e)))
-            return st;
+        st = eval_decide(&s->x, &s->bt, &s->modes[i], s->assigned, &s->outs[i], e);
+        if ((st = decided(s, i, st, e))) return st;
         fprintf(info, "%s: environment pass %.1f s\n", s->modes[i].name, time_now() - t1);
         fflush(info);
     }
     progress_label(&s->prog, "drrl-eval: timed forwards");
     const double t2 = time_now();
-    if ((st = eval_time(&s->x, &s->bt, s->modes, s->outs, s->nm, e))) return st;
+    st = eval_time(&s->x, &s->bt, s->modes, s->outs, s->nm, e);
+    if ((st = dist_agree(st, e))) return st;
+    for (int i = 0; i < s->nm && !st; i++)
+        st = eval_merge(&s->x, &s->bt, &s->modes[i], &s->outs[i], s->p.set->n, s->p.R->K,
+                        s->p.R->L, s->p.env->S, EVAL_TIMED, e);
+    if (st) return st;
     fprintf(info, "timed forwards: %d rounds x %d batches x %d modes in %.1f s\n", o->reps,
             s->bt.n_batches, s->nm, time_now() - t2);
     return ST_OK;
@@ -343,7 +363,7 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
                    .reps = o->reps, .resamples = o->resamples, .layers = s->p.R->L,
                    .head_size = s->p.R->dh, .n_grid = s->c.env.ranks.n,
                    .grid = s->c.env.ranks.v, .epsilon = s->c.env.epsilon, .level = 0.95,
-                   .seed = o->seed};
+                   .seed = o->seed, .processes = dist_size()};
     eval_report_table(info, &in, s->rows, nm);
     char dir[4096];
     out_dir(dir, sizeof dir, o, s->k.path);
@@ -360,7 +380,7 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
     EvalRanks er = {n, s->p.R->L, s->p.set->index, s->p.set->len, rk};
     EvalPerInput per = {n, nm, s->p.set->index, s->p.set->len, s->p.set->label, pf, s->rows, kl,
                         pred};
-    if (!st)
+    if (!st && dist_rank() == 0) /* one writer: process 0 holds every process's results */
         st = eval_report_write(dir, &in, s->rows, nm, s->p.set->index, pred, n, rk ? &er : NULL,
                                &per, e);
     free(rk), free(kl), free(pf);
@@ -439,6 +459,10 @@ Status eval_session_run(const EvalOptions *o, FILE *info, FILE *progress, char *
     Status st = open_modes(s, o, info, e);
     if (!st) st = open_env(s, o, info, e);
     if (!st) st = open_outs(s, o, progress, e);
+    st = dist_agree(st, e); /* no process starts the passes (and their merges) alone */
+    if (!st && dist_size() > 1)
+        fprintf(info, "processes: %d (batch k runs on process k mod %d; each times its own "
+                "batches, all at once)\n", dist_size(), dist_size());
     if (!st) st = decide(s, o, info, e);
     if (!st) {
         pred_store = malloc(sizeof(int32_t) * ((size_t)s->nm * s->p.set->n + 1));
@@ -446,6 +470,7 @@ Status eval_session_run(const EvalOptions *o, FILE *info, FILE *progress, char *
     }
     if (!st) st = rows_make(s, o, pred_store, pred, e);
     if (!st) st = report(s, o, info, pred, written, cap, e);
+    if (dist_size() > 1) st = dist_agree(st, e); /* process 0's writes */
     free(pred_store);
     session_free(s);
     return st;

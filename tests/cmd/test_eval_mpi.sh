@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# test_eval_mpi.sh (fast suite, MPI builds; issue 17): drrl-eval sharded over 2 processes
+# (mpirun -np 2) against 1 process on a tiny frozen model and a 2-iteration policy:
+#   - eval.json equal in every field but the measured times and "processes" (accuracy, KL,
+#     agreement, McNemar, counted FLOPs, ranks, the environment's statistics: bit for bit, as
+#     printed), per_input.tsv and policy_ranks.tsv byte-identical, eval.csv's untimed columns
+#     equal; the table and "wrote" printed once;
+#   - an error (an unknown mode) reported once, exit 2 as alone;
+#   - a process killed (SIGKILL) mid-run ends the job with a non-zero exit within seconds.
+set -euo pipefail
+evalx=$(realpath "$1")
+train=$(realpath "$2")
+base=$(realpath "$3")
+mpirun=$4
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mpi=("$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader -np 2)
+
+"$base" --config configs/tiny.yaml run.dir="$tmp/base" train.max_steps=60 > /dev/null
+"$train" env.model="$tmp/base/model.h5" env.ranks=[2,4,8,16] env.batch=16 env.calib_rows=512 \
+  ppo.iterations=2 ppo.minibatch=32 latency.buckets=[8,16,24,40] latency.reps=2 \
+  latency.warmup=1 run.dir="$tmp/pol" > /dev/null
+ev=(--checkpoint "$tmp/pol" --reps 1 --modes full,static:4,static:8,random,nystrom:8,performer:8,policy)
+"$evalx" "${ev[@]}" --out "$tmp/k1" > "$tmp/k1.txt"
+"${mpi[@]}" "$evalx" "${ev[@]}" --out "$tmp/k2" > "$tmp/k2.txt" 2> "$tmp/k2.err"
+grep -q "^processes: 2 (batch k runs on process k mod 2" "$tmp/k2.txt" || fail "no processes line"
+[ "$(grep -c '^wrote ' "$tmp/k2.txt")" = 1 ] || fail "the job's output is not printed once"
+[ "$(grep -c '^policy  ' "$tmp/k2.txt")" = "$(grep -c '^policy  ' "$tmp/k1.txt")" ] \
+  || fail "the table is not printed once"
+cmp "$tmp/k1/per_input.tsv" "$tmp/k2/per_input.tsv" || fail "per_input.tsv differs"
+cmp "$tmp/k1/policy_ranks.tsv" "$tmp/k2/policy_ranks.tsv" || fail "policy_ranks.tsv differs"
+"$py" - "$tmp/k1" "$tmp/k2" <<'PY' || fail "eval.json or eval.csv differ between 1 and 2 processes"
+import csv, json, math, sys
+a, b = (json.load(open(d + "/eval.json")) for d in sys.argv[1:3])
+timed = lambda k: any(t in k for t in ("_ms", "latency", "ex_per_s", "attn_ratio", "decision_share"))
+same = lambda x, y: x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+assert (a.pop("processes"), b.pop("processes")) == (1, 2)
+ma, mb = a.pop("modes"), b.pop("modes")
+assert a == b, [k for k in a if a[k] != b[k]]
+assert [m["mode"] for m in ma] == [m["mode"] for m in mb]
+n = 0
+for x, y in zip(ma, mb):
+    for k in x:
+        if not timed(k):
+            assert same(x[k], y[k]), (x["mode"], k, x[k], y[k])
+            n += 1
+assert all(m["attn_flops"] > 0 for m in ma), "no FLOPs counted"
+ra, rb = (list(csv.DictReader(open(d + "/eval.csv"))) for d in sys.argv[1:3])
+for x, y in zip(ra, rb):
+    for k in x:
+        if not timed(k):
+            assert x[k] == y[k], (x["mode"], k, x[k], y[k])
+print(f"{n} untimed values equal")
+PY
+# one error message for the job, the same exit status as alone
+rc=0; "${mpi[@]}" "$evalx" --checkpoint "$tmp/pol" --modes full,bogus > /dev/null 2> "$tmp/bad.err" || rc=$?
+[ "$rc" = 2 ] || fail "an unknown mode: exit $rc (expected 2)"
+[ "$(grep -c "drrl-eval: error: " "$tmp/bad.err")" = 1 ] || fail "the error is not reported once: $(cat "$tmp/bad.err")"
+# a process killed mid-run: the job ends, non-zero, within seconds
+"${mpi[@]}" "$evalx" --checkpoint "$tmp/pol" --reps 200 --out "$tmp/k3" > /dev/null 2>&1 &
+job=$!
+trap 'kill -KILL $job 2> /dev/null || true; pkill -KILL -f "drrl-eval --checkpoint $tmp/pol" || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do
+  pids=$(pgrep -f "^[^ ]*drrl-eval --checkpoint $tmp/pol --reps 200 --out $tmp/k3" || true)
+  [ "$(echo "$pids" | wc -w)" = 2 ] && break; sleep 0.1
+done
+[ "$(echo "$pids" | wc -w)" = 2 ] || fail "the two processes did not start"
+sleep 1
+kill -KILL "$(echo "$pids" | tail -1)"
+t0=$(date +%s); rc=0; wait "$job" || rc=$?
+[ "$rc" != 0 ] || fail "a killed process: the job exited 0"
+(( $(date +%s) - t0 <= 20 )) || fail "a killed process: the job took $(( $(date +%s) - t0 )) s to end"
+echo "test_eval_mpi: ok"

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 pkgs=(gcc pkg-config meson ninja-build libopenblas-openmp-dev liblapacke-dev libyaml-dev
-      libhdf5-dev zlib1g-dev python3 python3-numpy python3-h5py python3-matplotlib)
+      libhdf5-dev zlib1g-dev libopenmpi-dev openmpi-bin python3 python3-numpy python3-h5py
+      python3-matplotlib)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(python3-torch)
 fi

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/dist.h"
+#include "core/log.h"
 #include "core/file.h"
 #include "core/sha256.h"
 #include "core/store.h"
@@ -57,7 +59,8 @@ static const CliSpec SPEC = {
 };
 
 static void die(const Err *e, int code) {
-    fprintf(stderr, "drrl-sweep: error: %s\n", e->msg);
+    if (dist_rank() == 0) fprintf(stderr, "drrl-sweep: error: %s\n", e->msg); /* once per job */
+    dist_finalize();
     exit(code);
 }
 
@@ -93,17 +96,20 @@ static Status run(Sweep *d, const SweepOptions *o, int rows, int reps, FILE *csv
     SweepCell cells[EVAL_MAX_MODES];
     Progress p;
     int64_t total = 0;
+    const int P = dist_size(), mine = (rows + P - 1) / P; /* process 0 runs rows 0, P, 2P .. */
     for (int i = 0; i < o->n_lengths; i++)
-        total += (int64_t)o->n_modes * reps * rows *
+        total += (int64_t)o->n_modes * reps * mine *
                  (((int64_t)o->lengths[i] * o->lengths[i] + 65535) / 65536);
-    progress_init(&p, stderr, "drrl-sweep", total, 10.0); /* the table streams on stdout */
+    /* the table streams on stdout; process 0's progress on stderr */
+    progress_init(&p, dist_rank() ? NULL : stderr, "drrl-sweep", total, 10.0);
     for (int li = 0; li < o->n_lengths; li++) {
         char label[64];
         snprintf(label, sizeof label, "drrl-sweep: length %d", o->lengths[li]);
         progress_label(&p, label);
         Status s = sweep_length(d, o, o->lengths[li], rows, reps, cells, &p, e);
         if (s) return s;
-        sweep_report_rows(stdout, csv, o->lengths[li], o->modes, o->n_modes, cells);
+        if (!dist_rank())
+            sweep_report_rows(stdout, csv, o->lengths[li], o->modes, o->n_modes, cells);
     }
     return ST_OK;
 }
@@ -115,8 +121,11 @@ int main(int argc, char **argv) {
     static EvalMode modes[EVAL_MAX_MODES];
     Err e;
     err_clear(&e);
-    if (cli_parse(&SPEC, argc, argv, stdout, &a, &e)) die(&e, 2);
-    if (a.done) return 0;
+    if (dist_init(&argc, &argv, &e)) die(&e, 1);
+    const int lead = dist_rank() == 0; /* process 0 speaks and writes; the others compute */
+    if (!lead) log_info_set(log_null());
+    if (cli_parse(&SPEC, argc, argv, lead ? stdout : log_null(), &a, &e)) die(&e, 2);
+    if (a.done) return dist_finalize(), 0;
     long rows = 8, reps = 3, calib = 0;
     int lengths[MAX_LIST] = {1024, 2048, 4096, 8192, 16384}, nl = 5;
     if (cli_int(&SPEC, &a, "--rows", 1, 1L << 20, &rows, &e) ||
@@ -148,24 +157,29 @@ int main(int argc, char **argv) {
     if (a.print_config) { /* the model's stored config, read without the weights or data */
         BaseConfig bc;
         if (base_run_model_config(o.model, a.over, a.n_over, &bc, &e) ||
-            config_print(&base_schema, &bc, stdout, &e))
+            (lead && config_print(&base_schema, &bc, stdout, &e)))
             die(&e, 1);
-        return 0;
+        return dist_finalize(), 0;
     }
-    if (sweep_load(&d, &o, cli_info(&a), &e)) die(&e, 1);
-    sweep_report_header(cli_info(&a), &d, (int)rows, (int)reps);
+    FILE *info = lead ? cli_info(&a) : log_null();
+    if (dist_agree(sweep_load(&d, &o, info, &e), &e)) die(&e, 1);
+    sweep_report_header(info, &d, (int)rows, (int)reps);
+    if (dist_size() > 1)
+        fprintf(info, "processes: %d (row k of each length runs on process k mod %d; each times "
+                "its own rows, all at once)\n", dist_size(), dist_size());
     static AtomicFile csv; /* DIR/sweep.csv, renamed into place only after a whole run */
-    if (a.out) {
+    if (a.out && lead) {
         char path[4200];
         snprintf(path, sizeof path, "%s/sweep.csv", a.out);
         if (store_mkdirs(a.out, &e) || file_atomic_open(&csv, path, &e)) die(&e, 1);
         sweep_report_csv_header(csv.f);
     }
     Status st = run(&d, &o, (int)rows, (int)reps, csv.f, &e);
-    if (st) file_atomic_abort(&csv);
-    if (!st && a.out) st = file_atomic_commit(&csv, &e);
-    if (st) die(&e, 1);
-    if (a.out) printf("\nwrote %s\n", csv.path);
+    if (st && csv.f) file_atomic_abort(&csv);
+    if (!st && csv.f) st = file_atomic_commit(&csv, &e);
+    if ((st = dist_agree(st, &e))) die(&e, 1);
+    if (csv.path[0] && lead) printf("\nwrote %s\n", csv.path);
     sweep_free(&d);
+    dist_finalize();
     return 0;
 }

@@ -30,10 +30,12 @@ Status sweep_policy_decide(SweepPolicy *sp, const EvalCkpt *k, int L, int rows,
     sp->S = sp->p.env->S;
     if ((s = eval_out_init(&sp->o, set->n, R->K, R->L, sp->S, sp->bt.n_batches, e))) return s;
     sp->o_ok = 1;
+    /* every process decides every row (each times only its own, eval/sweep_run.h) */
     EvalCtx x = {.R = sp->p.R, .set = set, .guarded = sp->p.env, .white = sp->p.env,
-                 .A = &sp->A, .epsilon = k->c.env.epsilon, .reps = 1};
+                 .A = &sp->A, .epsilon = k->c.env.epsilon, .reps = 1, .part = 0, .parts = 1};
     EvalMode m = {.kind = EVAL_POLICY, .r = 0, .name = "policy"};
     if ((s = eval_decide(&x, &sp->bt, &m, NULL, &sp->o, e))) return s;
+    eval_decide_finish(&sp->o, &sp->bt, R->L);
     if ((s = deploy_init(&sp->D, sp->p.env, &sp->A, e))) return s;
     sp->d_ok = 1;
     sp->mean_rank = 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/sha256.h"
 #include "core/timer.h"
 #include "data/encode.h"
@@ -163,6 +164,56 @@ void sweep_free(Sweep *d) {
 }
 
 /* every mode at one length: cells[nm]; modes[0] is full */
+/* the buffers of one length: times (modes, rows, reps), FLOPs, KL and error (modes, rows) */
+typedef struct {
+    double *att, *fwd, *dec, *pnet; /* attention, forward, decision, policy network seconds */
+    int64_t *fl;
+    double *kl, *rel;
+    float *zfull;  /* (C) the full pass's logits of the row */
+    uint8_t *mask; /* (N) all ones */
+} SweepBufs;
+
+/* sweep_row: input k of K in every mode, reps timed passes each, into b */
+static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSet *enc, int k,
+                        int K, int reps, int64_t units, SweepBufs *b, Progress *progress,
+                        Err *e) {
+    const int N = enc->max_len, C = d->R.K;
+    const int32_t *ids = enc->ids + (size_t)k * N;
+    RankSpec full[BERT_MAX_LAYERS];
+    for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
+    Status s = ranked_forward(&d->R, ids, NULL, b->mask, 1, N, full, e);
+    if (s) return s;
+    memcpy(b->zfull, d->R.logits, sizeof(float) * (size_t)C);
+    for (int i = 0; i < nm; i++) {
+        Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
+        for (int r = 0; r < reps; r++) {
+            double a = 0, f = 0, rel = 0;
+            const size_t at = ((size_t)i * K + k) * reps + r;
+            if (modes[i].kind == EVAL_POLICY) { /* the deployed forward, then (first rep) the
+                                                   replay that measures the error */
+                DeployCost dc;
+                if ((s = deploy_forward(&d->pol.D, ids, b->mask, 1, N, &dc, e))) return s;
+                b->dec[at] = deploy_decision_sec(&dc), b->pnet[at] = dc.policy_sec;
+                double a2, f2;
+                if (!r && (s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], 1, &a2, &f2,
+                                          &rel, e)))
+                    return s;
+                a = dc.attn_sec, f = dc.total_sec;
+            } else if ((s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], r == 0, &a, &f,
+                                       &rel, e))) {
+                return s;
+            }
+            b->att[at] = a, b->fwd[at] = f;
+            progress_add(progress, units);
+            if (r) continue;
+            b->fl[(size_t)i * K + k] = ranked_attn_flops(R);
+            b->kl[(size_t)i * K + k] = logits_kl(b->zfull, R->logits, C); /* in double */
+            b->rel[(size_t)i * K + k] = rel;
+        }
+    }
+    return ST_OK;
+}
+
 Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
                     SweepCell *cells, Progress *progress, Err *e) {
     const EvalMode *modes = o->modes;
@@ -183,8 +234,11 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         return s;
     }
     const int K = j.n, N = L + 2, C = d->R.K, dh = d->R.dh;
-    /* the run's total counted `rows` inputs per length; fewer joined: count the rest as done */
-    if (K < rows) progress_add(progress, (int64_t)(rows - K) * nm * reps * units);
+    /* the run's total counted `rows` inputs per length (this process's share of them: rows
+       rank, rank + P, ..); fewer joined: count the rest as done */
+    const int P = dist_size(), r0 = dist_rank();
+    const int want = (rows - r0 + P - 1) / P, got = (K - r0 + P - 1) / P;
+    if (got < want) progress_add(progress, (int64_t)(want - got) * nm * reps * units);
     imdb_free(&j);
     int has_pol = 0;
     for (int i = 0; i < nm; i++) has_pol |= modes[i].kind == EVAL_POLICY;
@@ -193,71 +247,58 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         encoded_free(&enc);
         return err_prefix(e, "policy at length %d", L);
     }
-    double *att = malloc(sizeof(double) * (size_t)nm * K * reps);
-    double *fwd = malloc(sizeof(double) * (size_t)nm * K * reps);
-    double *dec = calloc((size_t)nm * K * reps, sizeof(double)); /* decision (policy) */
-    double *pnet = calloc((size_t)nm * K * reps, sizeof(double)); /* its policy network */
-    float *zfull = malloc(sizeof(float) * (size_t)C); /* (C) the full pass's logits */
-    uint8_t *mask = malloc((size_t)N);
-    if (!att || !fwd || !dec || !pnet || !zfull || !mask) {
+    /* (modes, rows, reps) times; (modes, rows) FLOPs, KL and error: rows k with
+       k % processes == rank are this process's (core/dist.h), merged exactly below */
+    SweepBufs b = {.att = calloc((size_t)nm * K * reps, sizeof(double)),
+                   .fwd = calloc((size_t)nm * K * reps, sizeof(double)),
+                   .dec = calloc((size_t)nm * K * reps, sizeof(double)),
+                   .pnet = calloc((size_t)nm * K * reps, sizeof(double)),
+                   .fl = calloc((size_t)nm * K, sizeof(int64_t)),
+                   .kl = calloc((size_t)nm * K, sizeof(double)),
+                   .rel = calloc((size_t)nm * K, sizeof(double)),
+                   .zfull = malloc(sizeof(float) * (size_t)C), .mask = malloc((size_t)N)};
+    if (!b.att || !b.fwd || !b.dec || !b.pnet || !b.fl || !b.kl || !b.rel || !b.zfull || !b.mask)
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
-        goto done;
-    }
-    for (int i = 0; i < N; i++) mask[i] = 1;
+    for (int i = 0; i < N && !s; i++) b.mask[i] = 1;
     memset(cells, 0, sizeof(SweepCell) * (size_t)nm);
-    for (int k = 0; k < K; k++) {
-        const int32_t *ids = enc.ids + (size_t)k * N;
-        RankSpec full[BERT_MAX_LAYERS];
-        for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
-        if ((s = ranked_forward(&d->R, ids, NULL, mask, 1, N, full, e))) goto done;
-        memcpy(zfull, d->R.logits, sizeof(float) * (size_t)C);
-        for (int i = 0; i < nm; i++) {
-            Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
-            for (int r = 0; r < reps; r++) {
-                double a = 0, f = 0, rel = 0;
-                const size_t at = ((size_t)i * K + k) * reps + r;
-                if (modes[i].kind == EVAL_POLICY) { /* the deployed forward, then (first rep)
-                                                       the replay that measures the error */
-                    DeployCost dc;
-                    if ((s = deploy_forward(&d->pol.D, ids, mask, 1, N, &dc, e))) goto done;
-                    dec[at] = deploy_decision_sec(&dc), pnet[at] = dc.policy_sec;
-                    double a2, f2;
-                    if (!r && (s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], 1, &a2, &f2,
-                                              &rel, e)))
-                        goto done;
-                    a = dc.attn_sec, f = dc.total_sec;
-                } else if ((s = timed_pass(R, &d->pol, k, ids, mask, N, &modes[i], r == 0, &a, &f,
-                                           &rel, e)))
-                    goto done;
-                att[at] = a, fwd[at] = f;
-                progress_add(progress, units);
-                if (r) continue;
-                cells[i].attn_flops += ranked_attn_flops(R);
-                cells[i].kl += logits_kl(zfull, R->logits, C); /* nn/logits.h, in double */
-                cells[i].rel += rel;
-            }
-        }
-    }
+    for (int k = 0; k < K && !s; k++)
+        if (k % dist_size() == dist_rank())
+            s = sweep_row(d, modes, nm, &enc, k, K, reps, units, &b, progress, e);
+    if ((s = dist_agree(s, e))) goto done;
+    const size_t nt = (size_t)nm * K * reps, nr = (size_t)nm * K;
+    if ((s = dist_or(b.att, nt * sizeof(double), e)) ||
+        (s = dist_or(b.fwd, nt * sizeof(double), e)) ||
+        (s = dist_or(b.dec, nt * sizeof(double), e)) ||
+        (s = dist_or(b.pnet, nt * sizeof(double), e)) ||
+        (s = dist_or(b.fl, nr * sizeof(int64_t), e)) ||
+        (s = dist_or(b.kl, nr * sizeof(double), e)) ||
+        (s = dist_or(b.rel, nr * sizeof(double), e)))
+        goto done;
     for (int i = 0; i < nm; i++) {
         SweepCell *c = &cells[i];
         const RankKind kind = mode_kind(&modes[i]);
+        for (int k = 0; k < K; k++) { /* in row order, however many processes ran them */
+            c->attn_flops += b.fl[(size_t)i * K + k];
+            c->kl += b.kl[(size_t)i * K + k], c->rel += b.rel[(size_t)i * K + k];
+        }
         c->rows = K;
         c->attn_flops /= K;
         c->kl /= K, c->rel /= K;
         if (modes[i].kind == EVAL_FULL) c->kl = 0, c->rel = 0; /* exact vs itself */
-        c->lat_ms = 1e3 * time_median(att + (size_t)i * K * reps, K * reps);
-        c->fwd_ms = 1e3 * time_median(fwd + (size_t)i * K * reps, K * reps);
+        c->lat_ms = 1e3 * time_median(b.att + (size_t)i * K * reps, K * reps);
+        c->fwd_ms = 1e3 * time_median(b.fwd + (size_t)i * K * reps, K * reps);
         c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
                   : modes[i].kind == EVAL_FULL ? dh
                   : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
         c->policy_ms = NAN, c->dec_ms = 0;
         if (modes[i].kind == EVAL_POLICY) {
-            c->policy_ms = 1e3 * time_median(pnet + (size_t)i * K * reps, K * reps);
-            c->dec_ms = 1e3 * time_median(dec + (size_t)i * K * reps, K * reps);
+            c->policy_ms = 1e3 * time_median(b.pnet + (size_t)i * K * reps, K * reps);
+            c->dec_ms = 1e3 * time_median(b.dec + (size_t)i * K * reps, K * reps);
         }
     }
 done:
-    free(att), free(fwd), free(dec), free(pnet), free(zfull), free(mask);
+    free(b.att), free(b.fwd), free(b.dec), free(b.pnet), free(b.fl), free(b.kl), free(b.rel);
+    free(b.zfull), free(b.mask);
     encoded_free(&enc);
     return s;
 }

@@ -6,12 +6,15 @@
 #     printed), per_input.tsv and policy_ranks.tsv byte-identical, eval.csv's untimed columns
 #     equal; the table and "wrote" printed once;
 #   - an error (an unknown mode) reported once, exit 2 as alone;
-#   - a process killed (SIGKILL) mid-run ends the job with a non-zero exit within seconds.
+#   - a process killed (SIGKILL) mid-run ends the job with a non-zero exit within seconds;
+#   - drrl-sweep over 2 processes (3 rows per length: an uneven split) writes the same
+#     sweep.csv as 1 process in every untimed column (FLOPs, KL, error, rows, rank).
 set -euo pipefail
 evalx=$(realpath "$1")
 train=$(realpath "$2")
 base=$(realpath "$3")
 mpirun=$4
+sweep=$(realpath "$5")
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # as meson.build's mpirun_args (LeakSanitizer off inside the job: Open MPI's own allocations)
 mpi=("$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader
@@ -71,4 +74,20 @@ kill -KILL "$(echo "$pids" | tail -1)"
 t0=$(date +%s); rc=0; wait "$job" || rc=$?
 [ "$rc" != 0 ] || fail "a killed process: the job exited 0"
 (( $(date +%s) - t0 <= 20 )) || fail "a killed process: the job took $(( $(date +%s) - t0 )) s to end"
+
+# drrl-sweep: 1 and 2 processes
+"$base" --config configs/imdb-tiny.yaml run.dir="$tmp/im" train.max_steps=20 > /dev/null
+sw=(--model "$tmp/im/model.h5" --lengths 64,128 --modes full,static:4,nystrom:8,performer:8
+    --rows 3 --reps 1)
+"$sweep" "${sw[@]}" --out "$tmp/s1" > /dev/null 2>&1
+"${mpi[@]}" "$sweep" "${sw[@]}" --out "$tmp/s2" > "$tmp/s2.txt" 2>&1
+[ "$(grep -c '^wrote ' "$tmp/s2.txt")" = 1 ] || fail "drrl-sweep: the job's output is not printed once"
+"$py" - "$tmp/s1/sweep.csv" "$tmp/s2/sweep.csv" <<'PY' || fail "sweep.csv differs between 1 and 2 processes"
+import csv, sys
+a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
+assert len(a) == len(b) == 8, (len(a), len(b))
+for x, y in zip(a, b):
+    for k in ("length", "mode", "attn_flops", "flops_ratio", "kl", "rel_err", "rows", "mean_rank"):
+        assert x[k] == y[k], (x["length"], x["mode"], k, x[k], y[k])
+PY
 echo "test_eval_mpi: ok"

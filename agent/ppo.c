@@ -55,9 +55,11 @@ static Status check_settings(const PpoConfig *c, const EnvDims *d, Err *e) {
     REQUIRE(c->iterations >= 1, "iterations: expected >= 1, found %lld",
             (long long)c->iterations);
     REQUIRE(c->adam_eps > 0.0f, "adam_eps: expected > 0, found %g", (double)c->adam_eps);
-    REQUIRE((int64_t)c->n_steps * d->n_envs <= INT32_MAX / 2,
-            "n_steps x n_envs: expected < 2^30, found %lld",
-            (long long)c->n_steps * d->n_envs);
+    REQUIRE(c->parts >= 1 && c->part >= 0 && c->part < c->parts,
+            "part, parts: expected 0 <= part < parts, found %d, %d", c->part, c->parts);
+    REQUIRE((int64_t)c->n_steps * d->n_envs * c->parts <= INT32_MAX / 2,
+            "n_steps x n_envs x parts: expected < 2^30, found %lld",
+            (long long)c->n_steps * d->n_envs * c->parts);
 #undef REQUIRE
     return ST_OK;
 }
@@ -66,6 +68,7 @@ static Status check_settings(const PpoConfig *c, const EnvDims *d, Err *e) {
 static void plan(AgentWork *W, const Agent *A, size_t n_params, int B) {
     const EnvDims *d = &A->dims;
     size_t S = (size_t)A->cfg.n_steps, E = (size_t)d->n_envs, T = (size_t)d->n_tokens;
+    size_t Ng = S * E * (size_t)A->cfg.parts; /* the samples of every process */
     size_t D = (size_t)d->token_dim, H = (size_t)d->n_heads, Ac = (size_t)d->n_actions;
     size_t N = S * E, MB = (size_t)W->mb_cap, Bz = (size_t)B;
     MemPlan *p = &W->plan;
@@ -88,7 +91,9 @@ static void plan(AgentWork *W, const Agent *A, size_t n_params, int B) {
     mem_plan_f32(p, &W->obs_spare, E * T * D, "agent.obs_spare");
     mem_plan_u8(p, &W->tm_spare, E * T, "agent.tm_spare");
     mem_plan_u8(p, &W->am_spare, E * H * Ac, "agent.am_spare");
-    mem_plan_i32(p, &W->perm, N, "agent.perm");
+    mem_plan_i32(p, &W->perm, Ng, "agent.perm");
+    mem_plan_i32(p, &W->mb_idx, MB, "agent.mb_idx");
+    mem_plan_u8(p, &W->rng_bytes, E * sizeof(Rng), "agent.rng_act");
     mem_plan_f32(p, &W->mb_obs, MB * T * D, "agent.mb_obs");
     mem_plan_u8(p, &W->mb_tm, MB * T, "agent.mb_tm");
     mem_plan_u8(p, &W->mb_am, MB * H * Ac, "agent.mb_am");
@@ -105,11 +110,14 @@ static void plan(AgentWork *W, const Agent *A, size_t n_params, int B) {
 Status agent_init(Agent *A, const PpoConfig *c, const PolicyConfig *pc, const EnvDims *d,
                   uint64_t seed, Err *e) {
     memset(A, 0, sizeof *A);
+    PpoConfig cc = *c;
+    if (cc.parts == 0) cc.parts = 1, cc.part = 0;
+    c = &cc;
     Status s = check_settings(c, d, e);
     if (s) return s;
     A->cfg = *c;
     A->dims = *d;
-    int N = c->n_steps * d->n_envs;
+    int N = c->n_steps * d->n_envs * c->parts; /* a minibatch is cut from every process's */
     int MB = c->minibatch < N ? c->minibatch : N;
     PolicyConfig q = *pc;
     q.n_tokens = d->n_tokens;
@@ -125,7 +133,6 @@ Status agent_init(Agent *A, const PpoConfig *c, const PolicyConfig *pc, const En
     Rng r;
     rng_init(&r, seed, AGENT_STREAM_INIT);
     policy_init_params(A->pi, &r);
-    rng_init(&A->rng_act, seed, AGENT_STREAM_ACT);
     rng_init(&A->rng_mb, seed, AGENT_STREAM_MB);
 
     AgentWork *W = calloc(1, sizeof *W);
@@ -152,6 +159,10 @@ Status agent_init(Agent *A, const PpoConfig *c, const PolicyConfig *pc, const En
     }
     A->adam_m = W->adam_m;
     A->adam_v = W->adam_v;
+    A->rng_act = (Rng *)(void *)W->rng_bytes; /* 64-byte aligned: holds Rng */
+    for (int i = 0; i < d->n_envs; i++) /* global slot g's stream: the id, g in the high bits */
+        rng_init(&A->rng_act[i], seed,
+                 AGENT_STREAM_ACT | (uint64_t)(c->part * d->n_envs + i) << 32);
     A->ro = W->ro;
     A->step.t = 0;
     return ST_OK;
@@ -202,13 +213,13 @@ Status agent_iterate(Agent *A, Env *env, PpoStats *s, Err *e) {
     Status st = agent_collect(A, env, e);
     if (st) return st;
     double t1 = time_now();
-    agent_rollout_stats(A, s);
+    if ((st = agent_rollout_stats(A, s, e))) return st;
     st = agent_update(A, s, e);
     if (st) return st;
     s->collect_seconds = t1 - t0;
     s->update_seconds = time_now() - t1;
     A->iteration++;
-    A->env_steps += (int64_t)A->cfg.n_steps * A->dims.n_envs;
+    A->env_steps += (int64_t)A->cfg.n_steps * A->dims.n_envs * A->cfg.parts; /* every process's */
     A->episodes += s->rollout_episodes;
     s->iteration = A->iteration;
     s->env_steps = A->env_steps;

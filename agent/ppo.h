@@ -9,9 +9,22 @@
  * per observation the action's log-probability is the sum over the active heads (the heads are
  * independent given the observation) and the entropy is the sum of the heads' entropies.
  *
- * Everything random draws from the agent's own streams (rng_act for actions, rng_mb for
- * minibatch order), saved in checkpoints with the Adam moments, step and counters, so that a
- * resumed run continues bit for bit (given a deterministic environment). */
+ * Everything random draws from the agent's own streams (rng_act for actions: one per episode
+ * slot; rng_mb for minibatch order), saved in checkpoints with the Adam moments, step and
+ * counters, so that a resumed run continues bit for bit (given a deterministic environment).
+ *
+ * Data-parallel (cfg.parts > 1, core/dist.h): the run's E = parts x n_envs episode slots are
+ * split over the job's processes, process `part` holding global slots part * n_envs ..
+ * (part + 1) * n_envs - 1 (its environment's n_envs). Each slot draws its actions from its own
+ * stream (global index), so a slot's episodes do not depend on the split. The update is the
+ * one-process update over all E slots: every process draws the same permutation of the
+ * S x E samples (rng_mb, same seed), cuts it into the same minibatches and runs the part of
+ * each that its slots hold; the advantage normalisation, the losses, statistics and the
+ * target-KL test are over the whole minibatch (sums added across processes), and the
+ * gradient is summed over processes (one allreduce of the flat buffer) before clipping and
+ * Adam, so the parameters stay identical on every process. With two processes the sum of two
+ * partial gradients is exact (IEEE addition commutes); the one-process run adds its samples in
+ * another order, so the two agree to float rounding, not bit for bit. */
 #ifndef DRRL_AGENT_PPO_H
 #define DRRL_AGENT_PPO_H
 
@@ -39,6 +52,8 @@ typedef struct {
     float adam_eps;       /* 1e-5 */
     int norm_adv;         /* 1: normalise advantages per minibatch */
     int max_nonfinite;    /* updates in a row that may be skipped for non-finite values */
+    int part, parts;      /* data-parallel: this process's index and the process count (0, 1
+                             alone; parts 0 is read as 1) */
 } PpoConfig;
 
 /* Rollout: one iteration's transitions, step-major: index (t, i) = t * n_envs + i. */
@@ -86,7 +101,9 @@ typedef struct {
     Policy *pi;
     float *adam_m, *adam_v;   /* (n_params) Adam moments */
     OptimStep step;
-    Rng rng_act, rng_mb;
+    Rng *rng_act;             /* (n_envs) action streams, slot i's of global slot
+                                 part * n_envs + i */
+    Rng rng_mb;
     int64_t iteration, env_steps, episodes;
     int64_t nonfinite_total;  /* updates skipped for non-finite values, in all */
     int64_t nonfinite_run;    /* ... in a row, up to now (0 after an update taken) */
@@ -105,8 +122,9 @@ void agent_free(Agent *A);
 /* agent_collect: A->ro from cfg.n_steps steps of env (starting with env->reset). */
 Status agent_collect(Agent *A, Env *env, Err *e);
 /* agent_rollout_stats: the rollout fields of s (ep_return_mean, reward_mean, info_mean,
-   rollout_episodes) from A->ro; agent_iterate calls it between collect and update. */
-void agent_rollout_stats(const Agent *A, PpoStats *s);
+   rollout_episodes) from A->ro, over every process's slots; agent_iterate calls it between
+   collect and update. */
+Status agent_rollout_stats(const Agent *A, PpoStats *s, Err *e);
 /* agent_update: GAE on A->ro then the PPO epochs; fills the update fields of s (lr, pg_loss,
    v_loss, entropy, approx_kl, clip_fraction, explained_variance, grad_norm, epochs_run,
    updates, kl_stop, skipped). Target KL: checked per minibatch before its step (SB3's

@@ -2,7 +2,7 @@
  * of the E episode slots: env->reset, then per step t
  *     logp, V = policy_forward(obs_t)                  (E observations at once)
  *     a_{t,i,k} ~ Categorical(exp(logp[i, k]))          per active head k (dist.h), drawn from
- *                                                       rng_act in (i, k) order
+ *                                                       slot i's stream rng_act[i] in k order
  *     logp_{t,i} = sum over active heads of logp[i, k, a_{t,i,k}]
  *     env->step(a_t) -> r_t, done_t, info_t, obs_{t+1}; env->reset after done
  * storing every field in A->ro (obs_{t+1} is written straight into the rollout). Episodes of
@@ -14,6 +14,7 @@
 #include "agent/dist.h"
 #include "agent/ppo.h"
 #include "agent/ppo_work.h"
+#include "core/dist.h"
 
 /* check_dims: the environment is the one the agent was planned for */
 static Status check_dims(const EnvDims *a, const EnvDims *b, Err *e) {
@@ -46,7 +47,7 @@ static Status sample_step(Agent *A, AgentWork *W, int t, Err *e) {
             act[k] = 0; /* inactive heads: 0 (ignored by the environment and the loss) */
             if (!tm[h0 + k]) continue;
             const float *lp = W->logp + ((size_t)i * H + k) * Ac;
-            int a = dist_sample(lp, Ac, &A->rng_act);
+            int a = dist_sample(lp, Ac, &A->rng_act[i]);
             if (a < 0)
                 return err_set(e, ST_NUMERIC, "agent_collect: step %d episode %d head %d: no "
                                "allowed choice with a finite log-probability", t, i, k);
@@ -102,12 +103,14 @@ Status agent_collect(Agent *A, Env *env, Err *e) {
     return ST_OK;
 }
 
-void agent_rollout_stats(const Agent *A, PpoStats *s) {
+Status agent_rollout_stats(const Agent *A, PpoStats *s, Err *e) {
     const Rollout *ro = &A->ro;
     const int S = ro->n_steps, E = ro->n_envs, NI = ro->n_info;
+    /* sums over this process's slots, then over every process's: reward, returns, episodes,
+       info columns */
+    double sum[3 + ENV_MAX_INFO] = {0}, *info = sum + 3;
     double r_sum = 0.0, ret_sum = 0.0;
     int64_t n_ep = 0;
-    double info[ENV_MAX_INFO] = {0};
     for (int i = 0; i < E; i++) {
         double ep = 0.0; /* the running episode's summed reward */
         for (int t = 0; t < S; t++) {
@@ -122,9 +125,14 @@ void agent_rollout_stats(const Agent *A, PpoStats *s) {
             }
         }
     }
-    double n = (double)S * (double)E;
+    sum[0] = r_sum, sum[1] = ret_sum, sum[2] = (double)n_ep; /* exact below 2^53 */
+    Status st = A->cfg.parts > 1 ? dist_sum_f64(sum, 3 + (size_t)NI, e) : ST_OK;
+    if (st) return err_prefix(e, "agent_rollout_stats"), st;
+    r_sum = sum[0], ret_sum = sum[1], n_ep = (int64_t)sum[2];
+    double n = (double)S * (double)E * A->cfg.parts;
     s->reward_mean = r_sum / n;
     s->ep_return_mean = n_ep ? ret_sum / (double)n_ep : 0.0;
     s->rollout_episodes = n_ep;
     for (int j = 0; j < ENV_MAX_INFO; j++) s->info_mean[j] = j < NI ? info[j] / n : 0.0;
+    return ST_OK;
 }

@@ -36,11 +36,12 @@ static double value_term(double V, double R, double Vold, double cv, double *dv)
 
 void ppo_loss(const PpoBatch *b, const PpoConfig *cfg, float *dlogits, float *dvalue,
               PpoLossStats *st) {
-    const int M = b->M, H = b->n_heads, A = b->n_actions;
-    const double c = (double)cfg->clip, invM = 1.0 / (double)M;
+    const int M = b->M, H = b->n_heads, A = b->n_actions, Mt = b->M_total ? b->M_total : M;
+    const double c = (double)cfg->clip, invM = 1.0 / (double)Mt;
     double mean = 0.0, std = 1.0, eps = 0.0;
-    if (cfg->norm_adv && M > 1) {
-        adv_moments(b->adv, M, &mean, &std);
+    if (cfg->norm_adv && Mt > 1) {
+        if (b->moments_given) mean = b->adv_mean, std = b->adv_std;
+        else adv_moments(b->adv, M, &mean, &std);
         eps = 1e-8;
     }
     double pg = 0.0, vl = 0.0, ent = 0.0, kl = 0.0, clipped = 0.0;

@@ -37,6 +37,10 @@ typedef struct {
     const float *ret;       /* (M) returns */
     const float *old_value; /* (M) value when sampled */
     const float *value;     /* (M) new value (policy_forward) */
+    /* a part of a minibatch split over processes (agent/ppo.h); zero for a whole one */
+    int M_total;            /* the whole minibatch's size: the divisor of every mean (0: M) */
+    int moments_given;      /* 1: normalise with adv_mean and adv_std (the whole minibatch's) */
+    double adv_mean, adv_std;
 } PpoBatch;
 
 typedef struct {
@@ -49,7 +53,9 @@ typedef struct {
 } PpoLossStats;
 
 /* ppo_loss: the loss and statistics of batch b under cfg (clip, clip_vloss, vf_coef,
-   ent_coef, norm_adv); writes (overwrites) dlogits (M, n_heads, A) and dvalue (M). */
+   ent_coef, norm_adv); writes (overwrites) dlogits (M, n_heads, A) and dvalue (M). For a
+   part (M_total > M) every mean and gradient is divided by M_total: the parts' losses,
+   statistics and gradients then add up to the whole minibatch's. */
 void ppo_loss(const PpoBatch *b, const PpoConfig *cfg, float *dlogits /* (M, n_heads, A) */,
               float *dvalue /* (M) */, PpoLossStats *st);
 

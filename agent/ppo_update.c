@@ -26,6 +26,7 @@
 #include "agent/ppo.h"
 #include "agent/ppo_loss.h"
 #include "agent/ppo_work.h"
+#include "core/dist.h"
 
 /* gather: minibatch rows r = 0..M-1 from rollout samples idx[r] */
 static void gather(const Agent *A, AgentWork *W, const int32_t *idx, int M) {
@@ -64,20 +65,25 @@ static double explained_variance(const float *y, const float *yhat, size_t n) {
     return vy == 0.0 ? NAN : 1.0 - vd / vy;
 }
 
-/* step: backward, clip, Adam; *norm the global gradient norm before clipping. 0 (nothing
-   changed: no Adam step) when the norm is not finite, else 1. */
-static int step(Agent *A, AgentWork *W, const AdamWGroup *g, double *norm) {
+/* step: backward of this process's M samples, the gradient summed over every process, clip,
+   Adam; *norm the global gradient norm before clipping. *taken 0 (nothing changed: no Adam
+   step) when the norm is not finite. */
+static Status step(Agent *A, AgentWork *W, int M, const AdamWGroup *g, double *norm,
+                   int *taken, Err *e) {
     Policy *pi = A->pi;
     size_t n = policy_n_params(pi);
     float *grads = policy_grads(pi);
     policy_zero_grad(pi);
-    policy_backward(pi, W->dlogits, W->dvalue);
+    if (M) policy_backward(pi, W->dlogits, W->dvalue);
+    Status st = A->cfg.parts > 1 ? dist_sum_f32(grads, n, e) : ST_OK;
+    if (st) return err_prefix(e, "agent_update: the gradient's sum"), st;
     *norm = grad_clip_norm(&grads, &n, 1, (double)A->cfg.max_grad_norm);
-    if (!isfinite(*norm)) return 0;
+    *taken = isfinite(*norm);
+    if (!*taken) return ST_OK;
     optim_step_begin(&A->step);
     adamw_update(policy_params(pi), A->adam_m, A->adam_v, grads, g, &A->step, n);
     A->nonfinite_run = 0;
-    return 1;
+    return ST_OK;
 }
 
 static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...)
@@ -103,8 +109,9 @@ static Status skip(Agent *A, PpoStats *s, Err *e, const char *fmt, ...) {
                    A->cfg.max_nonfinite);
 }
 
-/* skip_rollout: a non-finite reward (GAE would carry it into every return): no update */
-static Status skip_rollout(Agent *A, PpoStats *s, int k, Err *e) {
+/* skip_rollout: a non-finite reward (GAE would carry it into every return): no update; k its
+   local index on process who (k < 0: another process's) */
+static Status skip_rollout(Agent *A, PpoStats *s, int k, int who, Err *e) {
     const Rollout *ro = &A->ro;
     s->lr = agent_lr(&A->cfg, A->iteration);
     s->pg_loss = s->v_loss = s->entropy = s->approx_kl = NAN;
@@ -112,20 +119,114 @@ static Status skip_rollout(Agent *A, PpoStats *s, int k, Err *e) {
     s->epochs_run = 0;
     s->updates = 0;
     s->kl_stop = 0;
+    if (k < 0) return skip(A, s, e, "a non-finite reward on process %d", who);
     return skip(A, s, e, "a reward of %g (step %d, slot %d)", unsign(ro->reward[k]),
-                k / ro->n_envs, k % ro->n_envs);
+                k / ro->n_envs, A->cfg.part * ro->n_envs + k % ro->n_envs);
+}
+
+/* local_samples: the samples of this process among the global samples perm[0..Mg) (global
+   sample g = t E_g + slot; this process holds slots part n_envs ..), as local rollout indices
+   into W->mb_idx in minibatch order; their count */
+static int local_samples(const Agent *A, AgentWork *W, const int32_t *perm, int Mg) {
+    const int El = A->ro.n_envs, Eg = El * A->cfg.parts, lo = A->cfg.part * El;
+    int M = 0;
+    for (int r = 0; r < Mg; r++) {
+        const int t = perm[r] / Eg, slot = perm[r] % Eg;
+        if (slot >= lo && slot < lo + El) W->mb_idx[M++] = t * El + slot - lo;
+    }
+    return M;
+}
+
+/* moments: the mean and unbiased standard deviation of the whole minibatch's advantages
+   (the M local ones, Mg in all), as ppo_loss computes them for a whole one */
+static Status moments(const AgentWork *W, int M, int Mg, double *mean, double *std, Err *e) {
+    double sum = 0.0, ss = 0.0;
+    for (int m = 0; m < M; m++) sum += (double)W->mb_adv[m];
+    Status st = dist_sum_f64(&sum, 1, e);
+    if (st) return st;
+    *mean = sum / (double)Mg;
+    for (int m = 0; m < M; m++) {
+        const double d = (double)W->mb_adv[m] - *mean;
+        ss += d * d;
+    }
+    if ((st = dist_sum_f64(&ss, 1, e))) return st;
+    *std = Mg > 1 ? sqrt(ss / (double)(Mg - 1)) : 0.0;
+    return ST_OK;
+}
+
+/* part_loss: forward and loss of this process's part of a minibatch (M of Mg samples, the
+   statistics summed over every process); M = 0 leaves dlogits and dvalue unused */
+static Status part_loss(Agent *A, AgentWork *W, PpoBatch *b, int M, int Mg, PpoLossStats *ls,
+                        Err *e) {
+    const PpoConfig *c = &A->cfg;
+    gather(A, W, W->mb_idx, M);
+    Status st = M ? policy_forward(A->pi, W->logp, W->value, W->mb_obs, W->mb_tm, W->mb_am, M, e)
+                  : ST_OK;
+    if (c->parts > 1) st = dist_agree(st, e); /* a failed forward stops every process here */
+    if (st) return err_prefix(e, "agent_update"), st;
+    b->M = M, b->M_total = Mg, b->moments_given = c->parts > 1;
+    if (c->parts > 1 && c->norm_adv && Mg > 1 &&
+        (st = moments(W, M, Mg, &b->adv_mean, &b->adv_std, e)))
+        return st;
+    memset(ls, 0, sizeof *ls);
+    if (M) ppo_loss(b, c, W->dlogits, W->dvalue, ls);
+    if (c->parts == 1) return ST_OK;
+    double v[6] = {ls->loss, ls->pg_loss, ls->v_loss, ls->entropy, ls->approx_kl,
+                   ls->clip_fraction};
+    if ((st = dist_sum_f64(v, 6, e))) return st;
+    *ls = (PpoLossStats){v[0], v[1], v[2], v[3], v[4], v[5]};
+    return ST_OK;
+}
+
+/* explained_variance_all: explained_variance over every process's samples */
+static Status explained_variance_all(const Agent *A, double *ev, Err *e) {
+    const Rollout *ro = &A->ro;
+    const size_t n = (size_t)ro->n_steps * ro->n_envs;
+    if (A->cfg.parts == 1) return *ev = explained_variance(ro->ret, ro->value, n), ST_OK;
+    double m[2] = {0.0, 0.0}, v[2] = {0.0, 0.0}; /* sums of y and y - yhat, then squares */
+    for (size_t i = 0; i < n; i++) {
+        m[0] += (double)ro->ret[i];
+        m[1] += (double)ro->ret[i] - (double)ro->value[i];
+    }
+    Status st = dist_sum_f64(m, 2, e);
+    if (st) return st;
+    const double N = (double)n * A->cfg.parts, my = m[0] / N, md = m[1] / N;
+    for (size_t i = 0; i < n; i++) {
+        double a = (double)ro->ret[i] - my, d = (double)ro->ret[i] - (double)ro->value[i] - md;
+        v[0] += a * a, v[1] += d * d;
+    }
+    if ((st = dist_sum_f64(v, 2, e))) return st;
+    *ev = v[0] == 0.0 ? NAN : 1.0 - v[1] / v[0];
+    return ST_OK;
+}
+
+/* bad_reward: the first non-finite reward of any process: its local index on the process
+   that has it (-1 elsewhere), *who its process (-1: none) */
+static Status bad_reward(const Agent *A, int *k, int *who, Err *e) {
+    const Rollout *ro = &A->ro;
+    const int N = ro->n_steps * ro->n_envs, P = A->cfg.parts;
+    *k = -1;
+    for (int i = 0; i < N && *k < 0; i++)
+        if (!isfinite(ro->reward[i])) *k = i;
+    double v = *k >= 0 ? (double)(P - A->cfg.part) : 0.0; /* the lowest process wins */
+    Status st = P > 1 ? dist_max_f64(&v, 1, e) : ST_OK;
+    *who = v > 0 ? P - (int)v : -1;
+    if (*who != A->cfg.part) *k = -1;
+    return st;
 }
 
 Status agent_update(Agent *A, PpoStats *s, Err *e) {
     AgentWork *W = A->work;
     Rollout *ro = &A->ro;
     const PpoConfig *c = &A->cfg;
-    const int N = ro->n_steps * ro->n_envs, MB = W->mb_cap;
-    for (int k = 0; k < N; k++)
-        if (!isfinite(ro->reward[k])) return skip_rollout(A, s, k, e);
+    const int N = ro->n_steps * ro->n_envs * c->parts, MB = W->mb_cap; /* every process's */
+    int bad, who;
+    Status st = bad_reward(A, &bad, &who, e);
+    if (st) return st;
+    if (who >= 0) return skip_rollout(A, s, bad, who, e);
     gae_compute(ro->adv, ro->ret, ro->reward, ro->value, ro->done, ro->n_steps, ro->n_envs,
                 (double)c->gamma, (double)c->lam);
-    s->explained_variance = explained_variance(ro->ret, ro->value, (size_t)N);
+    if ((st = explained_variance_all(A, &s->explained_variance, e))) return st;
     s->lr = agent_lr(c, A->iteration);
     AdamWGroup g = adamw_group((float)s->lr, 0.0f);
     g.eps = c->adam_eps;
@@ -143,14 +244,10 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
         kl = 0.0;
         kl_n = 0;
         for (int start = 0; start < N && !stop; start += MB) {
-            int M = N - start < MB ? N - start : MB;
-            gather(A, W, W->perm + start, M);
-            Status st = policy_forward(A->pi, W->logp, W->value, W->mb_obs, W->mb_tm,
-                                       W->mb_am, M, e);
-            if (st) return err_prefix(e, "agent_update"), st;
-            b.M = M;
+            const int Mg = N - start < MB ? N - start : MB;
+            const int M = local_samples(A, W, W->perm + start, Mg);
             PpoLossStats ls;
-            ppo_loss(&b, c, W->dlogits, W->dvalue, &ls);
+            if ((st = part_loss(A, W, &b, M, Mg, &ls, e))) return st;
             if (!isfinite(ls.loss)) { /* no step, and out of the statistics */
                 if ((st = skip(A, s, e, "a loss of %g (epoch %d: pg %g, value %g, entropy %g)",
                                unsign(ls.loss), ep, unsign(ls.pg_loss), unsign(ls.v_loss),
@@ -161,17 +258,19 @@ Status agent_update(Agent *A, PpoStats *s, Err *e) {
             pg += ls.pg_loss;
             vl += ls.v_loss;
             ent += ls.entropy;
-            cf += ls.clip_fraction * M;
-            kl += ls.approx_kl * M;
-            kl_n += M;
+            cf += ls.clip_fraction * Mg;
+            kl += ls.approx_kl * Mg;
+            kl_n += Mg;
             n_mb++;
-            n_samples += M;
+            n_samples += Mg;
             if (c->target_kl > 0.0f && ls.approx_kl > (double)c->target_kl) {
                 stop = 1;
                 break;
             }
             double norm;
-            if (!step(A, W, &g, &norm)) {
+            int taken;
+            if ((st = step(A, W, M, &g, &norm, &taken, e))) return st;
+            if (!taken) {
                 if ((st = skip(A, s, e, "a gradient norm of %g (epoch %d)", unsign(norm), ep)))
                     return st;
                 continue;

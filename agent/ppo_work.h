@@ -3,7 +3,7 @@
  * ppo_collect.c and ppo_update.c. Nothing here is agent state: it is all rewritten before use
  * (the state is the policy's parameters, Agent.adam_m/adam_v/step/rng_act/rng_mb and the
  * counters). B = the policy's max_batch, E = n_envs, T = n_tokens, D = token_dim,
- * H = n_heads, A = n_actions, N = n_steps * n_envs, MB = min(minibatch, N). */
+ * H = n_heads, A = n_actions, N = n_steps * n_envs, MB = min(minibatch, N x parts). */
 #ifndef DRRL_AGENT_PPO_WORK_H
 #define DRRL_AGENT_PPO_WORK_H
 
@@ -28,7 +28,10 @@ typedef struct {
     uint8_t *tm_spare;  /* (E, T) */
     uint8_t *am_spare;  /* (E, H, A) */
     /* minibatch gather */
-    int32_t *perm;      /* (N) sample order of one epoch */
+    int32_t *perm;      /* (Ng) sample order of one epoch over every process's samples
+                           (Ng = N x parts) */
+    int32_t *mb_idx;    /* (MB) the local samples of a minibatch */
+    uint8_t *rng_bytes; /* (E Rng) the action streams (Agent.rng_act) */
     float *mb_obs;      /* (MB, T, D) */
     uint8_t *mb_tm;     /* (MB, T) */
     uint8_t *mb_am;     /* (MB, H, A) */

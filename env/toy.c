@@ -58,21 +58,23 @@ Status toy_init(ToyEnv *t, const ToyConfig *c, Err *e) {
     t->info_names[2] = "fidelity";
     t->info_names[3] = "cost";
     size_t ns = (size_t)c->n_envs * (size_t)c->n_segments;
-    /* one allocation: diff (ns) | present (ns) | prev (n_envs, int32-aligned after) */
-    size_t off = (2 * ns + 3) & ~(size_t)3;
-    uint8_t *block = calloc(off + (size_t)c->n_envs * sizeof(int32_t), 1);
+    /* one allocation: rng (n_envs) | prev (n_envs) | diff (ns) | present (ns) */
+    size_t off = (size_t)c->n_envs * sizeof(Rng);
+    uint8_t *block = calloc(off + (size_t)c->n_envs * sizeof(int32_t) + 2 * ns, 1);
     if (!block) return err_set(e, ST_NOMEM, "toy_init: out of memory");
-    t->diff = block;
-    t->present = block + ns;
+    t->rng = (Rng *)(void *)block;
     t->prev = (int32_t *)(void *)(block + off);
-    rng_init(&t->rng, c->seed, TOY_STREAM);
+    t->diff = block + off + (size_t)c->n_envs * sizeof(int32_t);
+    t->present = t->diff + ns;
+    for (int i = 0; i < c->n_envs; i++) /* slot g's stream: TOY_STREAM, then g in the high bits */
+        rng_init(&t->rng[i], c->seed, TOY_STREAM | (uint64_t)(c->first_slot + i) << 32);
     t->layer = -1;
     return ST_OK;
 }
 
 void toy_free(ToyEnv *t) {
     if (!t) return;
-    free(t->diff);
+    free(t->rng); /* the block */
     memset(t, 0, sizeof *t);
 }
 
@@ -98,7 +100,7 @@ static void observe(ToyEnv *t, float *obs, uint8_t *tok_mask, uint8_t *act_mask)
             seg[3] = 1.0f;
             seg[4] = 2.0f * (float)c - 1.0f;
             seg[5] = (float)s / (float)NS;
-            for (int j = 6; j < D; j++) seg[j] = t->cfg.noise * (float)rng_normal(&t->rng);
+            for (int j = 6; j < D; j++) seg[j] = t->cfg.noise * (float)rng_normal(&t->rng[i]);
             tm[3 + s] = (uint8_t)here;
             uint8_t *am = act_mask + ((size_t)i * NS + s) * A;
             for (int a = 0; a < A; a++) am[a] = here ? (uint8_t)toy_allowed(l, c, a) : 1;
@@ -111,9 +113,9 @@ Status toy_reset(void *self, float *obs, uint8_t *tok_mask, uint8_t *act_mask, E
     (void)e;
     const int NS = t->cfg.n_segments;
     for (int i = 0; i < t->n_envs; i++) {
-        for (int s = 0; s < NS; s++) t->diff[i * NS + s] = (uint8_t)rng_below(&t->rng, 2);
+        for (int s = 0; s < NS; s++) t->diff[i * NS + s] = (uint8_t)rng_below(&t->rng[i], 2);
         for (int s = 0; s < NS; s++)
-            t->present[i * NS + s] = (uint8_t)(s == 0 ? 1 : rng_below(&t->rng, 2));
+            t->present[i * NS + s] = (uint8_t)(s == 0 ? 1 : rng_below(&t->rng[i], 2));
         t->prev[i] = -1;
     }
     t->layer = 0;
@@ -175,12 +177,13 @@ static void name(char *buf, size_t cap, const char *group, const char *leaf) {
 Status toy_save(void *self, Store *st, const char *group, Err *e) {
     ToyEnv *t = self;
     char nm[512];
-    uint64_t w[RNG_STATE_WORDS];
-    rng_save(&t->rng, w);
-    int64_t dims1 = RNG_STATE_WORDS, one = 1, two = 2;
+    int64_t one = 1, two = 2;
     int64_t shape[2] = {t->n_envs, t->cfg.n_segments};
-    name(nm, sizeof nm, group, "rng");
-    Status s = store_write(st, nm, DT_U64, w, 1, &dims1, e);
+    Status s = ST_OK;
+    for (int i = 0; i < t->n_envs && !s; i++) { /* each slot's stream under its global index */
+        snprintf(nm, sizeof nm, "%s/rng/%d", group, t->cfg.first_slot + i);
+        s = store_write_rng(st, nm, &t->rng[i], e);
+    }
     name(nm, sizeof nm, group, "episodes");
     if (!s) s = store_write(st, nm, DT_I64, &t->episodes, 1, &one, e);
     name(nm, sizeof nm, group, "dims");
@@ -191,8 +194,7 @@ Status toy_save(void *self, Store *st, const char *group, Err *e) {
 Status toy_load(void *self, Store *st, const char *group, Err *e) {
     ToyEnv *t = self;
     char nm[512];
-    uint64_t w[RNG_STATE_WORDS];
-    int64_t dims1 = RNG_STATE_WORDS, one = 1, two = 2, shape[2], episodes;
+    int64_t one = 1, two = 2, shape[2], episodes;
     name(nm, sizeof nm, group, "dims");
     Status s = store_read(st, nm, DT_I64, shape, 1, &two, e);
     if (s) return s;
@@ -200,12 +202,13 @@ Status toy_load(void *self, Store *st, const char *group, Err *e) {
         return err_set(e, ST_SHAPE, "%s: %s: expected n_envs %d, n_segments %d, found %lld, "
                        "%lld", store_path(st), nm, t->n_envs, t->cfg.n_segments,
                        (long long)shape[0], (long long)shape[1]);
-    name(nm, sizeof nm, group, "rng");
-    s = store_read(st, nm, DT_U64, w, 1, &dims1, e);
+    for (int i = 0; i < t->n_envs && !s; i++) {
+        snprintf(nm, sizeof nm, "%s/rng/%d", group, t->cfg.first_slot + i);
+        s = store_read_rng(st, nm, &t->rng[i], e);
+    }
     name(nm, sizeof nm, group, "episodes");
     if (!s) s = store_read(st, nm, DT_I64, &episodes, 1, &one, e);
     if (s) return s;
-    rng_load(&t->rng, w);
     t->episodes = episodes;
     t->layer = -1;
     return ST_OK;

@@ -54,6 +54,9 @@ typedef struct {
     int n_segments; /* 1..TOY_MAX_SEGMENTS */
     float noise;    /* std of the noise features (0.3) */
     uint64_t seed;
+    int first_slot; /* the global index of slot 0 (several processes split the slots of one
+                       run: core/dist.h); slot i draws from its own stream of global index
+                       first_slot + i, so a slot's episodes do not depend on the split */
 } ToyConfig;
 
 typedef struct {
@@ -63,7 +66,7 @@ typedef struct {
     int n_info;
     const char *info_names[TOY_N_INFO];
     /* state */
-    Rng rng;
+    Rng *rng;         /* (n_envs) one stream per slot */
     int64_t episodes; /* episodes completed */
     int layer;        /* the current step's layer; -1 before the first reset or after done */
     uint8_t *diff;    /* (n_envs, n_segments) difficulty c */

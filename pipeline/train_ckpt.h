@@ -5,7 +5,9 @@
  *   /policy/params     (n) float32, the flat parameters; /policy/layout (text): one line
  *                      "name offset dim0 dim1" per tensor, compared on load
  *   /adam/m, /adam/v   (n) float32 moments; attribute /adam t (steps taken)
- *   /rng/act, /rng/mb  the agent's streams (uint64 words)
+ *   /rng/act/G         version 3: the action stream of global episode slot G (version 1
+ *                      and 2: /rng/act, one stream for every slot)
+ *   /rng/mb            the minibatch stream (uint64 words)
  *   /env/...           the environment's state (Env.save)
  *   /latency/...       the latency table and the hardware it was measured on (rank env)
  *   root attributes    iteration, env_steps, episodes, seconds (training time so far),
@@ -22,7 +24,7 @@
 #include "core/err.h"
 
 #define TRAIN_CKPT_FORMAT "drrl-train-ckpt"
-#define TRAIN_CKPT_VERSION 2 /* 2: run_id, nonfinite_*; version 1 still loads */
+#define TRAIN_CKPT_VERSION 3 /* 2: run_id, nonfinite_*; 3: per-slot action streams */
 
 typedef struct {
     const char *config_yaml;  /* save: the resolved config */

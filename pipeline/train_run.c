@@ -192,8 +192,10 @@ void train_run_state_hash(const TrainRun *r, char hex[65]) {
     sha256_update(&h, A->adam_m, n * sizeof(float));
     sha256_update(&h, A->adam_v, n * sizeof(float));
     sha256_update(&h, &A->step.t, sizeof A->step.t);
-    rng_save(&A->rng_act, w);
-    sha256_update(&h, w, sizeof w);
+    for (int i = 0; i < A->dims.n_envs; i++) {
+        rng_save(&A->rng_act[i], w);
+        sha256_update(&h, w, sizeof w);
+    }
     rng_save(&A->rng_mb, w);
     sha256_update(&h, w, sizeof w);
     int64_t cnt[3] = {A->iteration, A->env_steps, A->episodes};

@@ -166,7 +166,7 @@ static void test_minibatch(void) {
     memset(&s, 0, sizeof s);
     Status st = agent_collect(&A, &env, &e);
     CHECK(st == ST_OK, "collect: %s", e.msg);
-    agent_rollout_stats(&A, &s);
+    CHECK(agent_rollout_stats(&A, &s, &e) == ST_OK, "rollout stats: %s", e.msg);
     A.ro.value[(size_t)(TOY_LAYERS - 1) * N_ENVS + 5] = NAN; /* slot 5, last step of episode 1 */
     st = agent_update(&A, &s, &e);
     const int N = A.ro.n_steps * A.ro.n_envs, mbs = 2 * ((N + 15) / 16);

@@ -296,7 +296,8 @@ static void determinism(uint64_t seed, int n_it) {
     CHECK(!memcmp(A[0].adam_v, A[1].adam_v, n * sizeof(float)), "adam_v differs");
     CHECK(A[0].step.t == A[1].step.t && A[0].step.t > 0, "steps %lld %lld",
           (long long)A[0].step.t, (long long)A[1].step.t);
-    CHECK(!memcmp(&A[0].rng_act, &A[1].rng_act, sizeof(Rng)), "rng_act differs");
+    CHECK(!memcmp(A[0].rng_act, A[1].rng_act, sizeof(Rng) * (size_t)A[0].dims.n_envs),
+          "rng_act differs");
     CHECK(!memcmp(&A[0].rng_mb, &A[1].rng_mb, sizeof(Rng)), "rng_mb differs");
     CHECK(A[0].iteration == n_it && A[1].iteration == n_it, "iteration");
     CHECK(A[0].env_steps == A[1].env_steps && A[0].episodes == A[1].episodes, "counters");

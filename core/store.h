@@ -102,4 +102,14 @@ Status store_read_rng(Store *st, const char *name, Rng *r, Err *e);
    first directory that cannot be created. */
 Status store_mkdirs(const char *path, Err *e);
 
+/* In-memory stores (store_image.c): store_create_image makes one named name (what messages
+   say) for writing, as store_create but in memory; store_image_bytes gives the bytes a file
+   of it would hold (malloc'd; the store stays open: store_close it); store_open_image opens
+   such bytes for reading (copied), checking format and version as store_open does. */
+Status store_create_image(Store **out, const char *name, const char *format, int version,
+                          Err *e);
+Status store_image_bytes(Store *st, uint8_t **buf, size_t *len, Err *e);
+Status store_open_image(Store **out, const char *name, const void *buf, size_t len,
+                        const char *format, int min_version, int max_version, Err *e);
+
 #endif

@@ -19,6 +19,7 @@ struct Store {
     char *tmp;   /* temporary path while writing, NULL when opened for reading */
     int version; /* format_version of the file */
     int deflate; /* gzip level for chunked datasets written from now on (0: none) */
+    int image;   /* 1: an in-memory file being written (store_create_image) */
 };
 
 typedef enum { OBJ_MISSING, OBJ_GROUP, OBJ_DATASET, OBJ_OTHER } ObjKind;

@@ -155,7 +155,7 @@ ObjKind sto_obj_kind(hid_t file, const char *name, char *blocker) {
 }
 
 Status sto_need_writable(const Store *st, Err *e) {
-    if (!st->tmp)
+    if (!st->tmp && !st->image)
         return err_set(e, ST_INVALID, "%s: store is open for reading, not writing", st->path);
     return ST_OK;
 }

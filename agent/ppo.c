@@ -12,6 +12,7 @@
 
 #include "agent/dist.h"
 #include "agent/ppo_work.h"
+#include "core/dist.h"
 #include "core/timer.h"
 
 double agent_lr(const PpoConfig *c, int64_t it) {
@@ -211,6 +212,7 @@ Status agent_iterate(Agent *A, Env *env, PpoStats *s, Err *e) {
     memset(s, 0, sizeof *s);
     double t0 = time_now();
     Status st = agent_collect(A, env, e);
+    if (A->cfg.parts > 1) st = dist_agree(st, e); /* one process's failure is every one's */
     if (st) return st;
     double t1 = time_now();
     if ((st = agent_rollout_stats(A, s, e))) return st;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/cli.h"
+#include "core/dist.h"
+#include "core/log.h"
 #include "core/timer.h"
 #include "pipeline/train_run.h"
 
@@ -43,8 +45,10 @@ static const CliSpec SPEC = {
     .schemas = SCHEMAS, .n_schemas = 1,
 };
 
+/* die: the error, once per job (errors are agreed between the processes, core/dist.h) */
 static void die(const Err *e, int code) {
-    fprintf(stderr, "drrl-train: error: %s\n", e->msg);
+    if (dist_rank() == 0) fprintf(stderr, "drrl-train: error: %s\n", e->msg);
+    dist_finalize();
     exit(code);
 }
 
@@ -53,43 +57,49 @@ int main(int argc, char **argv) {
     static TrainRun r;
     Err e;
     err_clear(&e);
-    if (cli_parse(&SPEC, argc, argv, stdout, &a, &e)) die(&e, 2);
-    if (a.done) return 0;
+    if (dist_init(&argc, &argv, &e)) die(&e, 1);
+    const int lead = dist_rank() == 0; /* process 0 speaks and writes the run's files */
+    if (!lead) log_info_set(log_null());
+    if (cli_parse(&SPEC, argc, argv, lead ? stdout : log_null(), &a, &e)) die(&e, 2);
+    if (a.done) return dist_finalize(), 0;
     if (cli_push_common(&a, "seed", "run.dir", &e)) die(&e, 2);
     const char *resume = cli_get(&SPEC, &a, "--resume");
-    if (train_run_config(&r, a.config, resume, a.over, a.n_over, cli_info(&a), &e)) die(&e, 1);
+    FILE *info = lead ? cli_info(&a) : log_null();
+    if (train_run_config(&r, a.config, resume, a.over, a.n_over, info, &e)) die(&e, 1);
     r.force = cli_get(&SPEC, &a, "--force") != NULL;
     const char *src = r.ckpt[0] ? r.ckpt : a.config ? a.config : "the embedded defaults";
-    if (a.print_config || a.verbosity == CLI_VERBOSE)
+    if (lead && (a.print_config || a.verbosity == CLI_VERBOSE))
         printf("# drrl-train config (%s)\n%s", src, r.yaml);
     if (a.print_config) {
         free(r.yaml);
-        return 0;
+        return dist_finalize(), 0;
     }
     char cwd[4096];
-    fprintf(cli_info(&a), "config: %s%s, run directory %s (relative paths are from %s; --verbose "
+    fprintf(info, "config: %s%s, run directory %s (relative paths are from %s; --verbose "
             "prints the config resolved)\n", r.ckpt[0] ? "resumed from " : "", src, r.c.run.dir,
             getcwd(cwd, sizeof cwd) ? cwd : "?");
-    if (train_run_init(&r, cli_info(&a), &e)) die(&e, 1);
+    if (train_run_init(&r, info, &e)) die(&e, 1);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     double t0 = time_now();
     if (train_run_loop(&r, &g_stop, &e)) die(&e, 1);
-    int rc = 0;
-    if (g_stop) {
-        printf("signal %d: stopped after iteration %lld; checkpoint %s (resume with --resume %s)\n",
-               (int)g_stop, (long long)r.A.iteration, r.last, r.c.run.dir);
-        rc = 128 + (int)g_stop;
-    } else {
-        printf("done: %lld iterations, %lld env steps in %.1f s (this process); checkpoint %s\n",
-               (long long)r.A.iteration, (long long)r.A.env_steps, time_now() - t0,
-               r.last);
-    }
+    int rc = g_stop ? 128 + (int)g_stop : 0;
     char hex[65];
     train_run_state_hash(&r, hex);
-    printf("training state sha256 %s\n", hex);
-    printf("wrote %s/: config.yaml, metrics.csv, checkpoints/ (last %s)%s%s\n", r.c.run.dir,
-           r.last, r.t.has_lt ? ", latency.h5" : "", r.c.run.rollouts_every ? ", rollouts/" : "");
+    if (lead) { /* process 0 reports for the job */
+        if (g_stop)
+            printf("signal %d: stopped after iteration %lld; checkpoint %s (resume with --resume "
+                   "%s)\n", (int)g_stop, (long long)r.A.iteration, r.last, r.c.run.dir);
+        else
+            printf("done: %lld iterations, %lld env steps in %.1f s (this process); checkpoint "
+                   "%s\n", (long long)r.A.iteration, (long long)r.A.env_steps, time_now() - t0,
+                   r.last);
+        printf("training state sha256 %s\n", hex);
+        printf("wrote %s/: config.yaml, metrics.csv, checkpoints/ (last %s)%s%s\n", r.c.run.dir,
+               r.last, r.t.has_lt ? ", latency.h5" : "",
+               r.c.run.rollouts_every ? ", rollouts/" : "");
+    }
     train_run_free(&r);
+    dist_finalize();
     return rc;
 }

@@ -45,6 +45,9 @@ Status dist_or(void *v, size_t bytes, Err *e);
 /* dist_bcast: root's bytes to every process. */
 Status dist_bcast(void *v, size_t bytes, int root, Err *e);
 Status dist_barrier(Err *e);
+/* dist_barrier_idle: a barrier whose waiting processes sleep (1 ms polls) instead of spinning
+   on a core: for the others while one process measures latencies alone. */
+Status dist_barrier_idle(Err *e);
 
 /* dist_agree: every process's status s (e filled where s != ST_OK) -> the lowest failing
    rank's status and message on every process (ST_OK when none failed). */

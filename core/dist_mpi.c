@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mpi.h>
 
@@ -91,6 +92,17 @@ Status dist_barrier(Err *e) {
     if (!g_joined || g_size == 1) return ST_OK;
     int rc = MPI_Barrier(MPI_COMM_WORLD);
     return rc == MPI_SUCCESS ? ST_OK : err_set(e, ST_IO, "MPI_Barrier failed (code %d)", rc);
+}
+
+Status dist_barrier_idle(Err *e) {
+    if (!g_joined || g_size == 1) return ST_OK;
+    MPI_Request rq;
+    int done = 0, rc = MPI_Ibarrier(MPI_COMM_WORLD, &rq);
+    while (rc == MPI_SUCCESS && !(rc = MPI_Test(&rq, &done, MPI_STATUS_IGNORE)) && !done) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return rc == MPI_SUCCESS ? ST_OK : err_set(e, ST_IO, "MPI_Ibarrier failed (code %d)", rc);
 }
 
 Status dist_agree(Status s, Err *e) {

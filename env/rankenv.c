@@ -54,10 +54,15 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
                            "the ranked forward's grid holds (full is added as the last action)",
                            g, r, R->dh - 1);
     }
-    if (c->batch < 1 || c->batch > R->max_B || c->batch > set->n)
+    const int parts = c->parts < 1 ? 1 : c->parts;
+    if (c->batch < 1 || c->batch > R->max_B || (int64_t)c->batch * parts > set->n)
         return err_set(e, ST_INVALID,
                        "rankenv: batch: expected 1..%d (ranked max_B) and at most the set's %d "
-                       "rows, found %d", R->max_B, set->n, c->batch);
+                       "rows over the %d processes, found %d", R->max_B, set->n, parts,
+                       c->batch);
+    if (c->part < 0 || c->part >= parts)
+        return err_set(e, ST_INVALID, "rankenv: part: expected 0..%d, found %d", parts - 1,
+                       c->part);
     if (set->max_len > R->max_N)
         return err_set(e, ST_INVALID, "rankenv: set max_len %d exceeds the ranked max_N %d",
                        set->max_len, R->max_N);
@@ -149,6 +154,7 @@ Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyT
     Status s = check(R, set, lt, c, &S, e);
     if (s) return s;
     E->c = *c, E->R = R, E->set = set, E->lt = c->latency == RANKENV_LAT_TABLE ? lt : NULL;
+    if (E->c.parts < 1) E->c.parts = 1, E->c.part = 0;
     E->L = R->L, E->C = R->C, E->H = R->H, E->dh = R->dh, E->K = R->K;
     E->G = c->n_ranks, E->B = c->batch, E->S = S, E->max_pos = R->m->c.max_pos;
     RankEnvDims *d = &E->dims;
@@ -157,7 +163,7 @@ Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyT
     d->n_actions = E->G + 1, d->max_steps = E->L, d->n_info = RANKENV_N_INFO;
     for (int i = 0; i < RANKENV_N_INFO; i++) d->info_names[i] = info_names[i];
     rng_init(&E->rng, c->seed, RNG_STREAM);
-    s = batch_plan_init(&E->plan, set->n, E->B, e);
+    s = batch_plan_init(&E->plan, set->n, E->B * E->c.parts, e); /* every process's rows */
     if (!s) {
         E->tfl = calloc((size_t)E->B, sizeof *E->tfl);
         E->afl = calloc((size_t)E->B, sizeof *E->afl);
@@ -249,9 +255,10 @@ Status rankenv_reset(void *self, float *obs, uint8_t *tok_mask, uint8_t *act_mas
             batch_plan_make(&E->plan, E->set->len, E->c.bucket, E->c.bucket_pool, &E->rng);
             E->epoch++, E->next_batch = 0;
         }
-        const int k = (int)E->next_batch++;
-        if (bp->start[k + 1] - bp->start[k] == E->B)
-            return begin_rows(E, bp->idx + bp->start[k], E->B, obs, tok_mask, act_mask, e);
+        const int k = (int)E->next_batch++, Bg = E->B * E->c.parts;
+        if (bp->start[k + 1] - bp->start[k] == Bg) /* this process's rows of it */
+            return begin_rows(E, bp->idx + bp->start[k] + E->c.part * E->B, E->B, obs, tok_mask,
+                              act_mask, e);
     }
 }
 

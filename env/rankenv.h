@@ -152,6 +152,9 @@ typedef struct {
     int bucket;            /* 1: length-bucketed batches, 0: shuffled */
     int bucket_pool;       /* batches sorted together when bucketing (>= 1) */
     uint64_t seed;         /* the batch order's Rng stream */
+    int part, parts;       /* data-parallel (core/dist.h): the order is of batches of
+                              batch x parts rows, the same on every process, and process part
+                              takes rows part x batch .. of each (0, 1 alone; parts 0 is 1) */
 } RankEnvConfig;
 
 /* rankenv_config_default: whitened, ranks {4, 8, 16, 32}, T 0, max_segments 0, batch 32,

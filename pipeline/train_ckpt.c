@@ -26,38 +26,8 @@ static char *layout_text(const Policy *P) {
     return t;
 }
 
-/* write_act_streams: the action stream of each slot as /rng/act/G (G: its global slot) */
-static Status write_act_streams(Store *st, const Agent *A, Err *e) {
-    Status s = ST_OK;
-    for (int i = 0; i < A->dims.n_envs && !s; i++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "/rng/act/%d", A->cfg.part * A->dims.n_envs + i);
-        s = store_write_rng(st, nm, &A->rng_act[i], e);
-    }
-    return s;
-}
-
-/* read_act_streams: the action streams of version 3; a version 1 or 2 file holds one stream
-   for every slot (/rng/act), which no per-slot stream continues: the slots keep the streams
-   agent_init seeded, and the resume is not bit-exact (said) */
-static Status read_act_streams(Store *st, const char *path, Agent *A, Err *e) {
-    if (store_version(st) < 3) {
-        fprintf(stderr, "drrl-train: note: %s is a version %d checkpoint (one action stream for "
-                "every slot): the slots' action streams start afresh, so this resume is not "
-                "bit-exact\n", path, store_version(st));
-        return ST_OK;
-    }
-    Status s = ST_OK;
-    for (int i = 0; i < A->dims.n_envs && !s; i++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "/rng/act/%d", A->cfg.part * A->dims.n_envs + i);
-        s = store_read_rng(st, nm, &A->rng_act[i], e);
-    }
-    return s;
-}
-
 Status train_ckpt_save(const char *path, const Agent *A, Env *env, const LatencyTable *lt,
-                       const TrainCkptMeta *m, Err *e) {
+                       const TrainCkptMeta *m, const TrainCkptParts *parts, Err *e) {
     char *layout = layout_text(A->pi);
     if (!layout) return err_set(e, ST_NOMEM, "%s: out of memory", path);
     Store *st;
@@ -73,9 +43,9 @@ Status train_ckpt_save(const char *path, const Agent *A, Env *env, const Latency
         (s = store_write(st, "/policy/params", DT_F32, policy_params(pi), 1, dims, e)) ||
         (s = store_write_text(st, "/policy/layout", layout, e)) ||
         (s = optim_adam_save(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
-        (s = write_act_streams(st, A, e)) ||
+        (s = train_ckpt_part_save(st, A, env, e)) ||
+        (s = train_ckpt_parts_write(st, parts, e)) ||
         (s = store_write_rng(st, "/rng/mb", &A->rng_mb, e)) ||
-        (s = env->save(env->self, st, "/env", e)) ||
         (lt && (s = latency_table_save(st, "/latency", lt, e))) ||
         (s = store_set_attr_i64(st, "/", "iteration", A->iteration, e)) ||
         (s = store_set_attr_i64(st, "/", "env_steps", A->env_steps, e)) ||
@@ -172,9 +142,8 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
     }
     if ((s = store_read_finite(st, "/policy/params", DT_F32, policy_params(A->pi), 1, dims, e)) ||
         (s = optim_adam_load(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
-        (s = read_act_streams(st, path, A, e)) ||
         (s = store_read_rng(st, "/rng/mb", &A->rng_mb, e)) ||
-        (s = env->load(env->self, st, "/env", e)) ||
+        (s = train_ckpt_part_load(st, path, A, env, e)) ||
         (lt && (s = latency_table_load(st, "/latency", lt, e))) ||
         (s = store_get_attr_i64(st, "/", "iteration", &A->iteration, e)) ||
         (s = store_get_attr_i64(st, "/", "env_steps", &A->env_steps, e)) ||

@@ -8,7 +8,10 @@
  *   /rng/act/G         version 3: the action stream of global episode slot G (version 1
  *                      and 2: /rng/act, one stream for every slot)
  *   /rng/mb            the minibatch stream (uint64 words)
- *   /env/...           the environment's state (Env.save)
+ *   /env/...           the environment's state (Env.save) of process 0
+ *   /proc/p            version 3, several processes: process p's part (its /env and
+ *                      /rng/act/G) as the bytes of an HDF5 file (train_ckpt_part.c); root
+ *                      attribute processes: how many wrote it
  *   /latency/...       the latency table and the hardware it was measured on (rank env)
  *   root attributes    iteration, env_steps, episodes, seconds (training time so far),
  *                      env_type, model_sha256 (the frozen model's hash; "" for toy);
@@ -34,9 +37,30 @@ typedef struct {
     char run_id[33];          /* the run's id ("" in a version 1 file) */
 } TrainCkptMeta;
 
-/* train_ckpt_save: write path atomically. lt may be NULL (toy env, or live latency). */
+/* TrainCkptParts: the parts of the other processes (train_ckpt_part.c): n processes, the
+   bytes of process p's in-memory store at buf + len[0] + .. + len[p - 1] (len[0] = 0: process
+   0's part is the checkpoint's own /env and /rng/act). NULL: one process. */
+typedef struct {
+    int n;
+    const uint8_t *buf;
+    const int64_t *len;
+} TrainCkptParts;
+
+/* train_ckpt_save: write path atomically, with the other processes' parts. lt may be NULL
+   (toy env, or live latency). */
 Status train_ckpt_save(const char *path, const Agent *A, Env *env, const LatencyTable *lt,
-                       const TrainCkptMeta *m, Err *e);
+                       const TrainCkptMeta *m, const TrainCkptParts *parts, Err *e);
+
+/* train_ckpt_part_save: this process's part (its environment's state, /env, and its slots'
+   action streams, /rng/act/G) into st (the checkpoint, or an in-memory store). */
+Status train_ckpt_part_save(Store *st, const Agent *A, Env *env, Err *e);
+/* train_ckpt_parts_write: the root attribute processes and the other processes' parts as
+   /proc/p (uint8) into st. */
+Status train_ckpt_parts_write(Store *st, const TrainCkptParts *parts, Err *e);
+/* train_ckpt_part_load: this process's part of the checkpoint st (path: for messages):
+   process 0 from st itself, process p from /proc/p; ST_CONFIG when the checkpoint was
+   written by another number of processes than A->cfg.parts. */
+Status train_ckpt_part_load(Store *st, const char *path, Agent *A, Env *env, Err *e);
 
 /* train_ckpt_peek: the stored config (malloc'd, caller frees) and meta of a checkpoint. */
 Status train_ckpt_peek(const char *path, char **config_yaml, TrainCkptMeta *m, Err *e);

@@ -24,6 +24,7 @@
 
 #include "pipeline/base_config.h"
 #include "pipeline/base_eval.h"
+#include "core/dist.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "data/encode.h"
@@ -265,6 +266,24 @@ static Status rank_factors(TrainEnv *t, RankImpl *d, const TrainConfig *c,
     return ST_OK;
 }
 
+/* measure_table: the kernel variants and the latency table of d's layer shape, measured */
+static Status measure_table(TrainEnv *t, const RankImpl *d, const TrainConfig *c, Err *e) {
+    fprintf(log_info(), "measuring the kernel variants and the latency table (batch 1, %d "
+            "buckets x %d ranks, median of %d; measured anew on every run, so the same seed "
+            "gives another run unless latency.file= names a table, e.g. a run's "
+            "latency.h5)...\n", c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
+    Status s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
+                                     c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
+                                     c->env.ranks.n, c->latency.warmup, c->latency.reps,
+                                     (uint64_t)c->seed, measure_progress, NULL, e);
+    /* the variants chosen join this machine's kernel cache (attention/tune.h); a cache that
+       cannot be written is a note, not an error */
+    Err ce;
+    if (!s && attn_tune_cache_save(&t->lt.tune, &ce))
+        fprintf(log_info(), "note: kernel cache not written: %s\n", ce.msg);
+    return s;
+}
+
 /* the latency table of table latency mode: drrl-eval's, the checkpoint's (given), the one of
    latency.file, or measured here; nothing in live mode */
 static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
@@ -291,29 +310,25 @@ static Status rank_latency(TrainEnv *t, const RankImpl *d, const TrainConfig *c,
             return err_prefix(e, "latency.file: %s", c->latency.file);
         fprintf(log_info(), "latency table: loaded from %s (measured %s on %s)\n", c->latency.file, t->lt.date,
                t->lt.cpu);
+    } else if (!ev && dist_size() > 1) {
+        /* one table for the job: process 0 measures it while the others sleep (a process
+           spinning beside it would slow what it times), then every process takes it */
+        s = dist_rank() == 0 ? measure_table(t, d, c, e) : ST_OK;
+        Status s2 = dist_barrier_idle(e);
+        if ((s = dist_agree(s ? s : s2, e))) return s;
+        return dist_bcast(&t->lt, sizeof t->lt, 0, e);
     } else {
-        fprintf(log_info(), "measuring the kernel variants and the latency table (batch 1, %d "
-                "buckets x %d ranks, median of %d; measured anew on every run, so the same seed "
-                "gives another run unless latency.file= names a table, e.g. a run's "
-                "latency.h5)...\n", c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
-        s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
-                                  c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
-                                  c->env.ranks.n, c->latency.warmup, c->latency.reps,
-                                  (uint64_t)c->seed, measure_progress, NULL, e);
-        /* the variants chosen join this machine's kernel cache (attention/tune.h); a cache
-           that cannot be written is a note, not an error */
-        Err ce;
-        if (!s && attn_tune_cache_save(&t->lt.tune, &ce))
-            fprintf(log_info(), "note: kernel cache not written: %s\n", ce.msg);
-        return s;
+        return measure_table(t, d, c, e);
     }
     /* a loaded table: its kernels when it is this machine's (bit-exact resume), else a note */
     latency_table_apply(&t->lt, log_info());
     return ST_OK;
 }
 
+
 /* the rank environment over d's set in batches of `batch`, and t->env's view of it */
-static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch, Err *e) {
+static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch, int part,
+                       int parts, Err *e) {
     RankEnvConfig ec;
     rankenv_config_default(&ec);
     ec.kind = !strcmp(c->env.kind, "plain") ? RANK_PLAIN : RANK_WHITENED;
@@ -333,6 +348,7 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
     ec.probe_features = c->env.probe_features;
     ec.probe_layers = c->env.probe_layers;
     ec.seed = (uint64_t)c->seed;
+    ec.part = part, ec.parts = parts;
     Status s = rankenv_init(&d->E, &d->R, &d->set, t->has_lt ? &t->lt : NULL, &ec, e);
     if (s) return s;
     d->env_ok = 1;
@@ -355,17 +371,24 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     Status s;
     if ((s = rank_model(t, d, c, ev, &calib_len, e)) || (s = rank_data(d, c, ev, calib_len, e)))
         return s;
-    int batch = !ev ? c->env.batch : ev->batch > 0 ? ev->batch : d->base.eval.batch;
+    /* training: env.batch is every process's slots together (core/dist.h) */
+    const int parts = ev ? 1 : dist_size(), part = ev ? 0 : dist_rank();
+    if (!ev && c->env.batch % parts)
+        return err_set(e, ST_CONFIG, "env.batch: expected a multiple of the %d processes (each "
+                       "runs env.batch / %d episode slots), found %d", parts, parts,
+                       c->env.batch);
+    int batch = !ev ? c->env.batch / parts : ev->batch > 0 ? ev->batch : d->base.eval.batch;
     if (ev && batch > d->set.n) batch = d->set.n;
     const int say = !ev || !ev->quiet;
     if ((s = rank_factors(t, d, c, ev, batch, calib_len, say, e)) ||
-        (s = rank_latency(t, d, c, given, ev, e)) || (s = rank_env(t, d, c, batch, e)))
+        (s = rank_latency(t, d, c, given, ev, e)) ||
+        (s = rank_env(t, d, c, batch, part, parts, e)))
         return s;
     if (!say) return ST_OK;
     fprintf(log_info(), "data: %s (%s, max_len %d, %d rows cut)\n", d->desc, d->base.data.format,
            d->base.data.max_len, d->set.n_truncated);
     fprintf(log_info(), "environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
-           batch, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
+           batch * parts, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
     for (int i = 0; i < c->env.ranks.n; i++) fprintf(log_info(), "%d ", c->env.ranks.v[i]);
     fprintf(log_info(), "full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
            c->env.latency);
@@ -385,8 +408,16 @@ static void rank_free(RankImpl *d) {
 static Status toy_setup(TrainEnv *t, const TrainConfig *c, Err *e) {
     ToyEnv *x = calloc(1, sizeof *x);
     if (!x) return err_set(e, ST_NOMEM, "out of memory");
-    ToyConfig tc = {.n_envs = c->toy.batch, .n_segments = c->toy.segments,
-                    .noise = (float)c->toy.noise, .seed = (uint64_t)c->seed};
+    const int parts = dist_size(); /* toy.batch: every process's slots together */
+    if (c->toy.batch % parts) {
+        free(x);
+        return err_set(e, ST_CONFIG, "toy.batch: expected a multiple of the %d processes (each "
+                       "runs toy.batch / %d episode slots), found %d", parts, parts,
+                       c->toy.batch);
+    }
+    ToyConfig tc = {.n_envs = c->toy.batch / parts, .n_segments = c->toy.segments,
+                    .noise = (float)c->toy.noise, .seed = (uint64_t)c->seed,
+                    .first_slot = dist_rank() * (c->toy.batch / parts)};
     Status s = toy_init(x, &tc, e);
     if (s) {
         free(x);
@@ -398,8 +429,8 @@ static Status toy_setup(TrainEnv *t, const TrainConfig *c, Err *e) {
     t->env.self = x;
     t->env.reset = toy_reset, t->env.step = toy_step;
     t->env.save = toy_save, t->env.load = toy_load;
-    fprintf(log_info(), "environment: toy, %d slots x %d segments, %d steps, %d actions\n", x->n_envs,
-           c->toy.segments, x->max_steps, x->n_actions);
+    fprintf(log_info(), "environment: toy, %d slots x %d segments, %d steps, %d actions\n",
+            c->toy.batch, c->toy.segments, x->max_steps, x->n_actions);
     return ST_OK;
 }
 

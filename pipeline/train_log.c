@@ -154,7 +154,11 @@ Status rollout_write(const char *dir, const Agent *A, Err *e) {
     snprintf(path, sizeof path, "%s/rollouts", dir);
     Status s = store_mkdirs(path, e);
     if (s) return s;
-    snprintf(path, sizeof path, "%s/rollouts/iter-%08lld.h5", dir, (long long)A->iteration);
+    if (A->cfg.part == 0) /* process p > 0 of a job: its own slots, iter-N.pP.h5 */
+        snprintf(path, sizeof path, "%s/rollouts/iter-%08lld.h5", dir, (long long)A->iteration);
+    else
+        snprintf(path, sizeof path, "%s/rollouts/iter-%08lld.p%d.h5", dir,
+                 (long long)A->iteration, A->cfg.part);
     const Rollout *r = &A->ro;
     Store *st;
     if ((s = store_create(&st, path, "drrl-rollout", 1, e))) return s;
@@ -185,7 +189,8 @@ Status rollout_write(const char *dir, const Agent *A, Err *e) {
         (s = store_write_text(st, "/info_names", names, e)) ||
         (s = store_set_attr_i64(st, "/", "iteration", A->iteration, e)) ||
         (s = store_set_attr_i64(st, "/", "n_steps", S, e)) ||
-        (s = store_set_attr_i64(st, "/", "n_envs", E, e))) {
+        (s = store_set_attr_i64(st, "/", "n_envs", E, e)) ||
+        (s = store_set_attr_i64(st, "/", "first_slot", (int64_t)A->cfg.part * E, e))) {
         store_abort(st);
         return s;
     }

@@ -16,7 +16,9 @@
  * Rollout file (format "drrl-rollout" version 1, deflate-compressed, chunked; core/store.h):
  * every field of agent/ppo.h's Rollout under its name (obs, tok_mask, act_mask, action, logp,
  * value, reward, done, info, adv, ret), the info column names as text /info_names (one per
- * line), attributes iteration, n_steps, n_envs. */
+ * line), attributes iteration, n_steps, n_envs, first_slot (the global index of slot 0). With
+ * several processes (core/dist.h) each writes its own slots' file: process 0 iter-N.h5,
+ * process p iter-N.pP.h5. */
 #ifndef DRRL_CMD_TRAIN_LOG_H
 #define DRRL_CMD_TRAIN_LOG_H
 

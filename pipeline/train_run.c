@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/dist.h"
 #include "core/file.h"
 #include "core/sha256.h"
 #include "core/store.h"
@@ -103,44 +104,96 @@ Status train_run_init(TrainRun *r, FILE *info, Err *e) {
     if ((s = train_env_init(&r->t, &r->c, have_lt ? &lt0 : NULL, e))) return s;
     PolicyConfig pc = train_policy_config(&r->c);
     r->pp = train_ppo_config(&r->c, r->t.env.dims.max_steps);
-    if ((s = agent_init(&r->A, &r->pp, &pc, &r->t.env.dims, (uint64_t)r->c.seed, e))) return s;
-    if (r->ckpt[0]) {
+    r->pp.part = dist_rank(), r->pp.parts = dist_size(); /* data-parallel PPO (agent/ppo.h) */
+    s = agent_init(&r->A, &r->pp, &pc, &r->t.env.dims, (uint64_t)r->c.seed, e);
+    if (!s && r->ckpt[0]) {
         TrainCkptMeta want = {0};
         snprintf(want.env_type, sizeof want.env_type, "%s", r->t.type);
         snprintf(want.model_sha256, sizeof want.model_sha256, "%s", r->t.model_sha256);
-        if ((s = train_ckpt_load(r->ckpt, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL,
-                                 &want, e)))
-            return s;
+        s = train_ckpt_load(r->ckpt, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL, &want, e);
         r->seconds0 = want.seconds;
-        printf("resumed from %s: iteration %lld, %lld env steps, %.0f s of training\n", r->ckpt,
-               (long long)r->A.iteration, (long long)r->A.env_steps, r->seconds0);
     }
-    if ((s = run_files(r, e))) return s;
-    if ((s = metrics_open(&r->mc, r->c.run.dir, r->t.env.dims.max_steps,
-                          r->ckpt[0] ? r->A.iteration : -1, e)))
-        return s;
-    fprintf(info, "policy: %zu parameters; %d episodes x %d steps x %d slots per iteration; "
+    if ((s = dist_agree(s, e))) return s; /* e.g. one process's part of the checkpoint */
+    if (r->ckpt[0])
+        fprintf(info, "resumed from %s: iteration %lld, %lld env steps, %.0f s of training\n",
+                r->ckpt, (long long)r->A.iteration, (long long)r->A.env_steps, r->seconds0);
+    /* process 0 holds the run directory and writes its files */
+    if (dist_rank() == 0) {
+        s = run_files(r, e);
+        if (!s) s = metrics_open(&r->mc, r->c.run.dir, r->t.env.dims.max_steps,
+                                 r->ckpt[0] ? r->A.iteration : -1, e);
+    }
+    if ((s = dist_agree(s, e))) return s;
+    fprintf(info, "policy: %zu parameters; %d episodes x %d steps x %d slots per iteration%s; "
             "metrics: %s; run id %s\n", policy_n_params(r->A.pi), r->c.ppo.episodes,
-            r->t.env.dims.max_steps, r->t.env.dims.n_envs, r->mc.path, r->run_id);
+            r->t.env.dims.max_steps, r->t.env.dims.n_envs * dist_size(),
+            dist_size() > 1 ? " (split over the processes)" : "", r->mc.path, r->run_id);
+    if (dist_size() > 1)
+        fprintf(info, "processes: %d, each with %d episode slots; the gradient of every "
+                "minibatch summed over them (agent/ppo.h)\n", dist_size(), r->t.env.dims.n_envs);
     fflush(info);
     r->it0 = r->A.iteration;
     return ST_OK;
 }
 
-/* checkpoint: checkpoints/ckpt-ITER.h5 (atomic), then prune to run.keep */
-static Status checkpoint(TrainRun *r, double seconds, Err *e) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/checkpoints", r->c.run.dir);
-    Status s = store_mkdirs(dir, e);
+/* part_image: this process's part of a checkpoint as the bytes of an in-memory store */
+static Status part_image(TrainRun *r, uint8_t **buf, size_t *len, Err *e) {
+    Store *st;
+    Status s = store_create_image(&st, "process part", TRAIN_CKPT_FORMAT, TRAIN_CKPT_VERSION, e);
     if (s) return s;
-    TrainCkptMeta m = {.config_yaml = r->yaml, .seconds = seconds};
-    memcpy(m.run_id, r->run_id, sizeof m.run_id);
-    snprintf(m.env_type, sizeof m.env_type, "%s", r->t.type);
-    snprintf(m.model_sha256, sizeof m.model_sha256, "%s", r->t.model_sha256);
-    train_ckpt_path(r->last, sizeof r->last, r->c.run.dir, r->A.iteration);
-    if ((s = train_ckpt_save(r->last, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL, &m, e)))
+    s = train_ckpt_part_save(st, &r->A, &r->t.env, e);
+    if (!s) s = store_image_bytes(st, buf, len, e);
+    store_close(st);
+    return s;
+}
+
+/* gather_parts: every process p > 0's part, laid end to end in *all (malloc'd) with their
+   lengths in lens (dist_size(); lens[0] = 0), on every process */
+static Status gather_parts(TrainRun *r, uint8_t **all, int64_t *lens, Err *e) {
+    const int P = dist_size(), me = dist_rank();
+    uint8_t *mine = NULL;
+    size_t n = 0;
+    *all = NULL;
+    Status s = dist_agree(me ? part_image(r, &mine, &n, e) : ST_OK, e);
+    memset(lens, 0, sizeof(int64_t) * (size_t)P);
+    lens[me] = (int64_t)n;
+    if (!s) s = dist_sum_i64(lens, (size_t)P, e);
+    int64_t total = 0, at = 0;
+    for (int p = 0; p < P; p++) at += p < me ? lens[p] : 0, total += lens[p];
+    if (!s && !(*all = calloc((size_t)total + 1, 1))) s = err_set(e, ST_NOMEM, "out of memory");
+    if ((s = dist_agree(s, e))) {
+        free(mine), free(*all), *all = NULL;
         return s;
-    return train_ckpt_prune(r->c.run.dir, r->c.run.keep, r->run_id, e);
+    }
+    if (n) memcpy(*all + at, mine, n);
+    free(mine);
+    return dist_or(*all, (size_t)total, e); /* each part from its process: exact */
+}
+
+/* checkpoint: checkpoints/ckpt-ITER.h5 (atomic; written by process 0 with every process's
+   part), then prune to run.keep; a failure anywhere is every process's */
+static Status checkpoint(TrainRun *r, double seconds, Err *e) {
+    const int P = dist_size();
+    uint8_t *parts = NULL;
+    int64_t lens[64];
+    if (P > 64) return err_set(e, ST_INVALID, "checkpoint: expected at most 64 processes, found %d", P);
+    Status s = P > 1 ? gather_parts(r, &parts, lens, e) : ST_OK;
+    train_ckpt_path(r->last, sizeof r->last, r->c.run.dir, r->A.iteration);
+    if (!s && dist_rank() == 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/checkpoints", r->c.run.dir);
+        TrainCkptMeta m = {.config_yaml = r->yaml, .seconds = seconds};
+        memcpy(m.run_id, r->run_id, sizeof m.run_id);
+        snprintf(m.env_type, sizeof m.env_type, "%s", r->t.type);
+        snprintf(m.model_sha256, sizeof m.model_sha256, "%s", r->t.model_sha256);
+        TrainCkptParts tp = {P, parts, lens};
+        s = store_mkdirs(dir, e);
+        if (!s) s = train_ckpt_save(r->last, &r->A, &r->t.env, r->t.has_lt ? &r->t.lt : NULL,
+                                    &m, P > 1 ? &tp : NULL, e);
+        if (!s) s = train_ckpt_prune(r->c.run.dir, r->c.run.keep, r->run_id, e);
+    }
+    free(parts);
+    return dist_agree(s, e);
 }
 
 Status train_run_loop(TrainRun *r, volatile sig_atomic_t *stop, Err *e) {
@@ -151,25 +204,32 @@ Status train_run_loop(TrainRun *r, volatile sig_atomic_t *stop, Err *e) {
     int64_t end = c->run.stop_at > 0 && c->run.stop_at < c->ppo.iterations ? c->run.stop_at
                                                                              : c->ppo.iterations;
     Status s;
-    while (A->iteration < end && !*stop) {
+    int stopped = 0;
+    while (A->iteration < end && !stopped) {
         PpoStats st;
         double ti = time_now();
         if ((s = agent_iterate(A, &r->t.env, &st, e))) return s;
-        if (st.skipped)
+        if (st.skipped && dist_rank() == 0)
             fprintf(stderr, "drrl-train: iteration %lld: %lld updates skipped for non-finite "
                     "numbers (the last for %s); %lld in a row, of at most %d (ppo.max_nonfinite)\n",
                     (long long)A->iteration, (long long)st.skipped, st.skip_reason,
                     (long long)A->nonfinite_run, c->ppo.max_nonfinite);
         double now = time_now(), dt = now - ti;
-        double fps = dt > 0 ? (double)r->pp.n_steps * r->t.env.dims.n_envs / dt : 0;
+        const double steps = (double)r->pp.n_steps * r->t.env.dims.n_envs * dist_size();
+        double fps = dt > 0 ? steps / dt : 0; /* every process's environment steps */
         double per_it = (now - t0) / (double)(A->iteration - r->it0);
         double eta = per_it * (double)(end - A->iteration);
-        if ((s = metrics_write(&r->mc, &st, A, r->seconds0 + now - t0, fps, e))) return s;
-        if (A->iteration % c->run.log_every == 0 || A->iteration == c->ppo.iterations)
+        s = dist_rank() ? ST_OK : metrics_write(&r->mc, &st, A, r->seconds0 + now - t0, fps, e);
+        if (!s && !dist_rank() &&
+            (A->iteration % c->run.log_every == 0 || A->iteration == c->ppo.iterations))
             train_progress(&st, A, c->ppo.iterations, fps, eta);
-        if (c->run.rollouts_every && A->iteration % c->run.rollouts_every == 0 &&
-            (s = rollout_write(c->run.dir, A, e)))
-            return s;
+        if (!s && c->run.rollouts_every && A->iteration % c->run.rollouts_every == 0)
+            s = rollout_write(c->run.dir, A, e); /* each process its own slots' */
+        /* every process goes on, or none: a failure, or a signal that reached one of them */
+        if ((s = dist_agree(s, e))) return s;
+        double flag = *stop; /* the signal's number, the same on every process from here */
+        if ((s = dist_max_f64(&flag, 1, e))) return s;
+        if ((stopped = flag > 0)) *stop = (sig_atomic_t)flag;
         if (A->iteration % c->run.checkpoint_every == 0) {
             if ((s = checkpoint(r, r->seconds0 + time_now() - t0, e))) return s;
             last_ckpt = A->iteration;

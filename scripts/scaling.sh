@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scaling.sh: drrl-train and drrl-eval with 1 and 2 processes (mpirun), one thread each, on
+# the SST-2 frozen model (runs/sst2-base, made by scripts/run.sh) -- the table of
+# docs/results.md "Several processes (issue 17)". Prints per K: PPO environment steps per
+# second and seconds per iteration (iterations 2.. of ITERS; the first one includes start-up),
+# drrl-eval's wall time, and the speed-ups.
+#   scripts/scaling.sh [OUT_DIR] [ITERS]      (default runs/scaling, 4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-runs/scaling}
+iters=${2:-4}
+[[ -f runs/sst2-base/model.h5 ]] || { echo "scaling.sh: runs/sst2-base/model.h5 missing (scripts/run.sh makes it)" >&2; exit 1; }
+mpirun=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS=1)
+export OMP_NUM_THREADS=1 DRRL_KERNEL_CACHE=${DRRL_KERNEL_CACHE:-off}
+mkdir -p "$out"
+train=(build/cmd/drrl-train --config configs/sst2-drrl.yaml env.threads=1 ppo.iterations="$iters"
+       run.checkpoint_every="$iters" run.rollouts_every=0)
+# one latency table for both (measured alone first)
+if [[ ! -f $out/latency.h5 ]]; then
+  build/cmd/drrl-train --config configs/sst2-drrl.yaml env.threads=1 ppo.iterations=1 \
+    run.rollouts_every=0 run.dir="$out/table" --force > /dev/null
+  cp "$out/table/latency.h5" "$out/latency.h5"
+fi
+for k in 1 2; do
+  rm -rf "$out/train-$k"
+  "${mpirun[@]}" -np "$k" "${train[@]}" latency.file="$out/latency.h5" run.dir="$out/train-$k" \
+    > "$out/train-$k.txt"
+done
+for k in 1 2; do
+  rm -rf "$out/eval-$k"
+  t0=$(date +%s.%N)
+  "${mpirun[@]}" -np "$k" build/cmd/drrl-eval --checkpoint "$out/train-1" --reps 1 \
+    --modes full,static:8,static:16,policy --out "$out/eval-$k" > "$out/eval-$k.txt"
+  echo "$t0 $(date +%s.%N)" > "$out/eval-$k.seconds"
+done
+/usr/bin/python3 - "$out" "$iters" <<'PY'
+import csv, sys
+out, iters = sys.argv[1], int(sys.argv[2])
+row = {}
+for k in (1, 2):
+    m = list(csv.DictReader(open(f"{out}/train-{k}/metrics.csv")))[1:]  # after start-up
+    fps = sum(float(r["fps"]) for r in m) / len(m)
+    secs = [float(b["seconds"]) - float(a["seconds"]) for a, b in zip(m, m[1:])] or [float(m[0]["seconds"])]
+    t0, t1 = map(float, open(f"{out}/eval-{k}.seconds").read().split())
+    ev = t1 - t0
+    row[k] = (fps, sum(secs) / len(secs), ev)
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"CPU: {cpu}; one thread per process; {iters} PPO iterations of configs/sst2-drrl.yaml")
+print("| processes | env steps/s | s per iteration | drrl-eval wall s |")
+print("|---|---|---|---|")
+for k in (1, 2):
+    print(f"| {k} | {row[k][0]:.1f} | {row[k][1]:.2f} | {row[k][2]:.1f} |")
+print(f"| 2 vs 1 | {row[2][0] / row[1][0]:.2f}x | {row[1][1] / row[2][1]:.2f}x | {row[1][2] / row[2][2]:.2f}x |")
+PY

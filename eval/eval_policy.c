@@ -11,13 +11,6 @@
 #include "core/store.h"
 #include "pipeline/train_ckpt.h"
 
-/* keep_env: Env.load that keeps the evaluation environment as it is (the checkpoint's
-   environment state is the training batch order, meaningless here) */
-static Status keep_env(void *self, Store *st, const char *group, Err *e) {
-    (void)self, (void)st, (void)group, (void)e;
-    return ST_OK;
-}
-
 Status eval_ckpt_open(EvalCkpt *k, const EvalCkptArgs *a, Err *e) {
     memset(k, 0, sizeof *k);
     struct stat sb;
@@ -72,12 +65,12 @@ Status eval_policy_load(Agent *A, const EvalCkpt *k, TrainEnv *t, double *second
     PolicyConfig pc = train_policy_config(&k->c);
     Status s = agent_init(A, &pp, &pc, &t->env.dims, (uint64_t)k->c.seed, e);
     if (s) return s;
-    Env keep = t->env;
-    keep.load = keep_env;
-    TrainCkptMeta want = {0};
+    /* the policy alone: the checkpoint's environment state (the training batch order) and
+       action streams mean nothing here */
+    TrainCkptMeta want = {.policy_only = 1};
     snprintf(want.env_type, sizeof want.env_type, "rank");
     snprintf(want.model_sha256, sizeof want.model_sha256, "%s", t->model_sha256);
-    if ((s = train_ckpt_load(k->path, A, &keep, NULL, &want, e))) {
+    if ((s = train_ckpt_load(k->path, A, &t->env, NULL, &want, e))) {
         agent_free(A);
         return s;
     }

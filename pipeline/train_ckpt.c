@@ -143,7 +143,7 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
     if ((s = store_read_finite(st, "/policy/params", DT_F32, policy_params(A->pi), 1, dims, e)) ||
         (s = optim_adam_load(st, "/adam", A->adam_m, A->adam_v, n, &A->step, e)) ||
         (s = store_read_rng(st, "/rng/mb", &A->rng_mb, e)) ||
-        (s = train_ckpt_part_load(st, path, A, env, e)) ||
+        (!m->policy_only && (s = train_ckpt_part_load(st, path, A, env, e))) ||
         (lt && (s = latency_table_load(st, "/latency", lt, e))) ||
         (s = store_get_attr_i64(st, "/", "iteration", &A->iteration, e)) ||
         (s = store_get_attr_i64(st, "/", "env_steps", &A->env_steps, e)) ||

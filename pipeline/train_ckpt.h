@@ -35,6 +35,9 @@ typedef struct {
     char model_sha256[65];    /* "" for toy */
     double seconds;           /* training wall time so far */
     char run_id[33];          /* the run's id ("" in a version 1 file) */
+    int policy_only;          /* load: the policy and the agent's shared state alone, not this
+                                 process's part (an evaluation: its environment and slots
+                                 are its own, and any process count may read it) */
 } TrainCkptMeta;
 
 /* TrainCkptParts: the parts of the other processes (train_ckpt_part.c): n processes, the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_eval_mpi.sh (fast suite, MPI builds; issue 17): drrl-eval sharded over 2 processes
 # (mpirun -np 2) against 1 process on a tiny frozen model and a 2-iteration policy:
+#   - the policy is trained by 2 processes (8 slots each) and evaluated in batches of 40;
 #   - eval.json equal in every field but the measured times and "processes" (accuracy, KL,
 #     agreement, McNemar, counted FLOPs, ranks, the environment's statistics: bit for bit, as
 #     printed), per_input.tsv and policy_ranks.tsv byte-identical, eval.csv's untimed columns
@@ -21,10 +22,12 @@ mpi=("$mpirun" --allow-run-as-root --oversubscribe --mca btl self,vader
      -x ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 -np 2)
 
 "$base" --config configs/tiny.yaml run.dir="$tmp/base" train.max_steps=60 > /dev/null
-"$train" env.model="$tmp/base/model.h5" env.ranks=[2,4,8,16] env.batch=16 env.calib_rows=512 \
-  ppo.iterations=2 ppo.minibatch=32 latency.buckets=[8,16,24,40] latency.reps=2 \
-  latency.warmup=1 run.dir="$tmp/pol" > /dev/null
-ev=(--checkpoint "$tmp/pol" --reps 1 --modes full,static:4,static:8,random,nystrom:8,performer:8,policy)
+# the policy trained by 2 processes; evaluated (by 1 or 2) in batches larger than its slots
+"${mpi[@]}" "$train" env.model="$tmp/base/model.h5" env.ranks=[2,4,8,16] env.batch=16 \
+  env.calib_rows=512 ppo.iterations=2 ppo.minibatch=32 latency.buckets=[8,16,24,40] \
+  latency.reps=2 latency.warmup=1 run.dir="$tmp/pol" > /dev/null
+ev=(--checkpoint "$tmp/pol" --reps 1 --batch 40
+    --modes full,static:4,static:8,random,nystrom:8,performer:8,policy)
 "$evalx" "${ev[@]}" --out "$tmp/k1" > "$tmp/k1.txt"
 "${mpi[@]}" "$evalx" "${ev[@]}" --out "$tmp/k2" > "$tmp/k2.txt" 2> "$tmp/k2.err"
 grep -q "^processes: 2 (batch k runs on process k mod 2" "$tmp/k2.txt" || fail "no processes line"

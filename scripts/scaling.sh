@@ -51,4 +51,29 @@ print("|---|---|---|---|")
 for k in (1, 2):
     print(f"| {k} | {row[k][0]:.1f} | {row[k][1]:.2f} | {row[k][2]:.1f} |")
 print(f"| 2 vs 1 | {row[2][0] / row[1][0]:.2f}x | {row[1][1] / row[2][1]:.2f}x | {row[1][2] / row[2][2]:.2f}x |")
+
+# the cost model of one iteration: T(K) = W / K + m A(K), W the one-process work (environment
+# and update), m minibatches, A(K) a ring allreduce of b bytes: 2 (K - 1) alpha +
+# 2 (K - 1) / K * b / beta
+import re
+params = int(re.search(r"policy: (\d+) parameters", open(f"{out}/train-1.txt").read()).group(1))
+cfg = open(f"{out}/train-1/config.yaml").read()
+key = lambda sec, k: int(re.search(rf"(?ms)^{sec}:.*?^  {k}: (\d+)", cfg).group(1))
+N = key("ppo", "episodes") * key("env", "batch") * 4  # 4 layers: steps per episode
+m = key("ppo", "epochs") * -(-N // key("ppo", "minibatch"))
+b = 4 * params
+W = row[1][1]
+print(f"\ncost model: W = {W:.2f} s per iteration alone, m = {m} minibatches, b = {b} bytes "
+      f"({params} parameters) per allreduce")
+nets = {"shared memory (alpha 2 us, beta 10 GB/s)": (2e-6, 10e9),
+        "10 GbE (alpha 30 us, beta 1.25 GB/s)": (30e-6, 1.25e9)}
+print("| network | K | same batch: s/iter, speed-up | batch x K: efficiency |")
+print("|---|---|---|---|")
+for name, (al, be) in nets.items():
+    for K in (2, 8, 16, 32, 64):
+        A = 2 * (K - 1) * al + 2 * (K - 1) / K * b / be
+        strong = W / K + m * A
+        weak = W / (W + m * A)
+        same = f"{strong:.3f}, {W / strong:.1f}x" if K <= key("env", "batch") else "more processes than slots"
+        print(f"| {name} | {K} | {same} | {100 * weak:.0f}% |")
 PY

@@ -19,19 +19,11 @@
 #include "agent/ppo.h"
 #include "core/dist.h"
 #include "env/toy.h"
+#include "toy_fixture.h"
 
 #define SLOTS 16
 #define IT 3
 
-static Env toy_env(ToyEnv *t) {
-    Env env = {.self = t, .reset = toy_reset, .step = toy_step, .save = toy_save, .load = toy_load,
-               .dims = {.n_envs = t->n_envs, .n_tokens = t->n_tokens, .token_dim = t->token_dim,
-                        .n_heads = t->n_heads, .head_token0 = t->head_token0,
-                        .value_token = t->value_token, .n_actions = t->n_actions,
-                        .max_steps = t->max_steps, .n_info = t->n_info}};
-    for (int j = 0; j < t->n_info; j++) env.dims.info_names[j] = t->info_names[j];
-    return env;
-}
 
 static PpoConfig ppo_cfg(int part, int parts) {
     PpoConfig c = {.n_steps = 2 * TOY_LAYERS, .epochs = 2, .minibatch = 24, .gamma = 0.99f,

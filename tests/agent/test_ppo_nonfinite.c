@@ -17,6 +17,7 @@
 #include "../check.h"
 #include "agent/ppo.h"
 #include "env/toy.h"
+#include "toy_fixture.h"
 
 #define N_ENVS 16
 
@@ -42,13 +43,8 @@ static Status bad_reset(void *self, float *obs, uint8_t *tm, uint8_t *am, Err *e
 }
 
 static Env bad_env(BadEnv *b) {
-    ToyEnv *t = &b->t;
-    Env env = {.self = b, .reset = bad_reset, .step = bad_step,
-               .dims = {.n_envs = t->n_envs, .n_tokens = t->n_tokens, .token_dim = t->token_dim,
-                        .n_heads = t->n_heads, .head_token0 = t->head_token0,
-                        .value_token = t->value_token, .n_actions = t->n_actions,
-                        .max_steps = t->max_steps, .n_info = t->n_info}};
-    for (int j = 0; j < t->n_info; j++) env.dims.info_names[j] = t->info_names[j];
+    Env env = toy_env(&b->t);
+    env.self = b, env.reset = bad_reset, env.step = bad_step, env.save = NULL, env.load = NULL;
     return env;
 }
 

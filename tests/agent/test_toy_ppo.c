@@ -41,22 +41,12 @@
 #include "agent/ppo.h"
 #include "core/timer.h"
 #include "env/toy.h"
+#include "toy_fixture.h"
 
 #define N_ENVS 32
 #define EVAL_ENVS 64
 #define MAX_IT 100     /* the test's bound on iterations to the optimal greedy policy */
 #define SCHEDULE_IT 60 /* the lr schedule's length: 1e-3 at iteration 0 to 1e-4 at 59 */
-
-/* toy_env: the agent's view (agent/env_api.h) of toy environment t: its sizes and functions */
-static Env toy_env(ToyEnv *t) {
-    Env env = {.self = t, .reset = toy_reset, .step = toy_step, .save = toy_save, .load = toy_load,
-               .dims = {.n_envs = t->n_envs, .n_tokens = t->n_tokens, .token_dim = t->token_dim,
-                        .n_heads = t->n_heads, .head_token0 = t->head_token0,
-                        .value_token = t->value_token, .n_actions = t->n_actions,
-                        .max_steps = t->max_steps, .n_info = t->n_info}};
-    for (int j = 0; j < t->n_info; j++) env.dims.info_names[j] = t->info_names[j];
-    return env;
-}
 
 static PpoConfig ppo_cfg(void) {
     PpoConfig c;

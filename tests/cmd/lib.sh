@@ -21,3 +21,20 @@ expect_error() {
   if "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"; then fail "accepted: $*"; fi
   grep -qF -- "$pat" "$tmp/err.txt" || fail "expected '$pat' in: $(cat "$tmp/err.txt")"
 }
+
+# kill_one_of_two JOB PATTERN: with mpirun job JOB (a background pid) running two processes
+# whose command lines match PATTERN (an extended regex), kill one with SIGKILL: the job must
+# end with a non-zero status within 20 seconds (the caller's EXIT trap cleans up the rest)
+kill_one_of_two() {
+  local job=$1 pat=$2 pids="" rc=0 t0
+  for _ in $(seq 100); do
+    pids=$(pgrep -f "$pat" || true)
+    [ "$(echo "$pids" | wc -w)" = 2 ] && break; sleep 0.1
+  done
+  [ "$(echo "$pids" | wc -w)" = 2 ] || fail "the two processes did not start"
+  sleep 1
+  kill -KILL "$(echo "$pids" | tail -1)"
+  t0=$(date +%s); wait "$job" || rc=$?
+  [ "$rc" != 0 ] || fail "a killed process: the job exited 0"
+  (( $(date +%s) - t0 <= 20 )) || fail "a killed process: the job took $(( $(date +%s) - t0 )) s to end"
+}

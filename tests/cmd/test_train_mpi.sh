@@ -84,6 +84,10 @@ PY
   run.checkpoint_every=1 > /dev/null 2>&1 &
 job=$!
 trap 'kill -KILL $job 2> /dev/null || true; pkill -KILL -f "run.dir=$tmp/kill" || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 600); do # a checkpoint first (a slow sanitizer build takes seconds to start)
+  compgen -G "$tmp/kill/checkpoints/ckpt-*.h5" > /dev/null && break; sleep 0.1
+done
+compgen -G "$tmp/kill/checkpoints/ckpt-*.h5" > /dev/null || fail "no checkpoint before the kill"
 kill_one_of_two "$job" "^[^ ]*drrl-train --config configs/toy.yaml ppo.iterations=100000 run.dir=$tmp/kill"
 for f in "$tmp"/kill/checkpoints/ckpt-*.h5; do
   "$py" -c "import h5py, sys; h5py.File(sys.argv[1], 'r')['policy/params'][()]" "$f" \

@@ -166,6 +166,13 @@ Status agent_init(Agent *A, const PpoConfig *c, const PolicyConfig *pc, const En
                  AGENT_STREAM_ACT | (uint64_t)(c->part * d->n_envs + i) << 32);
     A->ro = W->ro;
     A->step.t = 0;
+    /* one set of parameters for the job: process 0's (every process drew the same from the
+       seed, but LAPACK's orthogonalisation may round differently on another machine's CPU) */
+    if (c->parts > 1 &&
+        (s = dist_bcast(policy_params(A->pi), policy_n_params(A->pi) * sizeof(float), 0, e))) {
+        agent_free(A);
+        return err_prefix(e, "agent_init"), s;
+    }
     return ST_OK;
 }
 

@@ -17,9 +17,9 @@
  * split over the job's processes, process `part` holding global slots part * n_envs ..
  * (part + 1) * n_envs - 1 (its environment's n_envs). Each slot draws its actions from its own
  * stream (global index), so a slot's episodes do not depend on the split. The update is the
- * one-process update over all E slots: every process draws the same permutation of the
- * S x E samples (rng_mb, same seed), cuts it into the same minibatches and runs the part of
- * each that its slots hold; the advantage normalisation, the losses, statistics and the
+ * one-process update over all E slots (agent_init gives every process process 0's initial
+ * parameters): every process draws the same permutation of the S x E samples (rng_mb, same
+ * seed), cuts it into the same minibatches and runs the part of each that its slots hold; the advantage normalisation, the losses, statistics and the
  * target-KL test are over the whole minibatch (sums added across processes), and the
  * gradient is summed over processes (one allreduce of the flat buffer) before clipping and
  * Adam, so the parameters stay identical on every process. With two processes the sum of two

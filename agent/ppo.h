@@ -19,10 +19,11 @@
  * stream (global index), so a slot's episodes do not depend on the split. The update is the
  * one-process update over all E slots (agent_init gives every process process 0's initial
  * parameters): every process draws the same permutation of the S x E samples (rng_mb, same
- * seed), cuts it into the same minibatches and runs the part of each that its slots hold; the advantage normalisation, the losses, statistics and the
- * target-KL test are over the whole minibatch (sums added across processes), and the
- * gradient is summed over processes (one allreduce of the flat buffer) before clipping and
- * Adam, so the parameters stay identical on every process. With two processes the sum of two
+ * seed), cuts it into the same minibatches and runs the part of each that its slots hold;
+ * the advantage normalisation, the losses, statistics and the target-KL test are over the
+ * whole minibatch (sums added across processes), and the gradient is summed over processes
+ * (one allreduce of the flat buffer) before clipping and Adam, so the parameters stay
+ * identical on every process. With two processes the sum of two
  * partial gradients is exact (IEEE addition commutes); the one-process run adds its samples in
  * another order, so the two agree to float rounding, not bit for bit. */
 #ifndef DRRL_AGENT_PPO_H

@@ -2,6 +2,7 @@
 # install-deps.sh: install what drrl needs from Debian's archive, if missing.
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the PyTorch/h5py reference used by the tests
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer's runtime (scripts/fuzz.sh)
 # Uses sudo when not root. Does nothing (and needs no network) when all are present.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ pkgs=(gcc pkg-config meson ninja-build libopenblas-openmp-dev liblapacke-dev lib
       libhdf5-dev zlib1g-dev python3 python3-numpy python3-h5py python3-matplotlib)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(python3-torch)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  pkgs+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -10,17 +10,19 @@
 #include "core/file.h"
 #include "fuzz_util.h"
 
-static char *seed;
-static size_t seed_len;
+static char *seed[H5EDIT_MAX_SEEDS];
+static size_t seed_len[H5EDIT_MAX_SEEDS];
+static int n_seeds;
 
 void h5edit_seed(const char *path) {
     Err e;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    free(seed);
-    if (file_read_all(path, &seed, &seed_len, &e)) {
-        fprintf(stderr, "h5edit: %s\n", e.msg);
+    if (n_seeds == H5EDIT_MAX_SEEDS ||
+        file_read_all(path, &seed[n_seeds], &seed_len[n_seeds], &e)) {
+        fprintf(stderr, "h5edit: %s\n", n_seeds == H5EDIT_MAX_SEEDS ? "too many seeds" : e.msg);
         abort();
     }
+    n_seeds++;
 }
 
 /* ------------------------------------------------------------------ the program */
@@ -361,10 +363,12 @@ void h5edit_file(const char *out, const uint8_t *data, size_t size) {
         fuzz_write(out, data + 1, size - 1);
         return;
     }
-    fuzz_write(out, (const uint8_t *)seed, seed_len);
+    if (n_seeds == 0) abort();
+    const int k = size > 0 ? data[0] % n_seeds : 0;
+    fuzz_write(out, (const uint8_t *)seed[k], seed_len[k]);
     hid_t file = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
     if (file < 0) abort(); /* the seed is ours: it opens */
-    Prog g = {data, data + size};
+    Prog g = {data + (size > 0), data + size};
     apply(file, &g);
     H5Fclose(file);
 }

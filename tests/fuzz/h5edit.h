@@ -8,8 +8,8 @@
  * yields a well-formed HDF5 file whose contents our code must judge.
  *
  * Input: byte 0 == 0xff: raw mode, the rest is the whole file (kept because it is cheap: it
- * exercises the open path with files that are not HDF5 at all). Otherwise up to H5EDIT_MAX_OPS
- * edits follow, each [op][target][a][b] then, when op & 8, [len] and len bytes of text (the
+ * exercises the open path with files that are not HDF5 at all). Otherwise byte 0 picks the
+ * seed (modulo their count: a target may have several) and up to H5EDIT_MAX_OPS edits follow, each [op][target][a][b] then, when op & 8, [len] and len bytes of text (the
  * strings the ops write; empty otherwise; NUL bytes end it early).
  * The items are every group, dataset and attribute of the current file (recomputed after each
  * edit), in name order; target picks one (modulo their count). Ops (op % 8):
@@ -35,9 +35,11 @@
 #include <stdint.h>
 
 #define H5EDIT_MAX_OPS 8
+#define H5EDIT_MAX_SEEDS 4
 
-/* h5edit_seed: remember the bytes of the valid file at path (the target's writer made it);
-   aborts if it cannot be read. Also silences HDF5's error printing. */
+/* h5edit_seed: add the bytes of the valid file at path (the target's writer made it) to the
+   seeds (at most H5EDIT_MAX_SEEDS); aborts if it cannot be read. Also silences HDF5's error
+   printing. */
 void h5edit_seed(const char *path);
 
 /* h5edit_file: write the file the input describes (raw bytes, or the seed edited by the

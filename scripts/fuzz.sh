@@ -60,6 +60,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   log=$work/$t.log
   touch "$work/.start-$t"
+  t0=$SECONDS
   # one process; the scratch corpus first (new inputs land there), the seeds second
   build-fuzz/tests/fuzz/$t -max_total_time="$secs" -print_final_stats=1 -timeout=30 \
     -artifact_prefix="$work/$t-" ${DRRL_FUZZ_FLAGS:-} "$work/$t" tests/fuzz/corpus/$t \
@@ -68,9 +69,8 @@ for t in "${targets[@]}"; do
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' <<< "$last" | grep -o '[0-9]*' || echo -)
   ft=$(grep -o 'ft: [0-9]*' <<< "$last" | grep -o '[0-9]*' || echo -)
-  rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo -)
   crashes=$(find "$work" -maxdepth 1 -name "$t-*" -newer "$work/.start-$t" -type f | wc -l)
-  [[ -n $execs && $execs -gt 0 && $secs -gt 0 ]] && rate=$((execs / secs))
+  rate=$((${execs:-0} / (SECONDS - t0 > 0 ? SECONDS - t0 : 1)))
   printf '%-16s %10s %8s %6s %7s %7s\n' "$t" "${execs:-0}" "$rate" "$cov" "$ft" "$crashes"
   if [[ ${DRRL_FUZZ_MERGE:-0} == 1 ]]; then
     build-fuzz/tests/fuzz/$t -merge=1 tests/fuzz/corpus/$t "$work/$t" > "$work/$t.merge.log" 2>&1

@@ -26,7 +26,7 @@ scripts/install-deps.sh --fuzz
 # OpenMP off: clang's libomp and OpenBLAS's libgomp would both be loaded
 if [[ ! -f build-fuzz/build.ninja ]]; then
   CC=clang scripts/build.sh build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dbuildtype=debugoptimized -Dopenmp=disabled -Dnative=false > /dev/null
+    -Db_lundef=false -Dbuildtype=debugoptimized -Dopenmp=disabled > /dev/null
 fi
 targets=("${all[@]}")
 if [[ $mode == run ]]; then

@@ -12,9 +12,8 @@
  *      architecture the caller already has): a mismatch must be an error;
  *   2. bert_read_config, and when it succeeds and the architecture is small enough to plan
  *      here (under 2^21 parameters), bert_init for it and bert_load; a loaded model then runs
- *      one forward pass on a fixed tiny batch, whose logits must be finite.
+ *      one forward pass on a fixed tiny batch (under ASan and UBSan).
  * Failures must leave a message; bert_file_info_free must be safe after every return. */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +76,8 @@ static void load(Bert *m, const char *path) {
     const int32_t ids[4] = {0, 1 % m->c.vocab, 2 % m->c.vocab, 0};
     const uint8_t mask[4] = {1, 1, 1, 0};
     const int N = bert_max_len(&m->c) < 4 ? 2 : 4;
+    /* finite weights may still overflow (FLT_MAX entries): only memory and UB are checked */
     bert_forward(m, ids, NULL, mask, NULL, 1, N < m->max_N ? N : m->max_N, 0, NULL);
-    for (int k = 0; k < m->c.n_classes; k++)
-        if (!isfinite(m->a.logits[k])) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

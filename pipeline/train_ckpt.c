@@ -141,6 +141,11 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
         (s = store_get_attr_i64(st, "/", "episodes", &A->episodes, e)) ||
         (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e)))
         goto done;
+    /* counters a run continues from (the iteration names the next checkpoint files) */
+    if (A->iteration < 0 || A->env_steps < 0 || A->episodes < 0)
+        s = err_set(e, ST_FORMAT, "%s: iteration, env_steps, episodes: expected counts >= 0, "
+                    "found %lld, %lld, %lld", path, (long long)A->iteration,
+                    (long long)A->env_steps, (long long)A->episodes);
 done:
     free(layout);
     free(want);

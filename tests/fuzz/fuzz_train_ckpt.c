@@ -105,7 +105,8 @@ static void check_agent(void) {
     const float *p = policy_params(agent.pi);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(p[i]) || !isfinite(agent.adam_m[i]) || !isfinite(agent.adam_v[i])) abort();
-    if (agent.iteration < 0 || agent.step.t < 0) abort();
+    if (agent.iteration < 0 || agent.env_steps < 0 || agent.episodes < 0 || agent.step.t < 0)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

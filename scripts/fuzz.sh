@@ -61,8 +61,14 @@ for t in "${targets[@]}"; do
   log=$work/$t.log
   touch "$work/.start-$t"
   t0=$SECONDS
+  # HDF5 itself allocates (and touches) 4 GiB reading a small string attribute of some edited
+  # files (HDF5 1.10.8, in H5T__conv_vlen; h5py does the same): not ours to fuzz, so the HDF5
+  # targets run with room for it (docs/results.md, "Fuzzing (issue 16)")
+  limits=
+  case $t in fuzz_config|fuzz_tsv|fuzz_imdb|fuzz_wordpiece) ;;
+    *) limits="-rss_limit_mb=6144 -malloc_limit_mb=6144" ;; esac
   # one process; the scratch corpus first (new inputs land there), the seeds second
-  build-fuzz/tests/fuzz/$t -max_total_time="$secs" -print_final_stats=1 -timeout=30 \
+  build-fuzz/tests/fuzz/$t -max_total_time="$secs" -print_final_stats=1 -timeout=30 $limits \
     -artifact_prefix="$work/$t-" ${DRRL_FUZZ_FLAGS:-} "$work/$t" tests/fuzz/corpus/$t \
     > "$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)

@@ -58,7 +58,9 @@ static void sb_printf(Sb *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* sb_quoted: a YAML double-quoted string ('"', '\\' and control bytes escaped). */
+/* sb_quoted: a YAML double-quoted string ('"', '\\' and control bytes escaped, and the
+   characters libyaml would not read back as themselves: C1 controls, U+0085 (NEL), U+2028,
+   U+2029 (line breaks folded in quoted scalars), U+FEFF, U+FFFE, U+FFFF). */
 static void sb_quoted(Sb *b, const char *s) {
     sb_printf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -66,6 +68,12 @@ static void sb_quoted(Sb *b, const char *s) {
         else if (*p == '\n') sb_printf(b, "\\n");
         else if (*p == '\t') sb_printf(b, "\\t");
         else if (*p < 0x20 || *p == 0x7f) sb_printf(b, "\\x%02x", *p);
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) sb_printf(b, "\\x%02x", *++p);
+        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+            sb_printf(b, "\\u%04x", 0x2000 | (p[2] - 0x80)), p += 2;
+        else if (p[0] == 0xef && ((p[1] == 0xbb && p[2] == 0xbf) ||
+                                  (p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))))
+            sb_printf(b, "\\u%04x", 0xf000 | (p[1] - 0x80) << 6 | (p[2] - 0x80)), p += 2;
         else sb_printf(b, "%c", *p);
     }
     sb_printf(b, "\"");

@@ -94,7 +94,8 @@ Status store_get_attr_int(Store *st, const char *obj, const char *name, int lo, 
 Status store_get_attr_f64(Store *st, const char *obj, const char *name, double *v, Err *e);
 
 /* store_write_rng / store_read_rng: an Rng's full state as a (RNG_STATE_WORDS) uint64
-   dataset (checkpoints restore every stream bit for bit). */
+   dataset (checkpoints restore every stream bit for bit). Reading refuses (ST_FORMAT) what
+   no stream reaches: the all-zero state, a spare flag other than 0/1, a non-finite spare. */
 Status store_write_rng(Store *st, const char *name, const Rng *r, Err *e);
 Status store_read_rng(Store *st, const char *name, Rng *r, Err *e);
 

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,8 +19,20 @@ Status store_read_rng(Store *st, const char *name, Rng *r, Err *e) {
     uint64_t w[RNG_STATE_WORDS];
     int64_t dims[1] = {RNG_STATE_WORDS};
     Status s = store_read(st, name, DT_U64, w, 1, dims, e);
-    if (!s) rng_load(r, w);
-    return s;
+    if (s) return s;
+    Rng x;
+    rng_load(&x, w);
+    /* what no stream can reach: the all-zero xoshiro state (it stays zero), a cached normal
+       deviate flag other than 0/1, a cached deviate that is not finite */
+    const char *bad = !(w[0] | w[1] | w[2] | w[3]) ? "the all-zero state"
+                      : w[4] > 1                    ? "a spare flag other than 0 and 1"
+                      : w[4] && !isfinite(x.spare)  ? "a non-finite spare deviate"
+                                                    : NULL;
+    if (bad)
+        return err_set(e, ST_FORMAT, "%s: %s: expected the state of a random stream, found %s",
+                       store_path(st), name, bad);
+    *r = x;
+    return ST_OK;
 }
 
 Status store_mkdirs(const char *path, Err *e) {

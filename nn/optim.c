@@ -101,5 +101,9 @@ Status optim_adam_load(Store *st, const char *group, float *m, float *v, size_t 
         snprintf(nm, sizeof nm, "%s/%s", group, adam_leaf[i]);
         s = store_read_finite(st, nm, DT_F32, buf[i], 1, dims, e);
     }
-    return s ? s : store_get_attr_i64(st, group, "t", &step->t, e);
+    if (!s) s = store_get_attr_i64(st, group, "t", &step->t, e);
+    if (!s && step->t < 0) /* the bias corrections take beta^t */
+        s = err_set(e, ST_FORMAT, "%s: %s: attribute 't': expected a step count >= 0, found %lld",
+                    store_path(st), group, (long long)step->t);
+    return s;
 }

@@ -68,7 +68,8 @@ double grad_norm(const float *const *bufs, const size_t *counts, int nbufs);
  * GROUP/v (n floats each) and the step count as attribute t of GROUP. */
 Status optim_adam_save(Store *st, const char *group, const float *m /* (n) */,
                        const float *v /* (n) */, size_t n, const OptimStep *step, Err *e);
-/* optim_adam_load: read what optim_adam_save wrote (the same n: ST_SHAPE otherwise). */
+/* optim_adam_load: read what optim_adam_save wrote (the same n: ST_SHAPE otherwise; finite
+   moments and a step count >= 0: ST_FORMAT otherwise). */
 Status optim_adam_load(Store *st, const char *group, float *m /* (n) */, float *v /* (n) */,
                        size_t n, OptimStep *step, Err *e);
 

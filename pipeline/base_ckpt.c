@@ -4,6 +4,7 @@
  * text before anything else, and the flat sizes after. */
 #include "pipeline/base_ckpt.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
 
 Status base_ckpt_config(const char *path, char **config_yaml, Err *e) {
     Store *st;
+    *config_yaml = NULL;
     Status s = store_open(&st, path, CKPT_FORMAT, 1, CKPT_VERSION, e);
     if (s) return s;
     s = store_read_text(st, "/config", config_yaml, e);
@@ -53,10 +55,10 @@ Status base_ckpt_config(const char *path, char **config_yaml, Err *e) {
 Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, size_t n,
                       OptimStep *step, BaseProgress *p, char **config_yaml, Err *e) {
     Store *st;
+    *config_yaml = NULL; /* also when the file does not open */
     Status s = store_open(&st, path, CKPT_FORMAT, 1, CKPT_VERSION, e);
     if (s) return s;
-    int64_t dims[1] = {(int64_t)n}, v;
-    *config_yaml = NULL;
+    int64_t dims[1] = {(int64_t)n};
     if ((s = store_read_text(st, "/config", config_yaml, e)) ||
         (s = store_read_finite(st, "/params", DT_F32, m->param_plan.base, 1, dims, e)) ||
         (s = optim_adam_load(st, "/adam", adam_m, adam_v, n, step, e)) ||
@@ -65,10 +67,15 @@ Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, s
         (s = store_read_rng(st, "/rng/dropout", &p->dropout, e)) ||
         (s = store_get_attr_i64(st, "/", "step", &p->step, e)))
         goto done;
-    if ((s = store_get_attr_i64(st, "/", "epoch", &v, e))) goto done;
-    p->epoch = (int)v;
-    if ((s = store_get_attr_i64(st, "/", "batch", &v, e))) goto done;
-    p->batch = (int)v;
+    /* the training loop continues from these: batch indexes the epoch's batch plan */
+    if (p->step < 0) {
+        s = err_set(e, ST_FORMAT, "%s: step: expected an integer >= 0, found %lld", path,
+                    (long long)p->step);
+        goto done;
+    }
+    if ((s = store_get_attr_int(st, "/", "epoch", 0, INT_MAX, &p->epoch, e)) ||
+        (s = store_get_attr_int(st, "/", "batch", 0, INT_MAX, &p->batch, e)))
+        goto done;
     if ((s = store_get_attr_f64(st, "/", "best_dev", &p->best_dev, e)) ||
         (s = store_get_attr_f64(st, "/", "train_seconds", &p->train_seconds, e)) ||
         (s = store_get_attr_str(st, "/", "vocab_sha256", p->vocab_sha, sizeof p->vocab_sha, e)) ||

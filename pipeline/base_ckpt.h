@@ -35,11 +35,13 @@ Status base_ckpt_save(const char *path, const Bert *m, const float *adam_m, cons
                       const char *config_yaml, Err *e);
 
 /* base_ckpt_load: read a checkpoint written for the same architecture into m, the moments,
-   step and progress; *config_yaml receives the stored config (malloc'd, caller frees). */
+   step and progress; *config_yaml receives the stored config (malloc'd, caller frees; NULL
+   after a failure). */
 Status base_ckpt_load(const char *path, Bert *m, float *adam_m, float *adam_v, size_t n,
                       OptimStep *step, BaseProgress *p, char **config_yaml, Err *e);
 
-/* base_ckpt_config: only the stored config text of a checkpoint (malloc'd). */
+/* base_ckpt_config: only the stored config text of a checkpoint (malloc'd; NULL after a
+   failure). */
 Status base_ckpt_config(const char *path, char **config_yaml, Err *e);
 
 #endif

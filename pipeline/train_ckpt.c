@@ -151,6 +151,13 @@ Status train_ckpt_load(const char *path, Agent *A, Env *env, LatencyTable *lt, T
         (s = store_get_attr_f64(st, "/", "seconds", &m->seconds, e)) ||
         (s = read_run_id(st, m->run_id, e)))
         goto done;
+    /* counters a run continues from (the iteration names the next checkpoint files) */
+    if (A->iteration < 0 || A->env_steps < 0 || A->episodes < 0) {
+        s = err_set(e, ST_FORMAT, "%s: iteration, env_steps, episodes: expected counts >= 0, "
+                    "found %lld, %lld, %lld", path, (long long)A->iteration,
+                    (long long)A->env_steps, (long long)A->episodes);
+        goto done;
+    }
     A->nonfinite_total = A->nonfinite_run = 0;
     if (store_version(st) >= 2 &&
         ((s = store_get_attr_i64(st, "/", "nonfinite_total", &A->nonfinite_total, e)) ||

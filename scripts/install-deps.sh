@@ -2,6 +2,7 @@
 # install-deps.sh: install what drrl needs from Debian's archive, if missing.
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the PyTorch/h5py reference used by the tests
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer's runtime (scripts/fuzz.sh)
 # Uses sudo when not root. Does nothing (and needs no network) when all are present.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ pkgs=(gcc pkg-config meson ninja-build libopenblas-openmp-dev liblapacke-dev lib
       python3-matplotlib)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(python3-torch)
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  pkgs+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -331,12 +331,14 @@ static void test_round_trip(void) {
     Err e;
     char path[512];
     const char *over[] = { "model.dropout=0.3333333333333333", "train.lr=1e-300",
-                           "name='he said \"hi\" \\ ok'", "note=\"tab\\there\"",
+                           "name='he said \"hi\" \\ ok'",
+                           "note=\"tab\\there\\N\\x80\\u2028\\uFEFF\"", /* NEL, C1, LS, BOM */
                            "model.attn.scales=[0.1, 0.2, 9.999999999999998]", "seed=-2147483648" };
     CHECK(load_fixture("train:\n  steps: 9\n  opt: sgd\n", over, 6, &a, path, &e) == ST_OK,
           "%s", e.msg);
     CHECK(a.dropout == 1.0 / 3.0 && !strcmp(a.name, "he said \"hi\" \\ ok") &&
-          !strcmp(a.note, "tab\there"), "override values");
+          !strcmp(a.note, "tab\there\xc2\x85\xc2\x80\xe2\x80\xa8\xef\xbb\xbf"),
+          "override values");
     char *text = NULL;
     CHECK(config_to_yaml(&test_schema, &a, &text, &e) == ST_OK, "%s", e.msg);
     if (!text) return;

@@ -65,9 +65,12 @@ def lower_hull(pts):
 
 
 def hull_at(h, x):
-    if not h or x < h[0][0] - 1e-12:
+    # x is read back from a file printed with 9 significant digits (%.9g): a query at the
+    # hull's left end may land a few 1e-10 below it, so the tolerance is relative
+    tol = 1e-9 * max(1.0, abs(x))
+    if not h or x < h[0][0] - tol:
         return float("nan")
-    cands = [y for (xv, y) in h if xv <= x + 1e-12]
+    cands = [y for (xv, y) in h if xv <= x + tol]
     for (x1, y1), (x2, y2) in zip(h, h[1:]):
         if x1 < x < x2:
             cands.append(y1 + (y2 - y1) * (x - x1) / (x2 - x1))

@@ -80,42 +80,51 @@ static inline float row_dot(const float *x, const float *y, int n) {
     return s;
 }
 
-/* masked row softmax in place over P (N, N); keep_* (N) flag the kept keys (both NULL: all).
-   Masked entries become exactly 0; a row without kept keys becomes all zeros. */
+/* masked softmax in place over one row of n scores; keep_* (n) flag the kept keys (both
+   NULL: all). Masked entries become exactly 0; a row without kept keys becomes all zeros. */
+static void softmax_row(float *row /* (n) */, const int32_t *keep_i32 /* (n) or NULL */,
+                        const uint8_t *keep_u8 /* (n) or NULL */, int n) {
+    float mx = -INFINITY;
+    int any = 0;
+    if (!keep_i32 && !keep_u8) {
+        mx = row_max(row, n);
+        any = 1;
+        for (int j = 0; j < n; j++) row[j] = fastexp_neg(row[j] - mx);
+    } else {
+        for (int j = 0; j < n; j++) {
+            int kj = keep_i32 ? keep_i32[j] != 0 : keep_u8[j] != 0;
+            if (kj && (!any || row[j] > mx)) mx = row[j];
+            any |= kj;
+        }
+        if (!any) {
+            memset(row, 0, (size_t)n * sizeof(float));
+            return;
+        }
+        if (keep_i32)
+            for (int j = 0; j < n; j++) {
+                float e = fastexp_neg(row[j] - mx);
+                row[j] = keep_i32[j] != 0 ? e : 0.0f;
+            }
+        else
+            for (int j = 0; j < n; j++) {
+                float e = fastexp_neg(row[j] - mx);
+                row[j] = keep_u8[j] != 0 ? e : 0.0f;
+            }
+    }
+    /* sum >= 1: the max element contributes e^0 = 1 */
+    float inv = 1.0f / row_sum(row, n);
+    for (int j = 0; j < n; j++) row[j] *= inv;
+}
+
+/* the masked row softmax of P (N, N), row i over keys [0, N), or with causal over keys
+   [0, i] (P_ij = 0 for j > i: the later keys are dropped exactly as masked ones) */
 static void softmax_rows(float *P /* (N, N) */, const int32_t *keep_i32 /* (N) or NULL */,
-                         const uint8_t *keep_u8 /* (N) or NULL */, int N) {
+                         const uint8_t *keep_u8 /* (N) or NULL */, int N, int causal) {
     for (int i = 0; i < N; i++) {
         float *row = P + (size_t)i * N;
-        float mx = -INFINITY;
-        int any = 0;
-        if (!keep_i32 && !keep_u8) {
-            mx = row_max(row, N);
-            any = 1;
-            for (int j = 0; j < N; j++) row[j] = fastexp_neg(row[j] - mx);
-        } else {
-            for (int j = 0; j < N; j++) {
-                int kj = keep_i32 ? keep_i32[j] != 0 : keep_u8[j] != 0;
-                if (kj && (!any || row[j] > mx)) mx = row[j];
-                any |= kj;
-            }
-            if (!any) {
-                memset(row, 0, (size_t)N * sizeof(float));
-                continue;
-            }
-            if (keep_i32)
-                for (int j = 0; j < N; j++) {
-                    float e = fastexp_neg(row[j] - mx);
-                    row[j] = keep_i32[j] != 0 ? e : 0.0f;
-                }
-            else
-                for (int j = 0; j < N; j++) {
-                    float e = fastexp_neg(row[j] - mx);
-                    row[j] = keep_u8[j] != 0 ? e : 0.0f;
-                }
-        }
-        /* sum >= 1: the max element contributes e^0 = 1 */
-        float inv = 1.0f / row_sum(row, N);
-        for (int j = 0; j < N; j++) row[j] *= inv;
+        const int n = causal ? i + 1 : N;
+        softmax_row(row, keep_i32, keep_u8, n);
+        if (n < N) memset(row + n, 0, (size_t)(N - n) * sizeof(float));
     }
 }
 
@@ -134,7 +143,7 @@ static void forward_pair(float *out, float *P, float *Pd, const uint8_t *keep, f
     const uint8_t *mu = NULL;
     if (m.type == ATTN_MASK_I32) mi = (const int32_t *)m.data + (size_t)b * N;
     if (m.type == ATTN_MASK_U8) mu = (const uint8_t *)m.data + (size_t)b * N;
-    softmax_rows(P, mi, mu, N);
+    softmax_rows(P, mi, mu, N, m.causal);
     const float *Pv = P;
     if (Pd) {
         /* P' = P .* keep / (1 - p) */

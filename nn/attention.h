@@ -28,24 +28,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Key padding mask (B, N): 1 = real token, 0 = padding; either element type. */
+/* Key padding mask (B, N): 1 = real token, 0 = padding; either element type. With causal
+ * set, a query at position i also drops every key j > i (a decoder's causal mask: no output
+ * depends on a later token); positions are within the sequence (row i of (B, N, .) is
+ * position i; kernels that take blocks of query rows say where a block starts). */
 typedef enum { ATTN_MASK_NONE = 0, ATTN_MASK_I32, ATTN_MASK_U8 } AttnMaskType;
 typedef struct {
     AttnMaskType type;
     const void *data; /* (B, N) int32_t or uint8_t; NULL for ATTN_MASK_NONE */
+    int causal;       /* 1: key j kept for query i only if j <= i */
 } AttnMask;
 
 static inline AttnMask attn_mask_none(void) {
-    AttnMask m = {ATTN_MASK_NONE, NULL};
+    AttnMask m = {ATTN_MASK_NONE, NULL, 0};
     return m;
 }
 static inline AttnMask attn_mask_i32(const int32_t *m /* (B, N) */) {
-    AttnMask r = {m ? ATTN_MASK_I32 : ATTN_MASK_NONE, m};
+    AttnMask r = {m ? ATTN_MASK_I32 : ATTN_MASK_NONE, m, 0};
     return r;
 }
 static inline AttnMask attn_mask_u8(const uint8_t *m /* (B, N) */) {
-    AttnMask r = {m ? ATTN_MASK_U8 : ATTN_MASK_NONE, m};
+    AttnMask r = {m ? ATTN_MASK_U8 : ATTN_MASK_NONE, m, 0};
     return r;
+}
+/* attn_mask_causal: m with the causal mask added (a decoder's attention). */
+static inline AttnMask attn_mask_causal(AttnMask m) {
+    m.causal = 1;
+    return m;
 }
 
 /* attention_scratch_size: floats of scratch for up to `threads` threads, threads * N * N

@@ -22,8 +22,10 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "model/bert_internal.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
 
@@ -70,12 +72,33 @@ Status bert_config_check(const BertConfig *c, Err *e) {
         return err_set(e, ST_CONFIG,
                        "conv_kernel: expected 0 with learned positions, found %d",
                        c->conv_kernel);
+    if (c->arch != BERT_ARCH_ENCODER && c->arch != BERT_ARCH_DECODER)
+        return err_set(e, ST_CONFIG, "arch: expected %d (encoder) or %d (decoder), found %d",
+                       BERT_ARCH_ENCODER, BERT_ARCH_DECODER, c->arch);
+    if (c->act != BERT_ACT_GELU && c->act != BERT_ACT_GELU_TANH)
+        return err_set(e, ST_CONFIG, "act: expected %d (gelu) or %d (gelu_tanh), found %d",
+                       BERT_ACT_GELU, BERT_ACT_GELU_TANH, c->act);
+    const int dec = c->arch == BERT_ARCH_DECODER;
     if (c->position == BERT_POS_CONV &&
-        (c->conv_kernel < 1 || c->conv_kernel > BERT_CONV_MAX_KERNEL || c->conv_kernel % 2 == 0))
-        return err_set(e, ST_CONFIG,
-                       "conv_kernel: expected an odd width in 1..%d, found %d",
-                       BERT_CONV_MAX_KERNEL, c->conv_kernel);
+        (c->conv_kernel < 1 || c->conv_kernel > BERT_CONV_MAX_KERNEL ||
+         (!dec && c->conv_kernel % 2 == 0)))
+        return err_set(e, ST_CONFIG, "conv_kernel: expected %s width in 1..%d, found %d",
+                       dec ? "a" : "an odd", BERT_CONV_MAX_KERNEL, c->conv_kernel);
+    if (dec && c->type_vocab != 1)
+        return err_set(e, ST_CONFIG, "type_vocab: expected 1 for a decoder (no token types), "
+                       "found %d", c->type_vocab);
+    if (dec && c->n_classes != c->vocab)
+        return err_set(e, ST_CONFIG, "n_classes: expected the vocabulary size %d for a decoder "
+                       "(its LM head's outputs), found %d", c->vocab, c->n_classes);
     return ST_OK;
+}
+
+const char *bert_arch_name(int arch) {
+    return arch == BERT_ARCH_ENCODER ? "encoder" : arch == BERT_ARCH_DECODER ? "decoder" : "?";
+}
+
+const char *bert_act_name(int act) {
+    return act == BERT_ACT_GELU ? "gelu" : act == BERT_ACT_GELU_TANH ? "gelu_tanh" : "?";
 }
 
 int bert_max_len(const BertConfig *c) {
@@ -87,6 +110,7 @@ const char *bert_position_name(int position) {
 }
 
 int bert_embedding_tensors(const BertConfig *c) {
+    if (c->arch == BERT_ARCH_DECODER) return c->position == BERT_POS_CONV ? 3 : 2;
     return c->position == BERT_POS_CONV ? 6 : 5;
 }
 
@@ -97,11 +121,12 @@ _Static_assert(BERT_MAX_TENSORS <= MEM_PLAN_MAX && 32 + 19 * BERT_MAX_LAYERS <= 
 
 /* ------------------------------------------------------------------ parameter table */
 
-/* add_tensor: append a table entry and register its parameter (and, for a training model,
-   gradient) storage, in table order in both plans: the gradient allocation mirrors the
-   parameter allocation offset for offset (see the top of this file). */
-static void add_tensor(Bert *m, float **pf, float **gf, const char *name, int64_t d0,
-                       int64_t d1, int decay) {
+void bert_plan_tensor(BertPlan *P, float **pf, float **gf, const char *name, int64_t d0,
+                      int64_t d1, int decay) {
+    Bert *m = P->m;
+    assert(m->n_tensors < BERT_MAX_TENSORS);
+    P->pf[m->n_tensors] = pf;
+    P->gf[m->n_tensors] = gf;
     BertTensor *t = &m->tensor[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = d1 ? 2 : 1;
@@ -114,26 +139,27 @@ static void add_tensor(Bert *m, float **pf, float **gf, const char *name, int64_
     m->n_params += t->count;
 }
 
-static void plan_params(Bert *m) {
+static void plan_params(BertPlan *P) {
+    Bert *m = P->m;
     const BertConfig *c = &m->c;
     const int C = c->d_model, F = c->d_ff;
     BertParams *p = &m->p, *g = &m->g;
     char nm[BERT_NAME_MAX];
     m->n_tensors = 0;
     m->n_params = 0;
-    add_tensor(m, &p->tok, &g->tok, "bert.embeddings.word_embeddings.weight", c->vocab, C, 1);
+    bert_plan_tensor(P, &p->tok, &g->tok, "bert.embeddings.word_embeddings.weight", c->vocab, C, 1);
     if (c->position == BERT_POS_CONV) {
-        add_tensor(m, &p->conv_w, &g->conv_w, "bert.embeddings.position_conv.weight",
+        bert_plan_tensor(P, &p->conv_w, &g->conv_w, "bert.embeddings.position_conv.weight",
                    c->conv_kernel, C, 1);
-        add_tensor(m, &p->conv_b, &g->conv_b, "bert.embeddings.position_conv.bias", C, 0, 0);
+        bert_plan_tensor(P, &p->conv_b, &g->conv_b, "bert.embeddings.position_conv.bias", C, 0, 0);
     } else {
-        add_tensor(m, &p->pos, &g->pos, "bert.embeddings.position_embeddings.weight",
+        bert_plan_tensor(P, &p->pos, &g->pos, "bert.embeddings.position_embeddings.weight",
                    c->max_pos, C, 1);
     }
-    add_tensor(m, &p->type, &g->type, "bert.embeddings.token_type_embeddings.weight",
+    bert_plan_tensor(P, &p->type, &g->type, "bert.embeddings.token_type_embeddings.weight",
                c->type_vocab, C, 1);
-    add_tensor(m, &p->ln_e_w, &g->ln_e_w, "bert.embeddings.LayerNorm.weight", C, 0, 0);
-    add_tensor(m, &p->ln_e_b, &g->ln_e_b, "bert.embeddings.LayerNorm.bias", C, 0, 0);
+    bert_plan_tensor(P, &p->ln_e_w, &g->ln_e_w, "bert.embeddings.LayerNorm.weight", C, 0, 0);
+    bert_plan_tensor(P, &p->ln_e_b, &g->ln_e_b, "bert.embeddings.LayerNorm.bias", C, 0, 0);
     for (int l = 0; l < c->n_layers; l++) {
         BertLayerParams *lp = &p->layer[l], *lg = &g->layer[l];
         float **pm[MHSA_NPARAMS] = {&lp->attn.wq, &lp->attn.bq, &lp->attn.wk, &lp->attn.bk,
@@ -143,11 +169,11 @@ static void plan_params(Bert *m) {
         for (int i = 0; i < MHSA_NPARAMS; i++) {
             int w = i % 2 == 0;
             snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s", l, mhsa_param_names[i]);
-            add_tensor(m, pm[i], gm[i], nm, C, w ? C : 0, w);
+            bert_plan_tensor(P, pm[i], gm[i], nm, C, w ? C : 0, w);
         }
 #define LAYER_T(field, suffix, d0, d1, dec)                               \
     snprintf(nm, sizeof nm, "bert.encoder.layer.%d.%s", l, suffix);       \
-    add_tensor(m, &lp->field, &lg->field, nm, d0, d1, dec)
+    bert_plan_tensor(P, &lp->field, &lg->field, nm, d0, d1, dec)
         LAYER_T(ln1_w, "attention.output.LayerNorm.weight", C, 0, 0);
         LAYER_T(ln1_b, "attention.output.LayerNorm.bias", C, 0, 0);
         LAYER_T(w1, "intermediate.dense.weight", F, C, 1);
@@ -158,35 +184,19 @@ static void plan_params(Bert *m) {
         LAYER_T(ln2_b, "output.LayerNorm.bias", C, 0, 0);
 #undef LAYER_T
     }
-    add_tensor(m, &p->pool_w, &g->pool_w, "bert.pooler.dense.weight", C, C, 1);
-    add_tensor(m, &p->pool_b, &g->pool_b, "bert.pooler.dense.bias", C, 0, 0);
-    add_tensor(m, &p->cls_w, &g->cls_w, "classifier.weight", c->n_classes, C, 1);
-    add_tensor(m, &p->cls_b, &g->cls_b, "classifier.bias", c->n_classes, 0, 0);
+    bert_plan_tensor(P, &p->pool_w, &g->pool_w, "bert.pooler.dense.weight", C, C, 1);
+    bert_plan_tensor(P, &p->pool_b, &g->pool_b, "bert.pooler.dense.bias", C, 0, 0);
+    bert_plan_tensor(P, &p->cls_w, &g->cls_w, "classifier.weight", c->n_classes, C, 1);
+    bert_plan_tensor(P, &p->cls_b, &g->cls_b, "classifier.bias", c->n_classes, 0, 0);
 }
 
-/* table_point: after the parameter/gradient pointers are set, copy them into the table */
-static void table_point(Bert *m) {
-    /* the table order is the layout order: walk the param struct fields the same way */
-    float **pf[BERT_MAX_TENSORS], **gf[BERT_MAX_TENSORS];
-    int n = 0;
-    BertParams *p = &m->p, *g = &m->g;
-#define T2(a) (pf[n] = &p->a, gf[n] = &g->a, n++)
-    T2(tok);
-    if (m->c.position == BERT_POS_CONV) T2(conv_w), T2(conv_b);
-    else T2(pos);
-    T2(type), T2(ln_e_w), T2(ln_e_b);
-    for (int l = 0; l < m->c.n_layers; l++) {
-        T2(layer[l].attn.wq), T2(layer[l].attn.bq), T2(layer[l].attn.wk), T2(layer[l].attn.bk);
-        T2(layer[l].attn.wv), T2(layer[l].attn.bv), T2(layer[l].attn.wo), T2(layer[l].attn.bo);
-        T2(layer[l].ln1_w), T2(layer[l].ln1_b), T2(layer[l].w1), T2(layer[l].b1);
-        T2(layer[l].w2), T2(layer[l].b2), T2(layer[l].ln2_w), T2(layer[l].ln2_b);
-    }
-    T2(pool_w), T2(pool_b), T2(cls_w), T2(cls_b);
-#undef T2
-    assert(n == m->n_tensors);
-    for (int i = 0; i < n; i++) {
-        m->tensor[i].param = *pf[i];
-        m->tensor[i].grad = m->train ? *gf[i] : NULL;
+/* table_point: after the allocation, copy each tensor's parameter and gradient pointers
+   (set by the plans) into the table */
+static void table_point(BertPlan *P) {
+    Bert *m = P->m;
+    for (int i = 0; i < m->n_tensors; i++) {
+        m->tensor[i].param = *P->pf[i];
+        m->tensor[i].grad = m->train ? *P->gf[i] : NULL;
     }
 }
 
@@ -329,17 +339,24 @@ Status bert_init(Bert *m, const BertConfig *c, int max_B, int max_N, int train, 
     m->max_B = max_B;
     m->max_N = max_N;
     m->train = train ? 1 : 0;
-    plan_params(m);
-    plan_acts(m);
+    BertPlan *P = malloc(sizeof *P);
+    if (!P) return err_set(e, ST_NOMEM, "bert_init: out of memory");
+    P->m = m;
+    const int dec = c->arch == BERT_ARCH_DECODER;
+    if (dec) lm_plan_params(P), lm_plan_acts(m);
+    else plan_params(P), plan_acts(m);
     if ((st = mem_plan_alloc(&m->param_plan, e)) ||
         (m->train && (st = mem_plan_alloc(&m->grad_plan, e))) ||
         (st = mem_plan_alloc(&m->act_plan, e))) {
+        free(P);
         bert_free(m);
         err_prefix(e, "bert_init");
         return st;
     }
-    alias_acts(m);
-    table_point(m);
+    if (dec) lm_alias_acts(m);
+    else alias_acts(m);
+    table_point(P);
+    free(P);
     return ST_OK;
 }
 
@@ -352,9 +369,18 @@ void bert_init_weights(Bert *m, Rng *rng) {
             const double sd = 1.0 / sqrt((double)t->dims[0]);
             for (size_t j = 0; j < t->count; j++) t->param[j] = (float)(sd * rng_normal(rng));
         } else if (t->ndim == 2) {
-            for (size_t j = 0; j < t->count; j++) t->param[j] = (float)(0.02 * rng_normal(rng));
+            /* N(0, 0.02); a decoder's residual output projections (attention and MLP
+               c_proj) N(0, 0.02 / sqrt(2 L)) as GPT-2, so the residual stream's variance
+               does not grow with depth */
+            double sd = 0.02;
+            if (m->c.arch == BERT_ARCH_DECODER && strstr(t->name, "c_proj"))
+                sd /= sqrt(2.0 * m->c.n_layers);
+            for (size_t j = 0; j < t->count; j++) t->param[j] = (float)(sd * rng_normal(rng));
         } else {
-            float v = strstr(t->name, "LayerNorm.weight") ? 1.0f : 0.0f;
+            /* layer-norm gains 1 (BERT's LayerNorm.weight, GPT-2's ln_*.weight) */
+            const int gain = strstr(t->name, "LayerNorm.weight") ||
+                             (strstr(t->name, "ln_") && strstr(t->name, ".weight"));
+            float v = gain ? 1.0f : 0.0f;
             for (size_t j = 0; j < t->count; j++) t->param[j] = v;
         }
     }

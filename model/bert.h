@@ -58,6 +58,13 @@
 
 /* position encodings (BertConfig.position) */
 enum { BERT_POS_LEARNED = 0, BERT_POS_CONV = 1 };
+/* architectures (BertConfig.arch): the post-LN BERT encoder classifier above, or the pre-LN
+   GPT-2 causal decoder language model of model/lm.h (same struct, same tensors' meaning where
+   they coincide) */
+enum { BERT_ARCH_ENCODER = 0, BERT_ARCH_DECODER = 1 };
+/* feed-forward activations (BertConfig.act): exact erf GELU (BERT's "gelu") or its tanh
+   approximation (GPT-2's "gelu_new", nn/activation.h gelu_tanh_forward) */
+enum { BERT_ACT_GELU = 0, BERT_ACT_GELU_TANH = 1 };
 
 typedef struct {
     int vocab;        /* word-piece vocabulary size V (30522 for bert-base-uncased) */
@@ -73,13 +80,20 @@ typedef struct {
     float dropout;    /* hidden dropout (embeddings, residual branches, pooled), BERT 0.1 */
     float attn_dropout; /* dropout on the attention probabilities, BERT 0.1 */
     int position;     /* BERT_POS_LEARNED (0, the default of a zeroed config) or BERT_POS_CONV */
-    int conv_kernel;  /* conv: the kernel width k, odd, 1 .. BERT_CONV_MAX_KERNEL; learned: 0 */
+    int conv_kernel;  /* conv: the kernel width k, odd, 1 .. BERT_CONV_MAX_KERNEL; learned: 0
+                         (decoder: the causal convolution, any width 1 .. 255) */
+    int arch;         /* BERT_ARCH_ENCODER (0, the default of a zeroed config) or
+                         BERT_ARCH_DECODER (then type_vocab = 1 and n_classes = vocab: no type
+                         table, the tied LM head's outputs) */
+    int act;          /* BERT_ACT_GELU (0) or BERT_ACT_GELU_TANH */
 } BertConfig;
 
 /* bert_config_check: ST_CONFIG with a message naming the field, the allowed range and the
  * value found, unless every field is in range (sizes >= 1, n_heads divides d_model,
  * n_layers <= BERT_MAX_LAYERS, 0 < ln_eps < 1, dropouts in [0, 1), tables < 2^31 floats,
- * position learned with conv_kernel 0 or conv with an odd conv_kernel in 1 .. 255). */
+ * position learned with conv_kernel 0 or conv with an odd conv_kernel in 1 .. 255 (decoder:
+ * any width in 1 .. 255), arch and act known, a decoder with type_vocab 1 and n_classes =
+ * vocab). */
 Status bert_config_check(const BertConfig *c, Err *e);
 
 /* bert_max_len: the longest sequence a model of this config can run: max_pos for learned
@@ -88,6 +102,10 @@ int bert_max_len(const BertConfig *c);
 
 /* bert_position_name: "learned" or "conv" (the config and model-file spelling). */
 const char *bert_position_name(int position);
+/* bert_arch_name: "encoder" or "decoder"; bert_act_name: "gelu" or "gelu_tanh" (the config
+   and model-file spellings). */
+const char *bert_arch_name(int arch);
+const char *bert_act_name(int act);
 
 /* BertLayerParams: one encoder layer (HuggingFace names under bert.encoder.layer.<l>.) */
 typedef struct {
@@ -109,6 +127,9 @@ typedef struct {
     BertLayerParams layer[BERT_MAX_LAYERS];
     float *pool_w, *pool_b; /* (C, C), (C) bert.pooler.dense.{weight,bias} */
     float *cls_w, *cls_b;   /* (K, C), (K) classifier.{weight,bias} */
+    float *lnf_w, *lnf_b;   /* (C) decoder only: ln_f.{weight,bias}, the final layer norm
+                               (a decoder has no type, LN_e, pooler or classifier tensors:
+                               those pointers are NULL) */
 } BertParams;
 
 /* BertTensor: one named parameter tensor; the optimizer and the model file iterate over the
@@ -138,6 +159,8 @@ typedef struct {
     float *g;         /* (B, N, F) gelu(h) */
     float *r2;        /* (B, N, C) y + drop(W2 g + b2), input of LN2 */
     float *out;       /* (B, N, C) LN2 output = next layer's input */
+    float *z;         /* (B, N, C) decoder: LN2(r1), the feed-forward's input (model/lm.h
+                         says how a decoder uses the other fields) */
     float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd; /* (B*N), training only */
     uint8_t *drop1, *drop2; /* (B, N, C) dropout masks, training only */
 } BertLayerActs;
@@ -162,8 +185,10 @@ typedef struct {
     float *pooled;              /* (B, C) tanh(pre) */
     float *pooled_d;            /* (B, C) drop(pooled), classifier input */
     uint8_t *drop_p;            /* (B, C) training only */
-    float *logits, *probs;      /* (B, K) */
-    float *losses;              /* (B) */
+    float *logits, *probs;      /* (B, K); decoder: (B, N, V) per position */
+    float *losses;              /* (B); decoder: (B, N) */
+    float *zf;                  /* (B, N, C) decoder: LN_f(x_L), the LM head's input */
+    float *lnf_mean, *lnf_rstd; /* (B*N) decoder training only */
     /* backward scratch (training only) */
     MhsaGradActs mg;            /* dq, dk, dv, da (B, N, C), shared by the layers */
     float *dA, *dB, *dC;        /* (B, N, C) */
@@ -207,7 +232,8 @@ void bert_free(Bert *m);
 
 /* bert_init_weights: BERT's initialisation: matrices and embedding tables N(0, 0.02)
  * (initializer_range), layer-norm gains 1, biases 0; the conv position taps N(0, 1/k) (so
- * that conv(e) starts at the scale of e); draws in tensor-table order. */
+ * that conv(e) starts at the scale of e); a decoder's c_proj matrices N(0, 0.02 /
+ * sqrt(2 L)) as GPT-2; draws in tensor-table order. */
 void bert_init_weights(Bert *m, Rng *rng);
 
 /* bert_forward: logits (and probs) of B <= max_B sequences of N <= max_N tokens.

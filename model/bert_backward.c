@@ -10,6 +10,7 @@
  * tokens get only demb), d conv weight and bias from conv1d_dw_backward, then the scatter
  * of de into tok and type. */
 #include "model/bert.h"
+#include "model/bert_internal.h"
 
 #include <assert.h>
 #include <string.h>
@@ -24,6 +25,12 @@
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
+void bert_act_backward(const BertConfig *c, float *dinp, const float *dout, const float *inp,
+                       size_t n) {
+    if (c->act == BERT_ACT_GELU_TANH) gelu_tanh_backward(dinp, dout, inp, n);
+    else gelu_backward(dinp, dout, inp, n);
+}
+
 void bert_zero_grad(Bert *m) {
     if (!m->train) return;
     memset(m->grad_plan.base, 0, m->grad_plan.bytes);
@@ -31,9 +38,9 @@ void bert_zero_grad(Bert *m) {
 }
 
 /* attention sub-layer backward: dx += d/dx, parameter gradients += , from dout (B, N, C) */
-static void attn_backward(float *dx, MhsaParams *gw, MhsaGradActs *g, const float *dout,
-                          const float *x, const BertLayerActs *la, int dropped,
-                          const MhsaParams *w, int B, int N, int C, int H) {
+void bert_attn_backward(float *dx, MhsaParams *gw, MhsaGradActs *g, const float *dout,
+                        const float *x, const BertLayerActs *la, int dropped,
+                        const MhsaParams *w, int B, int N, int C, int H) {
     const int M = B * N, dh = C / H;
     const size_t MC = (size_t)M * C;
     const MhsaActs *s = &la->mh;
@@ -114,12 +121,12 @@ void bert_backward(Bert *m, const int32_t *ids, const int32_t *type_ids, const i
         zero(a->dF1, MF);
         linear_backward(a->dF1, lg->w2, lg->b2, a->dC, la->g, lp->w2, M, F, C);
         zero(a->dF2, MF);
-        gelu_backward(a->dF2, a->dF1, la->h, MF);
+        bert_act_backward(c, a->dF2, a->dF1, la->h, MF);
         linear_backward(a->dA, lg->w1, lg->b1, a->dF2, la->y, lp->w1, M, C, F);
         /* y = LN1(r1), r1 = x + drop(attn); dA then accumulates dL/dx */
         residual_ln_backward(a, lg->ln1_w, lg->ln1_b, la->r1, lp->ln1_w, la->ln1_mean,
                              la->ln1_rstd, la->drop1, pd, M, C);
-        attn_backward(a->dA, &lg->attn, &a->mg, a->dC, x, la, dropped, &lp->attn, B, N, C, H);
+        bert_attn_backward(a->dA, &lg->attn, &a->mg, a->dC, x, la, dropped, &lp->attn, B, N, C, H);
     }
 
     /* x0 = drop(LN_e(emb)), emb = tok[ids] + type[type_ids] + pos[n] (learned) or
@@ -134,7 +141,7 @@ void bert_backward(Bert *m, const int32_t *ids, const int32_t *type_ids, const i
     if (conv) {
         memcpy(a->dC, a->dB, MC * sizeof(float)); /* the residual path, then the conv's */
         conv1d_dw_backward(a->dC, g->conv_w, g->conv_b, a->dB, a->e0, a->mask, p->conv_w, B, N,
-                           C, c->conv_kernel);
+                           C, c->conv_kernel, 0);
         de = a->dC;
     }
     for (int b = 0; b < B; b++)

@@ -10,6 +10,7 @@
  * An inference-only model runs every step in place on shared buffers (see alias_acts in
  * bert.c); nothing allocates here. */
 #include "model/bert.h"
+#include "model/bert_internal.h"
 
 #include <assert.h>
 #include <string.h>
@@ -24,15 +25,15 @@
 #include "nn/softmax.h"
 
 /* draw the attention dropout keep mask: keep[i] = u_i >= p, u_i uniform, in index order */
-static void draw_keep(uint8_t *keep, size_t n, float p, Rng *rng) {
+void bert_draw_keep(uint8_t *keep, size_t n, float p, Rng *rng) {
     for (size_t i = 0; i < n; i++) keep[i] = rng_uniformf(rng) >= p;
 }
 
 /* attention sub-layer: out (B, N, C) = Wo (attention(x Wq, x Wk, x Wv) with optional
    dropout on P) + bo, the nn/mhsa.h layer with attention dropout inserted */
-static void attn_forward(float *out, BertLayerActs *la, uint8_t *keep, float p_attn,
-                         int dropped, const float *x, AttnMask km, const MhsaParams *w, int B,
-                         int N, int C, int H) {
+void bert_attn_forward(float *out, BertLayerActs *la, const uint8_t *keep, float p_attn,
+                       int dropped, const float *x, AttnMask km, const MhsaParams *w, int B,
+                       int N, int C, int H) {
     const int M = B * N, dh = C / H;
     MhsaActs *s = &la->mh;
     linear_forward(s->q, x, w->wq, w->bq, M, C, C);
@@ -47,8 +48,13 @@ static void attn_forward(float *out, BertLayerActs *la, uint8_t *keep, float p_a
     linear_forward(out, s->a, w->wo, w->bo, M, C, C);
 }
 
-static void add_inplace(float *y, const float *x, size_t n) {
+void bert_add_inplace(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void bert_act_forward(const BertConfig *c, float *out, const float *inp, size_t n) {
+    if (c->act == BERT_ACT_GELU_TANH) gelu_tanh_forward(out, inp, n);
+    else gelu_forward(out, inp, n);
 }
 
 void bert_embed(const Bert *m, float *emb, float *e0, const int32_t *ids,
@@ -62,19 +68,27 @@ void bert_embed(const Bert *m, float *emb, float *e0, const int32_t *ids,
             size_t bn = (size_t)b * N + n;
             int32_t id = ids[bn], tid = type_ids ? type_ids[bn] : 0;
             assert(id >= 0 && id < c->vocab && tid >= 0 && tid < c->type_vocab);
-            const float *tw = p->tok + (size_t)id * C, *ty = p->type + (size_t)tid * C;
+            const float *tw = p->tok + (size_t)id * C;
+            float *o = conv ? e0 + bn * C : emb + bn * C;
+            if (!p->type) { /* a decoder: no token types */
+                if (conv) memcpy(o, tw, (size_t)C * sizeof(float));
+                else
+                    for (int i = 0; i < C; i++) o[i] = tw[i] + p->pos[(size_t)n * C + i];
+                continue;
+            }
+            const float *ty = p->type + (size_t)tid * C;
             if (conv) {
-                float *o = e0 + bn * C;
                 for (int i = 0; i < C; i++) o[i] = tw[i] + ty[i];
             } else {
                 const float *ps = p->pos + (size_t)n * C;
-                float *o = emb + bn * C;
                 for (int i = 0; i < C; i++) o[i] = (tw[i] + ty[i]) + ps[i];
             }
         }
     if (conv) {
-        conv1d_dw_forward(emb, e0, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel);
-        add_inplace(emb, e0, (size_t)B * N * C);
+        /* a decoder's convolution is causal (model/lm.h) */
+        conv1d_dw_forward(emb, e0, mask, p->conv_w, p->conv_b, B, N, C, c->conv_kernel,
+                          c->arch == BERT_ARCH_DECODER);
+        bert_add_inplace(emb, e0, (size_t)B * N * C);
     }
 }
 
@@ -103,21 +117,21 @@ float bert_forward(Bert *m, const int32_t *ids, const int32_t *type_ids, const u
     for (int l = 0; l < c->n_layers; l++) {
         const BertLayerParams *lp = &p->layer[l];
         BertLayerActs *la = &a->layer[l];
-        if (dropped) draw_keep(a->att_keep, (size_t)B * H * N * N, c->attn_dropout, rng);
-        attn_forward(a->tmp, la, a->att_keep, c->attn_dropout, dropped, x, km, &lp->attn, B,
+        if (dropped) bert_draw_keep(a->att_keep, (size_t)B * H * N * N, c->attn_dropout, rng);
+        bert_attn_forward(a->tmp, la, a->att_keep, c->attn_dropout, dropped, x, km, &lp->attn, B,
                      N, C, H);
         /* r1 = x + drop(a); y = LN1(r1) */
         dropout_forward(la->r1, la->drop1, a->tmp, pd, training, rng, MC);
-        add_inplace(la->r1, x, MC);
+        bert_add_inplace(la->r1, x, MC);
         layernorm_forward(la->y, la->ln1_mean, la->ln1_rstd, la->r1, lp->ln1_w, lp->ln1_b, M, C,
                           c->ln_eps);
         /* feed-forward: h = W1 y + b1; g = gelu(h); tmp = W2 g + b2 */
         linear_forward(la->h, la->y, lp->w1, lp->b1, M, C, F);
-        gelu_forward(la->g, la->h, MF);
+        bert_act_forward(c, la->g, la->h, MF);
         linear_forward(a->tmp, la->g, lp->w2, lp->b2, M, F, C);
         /* r2 = y + drop(tmp); out = LN2(r2) */
         dropout_forward(la->r2, la->drop2, a->tmp, pd, training, rng, MC);
-        add_inplace(la->r2, la->y, MC);
+        bert_add_inplace(la->r2, la->y, MC);
         layernorm_forward(la->out, la->ln2_mean, la->ln2_rstd, la->r2, lp->ln2_w, lp->ln2_b, M,
                           C, c->ln_eps);
         x = la->out;

@@ -1,4 +1,5 @@
-/* activation.c: elementwise GELU (exact erf form) and tanh, forward and backward.
+/* activation.c: elementwise GELU (exact erf form and tanh approximation) and tanh, forward and
+ * backward.
  *
  * GELU (BERT, torch default approximate='none'):
  *   y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2),
@@ -12,6 +13,9 @@
  * with nn/fastexp.h's exp (its argument is <= 0 up to rounding). Against double erf, GELU's
  * error measured over [-10, 10] (4M points): at most 3.8e-7 absolute (erff's form: 4.5e-7) and
  * 1.9e-6 relative where |y| > 1e-6 |x| (erff's form: 1.4e-2, in the negative tail).
+ * GELU, tanh approximation (GPT-2's "gelu_new", torch approximate='tanh'):
+ *   u = sqrt(2 / pi) (x + 0.044715 x^3),  y = 0.5 x (1 + tanh u),
+ *   dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2 / pi) (1 + 3 * 0.044715 x^2).
  * tanh:
  *   y = tanh(x),  dy/dx = 1 - y^2 (computed from the saved output y).
  * Backward functions accumulate: dinp += dout * dy/dx. Large arrays run in parallel. */
@@ -63,6 +67,32 @@ void gelu_backward(float *dinp /* (n) */, const float *dout /* (n) */,
         float cdf = gelu_phi(x);
         float pdf = k_inv_sqrt2pi * expf(-0.5f * x * x);
         dinp[i] += dout[i] * (cdf + x * pdf);
+    }
+}
+
+static const float k_sqrt2_pi = 0.79788456080286535588f; /* sqrt(2 / pi) */
+static const float k_gelu_c = 0.044715f;
+
+void gelu_tanh_forward(float *out /* (n) */, const float *inp /* (n) */, size_t n) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(k_sqrt2_pi * (x + k_gelu_c * x * x * x)));
+    }
+}
+
+void gelu_tanh_backward(float *dinp /* (n) */, const float *dout /* (n) */,
+                        const float *inp /* (n) */, size_t n) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float t = tanhf(k_sqrt2_pi * (x + k_gelu_c * x * x * x));
+        float du = k_sqrt2_pi * (1.0f + 3.0f * k_gelu_c * x * x);
+        dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
     }
 }
 

@@ -1,5 +1,5 @@
 /* activation.h: elementwise activations on flat arrays of n elements: exact (erf) GELU
- * as in BERT / torch default, and tanh. */
+ * as in BERT / torch default, its tanh approximation (GPT-2), and tanh. */
 #ifndef DRRL_NN_ACTIVATION_H
 #define DRRL_NN_ACTIVATION_H
 
@@ -10,6 +10,13 @@ void gelu_forward(float *out /* (n) */, const float *inp /* (n) */, size_t n);
 /* gelu_backward: dinp += dout * (Phi(x) + x phi(x)); needs the forward INPUT. */
 void gelu_backward(float *dinp /* (n) */, const float *dout /* (n) */,
                    const float *inp /* (n) */, size_t n);
+
+/* gelu_tanh_forward: out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's
+ * "gelu_new" (torch's gelu(approximate='tanh')). out may alias inp. */
+void gelu_tanh_forward(float *out /* (n) */, const float *inp /* (n) */, size_t n);
+/* gelu_tanh_backward: dinp += dout * d/dx of the above; needs the forward INPUT. */
+void gelu_tanh_backward(float *dinp /* (n) */, const float *dout /* (n) */,
+                        const float *inp /* (n) */, size_t n);
 
 /* tanh_forward: out = tanh(x). out may alias inp. */
 void tanh_forward(float *out /* (n) */, const float *inp /* (n) */, size_t n);

@@ -1,5 +1,5 @@
 /* conv1d.c: the depthwise 1-D convolution along the sequence of conv1d.h, forward and
- * backward (math there). h = (k - 1) / 2.
+ * backward (math there). h = (k - 1) / 2 (centred) or k - 1 (causal), the left reach.
  *
  * Forward, per output row (b, n), vectorised over the C channels:
  *   y[b, n, :] = bias + sum_{j : 0 <= t = n + j - h < N, m[b, t] = 1} w[j, :] * x[b, t, :]
@@ -21,12 +21,14 @@
 
 static int real(const uint8_t *mask, size_t bt) { return mask == NULL || mask[bt] != 0; }
 
+int conv1d_reach(int k, int causal) { return causal ? k - 1 : (k - 1) / 2; }
+
 void conv1d_dw_forward(float *y /* (B, N, C) */, const float *x /* (B, N, C) */,
                        const uint8_t *mask /* (B, N) or NULL */, const float *w /* (k, C) */,
-                       const float *bias /* (C) */, int B, int N, int C, int k) {
+                       const float *bias /* (C) */, int B, int N, int C, int k, int causal) {
     if (B <= 0 || N <= 0 || C <= 0) return;
-    assert(k >= 1 && k % 2 == 1 && y != x);
-    const int h = (k - 1) / 2;
+    assert(k >= 1 && (causal || k % 2 == 1) && y != x);
+    const int h = conv1d_reach(k, causal);
     const long M = (long)B * N;
     const int par = (size_t)M * (size_t)C * (size_t)k >= CONV_PAR_MIN;
     (void)par;
@@ -52,10 +54,11 @@ void conv1d_dw_forward(float *y /* (B, N, C) */, const float *x /* (B, N, C) */,
 void conv1d_dw_backward(float *dx /* (B, N, C) or NULL */, float *dw /* (k, C) or NULL */,
                         float *dbias /* (C) or NULL */, const float *dy /* (B, N, C) */,
                         const float *x /* (B, N, C) */, const uint8_t *mask /* (B, N) or NULL */,
-                        const float *w /* (k, C) */, int B, int N, int C, int k) {
+                        const float *w /* (k, C) */, int B, int N, int C, int k,
+                        int causal) {
     if (B <= 0 || N <= 0 || C <= 0) return;
-    assert(k >= 1 && k % 2 == 1 && dx != dy);
-    const int h = (k - 1) / 2;
+    assert(k >= 1 && (causal || k % 2 == 1) && dx != dy);
+    const int h = conv1d_reach(k, causal);
     const long M = (long)B * N;
     const int par = (size_t)M * (size_t)C * (size_t)k >= CONV_PAR_MIN;
     (void)par;

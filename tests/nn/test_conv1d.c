@@ -8,6 +8,8 @@
  *     on L = sum(g .* y), g a fixed random non-uniform upstream gradient (tests/fd.h);
  *  3. accumulate convention: a second backward doubles every gradient buffer;
  * for kernels k = 1, 3, 5, 9 (9 wider than the shortest real row: every boundary case),
+ * and for the causal variant (h = k - 1) with k = 1, 2, 4, 9, where also no output depends
+ * on a later input (bitwise),
  * with rows of 7, 4, 1 and 0 real tokens (padding at the end) and with mask NULL. Plus:
  *  - masked inputs do not matter (their values changed: y bit-identical) and get dx = 0;
  *  - a row's output at its real tokens does not depend on the padded length N (bitwise:
@@ -54,13 +56,13 @@ static void check_vec(const char *what, const float *a, const double *b, size_t 
 /* ---------------------------------------------------------------- double reference */
 
 typedef struct {
-    int k;
+    int k, causal;
     const uint8_t *mask; /* (TB, TN) or NULL */
     double x[NX], w[KMAX * TC], b[TC], g[NX], y[NX];
 } Ctx;
 
 static void ref_conv(Ctx *c) {
-    const int h = (c->k - 1) / 2;
+    const int h = c->causal ? c->k - 1 : (c->k - 1) / 2; /* taps before n */
     for (int b = 0; b < TB; b++)
         for (int n = 0; n < TN; n++)
             for (int ch = 0; ch < TC; ch++) {
@@ -87,9 +89,9 @@ static double ref_loss(void *p) {
 static const uint8_t t_mask[TB * TN] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0,
                                         1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-static void test_case(Rng *r, int k, const uint8_t *mask) {
+static void test_case(Rng *r, int k, const uint8_t *mask, int causal) {
     char tag[64];
-    snprintf(tag, sizeof tag, "k=%d%s", k, mask ? " masked" : "");
+    snprintf(tag, sizeof tag, "k=%d%s%s", k, causal ? " causal" : "", mask ? " masked" : "");
     printf("conv1d %s:\n", tag);
     float x[NX], w[KMAX * TC], b[TC], g[NX], y[NX], dx[NX], dw[KMAX * TC], db[TC];
     float dx1[NX], dw1[KMAX * TC], db1[TC];
@@ -98,19 +100,19 @@ static void test_case(Rng *r, int k, const uint8_t *mask) {
     ref_fill_randn(r, b, TC, 0.3, 1.0, 0.0);
     ref_fill_randn(r, g, NX, 0.3, 2.0, 0.1);
     static Ctx c;
-    c.k = k, c.mask = mask;
+    c.k = k, c.mask = mask, c.causal = causal;
     for (int i = 0; i < NX; i++) c.x[i] = x[i], c.g[i] = g[i];
     for (int i = 0; i < k * TC; i++) c.w[i] = w[i];
     for (int i = 0; i < TC; i++) c.b[i] = b[i];
 
-    conv1d_dw_forward(y, x, mask, w, b, TB, TN, TC, k);
+    conv1d_dw_forward(y, x, mask, w, b, TB, TN, TC, k, causal);
     ref_conv(&c);
     char what[96];
     snprintf(what, sizeof what, "%s y", tag);
     check_vec(what, y, c.y, NX, FWD_RTOL, FWD_SCALE_FRAC, 1e-30);
 
     memset(dx, 0, sizeof dx), memset(dw, 0, sizeof dw), memset(db, 0, sizeof db);
-    conv1d_dw_backward(dx, dw, db, g, x, mask, w, TB, TN, TC, k);
+    conv1d_dw_backward(dx, dw, db, g, x, mask, w, TB, TN, TC, k, causal);
     double fx[NX], fw[KMAX * TC], fb[TC];
     fd_grad(fx, c.x, NX, ref_loss, &c);
     fd_grad(fw, c.w, (size_t)k * TC, ref_loss, &c);
@@ -129,13 +131,29 @@ static void test_case(Rng *r, int k, const uint8_t *mask) {
         CHECK(nz == 0, "%s: %d nonzero input gradients at masked tokens", tag, nz);
         float x2[NX], y2[NX];
         for (int i = 0; i < NX; i++) x2[i] = mask[i / TC] ? x[i] : 1e3f * (float)(i % 7 - 3);
-        conv1d_dw_forward(y2, x2, mask, w, b, TB, TN, TC, k);
+        conv1d_dw_forward(y2, x2, mask, w, b, TB, TN, TC, k, causal);
         CHECK(memcmp(y, y2, sizeof y) == 0, "%s: masked input values changed the output", tag);
     }
 
+    /* causal: no output depends on a later token (the inputs after position n changed:
+       rows [0, n] bit-identical) */
+    if (causal)
+        for (int n = 0; n + 1 < TN; n++) {
+            float x3[NX], y3[NX];
+            memcpy(x3, x, sizeof x3);
+            for (int i = 0; i < NX; i++)
+                if ((i / TC) % TN > n) x3[i] += 1.0f + (float)(i % 5);
+            conv1d_dw_forward(y3, x3, mask, w, b, TB, TN, TC, k, causal);
+            int bad = 0;
+            for (int i = 0; i < NX; i++)
+                bad += (i / TC) % TN <= n && memcmp(&y3[i], &y[i], 4) != 0;
+            CHECK(bad == 0, "%s: %d outputs at or before %d changed with later inputs", tag,
+                  bad, n);
+        }
+
     /* accumulate: a second call doubles every gradient */
     memcpy(dx1, dx, sizeof dx), memcpy(dw1, dw, sizeof dw), memcpy(db1, db, sizeof db);
-    conv1d_dw_backward(dx, dw, db, g, x, mask, w, TB, TN, TC, k);
+    conv1d_dw_backward(dx, dw, db, g, x, mask, w, TB, TN, TC, k, causal);
     double d2x[NX], d2w[KMAX * TC], d2b[TC];
     for (int i = 0; i < NX; i++) d2x[i] = 2.0 * dx1[i];
     for (int i = 0; i < k * TC; i++) d2w[i] = 2.0 * dw1[i];
@@ -150,7 +168,7 @@ static void test_case(Rng *r, int k, const uint8_t *mask) {
     /* NULL gradients are skipped: dx alone equals dx of the full call */
     float dxo[NX];
     memset(dxo, 0, sizeof dxo);
-    conv1d_dw_backward(dxo, NULL, NULL, g, x, mask, w, TB, TN, TC, k);
+    conv1d_dw_backward(dxo, NULL, NULL, g, x, mask, w, TB, TN, TC, k, causal);
     CHECK(memcmp(dxo, dx1, sizeof dxo) == 0, "%s: dx alone differs", tag);
 }
 
@@ -163,8 +181,8 @@ static void test_length_invariance(Rng *r) {
     ref_fill_randn(r, w, K * C, 0.3, 1.0, 0.0);
     ref_fill_randn(r, b, C, 0.3, 1.0, 0.0);
     for (int n = 0; n < NBIG; n++) mb[n] = n < L;
-    conv1d_dw_forward(ys, x, NULL, w, b, 1, L, C, K);
-    conv1d_dw_forward(yb, x, mb, w, b, 1, NBIG, C, K);
+    conv1d_dw_forward(ys, x, NULL, w, b, 1, L, C, K, 0);
+    conv1d_dw_forward(yb, x, mb, w, b, 1, NBIG, C, K, 0);
     CHECK(memcmp(ys, yb, sizeof ys) == 0,
           "a row of %d real tokens padded to %d: outputs at its real tokens changed", L, NBIG);
 }
@@ -182,14 +200,14 @@ static void test_parallel_paths(Rng *r) {
     ref_fill_randn(r, w, PK * PC, 0.3, 1.0, 0.0);
     ref_fill_randn(r, b, PC, 0.3, 1.0, 0.0);
     for (int i = 0; i < PB * PN; i++) mask[i] = (i % PN) < PN - 37 * (i / PN);
-    conv1d_dw_forward(y, x, mask, w, b, PB, PN, PC, PK);
-    conv1d_dw_backward(dx, dw, db, g, x, mask, w, PB, PN, PC, PK);
+    conv1d_dw_forward(y, x, mask, w, b, PB, PN, PC, PK, 0);
+    conv1d_dw_backward(dx, dw, db, g, x, mask, w, PB, PN, PC, PK, 0);
 #ifdef _OPENMP
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
 #endif
-    conv1d_dw_forward(y1, x, mask, w, b, PB, PN, PC, PK);
-    conv1d_dw_backward(dx1, dw1, db1, g, x, mask, w, PB, PN, PC, PK);
+    conv1d_dw_forward(y1, x, mask, w, b, PB, PN, PC, PK, 0);
+    conv1d_dw_backward(dx1, dw1, db1, g, x, mask, w, PB, PN, PC, PK, 0);
 #ifdef _OPENMP
     omp_set_num_threads(threads);
     printf("parallel paths: %d threads vs 1\n", threads);
@@ -206,8 +224,14 @@ int main(void) {
     rng_init(&r, 20250601, 1);
     const int ks[] = {1, 3, 5, 9};
     for (int i = 0; i < 4; i++) {
-        test_case(&r, ks[i], t_mask);
-        test_case(&r, ks[i], NULL);
+        test_case(&r, ks[i], t_mask, 0);
+        test_case(&r, ks[i], NULL, 0);
+    }
+    /* the causal variant (a decoder's positions), even widths included */
+    const int kc[] = {1, 2, 4, 9};
+    for (int i = 0; i < 4; i++) {
+        test_case(&r, kc[i], t_mask, 1);
+        test_case(&r, kc[i], NULL, 1);
     }
     test_length_invariance(&r);
     test_parallel_paths(&r);

@@ -61,8 +61,8 @@ static void test_case(Store *st, const char *grp) {
           *db = calloc((size_t)C, 4);
     if (x && mask && w && b && dout && m8 && y && dx && dw && db) {
         for (int i = 0; i < B * N; i++) m8[i] = mask[i] != 0;
-        conv1d_dw_forward(y, x, m8, w, b, B, N, C, k);
-        conv1d_dw_backward(dx, dw, db, dout, x, m8, w, B, N, C, k);
+        conv1d_dw_forward(y, x, m8, w, b, B, N, C, k, 0);
+        conv1d_dw_backward(dx, dw, db, dout, x, m8, w, B, N, C, k, 0);
         torch_ref_compare(y, rout, n, "out", RTOL, ATOL);
         torch_ref_compare(dx, rdx, n, "dx", RTOL, ATOL);
         torch_ref_compare(dw, rdw, (size_t)k * C, "dweight", RTOL, ATOL);

@@ -158,12 +158,28 @@ static void test_layernorm(Rng *r) {
 
 typedef struct {
     double x[NACT], g[NACT], y[NACT];
-    int kind; /* 0 gelu, 1 tanh */
+    int kind; /* 0 gelu, 1 tanh, 2 gelu_tanh (GPT-2's gelu_new) */
 } ActCtx;
 
 static void ref_act(double *y, const double *x, int kind) {
-    for (int i = 0; i < NACT; i++)
-        y[i] = kind == 0 ? 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))) : tanh(x[i]);
+    for (int i = 0; i < NACT; i++) {
+        const double u = sqrt(2.0 / M_PI) * (x[i] + 0.044715 * x[i] * x[i] * x[i]);
+        y[i] = kind == 0   ? 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)))
+               : kind == 1 ? tanh(x[i])
+                           : 0.5 * x[i] * (1.0 + tanh(u));
+    }
+}
+
+static void act_fwd(int kind, float *y, const float *x) {
+    if (kind == 0) gelu_forward(y, x, NACT);
+    else if (kind == 1) tanh_forward(y, x, NACT);
+    else gelu_tanh_forward(y, x, NACT);
+}
+
+static void act_bwd(int kind, float *dx, const float *g, const float *x, const float *y) {
+    if (kind == 0) gelu_backward(dx, g, x, NACT);
+    else if (kind == 1) tanh_backward(dx, g, y, NACT);
+    else gelu_tanh_backward(dx, g, x, NACT);
 }
 
 static double act_loss(void *p) {
@@ -173,7 +189,7 @@ static double act_loss(void *p) {
 }
 
 static void test_activation(Rng *r, int kind) {
-    const char *nm = kind == 0 ? "gelu" : "tanh";
+    const char *nm = kind == 0 ? "gelu" : kind == 1 ? "tanh" : "gelu_tanh";
     char what[64];
     float x[NACT], g[NACT], y[NACT];
     ref_fill_randn(r, x, NACT, 0.3, 2.5, 0.1);
@@ -183,19 +199,13 @@ static void test_activation(Rng *r, int kind) {
     ref_to_double(c.x, x, NACT);
     ref_to_double(c.g, g, NACT);
 
-    if (kind == 0)
-        gelu_forward(y, x, NACT);
-    else
-        tanh_forward(y, x, NACT);
+    act_fwd(kind, y, x);
     ref_act(c.y, c.x, kind);
     snprintf(what, sizeof what, "%s fwd", nm);
     check_fwd(what, y, c.y, NACT);
 
     float dx[NACT] = {0};
-    if (kind == 0)
-        gelu_backward(dx, g, x, NACT);
-    else
-        tanh_backward(dx, g, y, NACT);
+    act_bwd(kind, dx, g, x, y);
     double fx[NACT];
     fd_grad(fx, c.x, NACT, act_loss, &c);
     snprintf(what, sizeof what, "%s dinp", nm);
@@ -203,20 +213,14 @@ static void test_activation(Rng *r, int kind) {
 
     float dx1[NACT];
     memcpy(dx1, dx, sizeof dx);
-    if (kind == 0)
-        gelu_backward(dx, g, x, NACT);
-    else
-        tanh_backward(dx, g, y, NACT);
+    act_bwd(kind, dx, g, x, y);
     snprintf(what, sizeof what, "%s dinp accum", nm);
     check_accum(what, dx, dx1, NACT);
 
     /* in place forward gives the same values */
     float z[NACT];
     memcpy(z, x, sizeof z);
-    if (kind == 0)
-        gelu_forward(z, z, NACT);
-    else
-        tanh_forward(z, z, NACT);
+    act_fwd(kind, z, z);
     CHECK(memcmp(z, y, sizeof z) == 0, "%s in-place forward differs", nm);
 }
 
@@ -400,6 +404,7 @@ int main(void) {
     test_layernorm(&r);
     test_activation(&r, 0);
     test_activation(&r, 1);
+    test_activation(&r, 2);
     test_gelu_accuracy();
     test_softmax(&r);
     test_parallel_paths(&r);

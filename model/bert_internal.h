@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "core/store.h"
 #include "model/bert.h"
 
 /* BertPlan: the table being registered: slot i holds the addresses of tensor i's parameter
@@ -53,5 +54,9 @@ void bert_add_inplace(float *y, const float *x, size_t n);
 void bert_act_forward(const BertConfig *c, float *out, const float *inp, size_t n);
 void bert_act_backward(const BertConfig *c, float *dinp, const float *dout, const float *inp,
                        size_t n);
+
+/* lm_io_xfer: the decoder's tensors to (wr 1) or from (wr 0: finite values required) an open
+   model file under GPT-2's names and layouts (lm_io.c) */
+Status lm_io_xfer(Store *st, Bert *m, int wr, Err *e);
 
 #endif

@@ -1,4 +1,5 @@
-/* bert_io.c: save and load the BERT classifier's model file (format in bert_io.h):
+/* bert_io.c: save and load the model file (format in bert_io.h; a decoder's tensors under
+ * GPT-2's names: lm_io.c):
  * architecture attributes on the root (the position kind as the string attribute `position`,
  * absent = learned, and `conv_kernel` for conv), metadata attributes and the /config text,
  * and one float32 dataset per tensor at the HuggingFace name with '.' -> '/'. */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "core/store.h"
+#include "model/bert_internal.h"
 
 void bert_tensor_path(char *out, size_t cap, const char *name) {
     if (cap == 0) return;
@@ -31,9 +33,12 @@ static void int_fields(const BertConfig *c, int v[N_INT_ATTRS]) {
 
 Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err *e) {
     Store *st = NULL;
-    Status s = store_create(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, e);
-    if (s) return s;
     const BertConfig *c = &m->c;
+    /* version 1 where it suffices (an encoder with the erf GELU), so older readers keep
+       reading such files */
+    const int v2 = c->arch != BERT_ARCH_ENCODER || c->act != BERT_ACT_GELU;
+    Status s = store_create(&st, path, BERT_FILE_FORMAT, v2 ? 2 : 1, e);
+    if (s) return s;
     int v[N_INT_ATTRS];
     int_fields(c, v);
     for (int i = 0; i < N_INT_ATTRS && !s; i++) s = store_set_attr_i64(st, "/", int_attr[i], v[i], e);
@@ -43,6 +48,8 @@ Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err 
     if (!s) s = store_set_attr_str(st, "/", "position", bert_position_name(c->position), e);
     if (!s && c->position == BERT_POS_CONV)
         s = store_set_attr_i64(st, "/", "conv_kernel", c->conv_kernel, e);
+    if (!s && v2) s = store_set_attr_str(st, "/", "arch", bert_arch_name(c->arch), e);
+    if (!s && v2) s = store_set_attr_str(st, "/", "act", bert_act_name(c->act), e);
     const char *cfg = meta && meta->config_yaml ? meta->config_yaml : "";
     const char *vs = meta && meta->vocab_sha256 ? meta->vocab_sha256 : "";
     const char *ds = meta && meta->data_sha256 ? meta->data_sha256 : "";
@@ -52,7 +59,8 @@ Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err 
     if (!s) s = store_set_attr_i64(st, "/", "train_steps", meta ? meta->train_steps : 0, e);
     if (!s) s = store_write_text(st, "/config", cfg, e);
     char dsname[BERT_NAME_MAX + 8];
-    for (int i = 0; i < m->n_tensors && !s; i++) {
+    if (!s && c->arch == BERT_ARCH_DECODER) s = lm_io_xfer(st, (Bert *)m, 1, e); /* only read */
+    for (int i = 0; i < m->n_tensors && !s && c->arch == BERT_ARCH_ENCODER; i++) {
         const BertTensor *t = &m->tensor[i];
         bert_tensor_path(dsname, sizeof dsname, t->name);
         s = store_write(st, dsname, DT_F32, t->param, t->ndim, t->dims, e);
@@ -62,6 +70,26 @@ Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err 
         return s;
     }
     return store_commit(st, e);
+}
+
+/* read_choice: an optional string attribute naming one of two choices: *out = 0 (absent or
+   a) or 1 (b); anything else is ST_FORMAT naming the file, the attribute and both */
+static Status read_choice(Store *st, const char *path, const char *name, const char *a,
+                          const char *b, int *out, Err *e) {
+    char v[32];
+    Err tmp;
+    err_clear(&tmp);
+    Status s = store_get_attr_str(st, "/", name, v, sizeof v, &tmp);
+    if (s == ST_MISSING) return ST_OK;
+    if (s) {
+        if (e) *e = tmp;
+        return s;
+    }
+    if (strcmp(v, a) && strcmp(v, b))
+        return err_set(e, ST_FORMAT, "%s: %s: expected '%s' or '%s', found '%s'", path, name, a,
+                       b, v);
+    *out = strcmp(v, a) != 0;
+    return ST_OK;
 }
 
 /* read_config_open: the architecture attributes of an open store, validated */
@@ -100,7 +128,12 @@ static Status read_config_open(Store *st, const char *path, BertConfig *c, Err *
         return err_set(e, ST_FORMAT, "%s: position: expected 'learned' or 'conv', found '%s'",
                        path, pos);
     }
+    int arch = BERT_ARCH_ENCODER, act = BERT_ACT_GELU; /* absent (version 1): BERT's */
+    if ((s = read_choice(st, path, "arch", "encoder", "decoder", &arch, e)) ||
+        (s = read_choice(st, path, "act", "gelu", "gelu_tanh", &act, e)))
+        return s;
     memset(c, 0, sizeof *c);
+    c->arch = arch, c->act = act;
     c->position = position, c->conv_kernel = (int)kernel;
     c->vocab = (int)v[0], c->max_pos = (int)v[1], c->type_vocab = (int)v[2];
     c->d_model = (int)v[3], c->n_heads = (int)v[4], c->d_ff = (int)v[5];
@@ -113,7 +146,7 @@ static Status read_config_open(Store *st, const char *path, BertConfig *c, Err *
 
 Status bert_read_config(const char *path, BertConfig *c, Err *e) {
     Store *st = NULL;
-    Status s = store_open(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
+    Status s = store_open(&st, path, BERT_FILE_FORMAT, 1, BERT_FILE_VERSION, e);
     if (s) return s;
     s = read_config_open(st, path, c, e);
     store_close(st);
@@ -172,7 +205,7 @@ Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e) {
         info->dev_accuracy = NAN;
     }
     Store *st = NULL;
-    Status s = store_open(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
+    Status s = store_open(&st, path, BERT_FILE_FORMAT, 1, BERT_FILE_VERSION, e);
     if (s) return s;
     BertConfig fc;
     s = read_config_open(st, path, &fc, e);
@@ -191,13 +224,19 @@ Status bert_load(Bert *m, const char *path, BertFileInfo *info, Err *e) {
                         "model being loaded), found %s (conv_kernel %d)", path,
                         bert_position_name(m->c.position), m->c.conv_kernel,
                         bert_position_name(fc.position), fc.conv_kernel);
+        if (!s && (fc.arch != m->c.arch || fc.act != m->c.act))
+            s = err_set(e, ST_SHAPE,
+                        "%s: arch, act: expected %s, %s (the architecture of the model being "
+                        "loaded), found %s, %s", path, bert_arch_name(m->c.arch),
+                        bert_act_name(m->c.act), bert_arch_name(fc.arch), bert_act_name(fc.act));
         if (!s && fc.ln_eps != m->c.ln_eps)
             s = err_set(e, ST_SHAPE,
                         "%s: ln_eps: expected %g (the architecture of the model being loaded), "
                         "found %g", path, (double)m->c.ln_eps, (double)fc.ln_eps);
     }
     char dsname[BERT_NAME_MAX + 8];
-    for (int i = 0; i < m->n_tensors && !s; i++) {
+    if (!s && m->c.arch == BERT_ARCH_DECODER) s = lm_io_xfer(st, m, 0, e);
+    for (int i = 0; i < m->n_tensors && !s && m->c.arch == BERT_ARCH_ENCODER; i++) {
         BertTensor *t = &m->tensor[i];
         bert_tensor_path(dsname, sizeof dsname, t->name);
         s = store_read_finite(st, dsname, DT_F32, t->param, t->ndim, t->dims, e);

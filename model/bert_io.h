@@ -1,6 +1,10 @@
 /* bert_io.h: the model file of the frozen BERT classifier (HDF5 through core/store.h).
  *
- * Format "drrl-model", version 1:
+ * Format "drrl-model", version 1 (an encoder with the erf GELU) or 2 (adds the string
+ * attributes arch = "encoder" | "decoder" and act = "gelu" | "gelu_tanh"; absent in version 1:
+ * encoder, gelu). A decoder (model/lm.h) stores GPT-2's tensors instead of BERT's, at GPT-2's
+ * names ('.' -> '/'), Conv1D matrices (in, out) and q, k, v fused in c_attn (model/lm_io.c
+ * lists them). An encoder's:
  *   root attributes  format = "drrl-model", format_version = 1 (int64)
  *                    vocab, max_pos, type_vocab, d_model, n_heads, d_ff, n_layers,
  *                    n_classes (int64); ln_eps, dropout, attn_dropout (float64)
@@ -28,7 +32,7 @@
 #include "model/bert.h"
 
 #define BERT_FILE_FORMAT "drrl-model"
-#define BERT_FILE_VERSION 1
+#define BERT_FILE_VERSION 2 /* the newest version read; written: 1 when it suffices */
 #define BERT_SHA_MAX 72 /* 64 hex digits + NUL, with room */
 
 /* BertFileMeta: what bert_save records besides the tensors; NULL strings are stored as "". */

@@ -99,7 +99,7 @@ Status base_run_model_config(const char *model, const char *const *over, int n_o
                              BaseConfig *c, Err *e) {
     Store *st = NULL;
     char *yaml = NULL, src[CONFIG_STR_MAX + 32];
-    Status s = store_open(&st, model, BERT_FILE_FORMAT, BERT_FILE_VERSION, BERT_FILE_VERSION, e);
+    Status s = store_open(&st, model, BERT_FILE_FORMAT, 1, BERT_FILE_VERSION, e);
     if (s) return s;
     if (store_exists(st, "/config")) s = store_read_text(st, "/config", &yaml, e);
     store_close(st);

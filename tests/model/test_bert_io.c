@@ -43,7 +43,7 @@ static void path_of(char *out, size_t cap, const char *name) {
 static Status write_custom_pos(const Bert *m, const char *path, int skip, int bad,
                                const char *position, Err *e) {
     Store *st;
-    Status s = store_create(&st, path, BERT_FILE_FORMAT, BERT_FILE_VERSION, e);
+    Status s = store_create(&st, path, BERT_FILE_FORMAT, 1, e);
     if (s) return s;
     const BertConfig *c = &m->c;
     const char *names[8] = {"vocab", "max_pos", "type_vocab", "d_model",

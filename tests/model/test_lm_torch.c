@@ -86,6 +86,60 @@ static void check_grads(const Bert *m, const char *path, const char *what) {
     bert_free(&r);
 }
 
+/* causality of mi's logits (ids after each position changed) and the save / reload round
+   trip with GPT-2's names */
+static void check_causal_and_save(Bert *mi, const BertConfig *cp, const int32_t *ids,
+                                  const uint8_t *mask, const char *dir, const char *kind) {
+    enum { B = 3, N = 9 };
+    const BertConfig c = *cp;
+    const int V = c.vocab;
+    const size_t nl = (size_t)B * N * V;
+    char path[600];
+    Err e;
+    err_clear(&e);
+    Bert m2;
+    /* causality: ids after position n changed, logits at positions <= n unchanged */
+    float *base = malloc(nl * sizeof(float));
+    memcpy(base, lm_logits(mi), nl * sizeof(float));
+    for (int n = 0; n + 1 < N; n++) {
+        int32_t id2[B * N];
+        memcpy(id2, ids, sizeof id2);
+        for (int b = 0; b < B; b++)
+            for (int j = n + 1; j < N; j++) id2[b * N + j] = (id2[b * N + j] + 1 + j) % V;
+        lm_forward(mi, id2, mask, NULL, B, N, 0, NULL);
+        int bad = 0;
+        for (int b = 0; b < B; b++)
+            bad += memcmp(lm_logits(mi) + (size_t)b * N * V, base + (size_t)b * N * V,
+                          (size_t)(n + 1) * V * sizeof(float)) != 0;
+        CHECK(bad == 0, "%s: %d rows' logits at positions <= %d changed with later ids",
+              kind, bad, n);
+    }
+    /* save: GPT-2's names; reload: bit-identical logits */
+    snprintf(path, sizeof path, "%s/saved.h5", dir);
+    CHECK(bert_save(mi, path, NULL, &e) == ST_OK, "save: %s", e.msg);
+    Store *sv = NULL;
+    CHECK(store_open(&sv, path, "drrl-model", 2, 2, &e) == ST_OK, "open saved: %s", e.msg);
+    if (sv) {
+        int nd = 0;
+        int64_t dims[4] = {0};
+        DType t;
+        CHECK(store_shape(sv, "/h/1/attn/c_attn/weight", &nd, dims, &t, &e) == ST_OK &&
+                  nd == 2 && dims[0] == c.d_model && dims[1] == 3 * c.d_model,
+              "saved file: /h/1/attn/c_attn/weight (C, 3C)");
+        CHECK(store_exists(sv, "/ln_f/bias") && store_exists(sv, "/wte/weight") &&
+                  !store_exists(sv, "/h/0/attn/q"),
+              "saved file: GPT-2's names only");
+        store_close(sv);
+    }
+    CHECK(bert_init(&m2, &c, B, N, 0, &e) == ST_OK, "init 2: %s", e.msg);
+    CHECK(bert_load(&m2, path, NULL, &e) == ST_OK, "reload: %s", e.msg);
+    lm_forward(&m2, ids, mask, NULL, B, N, 0, NULL);
+    CHECK(memcmp(lm_logits(&m2), base, nl * sizeof(float)) == 0,
+          "%s: reloaded model's logits differ", kind);
+    bert_free(&m2);
+    free(base);
+}
+
 static void run_case(const char *root, const char *kind) {
     char dir[] = "/tmp/drrl_lm_torch_XXXXXX", py[1024], path[600];
     if (!mkdtemp(dir)) {
@@ -110,7 +164,7 @@ static void run_case(const char *root, const char *kind) {
           "%s: architecture read back", kind);
     enum { B = 3, N = 9 };
     const int V = c.vocab;
-    Bert m, mi, m2;
+    Bert m, mi;
     CHECK(bert_init(&m, &c, B, N, 1, &e) == ST_OK, "init: %s", e.msg);
     CHECK(bert_init(&mi, &c, B, N, 0, &e) == ST_OK, "init inference: %s", e.msg);
     CHECK(bert_load(&m, path, NULL, &e) == ST_OK, "load: %s", e.msg);
@@ -143,46 +197,7 @@ static void run_case(const char *root, const char *kind) {
         check_grads(&m, path, "autograd");
         snprintf(path, sizeof path, "%s/fd.h5", dir);
         check_grads(&m, path, "fd");
-        /* causality: ids after position n changed, logits at positions <= n unchanged */
-        float *base = malloc(nl * sizeof(float));
-        memcpy(base, lm_logits(&mi), nl * sizeof(float));
-        for (int n = 0; n + 1 < N; n++) {
-            int32_t id2[B * N];
-            memcpy(id2, ids, sizeof id2);
-            for (int b = 0; b < B; b++)
-                for (int j = n + 1; j < N; j++) id2[b * N + j] = (id2[b * N + j] + 1 + j) % V;
-            lm_forward(&mi, id2, mask, NULL, B, N, 0, NULL);
-            int bad = 0;
-            for (int b = 0; b < B; b++)
-                bad += memcmp(lm_logits(&mi) + (size_t)b * N * V, base + (size_t)b * N * V,
-                              (size_t)(n + 1) * V * sizeof(float)) != 0;
-            CHECK(bad == 0, "%s: %d rows' logits at positions <= %d changed with later ids",
-                  kind, bad, n);
-        }
-        /* save: GPT-2's names; reload: bit-identical logits */
-        snprintf(path, sizeof path, "%s/saved.h5", dir);
-        CHECK(bert_save(&mi, path, NULL, &e) == ST_OK, "save: %s", e.msg);
-        Store *sv = NULL;
-        CHECK(store_open(&sv, path, "drrl-model", 2, 2, &e) == ST_OK, "open saved: %s", e.msg);
-        if (sv) {
-            int nd = 0;
-            int64_t dims[4] = {0};
-            DType t;
-            CHECK(store_shape(sv, "/h/1/attn/c_attn/weight", &nd, dims, &t, &e) == ST_OK &&
-                      nd == 2 && dims[0] == c.d_model && dims[1] == 3 * c.d_model,
-                  "saved file: /h/1/attn/c_attn/weight (C, 3C)");
-            CHECK(store_exists(sv, "/ln_f/bias") && store_exists(sv, "/wte/weight") &&
-                      !store_exists(sv, "/h/0/attn/q"),
-                  "saved file: GPT-2's names only");
-            store_close(sv);
-        }
-        CHECK(bert_init(&m2, &c, B, N, 0, &e) == ST_OK, "init 2: %s", e.msg);
-        CHECK(bert_load(&m2, path, NULL, &e) == ST_OK, "reload: %s", e.msg);
-        lm_forward(&m2, ids, mask, NULL, B, N, 0, NULL);
-        CHECK(memcmp(lm_logits(&m2), base, nl * sizeof(float)) == 0,
-              "%s: reloaded model's logits differ", kind);
-        bert_free(&m2);
-        free(base);
+        check_causal_and_save(&mi, &c, ids, mask, dir, kind);
     }
     if (st) store_close(st);
     free(ids), free(mask), free(tg), free(logits), free(loss);

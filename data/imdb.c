@@ -166,6 +166,49 @@ Status imdb_join(ImdbData *out, const ImdbData *in, int target_bytes, int same_l
     return ST_OK;
 }
 
+Status imdb_stream(ImdbData *out, const ImdbData *in, int target_bytes, Err *e) {
+    memset(out, 0, sizeof *out);
+    if (target_bytes < 1)
+        return err_set(e, ST_INVALID, "imdb_stream: target_bytes: expected >= 1, found %d",
+                       target_bytes);
+    int64_t total = in->n > 0 ? -1 : 0; /* the stream: the texts with n - 1 separators */
+    for (int i = 0; i < in->n; i++) total += (int64_t)in->len[i] + 1;
+    int64_t rows = total / target_bytes;
+    if (rows > INT32_MAX) rows = INT32_MAX;
+    const size_t stride = (size_t)target_bytes + 1;
+    Status st = alloc_rows(out, (size_t)rows, "imdb_stream", e);
+    if (st) return st;
+    out->buf = malloc(rows > 0 ? (size_t)rows * stride : 1);
+    if (!out->buf) {
+        imdb_free(out);
+        return err_set(e, ST_NOMEM, "imdb_stream: cannot allocate %lld rows of %d bytes",
+                       (long long)rows, target_bytes);
+    }
+    int i = 0;   /* the review being copied */
+    int32_t o = 0; /* bytes of review i (its separator at len[i]) already copied */
+    for (int64_t r = 0; r < rows; r++) {
+        char *w = out->buf + (size_t)r * stride;
+        out->label[r] = in->label[i], out->src[r] = in->src[i];
+        for (int filled = 0; filled < target_bytes;) {
+            if (o == in->len[i]) { /* the separator after review i */
+                w[filled++] = '\n';
+                i++, o = 0;
+                continue;
+            }
+            int take = in->len[i] - o < target_bytes - filled ? in->len[i] - o
+                                                               : target_bytes - filled;
+            memcpy(w + filled, in->text[i] + o, (size_t)take);
+            filled += take, o += take;
+        }
+        if (i < in->n && o == in->len[i] && i + 1 == in->n) i++, o = 0; /* no separator last */
+        w[target_bytes] = '\0';
+        out->text[r] = w;
+        out->len[r] = target_bytes;
+    }
+    out->n = (int)rows;
+    return ST_OK;
+}
+
 Status encoded_from_imdb(EncodedSet *s, const ImdbData *d, int max_len, Err *e) {
     int n = d->n;
     Status st = encoded_alloc(s, n, max_len, e);

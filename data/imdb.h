@@ -76,6 +76,14 @@ int imdb_rows_min_len(const ImdbData *d, int min_bytes, int32_t *rows /* (d->n) 
 Status imdb_join(ImdbData *out, const ImdbData *in, int target_bytes, int same_label,
                  int max_rows, Err *e);
 
+/* imdb_stream: the reviews of in as one stream of text, in order, each followed by one LF
+ * (0x0A, which no review contains) but the last, cut into consecutive rows of exactly
+ * target_bytes bytes (a language model's rows: every byte of the stream is in one row but
+ * for the final partial row, which is dropped). A row's label and src are those of the
+ * review holding its first byte (a separator belongs to the review before it). Encode with
+ * max_len = target_bytes + 2. ST_INVALID if target_bytes < 1. */
+Status imdb_stream(ImdbData *out, const ImdbData *in, int target_bytes, Err *e);
+
 /* encoded_from_imdb: byte tokens of every review of d into out (see encode.h; one
  * allocation): row i = [CLS] first min(len[i], max_len - 2) bytes [SEP], padded with [PAD]
  * to max_len; len = real tokens, label, index = src, n_truncated = reviews cut. A

@@ -57,6 +57,10 @@ Status bert_save(const Bert *m, const char *path, const BertFileMeta *meta, Err 
     if (!s) s = store_set_attr_str(st, "/", "data_sha256", ds, e);
     if (!s) s = store_set_attr_f64(st, "/", "dev_accuracy", meta ? meta->dev_accuracy : NAN, e);
     if (!s) s = store_set_attr_i64(st, "/", "train_steps", meta ? meta->train_steps : 0, e);
+    if (!s && c->arch == BERT_ARCH_DECODER)
+        s = store_set_attr_f64(st, "/", "dev_bits_per_byte",
+                               meta && meta->dev_bits_per_byte > 0 ? meta->dev_bits_per_byte
+                                                                   : NAN, e);
     if (!s) s = store_write_text(st, "/config", cfg, e);
     char dsname[BERT_NAME_MAX + 8];
     if (!s && c->arch == BERT_ARCH_DECODER) s = lm_io_xfer(st, (Bert *)m, 1, e); /* only read */
@@ -186,6 +190,11 @@ static Status read_info(Store *st, BertFileInfo *info, Err *e) {
     if (!s) {
         s = store_get_attr_i64(st, "/", "train_steps", &info->train_steps, &tmp);
         if (s == ST_MISSING) s = ST_OK, info->train_steps = 0;
+    }
+    info->dev_bits_per_byte = NAN;
+    if (!s) {
+        s = store_get_attr_f64(st, "/", "dev_bits_per_byte", &info->dev_bits_per_byte, &tmp);
+        if (s == ST_MISSING) s = ST_OK, info->dev_bits_per_byte = NAN;
     }
     if (s && e && tmp.status) *e = tmp;
     if (s) return s;

@@ -40,8 +40,10 @@ typedef struct {
     const char *config_yaml;  /* resolved config text (stored as /config) */
     const char *vocab_sha256; /* hash of the vocabulary file */
     const char *data_sha256;  /* hash of the training data */
-    double dev_accuracy;      /* NaN if not measured */
+    double dev_accuracy;      /* NaN if not measured (a decoder: always) */
     int64_t train_steps;
+    double dev_bits_per_byte; /* a decoder's dev bits per byte (attribute dev_bits_per_byte,
+                                 decoders only); 0 is read as "not measured" (NaN) */
 } BertFileMeta;
 
 /* BertFileInfo: the same, as read back (owned); free config_yaml with bert_file_info_free.
@@ -52,6 +54,7 @@ typedef struct {
     char data_sha256[BERT_SHA_MAX];
     double dev_accuracy;
     int64_t train_steps;
+    double dev_bits_per_byte; /* NaN when absent */
 } BertFileInfo;
 
 /* bert_tensor_path: the dataset path of a tensor name ('.' -> '/', leading '/'). */

@@ -18,7 +18,8 @@ typedef struct {
     int64_t step;        /* batches taken: optimizer steps and steps skipped (non-finite) */
     int epoch;           /* current epoch (0-based) */
     int batch;           /* next batch of the epoch's plan */
-    double best_dev;     /* best dev accuracy so far (-1: none yet) */
+    double best_dev;     /* best dev score so far (-1: none yet): accuracy, or for a language
+                            model 1 / bits per byte (higher is better in both) */
     double train_seconds; /* training time spent before this process (for the report) */
     Rng order_epoch;     /* order stream as it was before this epoch's plan was drawn */
     Rng order;           /* order stream now */

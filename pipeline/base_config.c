@@ -46,7 +46,9 @@ static const ConfigField base_fields[] = {
     F("model.n_layers", CF_INT, model.n_layers, "4", 1, BERT_MAX_LAYERS, "encoder layers"),
     F("model.max_pos", CF_INT, model.max_pos, "128", 3, 65536, "position embeddings (>= data.max_len); conv: only the length trained at"),
     E("model.position", model.position, "learned", "learned|conv", "learned: absolute position table; conv: x = e + DWConv(e), relative, runs at any length"),
-    F("model.conv_kernel", CF_INT, model.conv_kernel, "9", 1, BERT_CONV_MAX_KERNEL, "conv: kernel width (odd), in tokens"),
+    F("model.conv_kernel", CF_INT, model.conv_kernel, "9", 1, BERT_CONV_MAX_KERNEL, "conv: kernel width (odd; a decoder's causal convolution: any), in tokens"),
+    E("model.arch", model.arch, "encoder", "encoder|decoder", "encoder: the post-LN BERT classifier; decoder: the pre-LN GPT-2 causal language model (model/lm.h) trained to predict the next byte of data.format: imdb's review text (rows of data.max_len - 2 bytes joined from consecutive reviews)"),
+    E("model.act", model.act, "gelu", "gelu|gelu_tanh", "feed-forward activation: exact erf GELU (BERT) or its tanh approximation (GPT-2's gelu_new)"),
     F("model.type_vocab", CF_INT, model.type_vocab, "2", 1, 16, "token-type embeddings"),
     F("model.dropout", CF_FLOAT, model.dropout, "0.2", 0, 0.9, "hidden dropout (0.2 beat 0.1 on dev: 81.5/82.3 vs 81.0/81.3 over two seeds)"),
     F("model.attn_dropout", CF_FLOAT, model.attn_dropout, "0.1", 0, 0.9, "dropout on attention probabilities"),
@@ -70,6 +72,7 @@ static const ConfigField base_fields[] = {
 #undef E
 
 int base_is_imdb(const BaseConfig *c) { return strcmp(c->data.format, "imdb") == 0; }
+int base_is_lm(const BaseConfig *c) { return strcmp(c->model.arch, "decoder") == 0; }
 int base_is_recall(const BaseConfig *c) { return strcmp(c->data.format, "recall") == 0; }
 
 RecallConfig base_recall_config(const BaseConfig *c) {
@@ -107,9 +110,14 @@ static Status base_validate(const void *p, const char *src, Err *e) {
                        "model.position: learned (its position table has no rows past that; "
                        "model.position: conv runs at any length), found %d", src,
                        c->model.max_pos, c->data.max_len);
-    if (conv && c->model.conv_kernel % 2 == 0)
+    const int dec = base_is_lm(c);
+    if (conv && !dec && c->model.conv_kernel % 2 == 0)
         return err_set(e, ST_CONFIG, "%s: model.conv_kernel: expected an odd width, found %d", src,
                        c->model.conv_kernel);
+    if (dec && !base_is_imdb(c))
+        return err_set(e, ST_CONFIG, "%s: data.format: expected imdb with model.arch: decoder "
+                       "(the language model learns the review text's bytes), found %s", src,
+                       c->data.format);
     if (!base_is_imdb(c) && c->data.dev_rows)
         return err_set(e, ST_CONFIG, "%s: data.dev_rows: expected 0 with data.format: %s (%s), "
                        "found %d", src, c->data.format, base_is_recall(c) ? "its dev rows are "
@@ -136,5 +144,12 @@ BertConfig base_bert_config(const BaseConfig *c, int vocab) {
     b.attn_dropout = (float)c->model.attn_dropout;
     b.position = strcmp(c->model.position, "conv") == 0 ? BERT_POS_CONV : BERT_POS_LEARNED;
     b.conv_kernel = b.position == BERT_POS_CONV ? c->model.conv_kernel : 0;
+    b.act = strcmp(c->model.act, "gelu_tanh") == 0 ? BERT_ACT_GELU_TANH : BERT_ACT_GELU;
+    if (base_is_lm(c)) { /* no token types; the LM head predicts every id */
+        b.arch = BERT_ARCH_DECODER;
+        b.type_vocab = 1;
+        b.n_classes = vocab;
+        b.ln_eps = 1e-5f; /* GPT-2's */
+    }
     return b;
 }

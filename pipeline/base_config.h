@@ -29,6 +29,8 @@ typedef struct {
     struct {
         int d_model, n_heads, d_ff, n_layers, max_pos;
         char position[CONFIG_STR_MAX]; /* "learned" or "conv" */
+        char arch[CONFIG_STR_MAX];     /* "encoder" or "decoder" (model/lm.h) */
+        char act[CONFIG_STR_MAX];      /* "gelu" or "gelu_tanh" */
         int conv_kernel;
         int type_vocab;
         double dropout, attn_dropout;
@@ -46,6 +48,8 @@ extern const ConfigSchema base_schema;
 
 /* base_is_imdb: 1 when data.format is imdb. */
 int base_is_imdb(const BaseConfig *c);
+/* base_is_lm: 1 with model.arch: decoder (a byte-level language model on the IMDB text) */
+int base_is_lm(const BaseConfig *c);
 /* base_is_recall: 1 when data.format is recall. */
 int base_is_recall(const BaseConfig *c);
 /* base_recall_config: the generator settings of data.recall.* (data/recall.h). */

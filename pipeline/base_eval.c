@@ -125,6 +125,16 @@ static Status load_imdb(EncodedSet *out, const BaseConfig *c, const char *split,
         view.text[i] = d.text[k], view.len[i] = d.len[k];
         view.label[i] = d.label[k], view.src[i] = d.src[k];
     }
+    if (base_is_lm(c)) { /* language model rows: the reviews' text cut into max_len - 2 bytes */
+        ImdbData j;
+        if ((s = imdb_stream(&j, &view, c->data.max_len - 2, e))) goto out;
+        s = encoded_from_imdb(out, &j, c->data.max_len, e);
+        if (!s && desc)
+            snprintf(desc, cap, "%d rows of %d bytes of %d reviews %s %s", j.n,
+                     c->data.max_len - 2, n, carve && dev ? "held out of" : "of", path);
+        imdb_free(&j);
+        goto out;
+    }
     s = encoded_from_imdb(out, &view, c->data.max_len, e);
     if (desc) {
         if (carve)
@@ -183,7 +193,7 @@ Status base_load_split(EncodedSet *out, const BaseConfig *c, const BaseVocab *v,
                        const char *split, int limit, int labelled, char *desc, size_t cap,
                        Err *e) {
     memset(out, 0, sizeof *out);
-    char where[CONFIG_STR_MAX + 64] = "";
+    char where[CONFIG_STR_MAX + 128] = "";
     Status s = load_any(out, c, v, split, limit, labelled, where, sizeof where, e);
     if (!s && out->n < 1) {
         encoded_free(out);

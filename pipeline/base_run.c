@@ -13,6 +13,7 @@
 #include "model/bert_io.h"
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
+#include "pipeline/base_lm.h"
 #include "pipeline/resume.h"
 
 /* the keys a resume may change (pipeline/resume.h): how long, how often to log, evaluate and
@@ -110,6 +111,23 @@ Status base_run_model_config(const char *model, const char *const *over, int n_o
     return s;
 }
 
+/* the held-out bits per byte of a language model (base_lm.h) on set */
+static Status eval_lm(Bert *m, const EncodedSet *set, const BaseConfig *c, const char *model_path,
+                      const char *split, const char *desc, FILE *f, Err *e) {
+    LmEvalResult r;
+    Progress prog;
+    int64_t tokens = 0;
+    for (int i = 0; i < set->n; i++) tokens += set->len[i];
+    progress_init(&prog, f, "drrl-base --eval: tokens", tokens, 10.0);
+    Status s = base_lm_evaluate(m, set, c->eval.batch, &r, NULL, NULL, &prog, e);
+    if (s) return s;
+    char what[2 * CONFIG_STR_MAX + 128];
+    snprintf(what, sizeof what, "%s on %s (%s, max_len %d)", model_path, split, desc,
+             c->data.max_len);
+    base_lm_print(f, what, &r);
+    return ST_OK;
+}
+
 Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
                      const char *const *over, int n_over, FILE *f, char *written, size_t cap,
                      Err *e) {
@@ -124,7 +142,7 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     memset(&voc, 0, sizeof voc);
     memset(&set, 0, sizeof set);
     int32_t *pred = NULL;
-    char desc[CONFIG_STR_MAX + 64];
+    char desc[CONFIG_STR_MAX + 128];
     Status s;
     /* the output folder first: a file there, or a folder that cannot be made, fails now, not
        after the work */
@@ -144,6 +162,10 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     if ((s = bert_load(&m, model_path, &info, e))) goto out;
     if ((s = vocab_check(model_path, &bc, &info, &c, &voc, e))) goto out;
     if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
+    if (bc.arch == BERT_ARCH_DECODER) { /* a language model: bits per byte, no predictions */
+        s = eval_lm(&m, &set, &c, model_path, split, desc, f, e);
+        goto out;
+    }
     int labelled = 0;
     for (int i = 0; i < set.n && !labelled; i++) labelled = set.label[i] >= 0;
     if (!labelled && !pred_dir) { /* the predictions would be the only result, and kept nowhere */

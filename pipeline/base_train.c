@@ -23,6 +23,7 @@
 
 #include "pipeline/base_ckpt.h"
 #include "pipeline/base_eval.h"
+#include "pipeline/base_lm.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "core/rundir.h"
@@ -32,6 +33,7 @@
 #include "data/bucket.h"
 #include "data/encode.h"
 #include "model/bert_io.h"
+#include "model/lm.h"
 #include "nn/optim.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -53,6 +55,8 @@ typedef struct {
     int32_t *ids;      /* (batch, max_len) */
     uint8_t *mask;     /* (batch, max_len) */
     int32_t *labels;   /* (batch) */
+    int32_t *targets;  /* (batch, max_len) a language model's next-byte targets */
+    int lm;            /* 1: model.arch decoder (base_lm.h): loss and dev in bits per byte */
     int32_t *pred;     /* (dev rows) dev predictions */
     FILE *csv;
     BaseProgress p;    /* where training stands (what a checkpoint stores) */
@@ -79,6 +83,7 @@ static void trainer_free(Trainer *t) {
     free(t->ids);
     free(t->mask);
     free(t->labels);
+    free(t->targets);
     free(t->pred);
     if (t->csv) fclose(t->csv);
     rundir_unlock(&t->lock);
@@ -98,7 +103,7 @@ static void set_sha(const EncodedSet *s, char hex[65]) {
 /* load vocabulary and data (base_eval.h: every format), encode, hash */
 static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err *e) {
     Status s;
-    char dtrain[CONFIG_STR_MAX + 64], ddev[CONFIG_STR_MAX + 64];
+    char dtrain[CONFIG_STR_MAX + 128], ddev[CONFIG_STR_MAX + 128];
     if ((s = base_vocab_open(&t->vocab, c, e))) return s;
     if ((s = base_load_split(&t->train, c, &t->vocab, "train", c->data.train_limit, 1, dtrain,
                              sizeof dtrain, e)))
@@ -113,6 +118,10 @@ static Status trainer_data(Trainer *t, const BaseConfig *c, BaseProgress *p, Err
                 "%d values), %d dev (%s); vocabulary %d ids\n", t->train.n, dtrain,
                 c->data.recall.length, c->data.recall.min_pairs, c->data.recall.max_pairs,
                 c->data.recall.keys, c->data.recall.values, t->dev.n, ddev, t->vocab.vocab);
+    else if (t->lm)
+        fprintf(log_info(), "data: %d train rows (%s; %lld byte tokens), %d dev rows (%s); byte "
+                "vocabulary (%d ids)\n", t->train.n, dtrain, (long long)t->train.n_tokens,
+                t->dev.n, ddev, t->vocab.vocab);
     else if (t->vocab.imdb)
         fprintf(log_info(), "data: %d train reviews (%s; %lld byte tokens, %d cut to %d), %d dev (%s); byte "
                "vocabulary (%d ids)\n", t->train.n, dtrain, (long long)t->train.n_tokens,
@@ -142,16 +151,42 @@ static Status save_best(Trainer *t, const BaseConfig *c, const char *yaml, const
                         double acc, const int32_t *pred, Err *e) {
     char path[CONFIG_STR_MAX + 32];
     snprintf(path, sizeof path, "%s/model.h5", c->run.dir);
-    BertFileMeta meta = {yaml, p->vocab_sha, p->data_sha, acc, p->step};
+    BertFileMeta meta = {yaml, p->vocab_sha, p->data_sha, t->lm ? NAN : acc, p->step,
+                         t->lm ? 1.0 / acc : 0.0};
     Status s = bert_save(&t->m, path, &meta, e);
     if (s) return s;
+    if (t->lm) {
+        fprintf(log_info(), "  new best dev bits per byte %.4f: model written to %s\n",
+                1.0 / acc, path);
+        return ST_OK;
+    }
     fprintf(log_info(), "  new best dev accuracy %.4f: model written to %s\n", acc, path);
     snprintf(path, sizeof path, "%s/dev_predictions.tsv", c->run.dir);
     return predictions_write(path, t->dev.index, pred, t->dev.n, e);
 }
 
+/* a language model's dev evaluation: the score (best_dev, highest best) is 1 / bits per byte */
+static Status dev_eval_lm(Trainer *t, const BaseConfig *c, const char *yaml, BaseProgress *p,
+                          double elapsed, Err *e) {
+    LmEvalResult r;
+    Status s = base_lm_evaluate(&t->m, &t->dev, c->eval.batch, &r, NULL, NULL, NULL, e);
+    if (s) return s;
+    printf("epoch %d step %lld: dev %.4f bits per byte (95%% CI %.4f..%.4f), top-1 %.4f, "
+           "%.0f bytes/s\n", p->epoch + 1, (long long)p->step, r.bits_per_byte, r.ci_lo,
+           r.ci_hi, r.top1, r.bytes_per_s);
+    fprintf(t->csv, "%lld,%d,,,,%.6f,%.3f,\n", (long long)p->step, p->epoch + 1,
+            r.bits_per_byte, elapsed);
+    fflush(t->csv);
+    if (r.bits_per_byte > 0 && 1.0 / r.bits_per_byte > p->best_dev) {
+        p->best_dev = 1.0 / r.bits_per_byte;
+        return save_best(t, c, yaml, p, p->best_dev, NULL, e);
+    }
+    return ST_OK;
+}
+
 static Status dev_eval(Trainer *t, const BaseConfig *c, const char *yaml, BaseProgress *p,
                        double elapsed, Err *e) {
+    if (t->lm) return dev_eval_lm(t, c, yaml, p, elapsed, e);
     EvalResult r;
     Status s = base_evaluate(&t->m, &t->dev, c->eval.batch, t->pred, &r, NULL, e);
     if (s) return s;
@@ -178,8 +213,9 @@ static Status trainer_alloc(Trainer *t, const BaseConfig *c, const BertConfig *b
     t->ids = malloc(sizeof(int32_t) * (size_t)c->train.batch * c->data.max_len);
     t->mask = malloc((size_t)c->train.batch * c->data.max_len);
     t->labels = malloc(sizeof(int32_t) * (size_t)c->train.batch);
+    t->targets = malloc(sizeof(int32_t) * (size_t)c->train.batch * c->data.max_len);
     t->pred = malloc(sizeof(int32_t) * (size_t)t->dev.n);
-    if (!t->adam || !t->ids || !t->mask || !t->labels || !t->pred)
+    if (!t->adam || !t->ids || !t->mask || !t->labels || !t->targets || !t->pred)
         return err_set(e, ST_NOMEM, "out of memory for the optimizer state (%zu parameters)",
                        t->n);
     return batch_plan_init(&t->plan, t->train.n, c->train.batch, e);
@@ -227,7 +263,11 @@ static Status trainer_open_log(Trainer *t, const BaseConfig *c, int resume, Err 
     if (!s && !resume) s = rundir_claim(c->run.dir, files, 4, t->force, hint, log_info(), e);
     if (s) return s;
     fprintf(log_info(), "run id %s\n", t->p.run_id);
-    return file_log_reopen(&t->csv, csv_path, "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s,nonfinite\n",
+    return file_log_reopen(&t->csv, csv_path,
+                           t->lm ? "step,epoch,loss,lr,grad_norm,dev_bits_per_byte,elapsed_s,"
+                                   "nonfinite\n"
+                                 : "step,epoch,loss,lr,grad_norm,dev_accuracy,elapsed_s,"
+                                   "nonfinite\n",
                            resume ? (long long)t->p.step : -1, e);
 }
 
@@ -236,6 +276,7 @@ static Status trainer_init(Trainer *t, const BaseConfig *c, const char *resume, 
                            Err *e) {
     Status s;
     t->p.best_dev = -1;
+    t->lm = base_is_lm(c);
     rundir_new_id(t->p.run_id); /* a resume takes the checkpoint's */
     rng_init(&t->p.order, (uint64_t)c->seed, 2);
     rng_init(&t->p.dropout, (uint64_t)c->seed, 3);
@@ -273,8 +314,15 @@ static Status trainer_step(Trainer *t, const BaseConfig *c, double *lr, double *
     int N = encoded_max_len(&t->train, idx, B);
     encoded_gather(&t->train, idx, B, N, t->ids, t->mask, t->labels);
     *lr = lr_at(c->train.lr, p->step + 1, t->total, t->warm);
-    float loss = bert_forward(&t->m, t->ids, NULL, t->mask, t->labels, B, N, 1, &p->dropout);
-    bert_backward(&t->m, t->ids, NULL, t->labels, B, N);
+    float loss;
+    if (t->lm) { /* next-byte cross-entropy (nats) */
+        base_lm_targets(t->targets, t->ids, B, N);
+        loss = lm_forward(&t->m, t->ids, t->mask, t->targets, B, N, 1, &p->dropout);
+        lm_backward(&t->m, t->ids, t->targets, B, N);
+    } else {
+        loss = bert_forward(&t->m, t->ids, NULL, t->mask, t->labels, B, N, 1, &p->dropout);
+        bert_backward(&t->m, t->ids, NULL, t->labels, B, N);
+    }
     float *g = t->m.grad_plan.base;
     size_t gcount = t->m.grad_plan.bytes / sizeof(float);
     *gn = grad_clip_norm(&g, &gcount, 1, c->train.grad_clip);
@@ -420,9 +468,9 @@ Status base_train(const BaseConfig *c, const char *yaml, const char *resume, int
         if ((s = trainer_epoch(&t, c, yaml, interrupted, e)) || *interrupted) goto out;
     char hex[65];
     trainer_fingerprint(&t, hex);
-    printf("training done: %lld steps, %.1f s of training in all; best dev accuracy %.4f\n"
+    printf("training done: %lld steps, %.1f s of training in all; best dev %s %.4f\n"
            "training state sha256 %s\n", (long long)t.p.step, t.p.train_seconds + time_now() - t.t0,
-           t.p.best_dev, hex);
+           t.lm ? "bits per byte" : "accuracy", t.lm ? 1.0 / t.p.best_dev : t.p.best_dev, hex);
 out:
     trainer_free(&t);
     return s;

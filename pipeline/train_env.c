@@ -47,7 +47,7 @@ typedef struct {
     BertFileInfo info;
     BaseVocab voc;          /* the model's data.format: WordPiece (sst2), bytes (imdb), recall */
     EncodedSet calib, set;  /* set: the training rows, or drrl-eval's dev or test split */
-    char desc[CONFIG_STR_MAX + 64]; /* where set came from (base_load_split) */
+    char desc[CONFIG_STR_MAX + 128]; /* where set came from (base_load_split) */
     Ranked R;
     RankEnv E;
     int ranked_ok, env_ok;

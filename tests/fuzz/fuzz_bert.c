@@ -40,7 +40,7 @@ static void make_seed(Bert *m, const BertConfig *c, const char *path) {
     Err e;
     Rng r;
     rng_init(&r, 7, 0);
-    const BertFileMeta meta = {"seed: 1\nmodel:\n  d_model: 8\n", "ab12", "", 0.75, 42};
+    const BertFileMeta meta = {"seed: 1\nmodel:\n  d_model: 8\n", "ab12", "", 0.75, 42, 0.0};
     if (bert_init(m, c, 1, 8, 0, &e) || (bert_init_weights(m, &r), bert_save(m, path, &meta, &e))) {
         fprintf(stderr, "fuzz_bert: seed: %s\n", e.msg);
         abort();

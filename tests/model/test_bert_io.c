@@ -100,7 +100,7 @@ static void test_round_trip(void) {
     float want[B * 2];
     make_model(&m, &tiny, 1, 3, want, "init");
 
-    BertFileMeta meta = {"model:\n  d_model: 8\n", "ab12", "cd34", 0.875, 1234};
+    BertFileMeta meta = {"model:\n  d_model: 8\n", "ab12", "cd34", 0.875, 1234, 0.0};
     CHECK(bert_save(&m, path, &meta, &e) == ST_OK, "save: %s", e.msg);
     BertConfig c;
     CHECK(bert_read_config(path, &c, &e) == ST_OK, "read_config: %s", e.msg);

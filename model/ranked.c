@@ -59,7 +59,7 @@ static Status make_grid(Ranked *R, const RankedOptions *o, Err *e) {
 
 static void plan_acts(Ranked *R) {
     const size_t BN = (size_t)R->max_B * R->max_N, BNC = BN * R->C, BC = (size_t)R->max_B * R->C,
-                 BK = (size_t)R->max_B * R->K;
+                 BK = (R->dec ? BN : (size_t)R->max_B) * R->K; /* decoder: per position */
     MemPlan *p = &R->plan;
     mem_plan_init(p);
     mem_plan_f32(p, &R->x, BNC, "ranked.x");
@@ -73,7 +73,8 @@ static void plan_acts(Ranked *R) {
     mem_plan_f32(p, &R->pre, BC, "ranked.pre");
     mem_plan_f32(p, &R->pooled, BC, "ranked.pooled");
     mem_plan_f32(p, &R->logits, BK, "ranked.logits");
-    mem_plan_f32(p, &R->probs, BK, "ranked.probs");
+    if (!R->dec) mem_plan_f32(p, &R->probs, BK, "ranked.probs");
+    if (R->dec) mem_plan_f32(p, &R->u, BNC, "ranked.u");
     mem_plan_u8(p, &R->mask, BN, "ranked.mask");
     if (R->has_bounds) {
         for (int i = 0; i < 2 * R->L; i++) bound_layer_plan(p, &R->bl[i], R->C, R->H, R->dh);
@@ -110,6 +111,7 @@ Status ranked_init(Ranked *R, const Bert *m, const RankedOptions *o, Err *e) {
     R->m = m;
     R->L = c->n_layers, R->C = c->d_model, R->H = c->n_heads, R->dh = c->d_model / c->n_heads;
     R->F = c->d_ff, R->K = c->n_classes;
+    R->dec = c->arch == BERT_ARCH_DECODER;
     R->max_B = o->max_B, R->max_N = o->max_N, R->max_m = o->max_m;
     R->has_act = o->activation != 0, R->has_bounds = o->bounds != 0;
     R->teacher_layer = -1;
@@ -154,6 +156,7 @@ Status ranked_init(Ranked *R, const Bert *m, const RankedOptions *o, Err *e) {
     if (!s) {
         plan_acts(R);
         s = mem_plan_alloc(&R->plan, e);
+        R->ain = R->dec ? R->u : R->x;
     }
     if (!s) s = ranked_set_factors(R, 0, e);
     if (s) ranked_free(R);

@@ -131,7 +131,12 @@ typedef struct {
     NystromLayer nys;
     PerformerLayer perf;
     /* activations (plan: one allocation) */
-    float *x;             /* (B, N, C) the current layer's input; its output after the layer */
+    int dec;              /* 1: the model is a causal decoder (model/lm.h): pre-LN layers, causal
+                             masks in every kernel, logits per position */
+    float *x;             /* (B, N, C) the current layer's input; its output after the layer
+                             (decoder: the residual stream) */
+    float *u;             /* (B, N, C) decoder: LN1(x), the current layer's attention input */
+    float *ain;           /* the current layer's attention input: x (encoder) or u (decoder) */
     float *att;           /* (B, N, C) attention output of the last ranked_layer */
     float *teacher;       /* (B, N, C) exact attention on the input of layer teacher_layer */
     float *r;             /* (B, N, C) residual sums x + a, y + f */
@@ -139,7 +144,8 @@ typedef struct {
     float *h;             /* (B, N, F) W1 y + b1, then gelu in place */
     float *f;             /* (B, N, C) W2 g + b2 */
     float *cls_in, *pre, *pooled; /* (B, C) */
-    float *logits, *probs;        /* (B, K) of the last ranked_end */
+    float *logits, *probs;        /* (B, K) of the last ranked_end; decoder: logits (B, N, V)
+                                     per position, probs NULL (not computed) */
     uint8_t *mask;        /* (B, N) copy of the pass's key mask */
     MemPlan plan;
     /* the pass */

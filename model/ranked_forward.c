@@ -7,6 +7,8 @@
  * own ranks, timed, then the rest of the layer batched through the same finish_layer. */
 #include "model/ranked.h"
 
+#include "model/bert_internal.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -43,19 +45,31 @@ Status ranked_begin(Ranked *R, const int32_t *ids, const int32_t *type_ids, cons
         attn_flops_zero(&R->attn_fl[l]), R->rest_fl[l] = 0, R->attn_sec[l] = 0;
     attn_flops_zero(&R->teacher_fl);
     R->head_fl = R->bound_fl = 0;
+    if (R->dec) { /* lm_forward's embeddings into x (e0 in r); layer 0's u = LN1(x) */
+        bert_embed(R->m, R->x, R->r, ids, NULL, mask, B, N);
+        layernorm_forward(R->u, NULL, NULL, R->x, p->layer[0].ln1_w, p->layer[0].ln1_b, B * N,
+                          C, c->ln_eps);
+        return ST_OK;
+    }
     /* bert_forward's embeddings into r (conv positions: e0 in x); then x0 = LN_e(emb) */
     bert_embed(R->m, R->r, R->x, ids, type_ids, mask, B, N);
     layernorm_forward(R->x, NULL, NULL, R->r, p->ln_e_w, p->ln_e_b, B * N, C, c->ln_eps);
     return ST_OK;
 }
 
-const float *ranked_input(const Ranked *R) { return R->x; }
+const float *ranked_input(const Ranked *R) { return R->ain; }
+
+/* the key mask of a pass (m: its (B, N) padding mask, or one sequence's rows): causal for a
+   decoder */
+static AttnMask kmask(const Ranked *R, const uint8_t *m) {
+    return R->dec ? attn_mask_causal(attn_mask_u8(m)) : attn_mask_u8(m);
+}
 
 Status ranked_teacher(Ranked *R, Err *e) {
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_teacher: all %d layers already ran", R->L);
     const int l = R->layer;
-    Status s = attn_exact_forward(R->teacher, &R->exact, R->x, attn_mask_u8(R->mask),
+    Status s = attn_exact_forward(R->teacher, &R->exact, R->ain, kmask(R, R->mask),
                                   &R->m->p.layer[l].attn, R->B, R->N, &R->teacher_fl, e);
     if (s) return err_prefix(e, "ranked_teacher: layer %d", l);
     R->teacher_layer = l;
@@ -75,14 +89,15 @@ static AttnLowrank *lowrank_view(Ranked *R, int l, int white) {
     return point_view(R, &R->lr_view, l, white);
 }
 
-/* a = attention of layer l on R->x by spec's kernel, FLOPs added to fl */
+/* a = attention of layer l on its input R->ain by spec's kernel, FLOPs added to fl */
 static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e) {
     const MhsaParams *w = &R->m->p.layer[l].attn;
-    const AttnMask km = attn_mask_u8(R->mask);
+    const AttnMask km = kmask(R, R->mask);
+    const float *x = R->ain;
     const int B = R->B, N = R->N;
     switch (sp->kind) {
     case RANK_EXACT:
-        return attn_exact_forward(R->att, &R->exact, R->x, km, w, B, N, fl, e);
+        return attn_exact_forward(R->att, &R->exact, x, km, w, B, N, fl, e);
     case RANK_PLAIN:
     case RANK_WHITENED: {
         const int white = sp->kind == RANK_WHITENED;
@@ -92,23 +107,23 @@ static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e
         if (sp->seg_rank) {
             if (sp->T < 1)
                 return err_set(e, ST_INVALID, "segment ranks need T >= 1, found T=%d", sp->T);
-            return attn_lowrank_forward(R->att, &R->lr_view, R->x, km, B, N, sp->T, sp->seg_rank,
+            return attn_lowrank_forward(R->att, &R->lr_view, x, km, B, N, sp->T, sp->seg_rank,
                                         fl, e);
         }
-        return attn_lowrank_forward_rank(R->att, &R->lr_view, R->x, km, B, N, sp->rank, fl, e);
+        return attn_lowrank_forward_rank(R->att, &R->lr_view, x, km, B, N, sp->rank, fl, e);
     }
     case RANK_ACTIVATION:
         if (!R->has_act)
             return err_set(e, ST_INVALID, "the activation-level kernel was not planned");
-        return attn_activation_forward(R->att, &R->act, R->x, km, w, B, N, sp->rank, fl, e);
+        return attn_activation_forward(R->att, &R->act, x, km, w, B, N, sp->rank, fl, e);
     case RANK_NYSTROM:
     case RANK_PERFORMER:
         if (sp->rank < 1 || sp->rank > R->max_m)
             return err_set(e, ST_INVALID, "%s: m = %d: expected 1..%d (max_m)",
                            rank_kind_name(sp->kind), sp->rank, R->max_m);
         if (sp->kind == RANK_NYSTROM)
-            return nystrom_forward(R->att, &R->nys, R->x, km, w, B, N, sp->rank, fl, e);
-        return performer_forward(R->att, &R->perf, R->x, km, w, B, N, sp->rank, fl, e);
+            return nystrom_forward(R->att, &R->nys, x, km, w, B, N, sp->rank, fl, e);
+        return performer_forward(R->att, &R->perf, x, km, w, B, N, sp->rank, fl, e);
     }
     return err_set(e, ST_INVALID, "unknown attention kind %d", (int)sp->kind);
 }
@@ -117,23 +132,47 @@ static void add_to(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+/* the decoder's rest of layer l (lm_forward's math): r = x + a; y = LN2(r);
+   x' = r + W2 act(W1 y + b1) + b2; then the next layer's u = LN1(x') */
+static void finish_decoder(Ranked *R, int l, int M) {
+    const int C = R->C, F = R->F;
+    const size_t MC = (size_t)M * C;
+    const BertLayerParams *lp = &R->m->p.layer[l];
+    const BertConfig *c = &R->m->c;
+    add_to(R->r, R->x, R->att, MC);
+    layernorm_forward(R->y, NULL, NULL, R->r, lp->ln2_w, lp->ln2_b, M, C, c->ln_eps);
+    linear_forward(R->h, R->y, lp->w1, lp->b1, M, C, F);
+    bert_act_forward(c, R->h, R->h, (size_t)M * F);
+    linear_forward(R->f, R->h, lp->w2, lp->b2, M, F, C);
+    add_to(R->x, R->r, R->f, MC);
+    if (l + 1 < R->L)
+        layernorm_forward(R->u, NULL, NULL, R->x, R->m->p.layer[l + 1].ln1_w,
+                          R->m->p.layer[l + 1].ln1_b, M, C, c->ln_eps);
+}
+
 /* the rest of the current layer after R->att holds its attention output, batched over all
-   B N rows: y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) into R->x;
-   the layer advances (shared by ranked_layer and ranked_layer_each) */
+   B N rows: y = LN1(a + x); h = gelu(W1 y + b1); f = W2 h + b2; x' = LN2(f + y) into R->x
+   (a decoder: finish_decoder); the layer advances (shared by ranked_layer and
+   ranked_layer_each) */
 static void finish_layer(Ranked *R) {
     const int l = R->layer, C = R->C, F = R->F, M = R->B * R->N;
     const size_t MC = (size_t)M * C;
     const BertLayerParams *lp = &R->m->p.layer[l];
     const float eps = R->m->c.ln_eps;
+    R->rest_fl[l] = linear_flops(M, C, F) + linear_bias_flops(M, F) + linear_flops(M, F, C) +
+                    linear_bias_flops(M, C);
+    if (R->dec) {
+        finish_decoder(R, l, M);
+        R->layer++;
+        return;
+    }
     add_to(R->r, R->att, R->x, MC);
     layernorm_forward(R->y, NULL, NULL, R->r, lp->ln1_w, lp->ln1_b, M, C, eps);
     linear_forward(R->h, R->y, lp->w1, lp->b1, M, C, F);
-    gelu_forward(R->h, R->h, (size_t)M * F);
+    bert_act_forward(&R->m->c, R->h, R->h, (size_t)M * F);
     linear_forward(R->f, R->h, lp->w2, lp->b2, M, F, C);
     add_to(R->r, R->f, R->y, MC);
     layernorm_forward(R->x, NULL, NULL, R->r, lp->ln2_w, lp->ln2_b, M, C, eps);
-    R->rest_fl[l] = linear_flops(M, C, F) + linear_bias_flops(M, F) + linear_flops(M, F, C) +
-                    linear_bias_flops(M, C);
     R->layer++;
 }
 
@@ -163,7 +202,7 @@ int ranked_seq_len(const Ranked *R, int b) {
 static Status exact_one(Ranked *R, AttnExact *ex, int l, float *out, int b, int n, AttnFlops *f,
                         Err *e) {
     const size_t off = (size_t)b * R->N * R->C;
-    return attn_exact_forward(out + off, ex, R->x + off, attn_mask_u8(R->mask + (size_t)b * R->N),
+    return attn_exact_forward(out + off, ex, R->ain + off, kmask(R, R->mask + (size_t)b * R->N),
                               &R->m->p.layer[l].attn, 1, n, f, e);
 }
 
@@ -207,8 +246,8 @@ static Status seq_run(Ranked *R, const SeqJob *j, int t, int b, AttnFlops *f, do
     } else if (n) { /* some segment low-rank: one segmented pass, full segments at rank dh */
         AttnLowrank *lv = t < 0 ? &R->lr_view
                                 : point_view(R, &R->lane_lv[t], l, j->kind == RANK_WHITENED);
-        s = attn_lowrank_forward(j->out + off, lv, R->x + off,
-                                 attn_mask_u8(R->mask + (size_t)b * N), 1, n,
+        s = attn_lowrank_forward(j->out + off, lv, R->ain + off,
+                                 kmask(R, R->mask + (size_t)b * N), 1, n,
                                  j->T > 0 ? j->T : n, seg, f, e);
     }
     *sec = time_now() - t0;
@@ -317,6 +356,13 @@ Status ranked_end(Ranked *R, Err *e) {
         return err_set(e, ST_INVALID, "ranked_end: %d of %d layers ran", R->layer, R->L);
     const BertParams *p = &R->m->p;
     const int B = R->B, N = R->N, C = R->C, K = R->K;
+    if (R->dec) { /* LN_f, then the tied head per position: logits (B, N, V) */
+        const int M = B * N;
+        layernorm_forward(R->y, NULL, NULL, R->x, p->lnf_w, p->lnf_b, M, C, R->m->c.ln_eps);
+        linear_forward(R->logits, R->y, p->tok, NULL, M, C, K);
+        R->head_fl = linear_flops(M, C, K);
+        return ST_OK;
+    }
     for (int b = 0; b < B; b++)
         memcpy(R->cls_in + (size_t)b * C, R->x + (size_t)b * N * C, sizeof(float) * C);
     linear_forward(R->pre, R->cls_in, p->pool_w, p->pool_b, B, C, C);
@@ -368,7 +414,7 @@ Status ranked_bound(Ranked *R, RankKind kind, BoundKind bk, const int *ranks, in
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_bound: all %d layers already ran", R->L);
     const BoundLayer *bl = &R->bl[(kind == RANK_WHITENED) * R->L + R->layer];
-    Status s = bound_compute(out, &R->bw, &R->bound_fl, R->x, attn_mask_u8(R->mask), bl, bk,
+    Status s = bound_compute(out, &R->bw, &R->bound_fl, R->ain, kmask(R, R->mask), bl, bk,
                              ranks, n, R->B, R->N, e);
     return s ? err_prefix(e, "ranked_bound: layer %d", R->layer) : ST_OK;
 }
@@ -395,7 +441,7 @@ Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out, AttnFl
                           double *sec_seq, Err *e) {
     Status s = check_each(R, "ranked_attend_each", kind, e);
     if (s) return s;
-    if (out == R->x)
+    if (out == R->x || out == R->ain)
         return err_set(e, ST_INVALID, "ranked_attend_each: out must not be the layer input");
     /* ranked_layer_each's call for one segment (T = 0) at this rank, nothing counted */
     const SeqJob j = {"ranked_attend_each", kind, 0, 0, &rank, 0, out};

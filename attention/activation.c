@@ -170,7 +170,7 @@ Status attn_activation_forward(float *y, AttnActivation *A, const float *x, Attn
                        bad_pair / H, bad_pair % H, bad);
     f.factor += (int64_t)pairs * factor_flops(N, dh, r);
     const size_t bs = (size_t)N * d, bsr = (size_t)N * H * r;
-    AttnSegment seg = {{A->qr, bsr, H * r, r}, {A->a, bs, d, dh}, N, r, dh};
+    AttnSegment seg = {{A->qr, bsr, H * r, r}, {A->a, bs, d, dh}, N, r, dh, 0};
     AttnView kv = {A->kr, bsr, H * r, r}, vv = {A->v, bs, d, dh};
     attn_kernel_forward(&seg, 1, kv, vv, key_mask, B, H, N, 1.0f / sqrtf((float)dh), A->scratch,
                         A->scratch_len, &f);

@@ -198,7 +198,7 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
         const int r = seg_rank[s], i0 = s * T;
         const size_t off = (size_t)i0 * hm;
         AttnSegment g = {{L->q + off, bs, H * r, r}, {L->o + off, bs, H * r, r},
-                         i0 + T < N ? T : N - i0, r, r};
+                         i0 + T < N ? T : N - i0, r, r, i0}; /* its rows are at i0 .. */
         seg[s] = g;
     }
     AttnView kv = {L->k, bs, hm, rm}, uv = {L->u, bs, hm, rm};

@@ -46,6 +46,16 @@ AttnFlops attn_exact_flops(int64_t B, int64_t N, int64_t d, int64_t H) {
     return f;
 }
 
+AttnFlops attn_exact_flops_causal(int64_t B, int64_t N, int64_t d, int64_t H, AttnVariant v) {
+    AttnFlops f;
+    attn_flops_zero(&f);
+    const int64_t M = B * N, dh = d / H;
+    f.proj = 3 * (2 * M * d * d + M * d);
+    attn_variant_flops_causal(&f, v, B * H, 0, N, N, dh, dh);
+    f.out = 2 * M * d * d + M * d;
+    return f;
+}
+
 Status attn_exact_forward(float *y, AttnExact *x, const float *inp, AttnMask key_mask,
                           const MhsaParams *p, int B, int N, AttnFlops *fl, Err *e) {
     if (B < 1 || N < 1 || B > x->max_B || N > x->max_N)

@@ -236,7 +236,7 @@ void attn_kernel_forward_with(AttnVariant var, const AttnSegment *seg, int nseg,
     if (nseg <= 0 || B <= 0 || H <= 0 || N <= 0) return;
     if (nseg > ATTN_MAX_SEGS) return; /* caller error: more segments than supported */
     if (!attn_variant_valid(var)) var = attn_variant_default();
-    const int R = attn_variant_rows(var, N);
+    const int R = key_mask.causal ? attn_variant_rows_causal(var, N) : attn_variant_rows(var, N);
     /* first item of each segment within one (b, h) (prefix sums of the block counts); the
        packed key width: the widest kq of the segments (0: too wide, cblas for scores) */
     int64_t first[ATTN_MAX_SEGS + 1];

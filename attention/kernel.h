@@ -130,14 +130,19 @@ int attn_variant_parse(const char *s, AttnVariant *v);
 int attn_variant_valid(AttnVariant v);
 /* attn_variant_rows: query rows per item of v for N keys */
 int attn_variant_rows(AttnVariant v, int N);
+/* attn_variant_rows_causal: query rows per item under a causal mask: attn_variant_rows(v, N)
+   but at most max(8, N / 8 rounded down to a multiple of 8), so that the triangle an item
+   computes and drops (m Nk - the kept scores, about N R / 2 over a sequence) stays near 1/8
+   of the N^2 / 2 kept ones: at N = 64 items of 128 rows would run the whole N x N block. */
+int attn_variant_rows_causal(AttnVariant v, int N);
 /* attn_variant_flops: fl += the FLOPs v counts for `rows` query rows against N keys with kq
    query/key and kv value coordinates (the closed form of the counters above). */
 void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, int64_t kq,
                         int64_t kv);
 /* attn_variant_flops_causal: fl += the FLOPs v counts, under a causal mask, for `copies`
    (b, h) pairs of one segment of `rows` query rows at positions q0, q0 + 1, .. against N
-   keys. The segment is cut into items of R = attn_variant_rows(v, N) rows as the kernel cuts
-   it; an item of rows at positions [P0, P1) reads only the keys [0, Nk), Nk = min(N, P1)
+   keys. The segment is cut into items of R = attn_variant_rows_causal(v, N) rows as the
+   kernel cuts it; an item of rows at positions [P0, P1) reads only the keys [0, Nk), Nk = min(N, P1)
    (none of them later than its last row), and row p keeps n_p = min(N, p + 1) of them:
        scores 2 m Nk kq,  values 2 m Nk kv                       (m = P1 - P0)
        softmax ATTN_SOFTMAX_FLOPS sum_p n_p + ATTN_NORM_FLOPS m kv

@@ -49,6 +49,11 @@ int attn_variant_rows(AttnVariant v, int N) {
     return r;
 }
 
+int attn_variant_rows_causal(AttnVariant v, int N) {
+    const int r = attn_variant_rows(v, N), cap = N / 8 / 8 * 8;
+    return r < cap ? r : cap > 8 ? cap : 8;
+}
+
 const char *attn_variant_name(AttnVariant v, char *buf, size_t cap) {
     if (!attn_variant_valid(v)) snprintf(buf, cap, "invalid");
     else if (v.kind == ATTN_VAR_FLASH) snprintf(buf, cap, "flash:%dx%d", v.rows, v.block);
@@ -93,7 +98,8 @@ void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, i
    them. An item without any key (P1 <= 0: a negative q0) only has its outputs zeroed. */
 void attn_variant_flops_causal(AttnFlops *fl, AttnVariant v, int64_t copies, int64_t q0,
                                int64_t rows, int64_t N, int64_t kq, int64_t kv) {
-    const int64_t R = attn_variant_rows(v, (int)(N < 1 ? 1 : N > INT32_MAX ? INT32_MAX : N));
+    const int64_t R =
+        attn_variant_rows_causal(v, (int)(N < 1 ? 1 : N > INT32_MAX ? INT32_MAX : N));
     for (int64_t i0 = 0; i0 < rows; i0 += R) {
         const int64_t m = rows - i0 < R ? rows - i0 : R, P0 = q0 + i0, P1 = P0 + m;
         const int64_t Nk = P1 < N ? P1 : N;

@@ -70,11 +70,12 @@ static void reference(double *out, const Case *c, Seg sg, float scale) {
 }
 
 /* rows per item, written out: flash its rows; tiled and sgemm block / N down to a multiple
-   of 8, within [8, 128] */
+   of 8, within [8, 128]; causal: at most N / 8 down to a multiple of 8, at least 8 */
 static int64_t item_rows(AttnVariant v, int64_t N) {
-    if (v.kind == ATTN_VAR_FLASH) return v.rows;
-    int64_t r = v.block / N / 8 * 8;
-    return r < 8 ? 8 : r > 128 ? 128 : r;
+    int64_t r = v.kind == ATTN_VAR_FLASH ? v.rows : v.block / N / 8 * 8;
+    if (v.kind != ATTN_VAR_FLASH) r = r < 8 ? 8 : r > 128 ? 128 : r;
+    const int64_t cap = N / 8 / 8 * 8;
+    return r < cap ? r : cap > 8 ? cap : 8;
 }
 
 /* the closed form of one segment for `copies` (b, h) pairs: per item of m rows at positions

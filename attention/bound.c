@@ -57,7 +57,18 @@
  *    is also capped by its cheap counterpart (a min of two valid bounds), so tight <= cheap
  *    exactly. All other arithmetic is double (~1e-15 relative, far below g ~ 1e-5).
  *    Suffix sums give every rank at once: ||z_perp||^2 = sum_{k>=r} z_k^2, and
- *    q(r) = z_perp G_perp z_perp^T = q(r+1) + z_r (z_r G_rr + 2 sum_{l>r} G_rl z_l). */
+ *    q(r) = z_perp G_perp z_perp^T = q(r+1) + z_r (z_r G_rr + 2 sum_{l>r} G_rl z_l).
+ *
+ * 6. Causal masks (mask.causal: row i keeps the kept keys j <= i, a subset K_i of the kept
+ *    keys K). The bound holds unchanged, and bound_compute takes such masks as they are:
+ *    step 1 bounds max_{j in K_i} |ds_ij| by maxima over K, a superset; step 2 holds for the
+ *    two softmaxes over any one key set (K_i); step 3 needs only that p and p' both sum to 1
+ *    over K_i (so sum_{j in K_i} (p'_j - p_j) = 0 and any c fixed over j, the zbar over K
+ *    included, centres) and bounds max_{j in K_i} by max_{j in K}; step 4 is per row. A row
+ *    with K_i empty has o_i = o'_i = 0 in both layers (error 0 <= e_i). The bound is then
+ *    looser for early rows (maxima over later keys too) and, like the guardrail's per-sequence
+ *    decision, reads the whole sequence: it is a statement about a sequence that is there,
+ *    not an incremental one (tests/attention/test_bound runs half its batches causal). */
 #include "attention/bound.h"
 
 #include <cblas.h>

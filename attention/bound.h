@@ -111,7 +111,8 @@ typedef struct {
 } BoundOut;
 
 /* bound_compute: the bounds at every rank ranks[0..R) (each in [0, dh]) for the layer input
- * x (B, N, d) with key padding mask (also the set of rows the summaries use). ADDS the FLOPs
+ * x (B, N, d) with key padding mask (also the set of rows the summaries use). A causal mask
+ * gives the same numbers, valid bounds of the causal layers too (bound.c, step 6). ADDS the FLOPs
  * executed to *flops (may be NULL); the total equals bound_flops(kind, B, N, d, H, R).
  * B, N, R must fit the workspace. ST_INVALID on bad arguments. */
 Status bound_compute(BoundOut *out, BoundWork *w, int64_t *flops, const float *x /* (B,N,d) */,

@@ -9,8 +9,9 @@
  * outlier tokens, random padding and holes): every row's error <= its bound (tight and
  * cheap, plain and whitened), cheap >= tight, bound 0 at full rank, FLOP counter = closed
  * form, the guardrail mask, the AttnFactors view. Prints the tightness (median of bound /
- * measured error of each sequence's output, Frobenius over kept rows). The error paths:
- * test_bound_errors.c. */
+ * measured error of each sequence's output, Frobenius over kept rows). Half of the batches run
+ * under a causal mask (reference and errors causal, the same bound: bound.c). The error
+ * paths: test_bound_errors.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ static const char *cat_name[NCAT] = {"gaussian", "layernorm", "aligned", "outlie
 /* ratio samples: [kind 0 plain / 1 whitened][version 0 cheap / 1 tight][category] */
 static double *ratios[2][2][NCAT];
 static size_t nratio[2][2][NCAT], cap_ratio = 1 << 16;
-static long violations[2][2], rows_checked[2][2], seqs_checked[2];
+static long violations[2][2], rows_checked[2][2], seqs_checked[2], causal_checked[2];
 
 static double min_ratio[2][2][2] = {{{INFINITY, INFINITY}, {INFINITY, INFINITY}},
                                     {{INFINITY, INFINITY}, {INFINITY, INFINITY}}};
@@ -212,10 +213,10 @@ static void check_guardrail(const Model *m, const RunBufs *rb, const uint8_t *ke
     }
 }
 
-/* check_sequence: sequence b of a batch (x (N, d), keep (N)) against the reference at every
-   rank; its bounds are in rb */
+/* check_sequence: sequence b of a batch (x (N, d), keep (N); causal: the causal mask too)
+   against the reference at every rank; its bounds are in rb */
 static void check_sequence(const Model *m, RunBufs *rb, const float *x, const uint8_t *keep,
-                           int b, int N, int cat) {
+                           int causal, int b, int N, int cat) {
     int d = m->d, D = d + 1, dh = m->dh, R = dh + 1;
     double *xt = rb->xt, *y0 = rb->y0;
     int nkeep = 0;
@@ -224,20 +225,23 @@ static void check_sequence(const Model *m, RunBufs *rb, const float *x, const ui
         for (int k = 0; k < d; k++) xt[i * D + k] = x[(size_t)i * d + k];
         xt[i * D + d] = 1;
     }
-    ref_layer(y0, xt, keep, N, m, dh, rb->tmp);
+    ref_layer(y0, xt, keep, causal, N, m, dh, rb->tmp);
     double y0n = 0;
     for (int i = 0; i < N; i++)
         for (int c = 0; c < d; c++) y0n += keep[i] ? y0[i * d + c] * y0[i * d + c] : 0;
     y0n = sqrt(y0n);
     for (int ri = 0; ri < R; ri++) {
-        if (ri < dh) ref_layer(rb->yr, xt, keep, N, m, ri, rb->tmp);
+        if (ri < dh) ref_layer(rb->yr, xt, keep, causal, N, m, ri, rb->tmp);
         double ef = sqrt(check_rank_rows(m, rb, keep, b, N, ri, cat));
         check_summaries(m, rb, keep, b, N, ri, cat, nkeep, ef, y0n);
     }
     check_guardrail(m, rb, keep, b, N, y0n);
 }
 
-/* run_model: many batches through one model; checks every row. */
+/* run_model: many batches through one model; checks every row. Every other group of NCAT
+   batches (each category once) runs under a causal mask: bound_compute takes it and gives the
+   same bounds (bound.c: they hold for every subset of kept keys per row), the reference and
+   the measured errors are causal. */
 static void run_model(const Model *m, int nbatch, int big, Rng *r) {
     int d = m->d, D = d + 1, dh = m->dh, H = m->H, R = dh + 1;
     RunBufs rb;
@@ -256,7 +260,8 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
         int N = Ns[rng_below(r, 8)], B = 1 + (int)rng_below(r, BMAX), cat = it % NCAT;
         if (it == 0 && big) N = NMAX, B = 2;
         make_inputs(x, mask, cat, m, B, N, r);
-        AttnMask am = attn_mask_u8(mask);
+        const int causal = (it / NCAT) % 2;
+        AttnMask am = causal ? attn_mask_causal(attn_mask_u8(mask)) : attn_mask_u8(mask);
         for (int v = 0; v < 2; v++) {
             BoundOut out = {rb.row[v], rb.fro[v], rb.mx[v], rb.mean[v]};
             int64_t fl = 0;
@@ -266,8 +271,9 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
                   (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
         }
         for (int b = 0; b < B; b++)
-            check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, b, N, cat);
+            check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, causal, b, N, cat);
         seqs_checked[m->whiten] += B;
+        causal_checked[m->whiten] += causal ? B : 0;
     }
     free(x), free(mask);
     run_bufs_free(&rb);
@@ -295,7 +301,7 @@ static void check_reference(const Model *m, const MhsaParams *p, Rng *r) {
         for (int k = 0; k < d; k++) xt[i * D + k] = x[i * d + k];
         xt[i * D + d] = 1;
     }
-    ref_layer(yr, xt, keep, N, m, m->dh, tmp);
+    ref_layer(yr, xt, keep, 0, N, m, m->dh, tmp);
     double num = 0, den = 0;
     for (int i = 0; i < N * d; i++) {
         double t = yr[i] + p->bo[i % d];
@@ -405,8 +411,9 @@ int main(void) {
             }
             free(buf), free(xc);
         }
-    printf("test_bound: sequences checked: plain %ld, whitened %ld\n", seqs_checked[0],
-           seqs_checked[1]);
+    printf("test_bound: sequences checked: plain %ld, whitened %ld (under a causal mask: %ld, "
+           "%ld)\n", seqs_checked[0], seqs_checked[1], causal_checked[0], causal_checked[1]);
+    CHECK(causal_checked[0] > 0 && causal_checked[1] > 0, "no causal sequence checked");
     printf("tightness: median over sequences and ranks r < dh of (bound on ||Y_r - Y||_F) / "
            "(measured ||Y_r - Y||_F)\n");
     printf("%-9s %-6s %-10s %8s %12s\n", "factors", "bound", "inputs", "samples", "median");

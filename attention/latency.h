@@ -14,6 +14,11 @@
  * configurations alternate (a noisy host slows all of them alike); the entry is the median of
  * its `reps` times on the monotonic clock (core/timer.h), in seconds.
  *
+ * Causal masks: the table times non-causal layers (no mask). A causal layer does about half
+ * of the N^2 work (kernel.h), so its latencies are lower at every rank: a table for a causal
+ * decoder needs causal timings (not measured here yet; the ratios to exact attention are
+ * what the reward reads and shift less than the absolute numbers).
+ *
  * Lookup (latency_table_lookup): the bucket of N is the smallest bucket >= N, or the largest
  * bucket when N exceeds them all (no interpolation: a layer of N tokens is charged what the
  * bucket's length costs). The rank is LATENCY_FULL (exact attention), a rank of the grid, or

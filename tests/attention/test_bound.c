@@ -10,8 +10,8 @@
  * cheap, plain and whitened), cheap >= tight, bound 0 at full rank, FLOP counter = closed
  * form, the guardrail mask, the AttnFactors view. Prints the tightness (median of bound /
  * measured error of each sequence's output, Frobenius over kept rows). Half of the batches run
- * under a causal mask (reference and errors causal, the same bound: bound.c). The error
- * paths: test_bound_errors.c. */
+ * under a causal mask (reference and errors causal; each row's bound at most its non-causal
+ * bound). The error paths: test_bound_errors.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +34,7 @@ static const char *cat_name[NCAT] = {"gaussian", "layernorm", "aligned", "outlie
 static double *ratios[2][2][NCAT];
 static size_t nratio[2][2][NCAT], cap_ratio = 1 << 16;
 static long violations[2][2], rows_checked[2][2], seqs_checked[2], causal_checked[2];
+static long causal_tighter[2]; /* [cheap / tight]: causal row bounds below the non-causal */
 
 static double min_ratio[2][2][2] = {{{INFINITY, INFINITY}, {INFINITY, INFINITY}},
                                     {{INFINITY, INFINITY}, {INFINITY, INFINITY}}};
@@ -103,6 +104,7 @@ typedef struct {
     double *fro[2], *mx[2], *mean[2];          /* (BMAX, R) their summaries */
     double *xt, *y0, *yr;                      /* (NMAX, d+1), (NMAX, d) x2 */
     double *err;                               /* (R, NMAX) measured row errors */
+    double *nc;                                /* (BMAX, R, NMAX) non-causal row bounds */
     double *tmp;                               /* ref_layer scratch */
 } RunBufs;
 
@@ -118,11 +120,12 @@ static void run_bufs_init(RunBufs *rb, int d, int R) {
     }
     rb->xt = malloc(sizeof(double) * NMAX * D), rb->y0 = malloc(sizeof(double) * NMAX * d);
     rb->yr = malloc(sizeof(double) * NMAX * d), rb->err = malloc(sizeof(double) * R * NMAX);
+    rb->nc = malloc(sizeof(double) * BMAX * R * NMAX);
     rb->tmp = malloc(sizeof(double) * (NMAX * D + NMAX * NMAX + NMAX * d));
 }
 
 static void run_bufs_free(RunBufs *rb) {
-    free(rb->xt), free(rb->y0), free(rb->yr), free(rb->err), free(rb->tmp);
+    free(rb->xt), free(rb->y0), free(rb->yr), free(rb->err), free(rb->tmp), free(rb->nc);
     for (int v = 0; v < 2; v++)
         free(rb->row[v]), free(rb->fro[v]), free(rb->mx[v]), free(rb->mean[v]);
 }
@@ -239,9 +242,9 @@ static void check_sequence(const Model *m, RunBufs *rb, const float *x, const ui
 }
 
 /* run_model: many batches through one model; checks every row. Every other group of NCAT
-   batches (each category once) runs under a causal mask: bound_compute takes it and gives the
-   same bounds (bound.c: they hold for every subset of kept keys per row), the reference and
-   the measured errors are causal. */
+   batches (each category once) runs under a causal mask: the reference and the measured
+   errors are causal, and each causal row bound is at most the non-causal one (bound.c,
+   step 6: prefix maxima). */
 static void run_model(const Model *m, int nbatch, int big, Rng *r) {
     int d = m->d, D = d + 1, dh = m->dh, H = m->H, R = dh + 1;
     RunBufs rb;
@@ -269,6 +272,16 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
                       ST_OK, "%s", e.msg);
             CHECK(fl == bound_flops((BoundKind)v, B, N, d, H, R), "flops %lld vs %lld",
                   (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
+            if (!causal) continue;
+            /* causal rows take maxima over fewer keys: never above the non-causal bound */
+            BoundOut nco = {rb.nc, NULL, NULL, NULL};
+            CHECK(bound_compute(&nco, &w, NULL, x, attn_mask_u8(mask), &bl, (BoundKind)v,
+                                rb.ranks, R, B, N, &e) == ST_OK, "%s", e.msg);
+            for (size_t i = 0; i < (size_t)B * R * N; i++) {
+                CHECK(rb.row[v][i] <= rb.nc[i], "causal row bound %.9g above the non-causal "
+                      "%.9g", rb.row[v][i], rb.nc[i]);
+                causal_tighter[v] += rb.row[v][i] < rb.nc[i];
+            }
         }
         for (int b = 0; b < B; b++)
             check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, causal, b, N, cat);
@@ -414,6 +427,9 @@ int main(void) {
     printf("test_bound: sequences checked: plain %ld, whitened %ld (under a causal mask: %ld, "
            "%ld)\n", seqs_checked[0], seqs_checked[1], causal_checked[0], causal_checked[1]);
     CHECK(causal_checked[0] > 0 && causal_checked[1] > 0, "no causal sequence checked");
+    printf("causal row bounds below the non-causal ones: cheap %ld, tight %ld\n",
+           causal_tighter[0], causal_tighter[1]);
+    CHECK(causal_tighter[0] > 0 && causal_tighter[1] > 0, "causal bounds never tighter");
     printf("tightness: median over sequences and ranks r < dh of (bound on ||Y_r - Y||_F) / "
            "(measured ||Y_r - Y||_F)\n");
     printf("%-9s %-6s %-10s %8s %12s\n", "factors", "bound", "inputs", "samples", "median");

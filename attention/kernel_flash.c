@@ -55,7 +55,10 @@ void attn_flash_item(float *o, int ldo, const float *q, int ldq, const float *kh
                 n = lim < nk ? (lim > 0 ? (int)lim : 0) : nk;
             }
             if (n < nk) memset(row + n, 0, (size_t)(nk - n) * sizeof(float));
-            if (n == 0) continue; /* causal: no key of this block (never the first block) */
+            if (n == 0) { /* causal: no key of this block (the first only for a row at p < 0) */
+                if (first) mx[i] = -INFINITY, l[i] = 0.0f;
+                continue;
+            }
             const float bm = attn_row_max(row, kp, n);
             float *oi = o + (size_t)i * ldo;
             if (first) {

@@ -67,10 +67,13 @@ static float key_exponents(float *kf, const float *k, int dh, int m) {
 }
 
 /* the prefix-sum pass over positions 0..N-1 of one (b, h); Qf (N, m) phi(Q), Kf (N, m) the
-   key GEMM, S (m, dh), z (m); out, k, v rows of stride C. Returns the rescalings. */
-static int64_t prefix_pass(float *out, const float *Qf, float *Kf, float *S, float *z,
-                           const float *k, const float *v, const uint8_t *keep, int N, int C,
-                           int dh, int m) {
+   key GEMM (row i becomes phi(k_i)), S (m, dh), z (m); out, k, v rows of stride C (distinct
+   buffers: restrict lets the loops over features and coordinates vectorise). Returns the
+   rescalings. */
+static int64_t prefix_pass(float *restrict out, const float *restrict Qf, float *restrict Kf,
+                           float *restrict S, float *restrict z, const float *restrict k,
+                           const float *restrict v, const uint8_t *keep, int N, int C, int dh,
+                           int m) {
     const float half_log_m = 0.5f * logf((float)m);
     float c = -INFINITY; /* the running shift; S and z are at scale e^{-c} */
     int64_t rescales = 0;
@@ -90,9 +93,10 @@ static int64_t prefix_pass(float *out, const float *Qf, float *Kf, float *S, flo
                 }
                 c = ci;
             }
-            for (int l = 0; l < m; l++) {
-                const float p = fastexp_neg(kf[l] - c);
-                z[l] += p;
+            for (int l = 0; l < m; l++) kf[l] = fastexp_neg(kf[l] - c); /* phi(k_i) */
+            for (int l = 0; l < m; l++) z[l] += kf[l];
+            for (int l = 0; l < m; l++) { /* S += phi(k_i) v_i^T */
+                const float p = kf[l];
                 float *Sl = S + (size_t)l * dh;
                 for (int t = 0; t < dh; t++) Sl[t] += p * vi[t];
             }
@@ -101,10 +105,10 @@ static int64_t prefix_pass(float *out, const float *Qf, float *Kf, float *S, flo
         const float *qf = Qf + (size_t)i * m;
         float *o = out + (size_t)i * C, d = 0.0f;
         memset(o, 0, sizeof(float) * (size_t)dh);
+        for (int l = 0; l < m; l++) d += qf[l] * z[l];
         for (int l = 0; l < m; l++) {
-            const float *Sl = S + (size_t)l * dh;
-            d += qf[l] * z[l];
-            for (int t = 0; t < dh; t++) o[t] += qf[l] * Sl[t];
+            const float *Sl = S + (size_t)l * dh, a = qf[l];
+            for (int t = 0; t < dh; t++) o[t] += a * Sl[t];
         }
         const float inv = d > 0.0f ? 1.0f / d : 0.0f;
         for (int t = 0; t < dh; t++) o[t] *= inv;

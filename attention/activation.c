@@ -153,6 +153,12 @@ Status attn_activation_forward(float *y, AttnActivation *A, const float *x, Attn
                        "attn_activation_forward: expected 1 <= B <= %d, 1 <= N <= %d, "
                        "1 <= r <= %d, found B=%d N=%d r=%d",
                        A->max_B, A->max_N, A->dh, B, N, r);
+    if (key_mask.causal)
+        return err_set(e, ST_INVALID,
+                       "attn_activation_forward: expected a non-causal key mask, found a causal "
+                       "one: no causal variant: its QRs and SVD factor the whole sequence's "
+                       "queries and keys, so every output would depend on later tokens; use a "
+                       "weight-level kind (lowrank) or exact");
     const int M = B * N, d = A->d, H = A->H, dh = A->dh, pairs = B * H;
     AttnFlops f;
     attn_flops_zero(&f);
@@ -170,7 +176,7 @@ Status attn_activation_forward(float *y, AttnActivation *A, const float *x, Attn
                        bad_pair / H, bad_pair % H, bad);
     f.factor += (int64_t)pairs * factor_flops(N, dh, r);
     const size_t bs = (size_t)N * d, bsr = (size_t)N * H * r;
-    AttnSegment seg = {{A->qr, bsr, H * r, r}, {A->a, bs, d, dh}, N, r, dh};
+    AttnSegment seg = {{A->qr, bsr, H * r, r}, {A->a, bs, d, dh}, N, r, dh, 0};
     AttnView kv = {A->kr, bsr, H * r, r}, vv = {A->v, bs, d, dh};
     attn_kernel_forward(&seg, 1, kv, vv, key_mask, B, H, N, 1.0f / sqrtf((float)dh), A->scratch,
                         A->scratch_len, &f);

@@ -22,7 +22,15 @@
  * operation counts 2 (2 N dh^2 - 2 dh^3 / 3) for each QR and its Q, 2 k^2 dh for the core,
  * 22 k^3 for its SVD (Golub and Van Loan's count with both vector sets), 2 (2 N k r) for the
  * coordinates; scores 2 N^2 r, softmax as attention/kernel.h, values 2 N^2 dh, out as exact.
- * (The factor counts are estimates of LAPACK's work, not executed-instruction counts.) */
+ * (The factor counts are estimates of LAPACK's work, not executed-instruction counts.)
+ *
+ * No causal variant (a causal key_mask is refused, ST_INVALID): the QRs and the SVD are of the
+ * whole sequence's Q_h and K_h, so every coordinate q~_i, k~_j depends on every token, later
+ * ones included; masking the scores afterwards would still let later tokens change earlier
+ * outputs. A factorisation that is causal row by row would have to be fitted to each row's
+ * prefix alone, and the optimal rank-r approximation of one row of logits is that row itself
+ * (rank 1): exact attention, with factorisations on top. Causal models use the weight-level
+ * factors (lowrank.h), fixed weights that never see the input. */
 #ifndef DRRL_ATTENTION_ACTIVATION_H
 #define DRRL_ATTENTION_ACTIVATION_H
 

@@ -27,7 +27,9 @@ Status baseline_check(const char *who, int B, int N, int m, int max_B, int max_N
 
 /* baseline_real_tokens: idx[0..n_real) = the positions j of sequence b with key_mask[b][j]
  * != 0, in increasing order (all of 0..N-1 without a mask), and keep[j] = 1 for those, 0
- * for padding; either output may be NULL. Returns n_real. */
+ * for padding; either output may be NULL. Returns n_real. key_mask.causal is not read here:
+ * the padding part is the same either way, and the causal part is each core's (performer.h
+ * honours it, nystrom.h refuses it). */
 int baseline_real_tokens(int32_t *idx /* (N) or NULL */, uint8_t *keep /* (N) or NULL */,
                          AttnMask key_mask /* (B, N) */, int b, int N);
 

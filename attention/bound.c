@@ -57,7 +57,20 @@
  *    is also capped by its cheap counterpart (a min of two valid bounds), so tight <= cheap
  *    exactly. All other arithmetic is double (~1e-15 relative, far below g ~ 1e-5).
  *    Suffix sums give every rank at once: ||z_perp||^2 = sum_{k>=r} z_k^2, and
- *    q(r) = z_perp G_perp z_perp^T = q(r+1) + z_r (z_r G_rr + 2 sum_{l>r} G_rl z_l). */
+ *    q(r) = z_perp G_perp z_perp^T = q(r+1) + z_r (z_r G_rr + 2 sum_{l>r} G_rl z_l).
+ *
+ * 6. Causal masks (mask.causal: row i keeps the kept keys j <= i, a subset K_i of the kept
+ *    keys K). Nothing above needs K_i = K: step 1 bounds max_{j in K_i} |ds_ij|; step 2 holds
+ *    for the two softmaxes over any one key set (K_i); step 3 needs only that p and p' both
+ *    sum to 1 over K_i (so sum_{j in K_i} (p'_j - p_j) = 0 and any c fixed over j centres,
+ *    the zbar over K included) and takes maxima over K_i; step 4 is per row. So the bound
+ *    holds unchanged with maxima over K (a superset), and bound_compute tightens it by taking
+ *    the key-side maxima over K_i: max_{j in K_i} ||x~_j||, b_j and ||x~_j dM_VO|| are prefix
+ *    maxima (running maxima in position order, the same compares as the maxima over K, so
+ *    bound_flops is unchanged). The centred value term keeps max over K (c = zbar over K):
+ *    valid for every K_i, and so the tight term stays <= the cheap one. A row with K_i empty
+ *    gets e_i = 0, as o_i = o'_i = 0 there. Each row's bound is at most its non-causal bound
+ *    (tests/attention/test_bound runs half its batches causal and checks both). */
 #include "attention/bound.h"
 
 #include <cblas.h>
@@ -187,10 +200,11 @@ void bound_work_plan(MemPlan *plan, BoundWork *w, int B, int N, int R, int dh) {
     mem_plan_f64(plan, &w->xn, BN, "bound.work");
     mem_plan_f64(plan, &w->q0, BN, "bound.work");
     mem_plan_f64(plan, &w->xmax, (size_t)B, "bound.work");
+    mem_plan_f64(plan, &w->xpre, BN, "bound.work");
     mem_plan_f64(plan, &w->aq, BN * R, "bound.work");
     mem_plan_f64(plan, &w->tv, BN * R, "bound.work");
-    mem_plan_f64(plan, &w->bmax, (size_t)B * R, "bound.work");
-    mem_plan_f64(plan, &w->vmax, (size_t)B * R, "bound.work");
+    mem_plan_f64(plan, &w->bmax, BN * R, "bound.work"); /* (B, R); causal (B N, R) */
+    mem_plan_f64(plan, &w->vmax, (size_t)B * R, "bound.work"); /* causal: in tv instead */
     mem_plan_f64(plan, &w->rc, (size_t)B, "bound.work");
     mem_plan_f64(plan, &w->zbar, (size_t)B * dh, "bound.work");
     mem_plan_f64(plan, &w->acc, BN * R, "bound.work");
@@ -251,7 +265,22 @@ static void seq_max(double *m, const double *v, AttnMask mask, int R, int B, int
     }
 }
 
-/* tight_head: fills w->aq (BN, R), w->bmax, w->vmax (B, R), w->rc (B) for head h. */
+/* prefix_max: m (BN, R): row t = (b, i) holds the max of v over the kept tokens j <= i of
+   sequence b (0 if none): the same compares as seq_max, one per kept token and rank. m may
+   be v (in place). */
+static void prefix_max(double *m, const double *v, AttnMask mask, int R, int B, int N) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < N; i++) {
+            const size_t t = (size_t)b * N + i;
+            for (int ri = 0; ri < R; ri++) {
+                const double prev = i > 0 ? m[(t - 1) * R + ri] : 0;
+                m[t * R + ri] = kept(mask, t) ? dmax(prev, v[t * R + ri]) : prev;
+            }
+        }
+}
+
+/* tight_head: fills w->aq (BN, R), w->bmax, w->vmax (B, R), w->rc (B) for head h; causal:
+   w->bmax and w->tv hold the (BN, R) prefix maxima of the key and value terms instead. */
 static void tight_head(BoundWork *w, const float *x, AttnMask mask, const BoundLayer *bl, int h,
                        const int *ranks, int R, int B, int N) {
     int d = bl->d, dh = bl->dh, ld = bl->f.ld, BN = B * N;
@@ -265,7 +294,8 @@ static void tight_head(BoundWork *w, const float *x, AttnMask mask, const BoundL
     /* keys: bmax(r) = max_j ||x~_j B_qk[:, r:]|| */
     project(w->z, x, bl->f.b_qk + o, ld, BN, d, dh);
     sq_norms(w->tv, w->suf, w->z, w->xn, bl->fb_qk + n1, bl->ob_qk + n1, g, ranks, R, BN, dh);
-    seq_max(w->bmax, w->tv, mask, R, B, N);
+    if (mask.causal) prefix_max(w->bmax, w->tv, mask, R, B, N);
+    else seq_max(w->bmax, w->tv, mask, R, B, N);
     /* values: z = x~ A_vo; tt = z tril(G, -1), so tt_r = sum_{l>r} G_rl z_l and
      * q(r) = q(r+1) + z_r (z_r G_rr + 2 tt_r) = ||x~ dM_VO(r)||^2 */
     project(w->z, x, bl->f.a_vo + o, ld, BN, d, dh);
@@ -284,7 +314,8 @@ static void tight_head(BoundWork *w, const float *x, AttnMask mask, const BoundL
             w->tv[(size_t)t * R + ri] = dmin(v, xn * opv[r]);
         }
     }
-    seq_max(w->vmax, w->tv, mask, R, B, N);
+    if (mask.causal) prefix_max(w->tv, w->tv, mask, R, B, N); /* tv's last use: in place */
+    else seq_max(w->vmax, w->tv, mask, R, B, N);
     /* centred value rows: rc = max_j ||(z_j - zbar) B_vo^T||, zbar the mean over kept keys */
     for (int b = 0; b < B; b++) {
         double *zb = w->zbar + (size_t)b * dh;
@@ -339,8 +370,11 @@ Status bound_compute(BoundOut *out, BoundWork *w, int64_t *flops, const float *x
         w->xn[t] = sqrt(s);
     }
     for (int b = 0; b < B; b++) w->xmax[b] = 0;
-    for (size_t t = 0; t < BN; t++)
+    for (size_t t = 0; t < BN; t++) {
         if (kept(mask, t)) w->xmax[t / N] = dmax(w->xmax[t / N], w->xn[t]);
+        w->xpre[t] = w->xmax[t / N]; /* the running max is the prefix max (causal rows) */
+    }
+    const int causal = mask.causal != 0;
     memset(w->acc, 0, sizeof(double) * BN * R);
     const double isq = 1 / sqrt((double)dh);
     const int tight = kind == BOUND_TIGHT;
@@ -352,13 +386,18 @@ Status bound_compute(BoundOut *out, BoundWork *w, int64_t *flops, const float *x
 #pragma omp parallel for schedule(static) if (BN >= PAR_MIN)
         for (size_t t = 0; t < BN; t++) {
             size_t b = t / N, i = t % N;
-            double xm = w->xmax[b], xt = w->xn[t];
+            /* causal: row i's key maxima are over kept j <= i (xp, the prefix rows of bmax and
+               vmax); the centring term keeps the whole sequence's (valid for any subset, and
+               so the tight rc, capped with the whole xmax, stays <= the cheap one) */
+            double xm = w->xmax[b], xt = w->xn[t], xp = causal ? w->xpre[t] : xm;
+            const size_t kr = causal ? t * R : b * R; /* row of bmax and of vm */
+            const double *vm = causal ? w->tv : w->vmax;
             for (int ri = 0; ri < R; ri++) {
                 int r = ranks[ri];
-                double delta = xt * xm * opq[r] * isq;
-                if (tight) delta = dmin(delta, w->aq[t * R + ri] * w->bmax[b * R + ri] * isq);
+                double delta = xt * xp * opq[r] * isq;
+                if (tight) delta = dmin(delta, w->aq[t * R + ri] * w->bmax[kr + ri] * isq);
                 double rcv = tight ? w->rc[b] : xm * opv[0];
-                double vmx = tight ? w->vmax[b * R + ri] : xm * opv[r];
+                double vmx = tight ? vm[kr + ri] : xp * opv[r];
                 w->acc[(b * R + ri) * N + i] += 2 * tanh(0.5 * delta) * rcv + vmx;
             }
         }

@@ -90,10 +90,13 @@ typedef struct {
     double *xn;    /* (B*N) ||x~_t|| */
     double *q0;    /* (B*N) ||u_t - c|| */
     double *xmax;  /* (B) max ||x~_j|| over kept tokens */
+    double *xpre;  /* (B*N) causal: max ||x~_j|| over kept j <= i (prefix maxima) */
     double *aq;    /* (B*N, R) tight ||x~_i A_qk[:, r:]|| */
     double *tv;    /* (B*N, R) per-token key / value norms before the max */
-    double *bmax;  /* (B, R) max over kept keys of ||x~_j B_qk[:, r:]|| */
-    double *vmax;  /* (B, R) max over kept keys of ||x~_j (M_VO - M_VO,r)|| */
+    double *bmax;  /* (B, R) max over kept keys of ||x~_j B_qk[:, r:]||; causal: (B*N, R),
+                      row i's max over kept j <= i */
+    double *vmax;  /* (B, R) max over kept keys of ||x~_j (M_VO - M_VO,r)|| (causal: the
+                      prefix maxima, (B*N, R), are kept in tv) */
     double *rc;    /* (B) max over kept keys of ||u_j - c|| (centred value rows) */
     double *zbar;  /* (B, dh) */
     double *acc;   /* (B, R, N) per-row layer bound */
@@ -111,7 +114,10 @@ typedef struct {
 } BoundOut;
 
 /* bound_compute: the bounds at every rank ranks[0..R) (each in [0, dh]) for the layer input
- * x (B, N, d) with key padding mask (also the set of rows the summaries use). ADDS the FLOPs
+ * x (B, N, d) with key padding mask (also the set of rows the summaries use). With a causal
+ * mask the bounds are those of the causal layers: row i takes its key and value maxima over
+ * the kept keys j <= i only (prefix maxima, never above the non-causal bound; bound.c,
+ * step 6); the FLOPs are the same. ADDS the FLOPs
  * executed to *flops (may be NULL); the total equals bound_flops(kind, B, N, d, H, R).
  * B, N, R must fit the workspace. ST_INVALID on bad arguments. */
 Status bound_compute(BoundOut *out, BoundWork *w, int64_t *flops, const float *x /* (B,N,d) */,

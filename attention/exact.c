@@ -46,6 +46,16 @@ AttnFlops attn_exact_flops(int64_t B, int64_t N, int64_t d, int64_t H) {
     return f;
 }
 
+AttnFlops attn_exact_flops_causal(int64_t B, int64_t N, int64_t d, int64_t H, AttnVariant v) {
+    AttnFlops f;
+    attn_flops_zero(&f);
+    const int64_t M = B * N, dh = d / H;
+    f.proj = 3 * (2 * M * d * d + M * d);
+    attn_variant_flops_causal(&f, v, B * H, 0, N, N, dh, dh);
+    f.out = 2 * M * d * d + M * d;
+    return f;
+}
+
 Status attn_exact_forward(float *y, AttnExact *x, const float *inp, AttnMask key_mask,
                           const MhsaParams *p, int B, int N, AttnFlops *fl, Err *e) {
     if (B < 1 || N < 1 || B > x->max_B || N > x->max_N)
@@ -60,9 +70,10 @@ Status attn_exact_forward(float *y, AttnExact *x, const float *inp, AttnMask key
     AttnFlops f;
     attn_flops_zero(&f);
     f.proj += 3 * (linear_flops(M, d, d) + linear_bias_flops(M, d));
-    /* one segment of all N query rows; head h at columns [h dh, (h+1) dh) with row stride d */
+    /* one segment of all N query rows from position 0 (a causal mask in key_mask applies to
+       it as it is); head h at columns [h dh, (h+1) dh) with row stride d */
     const size_t bs = (size_t)N * d;
-    AttnSegment seg = {{x->q, bs, d, dh}, {x->a, bs, d, dh}, N, dh, dh};
+    AttnSegment seg = {{x->q, bs, d, dh}, {x->a, bs, d, dh}, N, dh, dh, 0};
     AttnView kv = {x->k, bs, d, dh}, vv = {x->v, bs, d, dh};
     attn_kernel_forward(&seg, 1, kv, vv, key_mask, B, H, N, 1.0f / sqrtf((float)dh), x->scratch,
                         x->scratch_len, &f);

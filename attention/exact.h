@@ -9,13 +9,19 @@
  *     proj    3 * (2 B N d d + B N d)
  *     scores  2 B H N^2 dh,   values 2 B H N^2 dh
  *     softmax B H (ATTN_SOFTMAX_FLOPS N^2 + ATTN_NORM_FLOPS N dh)   (27 and 1: flops.h)
- *     out     2 B N d d + B N d */
+ *     out     2 B N d d + B N d
+ * Causal (key_mask.causal, nn/attention.h): the one segment of query rows starts at position
+ * 0, so row i keeps keys j <= i; the kernel reads only keys up to each item's last row and
+ * counts what ran (attn_exact_flops_causal: proj and out as above, the rest
+ * attn_variant_flops_causal of the variant that ran; about half the N^2 work). No output
+ * depends on a later token, bit for bit (tests/attention/test_causal_layers). */
 #ifndef DRRL_ATTENTION_EXACT_H
 #define DRRL_ATTENTION_EXACT_H
 
 #include <stddef.h>
 
 #include "attention/flops.h"
+#include "attention/kernel.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "nn/attention.h"
@@ -45,5 +51,8 @@ Status attn_exact_forward(float *y /* (B, N, d) */, AttnExact *x, const float *i
 
 /* attn_exact_flops: the closed form above. */
 AttnFlops attn_exact_flops(int64_t B, int64_t N, int64_t d, int64_t H);
+/* attn_exact_flops_causal: the closed form under a causal mask when the kernel runs variant v
+   (attn_kernel_forward runs attn_tune_pick(N, d / H)). */
+AttnFlops attn_exact_flops_causal(int64_t B, int64_t N, int64_t d, int64_t H, AttnVariant v);
 
 #endif

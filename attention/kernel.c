@@ -87,18 +87,24 @@ static int key_flags(int32_t *keep, AttnMask m, int b, int N) {
 /* row i of E in place over S (m, N; row stride lds) and inv[i] = 1 / l_i (0 for a row without
    kept keys); keep NULL: every key kept. A row (16 KB at N = 4096) stays in L1 between the
    max pass and the exp pass. FLOPs per score, masked or not (ATTN_SOFTMAX_FLOPS): the max's
-   compare, s - max, the exp (FASTEXP_FLOPS), the sum's add. */
+   compare, s - max, the exp (FASTEXP_FLOPS), the sum's add. p0 >= 0 (causal): row i is at
+   position p0 + i and keeps only its first n_i = min(N, p0 + i + 1) keys: the softmax runs
+   over those, the rest of the row is set to 0 (the triangle, dropped like padding); p0 < 0:
+   every row keeps all N (the non-causal path, unchanged). */
 static void softmax_block(float *S /* (m, N) */, float *inv /* (m) */,
-                          const int32_t *keep /* (N) or NULL */, int m, int N, size_t lds) {
+                          const int32_t *keep /* (N) or NULL */, int m, int N, size_t lds,
+                          int64_t p0) {
     for (int i = 0; i < m; i++) {
         float *row = S + (size_t)i * lds;
-        const float mx = attn_row_max(row, keep, N);
+        const int n = p0 < 0 ? N : attn_causal_keys(p0 + i, N);
+        const float mx = attn_row_max(row, keep, n);
         if (mx == -INFINITY) { /* no kept key: E = 0, O = 0 */
             memset(row, 0, (size_t)N * sizeof(float));
             inv[i] = 0.0f;
             continue;
         }
-        inv[i] = 1.0f / attn_exp_row(row, keep, N, mx); /* sum >= 1: the max gives e^0 = 1 */
+        inv[i] = 1.0f / attn_exp_row(row, keep, n, mx); /* sum >= 1: the max gives e^0 = 1 */
+        if (n < N) memset(row + n, 0, (size_t)(N - n) * sizeof(float));
     }
 }
 
@@ -114,10 +120,11 @@ void attn_kernel_pack(AttnSlot *w, const float *kh, int ld, int N, int kqp, int 
 }
 
 /* one item: rows [i0, i0 + m) of segment sg, batch b, head h, by variant kind (kqp: the
-   packed key width, 0 when the scores go through cblas_sgemm) */
+   packed key width, 0 when the scores go through cblas_sgemm). causal: the rows are at
+   positions P0 = sg->q0 + i0 .. and read only the keys [0, min(N, P0 + m)) (kernel.h). */
 static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h, int i0, int m,
                      int N, float scale, AttnVariant var, AttnSlot *w, const int32_t *keep,
-                     int kqp, AttnFlops *fl) {
+                     int kqp, int causal, AttnFlops *fl) {
     const float *q = sg->q.p + (size_t)b * sg->q.bstride + (size_t)i0 * sg->q.ld +
                      (size_t)h * sg->q.hstride;
     const float *kh = k.p + (size_t)b * k.bstride + (size_t)h * k.hstride;
@@ -125,6 +132,12 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
     float *o = sg->out.p + (size_t)b * sg->out.bstride + (size_t)i0 * sg->out.ld +
                (size_t)h * sg->out.hstride;
     const int kq = sg->kq, kv = sg->kv;
+    const int64_t p0 = causal ? (int64_t)sg->q0 + i0 : -1;
+    const int Nk = causal ? attn_causal_keys(p0 + m - 1, N) : N; /* keys this item reads */
+    if (Nk == 0) { /* causal rows before position 0: no key at all, O = 0 */
+        for (int i = 0; i < m; i++) memset(o + (size_t)i * sg->out.ld, 0, (size_t)kv * sizeof(float));
+        return;
+    }
     int tiled_s = 0, tiled_v = 0;
 #if ATTN_TILED
     tiled_s = var.kind != ATTN_VAR_SGEMM && kqp > 0 && kq <= kqp;
@@ -132,8 +145,10 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
 #endif
     if (tiled_s) attn_kernel_pack(w, kh, k.ld, N, kqp, b, h);
     if (var.kind == ATTN_VAR_FLASH) {
-        attn_flash_item(o, sg->out.ld, q, sg->q.ld, kh, k.ld, vh, v.ld, m, N, kq, kv, scale,
-                        var.block, tiled_s ? kqp : 0, w, keep, fl);
+        attn_flash_item(o, sg->out.ld, q, sg->q.ld, kh, k.ld, vh, v.ld, m, Nk, kq, kv, scale,
+                        var.block, tiled_s ? kqp : 0, w, keep, p0);
+        if (causal) attn_variant_flops_causal(fl, var, 1, p0, m, N, kq, kv);
+        else attn_variant_flops(fl, (AttnVariant){ATTN_VAR_FLASH, var.block, m}, m, N, kq, kv);
         return;
     }
     float *S = w->S, *inv = w->inv;
@@ -142,28 +157,29 @@ static void run_item(const AttnSegment *sg, AttnView k, AttnView v, int b, int h
 #if ATTN_TILED
         /* the scale goes on the query block (the GEMM's alpha) */
         attn_tile_pack_queries(w->qs, q, sg->q.ld, m, kq, scale);
-        attn_tile_scores(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, N, lds);
+        attn_tile_scores(S, w->qs, m, kq, w->kp, kqp, kh, k.ld, Nk, lds);
 #endif
     } else {
-        /* S = scale Q_blk K^T: (m, kq) x (N, kq)^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, kq, scale, q, sg->q.ld, kh,
+        /* S = scale Q_blk K^T: (m, kq) x (Nk, kq)^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, Nk, kq, scale, q, sg->q.ld, kh,
                     k.ld, 0.0f, S, (int)lds);
     }
-    softmax_block(S, inv, keep, m, N, lds);
-    /* O = E V: (m, N) x (N, kv), then row i times 1 / l_i */
+    softmax_block(S, inv, keep, m, Nk, lds, p0);
+    /* O = E V: (m, Nk) x (Nk, kv), then row i times 1 / l_i */
     if (tiled_v) {
 #if ATTN_TILED
-        attn_tile_values(o, sg->out.ld, S, lds, m, N, vh, v.ld, kv, 0);
+        attn_tile_values(o, sg->out.ld, S, lds, m, Nk, vh, v.ld, kv, 0);
 #endif
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, N, 1.0f, S, (int)lds, vh, v.ld,
-                    0.0f, o, sg->out.ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, kv, Nk, 1.0f, S, (int)lds, vh,
+                    v.ld, 0.0f, o, sg->out.ld);
     }
     for (int i = 0; i < m; i++) {
         float *oi = o + (size_t)i * sg->out.ld;
         for (int c = 0; c < kv; c++) oi[c] *= inv[i];
     }
-    attn_variant_flops(fl, var, m, N, kq, kv);
+    if (causal) attn_variant_flops_causal(fl, var, 1, p0, m, N, kq, kv);
+    else attn_variant_flops(fl, var, m, N, kq, kv);
 }
 
 /* item index -> (segment, b, h, block); items are ordered b, h, segment, block so that
@@ -200,7 +216,7 @@ static void run_one(const AttnSegment *seg, int nseg, const int64_t *first, Attn
         w->flag_b = b;
         keep = w->keep;
     }
-    run_item(&seg[s], k, v, b, h, i0, m, N, scale, var, w, keep, kqp, fl);
+    run_item(&seg[s], k, v, b, h, i0, m, N, scale, var, w, keep, kqp, key_mask.causal != 0, fl);
 }
 
 static void slot_init(AttnSlot *w, float *mine, int N) {
@@ -220,7 +236,7 @@ void attn_kernel_forward_with(AttnVariant var, const AttnSegment *seg, int nseg,
     if (nseg <= 0 || B <= 0 || H <= 0 || N <= 0) return;
     if (nseg > ATTN_MAX_SEGS) return; /* caller error: more segments than supported */
     if (!attn_variant_valid(var)) var = attn_variant_default();
-    const int R = attn_variant_rows(var, N);
+    const int R = key_mask.causal ? attn_variant_rows_causal(var, N) : attn_variant_rows(var, N);
     /* first item of each segment within one (b, h) (prefix sums of the block counts); the
        packed key width: the widest kq of the segments (0: too wide, cblas for scores) */
     int64_t first[ATTN_MAX_SEGS + 1];

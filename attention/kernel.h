@@ -20,7 +20,17 @@
  *     p[b * bstride + i * ld + h * hstride + c].
  * Counted FLOPs per item of m rows (added to AttnFlops): scores 2*m*N*kq, softmax
  * ATTN_SOFTMAX_FLOPS*m*N + ATTN_NORM_FLOPS*m*kv (flops.h: 27 per score, exp included, with
- * or without a key mask), values 2*m*N*kv. */
+ * or without a key mask), values 2*m*N*kv.
+ *
+ * Causal masks (key_mask.causal, nn/attention.h): query row r of a segment is at position
+ * p = q0 + r and keeps key j only if j <= p (and the key mask keeps j). An item of rows at
+ * positions [P0, P1) runs both products over the keys [0, Nk), Nk = min(N, P1), only: no
+ * later key is read, and the work shrinks (about half of the N^2 products over a sequence).
+ * Inside that range the triangle j > p is dropped like a padded key: the softmax of row p runs
+ * over its first min(N, p + 1) keys and the rest of its row of E is zeroed (bit-exact zeros,
+ * so P V adds nothing for them). Every output row therefore depends on keys, values and its
+ * own query at positions <= p only, bit for bit. FLOPs: attn_variant_flops_causal. Without
+ * causal the path is the one above, unchanged. */
 #ifndef DRRL_ATTENTION_KERNEL_H
 #define DRRL_ATTENTION_KERNEL_H
 
@@ -68,13 +78,16 @@ typedef struct {
 
 /* AttnSegment: one block of query rows [0, rows) of every sequence (the view's p already
    points at its first row), attended with the first kq query/key coordinates and the first
-   kv value coordinates of every head. */
+   kv value coordinates of every head. q0: the position of its first row in the sequence
+   (keys are at positions 0..N-1); only a causal mask reads it (row r is at q0 + r), so a
+   zero-initialised q0 keeps the meaning segments had before it existed. */
 typedef struct {
     AttnView q;      /* (B, rows, H, >= kq) */
     AttnOutView out; /* (B, rows, H, >= kv) */
     int rows;
     int kq;
     int kv;
+    int q0;          /* position of row 0 (>= 0), read with key_mask.causal */
 } AttnSegment;
 
 /* The variants of the kernel: the same math and the same no-N-by-N-buffer structure,
@@ -117,10 +130,27 @@ int attn_variant_parse(const char *s, AttnVariant *v);
 int attn_variant_valid(AttnVariant v);
 /* attn_variant_rows: query rows per item of v for N keys */
 int attn_variant_rows(AttnVariant v, int N);
+/* attn_variant_rows_causal: query rows per item under a causal mask: attn_variant_rows(v, N)
+   but at most max(8, N / 8 rounded down to a multiple of 8), so that the triangle an item
+   computes and drops (m Nk - the kept scores, about N R / 2 over a sequence) stays near 1/8
+   of the N^2 / 2 kept ones: at N = 64 items of 128 rows would run the whole N x N block. */
+int attn_variant_rows_causal(AttnVariant v, int N);
 /* attn_variant_flops: fl += the FLOPs v counts for `rows` query rows against N keys with kq
    query/key and kv value coordinates (the closed form of the counters above). */
 void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, int64_t kq,
                         int64_t kv);
+/* attn_variant_flops_causal: fl += the FLOPs v counts, under a causal mask, for `copies`
+   (b, h) pairs of one segment of `rows` query rows at positions q0, q0 + 1, .. against N
+   keys. The segment is cut into items of R = attn_variant_rows_causal(v, N) rows as the
+   kernel cuts it; an item of rows at positions [P0, P1) reads only the keys [0, Nk), Nk = min(N, P1)
+   (none of them later than its last row), and row p keeps n_p = min(N, p + 1) of them:
+       scores 2 m Nk kq,  values 2 m Nk kv                       (m = P1 - P0)
+       softmax ATTN_SOFTMAX_FLOPS sum_p n_p + ATTN_NORM_FLOPS m kv
+       flash   + sum_p (ceil(n_p / block) - 1) (ATTN_FLASH_FLOPS + kv)
+   (the triangle's scores are computed by the products and dropped by bit masks; the softmax
+   and the flash rescaling run only over a row's n_p keys and the key blocks holding them). */
+void attn_variant_flops_causal(AttnFlops *fl, AttnVariant v, int64_t copies, int64_t q0,
+                               int64_t rows, int64_t N, int64_t kq, int64_t kv);
 
 /* attn_kernel_threads: threads the kernel will use, omp_get_max_threads() (1 without
    OpenMP): plan scratch for this many. */

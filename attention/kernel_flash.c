@@ -12,14 +12,20 @@
  * (1 compare), the correction's subtract and exp (1 + FASTEXP_FLOPS), l's multiply and add
  * (2) and O's kv multiplies: ATTN_FLASH_FLOPS + kv. A row without a kept key so far keeps
  * m = -inf and skips its correction (its work is charged all the same, as the two-pass
- * softmax charges a fully padded row). */
+ * softmax charges a fully padded row).
+ * Causal (p0 >= 0): row i at position p = p0 + i keeps the first n_i = min(N, p + 1) keys; in
+ * key block [j0, j0 + nk) it keeps the first min(nk, n_i - j0) of them (the rest of its row of
+ * E_j is zeroed, bit-exact zeros) and a block with none of them is skipped for that row
+ * altogether (no max, exp or rescaling: O, l and m stay as they are, so they are what the
+ * earlier blocks made them; its E_j row is all zeros). The first block always holds key 0,
+ * which every row at p >= 0 keeps. The caller passes N = min(N, P1), the keys of the item. */
 #include "attention/kernel_internal.h"
 
 #include <cblas.h>
 
 void attn_flash_item(float *o, int ldo, const float *q, int ldq, const float *kh, int ldk,
                      const float *vh, int ldv, int m, int N, int kq, int kv, float scale, int kb,
-                     int kqp, AttnSlot *w, const int32_t *keep, AttnFlops *fl) {
+                     int kqp, AttnSlot *w, const int32_t *keep, int64_t p0) {
     float *S = w->S, *l = w->inv, *mx = w->mx;
     const size_t lds = attn_flash_ld(kb, N);
     int tiled_v = 0;
@@ -42,25 +48,36 @@ void attn_flash_item(float *o, int ldo, const float *q, int ldq, const float *kh
         }
         for (int i = 0; i < m; i++) {
             float *row = S + (size_t)i * lds;
-            const float bm = attn_row_max(row, kp, nk);
+            /* the keys of this block row i keeps: all nk, or (causal) its first n */
+            int n = nk;
+            if (p0 >= 0) {
+                const int64_t lim = p0 + i + 1 - j0;
+                n = lim < nk ? (lim > 0 ? (int)lim : 0) : nk;
+            }
+            if (n < nk) memset(row + n, 0, (size_t)(nk - n) * sizeof(float));
+            if (n == 0) { /* causal: no key of this block (the first only for a row at p < 0) */
+                if (first) mx[i] = -INFINITY, l[i] = 0.0f;
+                continue;
+            }
+            const float bm = attn_row_max(row, kp, n);
             float *oi = o + (size_t)i * ldo;
             if (first) {
                 mx[i] = bm;
                 if (bm == -INFINITY) {
-                    memset(row, 0, (size_t)nk * sizeof(float));
+                    memset(row, 0, (size_t)n * sizeof(float));
                     l[i] = 0.0f;
                 } else {
-                    l[i] = attn_exp_row(row, kp, nk, bm);
+                    l[i] = attn_exp_row(row, kp, n, bm);
                 }
                 continue;
             }
             const float mn = bm > mx[i] ? bm : mx[i];
             if (mn == -INFINITY) { /* no kept key yet: E_j = 0, O and l stay 0 */
-                memset(row, 0, (size_t)nk * sizeof(float));
+                memset(row, 0, (size_t)n * sizeof(float));
                 continue;
             }
             const float c = fastexp_neg(mx[i] - mn); /* mx[i] = -inf: clamped, c ~ 1e-38 */
-            l[i] = l[i] * c + attn_exp_row(row, kp, nk, mn);
+            l[i] = l[i] * c + attn_exp_row(row, kp, n, mn);
             for (int t = 0; t < kv; t++) oi[t] *= c;
             mx[i] = mn;
         }
@@ -79,5 +96,4 @@ void attn_flash_item(float *o, int ldo, const float *q, int ldq, const float *kh
         float *oi = o + (size_t)i * ldo;
         for (int t = 0; t < kv; t++) oi[t] *= inv;
     }
-    attn_variant_flops(fl, (AttnVariant){ATTN_VAR_FLASH, kb, m}, m, N, kq, kv);
 }

@@ -136,15 +136,22 @@ static inline float attn_exp_row(float *row, const int32_t *keep, int N, float m
     return s;
 }
 
+/* attn_causal_keys: the keys a causal query at position p keeps, min(N, p + 1) (0 for p < 0) */
+static inline int attn_causal_keys(int64_t p, int N) {
+    return p < 0 ? 0 : p + 1 < N ? (int)(p + 1) : N;
+}
+
 /* attn_kernel_pack: the packed K^T panels of (b, h) in w (kept while (b, h) does not change) */
 void attn_kernel_pack(AttnSlot *w, const float *kh, int ld, int N, int kqp, int b, int h);
 
 /* attn_flash_item: O (m, kv; row stride ldo) = softmax_masked(scale Q K^T) V for m query rows
    q (row stride ldq) against N keys kh / values vh, online over key blocks of kb keys (kernel.h,
    ATTN_VAR_FLASH). kqp > 0: the keys are packed in w->kp (tiled scores); kv % 16 == 0: tiled
-   values; cblas_sgemm otherwise. fl += the FLOPs executed. */
+   values; cblas_sgemm otherwise. p0 >= 0 (causal): row i is at position p0 + i and keeps
+   only its first min(N, p0 + i + 1) keys (key blocks past them are skipped for that row);
+   p0 < 0: all N. The caller counts the FLOPs (kernel.h's closed forms). */
 void attn_flash_item(float *o, int ldo, const float *q, int ldq, const float *kh, int ldk,
                      const float *vh, int ldv, int m, int N, int kq, int kv, float scale, int kb,
-                     int kqp, AttnSlot *w, const int32_t *keep, AttnFlops *fl);
+                     int kqp, AttnSlot *w, const int32_t *keep, int64_t p0);
 
 #endif

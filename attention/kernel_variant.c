@@ -49,6 +49,11 @@ int attn_variant_rows(AttnVariant v, int N) {
     return r;
 }
 
+int attn_variant_rows_causal(AttnVariant v, int N) {
+    const int r = attn_variant_rows(v, N), cap = N / 8 / 8 * 8;
+    return r < cap ? r : cap > 8 ? cap : 8;
+}
+
 const char *attn_variant_name(AttnVariant v, char *buf, size_t cap) {
     if (!attn_variant_valid(v)) snprintf(buf, cap, "invalid");
     else if (v.kind == ATTN_VAR_FLASH) snprintf(buf, cap, "flash:%dx%d", v.rows, v.block);
@@ -84,5 +89,30 @@ void attn_variant_flops(AttnFlops *fl, AttnVariant v, int64_t rows, int64_t N, i
     if (v.kind == ATTN_VAR_FLASH) {
         const int64_t nb = (N + v.block - 1) / v.block; /* key blocks */
         fl->softmax += rows * (nb - 1) * ((int64_t)ATTN_FLASH_FLOPS + kv);
+    }
+}
+
+/* the causal closed form (kernel.h): items of R rows from the segment's first row; per item
+   of positions [P0, P1) the products over Nk = min(N, P1) keys, per row p the softmax over
+   n_p = min(N, p + 1) keys and, for flash, a rescaling per later key block holding any of
+   them. An item without any key (P1 <= 0: a negative q0) only has its outputs zeroed. */
+void attn_variant_flops_causal(AttnFlops *fl, AttnVariant v, int64_t copies, int64_t q0,
+                               int64_t rows, int64_t N, int64_t kq, int64_t kv) {
+    const int64_t R =
+        attn_variant_rows_causal(v, (int)(N < 1 ? 1 : N > INT32_MAX ? INT32_MAX : N));
+    for (int64_t i0 = 0; i0 < rows; i0 += R) {
+        const int64_t m = rows - i0 < R ? rows - i0 : R, P0 = q0 + i0, P1 = P0 + m;
+        const int64_t Nk = P1 < N ? P1 : N;
+        if (Nk <= 0) continue;
+        int64_t kept = 0, later = 0; /* sum_p n_p, sum_p (key blocks of row p - 1) */
+        for (int64_t p = P0; p < P1; p++) {
+            const int64_t n = p + 1 < N ? (p + 1 > 0 ? p + 1 : 0) : N;
+            kept += n;
+            if (v.kind == ATTN_VAR_FLASH && n > 0) later += (n + v.block - 1) / v.block - 1;
+        }
+        fl->scores += copies * 2 * m * Nk * kq;
+        fl->values += copies * 2 * m * Nk * kv;
+        fl->softmax += copies * ((int64_t)ATTN_SOFTMAX_FLOPS * kept + (int64_t)ATTN_NORM_FLOPS * m * kv);
+        fl->softmax += copies * later * ((int64_t)ATTN_FLASH_FLOPS + kv);
     }
 }

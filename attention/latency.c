@@ -77,11 +77,12 @@ static void bucket_free(Bucket *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* run: configuration c of bucket b: 0 exact, c >= 1 low-rank at t->ranks[c - 1]. */
+/* run: configuration c of bucket b: 0 exact, c >= 1 low-rank at t->ranks[c - 1]; under a
+   causal mask when t->causal. */
 static Status run(Bucket *b, const LatencyTable *t, const MhsaParams *p, int N, int c, Err *e) {
-    if (c == 0) return attn_exact_forward(b->y, &b->ex, b->x, attn_mask_none(), p, t->B, N, NULL, e);
-    return attn_lowrank_forward_rank(b->y, &b->lr, b->x, attn_mask_none(), t->B, N,
-                                     t->ranks[c - 1], NULL, e);
+    const AttnMask m = t->causal ? attn_mask_causal(attn_mask_none()) : attn_mask_none();
+    if (c == 0) return attn_exact_forward(b->y, &b->ex, b->x, m, p, t->B, N, NULL, e);
+    return attn_lowrank_forward_rank(b->y, &b->lr, b->x, m, t->B, N, t->ranks[c - 1], NULL, e);
 }
 
 /* measure_bucket: fill t->full[i] and t->lat[i][*]; times has (n_ranks + 1) * reps slots. */
@@ -118,11 +119,12 @@ static Status measure_bucket(LatencyTable *t, int i, const MhsaParams *p, const 
     return s;
 }
 
-Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H, int B,
-                             const int *buckets, int nb, const int *ranks, int nr, int warmup,
-                             int reps, uint64_t seed, LatencyProgress progress, void *ctx,
-                             Err *e) {
+/* measure: latency_table_measure(_causal) */
+static Status measure(LatencyTable *t, const MhsaParams *p, int d, int H, int B,
+                      const int *buckets, int nb, const int *ranks, int nr, int warmup, int reps,
+                      int causal, uint64_t seed, LatencyProgress progress, void *ctx, Err *e) {
     memset(t, 0, sizeof *t);
+    t->causal = causal;
     Status s = mhsa_check(B, 1, d, H, e);
     if (s) return err_prefix(e, "latency_table_measure");
     if (warmup < 0 || reps < 1)
@@ -172,6 +174,20 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
     free(times);
     free(pbuf);
     return s;
+}
+
+Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H, int B,
+                             const int *buckets, int nb, const int *ranks, int nr, int warmup,
+                             int reps, uint64_t seed, LatencyProgress progress, void *ctx,
+                             Err *e) {
+    return measure(t, p, d, H, B, buckets, nb, ranks, nr, warmup, reps, 0, seed, progress, ctx, e);
+}
+
+Status latency_table_measure_causal(LatencyTable *t, const MhsaParams *p, int d, int H, int B,
+                                    const int *buckets, int nb, const int *ranks, int nr,
+                                    int warmup, int reps, uint64_t seed,
+                                    LatencyProgress progress, void *ctx, Err *e) {
+    return measure(t, p, d, H, B, buckets, nb, ranks, nr, warmup, reps, 1, seed, progress, ctx, e);
 }
 
 void latency_table_apply(const LatencyTable *t, FILE *info) {

@@ -14,6 +14,13 @@
  * configurations alternate (a noisy host slows all of them alike); the entry is the median of
  * its `reps` times on the monotonic clock (core/timer.h), in seconds.
  *
+ * Causal masks: a causal layer does about half of the N^2 work (kernel.h), so its latencies
+ * are lower at every rank and its ratios to exact attention differ: a causal decoder's table
+ * is measured with the causal mask (latency_table_measure_causal: both layers run with
+ * attn_mask_causal, t->causal = 1, stored as the attribute causal = 1; absent: 0). The
+ * kernel variants are still chosen by non-causal timings (tune.h). Whoever pairs a table with
+ * a model checks that t->causal matches the model's attention.
+ *
  * Lookup (latency_table_lookup): the bucket of N is the smallest bucket >= N, or the largest
  * bucket when N exceeds them all (no interpolation: a layer of N tokens is charged what the
  * bucket's length costs). The rank is LATENCY_FULL (exact attention), a rank of the grid, or
@@ -24,7 +31,7 @@
  *     buckets (nb) int32,  ranks (nr) int32,  latency (nb, nr) float64 seconds,
  *     full (nb) float64 seconds;
  *     attributes d_model, n_heads, batch, warmup, reps, threads (int), cpu, blas_config,
- *     date (strings); the kernel tuning in the subgroup "kernels" (tune.h; absent in tables
+ *     date (strings), causal (int, 1; only on a causal table); the kernel tuning in the subgroup "kernels" (tune.h; absent in tables
  *     written before it: the default variant).
  * Loading checks every dataset's rank, shape and type and the table's invariants (sizes
  * within the limits below, increasing buckets and ranks, finite positive latencies). A file
@@ -65,6 +72,7 @@ typedef struct {
     char date[32];                        /* UTC, ISO 8601, e.g. 2026-03-01T12:00:00Z */
     AttnTune tune;                        /* the kernel variants measured with (n = 0: the
                                              default variant; tables from before issue 15) */
+    int causal;                           /* 1: the layers were timed under a causal mask */
 } LatencyTable;
 
 /* LatencyProgress: called after each bucket is measured (bucket index i, of t->n_buckets);
@@ -80,6 +88,13 @@ Status latency_table_measure(LatencyTable *t, const MhsaParams *p, int d, int H,
                              const int *buckets, int nb, const int *ranks, int nr, int warmup,
                              int reps, uint64_t seed, LatencyProgress progress, void *ctx,
                              Err *e);
+
+/* latency_table_measure_causal: the same with both layers under a causal mask (t->causal = 1):
+   the table of a causal decoder. */
+Status latency_table_measure_causal(LatencyTable *t, const MhsaParams *p, int d, int H, int B,
+                                    const int *buckets, int nb, const int *ranks, int nr,
+                                    int warmup, int reps, uint64_t seed,
+                                    LatencyProgress progress, void *ctx, Err *e);
 
 /* latency_table_apply: install t's kernel variants when t was measured on this CPU model (so
    that a resumed run computes with the kernels it was measured with; the thread count is the

@@ -39,6 +39,8 @@ Status latency_table_save(Store *st, const char *group, const LatencyTable *t, E
     if (!s) s = store_set_attr_str(st, group, "cpu", t->cpu, e);
     if (!s) s = store_set_attr_str(st, group, "blas_config", t->blas, e);
     if (!s) s = store_set_attr_str(st, group, "date", t->date, e);
+    /* written only for a causal table: a non-causal one is stored as before the field */
+    if (!s && t->causal) s = store_set_attr_i64(st, group, "causal", 1, e);
     if (!s && t->tune.n > 0) s = attn_tune_save(st, path_of(nm, sizeof nm, group, "kernels"), &t->tune, e);
     return s;
 }
@@ -88,6 +90,10 @@ Status latency_table_load(Store *st, const char *group, LatencyTable *t, Err *e)
     s = store_get_attr_str(st, group, "cpu", t->cpu, sizeof t->cpu, e);
     if (!s) s = store_get_attr_str(st, group, "blas_config", t->blas, sizeof t->blas, e);
     if (!s) s = store_get_attr_str(st, group, "date", t->date, sizeof t->date, e);
+    if (!s) { /* absent: a non-causal table (and every table from before the field) */
+        s = store_get_attr_int(st, group, "causal", 0, 1, &t->causal, e);
+        if (s == ST_MISSING) t->causal = 0, s = ST_OK;
+    }
     char nm[512];
     if (!s)
         s = read_grid(st, path_of(nm, sizeof nm, group, "buckets"), t->buckets, &t->n_buckets,

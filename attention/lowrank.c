@@ -133,6 +133,18 @@ AttnFlops attn_lowrank_flops(int64_t B, int64_t N, int64_t d, int64_t H, int64_t
     return f;
 }
 
+AttnFlops attn_lowrank_flops_causal(int64_t B, int64_t N, int64_t d, int64_t H, int64_t T,
+                                    const int *seg_rank, AttnVariant v) {
+    AttnFlops f = attn_lowrank_flops(B, N, d, H, T, seg_rank);
+    f.scores = f.softmax = f.values = 0;
+    const int64_t nseg = (N + T - 1) / T;
+    for (int64_t s = 0; s < nseg; s++) {
+        const int64_t rows = (s + 1) * T < N ? T : N - s * T, r = seg_rank[s];
+        attn_variant_flops_causal(&f, v, B * H, s * T, rows, N, r, r);
+    }
+    return f;
+}
+
 /* segment s (T query rows from s T) of sequence b at rank seg_rank[s]: its rank pack, its
    width H r_s, its rows m (the last segment may be shorter) and its first row b N + s T */
 typedef struct {
@@ -198,7 +210,7 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
         const int r = seg_rank[s], i0 = s * T;
         const size_t off = (size_t)i0 * hm;
         AttnSegment g = {{L->q + off, bs, H * r, r}, {L->o + off, bs, H * r, r},
-                         i0 + T < N ? T : N - i0, r, r};
+                         i0 + T < N ? T : N - i0, r, r, i0}; /* its rows are at i0 .. */
         seg[s] = g;
     }
     AttnView kv = {L->k, bs, hm, rm}, uv = {L->u, bs, hm, rm};

@@ -27,7 +27,15 @@
  *     out     sum_s (2 M_s H r_s d + M_s d)
  * One segment at rank r: per head 8 N d r + 4 N^2 r plus the bias terms and the softmax,
  * ATTN_SOFTMAX_FLOPS N^2 = 27 N^2, which does not shrink with r (at r = 16 it is 0.42 of the
- * 4 N^2 r of the two products, at r = dh = 64 0.11). */
+ * 4 N^2 r of the two products, at r = dh = 64 0.11).
+ *
+ * Causal (key_mask.causal, nn/attention.h): segment s's rows are at positions s T .. (the
+ * kernel's AttnSegment.q0 = s T), so query row i keeps keys j <= i at every rank; an item of
+ * query rows reads only the keys up to its last row. Scores, softmax and values then follow
+ * attn_variant_flops_causal per segment (attn_lowrank_flops_causal); the projections and the
+ * output GEMM are unchanged (every key is still needed by some later row). The factors are
+ * fixed weights, not fitted to the input, so no output depends on a later token, bit for bit
+ * (tests/attention/test_causal_layers). */
 #ifndef DRRL_ATTENTION_LOWRANK_H
 #define DRRL_ATTENTION_LOWRANK_H
 
@@ -90,5 +98,9 @@ Status attn_lowrank_forward_rank(float *y /* (B, N, d) */, AttnLowrank *L,
 /* attn_lowrank_flops: the closed form above (seg_rank as for the forward). */
 AttnFlops attn_lowrank_flops(int64_t B, int64_t N, int64_t d, int64_t H, int64_t T,
                              const int *seg_rank);
+/* attn_lowrank_flops_causal: the closed form under a causal mask when the kernel runs variant
+   v (attn_kernel_forward runs attn_tune_pick(N, max_s r_s)). */
+AttnFlops attn_lowrank_flops_causal(int64_t B, int64_t N, int64_t d, int64_t H, int64_t T,
+                                    const int *seg_rank, AttnVariant v);
 
 #endif

@@ -36,7 +36,8 @@ void attn_moment_free(AttnMoment *m);
 /* attn_moment_reset: forget everything accumulated. */
 void attn_moment_reset(AttnMoment *m);
 /* attn_moment_add: accumulate the real tokens of x (B, N, d) (key_mask (B, N): 0 = padding,
-   skipped; ATTN_MASK_NONE: all tokens). */
+   skipped; ATTN_MASK_NONE: all tokens). key_mask.causal is irrelevant here and ignored: it
+   says which keys a query sees, not which tokens are real, and the moment is of tokens. */
 void attn_moment_add(AttnMoment *m, const float *x /* (B, N, d) */, AttnMask key_mask, int B,
                      int N);
 /* attn_moment_get: M (d+1, d+1) = sum / count; ST_INVALID if nothing was accumulated. */

@@ -228,6 +228,11 @@ Status nystrom_forward(float *out, NystromLayer *L, const float *inp, AttnMask k
     Status st = baseline_check("nystrom_forward", B, N, m, L->max_B, L->max_N, L->max_m, L->C,
                                L->H, e);
     if (st != ST_OK) return st;
+    if (key_mask.causal) /* nystrom.h: no sound causal variant below exact attention's cost */
+        return err_set(e, ST_INVALID,
+                       "nystrom: no causal variant: its landmarks average queries and keys over "
+                       "the whole sequence, so every output would depend on later tokens; use "
+                       "performer or a weight-level kind");
     const int C = L->C, H = L->H, dh = L->dh, M = B * N, iters = L->iters;
     AttnFlops f;
     attn_flops_zero(&f);

@@ -34,6 +34,15 @@
  * the four N x m x dh products; the softmax term is 2 S / (8 dh) = 11% of the first at
  * dh = 64); proj 3 (2 N C^2 + N C) and out 2 N C^2 + N C per sequence.
  *
+ * No causal variant (a causal key_mask is refused, ST_INVALID, docs/attention.md "Causal
+ * masks"): every landmark averages queries or keys over a whole segment of the sequence, and
+ * every output row goes through all landmarks (F Z Bk), so every output depends on every
+ * token, later ones included. Masking cannot be pushed through the factorisation: the causal
+ * softmax's row normalisation and the triangle do not factor through m landmarks, and
+ * landmarks of each row's prefix would mean a landmark set, kernel and pseudoinverse per
+ * query block, O(N^2 m dh / T) work plus (N / T) m^3 pseudoinverses, no cheaper than exact
+ * attention. Performer (performer.h) has an exact causal form (prefix sums).
+ *
  * Threads: the (b, h) pairs run in an OpenMP loop, each thread with its own work area; the
  * GEMMs inside run single-threaded (OpenMP OpenBLAS). With fewer pairs than threads they run
  * serially and OpenBLAS threads each GEMM. Memory: planned once (core/mem.h) by nystrom_init

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "attention/baseline_layer.h"
+#include "attention/performer_internal.h"
 #include "nn/fastexp.h"
-
 
 size_t performer_work_size(int N, int m, int dh) {
     size_t n = (size_t)N, mm = (size_t)m;
@@ -76,6 +76,25 @@ static void half_sq_norms(float *hn /* (N) */, const float *x /* (N, dh), stride
     }
 }
 
+void performer_query_features(float *Qf, float *hn, const float *q, int N, int C, int dh, int m,
+                              AttnFlops *f) {
+    const float half_log_m = 0.5f * logf((float)m); /* 1/sqrt(m) = e^{-half_log_m} */
+    /* per-row shift c_i = max_l (w_l^T q_i' - ||q_i'||^2/2) + log(m)/2 */
+    half_sq_norms(hn, q, NULL, N, C, dh);
+    for (int i = 0; i < N; i++) {
+        float *r = Qf + (size_t)i * m;
+        float mx = -INFINITY;
+        for (int l = 0; l < m; l++) {
+            r[l] -= hn[i];
+            mx = r[l] > mx ? r[l] : mx;
+        }
+        const float c = mx + half_log_m;
+        for (int l = 0; l < m; l++) r[l] = fastexp_neg(r[l] - c);
+    }
+    /* per row: norm 2 dh + 1, shift 1; per feature: subtract, max, subtract, exp */
+    f->softmax += (int64_t)N * (2 * dh + 2 + (3 + FASTEXP_FLOPS) * (int64_t)m);
+}
+
 /* the core for one (b, h): out rows (N, dh) of head h of sequence b. W (m, dh) the features,
    work one work area, keep (N) the real-token flags, n_real their count. FLOPs to f. */
 static void performer_pair(float *out, float *work, const float *q, const float *k,
@@ -104,19 +123,7 @@ static void performer_pair(float *out, float *work, const float *q, const float 
     f->scores += 2 * 2 * (int64_t)nm * dh;
 
     /* query features: per-row shift c_i = max_l (w_l^T q_i' - ||q_i'||^2/2) + log(m)/2 */
-    half_sq_norms(hn, q + base, NULL, N, C, dh);
-    for (int i = 0; i < N; i++) {
-        float *r = Qf + (size_t)i * m;
-        float mx = -INFINITY;
-        for (int l = 0; l < m; l++) {
-            r[l] -= hn[i];
-            mx = r[l] > mx ? r[l] : mx;
-        }
-        const float c = mx + half_log_m;
-        for (int l = 0; l < m; l++) r[l] = fastexp_neg(r[l] - c);
-    }
-    /* per row: norm 2 dh + 1, shift 1; per feature: subtract, max, subtract, exp */
-    f->softmax += (int64_t)N * (2 * dh + 2 + (3 + FASTEXP_FLOPS) * (int64_t)m);
+    performer_query_features(Qf, hn, q + base, N, C, dh, m, f);
 
     /* key features: one shift c for the sequence (max over real keys and features);
        padded rows are 0 */
@@ -166,14 +173,6 @@ static void performer_pair(float *out, float *work, const float *q, const float 
     f->softmax += (int64_t)N * (2 * (int64_t)m + 2 + dh);
 }
 
-/* PerformerCtx: the arguments performer_pair shares across the (b, h) pairs of one call */
-typedef struct {
-    float *a;
-    const float *q, *k, *v, *W;
-    const int32_t *n_real;
-    const uint8_t *keep;
-    int N, H, dh, m;
-} PerformerCtx;
 
 static void performer_pair_fn(const void *ctx, float *scratch, int b, int h, AttnFlops *f) {
     const PerformerCtx *c = ctx;
@@ -194,7 +193,8 @@ Status performer_forward(float *out, PerformerLayer *L, const float *inp, AttnMa
         L->n_real[b] = baseline_real_tokens(NULL, L->keep + (size_t)b * N, key_mask, b, N);
 
     PerformerCtx ctx = {L->a, L->q, L->k, L->v, L->feat.w, L->n_real, L->keep, N, H, dh, m};
-    baseline_pairs(performer_pair_fn, &ctx, L->work, L->work_len, L->slices, B, H, &f);
+    baseline_pairs(key_mask.causal ? performer_causal_pair_fn : performer_pair_fn, &ctx, L->work,
+                   L->work_len, L->slices, B, H, &f);
     f.out += baseline_output(out, L->a, p, M, C);
     if (flops) attn_flops_add(flops, &f);
     return ST_OK;

@@ -43,6 +43,14 @@
  * the products at dh = 64); n_real = 0: no core work (output 0). proj 3 (2 N C^2 + N C) and
  * out 2 N C^2 + N C per sequence.
  *
+ * Causal (key_mask.causal, nn/attention.h): the unidirectional FAVOR+ of the paper (section
+ * 2.6), prefix sums over the positions (performer_causal.c):
+ *     out_i = phi(q_i)^T S_i / (phi(q_i)^T z_i),  S_i = sum_{kept j <= i} phi(k_j) v_j^T,
+ *                                                   z_i = sum_{kept j <= i} phi(k_j)
+ * with the key shift a running maximum over the keys seen so far (S and z rescaled when it
+ * rises), so no output depends on a later token, bit for bit. The same O(N m dh) work as the
+ * bidirectional core plus the rescalings; FLOPs in performer_flops_causal.
+ *
  * Threads and memory as nystrom.h: (b, h) pairs over OpenMP threads with single-threaded
  * GEMMs inside; everything planned once by performer_init; forward allocates nothing. */
 #ifndef DRRL_ATTENTION_PERFORMER_H
@@ -110,5 +118,15 @@ Status performer_forward(float *out /* (B, N, C) */, PerformerLayer *L,
 /* performer_flops: the closed form above for ONE sequence of N tokens, n_real of them real,
  * width C, H heads, m features; a batch is the sum over its sequences. */
 AttnFlops performer_flops(int64_t N, int64_t n_real, int64_t C, int64_t H, int64_t m);
+/* performer_flops_causal: the causal count (performer_causal.c) for ONE sequence of N tokens,
+ * n_real of them real, with `rescales` increases of the running key shift summed over its H
+ * heads (data-dependent, typically about ln n_real per head: each costs
+ * 1 + FASTEXP_FLOPS + m (dh + 1)):
+ *     scores  H 4 N m dh
+ *     softmax H (N (2 dh + 2 + (3 + E) m) + n_real (2 dh + 3 + (4 + E) m) + N (2 m + 2 + dh))
+ *             + rescales (1 + E + m (dh + 1))
+ *     values  H (2 n_real m dh + 2 N m dh);  proj, out as above; n_real = 0: proj and out. */
+AttnFlops performer_flops_causal(int64_t N, int64_t n_real, int64_t C, int64_t H, int64_t m,
+                                 int64_t rescales);
 
 #endif

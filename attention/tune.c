@@ -120,7 +120,7 @@ static void shape_free(Shape *s) {
 static double run(const Shape *s, AttnVariant v, int B, int N, int H, int k) {
     const size_t bs = (size_t)N * H * k;
     const int ld = H * k;
-    AttnSegment seg = {{s->q, bs, ld, k}, {s->o, bs, ld, k}, N, k, k};
+    AttnSegment seg = {{s->q, bs, ld, k}, {s->o, bs, ld, k}, N, k, k, 0};
     AttnView kv = {s->k, bs, ld, k}, vv = {s->v, bs, ld, k};
     const double t0 = time_now();
     attn_kernel_forward_with(v, &seg, 1, kv, vv, attn_mask_none(), B, H, N,

@@ -19,6 +19,10 @@
  * math: a run that must reproduce bit for bit (drrl-train --resume) installs the tuning its
  * latency table was measured with (latency.h stores it).
  *
+ * Causal masks are not timed (the candidates run with no mask): a causal forward runs the
+ * variant chosen for its (N, kq), the same products over fewer keys per item
+ * (kernel.h); its rows per item may be smaller (attn_variant_rows_causal).
+ *
  * Storage (attn_tune_save / _load, in a group through core/store.h): N (n) int32, k (n)
  * int32, variant (n) strings as attn_variant_name ("tiled:131072"), seconds (n) float64, the
  * default's seconds (n) float64; attributes cpu, threads, date. A cache file per machine

@@ -152,9 +152,10 @@ static inline void model_free(Model *m) {
 }
 
 /* ref_layer: y (N, d) = sum_h softmax_masked(x~ Mqk_h x~^T / sqrt(dh)) (x~ Mvo_h), double;
- * mqk(h), mvo(h) give head h's forms; keep (N) the key mask. */
+ * mqk(h), mvo(h) give head h's forms; keep (N) the key mask; causal: row i keeps only the
+ * keys j <= i (a row without any kept key gives 0). */
 static inline void ref_layer(double *y, const double *xt /* (N, d+1) */, const uint8_t *keep,
-                             int N, const Model *m, int r,
+                             int causal, int N, const Model *m, int r,
                              double *tmp /* (N (d+1) + N N + N d) */) {
     int d = m->d, D = d + 1, dh = m->dh;
     double *XM = tmp, *P = XM + (size_t)N * D, *Uv = P + (size_t)N * N;
@@ -169,10 +170,10 @@ static inline void ref_layer(double *y, const double *xt /* (N, d+1) */, const u
                 double a = 0;
                 for (int k = 0; k < D; k++) a += XM[i * D + k] * xt[j * D + k];
                 P[i * N + j] = a / sqrt((double)dh);
-                if (keep[j] && P[i * N + j] > mx) mx = P[i * N + j];
+                if (keep[j] && (!causal || j <= i) && P[i * N + j] > mx) mx = P[i * N + j];
             }
             for (int j = 0; j < N; j++) {
-                P[i * N + j] = keep[j] ? exp(P[i * N + j] - mx) : 0;
+                P[i * N + j] = keep[j] && (!causal || j <= i) ? exp(P[i * N + j] - mx) : 0;
                 sum += P[i * N + j];
             }
             for (int j = 0; j < N; j++) P[i * N + j] = sum > 0 ? P[i * N + j] / sum : 0;

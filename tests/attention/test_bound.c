@@ -9,8 +9,9 @@
  * outlier tokens, random padding and holes): every row's error <= its bound (tight and
  * cheap, plain and whitened), cheap >= tight, bound 0 at full rank, FLOP counter = closed
  * form, the guardrail mask, the AttnFactors view. Prints the tightness (median of bound /
- * measured error of each sequence's output, Frobenius over kept rows). The error paths:
- * test_bound_errors.c. */
+ * measured error of each sequence's output, Frobenius over kept rows). Half of the batches run
+ * under a causal mask (reference and errors causal; each row's bound at most its non-causal
+ * bound). The error paths: test_bound_errors.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@ static const char *cat_name[NCAT] = {"gaussian", "layernorm", "aligned", "outlie
 /* ratio samples: [kind 0 plain / 1 whitened][version 0 cheap / 1 tight][category] */
 static double *ratios[2][2][NCAT];
 static size_t nratio[2][2][NCAT], cap_ratio = 1 << 16;
-static long violations[2][2], rows_checked[2][2], seqs_checked[2];
+static long violations[2][2], rows_checked[2][2], seqs_checked[2], causal_checked[2];
+static long causal_tighter[2]; /* [cheap / tight]: causal row bounds below the non-causal */
 
 static double min_ratio[2][2][2] = {{{INFINITY, INFINITY}, {INFINITY, INFINITY}},
                                     {{INFINITY, INFINITY}, {INFINITY, INFINITY}}};
@@ -102,6 +104,7 @@ typedef struct {
     double *fro[2], *mx[2], *mean[2];          /* (BMAX, R) their summaries */
     double *xt, *y0, *yr;                      /* (NMAX, d+1), (NMAX, d) x2 */
     double *err;                               /* (R, NMAX) measured row errors */
+    double *nc;                                /* (BMAX, R, NMAX) non-causal row bounds */
     double *tmp;                               /* ref_layer scratch */
 } RunBufs;
 
@@ -117,11 +120,12 @@ static void run_bufs_init(RunBufs *rb, int d, int R) {
     }
     rb->xt = malloc(sizeof(double) * NMAX * D), rb->y0 = malloc(sizeof(double) * NMAX * d);
     rb->yr = malloc(sizeof(double) * NMAX * d), rb->err = malloc(sizeof(double) * R * NMAX);
+    rb->nc = malloc(sizeof(double) * BMAX * R * NMAX);
     rb->tmp = malloc(sizeof(double) * (NMAX * D + NMAX * NMAX + NMAX * d));
 }
 
 static void run_bufs_free(RunBufs *rb) {
-    free(rb->xt), free(rb->y0), free(rb->yr), free(rb->err), free(rb->tmp);
+    free(rb->xt), free(rb->y0), free(rb->yr), free(rb->err), free(rb->tmp), free(rb->nc);
     for (int v = 0; v < 2; v++)
         free(rb->row[v]), free(rb->fro[v]), free(rb->mx[v]), free(rb->mean[v]);
 }
@@ -212,10 +216,10 @@ static void check_guardrail(const Model *m, const RunBufs *rb, const uint8_t *ke
     }
 }
 
-/* check_sequence: sequence b of a batch (x (N, d), keep (N)) against the reference at every
-   rank; its bounds are in rb */
+/* check_sequence: sequence b of a batch (x (N, d), keep (N); causal: the causal mask too)
+   against the reference at every rank; its bounds are in rb */
 static void check_sequence(const Model *m, RunBufs *rb, const float *x, const uint8_t *keep,
-                           int b, int N, int cat) {
+                           int causal, int b, int N, int cat) {
     int d = m->d, D = d + 1, dh = m->dh, R = dh + 1;
     double *xt = rb->xt, *y0 = rb->y0;
     int nkeep = 0;
@@ -224,20 +228,23 @@ static void check_sequence(const Model *m, RunBufs *rb, const float *x, const ui
         for (int k = 0; k < d; k++) xt[i * D + k] = x[(size_t)i * d + k];
         xt[i * D + d] = 1;
     }
-    ref_layer(y0, xt, keep, N, m, dh, rb->tmp);
+    ref_layer(y0, xt, keep, causal, N, m, dh, rb->tmp);
     double y0n = 0;
     for (int i = 0; i < N; i++)
         for (int c = 0; c < d; c++) y0n += keep[i] ? y0[i * d + c] * y0[i * d + c] : 0;
     y0n = sqrt(y0n);
     for (int ri = 0; ri < R; ri++) {
-        if (ri < dh) ref_layer(rb->yr, xt, keep, N, m, ri, rb->tmp);
+        if (ri < dh) ref_layer(rb->yr, xt, keep, causal, N, m, ri, rb->tmp);
         double ef = sqrt(check_rank_rows(m, rb, keep, b, N, ri, cat));
         check_summaries(m, rb, keep, b, N, ri, cat, nkeep, ef, y0n);
     }
     check_guardrail(m, rb, keep, b, N, y0n);
 }
 
-/* run_model: many batches through one model; checks every row. */
+/* run_model: many batches through one model; checks every row. Every other group of NCAT
+   batches (each category once) runs under a causal mask: the reference and the measured
+   errors are causal, and each causal row bound is at most the non-causal one (bound.c,
+   step 6: prefix maxima). */
 static void run_model(const Model *m, int nbatch, int big, Rng *r) {
     int d = m->d, D = d + 1, dh = m->dh, H = m->H, R = dh + 1;
     RunBufs rb;
@@ -256,7 +263,8 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
         int N = Ns[rng_below(r, 8)], B = 1 + (int)rng_below(r, BMAX), cat = it % NCAT;
         if (it == 0 && big) N = NMAX, B = 2;
         make_inputs(x, mask, cat, m, B, N, r);
-        AttnMask am = attn_mask_u8(mask);
+        const int causal = (it / NCAT) % 2;
+        AttnMask am = causal ? attn_mask_causal(attn_mask_u8(mask)) : attn_mask_u8(mask);
         for (int v = 0; v < 2; v++) {
             BoundOut out = {rb.row[v], rb.fro[v], rb.mx[v], rb.mean[v]};
             int64_t fl = 0;
@@ -264,10 +272,21 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
                       ST_OK, "%s", e.msg);
             CHECK(fl == bound_flops((BoundKind)v, B, N, d, H, R), "flops %lld vs %lld",
                   (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
+            if (!causal) continue;
+            /* causal rows take maxima over fewer keys: never above the non-causal bound */
+            BoundOut nco = {rb.nc, NULL, NULL, NULL};
+            CHECK(bound_compute(&nco, &w, NULL, x, attn_mask_u8(mask), &bl, (BoundKind)v,
+                                rb.ranks, R, B, N, &e) == ST_OK, "%s", e.msg);
+            for (size_t i = 0; i < (size_t)B * R * N; i++) {
+                CHECK(rb.row[v][i] <= rb.nc[i], "causal row bound %.9g above the non-causal "
+                      "%.9g", rb.row[v][i], rb.nc[i]);
+                causal_tighter[v] += rb.row[v][i] < rb.nc[i];
+            }
         }
         for (int b = 0; b < B; b++)
-            check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, b, N, cat);
+            check_sequence(m, &rb, x + (size_t)b * N * d, mask + b * N, causal, b, N, cat);
         seqs_checked[m->whiten] += B;
+        causal_checked[m->whiten] += causal ? B : 0;
     }
     free(x), free(mask);
     run_bufs_free(&rb);
@@ -295,7 +314,7 @@ static void check_reference(const Model *m, const MhsaParams *p, Rng *r) {
         for (int k = 0; k < d; k++) xt[i * D + k] = x[i * d + k];
         xt[i * D + d] = 1;
     }
-    ref_layer(yr, xt, keep, N, m, m->dh, tmp);
+    ref_layer(yr, xt, keep, 0, N, m, m->dh, tmp);
     double num = 0, den = 0;
     for (int i = 0; i < N * d; i++) {
         double t = yr[i] + p->bo[i % d];
@@ -405,8 +424,12 @@ int main(void) {
             }
             free(buf), free(xc);
         }
-    printf("test_bound: sequences checked: plain %ld, whitened %ld\n", seqs_checked[0],
-           seqs_checked[1]);
+    printf("test_bound: sequences checked: plain %ld, whitened %ld (under a causal mask: %ld, "
+           "%ld)\n", seqs_checked[0], seqs_checked[1], causal_checked[0], causal_checked[1]);
+    CHECK(causal_checked[0] > 0 && causal_checked[1] > 0, "no causal sequence checked");
+    printf("causal row bounds below the non-causal ones: cheap %ld, tight %ld\n",
+           causal_tighter[0], causal_tighter[1]);
+    CHECK(causal_tighter[0] > 0 && causal_tighter[1] > 0, "causal bounds never tighter");
     printf("tightness: median over sequences and ranks r < dh of (bound on ||Y_r - Y||_F) / "
            "(measured ||Y_r - Y||_F)\n");
     printf("%-9s %-6s %-10s %8s %12s\n", "factors", "bound", "inputs", "samples", "median");

@@ -104,7 +104,7 @@ static void one_case(int B, int H, int N, int W, const Seg *sg, int nseg, int ma
     for (int s = 0; s < nseg; s++)
         seg[s] = (AttnSegment){{q + (size_t)sg[s].off * H * W, bs, H * W, W},
                                {o + (size_t)sg[s].off * H * W, bs, H * W, W}, sg[s].rows,
-                               sg[s].kq, sg[s].kv};
+                               sg[s].kq, sg[s].kv, 0};
     AttnView kv = {k, bs, H * W, W}, vv = {v, bs, H * W, W};
     const size_t len = attn_kernel_scratch_size(N, attn_kernel_threads());
     float *scratch = malloc(sizeof(float) * len);

@@ -58,6 +58,20 @@ static Status pass(Ranked *R, const int32_t *id, RankSpec sp, const int *seg, fl
     return s;
 }
 
+/* the kinds without a causal variant refuse (attention/nystrom.h, activation.h) */
+static void check_refused(Ranked *R, float *got) {
+    Err e;
+    err_clear(&e);
+    const RankKind refused[] = {RANK_NYSTROM, RANK_ACTIVATION};
+    for (int k = 0; k < 2; k++) {
+        Status s = pass(R, ids, rank_spec(refused[k], 3), NULL, got, &e);
+        printf("%s on a decoder: %s\n", rank_kind_name(refused[k]), s ? e.msg : "ran");
+        CHECK(s == ST_INVALID && strstr(e.msg, "causal"), "%s on a decoder: expected a refusal "
+              "naming the causal mask, found %s", rank_kind_name(refused[k]),
+              s ? e.msg : "a pass");
+    }
+}
+
 int main(void) {
     Err e;
     err_clear(&e);
@@ -148,15 +162,7 @@ int main(void) {
         CHECK(bad == 0, "%s: %d rows' logits changed at positions before a changed id",
               kinds[k].name, bad);
     }
-    /* the kinds without a causal variant refuse (attention/nystrom.h, activation.h) */
-    const RankKind refused[] = {RANK_NYSTROM, RANK_ACTIVATION};
-    for (int k = 0; k < 2; k++) {
-        Status s = pass(&R, ids, rank_spec(refused[k], 3), NULL, got, &e);
-        printf("%s on a decoder: %s\n", rank_kind_name(refused[k]), s ? e.msg : "ran");
-        CHECK(s == ST_INVALID && strstr(e.msg, "causal"), "%s on a decoder: expected a refusal "
-              "naming the causal mask, found %s", rank_kind_name(refused[k]),
-              s ? e.msg : "a pass");
-    }
+    check_refused(&R, got);
     ranked_free(&R);
     bert_free(&m);
     free(ref), free(got), free(base), free(emb), free(e0), free(u);

@@ -47,8 +47,10 @@ typedef struct {
     size_t i;
 } Named;
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(((const Named *)a)->name, ((const Named *)b)->name);
+static int by_name(const void *a, const void *b) { /* ties: by the file's (sorted) index */
+    const Named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
 /* sort_kept: order[0..n_kept) by canonical name */

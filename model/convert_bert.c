@@ -133,6 +133,9 @@ static Status classes(const ConvertSource *s, const HfBert *h, const ConvertOpts
         return err_set(e, ST_SHAPE, "%s: tensor '%s': expected a (n_classes, hidden_size) matrix "
                        "with 1 to %d rows, found %d dimensions, %" PRId64 " rows", path, w->name,
                        CONVERT_MAX_CLASSES, w->ndim, w->ndim ? w->shape[0] : 0);
+    if (!w && !*init)
+        return err_set(e, ST_MISSING, "%s: tensor 'classifier.weight': expected one beside "
+                       "classifier.bias, found none in the file", path);
     if (*init && !o->n_classes)
         return err_set(e, ST_MISSING, "%s: classifier.weight: expected a classifier "
                        "(BertForSequenceClassification) or --n-classes K to initialise one "

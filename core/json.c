@@ -278,6 +278,7 @@ static Status parse_value(JsonParser *P, JsonValue *v, int depth) {
 
 Status json_parse(JsonDoc **doc, const char *text, size_t len, const char *name, Err *e) {
     *doc = NULL;
+    if (!text) text = ""; /* (NULL, 0): an empty text, without arithmetic on NULL */
     JsonDoc *d = calloc(1, sizeof *d);
     if (!d) return err_set(e, ST_NOMEM, "%s: out of memory", name);
     snprintf(d->name, sizeof d->name, "%s", name);

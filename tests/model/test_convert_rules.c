@@ -13,7 +13,10 @@
  *   one tensor, NaN and a value beyond float32's range, an integer dtype, BertModel keys
  *   without --n-classes, classifier.bias without its weight, --n-classes or id2label not
  *   matching the classifier, and config.json's own errors (hidden_act, model_type,
- *   position_embedding_type, a missing key, heads not dividing hidden_size). */
+ *   position_embedding_type, a missing key, heads not dividing hidden_size);
+ *   the shared layer alone (model/convert.h, as a next architecture would use it): a matrix
+ *   stored (in, out) read transposed into (out, in), the shape messages of both readings, the
+ *   unknown-key list, dropped keys and their note. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -343,6 +346,64 @@ static void test_config_errors(void) {
     fails(cfg, at("plain.safetensors"), 0, ST_MISSING, want);
 }
 
+/* rename_test: the identity, dropping "buf.*" */
+static int rename_test(const char *key, char *out, size_t cap, const char **why) {
+    if (!strncmp(key, "buf.", 4)) {
+        *why = "test buffers";
+        return 0;
+    }
+    snprintf(out, cap, "%s", key);
+    return 1;
+}
+
+/* test_source_layer: model/convert.h alone, as another architecture would use it: a matrix
+   stored (in, out) read transposed, its shape message, the unknown-key list, the notes */
+static void test_source_layer(void) {
+    SafetW *w = calloc(1, sizeof *w);
+    if (!w) return;
+    float m[6] = {1, 2, 3, 4, 5, 6}, b[3] = {7, 8, 9}, z[1] = {0};
+    int64_t in_out[2] = {2, 3}, three[1] = {3}, one[1] = {1};
+    CHECK(!sw_add_f32(w, "w", 2, in_out, m) && !sw_add_f32(w, "b", 1, three, b) &&
+              !sw_add_f32(w, "buf.x", 1, one, z) && !sw_add_f32(w, "buf.y", 1, one, z) &&
+              !sw_add_f32(w, "left", 1, one, z) && sw_write(w, at("layer.safetensors")) == 0,
+          "writing layer.safetensors");
+    sw_free(w);
+    free(w);
+    ConvertSource s;
+    Err e;
+    CHECK(convert_source_open(&s, at("layer.safetensors"), rename_test, &e) == ST_OK, "%s", e.msg);
+    int64_t out_in[2] = {3, 2};
+    float t[6] = {0};
+    CHECK(convert_take(&s, "w", 2, out_in, 1, t, &e) == ST_OK, "transposed take: %s", e.msg);
+    CHECK(t[0] == 1 && t[1] == 4 && t[2] == 2 && t[3] == 5 && t[4] == 3 && t[5] == 6,
+          "(out, in) from (in, out): %g %g %g %g %g %g", (double)t[0], (double)t[1],
+          (double)t[2], (double)t[3], (double)t[4], (double)t[5]);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: tensor 'w': expected shape [3, 2], found [2, 3]",
+             at("layer.safetensors"));
+    CHECK(convert_check(&s, "w", 2, out_in, 0, &e) == ST_SHAPE && !strcmp(e.msg, want),
+          "untransposed check: %s", e.msg);
+    snprintf(want, sizeof want, "%s: tensor 'w': expected shape [3, 2] (stored (in, out)), "
+             "found [2, 3]", at("layer.safetensors"));
+    CHECK(convert_check(&s, "w", 2, in_out, 1, &e) == ST_SHAPE && !strcmp(e.msg, want),
+          "transposed check: %s", e.msg);
+    CHECK(convert_take(&s, "b", 1, three, 1, t, &e) == ST_OK && t[2] == 9, "1-D, transpose "
+          "ignored: %s", e.msg);
+    snprintf(want, sizeof want, "%s: expected only the tensors of a test, found 1 more: 'left'",
+             at("layer.safetensors"));
+    CHECK(convert_unused(&s, "a test", &e) == ST_FORMAT && !strcmp(e.msg, want), "unused: %s",
+          e.msg);
+    CHECK(!convert_find(&s, "buf.x") && convert_find(&s, "left"), "dropped keys are not found");
+    FILE *f = fopen(at("notes.txt"), "w");
+    convert_notes(&s, f, "prog");
+    if (f) fclose(f);
+    snprintf(want, sizeof want, "prog: note: %s: ignoring 2 tensors (test buffers)\n",
+             at("layer.safetensors"));
+    CHECK(!strcmp(notes(), want), "notes: %s", notes());
+    convert_source_close(&s);
+    unlink(at("layer.safetensors"));
+}
+
 int main(void) {
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -359,6 +420,7 @@ int main(void) {
     test_layouts();
     test_weight_errors();
     test_config_errors();
+    test_source_layer();
     bert_free(&src);
     int ret = check_exit(NAME);
     if (ret == 0) {

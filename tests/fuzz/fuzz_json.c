@@ -6,9 +6,11 @@
  * overlong forms, surrogates or code points above U+10FFFF), distinct keys in every object,
  * nesting within JSON_MAX_DEPTH, finite numbers whose exact integer equals the double when
  * is_int, positions >= 1:1. The tree is then printed back as JSON (every string escaped
- * again, integers exactly, other numbers with 17 significant digits) and parsed again: the
- * second tree must equal the first (types, values bit for bit but the sign of zero, strings,
- * members in order). The accessors run on every member of a top-level object. */
+ * again, integers exactly, other numbers with 17 significant digits and a fraction or an
+ * exponent, so that 2^53 read from "9007199254740993.0" stays a non-integer) and parsed
+ * again: the second tree must equal the first (types, values bit for bit but the sign of
+ * zero, strings, members in order). The accessors run on every member of a top-level
+ * object. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,6 +100,7 @@ static void print(Buf *b, const JsonValue *v) {
         if (v->u.num.is_int) snprintf(num, sizeof num, "%lld", (long long)v->u.num.i);
         else snprintf(num, sizeof num, "%.17g", v->u.num.d);
         put(b, num, strlen(num));
+        if (!v->u.num.is_int && !strpbrk(num, ".e")) put(b, ".0", 2); /* 2^53: not an int */
         break;
     case JSON_STRING: put_string(b, v->u.str.s, v->u.str.len); break;
     case JSON_ARRAY:

@@ -15,8 +15,9 @@
  *     from num_labels or id2label (which must agree) when present.
  *   classes: K = classifier.weight's rows when the checkpoint has a classifier (--n-classes
  *     and config.json must agree with it); without one (BertModel) --n-classes K is required
- *     and the classifier is initialised as BERT does: weight N(0, initializer_range^2) from
- *     --seed (core/rng.h, stream 0, row-major draws), bias 0, said in a note.
+ *     (config.json's labels, if any, belong to no head and are not compared) and the
+ *     classifier is initialised as BERT does: weight N(0, initializer_range^2) from --seed
+ *     (core/rng.h, stream 0, row-major draws), bias 0, said in a note.
  * Every name and shape is checked before any weight is read; weights are read tensor by
  * tensor into the model's parameters and written with bert_save (atomic). */
 #include <inttypes.h>
@@ -144,9 +145,9 @@ static Status classes(const ConvertSource *s, const HfBert *h, const ConvertOpts
     if (o->n_classes && o->n_classes != *k)
         return err_set(e, ST_CONFIG, "--n-classes: expected the classifier's %d classes (%s), "
                        "found %d", *k, path, o->n_classes);
-    if (h->k_config && h->k_config != *k)
+    if (w && h->k_config && h->k_config != *k) /* (a new classifier has no labels yet) */
         return err_set(e, ST_CONFIG, "%s: num_labels/id2label: expected %d classes (%s), found "
-                       "%d", o->config, *k, w ? path : "--n-classes", h->k_config);
+                       "%d", o->config, *k, path, h->k_config);
     return ST_OK;
 }
 

@@ -312,6 +312,9 @@ static void test_config_errors(void) {
     snprintf(want, sizeof want, "%s: num_labels/id2label: expected 3 classes (%s), found 2", cfg,
              at("plain.safetensors"));
     fails(cfg, at("plain.safetensors"), 0, ST_CONFIG, want);
+    write_ckpt(at("bare.safetensors"), &(Variant){.bare = 1});
+    CHECK(conv(cfg, at("bare.safetensors"), at("bare.h5"), 3, 1, &e) == ST_OK,
+          "a new classifier is not compared with config.json's labels: %s", e.msg);
     struct { Cfg c; const char *key, *at; Status s; const char *msg; } bad[] = {
         {{"bert", "gelu_new", "absolute", "", 2, 2}, "hidden_act", "\"gelu_new", ST_CONFIG,
          "expected 'gelu' (the exact erf GELU drrl computes), found 'gelu_new'"},

@@ -169,14 +169,13 @@ class BertForSequenceClassification(nn.Module):
         return self.classifier(self.dropout(self.bert(ids, type_ids, mask)))
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: bert_ref.py STATE_DICT.pt REF.h5")
-    sd_path, out_path = sys.argv[1], sys.argv[2]
-    torch.manual_seed(SEED)
-    g = torch.Generator().manual_seed(SEED)
-    model = BertForSequenceClassification(CFG)
-    # weights large enough that attention is far from uniform and every path carries signal
+def seeded_model(cfg=CFG, seed=SEED):
+    """The reference model with seeded float32 weights and the generator g that drew them
+    (the inputs are drawn from it next): weights large enough that attention is far from
+    uniform and every path carries signal. Also used by scripts/bert_safetensors_ref.py."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = BertForSequenceClassification(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("LayerNorm.weight"):
@@ -188,11 +187,15 @@ def main():
             else:
                 v = torch.randn(p.shape, generator=g, dtype=torch.float64) / math.sqrt(p.shape[1])
             p.copy_(v.to(torch.float32))
-    torch.save(model.state_dict(), sd_path)  # float32, HuggingFace keys
+    return model, g
 
+
+def batch(g, cfg=CFG):
+    """The padded batch: B = 3 sequences of N = 9 tokens, lengths 9, 6, 3, a second segment
+    inside the real tokens; returns (ids, type_ids, mask, labels) as torch tensors."""
     B, N = 3, 9
     lengths = [9, 6, 3]
-    ids = torch.randint(1, CFG["vocab"], (B, N), generator=g)
+    ids = torch.randint(1, cfg["vocab"], (B, N), generator=g)
     type_ids = torch.zeros(B, N, dtype=torch.long)
     mask = torch.zeros(B, N, dtype=torch.long)
     for b, n in enumerate(lengths):
@@ -200,7 +203,18 @@ def main():
         ids[b, n:] = 0            # [PAD]
         type_ids[b, n // 2:n] = 1  # a second segment inside the real tokens
     labels = torch.tensor([2, 0, 1])
+    return ids, type_ids, mask, labels
 
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: bert_ref.py STATE_DICT.pt REF.h5")
+    sd_path, out_path = sys.argv[1], sys.argv[2]
+    model, g = seeded_model()
+    torch.save(model.state_dict(), sd_path)  # float32, HuggingFace keys
+
+    ids, type_ids, mask, labels = batch(g)
+    B, N = ids.shape
     model = model.double().eval()
     logits = model(ids, type_ids, mask)
     loss = torch.nn.functional.cross_entropy(logits, labels)

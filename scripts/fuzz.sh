@@ -14,13 +14,14 @@
 #                                            crashes. DRRL_FUZZ_MERGE=1 merges the new inputs
 #                                            into tests/fuzz/corpus/TARGET/ afterwards.
 # Targets: fuzz_config fuzz_tsv fuzz_imdb fuzz_wordpiece fuzz_bert fuzz_base_ckpt
-# fuzz_train_ckpt fuzz_factors fuzz_latency. Extra libFuzzer flags: DRRL_FUZZ_FLAGS.
+# fuzz_train_ckpt fuzz_factors fuzz_latency fuzz_json fuzz_safetensors. Extra libFuzzer
+# flags: DRRL_FUZZ_FLAGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all=(fuzz_config fuzz_tsv fuzz_imdb fuzz_wordpiece fuzz_bert fuzz_base_ckpt fuzz_train_ckpt
-     fuzz_factors fuzz_latency)
+     fuzz_factors fuzz_latency fuzz_json fuzz_safetensors)
 mode=${1:-}
-[[ $mode == replay || $mode == run ]] || { sed -n '2,18p' "$0" >&2; exit 2; }
+[[ $mode == replay || $mode == run ]] || { sed -n '2,19p' "$0" >&2; exit 2; }
 
 scripts/install-deps.sh --fuzz
 # OpenMP off: clang's libomp and OpenBLAS's libgomp would both be loaded
@@ -65,7 +66,7 @@ for t in "${targets[@]}"; do
   # files (HDF5 1.10.8, in H5T__conv_vlen; h5py does the same): not ours to fuzz, so the HDF5
   # targets run with room for it (docs/results.md, "Fuzzing (issue 16)")
   limits=
-  case $t in fuzz_config|fuzz_tsv|fuzz_imdb|fuzz_wordpiece) ;;
+  case $t in fuzz_config|fuzz_tsv|fuzz_imdb|fuzz_wordpiece|fuzz_json) ;;
     *) limits="-rss_limit_mb=6144 -malloc_limit_mb=6144" ;; esac
   # one process; the scratch corpus first (new inputs land there), the seeds second
   build-fuzz/tests/fuzz/$t -max_total_time="$secs" -print_final_stats=1 -timeout=30 $limits \

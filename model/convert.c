@@ -21,6 +21,13 @@ static const ConvertArch ARCHS[] = {
      "also accepted: a 'module.' prefix, LayerNorm gamma/beta; ignored with a note:\n"
      "  position_ids buffers, pre-training heads (cls.*)",
      convert_bert},
+    {"gpt2", "a Hugging Face GPT-2 (GPT2LMHeadModel or GPT2Model) into a drrl decoder language "
+             "model",
+     "GPT2Model: wte.weight, wpe.weight, h.<i>.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,\n"
+     "  mlp.c_proj}.*, ln_f.*; GPT2LMHeadModel: the same under 'transformer.'\n"
+     "ignored with a note: lm_head.weight (tied to wte), the causal-mask buffers\n"
+     "  h.<i>.attn.bias and masked_bias",
+     convert_gpt2},
 };
 
 const ConvertArch *convert_archs(int *n) {

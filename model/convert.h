@@ -64,6 +64,7 @@ const ConvertArch *convert_arch_find(const char *name);
 
 /* the architectures */
 Status convert_bert(const ConvertOpts *o, ConvertResult *r, Err *e);
+Status convert_gpt2(const ConvertOpts *o, ConvertResult *r, Err *e);
 
 /* ConvertRename: an architecture's rule for one key of the file: write its canonical name
  * into out (cap bytes) and return 1, or return 0 to drop the tensor with *why set to a short

@@ -46,7 +46,7 @@ import bert_ref  # noqa: E402  (the model and its seeded weights and batch)
 
 FORMAT = "drrl-bert-safetensors-ref"
 FORMAT_VERSION = 1
-NUMPY = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8"}
+NUMPY = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "U8": "<u1"}
 TORCH = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
          "F64": torch.float64}
 

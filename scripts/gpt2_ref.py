@@ -20,11 +20,18 @@ Writes, all in float64 arithmetic on float32-representable weights:
   DIR/grad.h5   the same format holding d(loss)/d(weight) by autograd;
   DIR/fd.h5     the same format holding central finite differences of the loss (h = 1e-6) for
                 every weight element: the independent check of the autograd gradients;
+  DIR/config.json, DIR/model.safetensors  ('learned' only) the same weights as Hugging Face
+                serves a GPT2LMHeadModel: every key under 'transformer.', lm_head.weight (tied:
+                a copy of wte), the causal-mask buffers h.<l>.attn.bias (U8, (1, 1, P, P)) and
+                h.<l>.attn.masked_bias (F32 scalar) of older checkpoints, every weight F32 (so
+                the converted model equals model.h5 bit for bit: drrl-convert gpt2,
+                tests/model/test_lm_torch.c);
   DIR/ref.h5    format 'drrl-lm-ref' version 1: /ids (B, N) int32, /mask (B, N) uint8
                 (rows of 9, 6 and 3 real tokens, padding at the end), /targets (B, N) int32
                 (the next real token, -1 where none), /logits (B, N, V) float64, /loss (1)
                 float64 (mean cross-entropy over the targets).
 """
+import json
 import math
 import sys
 
@@ -34,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 import refutil
+from bert_safetensors_ref import write_safetensors
 
 V, P, C, H, FF, L, K = 11, 12, 8, 2, 12, 2, 3
 B, N = 3, 9
@@ -129,6 +137,29 @@ def write_model(path, tensors, conv):
                              data=t.detach().numpy().astype(np.float32))
 
 
+def write_hf(out, w):
+    """config.json and model.safetensors of a GPT2LMHeadModel holding w (see above)."""
+    cfg = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": V,
+           "n_positions": P, "n_ctx": P, "n_embd": C, "n_head": H, "n_layer": L, "n_inner": FF,
+           "activation_function": "gelu_new", "layer_norm_epsilon": EPS, "resid_pdrop": 0.1,
+           "embd_pdrop": 0.1, "attn_pdrop": 0.1, "scale_attn_weights": True,
+           "initializer_range": 0.02, "bos_token_id": 0, "eos_token_id": 0,
+           "torch_dtype": "float32"}
+    with open(out + "/config.json", "w") as f:
+        json.dump(cfg, f, indent=2)
+    tensors = []
+    for name, t in w.items():
+        tensors.append(("transformer." + name, t.detach().to(torch.float32), "F32"))
+        if name.endswith("ln_1.bias"):
+            l = name.split(".")[1]
+            tril = torch.tril(torch.ones(P, P)).to(torch.uint8).view(1, 1, P, P)
+            tensors.append(("transformer.h.%s.attn.bias" % l, tril, "U8"))
+            tensors.append(("transformer.h.%s.attn.masked_bias" % l,
+                            torch.tensor(-1e4, dtype=torch.float32), "F32"))
+    tensors.append(("lm_head.weight", w["wte.weight"].detach().to(torch.float32), "F32"))
+    write_safetensors(out + "/model.safetensors", tensors)
+
+
 def main(argv):
     if len(argv) != 3 or argv[2] not in ("learned", "conv"):
         sys.stderr.write("usage: gpt2_ref.py DIR {learned|conv}\n")
@@ -151,6 +182,8 @@ def main(argv):
     loss = loss_of(logits, targets)
     loss.backward()
     write_model(out + "/model.h5", w, conv)
+    if not conv:
+        write_hf(out, w)
     write_model(out + "/grad.h5", {k: t.grad for k, t in w.items()}, conv)
     fd = {}
     h = 1e-6

@@ -15,7 +15,11 @@
  *   - no logit depends on a later token: every id after position n changed, the logits of
  *     positions <= n bit-identical, for every n;
  *   - bert_save writes GPT-2's names (/h/0/attn/c_attn/weight (C, 3C) ...) and reloading gives
- *     bit-identical logits.
+ *     bit-identical logits;
+ *   - learned positions: the same weights as a Hugging Face GPT2LMHeadModel checkpoint
+ *     (config.json, model.safetensors with 'transformer.' keys, the tied lm_head.weight and the
+ *     causal-mask buffers) converted by convert_gpt2 (drrl-convert gpt2) give logits
+ *     bit-identical to model.h5's, so within the tolerance of torch's.
  * Skips (exit 77) when DRRL_SOURCE_ROOT is unset or python3, torch, h5py or numpy is missing.
  * Tolerance: |ours - ref| <= RTOL |ref| + ATOL scale (scale: the largest |ref| of the tensor;
  * for the key bias, whose exact gradient is 0, the key weight's), RTOL 1e-4, ATOL 1e-5, as
@@ -30,6 +34,7 @@
 #include "core/store.h"
 #include "model/bert.h"
 #include "model/bert_io.h"
+#include "model/convert.h"
 #include "model/lm.h"
 #include "tests/check.h"
 #include "tests/ref.h"
@@ -140,6 +145,41 @@ static void check_causal_and_save(Bert *mi, const BertConfig *cp, const int32_t 
     free(base);
 }
 
+/* the Hugging Face checkpoint of the same weights through convert_gpt2: logits bit-identical
+   to the model's (base: mi's logits of ids) */
+static void check_convert(const char *dir, const BertConfig *c, const int32_t *ids,
+                          const uint8_t *mask, const float *base) {
+    enum { B = 3, N = 9 };
+    char cfg[600], w[600], out[600];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(w, sizeof w, "%s/model.safetensors", dir);
+    snprintf(out, sizeof out, "%s/converted.h5", dir);
+    ConvertOpts o = {.config = cfg, .weights = w, .out = out, .seed = 1, .note = stdout};
+    ConvertResult r;
+    Err e;
+    err_clear(&e);
+    Status s = convert_gpt2(&o, &r, &e);
+    CHECK(s == ST_OK, "convert_gpt2: %s", e.msg);
+    if (s) return;
+    printf("  converted: %s, %zu parameters\n", r.summary, r.n_params);
+    BertConfig cc;
+    Bert m;
+    CHECK(bert_read_config(out, &cc, &e) == ST_OK, "read converted: %s", e.msg);
+    CHECK(cc.arch == BERT_ARCH_DECODER && cc.act == BERT_ACT_GELU_TANH && cc.d_ff == c->d_ff &&
+              cc.vocab == c->vocab && cc.max_pos == c->max_pos && cc.ln_eps == c->ln_eps,
+          "converted architecture");
+    CHECK(bert_init(&m, &cc, B, N, 0, &e) == ST_OK && bert_load(&m, out, NULL, &e) == ST_OK,
+          "load converted: %s", e.msg);
+    lm_forward(&m, ids, mask, NULL, B, N, 0, NULL);
+    CHECK(memcmp(lm_logits(&m), base, sizeof(float) * B * N * c->vocab) == 0,
+          "the converted checkpoint's logits differ from model.h5's");
+    o.n_classes = 2;
+    CHECK(convert_gpt2(&o, &r, &e) == ST_CONFIG && strstr(e.msg, "--n-classes"),
+          "--n-classes refused: %s", e.msg);
+    bert_free(&m);
+    unlink(out);
+}
+
 static void run_case(const char *root, const char *kind) {
     char dir[] = "/tmp/drrl_lm_torch_XXXXXX", py[1024], path[600];
     if (!mkdtemp(dir)) {
@@ -197,6 +237,10 @@ static void run_case(const char *root, const char *kind) {
         check_grads(&m, path, "autograd");
         snprintf(path, sizeof path, "%s/fd.h5", dir);
         check_grads(&m, path, "fd");
+        if (!conv) {
+            lm_forward(&mi, ids, mask, NULL, B, N, 0, NULL);
+            check_convert(dir, &c, ids, mask, lm_logits(&mi));
+        }
         check_causal_and_save(&mi, &c, ids, mask, dir, kind);
     }
     if (st) store_close(st);
@@ -204,8 +248,9 @@ static void run_case(const char *root, const char *kind) {
     bert_free(&m);
     bert_free(&mi);
     if (check_failures == 0) {
-        const char *f[] = {"model.h5", "grad.h5", "fd.h5", "ref.h5", "saved.h5"};
-        for (int i = 0; i < 5; i++) {
+        const char *f[] = {"model.h5", "grad.h5", "fd.h5", "ref.h5", "saved.h5", "config.json",
+                           "model.safetensors"};
+        for (int i = 0; i < 7; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, f[i]);
             unlink(path);
         }

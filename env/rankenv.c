@@ -96,6 +96,14 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
                        "(the probe runs ranks[0] and ranks[1]), found %d", c->n_ranks);
     if (c->latency == RANKENV_LAT_TABLE && !lt)
         return err_set(e, ST_INVALID, "rankenv: latency table: required in table mode");
+    if (R->dec && c->head_features)
+        return err_set(e, ST_INVALID, "rankenv: head features: expected none on a decoder (they "
+                       "read the classifier's head), found them on");
+    if (c->latency == RANKENV_LAT_TABLE && lt->causal != R->dec)
+        return err_set(e, ST_INVALID, "rankenv: latency table: expected one measured %s (the "
+                       "model is %s), found one measured %s", R->dec ? "under a causal mask" :
+                       "without a causal mask", R->dec ? "a causal decoder" : "an encoder",
+                       lt->causal ? "under a causal mask" : "without one");
     if (c->latency == RANKENV_LAT_TABLE) {
         Status s = latency_table_check(lt, R->C, R->H, e);
         if (s) return err_prefix(e, "rankenv");
@@ -118,7 +126,9 @@ static void plan(RankEnv *E) {
     mem_plan_i32(p, &E->len, B, "rankenv.len");
     mem_plan_i32(p, &E->nseg, B, "rankenv.nseg");
     mem_plan_i32(p, &E->seg_rows, B * S, "rankenv.seg_rows");
-    mem_plan_f32(p, &E->full_logits, B * (size_t)E->K, "rankenv.full_logits");
+    /* p_full's logits: (B, K), or a decoder's per position (B, max_len, K) */
+    mem_plan_f32(p, &E->full_logits, B * (E->R->dec ? NM : 1) * (size_t)E->K,
+                 "rankenv.full_logits");
     mem_plan_i32(p, &E->rank, B * S, "rankenv.rank");
     mem_plan_i32(p, &E->act, B * S, "rankenv.act");
     mem_plan_i32(p, &E->prev, B * S, "rankenv.prev");
@@ -209,7 +219,7 @@ static Status begin_rows(RankEnv *E, const int32_t *rows, int n, float *obs, uin
         s = ranked_layer_each(R, E->c.kind, E->c.T, E->rank, NULL, NULL, e);
     if (!s) s = ranked_end(R, e);
     if (s) return err_prefix(e, "rankenv: reset");
-    memcpy(E->full_logits, R->logits, sizeof(float) * (size_t)n * E->K);
+    memcpy(E->full_logits, R->logits, sizeof(float) * (size_t)n * (R->dec ? N : 1) * E->K);
     memset(&E->cost, 0, sizeof E->cost);
     return rankenv_start_pass(E, n, N, obs, tok_mask, act_mask, e);
 }

@@ -44,7 +44,9 @@
  *                the proven worst case of the relative error the choice risked, capped at
  *                1 so that a loose bound cannot dominate the reward
  *     reward = alpha fidelity - beta latency - gamma bound_term
- *              (- lambda KL(p_full(y|x) || p_r(y|x)) in nats at the last layer)
+ *              (- lambda KL(p_full(y|x) || p_r(y|x)) in nats at the last layer; a causal
+ *              decoder's KL is the mean over its positions with a real next token of the
+ *              next-token distributions' KL: rankenv_kl)
  * The four weighted terms are reported as info r_fid, r_lat, r_bound, r_kl; the reward is
  * their float sum in that order, exactly. Guardrail: rank a of segment s is masked when
  * rho_s(ranks[a]) > epsilon (bound_mask's rule); full is always allowed; choosing a masked
@@ -253,6 +255,11 @@ Status rankenv_load(void *self, Store *st, const char *group, Err *e);
 
 /* rankenv_reset_rows: begin episodes on set rows rows[0..n) (1 <= n <= B) in slots 0..n-1;
    slots n..B-1 are idle (see above). The batch order is not touched. */
+/* rankenv_kl: sequence b's KL(p_full || p_r) in nats after the last layer: the classifier's
+   output distribution, or for a decoder (model/lm.h) the mean over the positions whose next
+   token is real of the next-token distributions' KL (the reward's KL term and info kl). */
+double rankenv_kl(const RankEnv *E, int b);
+
 Status rankenv_reset_rows(RankEnv *E, const int32_t *rows /* (n) */, int n, float *obs,
                           uint8_t *tok_mask, uint8_t *act_mask, Err *e);
 

@@ -49,6 +49,25 @@ static int violated(const RankEnv *E, int b, int sg, double re, double rho) {
 }
 
 /* reward and info of sequence b (in[RANKENV_N_INFO], doubles) */
+/* KL(p_full || p_r) of sequence b in nats: of the classifier's output, or for a decoder the
+   mean over its positions i whose next token is real (mask[i + 1] = 1) of the next-token
+   distributions' KL at position i (logits (B, N, K) of the pass's N) */
+double rankenv_kl(const RankEnv *E, int b) {
+    const int K = E->K;
+    if (!E->R->dec)
+        return logits_kl(E->full_logits + (size_t)b * K, E->R->logits + (size_t)b * K, K);
+    const int N = E->N;
+    const uint8_t *m = E->mask + (size_t)b * N;
+    double s = 0.0;
+    int n = 0;
+    for (int i = 0; i + 1 < N; i++) {
+        if (!m[i + 1]) continue;
+        const size_t o = ((size_t)b * N + i) * K;
+        s += logits_kl(E->full_logits + o, E->R->logits + o, K), n++;
+    }
+    return n ? s / n : 0.0;
+}
+
 static void measure(RankEnv *E, int b, int last, double *in) {
     const int S = E->S, G = E->G, n = E->len[b];
     double W = 0, fid = 0, rel = 0, lat = 0, bt = 0, bnd = 0, rk = 0;
@@ -72,9 +91,7 @@ static void measure(RankEnv *E, int b, int last, double *in) {
     else
         lat *= iw;
     const double tf = (double)attn_flops_total(&E->tfl[b]);
-    const double kl = last ? logits_kl(E->full_logits + (size_t)b * E->K,
-                                       E->R->logits + (size_t)b * E->K, E->K)
-                           : 0.0;
+    const double kl = last ? rankenv_kl(E, b) : 0.0;
     in[RANKENV_I_FID] = fid * iw, in[RANKENV_I_REL] = rel * iw, in[RANKENV_I_LAT] = lat;
     in[RANKENV_I_FLOPS] = tf > 0 ? (double)attn_flops_total(&E->afl[b]) / tf : 1.0;
     in[RANKENV_I_BOUND] = bnd * iw, in[RANKENV_I_KL] = kl;

@@ -272,10 +272,13 @@ static Status measure_table(TrainEnv *t, const RankImpl *d, const TrainConfig *c
             "buckets x %d ranks, median of %d; measured anew on every run, so the same seed "
             "gives another run unless latency.file= names a table, e.g. a run's "
             "latency.h5)...\n", c->latency.buckets.n, c->env.ranks.n, c->latency.reps);
-    Status s = latency_table_measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1,
-                                     c->latency.buckets.v, c->latency.buckets.n, c->env.ranks.v,
-                                     c->env.ranks.n, c->latency.warmup, c->latency.reps,
-                                     (uint64_t)c->seed, measure_progress, NULL, e);
+    /* a causal decoder's table is measured under the causal mask (attention/latency.h) */
+    Status (*measure)(LatencyTable *, const MhsaParams *, int, int, int, const int *, int,
+                      const int *, int, int, int, uint64_t, LatencyProgress, void *, Err *) =
+        d->bc.arch == BERT_ARCH_DECODER ? latency_table_measure_causal : latency_table_measure;
+    Status s = measure(&t->lt, NULL, d->bc.d_model, d->bc.n_heads, 1, c->latency.buckets.v,
+                       c->latency.buckets.n, c->env.ranks.v, c->env.ranks.n, c->latency.warmup,
+                       c->latency.reps, (uint64_t)c->seed, measure_progress, NULL, e);
     /* the variants chosen join this machine's kernel cache (attention/tune.h); a cache that
        cannot be written is a note, not an error */
     Err ce;

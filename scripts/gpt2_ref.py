@@ -76,33 +76,41 @@ def weights(g, conv):
     return w
 
 
-def forward(w, ids, mask, conv):
-    """logits (B, N, V) of the GPT-2 above."""
+def forward(w, ids, mask, conv, heads=H, eps=EPS, tanh=None):
+    """logits (B, N, V) of the GPT-2 above on weights w (names as above; the number of layers
+    from w's keys, widths from the tensors), heads attention heads, layer-norm eps; conv:
+    causal convolutional positions of wpe.conv.weight's width; tanh: the tanh GELU (default:
+    learned positions use it, conv ones the erf GELU, as this script's two models)."""
+    if tanh is None:
+        tanh = not conv
     e = w["wte.weight"][ids]
+    bsz, n = ids.shape
+    c = e.shape[-1]
     if conv:
+        k = w["wpe.conv.weight"].shape[0]
         xm = (e * mask[..., None]).transpose(1, 2)                 # (B, C, N)
-        wt = w["wpe.conv.weight"].t().unsqueeze(1)                  # (C, 1, K)
-        x = e + F.conv1d(F.pad(xm, (K - 1, 0)), wt, w["wpe.conv.bias"], groups=C).transpose(1, 2)
+        wt = w["wpe.conv.weight"].t().unsqueeze(1)                  # (C, 1, k)
+        x = e + F.conv1d(F.pad(xm, (k - 1, 0)), wt, w["wpe.conv.bias"], groups=c).transpose(1, 2)
     else:
-        x = e + w["wpe.weight"][:ids.shape[1]]
-    n = ids.shape[1]
+        x = e + w["wpe.weight"][:n]
     allowed = torch.tril(torch.ones(n, n, dtype=torch.bool))[None, None] & \
         (mask[:, None, None, :] > 0)                                # (B, 1, N, N)
-    dh = C // H
-    for l in range(L):
+    dh = c // heads
+    layers = len({key.split(".")[1] for key in w if key.startswith("h.")})
+    for l in range(layers):
         p = "h.%d." % l
-        y = F.layer_norm(x, (C,), w[p + "ln_1.weight"], w[p + "ln_1.bias"], EPS)
+        y = F.layer_norm(x, (c,), w[p + "ln_1.weight"], w[p + "ln_1.bias"], eps)
         qkv = y @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
-        q, k, v = (t.reshape(B, n, H, dh).transpose(1, 2) for t in qkv.split(C, dim=2))
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
+        q, kk, v = (t.reshape(bsz, n, heads, dh).transpose(1, 2) for t in qkv.split(c, dim=2))
+        s = (q @ kk.transpose(-1, -2)) / math.sqrt(dh)
         a = torch.softmax(s.masked_fill(~allowed, -math.inf), dim=-1) @ v
-        a = a.transpose(1, 2).reshape(B, n, C)
+        a = a.transpose(1, 2).reshape(bsz, n, c)
         x = x + a @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
-        z = F.layer_norm(x, (C,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], EPS)
+        z = F.layer_norm(x, (c,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], eps)
         h = z @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]
-        gact = F.gelu(h) if conv else F.gelu(h, approximate="tanh")
+        gact = F.gelu(h, approximate="tanh") if tanh else F.gelu(h)
         x = x + gact @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
-    zf = F.layer_norm(x, (C,), w["ln_f.weight"], w["ln_f.bias"], EPS)
+    zf = F.layer_norm(x, (c,), w["ln_f.weight"], w["ln_f.bias"], eps)
     return zf @ w["wte.weight"].t()
 
 

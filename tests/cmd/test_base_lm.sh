@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test_base_lm.sh BASE TRAIN GENERATE: the byte-level language model (model.arch: decoder,
+# configs/lm-tiny.yaml) through the programs:
+#   - drrl-base trains it (30 steps) and --eval at 2x the training length reports the bits per
+#     byte and top-1 next-byte accuracy that scripts/lm_check.py computes independently (the
+#     rows rebuilt in Python, the weights run by a plain-PyTorch GPT-2 in float64);
+#   - a resumed run ends in the straight run's training state (sha256);
+#   - drrl-generate continues a prompt (full and rank-4 caches) and --bench writes decode.csv
+#     with bytes per token in the ratio r / dh;
+#   - drrl-train learns on it: its latency table is measured under the causal mask (attribute
+#     causal = 1), the rollouts' last-layer KL is positive and finite, and a mode the decoder
+#     cannot run (env.head_features) is refused.
+set -euo pipefail
+base=$(realpath "$1")
+train=$(realpath "$2")
+gen=$(realpath "$3")
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$base" --config configs/lm-tiny.yaml run.dir="$tmp/lm" train.max_steps=30 > "$tmp/base.txt"
+grep -q "^data: .* train rows (.* rows of 126 bytes of 160 reviews" "$tmp/base.txt" \
+  || fail "data line: $(grep '^data:' "$tmp/base.txt")"
+"$base" --eval "$tmp/lm/model.h5" --split test data.max_len=256 > "$tmp/eval.txt"
+ours=$(sed -n 's/.*: \([0-9.]*\) bits per byte .*top-1 next byte \([0-9.]*\)$/\1 \2/p' "$tmp/eval.txt")
+[[ -n "$ours" ]] || fail "no bits per byte in: $(cat "$tmp/eval.txt")"
+ref=$($py scripts/lm_check.py "$tmp/lm/model.h5" data/imdb-sample/test.tsv.gz 256)
+$py - "$ours" "$ref" <<'PY' || fail "drrl-base --eval ($ours) vs lm_check.py ($ref)"
+import sys
+b, t = map(float, sys.argv[1].split())
+r = sys.argv[2].split()
+rb, rt = float(r[1]), float(r[3])
+print("bits per byte: ours %.4f, PyTorch %.6f; top-1: ours %.4f, PyTorch %.6f" % (b, rb, t, rt))
+assert abs(b - rb) <= 6e-5 and abs(t - rt) <= 6e-5  # ours printed to 4 decimals
+PY
+
+# resume: 15 steps, then on to 30, equals the straight run
+"$base" --config configs/lm-tiny.yaml run.dir="$tmp/lm2" train.max_steps=15 > /dev/null
+"$base" --resume "$tmp/lm2" train.max_steps=30 > "$tmp/resume.txt"
+[[ "$(state "$tmp/resume.txt")" == "$(state "$tmp/base.txt")" ]] || fail "resume state differs"
+
+# drrl-generate
+"$gen" --model "$tmp/lm/model.h5" --prompt "This film" --tokens 40 > "$tmp/g0.txt"
+"$gen" --model "$tmp/lm/model.h5" --prompt "This film" --tokens 40 --rank 4 > "$tmp/g4.txt"
+grep -q "^This film" "$tmp/g0.txt" && grep -q "^This film" "$tmp/g4.txt" || fail "generate"
+"$gen" --model "$tmp/lm/model.h5" --bench --ranks 4,8 --contexts 64,128 --window 8 \
+  --out "$tmp/dec" > "$tmp/bench.txt"
+$py - "$tmp/dec/decode.csv" <<'PY' || fail "decode.csv"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 6, rows
+for r in rows:
+    want = 1.0 if r["cache"] == "full" else int(r["rank"]) / 16.0  # dh = 32 / 2
+    assert abs(float(r["bytes_vs_full"]) - want) < 1e-9, r
+    assert float(r["sec_per_token"]) > 0, r
+PY
+expect_error "expected exactly one of --prompt and --bench" "$gen" --model "$tmp/lm/model.h5"
+
+# drrl-train on the decoder
+"$train" --config configs/imdb-drrl.yaml env.model="$tmp/lm/model.h5" env.segment=32 \
+  env.ranks=[2,4,8] env.calib_rows=32 latency.buckets=[64,128] latency.reps=2 \
+  latency.warmup=1 ppo.iterations=2 ppo.episodes=1 ppo.epochs=1 ppo.minibatch=8 \
+  run.rollouts_every=1 run.checkpoint_every=2 run.dir="$tmp/drrl" > "$tmp/train.txt"
+$py - "$tmp/drrl/latency.h5" "$tmp/drrl/rollouts/iter-00000002.h5" <<'PY' || fail "drrl-train"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    assert f["latency"].attrs["causal"] == 1, dict(f["latency"].attrs)
+with h5py.File(sys.argv[2], "r") as f:
+    names = f["info_names"][()]
+    names = (names.decode() if isinstance(names, bytes) else str(names)).split()
+    info = f["info"][()]  # (steps, slots, info)
+kl = info[..., names.index("kl")]
+assert np.all(np.isfinite(kl)) and kl[-1].min() >= 0 and kl[-1].max() > 0 and not kl[:-1].any(), kl
+print("drrl-train on the decoder: causal latency table, last-layer KL", kl[-1].mean())
+PY
+expect_error "head features" "$train" --config configs/imdb-drrl.yaml \
+  env.model="$tmp/lm/model.h5" env.head_features=true env.calib_rows=32 env.ranks=[2,4,8] \
+  latency.buckets=[64,128] ppo.iterations=1 run.dir="$tmp/drrl2"
+echo "test_base_lm: ok"

@@ -9,8 +9,8 @@
  *   config.json: vocab_size, hidden_size, num_attention_heads, intermediate_size,
  *     num_hidden_layers, max_position_embeddings, type_vocab_size (required);
  *     layer_norm_eps (1e-12), hidden_dropout_prob (0.1), attention_probs_dropout_prob (0.1),
- *     initializer_range (0.02) with Hugging Face's defaults when absent; hidden_act must be
- *     "gelu" (the exact erf form drrl computes; "gelu_new" and the tanh forms are refused),
+ *     initializer_range (0.02) with Hugging Face's defaults when absent; hidden_act "gelu" (the
+ *     exact erf form) or "gelu_new" / "gelu_pytorch_tanh" (its tanh form), others refused,
  *     position_embedding_type "absolute", model_type "bert" when present; the class count
  *     from num_labels or id2label (which must agree) when present.
  *   classes: K = classifier.weight's rows when the checkpoint has a classifier (--n-classes
@@ -106,7 +106,15 @@ static Status read_config(const JsonDoc *d, HfBert *h, Err *e) {
     if (!st) st = json_opt_double(d, r, "hidden_dropout_prob", 0, 0.999, &hd, e);
     if (!st) st = json_opt_double(d, r, "attention_probs_dropout_prob", 0, 0.999, &ad, e);
     if (!st) st = json_opt_double(d, r, "initializer_range", 1e-30, 10, &h->init_std, e);
-    if (!st) st = want_string(d, r, "hidden_act", "gelu", " (the exact erf GELU drrl computes)", e);
+    const char *act = "gelu";
+    if (!st) st = json_opt_string(d, r, "hidden_act", &act, e);
+    const int tanh_act = !st && (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh"));
+    if (!st && !tanh_act && strcmp(act, "gelu")) {
+        const JsonValue *ha = json_find(r, "hidden_act");
+        st = err_set(e, ST_CONFIG, "%s:%d:%d: hidden_act: expected 'gelu', 'gelu_new' or "
+                     "'gelu_pytorch_tanh' (the GELUs drrl computes), found '%.100s'",
+                     json_name(d), ha->line, ha->col, act);
+    }
     if (!st) st = want_string(d, r, "position_embedding_type", "absolute", " (learned absolute "
                               "positions)", e);
     if (!st) st = config_classes(d, r, &h->k_config, e);
@@ -120,6 +128,7 @@ static Status read_config(const JsonDoc *d, HfBert *h, Err *e) {
     c->d_model = (int)v[3], c->n_heads = (int)v[4], c->d_ff = (int)v[5], c->n_layers = (int)v[6];
     c->ln_eps = (float)eps, c->dropout = (float)hd, c->attn_dropout = (float)ad;
     c->position = BERT_POS_LEARNED;
+    c->act = tanh_act ? BERT_ACT_GELU_TANH : BERT_ACT_GELU;
     return ST_OK;
 }
 

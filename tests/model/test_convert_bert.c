@@ -203,10 +203,10 @@ static void expect_exit(const char *prog, char **args, int code, const char *wan
 }
 
 static void test_cli(const char *prog) {
-    expect_exit(prog, (char *[]){NULL}, 2, "drrl-convert: error: expected an architecture (bert) "
-                "first, found nothing (drrl-convert --help lists them)\n");
+    expect_exit(prog, (char *[]){NULL}, 2, "drrl-convert: error: expected an architecture "
+                "(bert|gpt2) first, found nothing (drrl-convert --help lists them)\n");
     expect_exit(prog, (char *[]){"bertt", NULL}, 2, "drrl-convert: error: 'bertt': expected an "
-                "architecture (bert) first, found an unknown one; did you mean bert?\n");
+                "architecture (bert|gpt2) first, found an unknown one; did you mean bert?\n");
     expect_exit(prog, (char *[]){"bert", "--config", "c.json", "--weights", "w", NULL}, 2,
                 "drrl-convert: error: --out: expected the model file to write, found nothing "
                 "(the flag is required)\n");

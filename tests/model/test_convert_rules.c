@@ -316,8 +316,9 @@ static void test_config_errors(void) {
     CHECK(conv(cfg, at("bare.safetensors"), at("bare.h5"), 3, 1, &e) == ST_OK,
           "a new classifier is not compared with config.json's labels: %s", e.msg);
     struct { Cfg c; const char *key, *at; Status s; const char *msg; } bad[] = {
-        {{"bert", "gelu_new", "absolute", "", 2, 2}, "hidden_act", "\"gelu_new", ST_CONFIG,
-         "expected 'gelu' (the exact erf GELU drrl computes), found 'gelu_new'"},
+        {{"bert", "relu", "absolute", "", 2, 2}, "hidden_act", "\"relu", ST_CONFIG,
+         "expected 'gelu', 'gelu_new' or 'gelu_pytorch_tanh' (the GELUs drrl computes), found "
+         "'relu'"},
         {{"roberta", "gelu", "absolute", "", 2, 2}, "model_type", "\"roberta", ST_CONFIG,
          "expected 'bert', found 'roberta'"},
         {{"bert", "gelu", "relative_key", "", 2, 2}, "position_embedding_type", "\"relative_key",

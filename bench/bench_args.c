@@ -37,6 +37,8 @@ static const CliOpt OPTS[] = {
      "table with them (exact and low-rank at each rank for each N, of --d,\n"
      "--heads, --batch); write both to FILE.h5 (format drrl-latency) and\n"
      "the variants to this machine's kernel cache (docs/attention.md)"},
+    {"--causal", NULL, "--calibrate: measure the table under a causal mask (a causal\n"
+     "decoder's table, attribute causal = 1: drrl-train refuses the other kind)"},
 };
 
 const CliSpec bench_cli = {
@@ -149,6 +151,7 @@ Status bench_args_from_cli(BenchArgs *a, const CliArgs *c, Err *e) {
     a->out = c->out;
     a->torch = cli_get(&bench_cli, c, "--torch");
     a->calibrate = cli_get(&bench_cli, c, "--calibrate");
+    a->causal = cli_get(&bench_cli, c, "--causal") != NULL;
     Status s = cli_exclusive(&bench_cli, c, "--calibrate", "--torch", e);
     if (!s) s = get_list(c, "--n", a->n, &a->nn, e);
     if (!s) s = get_kernels(c, a->kernel, e);
@@ -168,6 +171,9 @@ Status bench_args_from_cli(BenchArgs *a, const CliArgs *c, Err *e) {
         s = err_set(e, ST_INVALID, "--torch: expected a CSV file or 'auto', found ''");
     if (!s && a->calibrate && !*a->calibrate)
         s = err_set(e, ST_INVALID, "--calibrate: expected a file name, found ''");
+    if (!s && a->causal && !a->calibrate)
+        s = err_set(e, ST_INVALID, "--causal: expected --calibrate FILE.h5 with it (it selects "
+                    "the table's kind), found no --calibrate");
     if (!s && a->out && !*a->out)
         s = err_set(e, ST_INVALID, "--out: expected a folder, found ''");
     return s ? s : check(a, e);

@@ -43,6 +43,7 @@ typedef struct {
     const char *out;                           /* --out DIR: NULL, or the folder of bench.csv */
     const char *torch;                         /* NULL, a CSV path, or "auto" */
     const char *calibrate;                     /* NULL, or the latency table file to write */
+    int causal;                                /* --causal: the table under a causal mask */
 } BenchArgs;
 
 /* bench_cli: drrl-bench's flags, synopsis and about text, for cli_parse. */

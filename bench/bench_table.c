@@ -89,13 +89,14 @@ static void print_bucket(void *ctx, const LatencyTable *t, int i) {
 Status bench_calibrate(const BenchArgs *a, FILE *info, FILE *progress, LatencyTable *t,
                        Err *e) {
     latency_table_hardware(t);
-    fprintf(info, "drrl-bench --calibrate %s: d=%d heads=%d batch=%d, median of %d runs after "
-            "%d warm-up; %s, %d threads, %s\n", a->calibrate, a->d, a->H, a->B, a->reps,
-            a->warmup, t->cpu, t->threads, t->blas);
+    fprintf(info, "drrl-bench --calibrate %s%s: d=%d heads=%d batch=%d, median of %d runs after "
+            "%d warm-up; %s, %d threads, %s\n", a->calibrate, a->causal ? " (causal)" : "", a->d,
+            a->H, a->B, a->reps, a->warmup, t->cpu, t->threads, t->blas);
     CalibCtx c = {.info = info};
     progress_init(&c.p, progress, "drrl-bench --calibrate: lengths", a->nn, PROGRESS_PERIOD);
-    Status s = latency_table_measure(t, NULL, a->d, a->H, a->B, a->n, a->nn, a->ranks, a->nr,
-                                     a->warmup, a->reps, a->seed, print_bucket, &c, e);
+    Status s = (a->causal ? latency_table_measure_causal : latency_table_measure)(
+        t, NULL, a->d, a->H, a->B, a->n, a->nn, a->ranks, a->nr, a->warmup, a->reps, a->seed,
+        print_bucket, &c, e);
     if (s) return s;
     Store *st = NULL;
     s = store_create(&st, a->calibrate, LATENCY_FORMAT, LATENCY_VERSION, e);

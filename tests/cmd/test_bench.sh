@@ -109,6 +109,15 @@ grep -q "^drrl-bench: wrote $tmp/lat.h5 (format drrl-latency, version 1, group /
   || fail "calibrate: expected 6 kernel choices: $(cat "$tmp/c.txt")"
 grep -q "^kernel variants added to this machine's cache $tmp/cache/kernels-[0-9a-f]*.h5" "$tmp/c.txt" \
   || fail "calibrate: no cache line"
+# --causal: the table of a causal decoder (attribute causal = 1); without --calibrate refused
+DRRL_KERNEL_CACHE="$tmp/cache" "$bench" --calibrate "$tmp/latc.h5" --causal --n 32,64 --d 32 \
+  --heads 4 --ranks 2,4 --reps 1 > "$tmp/cc.txt"
+$py - "$tmp/lat.h5" "$tmp/latc.h5" <<'PY' || fail "--causal: the causal attribute"
+import sys, h5py
+plain, causal = (h5py.File(p, "r")["latency"].attrs.get("causal", 0) for p in sys.argv[1:])
+assert plain == 0 and causal == 1, (plain, causal)
+PY
+expect_error "drrl-bench: error: --causal: expected --calibrate FILE.h5 with it" "$bench" --causal
 DRRL_KERNEL_CACHE="$tmp/cache" "$bench" --kernel list > "$tmp/list.txt"
 [ "$(grep -cE "^  N=(32|64) +k=(2|4|8) " "$tmp/list.txt")" = 6 ] || fail "--kernel list: $(cat "$tmp/list.txt")"
 

@@ -7,6 +7,7 @@
 
 #include "core/dist.h"
 #include "eval/eval_run.h"
+#include "eval/eval_lm.h"
 
 /* keep_rows: zero the rows (width w elements of size sz) of the batches not this process's */
 static void keep_rows(const EvalCtx *x, const EvalBatches *bt, void *a, size_t w, size_t sz) {
@@ -58,6 +59,7 @@ Status eval_merge(const EvalCtx *x, const EvalBatches *bt, const EvalMode *m, Ev
     }
     int64_t c[3] = {o->attn_flops, o->model_flops, o->rank_diff};
     if ((s = merge_rows(x, bt, o->logits, n, (size_t)K, sizeof(float), e)) ||
+        (s = merge_rows(x, bt, o->lm, n, EVAL_LM_STATS, sizeof(double), e)) ||
         (s = merge_batches(x, bt, o->sec, 1, e)) ||
         (s = merge_batches(x, bt, o->attn_sec, 1, e)) ||
         (s = merge_batches(x, bt, o->decision_sec, 1, e)) ||

@@ -113,7 +113,8 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
           "bound_mean,mask_rate,full_share,over_eps,violations,lat_table_ratio,attn_ms,"
           "attn_ratio,decision_ms,decision_share,decision_flops,decision_flops_ratio,"
           "teacher_ms,bound_ms,feature_ms,policy_net_ms,teacher_flops,bound_flops,"
-          "feature_flops,policy_flops,rank_diff", f);
+          "feature_flops,policy_flops,rank_diff,bits_per_byte,bpb_ci_low,bpb_ci_high,"
+          "ppl_per_byte,top1", f);
     for (int l = 0; l < in->layers; l++) fprintf(f, ",rank_l%d", l);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
@@ -138,6 +139,8 @@ static void write_csv(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
         for (int k = 0; k < 4; k++) csv_num(f, r->decision_part_ms[k]);
         for (int k = 0; k < 4; k++) fprintf(f, ",%lld", (long long)r->decision_part_fl[k]);
         csv_num(f, r->rank_diff);
+        const double lm[5] = {r->bpb, r->bpb_lo, r->bpb_hi, r->ppl, r->top1};
+        for (int k = 0; k < 5; k++) csv_num(f, r->lm ? lm[k] : NAN);
         for (int l = 0; l < in->layers; l++) csv_num(f, r->rank_layer[l]);
         fputc('\n', f);
     }
@@ -197,6 +200,11 @@ static void write_json(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) 
         json_num(f, "full_share", r->full_share, 1), json_num(f, "over_eps", r->over_eps, 1);
         json_num(f, "violations", r->violations, 1), json_num(f, "lat_table_ratio", r->lat_est, 1);
         json_num(f, "replay_max_abs_diff", r->replay_diff, 1);
+        json_num(f, "bits_per_byte", r->lm ? r->bpb : NAN, 1);
+        json_num(f, "bpb_ci_low", r->lm ? r->bpb_lo : NAN, 1);
+        json_num(f, "bpb_ci_high", r->lm ? r->bpb_hi : NAN, 1);
+        json_num(f, "ppl_per_byte", r->lm ? r->ppl : NAN, 1);
+        json_num(f, "top1", r->lm ? r->top1 : NAN, 1);
         json_num(f, "decision_ms", r->decision_ms, 1);
         json_num(f, "decision_share", r->decision_share, 1);
         fprintf(f, "\"decision_flops\": %lld, ", (long long)r->decision_flops);

@@ -42,6 +42,11 @@ typedef struct {
     double violations;
     double replay_diff;
     char pred_file[64];                /* prediction file name ("" if none) */
+    int lm;                            /* 1: a language model's row (eval/eval_lm.h): the
+                                          fields below; accuracy, its interval, margins and
+                                          McNemar are NaN; agreement and kl_mean per token */
+    double bpb, bpb_lo, bpb_hi;        /* bits per byte and its 95% bootstrap interval */
+    double ppl, top1;                  /* per-byte perplexity; top-1 next-byte accuracy */
 } EvalRow;
 
 typedef struct {

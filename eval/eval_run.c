@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "core/timer.h"
+#include "eval/eval_lm.h"
 
 #define RANDOM_STREAM 0x52414e444f4d5250ull /* the random mode's Rng stream of the seed */
 
@@ -52,8 +53,9 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
     o->attn_sec = calloc((size_t)n_batches, sizeof(double));
     o->rank = calloc((size_t)n * L * S, sizeof(int32_t));
     o->batch_acc = calloc((size_t)n_batches * EVAL_ACC, sizeof(double));
+    o->lm = calloc((size_t)n * EVAL_LM_STATS, sizeof(double));
     if (!o->logits || !o->env_logits || !o->sec || !o->policy_sec || !o->decision_sec ||
-        !o->attn_sec || !o->rank || !o->batch_acc) {
+        !o->attn_sec || !o->rank || !o->batch_acc || !o->lm) {
         eval_out_free(o);
         return err_set(e, ST_NOMEM, "eval: out of memory for the outputs of %d sentences", n);
     }
@@ -63,7 +65,7 @@ Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, 
 void eval_out_free(EvalModeOut *o) {
     free(o->logits), free(o->env_logits), free(o->sec), free(o->policy_sec), free(o->attn_sec);
     free(o->decision_sec);
-    free(o->rank), free(o->batch_acc);
+    free(o->rank), free(o->batch_acc), free(o->lm);
     memset(o, 0, sizeof *o);
 }
 
@@ -178,6 +180,14 @@ static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *r
     return ST_OK;
 }
 
+/* the logits that stand for sequence b of the last pass: its (K) outputs, or a decoder's at
+   its last real position */
+static const float *row_logits(const Ranked *R, int b) {
+    if (!R->dec) return R->logits + (size_t)b * R->K;
+    const int n = ranked_seq_len(R, b);
+    return R->logits + ((size_t)b * R->N + (n > 0 ? n - 1 : 0)) * R->K;
+}
+
 Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
                    const int32_t *assigned, EvalModeOut *o, Err *e) {
     RankEnv *E = env_of(x, m);
@@ -227,8 +237,7 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
             }
         }
         for (int b = 0; b < nb && !s; b++)
-            memcpy(o->env_logits + (size_t)rows[b] * K, E->R->logits + (size_t)b * K,
-                   sizeof(float) * K);
+            memcpy(o->env_logits + (size_t)rows[b] * K, row_logits(E->R, b), sizeof(float) * K);
         progress_add(x->progress, nb);
     }
     free(obs), free(tok), free(am), free(act), free(reward), free(info), free(done);
@@ -252,17 +261,25 @@ static int64_t model_flops_real(const Ranked *R, int64_t real) {
 }
 
 /* the first round's logits of batch rows into o->logits, checked against the environment
-   pass's when there was one */
-static void keep_logits(const Ranked *R, EvalModeOut *o, const int32_t *rows, int nb) {
-    const int K = R->K;
+   pass's when there was one; a decoder's rows reduced against full (eval/eval_lm.h): the full
+   mode keeps its logits in x->lm_full for the other modes of the batch */
+static void keep_logits(const EvalCtx *x, const EvalMode *m, const Ranked *R, EvalModeOut *o,
+                        const int32_t *rows, int nb, const int32_t *ids) {
+    const int K = R->K, N = R->N;
+    if (R->dec && m->kind == EVAL_FULL)
+        memcpy(x->lm_full, R->logits, sizeof(float) * (size_t)nb * N * K);
     for (int b = 0; b < nb; b++) {
         float *z = o->logits + (size_t)rows[b] * K;
         const float *ze = o->env_logits + (size_t)rows[b] * K;
-        memcpy(z, R->logits + (size_t)b * K, sizeof(float) * K);
+        memcpy(z, row_logits(R, b), sizeof(float) * K);
         for (int c = 0; c < K && o->decided; c++) {
             const double dd = fabs((double)z[c] - ze[c]);
             o->replay_diff = dd > o->replay_diff ? dd : o->replay_diff;
         }
+        if (R->dec)
+            eval_lm_row(o->lm + (size_t)rows[b] * EVAL_LM_STATS, ids + (size_t)b * N,
+                        ranked_seq_len(R, b), R->logits + (size_t)b * N * K,
+                        x->lm_full + (size_t)b * N * K, K);
     }
 }
 
@@ -293,7 +310,7 @@ static Status deployed(EvalCtx *x, EvalModeOut *o, const int32_t *rows, int nb, 
     for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
     o->attn_flops += c.attn_fl;
     o->model_flops += model_flops_real(x->R, real);
-    keep_logits(x->R, o, rows, nb);
+    keep_logits(x, &(EvalMode){.kind = EVAL_POLICY}, x->R, o, rows, nb, ids);
     return ST_OK;
 }
 
@@ -328,7 +345,7 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
         for (int b = 0; b < nb; b++) real += x->set->len[rows[b]];
         o->attn_flops += ranked_attn_flops(R);
         o->model_flops += model_flops_real(R, real);
-        keep_logits(R, o, rows, nb);
+        keep_logits(x, m, R, o, rows, nb, ids);
         return ST_OK;
     }
     RankSpec sp[BERT_MAX_LAYERS];
@@ -343,7 +360,10 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
         if (s || !first) continue;
         o->attn_flops += ranked_attn_flops(R);
         o->model_flops += model_flops_real(R, n);
-        memcpy(o->logits + (size_t)rows[b] * K, R->logits, sizeof(float) * K);
+        memcpy(o->logits + (size_t)rows[b] * K, row_logits(R, 0), sizeof(float) * K);
+        if (R->dec) /* sequence b alone: its n rows against full's of the batch */
+            eval_lm_row(o->lm + (size_t)rows[b] * EVAL_LM_STATS, ids + (size_t)b * N, n,
+                        R->logits, x->lm_full + (size_t)b * N * K, K);
     }
     *sec = time_now() - t0;
     return s;
@@ -374,9 +394,21 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
     double *ta = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* attention alone */
     double *td = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* the decision */
     double *tp = malloc(sizeof(double) * (size_t)n_modes * nk * reps); /* its policy network */
+    int *ord = malloc(sizeof(int) * (size_t)(n_modes > 0 ? n_modes : 1)); /* full first */
+    const int dec = x->R->dec;
+    x->lm_full = dec ? malloc(sizeof(float) * (size_t)Bm * W * x->R->K) : NULL; /* (B, W, V) */
     Status s = ST_OK;
-    if (!ids || !mask || !rk || !t || !ta || !td || !tp)
+    if (!ids || !mask || !rk || !t || !ta || !td || !tp || !ord || (dec && !x->lm_full))
         s = err_set(e, ST_NOMEM, "eval: out of memory (timing)");
+    /* the order of the modes in a batch: full first (a decoder's rows are reduced against
+       its pass), the others as listed */
+    if (ord) {
+        ord[0] = 0;
+        for (int i = n_modes - 1; i >= 0; i--)
+            if (modes[i].kind == EVAL_FULL) ord[0] = i;
+        for (int i = 0, j = 1; i < n_modes; i++)
+            if (i != ord[0]) ord[j++] = i;
+    }
     for (int i = 0; i < n_modes; i++) {
         EvalModeOut *o = &outs[i];
         o->attn_flops = o->model_flops = o->rank_diff = 0;
@@ -390,7 +422,8 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
             const int nb = bt->start[k + 1] - bt->start[k];
             const int N = encoded_max_len(set, rows, nb);
             encoded_gather(set, rows, nb, N, ids, mask, NULL);
-            for (int i = 0; i < n_modes && !s; i++) {
+            for (int j = 0; j < n_modes && !s; j++) {
+                const int i = ord[j];
                 const size_t at = ((size_t)i * nk + k) * reps + rep;
                 s = forward(x, &modes[i], &outs[i], rows, nb, N, ids, mask, rk, rep == 0, &t[at],
                             &ta[at], &td[at], &tp[at], e);
@@ -407,6 +440,8 @@ Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalM
             if (modes[i].kind == EVAL_POLICY && x->deploy)
                 outs[i].policy_sec[k] = time_median(tp + ((size_t)i * nk + k) * reps, reps);
         }
-    free(ids), free(mask), free(rk), free(t), free(ta), free(td), free(tp);
+    free(ids), free(mask), free(rk), free(t), free(ta), free(td), free(tp), free(ord);
+    free(x->lm_full);
+    x->lm_full = NULL;
     return s;
 }

@@ -17,6 +17,10 @@
  * full needs no decision: its ranks are RANKED_FULL everywhere and it runs no environment
  * pass (fidelity 1, error and bound 0 by definition).
  *
+ * A causal decoder (model/lm.h) is evaluated the same way; its first timed round reduces each
+ * row's per-position logits at once against the full mode's (eval/eval_lm.h), which runs
+ * first in every batch.
+ *
  * Timing (eval_time): the model's forward as a user runs it: per batch and mode,
  * ranked_begin, ranked_layer_each at the recorded ranks per layer, ranked_end; the policy
  * mode runs the deployed forward instead (pipeline/deploy.h: observation, guardrail and
@@ -65,6 +69,8 @@ typedef struct {
                            mode); NULL: no progress lines */
     int part, parts;   /* this process runs the batches k with k % parts == part (core/dist.h:
                           its rank and the job's size; 0 and 1 alone) */
+    float *lm_full;    /* a decoder: the full mode's logits (B, N, V) of the batch being timed
+                          (eval_time; the full mode runs first in every batch) */
 } EvalCtx;
 
 /* eval_mine: batch k is this process's */
@@ -99,7 +105,11 @@ typedef struct {
     double fidelity, rel_err, bound, masked, full_share, lat_est;
     double over_eps;       /* share of (sentence, layer) whose bound exceeds the trained epsilon */
     int64_t violations;
-    float *env_logits;     /* (n, K) the environment's pass (checks the timed replay) */
+    float *env_logits;     /* (n, K) the environment's pass (checks the timed replay); a
+                              decoder's logits and env_logits are each row's LAST real
+                              position's */
+    double *lm;            /* (n, EVAL_LM_STATS) a decoder's per-row sums of the first timed
+                              round against full (eval/eval_lm.h) */
     double replay_diff;    /* max |timed logits - environment logits| */
     double *batch_acc;     /* (n_batches, EVAL_ACC) the environment's sums per batch */
 } EvalModeOut;

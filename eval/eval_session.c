@@ -13,6 +13,7 @@
 #include "core/timer.h"
 #include "eval/eval_modes.h"
 #include "eval/eval_policy.h"
+#include "eval/eval_lm.h"
 #include "eval/eval_report.h"
 #include "eval/eval_run.h"
 #include "eval/eval_stats.h"
@@ -89,6 +90,38 @@ static Status fixed_env(Session *s, RankEnv *E, RankKind k, Err *e) {
     return st;
 }
 
+/* decoder_modes: on a causal decoder, Nystrom has no causal variant and the margin rule reads
+   a classifier's head: from the default list they are dropped with a note, named ones are an
+   error saying why */
+static Status decoder_modes(Session *s, const EvalOptions *o, FILE *info, Err *e) {
+    int k = 0, dropped = 0;
+    for (int i = 0; i < s->nm; i++) {
+        const EvalModeKind kd = s->modes[i].kind;
+        if (kd != EVAL_NYSTROM && kd != EVAL_MARGIN) {
+            s->modes[k++] = s->modes[i];
+            continue;
+        }
+        if (o->modes)
+            return err_set(e, ST_CONFIG, "--modes: %s: expected a mode a causal decoder can run, "
+                           "found %s (%s)", s->modes[i].name, kd == EVAL_NYSTROM ? "Nystrom, "
+                           "which has no causal variant: its landmarks average the whole "
+                           "sequence, so every output would depend on later tokens" : "the "
+                           "margin rule, which reads a classifier's head", "the model is a "
+                           "language model");
+        dropped++;
+    }
+    s->nm = k;
+    s->pol = s->fi = -1;
+    for (int i = 0; i < s->nm; i++) {
+        if (s->modes[i].kind == EVAL_POLICY) s->pol = i;
+        if (s->modes[i].kind == EVAL_FULL) s->fi = i;
+    }
+    if (dropped)
+        fprintf(info, "note: a causal decoder: the %d Nystrom modes of the default list are "
+                "left out (no causal variant; docs/attention.md)\n", dropped);
+    return ST_OK;
+}
+
 /* open_env: the evaluation environment, the policy and the fixed modes' environments */
 static Status open_env(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     TrainEvalOptions eo = {.split = o->split, .batch = o->batch,
@@ -100,6 +133,7 @@ static Status open_env(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     if (st) return st;
     train_env_eval_parts(&s->t, &s->p);
     if ((st = eval_modes_check_layers(s->modes, s->nm, s->p.R->L, e))) return st;
+    if (s->p.R->dec && (st = decoder_modes(s, o, info, e))) return st;
     if (o->min_bytes > 0)
         fprintf(info, "--min-bytes %d: %d %s reviews of at least %d bytes\n", o->min_bytes,
                 s->p.set->n, o->split, o->min_bytes);
@@ -314,12 +348,13 @@ static Status rows_make(Session *s, const EvalOptions *o, int32_t *pred_store, i
     for (int i = 0; i < s->nm && !st; i++) {
         memset(&s->rows[i], 0, sizeof s->rows[i]);
         snprintf(s->rows[i].mode, sizeof s->rows[i].mode, "%s", s->modes[i].name);
-        st = row_stats(s, o, i, correct, flags, e);
+        st = s->p.R->dec ? eval_lm_stats(&s->rows[i], s->outs[i].lm, n, o->resamples, o->seed, e)
+                         : row_stats(s, o, i, correct, flags, e);
         row_costs(s, i);
         pred[i] = pred_store + (size_t)i * n;
         for (int r = 0; r < n; r++)
             pred[i][r] = logits_argmax(s->outs[i].logits + (size_t)r * K, K);
-        if (test || o->predictions) {
+        if ((test || o->predictions) && !s->p.R->dec) { /* a language model predicts bytes */
             char nm[32];
             snprintf(nm, sizeof nm, "%s", s->modes[i].name);
             for (char *q = nm; *q; q++) *q = *q == ':' ? '-' : *q == '/' ? '_' : *q;
@@ -364,7 +399,8 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
                    .head_size = s->p.R->dh, .n_grid = s->c.env.ranks.n,
                    .grid = s->c.env.ranks.v, .epsilon = s->c.env.epsilon, .level = 0.95,
                    .seed = o->seed, .processes = dist_size()};
-    eval_report_table(info, &in, s->rows, nm);
+    if (s->p.R->dec) eval_lm_table(info, &in, s->rows, nm);
+    else eval_report_table(info, &in, s->rows, nm);
     char dir[4096];
     out_dir(dir, sizeof dir, o, s->k.path);
     double *rk = s->pol >= 0 ? policy_ranks(s) : NULL;
@@ -382,12 +418,14 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
                         pred};
     if (!st && dist_rank() == 0) /* one writer: process 0 holds every process's results */
         st = eval_report_write(dir, &in, s->rows, nm, s->p.set->index, pred, n, rk ? &er : NULL,
-                               &per, e);
+                               s->p.R->dec ? NULL : &per, e);
     free(rk), free(kl), free(pf);
-    snprintf(written, cap, "%s/: %s, %s, %s%s%s", dir, test ? "eval_test.csv" : "eval.csv",
-             test ? "eval_test.json" : "eval.json", test ? "per_input_test.tsv" : "per_input.tsv",
+    const int dec = s->p.R->dec;
+    snprintf(written, cap, "%s/: %s, %s%s%s%s%s", dir, test ? "eval_test.csv" : "eval.csv",
+             test ? "eval_test.json" : "eval.json", dec ? "" : ", ",
+             dec ? "" : test ? "per_input_test.tsv" : "per_input.tsv",
              s->pol >= 0 ? ", policy_ranks.tsv" : "",
-             test || o->predictions ? " and one prediction file per mode" : "");
+             (test || o->predictions) && !dec ? " and one prediction file per mode" : "");
     return st;
 }
 

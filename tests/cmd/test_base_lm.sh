@@ -9,7 +9,10 @@
 #     with bytes per token in the ratio r / dh;
 #   - drrl-train learns on it: its latency table is measured under the causal mask (attribute
 #     causal = 1), the rollouts' last-layer KL is positive and finite, and a mode the decoder
-#     cannot run (env.head_features) is refused.
+#     cannot run (env.head_features) is refused;
+#   - drrl-eval's perplexity table: full's bits per byte equal drrl-base --eval's on the dev
+#     split, lower-rank modes have KL > 0 and fewer FLOPs, intervals contain their estimate,
+#     Nystrom is refused with the reason.
 set -euo pipefail
 base=$(realpath "$1")
 train=$(realpath "$2")
@@ -71,6 +74,29 @@ kl = info[..., names.index("kl")]
 assert np.all(np.isfinite(kl)) and kl[-1].min() >= 0 and kl[-1].max() > 0 and not kl[:-1].any(), kl
 print("drrl-train on the decoder: causal latency table, last-layer KL", kl[-1].mean())
 PY
+# drrl-eval on the decoder: the perplexity table; full's bits per byte equal drrl-base --eval's
+# on the same split (the ranked forward and eval/eval_lm.c against lm_forward and base_lm.c)
+eval_=$(dirname "$train")/drrl-eval
+"$eval_" --checkpoint "$tmp/drrl" --reps 1 --modes full,static:2,performer:8,policy \
+  --out "$tmp/ev" > "$tmp/ev.txt"
+grep -q "^drrl-eval (language model)" "$tmp/ev.txt" || fail "no perplexity table: $(cat "$tmp/ev.txt")"
+"$base" --eval "$tmp/lm/model.h5" > "$tmp/dev.txt"
+dev=$(sed -n 's/.*: \([0-9.]*\) bits per byte .*/\1/p' "$tmp/dev.txt")
+$py - "$tmp/ev/eval.json" "$dev" <<'PY' || fail "drrl-eval's perplexity table"
+import json, sys
+m = {r["mode"]: r for r in json.load(open(sys.argv[1]))["modes"]}
+full, dev = m["full"], float(sys.argv[2])
+assert abs(full["bits_per_byte"] - dev) <= 6e-5, (full["bits_per_byte"], dev)
+assert full["kl_mean"] == 0 and full["agreement"] == 1, full
+for k in ("static:2", "performer:8"):
+    r = m[k]
+    assert r["kl_mean"] > 0 and r["attn_flops_ratio"] < 1, r
+    assert r["bpb_ci_low"] <= r["bits_per_byte"] <= r["bpb_ci_high"], r
+assert m["policy"]["accuracy"] is None and m["policy"]["top1"] > 0
+print("drrl-eval: full %.5f bits/byte = drrl-base --eval %.4f" % (full["bits_per_byte"], dev))
+PY
+expect_error "nystrom:8: expected a mode a causal decoder can run" "$eval_" --checkpoint \
+  "$tmp/drrl" --reps 1 --modes full,nystrom:8
 expect_error "head features" "$train" --config configs/imdb-drrl.yaml \
   env.model="$tmp/lm/model.h5" env.head_features=true env.calib_rows=32 env.ranks=[2,4,8] \
   latency.buckets=[64,128] ppo.iterations=1 run.dir="$tmp/drrl2"

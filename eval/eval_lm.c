@@ -1,0 +1,94 @@
+/* eval_lm.c: the per-row sums, statistics and table of drrl-eval on a language model
+ * (eval_lm.h). */
+#include "eval/eval_lm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "data/imdb.h"
+#include "nn/logits.h"
+
+void eval_lm_row(double *out, const int32_t *ids, int n, const float *z, const float *zf, int V) {
+    memset(out, 0, sizeof(double) * EVAL_LM_STATS);
+    for (int i = 0; i + 1 < n; i++) {
+        const int32_t t = ids[i + 1];
+        if (t < IMDB_BYTE0 || t >= V) continue;
+        const float *zi = z + (size_t)i * V, *fi = zf + (size_t)i * V;
+        const int a = logits_argmax(zi, V);
+        out[EVAL_LM_NATS] += logits_logsumexp(zi, V) - zi[t];
+        out[EVAL_LM_TARGETS] += 1;
+        out[EVAL_LM_KL] += zf == z ? 0.0 : logits_kl(fi, zi, V);
+        out[EVAL_LM_AGREE] += a == (zf == z ? a : logits_argmax(fi, V));
+        out[EVAL_LM_HITS] += a == t;
+    }
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+Status eval_lm_stats(EvalRow *r, const double *lm, int n, int resamples, uint64_t seed, Err *e) {
+    double s[EVAL_LM_STATS] = {0};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < EVAL_LM_STATS; k++) s[k] += lm[(size_t)i * EVAL_LM_STATS + k];
+    const double T = s[EVAL_LM_TARGETS];
+    r->lm = 1, r->n = n;
+    r->bpb = T > 0 ? s[EVAL_LM_NATS] / (T * M_LN2) : NAN;
+    r->ppl = T > 0 ? exp(s[EVAL_LM_NATS] / T) : NAN;
+    r->kl_mean = T > 0 ? s[EVAL_LM_KL] / T : NAN;
+    r->agreement = T > 0 ? s[EVAL_LM_AGREE] / T : NAN;
+    r->top1 = T > 0 ? s[EVAL_LM_HITS] / T : NAN;
+    r->accuracy = r->ci_low = r->ci_high = r->mcnemar_p = r->dmargin = NAN;
+    r->bpb_lo = r->bpb_hi = NAN;
+    if (n < 1 || resamples < 1) return ST_OK;
+    double *b = malloc(sizeof(double) * (size_t)resamples);
+    if (!b) return err_set(e, ST_NOMEM, "eval: out of memory (bootstrap)");
+    Rng g;
+    rng_init(&g, seed, 0x6c6d);
+    for (int k = 0; k < resamples; k++) {
+        double sn = 0, st = 0;
+        for (int i = 0; i < n; i++) {
+            const size_t j = (size_t)rng_below(&g, (uint64_t)n) * EVAL_LM_STATS;
+            sn += lm[j + EVAL_LM_NATS], st += lm[j + EVAL_LM_TARGETS];
+        }
+        b[k] = st > 0 ? sn / (st * M_LN2) : 0.0;
+    }
+    qsort(b, (size_t)resamples, sizeof(double), cmp_dbl);
+    r->bpb_lo = b[(int)floor(0.025 * (resamples - 1))];
+    r->bpb_hi = b[(int)ceil(0.975 * (resamples - 1))];
+    free(b);
+    return ST_OK;
+}
+
+/* " v |" with prec digits (e: exponent form), " - |" for NaN */
+static void cell(FILE *f, char conv, int prec, double v) {
+    if (isnan(v)) fputs(" - |", f);
+    else if (conv == 'e') fprintf(f, " %.*e |", prec, v);
+    else fprintf(f, " %.*f |", prec, v);
+}
+
+void eval_lm_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
+    fprintf(f, "\ndrrl-eval (language model): %s on %s, %d rows; %d rounds, medians\n\n",
+            in->model, in->split, in->n, in->reps);
+    fputs("| mode | bits/byte [95% CI] | ppl/byte | KL/token (nats) | top-1 agree | top-1 | "
+          "attn FLOPs | model FLOPs | latency | attn latency | decision |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|\n", f);
+    for (int i = 0; i < n; i++) {
+        const EvalRow *r = &rows[i];
+        fprintf(f, "| %s | %.4f [%.4f, %.4f] |", r->mode, r->bpb, r->bpb_lo, r->bpb_hi);
+        cell(f, 'f', 4, r->ppl), cell(f, 'e', 3, r->kl_mean), cell(f, 'f', 4, r->agreement);
+        cell(f, 'f', 4, r->top1), cell(f, 'f', 3, r->attn_flops_ratio);
+        cell(f, 'f', 3, r->model_flops_ratio), cell(f, 'f', 3, r->latency_ratio);
+        cell(f, 'f', 3, r->attn_ratio), cell(f, 'f', 3, r->decision_share);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nbits/byte: next-byte cross-entropy / ln 2 over every byte of the rows (95%% "
+            "bootstrap interval over rows, %d resamples, seed %llu); ppl/byte = 2^bits; KL: "
+            "mean over bytes of KL(p_full || p_mode) of the next-byte distributions; top-1 "
+            "agree: the mode's most likely next byte is full's; FLOPs and latency (the "
+            "forward's total time, its attention kernels', the decision inside it) as ratios "
+            "to full's in the same run.\n", in->resamples, (unsigned long long)in->seed);
+}

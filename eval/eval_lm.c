@@ -25,6 +25,29 @@ void eval_lm_row(double *out, const int32_t *ids, int n, const float *z, const f
     }
 }
 
+Status eval_lm_modes(EvalMode *modes, int *n, int named, FILE *info, Err *e) {
+    int k = 0, dropped = 0;
+    for (int i = 0; i < *n; i++) {
+        const EvalModeKind kd = modes[i].kind;
+        if (kd != EVAL_NYSTROM && kd != EVAL_MARGIN) {
+            modes[k++] = modes[i];
+            continue;
+        }
+        if (named)
+            return err_set(e, ST_CONFIG, "--modes: %s: expected a mode a causal decoder can run, "
+                           "found %s (the model is a language model)", modes[i].name,
+                           kd == EVAL_NYSTROM ? "Nystrom, which has no causal variant: its "
+                           "landmarks average the whole sequence, so every output would depend "
+                           "on later tokens" : "the margin rule, which reads a classifier's head");
+        dropped++;
+    }
+    *n = k;
+    if (dropped)
+        fprintf(info, "note: a causal decoder: the %d Nystrom modes of the default list are "
+                "left out (no causal variant; docs/attention.md)\n", dropped);
+    return ST_OK;
+}
+
 static int cmp_dbl(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

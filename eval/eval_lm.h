@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "eval/eval_modes.h"
 #include "eval/eval_report.h"
 
 enum { EVAL_LM_NATS, EVAL_LM_TARGETS, EVAL_LM_KL, EVAL_LM_AGREE, EVAL_LM_HITS, EVAL_LM_STATS };
@@ -36,6 +37,12 @@ void eval_lm_row(double *out /* (EVAL_LM_STATS) */, const int32_t *ids /* (n) */
    of seed. */
 Status eval_lm_stats(EvalRow *r, const double *lm /* (n, EVAL_LM_STATS) */, int n,
                      int resamples, uint64_t seed, Err *e);
+
+/* eval_lm_modes: keep the modes of modes (*n) that a causal decoder can run: Nystrom has no
+   causal variant and the margin rule reads a classifier's head. From the default list
+   (named 0) they are dropped with a note on info; a list the user named holding one is
+   ST_CONFIG saying why. */
+Status eval_lm_modes(EvalMode *modes, int *n, int named, FILE *info, Err *e);
 
 /* eval_lm_table: the Markdown perplexity table and its notes. */
 void eval_lm_table(FILE *f, const EvalInfo *info, const EvalRow *rows, int n);

@@ -90,36 +90,16 @@ static Status fixed_env(Session *s, RankEnv *E, RankKind k, Err *e) {
     return st;
 }
 
-/* decoder_modes: on a causal decoder, Nystrom has no causal variant and the margin rule reads
-   a classifier's head: from the default list they are dropped with a note, named ones are an
-   error saying why */
+/* decoder_modes: on a causal decoder, the modes it can run (eval_lm_modes), then the policy
+   and full indices again */
 static Status decoder_modes(Session *s, const EvalOptions *o, FILE *info, Err *e) {
-    int k = 0, dropped = 0;
-    for (int i = 0; i < s->nm; i++) {
-        const EvalModeKind kd = s->modes[i].kind;
-        if (kd != EVAL_NYSTROM && kd != EVAL_MARGIN) {
-            s->modes[k++] = s->modes[i];
-            continue;
-        }
-        if (o->modes)
-            return err_set(e, ST_CONFIG, "--modes: %s: expected a mode a causal decoder can run, "
-                           "found %s (%s)", s->modes[i].name, kd == EVAL_NYSTROM ? "Nystrom, "
-                           "which has no causal variant: its landmarks average the whole "
-                           "sequence, so every output would depend on later tokens" : "the "
-                           "margin rule, which reads a classifier's head", "the model is a "
-                           "language model");
-        dropped++;
-    }
-    s->nm = k;
+    Status st = eval_lm_modes(s->modes, &s->nm, o->modes != NULL, info, e);
     s->pol = s->fi = -1;
-    for (int i = 0; i < s->nm; i++) {
+    for (int i = 0; i < s->nm && !st; i++) {
         if (s->modes[i].kind == EVAL_POLICY) s->pol = i;
         if (s->modes[i].kind == EVAL_FULL) s->fi = i;
     }
-    if (dropped)
-        fprintf(info, "note: a causal decoder: the %d Nystrom modes of the default list are "
-                "left out (no causal variant; docs/attention.md)\n", dropped);
-    return ST_OK;
+    return st;
 }
 
 /* open_env: the evaluation environment, the policy and the fixed modes' environments */

@@ -21,7 +21,9 @@
 #include "core/file.h"
 #include "core/sha256.h"
 #include "core/store.h"
+#include "eval/eval_lm.h"
 #include "eval/eval_policy.h"
+#include "model/bert_io.h"
 #include "eval/sweep_run.h"
 #include "pipeline/base_run.h"
 #include "model/ranked_calib.h"
@@ -162,6 +164,10 @@ int main(int argc, char **argv) {
         return dist_finalize(), 0;
     }
     FILE *info = lead ? cli_info(&a) : log_null();
+    BertConfig mc; /* a causal decoder runs the modes that have a causal form */
+    if (bert_read_config(o.model, &mc, &e) ||
+        (mc.arch == BERT_ARCH_DECODER && eval_lm_modes(modes, &o.n_modes, ms != NULL, info, &e)))
+        die(&e, ms ? 2 : 1);
     if (dist_agree(sweep_load(&d, &o, info, &e), &e)) die(&e, 1);
     sweep_report_header(info, &d, (int)rows, (int)reps);
     if (dist_size() > 1)

@@ -48,6 +48,12 @@ Status eval_lm_modes(EvalMode *modes, int *n, int named, FILE *info, Err *e) {
     return ST_OK;
 }
 
+double eval_lm_kl(const float *zf, const float *z, int n, int V) {
+    double s = 0.0;
+    for (int i = 0; i + 1 < n; i++) s += logits_kl(zf + (size_t)i * V, z + (size_t)i * V, V);
+    return n > 1 ? s / (n - 1) : 0.0;
+}
+
 static int cmp_dbl(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

@@ -11,6 +11,7 @@
 #include "data/encode.h"
 #include "model/ranked_calib.h"
 #include "nn/logits.h"
+#include "eval/eval_lm.h"
 
 #define MAX_LIST 32 /* distinct static ranks */
 
@@ -183,7 +184,8 @@ static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSe
     for (int l = 0; l < d->R.L; l++) full[l] = rank_spec(RANK_EXACT, 0);
     Status s = ranked_forward(&d->R, ids, NULL, b->mask, 1, N, full, e);
     if (s) return s;
-    memcpy(b->zfull, d->R.logits, sizeof(float) * (size_t)C);
+    const int per = d->R.dec ? N : 1; /* a decoder's logits per position */
+    memcpy(b->zfull, d->R.logits, sizeof(float) * (size_t)per * C);
     for (int i = 0; i < nm; i++) {
         Ranked *R = modes[i].kind == EVAL_POLICY ? d->pol.p.R : &d->R;
         for (int r = 0; r < reps; r++) {
@@ -207,7 +209,8 @@ static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSe
             progress_add(progress, units);
             if (r) continue;
             b->fl[(size_t)i * K + k] = ranked_attn_flops(R);
-            b->kl[(size_t)i * K + k] = logits_kl(b->zfull, R->logits, C); /* in double */
+            b->kl[(size_t)i * K + k] = d->R.dec ? eval_lm_kl(b->zfull, R->logits, N, C)
+                                                : logits_kl(b->zfull, R->logits, C); /* double */
             b->rel[(size_t)i * K + k] = rel;
         }
     }
@@ -256,7 +259,8 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
                    .fl = calloc((size_t)nm * K, sizeof(int64_t)),
                    .kl = calloc((size_t)nm * K, sizeof(double)),
                    .rel = calloc((size_t)nm * K, sizeof(double)),
-                   .zfull = malloc(sizeof(float) * (size_t)C), .mask = malloc((size_t)N)};
+                   .zfull = malloc(sizeof(float) * (size_t)C * (d->R.dec ? N : 1)),
+                   .mask = malloc((size_t)N)};
     if (!b.att || !b.fwd || !b.dec || !b.pnet || !b.fl || !b.kl || !b.rel || !b.zfull || !b.mask)
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
     for (int i = 0; i < N && !s; i++) b.mask[i] = 1;

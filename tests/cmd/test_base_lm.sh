@@ -97,6 +97,17 @@ print("drrl-eval: full %.5f bits/byte = drrl-base --eval %.4f" % (full["bits_per
 PY
 expect_error "nystrom:8: expected a mode a causal decoder can run" "$eval_" --checkpoint \
   "$tmp/drrl" --reps 1 --modes full,nystrom:8
+# drrl-sweep on the decoder: per-token KL, 0 for full, > 0 at rank 2; Nystrom refused
+sweep=$(dirname "$train")/drrl-sweep
+"$sweep" --checkpoint "$tmp/drrl" --lengths 256 --rows 2 --reps 1 --modes full,static:2 \
+  --out "$tmp/sw" > /dev/null
+$py - "$tmp/sw/sweep.csv" <<'PY' || fail "drrl-sweep on the decoder"
+import csv, sys
+m = {r["mode"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert float(m["full"]["kl"]) == 0 and float(m["static:2"]["kl"]) > 0, m
+PY
+expect_error "nystrom:8: expected a mode a causal decoder can run" "$sweep" --checkpoint \
+  "$tmp/drrl" --lengths 256 --modes full,nystrom:8
 expect_error "head features" "$train" --config configs/imdb-drrl.yaml \
   env.model="$tmp/lm/model.h5" env.head_features=true env.calib_rows=32 env.ranks=[2,4,8] \
   latency.buckets=[64,128] ppo.iterations=1 run.dir="$tmp/drrl2"

@@ -6,12 +6,13 @@
  *     Y_s = O_s D_pack(r_s) + bo
  * When every segment has the same rank the per-segment GEMMs merge into one over B N rows. */
 #include "attention/lowrank.h"
+#include "attention/lowrank_internal.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-static int grid_index(const AttnLowrank *L, int r) {
+int attn_lowrank_grid_index(const AttnLowrank *L, int r) {
     for (int i = 0; i < L->n_ranks; i++)
         if (L->ranks[i] == r) return i;
     return -1;
@@ -106,8 +107,8 @@ Status attn_lowrank_repack(AttnLowrank *L, const AttnFactors *f, Err *e) {
 
 /* out (m, n) with row stride ldo = x (m, kx) W (kx, n) + bias (n) on every row (written
    first, then the GEMM accumulates); returns the FLOPs, 2 m kx n + m n */
-static int64_t gemm_bias(float *out, int ldo, const float *x, int ldx, const float *W,
-                         const float *bias, int m, int kx, int n) {
+int64_t attn_lowrank_gemm_bias(float *out, int ldo, const float *x, int ldx, const float *W,
+                               const float *bias, int m, int kx, int n) {
     for (int i = 0; i < m; i++) memcpy(out + (size_t)i * ldo, bias, sizeof(float) * n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, kx, 1.0f, x, ldx, W, n, 1.0f,
                 out, ldo);
@@ -156,7 +157,7 @@ typedef struct {
 static SegRows seg_rows(const AttnLowrank *L, const int *seg_rank, int s, int b, int T, int N) {
     SegRows g;
     const int i0 = s * T;
-    g.p = &L->pack[grid_index(L, seg_rank[s])];
+    g.p = &L->pack[attn_lowrank_grid_index(L, seg_rank[s])];
     g.hr = L->H * g.p->r;
     g.m = i0 + T < N ? T : N - i0;
     g.row = (size_t)b * N + i0;
@@ -176,7 +177,7 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
                        ATTN_MAX_SEGS);
     int rm = 0, uniform = 1;
     for (int s = 0; s < nseg; s++) {
-        if (grid_index(L, seg_rank[s]) < 0)
+        if (attn_lowrank_grid_index(L, seg_rank[s]) < 0)
             return err_set(e, ST_INVALID,
                            "attn_lowrank_forward: segment %d: rank %d is not in the rank grid",
                            s, seg_rank[s]);
@@ -185,20 +186,20 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
     }
     const int d = L->d, D = d + 1, H = L->H, M = B * N, hm = H * rm;
     (void)D;
-    const AttnRankPack *pm = &L->pack[grid_index(L, rm)];
+    const AttnRankPack *pm = &L->pack[attn_lowrank_grid_index(L, rm)];
     AttnFlops f;
     attn_flops_zero(&f);
     /* keys and values at r_max: (M, d) x (d, H r_max) + bias row */
-    f.proj += gemm_bias(L->k, hm, x, d, pm->b, pm->b + (size_t)d * hm, M, d, hm);
-    f.proj += gemm_bias(L->u, hm, x, d, pm->c, pm->c + (size_t)d * hm, M, d, hm);
+    f.proj += attn_lowrank_gemm_bias(L->k, hm, x, d, pm->b, pm->b + (size_t)d * hm, M, d, hm);
+    f.proj += attn_lowrank_gemm_bias(L->u, hm, x, d, pm->c, pm->c + (size_t)d * hm, M, d, hm);
     /* queries: segment (b, s) rows at (b N + s T), compact with row stride H r_s */
     if (uniform) {
-        f.proj += gemm_bias(L->q, hm, x, d, pm->a, pm->a + (size_t)d * hm, M, d, hm);
+        f.proj += attn_lowrank_gemm_bias(L->q, hm, x, d, pm->a, pm->a + (size_t)d * hm, M, d, hm);
     } else {
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
                 const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
-                f.proj += gemm_bias(L->q + g.row * hm, g.hr, x + g.row * d, d, g.p->a,
+                f.proj += attn_lowrank_gemm_bias(L->q + g.row * hm, g.hr, x + g.row * d, d, g.p->a,
                                     g.p->a + (size_t)d * g.hr, g.m, d, g.hr);
             }
     }
@@ -218,12 +219,12 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
                         L->scratch, L->scratch_len, &f);
     /* output: Y_s = O_s (m, H r_s) D_pack(r_s) (H r_s, d) + bo */
     if (uniform) {
-        f.out += gemm_bias(y, d, L->o, hm, pm->dt, L->bo, M, hm, d);
+        f.out += attn_lowrank_gemm_bias(y, d, L->o, hm, pm->dt, L->bo, M, hm, d);
     } else {
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
                 const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
-                f.out += gemm_bias(y + g.row * d, d, L->o + g.row * hm, g.hr, g.p->dt, L->bo, g.m,
+                f.out += attn_lowrank_gemm_bias(y + g.row * d, d, L->o + g.row * hm, g.hr, g.p->dt, L->bo, g.m,
                                    g.hr, d);
             }
     }

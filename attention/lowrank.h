@@ -95,6 +95,19 @@ Status attn_lowrank_forward_rank(float *y /* (B, N, d) */, AttnLowrank *L,
                                  const float *x /* (B, N, d) */, AttnMask key_mask, int B, int N,
                                  int r, AttnFlops *fl, Err *e);
 
+/* attn_lowrank_forward_heads: y (B, N, d) with a rank per segment and head: rank (nseg, H),
+   rank[s H + h] the grid rank of head h in segment s (query rows [s T, min(N, (s+1) T)));
+   lowrank_heads.c has the math and FLOPs. When each segment's heads share one rank it is
+   attn_lowrank_forward at those ranks, bit for bit. ST_INVALID as attn_lowrank_forward. */
+Status attn_lowrank_forward_heads(float *y /* (B, N, d) */, AttnLowrank *L,
+                                  const float *x /* (B, N, d) */, AttnMask key_mask, int B, int N,
+                                  int T, const int *rank /* (ceil(N / T), H) */, AttnFlops *fl,
+                                  Err *e);
+/* attn_lowrank_flops_heads: its counted FLOPs in closed form (per-head ranks that differ;
+   causal: with key_mask.causal, v the kernel variant that runs). */
+AttnFlops attn_lowrank_flops_heads(int64_t B, int64_t N, int64_t d, int64_t H, int64_t T,
+                                   const int *rank, int causal, AttnVariant v);
+
 /* attn_lowrank_flops: the closed form above (seg_rank as for the forward). */
 AttnFlops attn_lowrank_flops(int64_t B, int64_t N, int64_t d, int64_t H, int64_t T,
                              const int *seg_rank);

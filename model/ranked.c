@@ -24,7 +24,7 @@ const char *rank_kind_name(RankKind k) {
 }
 
 RankSpec rank_spec(RankKind kind, int rank) {
-    RankSpec s = {kind, rank, 0, NULL};
+    RankSpec s = {kind, rank, 0, NULL, NULL};
     return s;
 }
 

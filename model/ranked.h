@@ -85,6 +85,11 @@ typedef struct {
     int T;               /* PLAIN / WHITENED only: segment length in query tokens, with
                             seg_rank; 0: one segment (the whole sequence) at `rank` */
     const int *seg_rank; /* ceil(N / T) grid ranks, segment s = query rows [s T, (s+1) T) */
+    const int *head_rank; /* PLAIN / WHITENED only, with T >= 1 (instead of seg_rank): a grid
+                             rank per segment and head, (ceil(N / T), H): head h of segment s at
+                             head_rank[s H + h] (attention/lowrank.h attn_lowrank_forward_heads;
+                             heads sharing each segment's rank give seg_rank's pass bit for
+                             bit) */
 } RankSpec;
 
 /* rank_spec: {kind, rank, 0, NULL}, one rank for the whole layer. */

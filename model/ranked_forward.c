@@ -104,6 +104,12 @@ static Status attend(Ranked *R, int l, const RankSpec *sp, AttnFlops *fl, Err *e
         if (white && !R->whitened)
             return err_set(e, ST_INVALID, "whitened factors are not computed (ranked_calibrate)");
         lowrank_view(R, l, white);
+        if (sp->head_rank) {
+            if (sp->T < 1)
+                return err_set(e, ST_INVALID, "head ranks need T >= 1, found T=%d", sp->T);
+            return attn_lowrank_forward_heads(R->att, &R->lr_view, x, km, B, N, sp->T,
+                                              sp->head_rank, fl, e);
+        }
         if (sp->seg_rank) {
             if (sp->T < 1)
                 return err_set(e, ST_INVALID, "segment ranks need T >= 1, found T=%d", sp->T);

@@ -42,7 +42,7 @@ static void verify(const RankEnv *E, const Episode *ep, int b, long *n_mask, lon
         const int32_t *act = ep->act[l] + b * S;
         for (int s = 0; s < Sb; s++)
             full &= act[s] == G, s2[s] = act[s] < G ? grid[act[s]] : DH;
-        RankSpec sp = full ? rank_spec(RANK_EXACT, 0) : (RankSpec){c->kind, 0, T > 0 ? T : n, s2};
+        RankSpec sp = full ? rank_spec(RANK_EXACT, 0) : (RankSpec){c->kind, 0, T > 0 ? T : n, s2, NULL};
         die_if(ranked_layer(&R, &sp, e), e);
         double W = 0, fid = 0, rel = 0, lat = 0, bt = 0, bnd = 0, rk = 0, nf = 0, nm = 0;
         /* observation: sequence token, previous ranks (shares over the segments) */

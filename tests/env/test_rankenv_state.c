@@ -41,7 +41,7 @@ static void alone(RankKind kind, const int32_t *ids, int n, int T, const int *se
     const int S = ranked_segments(n, T);
     for (int s = 0; s < S; s++)
         full &= seg[s] <= 0, s2[s] = seg[s] <= 0 ? DH : seg[s];
-    RankSpec sp = full ? rank_spec(RANK_EXACT, 0) : (RankSpec){kind, 0, T > 0 ? T : n, s2};
+    RankSpec sp = full ? rank_spec(RANK_EXACT, 0) : (RankSpec){kind, 0, T > 0 ? T : n, s2, NULL};
     die_if(ranked_begin(&R, ids, NULL, ones, 1, n, e), e);
     die_if(ranked_layer(&R, &sp, e), e);
     memcpy(att1, R.att, sizeof(float) * n * C);

@@ -175,7 +175,7 @@ static void test_segments(Ranked *R, RankKind kind, Err *e) {
     const int T = 5, seg[4] = {2, 8, 4, 1}, C = cfg.d_model;
     const size_t MC = (size_t)B * N * C;
     float *got = malloc(sizeof(float) * MC);
-    RankSpec sp = {kind, 0, T, seg};
+    RankSpec sp = {kind, 0, T, seg, NULL};
     die_if(ranked_begin(R, ids, tids, mask, B, N, e), e);
     die_if(ranked_layer(R, &sp, e), e);
     memcpy(got, R->att, sizeof(float) * MC);
@@ -257,7 +257,7 @@ static void test_padding(Ranked *R, Err *e) {
     }
     const int seg[4] = {4, 2, 8, 1};
     RankSpec kinds[] = {rank_spec(RANK_EXACT, 0),     rank_spec(RANK_PLAIN, 2),
-                        {RANK_WHITENED, 0, 5, seg},   rank_spec(RANK_ACTIVATION, 3),
+                        {RANK_WHITENED, 0, 5, seg, NULL},rank_spec(RANK_ACTIVATION, 3),
                         rank_spec(RANK_NYSTROM, 4),   rank_spec(RANK_PERFORMER, 8)};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         RankSpec sp[BERT_MAX_LAYERS];

@@ -12,7 +12,9 @@
  *     every n;
  *   - Nystrom and the activation-level kind are refused on a decoder with an error saying why;
  * Logits are compared at real positions (a padded position's are not defined).
- *   - the head's FLOPs are the tied projection's 2 B N C V. */
+ *   - the head's FLOPs are the tied projection's 2 B N C V;
+ *   - ranks per head: sharing each segment's rank reproduces the per-segment pass bit for
+ *     bit; mixed ones count attn_lowrank_flops_heads (causal) in every layer. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +58,29 @@ static Status pass(Ranked *R, const int32_t *id, RankSpec sp, const int *seg, fl
     if (!s) s = ranked_end(R, e);
     if (!s) memcpy(logits, R->logits, sizeof(float) * B * N * V);
     return s;
+}
+
+/* ranks per head (RankSpec.head_rank): heads sharing their segment's rank give the seg_rank
+   pass bit for bit; mixed ones count the per-head closed form (causal) in every layer */
+static void check_heads(Ranked *R, float *a, float *b) {
+    Err e;
+    err_clear(&e);
+    enum { S = N / T, HH = 4 };
+    const int seg[S] = {4, 2, 8, 4};
+    int same[S * HH], mixed[S * HH];
+    for (int i = 0; i < S * HH; i++) same[i] = seg[i / HH], mixed[i] = (int[]){2, 4, 8}[i % 3];
+    RankSpec ss = {RANK_PLAIN, 0, T, seg, NULL}, sh = {RANK_PLAIN, 0, T, NULL, same};
+    RankSpec sm = {RANK_PLAIN, 0, T, NULL, mixed};
+    CHECK(pass(R, ids, ss, NULL, a, &e) == ST_OK && pass(R, ids, sh, NULL, b, &e) == ST_OK,
+          "head ranks: %s", e.msg);
+    CHECK(!memcmp(a, b, sizeof(float) * B * N * V), "head ranks sharing each segment's rank: "
+          "logits differ from the per-segment pass");
+    CHECK(pass(R, ids, sm, NULL, a, &e) == ST_OK, "mixed head ranks: %s", e.msg);
+    const AttnFlops want = attn_lowrank_flops_heads(B, N, C, HH, T, mixed, 1,
+                                                    attn_variant_default());
+    int bad = 0;
+    for (int l = 0; l < R->L; l++) bad += memcmp(&R->attn_fl[l], &want, sizeof want) != 0;
+    CHECK(bad == 0, "mixed head ranks: %d layers' FLOPs differ from the closed form", bad);
 }
 
 /* the kinds without a causal variant refuse (attention/nystrom.h, activation.h) */
@@ -163,6 +188,7 @@ int main(void) {
               kinds[k].name, bad);
     }
     check_refused(&R, got);
+    check_heads(&R, got, base);
     ranked_free(&R);
     bert_free(&m);
     free(ref), free(got), free(base), free(emb), free(e0), free(u);

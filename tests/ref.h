@@ -148,4 +148,22 @@ static inline double ref_check_vec(const char *what, const float *a, const doubl
     return worst;
 }
 
+/* ref_check_scaled: |a_i - b_i| <= rtol |b_i| + atol scale for every i (scale: the tensor's,
+   given by the caller); one CHECK per failing element (the first three) and one for the
+   whole vector; returns the worst error / its limit (the PyTorch comparisons of the models) */
+static inline double ref_check_scaled(const char *what, const float *a, const double *b,
+                                      size_t n, double scale, double rtol, double atol) {
+    double worst = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double err = fabs((double)a[i] - b[i]), lim = rtol * fabs(b[i]) + atol * scale;
+        const double r = lim > 0 ? err / lim : (err > 0 ? INFINITY : 0);
+        worst = r > worst ? r : worst;
+        if (err > lim && bad++ < 3)
+            CHECK(0, "%s[%zu]: ours %.9g, reference %.9g", what, i, (double)a[i], b[i]);
+    }
+    CHECK(bad == 0, "%s: %d of %zu elements outside tolerance", what, bad, n);
+    return worst;
+}
+
 #endif

@@ -46,19 +46,10 @@
 #define NAME "test_lm_torch"
 #define PY "/usr/bin/python3"
 
+/* compare under the stated tolerance (tests/ref.h); returns the worst err / tolerance */
 static double compare(const float *ours, const double *ref, size_t n, double scale,
                       const char *what) {
-    double worst = 0, atol = ATOL * scale;
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)ours[i] - ref[i]), lim = RTOL * fabs(ref[i]) + atol;
-        double r = lim > 0 ? err / lim : (err > 0 ? INFINITY : 0);
-        if (r > worst) worst = r;
-        if (err > lim && bad++ < 3)
-            CHECK(0, "%s[%zu]: ours %.9g, reference %.9g", what, i, (double)ours[i], ref[i]);
-    }
-    CHECK(bad == 0, "%s: %d of %zu elements outside tolerance", what, bad, n);
-    return worst;
+    return ref_check_scaled(what, ours, ref, n, scale, RTOL, ATOL);
 }
 
 /* every gradient of m against the parameters of the reference file path (a model file

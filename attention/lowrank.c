@@ -194,13 +194,15 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
     f.proj += attn_lowrank_gemm_bias(L->u, hm, x, d, pm->c, pm->c + (size_t)d * hm, M, d, hm);
     /* queries: segment (b, s) rows at (b N + s T), compact with row stride H r_s */
     if (uniform) {
-        f.proj += attn_lowrank_gemm_bias(L->q, hm, x, d, pm->a, pm->a + (size_t)d * hm, M, d, hm);
+        f.proj +=
+            attn_lowrank_gemm_bias(L->q, hm, x, d, pm->a, pm->a + (size_t)d * hm, M, d, hm);
     } else {
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
                 const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
-                f.proj += attn_lowrank_gemm_bias(L->q + g.row * hm, g.hr, x + g.row * d, d, g.p->a,
-                                    g.p->a + (size_t)d * g.hr, g.m, d, g.hr);
+                f.proj += attn_lowrank_gemm_bias(L->q + g.row * hm, g.hr, x + g.row * d, d,
+                                                 g.p->a, g.p->a + (size_t)d * g.hr, g.m, d,
+                                                 g.hr);
             }
     }
     /* attention per segment, heads of width r_s in the compact q/o blocks, keys/values with
@@ -224,8 +226,8 @@ Status attn_lowrank_forward(float *y, AttnLowrank *L, const float *x, AttnMask k
         for (int b = 0; b < B; b++)
             for (int s = 0; s < nseg; s++) {
                 const SegRows g = seg_rows(L, seg_rank, s, b, T, N);
-                f.out += attn_lowrank_gemm_bias(y + g.row * d, d, L->o + g.row * hm, g.hr, g.p->dt, L->bo, g.m,
-                                   g.hr, d);
+                f.out += attn_lowrank_gemm_bias(y + g.row * d, d, L->o + g.row * hm, g.hr,
+                                                g.p->dt, L->bo, g.m, g.hr, d);
             }
     }
     if (fl) attn_flops_add(fl, &f);

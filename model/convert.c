@@ -4,6 +4,8 @@
  * when the source stores a matrix as (in, out)). */
 #include "model/convert.h"
 
+#include "model/bert_io.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -219,4 +221,13 @@ void convert_notes(const ConvertSource *s, FILE *f, const char *prog) {
     for (int w = 0; f && w < s->n_why; w++)
         fprintf(f, "%s: note: %s: ignoring %zu tensor%s (%s)\n", prog, safet_path(s->st),
                 s->why_count[w], s->why_count[w] == 1 ? "" : "s", s->why[w]);
+}
+
+Status convert_save(const Bert *m, const ConvertOpts *o, const char *arch, Err *e) {
+    char note[2 * 4096 + 64];
+    snprintf(note, sizeof note, "# converted by drrl-convert %s from %s with %s\n", arch,
+             o->weights, o->config);
+    BertFileMeta meta = {.config_yaml = note, .vocab_sha256 = "", .data_sha256 = "",
+                         .dev_accuracy = (double)NAN, .train_steps = 0};
+    return bert_save(m, o->out, &meta, e);
 }

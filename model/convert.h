@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "model/bert.h"
 #include "model/safetensors.h"
 
 #define CONVERT_NAME_MAX 256   /* canonical names (longer source keys are an error) */
@@ -108,6 +109,10 @@ Status convert_take(ConvertSource *s, const char *name, int ndim, const int64_t 
 /* convert_unused: ST_FORMAT listing (up to 10 of) the kept tensors no convert_check asked
  * for: "PATH: expected only the tensors of WHAT, found N more: a, b, ..." */
 Status convert_unused(const ConvertSource *s, const char *what, Err *e);
+
+/* convert_save: write the converted model m to o->out (bert_save, atomic) with a /config note
+   "# converted by drrl-convert ARCH from WEIGHTS with CONFIG" and no training metadata. */
+Status convert_save(const Bert *m, const ConvertOpts *o, const char *arch, Err *e);
 
 /* convert_notes: one line per drop reason to f (NULL: none):
    "PROG: note: PATH: ignoring N tensors (REASON)" */

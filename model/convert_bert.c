@@ -189,16 +189,6 @@ static void init_classifier(Bert *m, double std, uint64_t seed) {
     memset(m->p.cls_b, 0, sizeof(float) * (size_t)m->c.n_classes);
 }
 
-/* write_model: the model file with a /config note naming the sources */
-static Status write_model(const Bert *m, const ConvertOpts *o, Err *e) {
-    char note[4096 + 64];
-    snprintf(note, sizeof note, "# converted by drrl-convert bert from %s with %s\n",
-             o->weights, o->config);
-    BertFileMeta meta = {.config_yaml = note, .vocab_sha256 = "", .data_sha256 = "",
-                         .dev_accuracy = (double)NAN, .train_steps = 0};
-    return bert_save(m, o->out, &meta, e);
-}
-
 Status convert_bert(const ConvertOpts *o, ConvertResult *r, Err *e) {
     memset(r, 0, sizeof *r);
     HfBert h;
@@ -225,7 +215,7 @@ Status convert_bert(const ConvertOpts *o, ConvertResult *r, Err *e) {
                     ", classifier.bias 0, as BERT initialises it; train it before use\n", PROG,
                     o->weights, k, h.c.d_model, h.init_std, o->seed);
     }
-    if (!st) st = write_model(m, o, e);
+    if (!st) st = convert_save(m, o, "bert", e);
     if (!st) {
         const BertConfig *c = &m->c;
         snprintf(r->summary, sizeof r->summary, "BERT vocab %d, max_pos %d, type_vocab %d, "

@@ -184,14 +184,7 @@ Status convert_gpt2(const ConvertOpts *o, ConvertResult *r, Err *e) {
     if (!st && (st = bert_init(m, &c, 1, 1, 0, e))) err_prefix(e, "%s", o->config);
     if (!st) st = transfer(&src, m, e);
     if (!st) convert_notes(&src, o->note, PROG);
-    if (!st) {
-        char note[4096 + 64];
-        snprintf(note, sizeof note, "# converted by drrl-convert gpt2 from %s with %s\n",
-                 o->weights, o->config);
-        BertFileMeta meta = {.config_yaml = note, .vocab_sha256 = "", .data_sha256 = "",
-                             .dev_accuracy = (double)NAN, .train_steps = 0};
-        st = bert_save(m, o->out, &meta, e);
-    }
+    if (!st) st = convert_save(m, o, "gpt2", e);
     if (!st) {
         snprintf(r->summary, sizeof r->summary, "GPT-2 vocab %d, n_positions %d, n_embd %d, "
                  "n_head %d, n_inner %d, n_layer %d, %s, ln_eps %g", c.vocab, c.max_pos,

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
 #include "data/imdb.h"
 #include "nn/logits.h"
+#include "pipeline/base_lm.h"
 
 void eval_lm_row(double *out, const int32_t *ids, int n, const float *z, const float *zf, int V) {
     memset(out, 0, sizeof(double) * EVAL_LM_STATS);
@@ -54,12 +54,9 @@ double eval_lm_kl(const float *zf, const float *z, int n, int V) {
     return n > 1 ? s / (n - 1) : 0.0;
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-Status eval_lm_stats(EvalRow *r, const double *lm, int n, int resamples, uint64_t seed, Err *e) {
+Status eval_lm_stats(EvalRow *r, const double *lm, const int32_t *doc, int n, int resamples,
+                     uint64_t seed, Err *e) {
     double s[EVAL_LM_STATS] = {0};
     for (int i = 0; i < n; i++)
         for (int k = 0; k < EVAL_LM_STATS; k++) s[k] += lm[(size_t)i * EVAL_LM_STATS + k];
@@ -73,23 +70,8 @@ Status eval_lm_stats(EvalRow *r, const double *lm, int n, int resamples, uint64_
     r->accuracy = r->ci_low = r->ci_high = r->mcnemar_p = r->dmargin = NAN;
     r->bpb_lo = r->bpb_hi = NAN;
     if (n < 1 || resamples < 1) return ST_OK;
-    double *b = malloc(sizeof(double) * (size_t)resamples);
-    if (!b) return err_set(e, ST_NOMEM, "eval: out of memory (bootstrap)");
-    Rng g;
-    rng_init(&g, seed, 0x6c6d);
-    for (int k = 0; k < resamples; k++) {
-        double sn = 0, st = 0;
-        for (int i = 0; i < n; i++) {
-            const size_t j = (size_t)rng_below(&g, (uint64_t)n) * EVAL_LM_STATS;
-            sn += lm[j + EVAL_LM_NATS], st += lm[j + EVAL_LM_TARGETS];
-        }
-        b[k] = st > 0 ? sn / (st * M_LN2) : 0.0;
-    }
-    qsort(b, (size_t)resamples, sizeof(double), cmp_dbl);
-    r->bpb_lo = b[(int)floor(0.025 * (resamples - 1))];
-    r->bpb_hi = b[(int)ceil(0.975 * (resamples - 1))];
-    free(b);
-    return ST_OK;
+    return base_lm_bootstrap(&r->bpb_lo, &r->bpb_hi, lm + EVAL_LM_NATS, lm + EVAL_LM_TARGETS,
+                             EVAL_LM_STATS, doc, n, resamples, seed, e);
 }
 
 /* " v |" with prec digits (e: exponent form), " - |" for NaN */
@@ -115,7 +97,7 @@ void eval_lm_table(FILE *f, const EvalInfo *in, const EvalRow *rows, int n) {
         fputc('\n', f);
     }
     fprintf(f, "\nbits/byte: next-byte cross-entropy / ln 2 over every byte of the rows (95%% "
-            "bootstrap interval over rows, %d resamples, seed %llu); ppl/byte = 2^bits; KL: "
+            "bootstrap interval over documents, %d resamples, seed %llu); ppl/byte = 2^bits; KL: "
             "mean over bytes of KL(p_full || p_mode) of the next-byte distributions; top-1 "
             "agree: the mode's most likely next byte is full's; FLOPs and latency (the "
             "forward's total time, its attention kernels', the decision inside it) as ratios "

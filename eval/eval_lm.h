@@ -12,8 +12,8 @@
  *     agree   positions where the mode's argmax equals full's
  *     hits    positions where the mode's argmax is the target (top-1 next byte)
  * A mode's row in the table (eval_lm_stats): bits per byte = sum nats / (sum targets ln 2)
- * with a 95% bootstrap percentile interval over rows (documents of the split, resampled with
- * replacement), per-byte perplexity 2^bpb, KL per token (sum kl / sum targets), top-1
+ * with a 95% bootstrap percentile interval over documents (pipeline/base_lm.h's cluster
+ * bootstrap: the rows that start in one review are resampled together), per-byte perplexity 2^bpb, KL per token (sum kl / sum targets), top-1
  * agreement with full and top-1 accuracy, beside the costs every mode reports. */
 #ifndef DRRL_EVAL_EVAL_LM_H
 #define DRRL_EVAL_EVAL_LM_H
@@ -39,9 +39,10 @@ double eval_lm_kl(const float *zf /* (n, V) */, const float *z /* (n, V) */, int
 
 /* eval_lm_stats: r's language-model fields (lm = 1, bpb, its interval, ppl, kl_mean, agreement,
    top1; n) from the rows' sums lm (n, EVAL_LM_STATS), the interval from `resamples` resamples
-   of seed. */
-Status eval_lm_stats(EvalRow *r, const double *lm /* (n, EVAL_LM_STATS) */, int n,
-                     int resamples, uint64_t seed, Err *e);
+   of seed over the documents doc (n) (runs of equal values; NULL: every row its own). */
+Status eval_lm_stats(EvalRow *r, const double *lm /* (n, EVAL_LM_STATS) */,
+                     const int32_t *doc /* (n) or NULL */, int n, int resamples, uint64_t seed,
+                     Err *e);
 
 /* eval_lm_modes: keep the modes of modes (*n) that a causal decoder can run: Nystrom has no
    causal variant and the margin rule reads a classifier's head. From the default list

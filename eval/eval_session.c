@@ -328,7 +328,8 @@ static Status rows_make(Session *s, const EvalOptions *o, int32_t *pred_store, i
     for (int i = 0; i < s->nm && !st; i++) {
         memset(&s->rows[i], 0, sizeof s->rows[i]);
         snprintf(s->rows[i].mode, sizeof s->rows[i].mode, "%s", s->modes[i].name);
-        st = s->p.R->dec ? eval_lm_stats(&s->rows[i], s->outs[i].lm, n, o->resamples, o->seed, e)
+        st = s->p.R->dec ? eval_lm_stats(&s->rows[i], s->outs[i].lm, s->p.set->index, n,
+                                           o->resamples, o->seed, e)
                          : row_stats(s, o, i, correct, flags, e);
         row_costs(s, i);
         pred[i] = pred_store + (size_t)i * n;

@@ -24,25 +24,38 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* the 95% percentile interval of bits per byte over BASE_LM_BOOT resamples of the rows */
-static Status bootstrap(LmEvalResult *r, const double *nats, const int64_t *cnt, int n,
-                        Err *e) {
-    double *bpb = malloc(sizeof(double) * BASE_LM_BOOT);
-    if (!bpb) return err_set(e, ST_NOMEM, "evaluate: out of memory for the bootstrap");
-    Rng g;
-    rng_init(&g, 0x6c6d626f6f74ULL /* "lmboot" */, 0);
-    for (int k = 0; k < BASE_LM_BOOT; k++) {
-        double sn = 0.0, sc = 0.0;
-        for (int i = 0; i < n; i++) {
-            const int j = (int)rng_below(&g, (uint64_t)n);
-            sn += nats[j], sc += (double)cnt[j];
-        }
-        bpb[k] = sc > 0 ? sn / (sc * M_LN2) : 0.0;
+Status base_lm_bootstrap(double *lo, double *hi, const double *nats, const double *targets,
+                         size_t stride, const int32_t *doc, int n, int resamples, uint64_t seed,
+                         Err *e) {
+    *lo = *hi = NAN;
+    if (n < 1 || resamples < 1) return ST_OK;
+    /* clusters: runs of rows with the same document (imdb_stream keeps a document's rows
+       adjacent); their sums (K, 2) */
+    double *cs = malloc(sizeof(double) * 2 * (size_t)n), *b = malloc(sizeof(double) * resamples);
+    if (!cs || !b) {
+        free(cs), free(b);
+        return err_set(e, ST_NOMEM, "evaluate: out of memory for the bootstrap");
     }
-    qsort(bpb, BASE_LM_BOOT, sizeof(double), cmp_dbl);
-    r->ci_lo = bpb[(int)(0.025 * BASE_LM_BOOT)];
-    r->ci_hi = bpb[(int)(0.975 * BASE_LM_BOOT) - 1];
-    free(bpb);
+    int K = 0;
+    for (int i = 0; i < n; i++) {
+        if (!doc || i == 0 || doc[i] != doc[i - 1]) cs[2 * K] = cs[2 * K + 1] = 0.0, K++;
+        cs[2 * (K - 1)] += nats[(size_t)i * stride];
+        cs[2 * (K - 1) + 1] += targets[(size_t)i * stride];
+    }
+    Rng g;
+    rng_init(&g, seed, 0x6c6d /* "lm" */);
+    for (int k = 0; k < resamples; k++) {
+        double sn = 0.0, st = 0.0;
+        for (int i = 0; i < K; i++) {
+            const size_t j = 2 * (size_t)rng_below(&g, (uint64_t)K);
+            sn += cs[j], st += cs[j + 1];
+        }
+        b[k] = st > 0 ? sn / (st * M_LN2) : 0.0;
+    }
+    qsort(b, (size_t)resamples, sizeof(double), cmp_dbl);
+    *lo = b[(int)floor(0.025 * (resamples - 1))];
+    *hi = b[(int)ceil(0.975 * (resamples - 1))];
+    free(cs), free(b);
     return ST_OK;
 }
 
@@ -58,10 +71,9 @@ Status base_lm_evaluate(Bert *m, const EncodedSet *s, int batch, LmEvalResult *r
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)batch * s->max_len);
     int32_t *tg = malloc(sizeof(int32_t) * (size_t)batch * s->max_len);
     uint8_t *mask = malloc((size_t)batch * s->max_len);
-    double *rn = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    int64_t *rc = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    double *rn = malloc(sizeof(double) * 2 * (size_t)(n ? n : 1)); /* (n, 2) nats, targets */
     Status st = ST_OK;
-    if (!idx || !ids || !tg || !mask || !rn || !rc) {
+    if (!idx || !ids || !tg || !mask || !rn) {
         st = err_set(e, ST_NOMEM, "evaluate: out of memory for %d rows", n);
         goto out;
     }
@@ -84,31 +96,35 @@ Status base_lm_evaluate(Bert *m, const EncodedSet *s, int batch, LmEvalResult *r
                 nats += ls[bi], cnt++;
                 hits += logits_argmax(lg + bi * V, V) == tg[bi];
             }
-            rn[at + b] = nats, rc[at + b] = cnt;
+            rn[2 * (at + b)] = nats, rn[2 * (at + b) + 1] = (double)cnt;
             r->nats += nats, r->targets += cnt;
             progress_add(progress, s->len[at + b]);
         }
     }
     r->seconds = time_now() - t0;
     r->rows = n;
+    for (int i = 0; i < n; i++) r->docs += i == 0 || s->index[i] != s->index[i - 1];
     if (r->targets > 0) {
         r->bits_per_byte = r->nats / ((double)r->targets * M_LN2);
         r->ppl = exp(r->nats / (double)r->targets);
         r->top1 = (double)hits / (double)r->targets;
     }
     r->bytes_per_s = r->seconds > 0 ? (double)r->targets / r->seconds : 0.0;
-    if (n > 0) st = bootstrap(r, rn, rc, n, e);
-    if (!st && row_nats) memcpy(row_nats, rn, sizeof(double) * (size_t)n);
-    if (!st && row_targets) memcpy(row_targets, rc, sizeof(int64_t) * (size_t)n);
+    st = base_lm_bootstrap(&r->ci_lo, &r->ci_hi, rn, rn + 1, 2, s->index, n, BASE_LM_BOOT,
+                           BASE_LM_SEED, e);
+    for (int i = 0; i < n && !st; i++) {
+        if (row_nats) row_nats[i] = rn[2 * i];
+        if (row_targets) row_targets[i] = (int64_t)rn[2 * i + 1];
+    }
 out:
-    free(idx), free(ids), free(tg), free(mask), free(rn), free(rc);
+    free(idx), free(ids), free(tg), free(mask), free(rn);
     return st;
 }
 
 void base_lm_print(FILE *f, const char *what, const LmEvalResult *r) {
-    fprintf(f, "%s: %.4f bits per byte (95%% CI %.4f..%.4f over %d documents), per-byte "
+    fprintf(f, "%s: %.4f bits per byte (95%% CI %.4f..%.4f over %d documents in %d rows), per-byte "
             "perplexity %.4f, top-1 next byte %.4f\n", what, r->bits_per_byte, r->ci_lo,
-            r->ci_hi, r->rows, r->ppl, r->top1);
+            r->ci_hi, r->docs, r->rows, r->ppl, r->top1);
     fprintf(f, "  %lld bytes predicted in %.3f s: %.0f bytes/s\n", (long long)r->targets,
             r->seconds, r->bytes_per_s);
 }

@@ -31,12 +31,14 @@ static const CliOpt OPTS[] = {
     {"--force", NULL, "start a new run in a run directory holding another run's files, moving\n"
      "them into RUN_DIR/replaced-DATE/ first (without it, that is an error)"},
     {"--split", "SPLIT", "with --eval: dev (default), test or train"},
+    {"--limit", "N", "with --eval: only the split's first N reviews (IMDB; a language model's\n"
+     "stream is made of them) or sentences (0: all, the default)"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&base_schema};
 static const CliSpec SPEC = {
     .prog = "drrl-base",
     .synopsis = "drrl-base [--config FILE.yaml] [--resume CKPT|DIR] [--out DIR] [KEY=VALUE ...]\n"
-                "       drrl-base --eval MODEL.h5 [--split dev|test|train] [--out DIR] "
+                "       drrl-base --eval MODEL.h5 [--split dev|test|train] [--limit N] [--out DIR] "
                 "[KEY=VALUE ...]",
     .about = "Trains the frozen classifier (BERT-style encoder; SST-2 with WordPiece, byte-level\n"
              "IMDB or the generated associative-recall task) into RUN_DIR:\n"
@@ -61,8 +63,11 @@ static void die(const Err *e, int code) {
 static int evaluate(const CliArgs *a, const char *model, Err *e) {
     const char *split = "dev";
     if (cli_choice(&SPEC, a, "--split", "dev|test|train", &split, e)) die(e, 2);
+    long limit = 0;
+    if (cli_int(&SPEC, a, "--limit", 0, 1L << 30, &limit, e)) die(e, 2);
     char written[CONFIG_STR_MAX + 64] = "";
-    if (base_run_eval(model, split, a->out, a->over, a->n_over, stdout, written, sizeof written, e))
+    if (base_run_eval(model, split, (int)limit, a->out, a->over, a->n_over, stdout, written,
+                      sizeof written, e))
         die(e, 1);
     if (*written) printf("wrote %s\n", written);
     return 0;
@@ -76,8 +81,9 @@ int main(int argc, char **argv) {
     if (a.done) return 0;
     const char *model = cli_get(&SPEC, &a, "--eval"), *resume = cli_get(&SPEC, &a, "--resume");
     if (cli_exclusive(&SPEC, &a, "--eval", "--resume", &e)) die(&e, 2);
-    if (!model && cli_get(&SPEC, &a, "--split")) {
-        err_set(&e, ST_INVALID, "--split: expected --eval MODEL.h5 with it, found none");
+    if (!model && (cli_get(&SPEC, &a, "--split") || cli_get(&SPEC, &a, "--limit"))) {
+        err_set(&e, ST_INVALID, "%s: expected --eval MODEL.h5 with it, found none",
+                cli_get(&SPEC, &a, "--split") ? "--split" : "--limit");
         die(&e, 2);
     }
     /* --out is the run directory when training, the predictions' folder with --eval */
@@ -113,7 +119,7 @@ int main(int argc, char **argv) {
     char path[CONFIG_STR_MAX + 16];
     snprintf(path, sizeof path, "%s/model.h5", c.run.dir);
     printf("\nevaluating the best model:\n");
-    if (base_run_eval(path, "dev", NULL, NULL, 0, stdout, NULL, 0, &e)) die(&e, 1);
+    if (base_run_eval(path, "dev", 0, NULL, NULL, 0, stdout, NULL, 0, &e)) die(&e, 1);
     printf("wrote %s/model.h5 (best dev model), %s/checkpoint.h5, %s/metrics.csv\n", c.run.dir,
            c.run.dir, c.run.dir);
     return 0;

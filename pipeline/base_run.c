@@ -128,7 +128,7 @@ static Status eval_lm(Bert *m, const EncodedSet *set, const BaseConfig *c, const
     return ST_OK;
 }
 
-Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
+Status base_run_eval(const char *model_path, const char *split, int limit, const char *pred_dir,
                      const char *const *over, int n_over, FILE *f, char *written, size_t cap,
                      Err *e) {
     BertConfig bc;
@@ -161,7 +161,7 @@ Status base_run_eval(const char *model_path, const char *split, const char *pred
     if ((s = bert_init(&m, &bc, c.eval.batch, c.data.max_len, 0, e))) goto out;
     if ((s = bert_load(&m, model_path, &info, e))) goto out;
     if ((s = vocab_check(model_path, &bc, &info, &c, &voc, e))) goto out;
-    if ((s = base_load_split(&set, &c, &voc, split, 0, 0, desc, sizeof desc, e))) goto out;
+    if ((s = base_load_split(&set, &c, &voc, split, limit, 0, desc, sizeof desc, e))) goto out;
     if (bc.arch == BERT_ARCH_DECODER) { /* a language model: bits per byte, no predictions */
         s = eval_lm(&m, &set, &c, model_path, split, desc, f, e);
         goto out;

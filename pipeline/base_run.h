@@ -31,8 +31,8 @@ Status base_run_model_config(const char *model, const char *const *over, int n_o
    and speed to f. With pred_dir (not NULL) it also writes the predictions (GLUE's format:
    index<TAB>prediction) to pred_dir/SST-2.tsv (GLUE's name), pred_dir/IMDB.tsv or
    pred_dir/RECALL.tsv by data.format, creating pred_dir, and names the file in written (cap
-   bytes). */
-Status base_run_eval(const char *model_path, const char *split, const char *pred_dir,
+   bytes). limit > 0 keeps only the split's first limit reviews (IMDB) or sentences. */
+Status base_run_eval(const char *model_path, const char *split, int limit, const char *pred_dir,
                      const char *const *over, int n_over, FILE *f, char *written, size_t cap,
                      Err *e);
 

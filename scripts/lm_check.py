@@ -5,8 +5,8 @@ read from its drrl model file (GPT-2's names and layouts) and run by the plain-P
 of scripts/gpt2_ref.py in float64, the bits per byte and top-1 next-byte accuracy computed
 here. Used by tests/cmd/test_base_lm.sh.
 
-Usage: /usr/bin/python3 scripts/lm_check.py MODEL.h5 TEST.tsv.gz MAX_LEN
-Prints "bits_per_byte B top1 T rows R targets N".
+Usage: /usr/bin/python3 scripts/lm_check.py MODEL.h5 TEST.tsv.gz MAX_LEN [LIMIT]
+(LIMIT: only the file's first LIMIT reviews, as drrl-base --eval --limit). Prints "bits_per_byte B top1 T rows R targets N".
 
 Rows (as data/imdb.h's imdb_stream and pipeline/base_lm.h say): the reviews' texts in file
 order joined by one newline into a stream, cut into consecutive rows of MAX_LEN - 2 bytes (the
@@ -24,10 +24,12 @@ import torch
 import gpt2_ref
 
 
-def rows_of(path, max_len):
+def rows_of(path, max_len, limit=0):
     with gzip.open(path, "rb") as f:
         lines = f.read().split(b"\n")
     texts = [ln.split(b"\t", 1)[1] for ln in lines[1:] if ln]
+    if limit > 0:
+        texts = texts[:limit]
     stream = b"\n".join(texts)
     t = max_len - 2
     return [[2] + [4 + b for b in stream[i:i + t]] + [3] for i in range(0, len(stream) - t + 1, t)]
@@ -46,14 +48,14 @@ def weights(path):
 
 
 def main(argv):
-    if len(argv) != 4:
-        sys.stderr.write("usage: lm_check.py MODEL.h5 TEST.tsv.gz MAX_LEN\n")
+    if len(argv) not in (4, 5):
+        sys.stderr.write("usage: lm_check.py MODEL.h5 TEST.tsv.gz MAX_LEN [LIMIT]\n")
         return 2
     torch.set_num_threads(1)
     w, a = weights(argv[1])
     assert a["arch"] == "decoder"
     conv = a["position"] == "conv"
-    rows = rows_of(argv[2], int(argv[3]))
+    rows = rows_of(argv[2], int(argv[3]), int(argv[4]) if len(argv) == 5 else 0)
     nats, n, hits = 0.0, 0, 0
     for i in range(0, len(rows), 64):
         ids = torch.tensor(rows[i:i + 64])

@@ -22,11 +22,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$base" --config configs/lm-tiny.yaml run.dir="$tmp/lm" train.max_steps=30 > "$tmp/base.txt"
 grep -q "^data: .* train rows (.* rows of 126 bytes of 160 reviews" "$tmp/base.txt" \
   || fail "data line: $(grep '^data:' "$tmp/base.txt")"
-"$base" --eval "$tmp/lm/model.h5" --split test data.max_len=256 > "$tmp/eval.txt"
+# the whole test file, then its first 7 reviews (--limit), each against lm_check.py
+for lim in 0 7; do
+"$base" --eval "$tmp/lm/model.h5" --split test --limit $lim data.max_len=256 > "$tmp/eval.txt"
 ours=$(sed -n 's/.*: \([0-9.]*\) bits per byte .*top-1 next byte \([0-9.]*\)$/\1 \2/p' "$tmp/eval.txt")
 [[ -n "$ours" ]] || fail "no bits per byte in: $(cat "$tmp/eval.txt")"
-ref=$($py scripts/lm_check.py "$tmp/lm/model.h5" data/imdb-sample/test.tsv.gz 256)
-$py - "$ours" "$ref" <<'PY' || fail "drrl-base --eval ($ours) vs lm_check.py ($ref)"
+ref=$($py scripts/lm_check.py "$tmp/lm/model.h5" data/imdb-sample/test.tsv.gz 256 $lim)
+$py - "$ours" "$ref" <<'PY' || fail "drrl-base --eval --limit $lim ($ours) vs lm_check.py ($ref)"
 import sys
 b, t = map(float, sys.argv[1].split())
 r = sys.argv[2].split()
@@ -34,6 +36,9 @@ rb, rt = float(r[1]), float(r[3])
 print("bits per byte: ours %.4f, PyTorch %.6f; top-1: ours %.4f, PyTorch %.6f" % (b, rb, t, rt))
 assert abs(b - rb) <= 6e-5 and abs(t - rt) <= 6e-5  # ours printed to 4 decimals
 PY
+rows=$(sed -n 's/.* over \([0-9]*\) documents in \([0-9]*\) rows.*/\2/p' "$tmp/eval.txt")
+[[ "$rows" == "$(echo "$ref" | awk '{print $6}')" ]] || fail "--limit $lim: rows $rows vs $ref"
+done
 
 # resume: 15 steps, then on to 30, equals the straight run
 "$base" --config configs/lm-tiny.yaml run.dir="$tmp/lm2" train.max_steps=15 > /dev/null

@@ -266,14 +266,19 @@ static void write_ranks(FILE *f, const EvalRanks *r) {
 }
 
 static void write_per_input(FILE *f, const EvalPerInput *p) {
-    fputs("index\tlength\tlabel\tp_full", f);
+    const int lm = p->bits != NULL;
+    fputs(lm ? "index\tlength\tlabel\tbits_full" : "index\tlength\tlabel\tp_full", f);
     for (int m = 0; m < p->n_modes; m++) fprintf(f, "\tkl:%s", p->rows[m].mode);
-    for (int m = 0; m < p->n_modes; m++) fprintf(f, "\tpred:%s", p->rows[m].mode);
+    for (int m = 0; m < p->n_modes; m++) fprintf(f, lm ? "\tbits:%s" : "\tpred:%s", p->rows[m].mode);
     fputc('\n', f);
     for (int i = 0; i < p->n; i++) {
-        fprintf(f, "%d\t%d\t%d\t%.9f", p->index[i], p->len[i], p->label[i], p->p_full[i]);
+        fprintf(f, "%d\t%d\t%d\t%.9f", p->index[i], p->len[i], p->label[i],
+                lm ? p->bits[(size_t)p->full * p->n + i] : p->p_full[i]);
         for (int m = 0; m < p->n_modes; m++) fprintf(f, "\t%.6e", p->kl[(size_t)m * p->n + i]);
-        for (int m = 0; m < p->n_modes; m++) fprintf(f, "\t%d", p->pred[m][i]);
+        for (int m = 0; m < p->n_modes; m++) {
+            if (lm) fprintf(f, "\t%.6f", p->bits[(size_t)m * p->n + i]);
+            else fprintf(f, "\t%d", p->pred[m][i]);
+        }
         fputc('\n', f);
     }
 }

@@ -71,7 +71,9 @@ typedef struct {
    as "index\tlength\tlabel\tp_full\tkl:MODE...\tpred:MODE...": one row per sentence in set
    order, p_full the full model's probability of its predicted class (the data of
    scripts/oracle.py and scripts/outcome.py: which inputs a mode hurts, and what a per-input
-   choice could gain). */
+   choice could gain). A decoder's row (bits != NULL) is "index\tlength\tlabel\tbits_full\t
+   kl:MODE...\tbits:MODE...": kl the row's mean per-token KL of the next-byte distributions,
+   bits the row's bits per byte under each mode (bits_full: full's). */
 typedef struct {
     int n, n_modes;
     const int32_t *index;  /* (n) the split's index column */
@@ -81,6 +83,8 @@ typedef struct {
     const EvalRow *rows;   /* (n_modes) the modes' names */
     const double *kl;      /* (n_modes, n) nats */
     int32_t *const *pred;  /* (n_modes) of (n): each mode's predicted class */
+    const double *bits;    /* (n_modes, n) a decoder's bits per byte per row, else NULL */
+    int full;              /* the full mode's index among the modes (decoder) */
 } EvalPerInput;
 
 /* eval_report_table: the Markdown table and its notes. */

@@ -12,7 +12,9 @@
 #     cannot run (env.head_features) is refused;
 #   - drrl-eval's perplexity table: full's bits per byte equal drrl-base --eval's on the dev
 #     split, lower-rank modes have KL > 0 and fewer FLOPs, intervals contain their estimate,
-#     Nystrom is refused with the reason.
+#     Nystrom is refused with the reason; per_input.tsv's per-row bits per byte and KL average
+#     (rows of equal length) to the table's, and scripts/oracle.py reads it;
+#   - --eval --limit N matches lm_check.py on the first N reviews.
 set -euo pipefail
 base=$(realpath "$1")
 train=$(realpath "$2")
@@ -99,7 +101,21 @@ for k in ("static:2", "performer:8"):
     assert r["bpb_ci_low"] <= r["bits_per_byte"] <= r["bpb_ci_high"], r
 assert m["policy"]["accuracy"] is None and m["policy"]["top1"] > 0
 print("drrl-eval: full %.5f bits/byte = drrl-base --eval %.4f" % (full["bits_per_byte"], dev))
+# per_input.tsv: every row has the same number of targets, so the rows' means are the table's
+import csv, os
+rows = list(csv.DictReader(open(os.path.join(os.path.dirname(sys.argv[1]), "per_input.tsv")),
+                           delimiter="\t"))
+assert rows and len({r["length"] for r in rows}) == 1, len(rows)
+for k in m:
+    b = sum(float(r["bits:" + k]) for r in rows) / len(rows)
+    kl = sum(float(r["kl:" + k]) for r in rows) / len(rows)
+    assert abs(b - m[k]["bits_per_byte"]) <= 1e-5, (k, b, m[k]["bits_per_byte"])
+    assert abs(kl - m[k]["kl_mean"]) <= 1e-6 * m[k]["kl_mean"] + 1e-12, (k, kl, m[k]["kl_mean"])
+assert all(abs(float(r["bits_full"]) - float(r["bits:full"])) <= 1e-6 for r in rows)
+print("per_input.tsv: %d rows, means equal the table's" % len(rows))
 PY
+$py scripts/oracle.py "$tmp/ev" --cost flops > "$tmp/oracle.txt" \
+  || fail "oracle.py on a decoder's per_input.tsv: $(cat "$tmp/oracle.txt")"
 expect_error "nystrom:8: expected a mode a causal decoder can run" "$eval_" --checkpoint \
   "$tmp/drrl" --reps 1 --modes full,nystrom:8
 # drrl-sweep on the decoder: per-token KL, 0 for full, > 0 at rank 2; Nystrom refused

@@ -205,7 +205,7 @@ static Status bounds(RankEnv *E, Err *e) {
         E->cost.feature_sec += time_now() - t1;
         return ST_OK;
     }
-    BoundOut bo = {E->brow, NULL, NULL, NULL};
+    BoundOut bo = {E->brow, NULL, NULL, NULL, NULL};
     const int64_t f0 = R->bound_fl;
     const double t0 = time_now();
     if (!s) s = ranked_bound(R, E->c.kind, E->c.bound, E->c.ranks, G, &bo, e);

@@ -88,6 +88,7 @@
 #define RANKENV_CONV 16 /* convolution channels of the segment features */
 #define RANKENV_CONV_SEED 0x52414e4b454e5631ull /* fixed: features agree across runs/seeds */
 #define RANKENV_STATE_VERSION 1
+#define RANKENV_MAX_TOKENS 4096 /* most observation tokens (the policy's n_tokens limit) */
 /* the info columns, in order */
 #define RANKENV_INFO_NAMES                                                                   \
     "fidelity", "rel_err", "latency_ratio", "flops_ratio", "bound", "kl", "r_fid", "r_lat",  \
@@ -143,6 +144,8 @@ typedef struct {
     RankEnvGuard guard;    /* the relative bound's denominator (OUTPUT: the default) */
     BoundKind bound;       /* BOUND_TIGHT (default) or BOUND_CHEAP: the bound the guardrail,
                               the observation and the reward's bound term use */
+    int per_head;          /* 1: a rank per (segment, head): action heads (segment s, head h)
+                              at token 4 + s H + h (n_heads = S H; "Per-head ranks" above) */
     int head_features;     /* 1: the sequence token carries the frozen head on the running
                               hidden state (rankenv_obs.c features 9..11) */
     int probe_features;    /* 1: each segment token carries the measured change of the
@@ -169,7 +172,7 @@ typedef struct {
     int n_envs;      /* B */
     int n_tokens;    /* 4 + n_heads */
     int token_dim;   /* RANKENV_TOKEN_DIM */
-    int n_heads;     /* max segments */
+    int n_heads;     /* max segments S, or S H per head (config per_head) */
     int head_token0; /* 4 */
     int value_token; /* 0 (CLS) */
     int n_actions;   /* n_ranks + 1 (last = full) */
@@ -185,6 +188,8 @@ typedef struct {
     const EncodedSet *set;   /* not owned */
     const LatencyTable *lt;  /* not owned; NULL in LIVE mode */
     int L, C, H, dh, K, G, B, S, max_pos;
+    int P;                   /* heads per segment token group: H with per_head, else 1 */
+    int NA;                  /* action heads S P (= dims.n_heads); head k = s P + h */
     /* batch order and counters (saved) */
     Rng rng;
     uint64_t rng_epoch[RNG_STATE_WORDS]; /* rng before the current epoch's batch_plan_make */
@@ -204,15 +209,18 @@ typedef struct {
     int32_t *nseg;           /* (B) real segments ranked_segments(n_b, T) */
     int32_t *seg_rows;       /* (B, S) real rows of each segment (w_s) */
     float *full_logits;      /* (B, K) logits of the exact pass */
-    int32_t *rank;           /* (B, Sr) ranks for ranked_layer_each (RANKED_FULL = full) */
-    int32_t *act;            /* (B, S) actions of this step */
-    int32_t *prev;           /* (B, S) actions of the previous layer (-1: none) */
-    double *brow;            /* (B, G, max_len) tight bound e_i per row and rank */
-    double *bfro;            /* (B, S, G) sqrt(sum of e_i^2 over the segment's rows) */
+    int32_t *rank;           /* (B, Sr P) ranks for ranked_layer_each(_heads) (RANKED_FULL =
+                                full): (b, s, h) at b Sr P + s P + h */
+    int32_t *act;            /* (B, NA) actions of this step */
+    int32_t *prev;           /* (B, NA) actions of the previous layer (-1: none) */
+    double *brow;            /* (B, P, G, max_len) tight bound e_i per row and rank (per head:
+                                head h's term e_{i,h}, BoundOut.row_head) */
+    double *bfro;            /* (B, NA, G) sqrt(sum of e_i^2 (e_{i,h}^2) over the segment's
+                                rows) */
     double *yseg;            /* (B, S) ||T_s||_F of the teacher (0 when none ran) */
     double *den;             /* (B, S) the guard's denominator D_s (yseg or ||X~_s||_F) */
-    double *rho;             /* (B, S, G) relative bound bfro / den */
-    uint8_t *allow;          /* (B, S, G) guardrail (1 = allowed) */
+    double *rho;             /* (B, NA, G) relative bound bfro / den */
+    uint8_t *allow;          /* (B, NA, G) guardrail (1 = allowed) */
     double *masked;          /* (B) share of the real segments' grid entries masked */
     double *cosv, *relv;     /* (Sr, B) fidelity of each segment */
     double *tsec, *asec;     /* (B) seconds of the teacher / chosen attention calls */
@@ -324,6 +332,9 @@ Status rankenv_start_pass(RankEnv *E, int n, int N, float *obs, uint8_t *tok_mas
 /* rankenv_take_actions: the actions of the active heads -> E->act and E->rank; ST_INVALID on
    an out-of-range or masked one. */
 Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e);
+/* rankenv_run_layer: the current layer at E->rank, each sequence alone (ranked_layer_each, or
+   ranked_layer_each_heads per head), FLOPs into E->afl and seconds into E->asec. */
+Status rankenv_run_layer(RankEnv *E, Err *e);
 /* rankenv_obs_prepare: at init: the convolution weights and the layer tokens. */
 Status rankenv_obs_prepare(RankEnv *E, Err *e);
 /* rankenv_observe: at the current layer of the pass: the teacher (timed), the tight bounds,

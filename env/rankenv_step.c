@@ -81,18 +81,23 @@ double rankenv_kl(const RankEnv *E, int b) {
 static void seg_choice(const RankEnv *E, int b, int sg, double *rho, double *lat, double *rk,
                        int *full, int *low) {
     const int G = E->G, P = E->P;
-    double r = 0.0, lt = 0.0;
+    const size_t k0 = (size_t)b * E->NA + (size_t)sg * P;
+    double r = 0.0, lt = 0.0, lt0 = 0.0;
+    int same = 1;
     *low = 0;
     for (int h = 0; h < P; h++) {
-        const size_t k = (size_t)b * E->NA + (size_t)sg * P + h;
-        const int a = E->act[k];
-        r += a < G ? E->rho[k * G + a] : 0.0;
-        if (E->c.latency == RANKENV_LAT_TABLE)
-            lt += latency_table_ratio(E->lt, E->len[b], a < G ? E->c.ranks[a] : LATENCY_FULL);
+        const int a = E->act[k0 + h];
+        r += a < G ? E->rho[(k0 + h) * G + a] : 0.0;
+        if (E->c.latency == RANKENV_LAT_TABLE) {
+            const double v =
+                latency_table_ratio(E->lt, E->len[b], a < G ? E->c.ranks[a] : LATENCY_FULL);
+            lt += v, lt0 = h ? lt0 : v;
+        }
         *rk += a < G ? E->c.ranks[a] : E->dh;
-        *full += a == G, *low |= a < G;
+        *full += a == G, *low |= a < G, same &= a == E->act[k0];
     }
-    *rho = r, *lat = lt / P;
+    /* heads that agree: their common ratio itself (the per-segment value, bit for bit) */
+    *rho = r, *lat = same ? lt0 : lt / P;
 }
 
 static void measure(RankEnv *E, int b, int last, double *in) {

@@ -347,6 +347,7 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
                                                : RANKENV_GUARD_OUTPUT;
     ec.bound = !strcmp(c->env.bound, "cheap") ? BOUND_CHEAP : BOUND_TIGHT;
     ec.bucket = c->env.bucket;
+    ec.per_head = c->env.per_head;
     ec.head_features = c->env.head_features;
     ec.probe_features = c->env.probe_features;
     ec.probe_layers = c->env.probe_layers;

@@ -10,6 +10,7 @@
 #      policy's deployed pass chose the environment pass's ranks (rank_diff 0) and replays its
 #      logits exactly (replay_max_abs_diff 0); static:4's attention FLOPs ratio < 1; no
 #      violations;
+#   2b. a checkpoint without the key (written before it existed) loads as per segment;
 #   3. drrl-sweep refuses a per-head policy; the key's errors.
 set -euo pipefail
 eval_=$(realpath "$1")
@@ -73,6 +74,29 @@ for k, r in m.items():
 print(f"eval per head: policy FLOPs ratio {p['attn_flops_ratio']:.3f}, mean rank "
       f"{sum(p['rank_per_layer']) / len(p['rank_per_layer']):.2f}")
 PY
+
+# 2b. a checkpoint written before the key existed (its stored config has no per_head line)
+# loads as per segment: drrl-eval runs its policy with 4 segment heads
+"$train" "${args[@]}" env.per_head=false ppo.iterations=2 latency.file="$tmp/ta/latency.h5" \
+  run.dir="$tmp/old" > /dev/null
+$py - "$tmp/old/checkpoints/ckpt-00000002.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    t = f["config"][()]
+    t = t.decode() if isinstance(t, bytes) else str(t)
+    lines = t.splitlines(True)
+    keep = [l for i, l in enumerate(lines)
+            if "per_head" not in l and not (i + 1 < len(lines) and "per_head:" in lines[i + 1])]
+    if len(keep) != len(lines) - 2: sys.exit(f"FAIL: expected a per_head key and its comment")
+    del f["config"]
+    f.create_dataset("config", data="".join(keep), dtype=h5py.string_dtype())
+PY
+"$eval_" --checkpoint "$tmp/old/checkpoints/ckpt-00000002.h5" --split test --modes full,policy \
+  --reps 1 --resamples 100 --out "$tmp/evo" > "$tmp/evo.txt" || fail "an old checkpoint does not load"
+$py -c "
+import json, sys
+m = {r['mode']: r for r in json.load(open('$tmp/evo/eval_test.json'))['modes']}
+sys.exit(0 if m['policy']['rank_diff'] == 0 else 'FAIL: old checkpoint: rank_diff')"
 
 # 3. errors
 expect_error "env.per_head" "$train" "${args[@]}" env.per_head=2 run.dir="$tmp/tx"

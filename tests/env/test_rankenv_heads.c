@@ -13,7 +13,8 @@
  *     guardrail that allows everything, the same except the bound terms, whose per-head
  *     combined rho_s is >= the segment's; random allowed per-head actions over many episodes
  *     give 0 violations, every allowed head rho <= epsilon / H and every segment's combined
- *     bound <= epsilon; dims, tokens (head index feature 57) and refusals. */
+ *     bound <= epsilon; dims, tokens (head index feature 57) and refusals (per_head not 0 / 1,
+ *     more head tokens than the policy's limit). */
 #include "tests/env/rankenv_fixture.h"
 
 enum { T5 = 5, S5 = (NMAX + T5 - 1) / T5, NA5 = S5 * H };
@@ -272,6 +273,18 @@ static void test_guard(Err *e) {
     printf("per head: %d low-rank head choices, %d masked entries, 0 violations, max combined "
            "bound %.3f <= epsilon %.3f\n", low, masked, maxb, c.epsilon);
     rankenv_free(&E);
+    /* refusals: a per_head other than 0 / 1, more head tokens than the policy takes */
+    c.per_head = 2;
+    Status st = rankenv_init(&E, &R, &set, &lt, &c, e);
+    CHECK(st == ST_INVALID && strstr(e->msg, "per_head: expected 0 or 1, found 2"), "%s", e->msg);
+    c.per_head = 1, c.T = 1, c.max_segments = 1100;
+    st = rankenv_init(&E, &R, &set, &lt, &c, e);
+    CHECK(st == ST_INVALID && strstr(e->msg, "1100 segments x 4 heads give 4404 observation "
+                                     "tokens, expected at most 4096"), "%s", e->msg);
+    c.per_head = 0; /* the same segments, one head each: accepted */
+    st = rankenv_init(&E, &R, &set, &lt, &c, e);
+    CHECK(st == ST_OK, "1100 segments per segment: %s", e->msg);
+    if (!st) rankenv_free(&E);
 }
 
 int main(void) {

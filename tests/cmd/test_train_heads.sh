@@ -11,7 +11,9 @@
 #      logits exactly (replay_max_abs_diff 0); static:4's attention FLOPs ratio < 1; no
 #      violations;
 #   2b. a checkpoint without the key (written before it existed) loads as per segment;
-#   3. drrl-sweep refuses a per-head policy; the key's errors.
+#   3. the causal decoder: configs/lm-drrl-heads.yaml on configs/lm-tiny.yaml's model trains
+#      (8 action heads, no violations) and drrl-eval's policy mode replays it exactly;
+#   4. drrl-sweep refuses a per-head policy; the key's errors.
 set -euo pipefail
 eval_=$(realpath "$1")
 train=$(realpath "$2")
@@ -98,7 +100,33 @@ import json, sys
 m = {r['mode']: r for r in json.load(open('$tmp/evo/eval_test.json'))['modes']}
 sys.exit(0 if m['policy']['rank_diff'] == 0 else 'FAIL: old checkpoint: rank_diff')"
 
-# 3. errors
+# 3. the causal decoder with configs/lm-drrl-heads.yaml (on configs/lm-tiny.yaml's model, 2
+# heads, rows of 126 bytes: 4 segments of 32 x 2 heads): training runs without violations,
+# drrl-eval's policy mode replays its ranks and logits exactly
+"$base" --config configs/lm-tiny.yaml run.dir="$tmp/lm" train.max_steps=10 > /dev/null
+"$train" --config configs/lm-drrl-heads.yaml env.model="$tmp/lm/model.h5" env.segment=32 \
+  env.ranks=[2,4,8] env.calib_rows=32 env.batch=4 latency.buckets=[64,128] latency.reps=2 \
+  latency.warmup=1 ppo.iterations=2 ppo.episodes=1 ppo.epochs=1 ppo.minibatch=8 \
+  run.rollouts_every=2 run.checkpoint_every=2 run.dir="$tmp/lmh" > "$tmp/lmh.txt"
+"$eval_" --checkpoint "$tmp/lmh" --reps 1 --modes full,static:2,policy --out "$tmp/lmev" \
+  > "$tmp/lmev.txt"
+$py - "$tmp/lmh/rollouts/iter-00000002.h5" "$tmp/lmev/eval.json" <<'PY'
+import json, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    H = f["act_mask"].shape[2]
+    names = f["info_names"][()]
+    names = (names.decode() if isinstance(names, bytes) else str(names)).split()
+    viol = f["info"][()][..., names.index("violations")]
+if H != 8: sys.exit(f"FAIL: decoder: expected 8 action heads (4 segments x 2 heads), found {H}")
+if viol.any(): sys.exit("FAIL: decoder: bound violations in training")
+p = {r["mode"]: r for r in json.load(open(sys.argv[2]))["modes"]}["policy"]
+if p["rank_diff"] != 0 or p["replay_max_abs_diff"] != 0 or p["violations"] != 0:
+    sys.exit(f"FAIL: decoder policy: {p}")
+if not 0 < p["attn_flops_ratio"] <= 1: sys.exit(f"FAIL: decoder policy FLOPs {p['attn_flops_ratio']}")
+print(f"decoder per head: {H} heads, policy FLOPs ratio {p['attn_flops_ratio']:.3f}")
+PY
+
+# 4. errors
 expect_error "env.per_head" "$train" "${args[@]}" env.per_head=2 run.dir="$tmp/tx"
 expect_error "drrl-sweep: env.per_head: expected a policy with a rank per segment" \
   "$sweep" --checkpoint "$tmp/ta" --lengths 256 --modes full,policy --rows 2 --reps 1 \

@@ -66,6 +66,30 @@
  * token, zero-padded, a one-hot of the token's type first; token 0 CLS (the value token),
  * 1 layer, 2 previous ranks, 3 sequence, 4 + s segment s (head s), s < n_heads.
  *
+ * Per-head ranks (config per_head; the paper's setting: a rank per head, layer and segment).
+ * The action heads are the (segment s, head h) pairs, action head k = s H + h at token 4 + k
+ * (n_heads = S H, at most RANKENV_MAX_TOKENS - 4; with T = 0 the H heads of the one segment);
+ * the rank buffer is (B, Sr, H) and each sequence runs alone through ranked_layer_each_heads
+ * (attention/lowrank_heads.c; full heads at rank dh; FLOPs attn_lowrank_flops_heads). The
+ * bound: head h's term e_{i,h}(r) of e_i(r) (BoundOut.row_head) bounds its share of output
+ * row i and depends on its rank alone, so with fro_{s,h}(r) = sqrt(sum_{i in s} e_{i,h}(r)^2)
+ * and rho_{s,h} = fro_{s,h} / D_s, Minkowski over the segment's rows gives
+ *     ||A_s - T_s||_F / D_s <= rho_s := sum_h rho_{s,h}(r_h)      (0 for full heads).
+ * Guardrail: rank a of head h in segment s is masked when rho_{s,h}(ranks[a]) > epsilon / H;
+ * then every mix of allowed actions has rho_s <= epsilon. The reward's bound term, info bound
+ * and the violation check use the combined rho_s in place of the segment's rho_s(r_s).
+ * Latency TABLE: segment s is charged the mean over its heads of latency_table_ratio(n_b,
+ * r_h) (an ESTIMATE: the table measures one rank for all heads; heads that agree get their
+ * common ratio exactly); LIVE measures the per-head call. Info rank and full are over the
+ * real (segment, head) pairs, masked over their grid entries. When every head of each
+ * segment takes the same action, the pass (attention, FLOPs), fidelity, latency, rank, full
+ * and KL equal the per-segment environment's bit for bit (tests/env/test_rankenv_heads.c);
+ * the bound, a sum over heads, is >= the segment's (and <= sqrt(H) times it at one rank).
+ * Observation per head: each (segment, head) token carries its segment's features, with
+ * 41 + g the head's own log10 rho_{s,h}(ranks[g]) and 57 its index h / H; the previous-ranks
+ * token counts the (segment, head) pairs (rankenv_obs.c). The saved state's shape check sees
+ * per_head through n_heads and n_tokens.
+ *
  * Memory is planned once at init; reset and step allocate nothing. Threads: the kernels'. */
 #ifndef DRRL_ENV_RANKENV_H
 #define DRRL_ENV_RANKENV_H
@@ -283,7 +307,7 @@ Status rankenv_deploy_begin(RankEnv *E, const int32_t *ids /* (n, N) */,
 /* rankenv_deploy_step: the current layer at the chosen actions (B, n_heads), as rankenv_step
    runs it (ranked_layer_each), then the next layer's observation, or after the last layer
    the head: E->R->logits (n, K). *done = 1 after the last layer. E->rank holds the ranks
-   the layer ran at (n, Sr) until the next step. */
+   the layer ran at (n, Sr) (per head (n, Sr, H)) until the next step. */
 Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_t *tok_mask,
                            uint8_t *act_mask, int *done, Err *e);
 
@@ -301,7 +325,9 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
    + n (2 C C + C + 2 C K + K + 3 K + 4)    head features only: pooler and classifier on
                                             each sequence's CLS row (as ranked_end counts
                                             them), softmax, entropy and margin
-   (log10, clip and comparisons are not counted, as elsewhere). With probe features the
+   (log10, clip and comparisons are not counted, as elsewhere). Per head (config per_head)
+   G stands for G H: the sums of squares, roots, epsilon D_s and rho are per (head, rank).
+   With probe features the
    two probe attentions' counted FLOPs (each sequence alone at ranks[0] and ranks[1],
    attn_lowrank_flops) and 4 C per real row + 2 per segment (the change) come on top. */
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,

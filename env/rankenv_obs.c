@@ -14,7 +14,8 @@
  *     19 + g      energy retained by the factors in use (kind) at ranks[g], W_QK, summed
  *                 over heads: sum_h sum_{i<r} s_hi^2 / sum_h sum_i s_hi^2 (in [0, 1])
  *     19 + G + g  the same for W_VO
- *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments):
+ *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments;
+ *     per head (config per_head) over its real (segment, head) pairs, each counted once):
  *     5  1 at layer 0 ("none");  6 + g  share of segments at ranks[g];  6 + G  share at
  *     full;  7 + G  mean previous rank per head / dh (full = dh; 0 at layer 0)
  *   token 3 sequence: 5 n_b / max_pos (real length);  6 log(1 + n_b) / log(1 + max_pos);
@@ -39,6 +40,13 @@
  *                    segment's real rows, A_g the layer's attention of the sequence alone
  *                    at grid rank ranks[g] (measured, not bounded), clipped to [-6, 2]; -6
  *                    in layers at or past probe_layers (> 0), which run no probe
+ *   per head (config per_head), token 4 + s H + h, head h of segment s: the segment's
+ *   features above (5..40, 56 the same for its H tokens), except
+ *     41 + g         log10 rho_{s,h}(ranks[g]) clipped to [-6, 6]: the head's OWN relative
+ *                    bound (its term of the layer bound, rankenv.h "Per-head ranks"), what
+ *                    the guardrail masks on (against epsilon / H)
+ *     57             h / H, the head's index (0 in per-segment mode, where it is unused)
+ *   features 58..63 are unused (0).
  * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
  * with tok_mask 0.
  *

@@ -394,8 +394,10 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     fprintf(log_info(), "environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
            batch * parts, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
     for (int i = 0; i < c->env.ranks.n; i++) fprintf(log_info(), "%d ", c->env.ranks.v[i]);
-    fprintf(log_info(), "full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
-           c->env.latency);
+    fprintf(log_info(), "full], %s factors, segment %d", c->env.kind, c->env.segment);
+    if (c->env.per_head) /* the action heads are (segment, head) pairs */
+        fprintf(log_info(), " per head (%d action heads)", d->E.dims.n_heads);
+    fprintf(log_info(), ", latency %s\n", c->env.latency);
     return ST_OK;
 }
 

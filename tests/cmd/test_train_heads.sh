@@ -37,6 +37,8 @@ args=(--config configs/imdb-drrl.yaml env.model="$model" env.segment=64 env.per_
   > "$tmp/tb1.txt"
 "$train" --resume "$tmp/tb" run.stop_at=0 > "$tmp/tb2.txt"
 grep -q "resumed from .*iteration 2," "$tmp/tb2.txt" || fail "resume did not start at iteration 2"
+grep -q "segment 64 per head (8 action heads), latency table" "$tmp/ta.txt" \
+  || fail "environment line: $(grep '^environment:' "$tmp/ta.txt")"
 sa=$(state "$tmp/ta.txt"); sb=$(state "$tmp/tb2.txt")
 [[ -n "$sa" && "$sa" == "$sb" ]] || fail "per head: resumed state $sb differs from straight $sa"
 diff <(rows "$tmp/ta/metrics.csv") <(rows "$tmp/tb/metrics.csv") > /dev/null \

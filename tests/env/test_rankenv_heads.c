@@ -4,9 +4,10 @@
  *     (1, n_b, C, H, T or n_b, its ranks) and the closed form written here; heads sharing
  *     each segment's rank reproduce ranked_layer_each bit for bit (attention and FLOPs);
  *   - per-head bounds: e_{i,h}(r) sums over heads to e_i(r) (to double rounding); each head's
- *     bound over a segment's rows is >= the measured change of the layer output when only
- *     that head drops to rank r (the others at the full-rank factored path dh; float
- *     tolerance); summed over heads at a uniform rank it is >= the segment's bound and at
+ *     bound over a segment's rows is >= the change of its share of the output from rank dh to
+ *     rank r computed here in double from the factors (share64), and >= the measured change
+ *     of the layer output when only that head drops to rank r (the others at the full-rank
+ *     factored path dh; float tolerance); summed over heads at a uniform rank it is >= the segment's bound and at
  *     most sqrt(H) times it (Minkowski / Cauchy-Schwarz on non-negative rows);
  *   - the environment: with guard none (no bounds), per-head actions copying a per-segment
  *     episode's actions give its rewards, info and KL bit for bit; with guard output and a
@@ -100,6 +101,83 @@ static void test_flops(Err *e) {
     }
 }
 
+/* head h's share of the layer output in double from the whitened factors of layer 0 at rank
+   r (bound.h: s_ij = x~_i A_qk x~_j B_qk^T / sqrt(dh), u_j = x~_j A_vo B_vo^T, o_i = sum_j
+   softmax_j(s_ij) u_j over kept keys j), for the n rows x (n, C) of one sequence: o (n, C) */
+static void share64(const float *x, const uint8_t *mk, int n, int h, int r, double *o) {
+    const AttnFactors *f = &R.white[0];
+    const size_t hs = (size_t)(C + 1) * DH;
+    const float *aq = f->a + h * hs, *bk = f->b + h * hs, *av = f->c + h * hs;
+    const float *dm = f->dm + (size_t)h * C * DH;
+    static double q[NMAX][DH], k[NMAX][DH], u[NMAX][C], p[NMAX];
+    for (int i = 0; i < n; i++) {
+        double z[DH] = {0};
+        for (int t = 0; t < r; t++) {
+            q[i][t] = aq[(size_t)C * DH + t], k[i][t] = bk[(size_t)C * DH + t];
+            z[t] = av[(size_t)C * DH + t]; /* the bias row (x~ = [x, 1]) */
+            for (int c = 0; c < C; c++) {
+                const double xc = x[(size_t)i * C + c];
+                q[i][t] += xc * aq[(size_t)c * DH + t], k[i][t] += xc * bk[(size_t)c * DH + t];
+                z[t] += xc * av[(size_t)c * DH + t];
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            u[i][c] = 0;
+            for (int t = 0; t < r; t++) u[i][c] += z[t] * dm[(size_t)c * DH + t];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        double mx = -INFINITY, z = 0;
+        for (int j = 0; j < n; j++) {
+            p[j] = -INFINITY;
+            if (!mk[j]) continue;
+            double sc = 0;
+            for (int t = 0; t < r; t++) sc += q[i][t] * k[j][t];
+            p[j] = sc / sqrt((double)DH), mx = fmax(mx, p[j]);
+        }
+        for (int j = 0; j < n; j++) p[j] = mk[j] ? exp(p[j] - mx) : 0, z += p[j];
+        for (int c = 0; c < C; c++) {
+            double v = 0;
+            for (int j = 0; j < n; j++) v += p[j] * u[j][c];
+            o[(size_t)i * C + c] = v / z;
+        }
+    }
+}
+
+/* every head's bound over each segment against its share's change in double (share64), kept
+   in chg (B, H, G, S5) */
+static int bounds64(const uint8_t *mk, int N, const double *hrow, double *chg) {
+    static double o0[NMAX * C], o1[NMAX * C];
+    int checked = 0;
+    for (int b = 0; b < B; b++) {
+        const int n = ranked_seq_len(&R, b);
+        const float *x = R.ain + (size_t)b * N * C;
+        for (int h = 0; h < H; h++) {
+            share64(x, mk + (size_t)b * N, n, h, DH, o0);
+            for (int g = 0; g < G; g++) {
+                share64(x, mk + (size_t)b * N, n, h, grid[g], o1);
+                for (int s = 0; s < ranked_segments(n, T5); s++) {
+                    double dd = 0, ee = 0;
+                    for (int i = s * T5; i < (s + 1) * T5 && i < n; i++) {
+                        if (!mk[(size_t)b * N + i]) continue;
+                        const double e2 = hrow[(((size_t)b * H + h) * G + g) * N + i];
+                        ee += e2 * e2;
+                        for (int c = 0; c < C; c++) {
+                            const double d = o1[(size_t)i * C + c] - o0[(size_t)i * C + c];
+                            dd += d * d;
+                        }
+                    }
+                    CHECK(sqrt(dd) <= sqrt(ee) * (1 + 1e-9) + 1e-12,
+                          "seq %d segment %d head %d rank %d: the share's change in double "
+                          "%.9g above its bound %.9g", b, s, h, grid[g], sqrt(dd), sqrt(ee));
+                    chg[(((size_t)b * H + h) * G + g) * S5 + s] = sqrt(dd), checked++;
+                }
+            }
+        }
+    }
+    return checked;
+}
+
 /* per-head bounds against the summed bound and the measured per-head change of layer 0 */
 static void test_bounds(Err *e) {
     static const int32_t rows[B] = {0, 1, 2, 3, 4, 5};
@@ -121,6 +199,8 @@ static void test_bounds(Err *e) {
                 worst = fmax(worst, fabs(s - v) / fmax(v, 1e-300));
             }
     CHECK(worst < 1e-12, "per-head bounds: sum over heads differs from e_i by %.3g", worst);
+    static double chg[B * H * G * S5];
+    const int n64 = bounds64(mk, N, hrow, chg);
     const int S = ranked_segments(N, T5);
     for (int k = 0; k < B * S * H; k++) rk[k] = DH; /* every head at the factored full path */
     die_if(ranked_layer_each_heads(&R, RANK_WHITENED, T5, rk, NULL, NULL, e), e);
@@ -150,13 +230,19 @@ static void test_bounds(Err *e) {
                           "seq %d segment %d head %d rank %d: measured change %.6g above its "
                           "bound %.6g", b, s, h, grid[g], ms, bnd);
                     tight = fmax(tight, bnd > 0 ? ms / bnd : 0), checked++;
+                    /* the kernel's change and the double reference agree (float rounding) */
+                    const double r64 = chg[(((size_t)b * H + h) * G + g) * S5 + s];
+                    CHECK(fabs(ms - r64) <= 1e-4 * sqrt(yy) + 1e-6,
+                          "seq %d segment %d head %d rank %d: kernel change %.6g, double %.6g", b,
+                          s, h, grid[g], ms, r64);
                 }
             begin_rows(rows, B, ids, mk, &N, e); /* back to layer 0 for the next */
         }
     CHECK(checked > 0 && tight > 1e-3, "per-head bounds: %d checked, tightest ratio %.3g",
           checked, tight);
-    printf("per-head bounds: %d (sequence, segment, head, rank) checks, measured / bound up to "
-           "%.3f\n", checked, tight);
+    printf("per-head bounds: %d (sequence, segment, head, rank) checks against the double "
+           "reference, %d against the kernel's passes, measured / bound up to %.3f\n", n64,
+           checked, tight);
 }
 
 /* actions of the per-segment env (B, S) copied to every head of each segment (B, S H) */

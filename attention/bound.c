@@ -42,6 +42,9 @@
  *
  * 4. Layer. u already includes W_O, so y_i = sum_h o_hi + bo: the triangle inequality sums
  *    the head bounds into e_i, and ||Y' - Y||_F^2 = sum_i ||y'_i - y_i||^2 <= sum_i e_i^2.
+ *    Each head's term e_{i,h} (BoundOut.row_head) bounds its own share ||o'_hi - o_hi|| and
+ *    depends only on that head's rank, so with a rank r_h per head (and rows of a segment S)
+ *    Minkowski over the rows gives ||Y'_S - Y_S||_F <= sum_h sqrt(sum_{i in S} e_{i,h}(r_h)^2).
  *
  * 5. Upper bounds only. Operator norms come from Grams G = X^T X (double):
  *    ||X||_2^2 = lambda_max(G) <= min(max_k sum_l |G_kl| (Gershgorin), trace G); for plain
@@ -398,7 +401,9 @@ Status bound_compute(BoundOut *out, BoundWork *w, int64_t *flops, const float *x
                 if (tight) delta = dmin(delta, w->aq[t * R + ri] * w->bmax[kr + ri] * isq);
                 double rcv = tight ? w->rc[b] : xm * opv[0];
                 double vmx = tight ? vm[kr + ri] : xp * opv[r];
-                w->acc[(b * R + ri) * N + i] += 2 * tanh(0.5 * delta) * rcv + vmx;
+                const double eh = 2 * tanh(0.5 * delta) * rcv + vmx; /* e_{i,h}(r) */
+                w->acc[(b * R + ri) * N + i] += eh;
+                if (out->row_head) out->row_head[((b * H + h) * R + ri) * N + i] = eh;
             }
         }
     }

@@ -111,6 +111,9 @@ typedef struct {
     double *fro;  /* (B, R) sqrt(sum of e_i^2 over kept rows) */
     double *max;  /* (B, R) max of e_i over kept rows */
     double *mean; /* (B, R) mean of e_i over kept rows (0 if none) */
+    double *row_head; /* (B, H, R, N) head h's term e_{i,h}(r) of e_i(r) = sum_h e_{i,h}(r):
+                         the bound on ||o'_hi - o_hi||, head h's share of the output row
+                         (bound.c, step 3), every query row */
 } BoundOut;
 
 /* bound_compute: the bounds at every rank ranks[0..R) (each in [0, dh]) for the layer input

@@ -91,7 +91,7 @@ static Status bounds(BenchRow *rows, int nrows, const BenchArgs *a, const BenchM
     for (int k = 0; k < 2 && !s; k++) {
         const BenchKernel kern = k ? K_WHITENED : K_LOWRANK;
         if (!a->kernel[kern]) continue;
-        BoundOut out = {NULL, fro, NULL, NULL};
+        BoundOut out = {NULL, fro, NULL, NULL, NULL};
         s = bound_compute(&out, &w, NULL, x, attn_mask_none(), &m->bound[k], BOUND_TIGHT,
                           a->ranks, R, B, N, e);
         for (int i = 0; i < nrows && !s; i++) {

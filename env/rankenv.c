@@ -73,6 +73,15 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
         return err_set(e, ST_INVALID,
                        "rankenv: max_segments: expected %d..%d (ceil(max_len %d / T %d)), found %d",
                        need, ATTN_MAX_SEGS, set->max_len, c->T, c->max_segments);
+    if (c->per_head != 0 && c->per_head != 1)
+        return err_set(e, ST_INVALID, "rankenv: per_head: expected 0 or 1, found %d",
+                       c->per_head);
+    const int64_t nt = RANKENV_HEAD_TOKEN0 + (int64_t)*S * (c->per_head ? R->H : 1);
+    if (nt > RANKENV_MAX_TOKENS)
+        return err_set(e, ST_INVALID,
+                       "rankenv: per_head: %d segments x %d heads give %lld observation tokens, "
+                       "expected at most %d (the policy's limit): raise T or drop per_head",
+                       *S, c->per_head ? R->H : 1, (long long)nt, RANKENV_MAX_TOKENS);
     const double w[5] = {c->alpha, c->beta, c->gamma, c->lambda, c->epsilon};
     static const char *const wn[5] = {"alpha", "beta", "gamma", "lambda", "epsilon"};
     for (int i = 0; i < 5; i++)
@@ -117,7 +126,7 @@ static Status check(const Ranked *R, const EncodedSet *set, const LatencyTable *
 
 static void plan(RankEnv *E) {
     const size_t B = (size_t)E->B, S = (size_t)E->S, G = (size_t)E->G,
-                 NM = (size_t)E->set->max_len;
+                 NM = (size_t)E->set->max_len, P = (size_t)E->P, NA = (size_t)E->NA;
     MemPlan *p = &E->mem;
     mem_plan_init(p);
     mem_plan_i32(p, &E->rows, B, "rankenv.rows");
@@ -129,15 +138,15 @@ static void plan(RankEnv *E) {
     /* p_full's logits: (B, K), or a decoder's per position (B, max_len, K) */
     mem_plan_f32(p, &E->full_logits, B * (E->R->dec ? NM : 1) * (size_t)E->K,
                  "rankenv.full_logits");
-    mem_plan_i32(p, &E->rank, B * S, "rankenv.rank");
-    mem_plan_i32(p, &E->act, B * S, "rankenv.act");
-    mem_plan_i32(p, &E->prev, B * S, "rankenv.prev");
-    mem_plan_f64(p, &E->brow, B * G * NM, "rankenv.brow");
-    mem_plan_f64(p, &E->bfro, B * S * G, "rankenv.bfro");
+    mem_plan_i32(p, &E->rank, B * NA, "rankenv.rank");
+    mem_plan_i32(p, &E->act, B * NA, "rankenv.act");
+    mem_plan_i32(p, &E->prev, B * NA, "rankenv.prev");
+    mem_plan_f64(p, &E->brow, B * P * G * NM, "rankenv.brow");
+    mem_plan_f64(p, &E->bfro, B * NA * G, "rankenv.bfro");
     mem_plan_f64(p, &E->yseg, B * S, "rankenv.yseg");
     mem_plan_f64(p, &E->den, B * S, "rankenv.den");
-    mem_plan_f64(p, &E->rho, B * S * G, "rankenv.rho");
-    mem_plan_u8(p, &E->allow, B * S * G, "rankenv.allow");
+    mem_plan_f64(p, &E->rho, B * NA * G, "rankenv.rho");
+    mem_plan_u8(p, &E->allow, B * NA * G, "rankenv.allow");
     mem_plan_f64(p, &E->masked, B, "rankenv.masked");
     mem_plan_f64(p, &E->cosv, S * B, "rankenv.cosv");
     mem_plan_f64(p, &E->relv, S * B, "rankenv.relv");
@@ -167,8 +176,9 @@ Status rankenv_init(RankEnv *E, Ranked *R, const EncodedSet *set, const LatencyT
     if (E->c.parts < 1) E->c.parts = 1, E->c.part = 0;
     E->L = R->L, E->C = R->C, E->H = R->H, E->dh = R->dh, E->K = R->K;
     E->G = c->n_ranks, E->B = c->batch, E->S = S, E->max_pos = R->m->c.max_pos;
+    E->P = c->per_head ? R->H : 1, E->NA = S * E->P;
     RankEnvDims *d = &E->dims;
-    d->n_envs = E->B, d->n_heads = S, d->n_tokens = RANKENV_HEAD_TOKEN0 + S;
+    d->n_envs = E->B, d->n_heads = E->NA, d->n_tokens = RANKENV_HEAD_TOKEN0 + E->NA;
     d->token_dim = RANKENV_TOKEN_DIM, d->head_token0 = RANKENV_HEAD_TOKEN0, d->value_token = 0;
     d->n_actions = E->G + 1, d->max_steps = E->L, d->n_info = RANKENV_N_INFO;
     for (int i = 0; i < RANKENV_N_INFO; i++) d->info_names[i] = info_names[i];
@@ -211,7 +221,7 @@ static Status begin_rows(RankEnv *E, const int32_t *rows, int n, float *obs, uin
     const int N = encoded_max_len(set, rows, n);
     encoded_gather(set, rows, n, N, E->ids, E->mask, NULL);
     E->Sr = ranked_segments(N, E->c.T);
-    for (size_t i = 0; i < (size_t)n * E->Sr; i++) E->rank[i] = RANKED_FULL;
+    for (size_t i = 0; i < (size_t)n * E->Sr * E->P; i++) E->rank[i] = RANKED_FULL;
     /* the exact model: every sequence full through ranked_layer_each, the same calls an
        all-full episode makes, so its logits are p_full's bit for bit */
     Status s = ranked_begin(R, E->ids, NULL, E->mask, n, N, e);
@@ -241,7 +251,7 @@ Status rankenv_start_pass(RankEnv *E, int n, int N, float *obs, uint8_t *tok_mas
             E->seg_rows[(size_t)b * E->S + sg] = sg < E->nseg[b] ? w : 0;
         }
     }
-    for (size_t i = 0; i < (size_t)E->B * E->S; i++) E->prev[i] = -1;
+    for (size_t i = 0; i < (size_t)E->B * E->NA; i++) E->prev[i] = -1;
     E->layer = 0;
     s = rankenv_observe(E, obs, tok_mask, act_mask, e);
     if (s) E->layer = -1;

@@ -66,6 +66,30 @@
  * token, zero-padded, a one-hot of the token's type first; token 0 CLS (the value token),
  * 1 layer, 2 previous ranks, 3 sequence, 4 + s segment s (head s), s < n_heads.
  *
+ * Per-head ranks (config per_head; the paper's setting: a rank per head, layer and segment).
+ * The action heads are the (segment s, head h) pairs, action head k = s H + h at token 4 + k
+ * (n_heads = S H, at most RANKENV_MAX_TOKENS - 4; with T = 0 the H heads of the one segment);
+ * the rank buffer is (B, Sr, H) and each sequence runs alone through ranked_layer_each_heads
+ * (attention/lowrank_heads.c; full heads at rank dh; FLOPs attn_lowrank_flops_heads). The
+ * bound: head h's term e_{i,h}(r) of e_i(r) (BoundOut.row_head) bounds its share of output
+ * row i and depends on its rank alone, so with fro_{s,h}(r) = sqrt(sum_{i in s} e_{i,h}(r)^2)
+ * and rho_{s,h} = fro_{s,h} / D_s, Minkowski over the segment's rows gives
+ *     ||A_s - T_s||_F / D_s <= rho_s := sum_h rho_{s,h}(r_h)      (0 for full heads).
+ * Guardrail: rank a of head h in segment s is masked when rho_{s,h}(ranks[a]) > epsilon / H;
+ * then every mix of allowed actions has rho_s <= epsilon. The reward's bound term, info bound
+ * and the violation check use the combined rho_s in place of the segment's rho_s(r_s).
+ * Latency TABLE: segment s is charged the mean over its heads of latency_table_ratio(n_b,
+ * r_h) (an ESTIMATE: the table measures one rank for all heads; heads that agree get their
+ * common ratio exactly); LIVE measures the per-head call. Info rank and full are over the
+ * real (segment, head) pairs, masked over their grid entries. When every head of each
+ * segment takes the same action, the pass (attention, FLOPs), fidelity, latency, rank, full
+ * and KL equal the per-segment environment's bit for bit (tests/env/test_rankenv_heads.c);
+ * the bound, a sum over heads, is >= the segment's (and <= sqrt(H) times it at one rank).
+ * Observation per head: each (segment, head) token carries its segment's features, with
+ * 41 + g the head's own log10 rho_{s,h}(ranks[g]) and 57 its index h / H; the previous-ranks
+ * token counts the (segment, head) pairs (rankenv_obs.c). The saved state's shape check sees
+ * per_head through n_heads and n_tokens.
+ *
  * Memory is planned once at init; reset and step allocate nothing. Threads: the kernels'. */
 #ifndef DRRL_ENV_RANKENV_H
 #define DRRL_ENV_RANKENV_H
@@ -88,6 +112,7 @@
 #define RANKENV_CONV 16 /* convolution channels of the segment features */
 #define RANKENV_CONV_SEED 0x52414e4b454e5631ull /* fixed: features agree across runs/seeds */
 #define RANKENV_STATE_VERSION 1
+#define RANKENV_MAX_TOKENS 4096 /* most observation tokens (the policy's n_tokens limit) */
 /* the info columns, in order */
 #define RANKENV_INFO_NAMES                                                                   \
     "fidelity", "rel_err", "latency_ratio", "flops_ratio", "bound", "kl", "r_fid", "r_lat",  \
@@ -143,6 +168,8 @@ typedef struct {
     RankEnvGuard guard;    /* the relative bound's denominator (OUTPUT: the default) */
     BoundKind bound;       /* BOUND_TIGHT (default) or BOUND_CHEAP: the bound the guardrail,
                               the observation and the reward's bound term use */
+    int per_head;          /* 1: a rank per (segment, head): action heads (segment s, head h)
+                              at token 4 + s H + h (n_heads = S H; "Per-head ranks" above) */
     int head_features;     /* 1: the sequence token carries the frozen head on the running
                               hidden state (rankenv_obs.c features 9..11) */
     int probe_features;    /* 1: each segment token carries the measured change of the
@@ -169,7 +196,7 @@ typedef struct {
     int n_envs;      /* B */
     int n_tokens;    /* 4 + n_heads */
     int token_dim;   /* RANKENV_TOKEN_DIM */
-    int n_heads;     /* max segments */
+    int n_heads;     /* max segments S, or S H per head (config per_head) */
     int head_token0; /* 4 */
     int value_token; /* 0 (CLS) */
     int n_actions;   /* n_ranks + 1 (last = full) */
@@ -185,6 +212,8 @@ typedef struct {
     const EncodedSet *set;   /* not owned */
     const LatencyTable *lt;  /* not owned; NULL in LIVE mode */
     int L, C, H, dh, K, G, B, S, max_pos;
+    int P;                   /* heads per segment token group: H with per_head, else 1 */
+    int NA;                  /* action heads S P (= dims.n_heads); head k = s P + h */
     /* batch order and counters (saved) */
     Rng rng;
     uint64_t rng_epoch[RNG_STATE_WORDS]; /* rng before the current epoch's batch_plan_make */
@@ -204,15 +233,18 @@ typedef struct {
     int32_t *nseg;           /* (B) real segments ranked_segments(n_b, T) */
     int32_t *seg_rows;       /* (B, S) real rows of each segment (w_s) */
     float *full_logits;      /* (B, K) logits of the exact pass */
-    int32_t *rank;           /* (B, Sr) ranks for ranked_layer_each (RANKED_FULL = full) */
-    int32_t *act;            /* (B, S) actions of this step */
-    int32_t *prev;           /* (B, S) actions of the previous layer (-1: none) */
-    double *brow;            /* (B, G, max_len) tight bound e_i per row and rank */
-    double *bfro;            /* (B, S, G) sqrt(sum of e_i^2 over the segment's rows) */
+    int32_t *rank;           /* (B, Sr P) ranks for ranked_layer_each(_heads) (RANKED_FULL =
+                                full): (b, s, h) at b Sr P + s P + h */
+    int32_t *act;            /* (B, NA) actions of this step */
+    int32_t *prev;           /* (B, NA) actions of the previous layer (-1: none) */
+    double *brow;            /* (B, P, G, max_len) tight bound e_i per row and rank (per head:
+                                head h's term e_{i,h}, BoundOut.row_head) */
+    double *bfro;            /* (B, NA, G) sqrt(sum of e_i^2 (e_{i,h}^2) over the segment's
+                                rows) */
     double *yseg;            /* (B, S) ||T_s||_F of the teacher (0 when none ran) */
     double *den;             /* (B, S) the guard's denominator D_s (yseg or ||X~_s||_F) */
-    double *rho;             /* (B, S, G) relative bound bfro / den */
-    uint8_t *allow;          /* (B, S, G) guardrail (1 = allowed) */
+    double *rho;             /* (B, NA, G) relative bound bfro / den */
+    uint8_t *allow;          /* (B, NA, G) guardrail (1 = allowed) */
     double *masked;          /* (B) share of the real segments' grid entries masked */
     double *cosv, *relv;     /* (Sr, B) fidelity of each segment */
     double *tsec, *asec;     /* (B) seconds of the teacher / chosen attention calls */
@@ -275,7 +307,7 @@ Status rankenv_deploy_begin(RankEnv *E, const int32_t *ids /* (n, N) */,
 /* rankenv_deploy_step: the current layer at the chosen actions (B, n_heads), as rankenv_step
    runs it (ranked_layer_each), then the next layer's observation, or after the last layer
    the head: E->R->logits (n, K). *done = 1 after the last layer. E->rank holds the ranks
-   the layer ran at (n, Sr) until the next step. */
+   the layer ran at (n, Sr) (per head (n, Sr, H)) until the next step. */
 Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_t *tok_mask,
                            uint8_t *act_mask, int *done, Err *e);
 
@@ -293,7 +325,9 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
    + n (2 C C + C + 2 C K + K + 3 K + 4)    head features only: pooler and classifier on
                                             each sequence's CLS row (as ranked_end counts
                                             them), softmax, entropy and margin
-   (log10, clip and comparisons are not counted, as elsewhere). With probe features the
+   (log10, clip and comparisons are not counted, as elsewhere). Per head (config per_head)
+   G stands for G H: the sums of squares, roots, epsilon D_s and rho are per (head, rank).
+   With probe features the
    two probe attentions' counted FLOPs (each sequence alone at ranks[0] and ranks[1],
    attn_lowrank_flops) and 4 C per real row + 2 per segment (the change) come on top. */
 int64_t rankenv_feature_flops(int64_t n, int64_t N, int64_t rows, int64_t segs, int G, int C,
@@ -324,6 +358,9 @@ Status rankenv_start_pass(RankEnv *E, int n, int N, float *obs, uint8_t *tok_mas
 /* rankenv_take_actions: the actions of the active heads -> E->act and E->rank; ST_INVALID on
    an out-of-range or masked one. */
 Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e);
+/* rankenv_run_layer: the current layer at E->rank, each sequence alone (ranked_layer_each, or
+   ranked_layer_each_heads per head), FLOPs into E->afl and seconds into E->asec. */
+Status rankenv_run_layer(RankEnv *E, Err *e);
 /* rankenv_obs_prepare: at init: the convolution weights and the layer tokens. */
 Status rankenv_obs_prepare(RankEnv *E, Err *e);
 /* rankenv_observe: at the current layer of the pass: the teacher (timed), the tight bounds,

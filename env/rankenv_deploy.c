@@ -34,14 +34,14 @@ Status rankenv_deploy_step(RankEnv *E, const int32_t *action, float *obs, uint8_
                        "rankenv_deploy_step: no deployment pass in progress "
                        "(rankenv_deploy_begin)");
     Status s = rankenv_take_actions(E, action, e);
-    if (!s) s = ranked_layer_each(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
+    if (!s) s = rankenv_run_layer(E, e);
     const int last = E->layer == E->L - 1;
     if (!s && last) s = ranked_end(E->R, e);
     if (s) {
         E->layer = -1, E->deploy = 0;
         return err_prefix(e, "rankenv_deploy_step");
     }
-    memcpy(E->prev, E->act, sizeof(int32_t) * (size_t)E->B * E->S);
+    memcpy(E->prev, E->act, sizeof(int32_t) * (size_t)E->B * E->NA);
     E->layer++;
     if (last) {
         E->layer = -1, E->deploy = 0, *done = 1;

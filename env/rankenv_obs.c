@@ -14,7 +14,8 @@
  *     19 + g      energy retained by the factors in use (kind) at ranks[g], W_QK, summed
  *                 over heads: sum_h sum_{i<r} s_hi^2 / sum_h sum_i s_hi^2 (in [0, 1])
  *     19 + G + g  the same for W_VO
- *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments):
+ *   token 2 previous ranks (this sequence's choices at layer l-1, over its real segments;
+ *     per head (config per_head) over its real (segment, head) pairs, each counted once):
  *     5  1 at layer 0 ("none");  6 + g  share of segments at ranks[g];  6 + G  share at
  *     full;  7 + G  mean previous rank per head / dh (full = dh; 0 at layer 0)
  *   token 3 sequence: 5 n_b / max_pos (real length);  6 log(1 + n_b) / log(1 + max_pos);
@@ -39,6 +40,13 @@
  *                    segment's real rows, A_g the layer's attention of the sequence alone
  *                    at grid rank ranks[g] (measured, not bounded), clipped to [-6, 2]; -6
  *                    in layers at or past probe_layers (> 0), which run no probe
+ *   per head (config per_head), token 4 + s H + h, head h of segment s: the segment's
+ *   features above (5..40, 56 the same for its H tokens), except
+ *     41 + g         log10 rho_{s,h}(ranks[g]) clipped to [-6, 6]: the head's OWN relative
+ *                    bound (its term of the layer bound, rankenv.h "Per-head ranks"), what
+ *                    the guardrail masks on (against epsilon / H)
+ *     57             h / H, the head's index (0 in per-segment mode, where it is unused)
+ *   features 58..63 are unused (0).
  * Tokens that do not exist (segments past n_b; everything but CLS in idle slots) are zero
  * with tok_mask 0.
  *
@@ -150,7 +158,7 @@ static Status teacher(RankEnv *E, Err *e) {
    ran) and the guard's denominator D_s; returns the FLOPs counted (rankenv_feature_flops) */
 static int64_t seg_norms(RankEnv *E, int had_teacher) {
     const Ranked *R = E->R;
-    const int N = E->N, S = E->S, C = E->C, in = E->c.guard == RANKENV_GUARD_INPUT;
+    const int N = E->N, S = E->S, C = E->C, in = E->c.guard == RANKENV_GUARD_INPUT, P = E->P;
     const int G = E->c.guard == RANKENV_GUARD_NONE ? 0 : E->G; /* none: no bounds */
     const float *x = ranked_input(R);
     int64_t fl = 0;
@@ -158,7 +166,8 @@ static int64_t seg_norms(RankEnv *E, int had_teacher) {
         for (int sg = 0; sg < E->nseg[b]; sg++) {
             int i0, i1;
             seg_span(E, sg, E->len[b], &i0, &i1);
-            double *fro = E->bfro + ((size_t)b * S + sg) * G, yy = 0, xx = 0;
+            /* (P, G) of the segment's heads; brow (B, P, G, N) */
+            double *fro = E->bfro + ((size_t)b * E->NA + (size_t)sg * P) * G, yy = 0, xx = 0;
             for (int i = i0; i < i1; i++) {
                 const size_t t = (size_t)b * N + i;
                 if (!E->mask[t]) continue;
@@ -172,17 +181,18 @@ static int64_t seg_norms(RankEnv *E, int had_teacher) {
                     for (int c = 0; c < C; c++) xx += (double)xi[c] * xi[c];
                     xx += 1, fl += 2 * C + 1;
                 }
-                for (int g = 0; g < G; g++) {
-                    const double r = E->brow[((size_t)b * G + g) * N + i];
-                    fro[g] += r * r;
-                }
-                fl += 2 * G;
+                for (int h = 0; h < P; h++)
+                    for (int g = 0; g < G; g++) {
+                        const double r = E->brow[(((size_t)b * P + h) * G + g) * N + i];
+                        fro[h * G + g] += r * r;
+                    }
+                fl += 2 * G * P;
             }
             const size_t k = (size_t)b * S + sg;
             E->yseg[k] = had_teacher ? sqrt(yy) : 0.0;
             E->den[k] = in ? sqrt(xx) : E->yseg[k];
-            for (int g = 0; g < G; g++) fro[g] = sqrt(fro[g]);
-            fl += G + had_teacher + in;
+            for (int g = 0; g < G * P; g++) fro[g] = sqrt(fro[g]);
+            fl += G * P + had_teacher + in;
         }
     return fl;
 }
@@ -190,7 +200,7 @@ static int64_t seg_norms(RankEnv *E, int had_teacher) {
 /* teacher, bounds, rho and the guardrail of the current layer */
 static Status bounds(RankEnv *E, Err *e) {
     Ranked *R = E->R;
-    const int B = E->n_active, S = E->S, G = E->G;
+    const int B = E->n_active, S = E->S, G = E->G, NA = E->NA, P = E->P;
     Status s = teacher(E, e);
     const int had_teacher = R->teacher_layer == E->layer && !s;
     if (!had_teacher && E->c.guard == RANKENV_GUARD_OUTPUT && !s)
@@ -198,51 +208,76 @@ static Status bounds(RankEnv *E, Err *e) {
     if (s) return s;
     if (E->c.guard == RANKENV_GUARD_NONE) { /* no bounds: everything allowed, rho 0 */
         const double t1 = time_now();
-        memset(E->rho, 0, sizeof(double) * (size_t)B * S * G);
-        memset(E->allow, 1, (size_t)B * S * G);
+        memset(E->rho, 0, sizeof(double) * (size_t)B * NA * G);
+        memset(E->allow, 1, (size_t)B * NA * G);
         memset(E->masked, 0, sizeof(double) * (size_t)B);
         E->cost.feature_fl += seg_norms(E, had_teacher); /* ||T_s|| for the info only */
         E->cost.feature_sec += time_now() - t1;
         return ST_OK;
     }
-    BoundOut bo = {E->brow, NULL, NULL, NULL};
+    BoundOut bo = {P > 1 ? NULL : E->brow, NULL, NULL, NULL, P > 1 ? E->brow : NULL};
     const int64_t f0 = R->bound_fl;
     const double t0 = time_now();
     if (!s) s = ranked_bound(R, E->c.kind, E->c.bound, E->c.ranks, G, &bo, e);
     const double t1 = time_now();
     E->cost.bound_sec += t1 - t0, E->cost.bound_fl += R->bound_fl - f0;
     if (s) return s;
-    memset(E->bfro, 0, sizeof(double) * (size_t)B * S * G);
+    memset(E->bfro, 0, sizeof(double) * (size_t)B * NA * G);
     memset(E->yseg, 0, sizeof(double) * (size_t)B * S);
     memset(E->den, 0, sizeof(double) * (size_t)B * S);
     int64_t fl = seg_norms(E, had_teacher);
-    /* the guardrail on (B S) "sequences": allowed iff fro <= epsilon D_s (bound_mask) */
-    s = bound_mask(E->allow, NULL, NULL, E->bfro, E->den, E->c.ranks, G, B * S, E->dh,
-                   E->c.epsilon, e);
-    if (s) return s;
+    /* the guardrail on (B S) "sequences": allowed iff fro <= epsilon D_s (bound_mask); per
+       head: head h of segment s at rank r iff fro_{s,h}(r) <= (epsilon / H) D_s, so any mix of
+       allowed heads has rho_s = sum_h rho_{s,h}(r_h) <= epsilon */
+    if (P > 1) {
+        memset(E->allow, 1, (size_t)B * NA * G);
+        const double eh = E->c.epsilon / P;
+        for (int b = 0; b < B; b++)
+            for (size_t k = 0; k < (size_t)E->nseg[b] * P; k++)
+                for (int g = 0; g < G; g++) {
+                    const size_t i = ((size_t)b * NA + k) * G + g;
+                    E->allow[i] = E->bfro[i] <= eh * E->den[(size_t)b * S + k / P];
+                }
+    } else {
+        s = bound_mask(E->allow, NULL, NULL, E->bfro, E->den, E->c.ranks, G, B * S, E->dh,
+                       E->c.epsilon, e);
+        if (s) return s;
+    }
     for (int b = 0; b < B; b++) {
         int nm = 0;
         for (int sg = 0; sg < E->nseg[b]; sg++) {
-            for (int g = 0; g < G; g++) {
-                const size_t k = ((size_t)b * S + sg) * G + g;
-                const double f = E->bfro[k], y = E->den[(size_t)b * S + sg];
+            const double y = E->den[(size_t)b * S + sg];
+            for (int g = 0; g < G * P; g++) { /* (head h, rank g) of the segment */
+                const size_t k = ((size_t)b * NA + (size_t)sg * P) * G + g;
+                const double f = E->bfro[k];
                 E->rho[k] = y > 0 ? f / y : (f > 0 ? INFINITY : 0.0);
                 nm += !E->allow[k];
             }
-            fl += 2 * G; /* epsilon D_s (bound_mask) and the division, per rank */
+            fl += 2 * G * P; /* epsilon D_s and the division, per head and rank */
         }
-        E->masked[b] = E->nseg[b] ? (double)nm / ((double)E->nseg[b] * G) : 0.0;
+        E->masked[b] = E->nseg[b] ? (double)nm / ((double)E->nseg[b] * P * G) : 0.0;
     }
     E->cost.feature_fl += fl;
     E->cost.feature_sec += time_now() - t1;
     return ST_OK;
 }
 
+/* the head features of (segment sg, head h) of sequence b into its token t: 41 + g the log10
+   rho of the head (per segment: of the segment) at each grid rank, 57 (per head) h / H */
+static void head_rho(const RankEnv *E, int b, int sg, int h, float *t) {
+    const int G = E->G;
+    for (int g = 0; g < G; g++) {
+        const double r = E->rho[((size_t)b * E->NA + (size_t)sg * E->P + h) * G + g];
+        t[41 + g] = (float)clip(log10(fmax(r, 1e-30)), -6, 6);
+    }
+    if (E->P > 1) t[57] = (float)h / (float)E->P;
+}
+
 /* the features of segment sg of sequence b into t (TD); returns the FLOPs counted: per real
    row 5 NC (taps summed, relu, mean, max) + 2 C + 5 (the row norm, its sqrt and sums), per
    segment NC + 4 (the means, the std) */
 static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
-    const int N = E->N, C = E->C, n = E->len[b], G = E->G;
+    const int N = E->N, C = E->C, n = E->len[b];
     const float *x = ranked_input(E->R), *P = E->conv_p;
     const uint8_t *mk = E->mask + (size_t)b * N;
     int i0, i1, rows = 0;
@@ -270,10 +305,7 @@ static int64_t seg_token(const RankEnv *E, int b, int sg, float *t) {
     t[37] = (float)mn, t[38] = (float)sqrt(fmax(nss * w - mn * mn, 0.0));
     t[39] = (float)sg / (float)E->S;
     t[40] = (float)rows / (float)(E->c.T > 0 ? E->c.T : E->max_pos);
-    for (int g = 0; g < G; g++) {
-        const double r = E->rho[((size_t)b * E->S + sg) * G + g];
-        t[41 + g] = (float)clip(log10(fmax(r, 1e-30)), -6, 6);
-    }
+    head_rho(E, b, sg, 0, t);
     if (E->c.probe_features)
         t[56] = (float)clip(log10(fmax(E->pchg[(size_t)b * E->S + sg], 1e-30)), -6, 2);
     return (int64_t)rows * (5 * NC + 2 * C + 5) + NC + 4;
@@ -359,18 +391,18 @@ Status rankenv_probe(RankEnv *E, int ra, int rb, int per_seq, float *pa, float *
 /* previous-rank and sequence tokens of sequence b; returns the FLOPs counted (8: the
    shares, means and length features) */
 static int64_t seq_tokens(const RankEnv *E, int b, float *tp, float *ts) {
-    const int G = E->G, ns = E->nseg[b], n = E->len[b];
+    const int G = E->G, ns = E->nseg[b], n = E->len[b], nh = ns * E->P;
     tp[2] = 1;
     if (E->layer == 0) {
         tp[F0] = 1;
-    } else if (ns > 0) {
+    } else if (ns > 0) { /* over the real (segment, head) pairs */
         double rk = 0;
-        for (int sg = 0; sg < ns; sg++) {
-            const int a = E->prev[(size_t)b * E->S + sg];
-            tp[F0 + 1 + a] += 1.0f / (float)ns;
+        for (int k = 0; k < nh; k++) {
+            const int a = E->prev[(size_t)b * E->NA + k];
+            tp[F0 + 1 + a] += 1.0f / (float)nh;
             rk += a < G ? E->c.ranks[a] : E->dh;
         }
-        tp[7 + G] = (float)(rk / ns / E->dh);
+        tp[7 + G] = (float)(rk / nh / E->dh);
     }
     int real = 0;
     for (int i = 0; i < n; i++) real += E->mask[(size_t)b * E->N + i];
@@ -385,7 +417,7 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
     Status s = bounds(E, e);
     if (s) return err_prefix(e, "rankenv: layer %d", E->layer);
     const double t0 = time_now();
-    const int NT = E->dims.n_tokens, S = E->S, G = E->G, A = G + 1;
+    const int NT = E->dims.n_tokens, NA = E->NA, G = E->G, A = G + 1, P = E->P;
     /* P = X conv_w: every tap of every row in one GEMM, (B N, C) x (C, 3 NC) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, E->n_active * E->N, 3 * NC, E->C,
                 1.0f, ranked_input(E->R), E->C, E->conv_w, 3 * NC, 0.0f, E->conv_p, 3 * NC);
@@ -397,22 +429,29 @@ Status rankenv_observe(RankEnv *E, float *obs, uint8_t *tok_mask, uint8_t *act_m
     } else if (E->c.probe_features) {
         memset(E->pchg, 0, sizeof(double) * (size_t)E->B * E->S);
     }
+    _Static_assert(57 < TD, "per-head token: the head index feature (57)");
     memset(obs, 0, sizeof(float) * (size_t)E->B * NT * TD);
     memset(tok_mask, 0, (size_t)E->B * NT);
-    memset(act_mask, 0, (size_t)E->B * S * A);
+    memset(act_mask, 0, (size_t)E->B * NA * A);
     for (int b = 0; b < E->B; b++) {
         float *o = obs + (size_t)b * NT * TD;
-        uint8_t *tm = tok_mask + (size_t)b * NT, *am = act_mask + (size_t)b * S * A;
+        uint8_t *tm = tok_mask + (size_t)b * NT, *am = act_mask + (size_t)b * NA * A;
         o[0] = 1, tm[0] = 1;
-        for (int sg = 0; sg < S; sg++) am[(size_t)sg * A + G] = 1; /* full: always */
+        for (int k = 0; k < NA; k++) am[(size_t)k * A + G] = 1; /* full: always */
         if (b >= E->n_active) continue;                            /* idle slot */
         memcpy(o + TD, E->layer_tok + (size_t)E->layer * TD, sizeof(float) * TD);
         fl += seq_tokens(E, b, o + 2 * TD, o + 3 * TD);
         tm[1] = tm[2] = tm[3] = 1;
         for (int sg = 0; sg < E->nseg[b]; sg++) {
-            fl += seg_token(E, b, sg, o + (size_t)(RANKENV_HEAD_TOKEN0 + sg) * TD);
-            tm[RANKENV_HEAD_TOKEN0 + sg] = 1;
-            memcpy(am + (size_t)sg * A, E->allow + ((size_t)b * S + sg) * G, (size_t)G);
+            float *tk = o + (size_t)(RANKENV_HEAD_TOKEN0 + sg * P) * TD;
+            fl += seg_token(E, b, sg, tk); /* head 0's; the others copy it, then their own */
+            for (int h = 0; h < P; h++) {
+                const int k = sg * P + h;
+                if (h) memcpy(tk + (size_t)h * TD, tk, sizeof(float) * TD);
+                if (P > 1) head_rho(E, b, sg, h, tk + (size_t)h * TD);
+                tm[RANKENV_HEAD_TOKEN0 + k] = 1;
+                memcpy(am + (size_t)k * A, E->allow + ((size_t)b * NA + k) * G, (size_t)G);
+            }
         }
     }
     if (E->c.head_features) fl += head_tokens(E, obs);

@@ -12,27 +12,33 @@
 #include "nn/logits.h"
 
 Status rankenv_take_actions(RankEnv *E, const int32_t *action, Err *e) {
-    const int S = E->S, G = E->G;
+    const int NA = E->NA, G = E->G, P = E->P;
     for (int b = 0; b < E->n_active; b++)
-        for (int sg = 0; sg < E->Sr; sg++) {
-            int32_t *rk = &E->rank[(size_t)b * E->Sr + sg];
-            if (sg >= E->nseg[b]) { /* inactive head: ignored */
+        for (int k = 0; k < E->Sr * P; k++) { /* head k: segment k / P, head k % P */
+            int32_t *rk = &E->rank[(size_t)b * E->Sr * P + k];
+            if (k / P >= E->nseg[b]) { /* inactive head: ignored */
                 *rk = RANKED_FULL;
                 continue;
             }
-            const int a = action[(size_t)b * S + sg];
+            const int a = action[(size_t)b * NA + k];
             if (a < 0 || a > G)
                 return err_set(e, ST_INVALID,
-                               "rankenv_step: env %d head %d: action %d: expected 0..%d", b, sg,
+                               "rankenv_step: env %d head %d: action %d: expected 0..%d", b, k,
                                a, G);
-            if (a < G && !E->allow[((size_t)b * S + sg) * G + a])
+            if (a < G && !E->allow[((size_t)b * NA + k) * G + a])
                 return err_set(e, ST_INVALID,
                                "rankenv_step: env %d head %d: action %d (rank %d) is masked by "
-                               "the guardrail at layer %d", b, sg, a, E->c.ranks[a], E->layer);
-            E->act[(size_t)b * S + sg] = a;
+                               "the guardrail at layer %d", b, k, a, E->c.ranks[a], E->layer);
+            E->act[(size_t)b * NA + k] = a;
             *rk = a < G ? E->c.ranks[a] : RANKED_FULL;
         }
     return ST_OK;
+}
+
+Status rankenv_run_layer(RankEnv *E, Err *e) {
+    if (E->c.per_head)
+        return ranked_layer_each_heads(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
+    return ranked_layer_each(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
 }
 
 /* guard none: no bound, no violation. Else: the bound of segment sg of sequence b at its
@@ -68,24 +74,49 @@ double rankenv_kl(const RankEnv *E, int b) {
     return n ? s / n : 0.0;
 }
 
+/* segment sg of sequence b at its chosen actions: *rho = sum over its heads of rho (0 for
+   full; per segment: the one head's), *lat = mean over its heads of the table's latency ratio
+   (TABLE mode), *rk += their ranks (full = dh), *full += heads at full, *low = some head is
+   below full */
+static void seg_choice(const RankEnv *E, int b, int sg, double *rho, double *lat, double *rk,
+                       int *full, int *low) {
+    const int G = E->G, P = E->P;
+    const size_t k0 = (size_t)b * E->NA + (size_t)sg * P;
+    double r = 0.0, lt = 0.0, lt0 = 0.0;
+    int same = 1;
+    *low = 0;
+    for (int h = 0; h < P; h++) {
+        const int a = E->act[k0 + h];
+        r += a < G ? E->rho[(k0 + h) * G + a] : 0.0;
+        if (E->c.latency == RANKENV_LAT_TABLE) {
+            const double v =
+                latency_table_ratio(E->lt, E->len[b], a < G ? E->c.ranks[a] : LATENCY_FULL);
+            lt += v, lt0 = h ? lt0 : v;
+        }
+        *rk += a < G ? E->c.ranks[a] : E->dh;
+        *full += a == G, *low |= a < G, same &= a == E->act[k0];
+    }
+    /* heads that agree: their common ratio itself (the per-segment value, bit for bit) */
+    *rho = r, *lat = same ? lt0 : lt / P;
+}
+
 static void measure(RankEnv *E, int b, int last, double *in) {
-    const int S = E->S, G = E->G, n = E->len[b];
+    const int S = E->S;
     double W = 0, fid = 0, rel = 0, lat = 0, bt = 0, bnd = 0, rk = 0;
     int full = 0, viol = 0;
     for (int sg = 0; sg < E->nseg[b]; sg++) {
         const double w = E->seg_rows[(size_t)b * S + sg];
-        const int a = E->act[(size_t)b * S + sg];
         const double cs = E->cosv[(size_t)sg * E->n_active + b];
         const double re = E->relv[(size_t)sg * E->n_active + b];
-        const double rho = a < G ? E->rho[((size_t)b * S + sg) * G + a] : 0.0;
+        double rho, sl;
+        int low;
+        seg_choice(E, b, sg, &rho, &sl, &rk, &full, &low);
         W += w, fid += w * cs, rel += w * re, bnd += w * rho, bt += w * (rho < 1 ? rho : 1);
-        if (E->c.latency == RANKENV_LAT_TABLE)
-            lat += w * latency_table_ratio(E->lt, n, a < G ? E->c.ranks[a] : LATENCY_FULL);
-        rk += a < G ? E->c.ranks[a] : E->dh;
-        full += a == G;
-        viol += a < G && violated(E, b, sg, re, rho);
+        if (E->c.latency == RANKENV_LAT_TABLE) lat += w * sl;
+        viol += low && violated(E, b, sg, re, rho);
     }
-    const double iw = W > 0 ? 1.0 / W : 0.0, ns = E->nseg[b] ? (double)E->nseg[b] : 1.0;
+    const double iw = W > 0 ? 1.0 / W : 0.0,
+                 ns = E->nseg[b] ? (double)E->nseg[b] * E->P : 1.0;
     if (E->c.latency == RANKENV_LAT_LIVE)
         lat = E->tsec[b] > 0 ? E->asec[b] / E->tsec[b] : 1.0;
     else
@@ -113,7 +144,7 @@ Status rankenv_step(void *self, const int32_t *action, float *obs, uint8_t *tok_
         return err_set(e, ST_INVALID, "rankenv_step: a deployment pass is in progress "
                        "(rankenv_deploy_step; a reset starts an episode)");
     Status s = rankenv_take_actions(E, action, e);
-    if (!s) s = ranked_layer_each(E->R, E->c.kind, E->c.T, E->rank, E->afl, E->asec, e);
+    if (!s) s = rankenv_run_layer(E, e);
     const int last = E->layer == E->L - 1;
     if (!s && last) s = ranked_end(E->R, e);
     if (s) {
@@ -144,7 +175,7 @@ Status rankenv_step(void *self, const int32_t *action, float *obs, uint8_t *tok_
                     fi[RANKENV_I_RKL];
         E->violations += (int64_t)in[RANKENV_I_VIOL];
     }
-    memcpy(E->prev, E->act, sizeof(int32_t) * (size_t)E->B * E->S);
+    memcpy(E->prev, E->act, sizeof(int32_t) * (size_t)E->B * E->NA);
     E->steps++;
     E->layer++;
     if (last) {

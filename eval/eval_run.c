@@ -70,7 +70,7 @@ void eval_out_free(EvalModeOut *o) {
 }
 
 Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L, int S, int T,
-                         const int *grid, int G, uint64_t seed, int32_t *out, Err *e) {
+                         int P, const int *grid, int G, uint64_t seed, int32_t *out, Err *e) {
     const int n = set->n;
     int *slot = malloc(sizeof(int) * (size_t)n * S); /* (n S) index into out of a real segment */
     int *val = malloc(sizeof(int) * (size_t)n * S);  /* (n S) the ranks to shuffle */
@@ -85,7 +85,7 @@ Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L
         for (int g = 1; g <= S; g++) { /* the sentences of g real segments */
             int m = 0;
             for (int i = 0; i < n; i++) {
-                const int ns = ranked_segments(set->len[i], T);
+                const int ns = ranked_segments(set->len[i], T) * P;
                 if ((ns < S ? ns : S) != g) continue;
                 for (int sg = 0; sg < g; sg++) {
                     const size_t at = ((size_t)i * L + l) * S + sg;
@@ -130,7 +130,7 @@ typedef struct {
    HI where ||A_LO - A_P|| / ||A_LO|| > T; the probes' FLOPs go to o->dec_fl[2] (features) */
 static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int l, int32_t *act,
                            RuleWork *w, EvalModeOut *o, Err *e) {
-    const int S = E->S;
+    const int S = E->NA; /* action heads: segments, or (segment, head) pairs */
     const int lo = action_of(E, m->r), hi = action_of(E, m->hi);
     if (m->until >= 0 && l > m->until) { /* past the probed layers: keep the choice */
         for (int b = 0; b < nb; b++)
@@ -148,12 +148,12 @@ static Status probe_choose(RankEnv *E, const EvalMode *m, int nb, int l, int32_t
     return ST_OK;
 }
 
-/* the actions of layer l for the nb active slots (act (B, S)) */
+/* the actions of layer l for the nb active slots (act (B, S), S = E->NA action heads) */
 static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *rows, int nb,
                      int l, const int32_t *assigned, const float *obs, const uint8_t *tok,
                      const uint8_t *am, int32_t *act, double *policy_sec, RuleWork *w,
                      EvalModeOut *o, Err *e) {
-    const int S = E->S, L = E->L;
+    const int S = E->NA, L = E->L;
     double *mg = w->mg;
     if (m->kind == EVAL_PROBE) return probe_choose(E, m, nb, l, act, w, o, e);
     if (m->kind == EVAL_MARGIN) { /* LO before layer `from`, then HI below the margin */
@@ -225,8 +225,9 @@ Status eval_decide(EvalCtx *x, const EvalBatches *bt, const EvalMode *m,
             if (!s) s = rankenv_step(E, act, obs, tok, am, reward, done, info, e);
             for (int b = 0; b < nb && !s; b++) {
                 int32_t *rk = o->rank + ((size_t)rows[b] * L + l) * S;
+                const int sr = E->Sr * E->P; /* the pass's (segment, head) entries */
                 for (int sg = 0; sg < S; sg++)
-                    rk[sg] = sg < E->Sr ? E->rank[(size_t)b * E->Sr + sg] : RANKED_FULL;
+                    rk[sg] = sg < sr ? E->rank[(size_t)b * sr + sg] : RANKED_FULL;
                 const float *fi = info + (size_t)b * NI;
                 acc[7 + l] += fi[RANKENV_I_RANK];
                 acc[0] += fi[RANKENV_I_FID], acc[1] += fi[RANKENV_I_REL];
@@ -295,10 +296,11 @@ static Status deployed(EvalCtx *x, EvalModeOut *o, const int32_t *rows, int nb, 
     *sec = c.total_sec, *asec = c.attn_sec, *dsec = deploy_decision_sec(&c);
     *psec = c.policy_sec;
     if (!first) return ST_OK;
-    const int L = x->R->L, S = x->guarded->S, Sr = ranked_segments(N, x->guarded->c.T);
+    const int L = x->R->L, S = x->guarded->NA, P = x->guarded->P;
+    const int Sr = ranked_segments(N, x->guarded->c.T) * P;
     for (int l = 0; l < L; l++)
         for (int b = 0; b < nb; b++) {
-            const int ns = ranked_segments(x->set->len[rows[b]], x->guarded->c.T);
+            const int ns = ranked_segments(x->set->len[rows[b]], x->guarded->c.T) * P;
             for (int sg = 0; sg < Sr && sg < ns; sg++)
                 o->rank_diff += D->rank[((size_t)l * D->E->B + b) * D->Smax + sg] !=
                                 o->rank[((size_t)rows[b] * L + l) * S + sg];
@@ -321,13 +323,13 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
                       int first, double *sec, double *asec, double *dsec, double *psec,
                       Err *e) {
     Ranked *R = x->R;
-    const int L = R->L, K = R->K, T = x->white->c.T, S = x->white->S;
+    const int L = R->L, K = R->K, T = x->white->c.T, S = x->white->NA, P = x->white->P;
     Status s = ST_OK;
     *dsec = *psec = 0;
     if (m->kind == EVAL_POLICY && x->deploy)
         return deployed(x, o, rows, nb, N, ids, mask, first, sec, asec, dsec, psec, e);
     if (eval_mode_env(m)) {
-        const int Sr = ranked_segments(N, T);
+        const int Sr = ranked_segments(N, T) * P; /* (segment, head) entries per head */
         const RankKind kind = env_of(x, m)->c.kind;
         for (int l = 0; l < L; l++) /* rk (L, nb, Sr) */
             for (int b = 0; b < nb; b++)
@@ -335,8 +337,11 @@ static Status forward(EvalCtx *x, const EvalMode *m, EvalModeOut *o, const int32
                     rk[((size_t)l * nb + b) * Sr + sg] = o->rank[((size_t)rows[b] * L + l) * S + sg];
         const double t0 = time_now();
         s = ranked_begin(R, ids, NULL, mask, nb, N, e);
-        for (int l = 0; l < L && !s; l++)
-            s = ranked_layer_each(R, kind, T, rk + (size_t)l * nb * Sr, NULL, NULL, e);
+        for (int l = 0; l < L && !s; l++) {
+            const int32_t *rl = rk + (size_t)l * nb * Sr;
+            s = P > 1 ? ranked_layer_each_heads(R, kind, T, rl, NULL, NULL, e)
+                      : ranked_layer_each(R, kind, T, rl, NULL, NULL, e);
+        }
         if (!s) s = ranked_end(R, e);
         *sec = time_now() - t0;
         *asec = ranked_attn_seconds(R);
@@ -383,7 +388,7 @@ void eval_decide_finish(EvalModeOut *o, const EvalBatches *bt, int L) {
 Status eval_time(EvalCtx *x, const EvalBatches *bt, const EvalMode *modes, EvalModeOut *outs,
                  int n_modes, Err *e) {
     const EncodedSet *set = x->set;
-    const int W = set->max_len, L = x->R->L, S = x->white->S, nk = bt->n_batches, reps = x->reps;
+    const int W = set->max_len, L = x->R->L, S = x->white->NA, nk = bt->n_batches, reps = x->reps;
     int Bm = 1;
     for (int k = 0; k < nk; k++)
         Bm = bt->start[k + 1] - bt->start[k] > Bm ? bt->start[k + 1] - bt->start[k] : Bm;

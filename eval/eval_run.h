@@ -118,7 +118,8 @@ typedef struct {
 Status eval_batches_make(EvalBatches *b, const EncodedSet *set, int B, Err *e);
 void eval_batches_free(EvalBatches *b);
 
-/* eval_out_init / _free: buffers of one mode's output (L layers, S segment heads). */
+/* eval_out_init / _free: buffers of one mode's output (L layers, S action heads: the
+   environment's segments, or (segment, head) pairs with env per_head). */
 Status eval_out_init(EvalModeOut *o, int n, int K, int L, int S, int n_batches, Err *e);
 void eval_out_free(EvalModeOut *o);
 
@@ -127,9 +128,10 @@ void eval_out_free(EvalModeOut *o);
    segments, shuffled among those slots (seeded Rng), for each g. So each layer keeps the
    policy's rank histogram and its mean rank per sentence (the mean over a sentence's
    segments, averaged over sentences) while the assignment to inputs is random. Other entries
-   RANKED_FULL. */
+   RANKED_FULL. P: action heads per segment (the environment's P: H per head, else 1); a
+   sentence's real entries are its segments x P. */
 Status eval_random_ranks(const EvalModeOut *policy, const EncodedSet *set, int L, int S, int T,
-                         const int *grid, int G, uint64_t seed, int32_t *out, Err *e);
+                         int P, const int *grid, int G, uint64_t seed, int32_t *out, Err *e);
 
 /* eval_full_ranks: full's output without an environment pass: every rank RANKED_FULL, mean
    rank dh, fidelity 1, error, bound, mask and violations 0, full share 1. */

@@ -146,7 +146,7 @@ static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e
                      .part = dist_rank(), .parts = dist_size()};
     Status st = eval_batches_make(&s->bt, s->p.set, s->p.env->B, e);
     if (st) return st;
-    const int n = s->p.set->n, L = s->p.R->L, S = s->p.env->S;
+    const int n = s->p.set->n, L = s->p.R->L, S = s->p.env->NA; /* action heads */
     for (; s->n_outs < s->nm; s->n_outs++)
         if ((st = eval_out_init(&s->outs[s->n_outs], n, s->p.R->K, L, S, s->bt.n_batches, e)))
             return st;
@@ -167,7 +167,7 @@ static Status open_outs(Session *s, const EvalOptions *o, FILE *progress, Err *e
 static Status decided(Session *s, int i, Status st, Err *e) {
     if ((st = dist_agree(st, e))) return st;
     st = eval_merge(&s->x, &s->bt, &s->modes[i], &s->outs[i], s->p.set->n, s->p.R->K,
-                    s->p.R->L, s->p.env->S, EVAL_DECIDED, e);
+                    s->p.R->L, s->p.env->NA, EVAL_DECIDED, e);
     if (!st) eval_decide_finish(&s->outs[i], &s->bt, s->p.R->L);
     return st;
 }
@@ -175,7 +175,7 @@ static Status decided(Session *s, int i, Status st, Err *e) {
 /* decide: the policy first (random and static-plain:auto follow its ranks), then every other
    weight-level mode through its environment */
 static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
-    const int L = s->p.R->L, S = s->p.env->S, T = s->p.env->c.T;
+    const int L = s->p.R->L, S = s->p.env->NA, T = s->p.env->c.T;
     Status st;
     double t0 = time_now();
     if (s->pol >= 0) {
@@ -188,7 +188,7 @@ static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
         fprintf(info, "policy: mean rank %.2f per head; decided in %.1f s\n", mr,
                 time_now() - t0);
     }
-    st = eval_random_ranks(s->pol >= 0 ? &s->outs[s->pol] : NULL, s->p.set, L, S, T,
+    st = eval_random_ranks(s->pol >= 0 ? &s->outs[s->pol] : NULL, s->p.set, L, S, T, s->p.env->P,
                            s->c.env.ranks.v, s->c.env.ranks.n, o->seed, s->assigned, e);
     if ((st = dist_agree(st, e))) return st;
     eval_full_ranks(&s->outs[s->fi], s->p.set->n, L, S, s->p.R->dh); /* no pass needed */
@@ -209,7 +209,7 @@ static Status decide(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     if ((st = dist_agree(st, e))) return st;
     for (int i = 0; i < s->nm && !st; i++)
         st = eval_merge(&s->x, &s->bt, &s->modes[i], &s->outs[i], s->p.set->n, s->p.R->K,
-                        s->p.R->L, s->p.env->S, EVAL_TIMED, e);
+                        s->p.R->L, s->p.env->NA, EVAL_TIMED, e);
     if (st) return st;
     fprintf(info, "timed forwards: %d rounds x %d batches x %d modes in %.1f s\n", o->reps,
             s->bt.n_batches, s->nm, time_now() - t2);
@@ -296,16 +296,16 @@ static void row_costs(Session *s, int i) {
     r->mask_rate = m->kind == EVAL_POLICY ? o->masked : NAN; /* the others run unguarded */
 }
 
-/* policy_ranks: the policy's mean rank per head over each sentence's real segments, (n, L);
-   full = dh */
+/* policy_ranks: the policy's mean rank per head over each sentence's real segments (per head:
+   real (segment, head) pairs), (n, L); full = dh */
 static double *policy_ranks(const Session *s) {
     const EvalModeOut *o = &s->outs[s->pol];
     const EncodedSet *set = s->p.set;
-    const int L = s->p.R->L, S = s->p.env->S, T = s->p.env->c.T, dh = s->p.R->dh;
+    const int L = s->p.R->L, S = s->p.env->NA, T = s->p.env->c.T, dh = s->p.R->dh;
     double *r = malloc(sizeof(double) * (size_t)set->n * L);
     if (!r) return NULL;
     for (int i = 0; i < set->n; i++) {
-        int ns = ranked_segments(set->len[i], T);
+        int ns = ranked_segments(set->len[i], T) * s->p.env->P;
         ns = ns < S ? ns : S;
         for (int l = 0; l < L; l++) {
             double m = 0;

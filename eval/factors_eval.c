@@ -22,7 +22,7 @@ static Status layer_with_bound(Ranked *R, const RankSpec *sp, double *work /* (3
                                double *tight, double *rel, long *nb, long *viol, Err *e) {
     const int B = R->B;
     double *fro = work, *yn = work + B, *meas = work + 2 * B;
-    BoundOut bo = {NULL, fro, NULL, NULL};
+    BoundOut bo = {NULL, fro, NULL, NULL, NULL};
     Status s = ranked_bound(R, sp->kind, BOUND_TIGHT, &sp->rank, 1, &bo, e);
     if (!s) s = ranked_teacher(R, e);
     if (!s) s = ranked_layer(R, sp, e);

@@ -126,7 +126,7 @@ static Status bound_signals(SigCtx *x, int l, Err *e) {
     Ranked *R = x->R;
     SigResult *res = x->res;
     const int nr = res->nr;
-    BoundOut bo = {NULL, x->fro, NULL, NULL};
+    BoundOut bo = {NULL, x->fro, NULL, NULL, NULL};
     double t0 = time_now();
     Status s = ranked_bound(R, RANK_WHITENED, BOUND_TIGHT, res->ranks, nr, &bo, e);
     const double tb = time_now() - t0;

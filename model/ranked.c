@@ -76,6 +76,8 @@ static void plan_acts(Ranked *R) {
     if (!R->dec) mem_plan_f32(p, &R->probs, BK, "ranked.probs");
     if (R->dec) mem_plan_f32(p, &R->u, BNC, "ranked.u");
     mem_plan_u8(p, &R->mask, BN, "ranked.mask");
+    /* ranked_layer_each_heads: one sequence's (segment, head) ranks per lane (+ the serial) */
+    mem_plan_i32(p, &R->hrank, (size_t)(R->nt + 1) * R->max_N * R->H, "ranked.hrank");
     if (R->has_bounds) {
         for (int i = 0; i < 2 * R->L; i++) bound_layer_plan(p, &R->bl[i], R->C, R->H, R->dh);
         bound_work_plan(p, &R->bw, R->max_B, R->max_N, R->n_ranks + 1, R->dh);

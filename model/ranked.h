@@ -152,6 +152,8 @@ typedef struct {
     float *logits, *probs;        /* (B, K) of the last ranked_end; decoder: logits (B, N, V)
                                      per position, probs NULL (not computed) */
     uint8_t *mask;        /* (B, N) copy of the pass's key mask */
+    int32_t *hrank;       /* (nt + 1, max_N H) one sequence's (segment, head) grid ranks per
+                             lane, the last for the serial pass (ranked_layer_each_heads) */
     MemPlan plan;
     /* the pass */
     int B, N;
@@ -226,6 +228,20 @@ int ranked_seq_len(const Ranked *R, int b);
 Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank /* (B, S) */,
                          AttnFlops *fl_seq /* (B) or NULL */, double *sec_seq /* (B) or NULL */,
                          Err *e);
+
+/* ranked_layer_each_heads: ranked_layer_each with a rank per segment AND head: rank
+   (B, S, H), S = ranked_segments(N, T), head h of sequence b's segment s at rank
+   rank[(b S + s) H + h] (a grid rank of kind, or RANKED_FULL). A sequence whose every head of
+   every real segment is full runs the exact kernel; otherwise one attn_lowrank_forward_heads
+   call (B = 1 on its first n_b rows, segments of T rows, T = 0: one segment of n_b rows) with
+   full heads at rank dh. Its counted FLOPs are attn_lowrank_flops_heads(1, n_b, C, H, T or
+   n_b, ranks, causal, variant) (or, when every segment's heads share a rank, the per-segment
+   closed form of attn_lowrank_forward, which it then calls): when each segment's heads share
+   one rank, sequence b's attention is ranked_layer_each's at those segment ranks, bit for
+   bit. fl_seq, sec_seq, errors as ranked_layer_each. */
+Status ranked_layer_each_heads(Ranked *R, RankKind kind, int T, const int *rank /* (B, S, H) */,
+                               AttnFlops *fl_seq /* (B) or NULL */,
+                               double *sec_seq /* (B) or NULL */, Err *e);
 
 /* ranked_teacher_each: the teacher per sequence, as ranked_layer_each runs its full
    sequences (exact kernel, B = 1, first n_b rows; rows [n_b, N) of R->teacher set to 0), so

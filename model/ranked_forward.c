@@ -227,7 +227,20 @@ typedef struct {
     const int *rank;
     size_t stride;
     float *out;
+    int heads; /* 1: rank holds (segment, head) entries (ranked_layer_each_heads) */
 } SeqJob;
+
+/* sequence b's (segment, head) ranks of job j (heads) into hr (Sb H), full -> dh; 1 when every
+   one is full */
+static int head_ranks(const Ranked *R, const SeqJob *j, int b, int Sb, int *hr) {
+    int full = 1;
+    for (int k = 0; k < Sb * R->H; k++) {
+        const int r = j->rank[(size_t)b * j->stride + k];
+        full &= r <= 0;
+        hr[k] = r <= 0 ? R->dh : r;
+    }
+    return full;
+}
 
 /* sequence b of job j on lane t (t < 0: R's own exact layer and R->lr_view, already pointed
    at the layer's packs; else lane t's, whose view is pointed here); *f, *sec its FLOPs and
@@ -238,7 +251,9 @@ static Status seq_run(Ranked *R, const SeqJob *j, int t, int b, AttnFlops *f, do
     AttnExact *ex = t < 0 ? &R->exact : &R->lane_ex[t];
     int seg[ATTN_MAX_SEGS]; /* sequence b's segment ranks, full -> dh */
     int full = 1;
-    for (int s = 0; s < Sb && !j->teacher; s++) {
+    int *hr = R->hrank + (size_t)(t < 0 ? R->nt : t) * R->max_N * R->H;
+    if (j->heads) full = head_ranks(R, j, b, Sb, hr);
+    for (int s = 0; s < Sb && !j->teacher && !j->heads; s++) {
         const int r = j->rank[(size_t)b * j->stride + s];
         full &= r <= 0;
         seg[s] = r <= 0 ? R->dh : r;
@@ -252,9 +267,13 @@ static Status seq_run(Ranked *R, const SeqJob *j, int t, int b, AttnFlops *f, do
     } else if (n) { /* some segment low-rank: one segmented pass, full segments at rank dh */
         AttnLowrank *lv = t < 0 ? &R->lr_view
                                 : point_view(R, &R->lane_lv[t], l, j->kind == RANK_WHITENED);
-        s = attn_lowrank_forward(j->out + off, lv, R->ain + off,
-                                 kmask(R, R->mask + (size_t)b * N), 1, n,
-                                 j->T > 0 ? j->T : n, seg, f, e);
+        const AttnMask km = kmask(R, R->mask + (size_t)b * N);
+        if (j->heads)
+            s = attn_lowrank_forward_heads(j->out + off, lv, R->ain + off, km, 1, n,
+                                           j->T > 0 ? j->T : n, hr, f, e);
+        else
+            s = attn_lowrank_forward(j->out + off, lv, R->ain + off, km, 1, n,
+                                     j->T > 0 ? j->T : n, seg, f, e);
     }
     *sec = time_now() - t0;
     if (s) return err_prefix(e, "%s: layer %d sequence %d", j->who, l, b);
@@ -321,7 +340,7 @@ static Status seq_pass(Ranked *R, const SeqJob *j, AttnFlops *fl_seq, double *se
 Status ranked_teacher_each(Ranked *R, AttnFlops *fl_seq, double *sec_seq, Err *e) {
     if (R->layer >= R->L)
         return err_set(e, ST_INVALID, "ranked_teacher_each: all %d layers already ran", R->L);
-    const SeqJob j = {"ranked_teacher_each", RANK_EXACT, 0, 1, NULL, 0, R->teacher};
+    const SeqJob j = {"ranked_teacher_each", RANK_EXACT, 0, 1, NULL, 0, R->teacher, 0};
     Status s = seq_pass(R, &j, fl_seq, sec_seq, &R->teacher_fl, NULL, e);
     if (s) return s;
     R->teacher_layer = R->layer;
@@ -341,20 +360,31 @@ static Status check_each(const Ranked *R, const char *who, RankKind kind, Err *e
     return ST_OK;
 }
 
-Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
-                         double *sec_seq, Err *e) {
-    Status s = check_each(R, "ranked_layer_each", kind, e);
+/* ranked_layer_each (heads 0) and ranked_layer_each_heads (heads 1) */
+static Status layer_each(Ranked *R, const char *who, RankKind kind, int T, const int *rank,
+                         int heads, AttnFlops *fl_seq, double *sec_seq, Err *e) {
+    Status s = check_each(R, who, kind, e);
     if (s) return s;
     const int l = R->layer, S = ranked_segments(R->N, T);
     if (T < 0 || S > ATTN_MAX_SEGS)
         return err_set(e, ST_INVALID,
-                       "ranked_layer_each: expected T >= 0 and at most %d segments, found T=%d "
-                       "(%d segments)", ATTN_MAX_SEGS, T, S);
-    const SeqJob j = {"ranked_layer_each", kind, T, 0, rank, (size_t)S, R->att};
+                       "%s: expected T >= 0 and at most %d segments, found T=%d (%d segments)",
+                       who, ATTN_MAX_SEGS, T, S);
+    const SeqJob j = {who, kind, T, 0, rank, (size_t)S * (heads ? R->H : 1), R->att, heads};
     s = seq_pass(R, &j, fl_seq, sec_seq, &R->attn_fl[l], &R->attn_sec[l], e);
     if (s) return s;
     finish_layer(R);
     return ST_OK;
+}
+
+Status ranked_layer_each(Ranked *R, RankKind kind, int T, const int *rank, AttnFlops *fl_seq,
+                         double *sec_seq, Err *e) {
+    return layer_each(R, "ranked_layer_each", kind, T, rank, 0, fl_seq, sec_seq, e);
+}
+
+Status ranked_layer_each_heads(Ranked *R, RankKind kind, int T, const int *rank,
+                               AttnFlops *fl_seq, double *sec_seq, Err *e) {
+    return layer_each(R, "ranked_layer_each_heads", kind, T, rank, 1, fl_seq, sec_seq, e);
 }
 
 Status ranked_end(Ranked *R, Err *e) {
@@ -450,6 +480,6 @@ Status ranked_attend_each(Ranked *R, RankKind kind, int rank, float *out, AttnFl
     if (out == R->x || out == R->ain)
         return err_set(e, ST_INVALID, "ranked_attend_each: out must not be the layer input");
     /* ranked_layer_each's call for one segment (T = 0) at this rank, nothing counted */
-    const SeqJob j = {"ranked_attend_each", kind, 0, 0, &rank, 0, out};
+    const SeqJob j = {"ranked_attend_each", kind, 0, 0, &rank, 0, out, 0};
     return seq_pass(R, &j, fl_seq, sec_seq, NULL, NULL, e);
 }

@@ -11,7 +11,7 @@ Status deploy_init(Deploy *D, RankEnv *E, Agent *A, Err *e) {
     const RankEnvDims *d = &E->dims;
     const size_t B = (size_t)d->n_envs, nt = B * d->n_tokens;
     D->E = E, D->A = A;
-    D->Smax = ranked_segments(E->set->max_len, E->c.T);
+    D->Smax = ranked_segments(E->set->max_len, E->c.T) * E->P; /* (segment, head) entries */
     D->obs = malloc(sizeof(float) * nt * d->token_dim);
     D->tok = malloc(nt);
     D->am = malloc(B * d->n_heads * d->n_actions);
@@ -41,8 +41,10 @@ Status deploy_forward(Deploy *D, const int32_t *ids, const uint8_t *mask, int n,
         s = agent_act_greedy(D->A, D->act, D->obs, D->tok, D->am, n, e);
         c->policy_sec += time_now() - p0;
         if (!s) s = rankenv_deploy_step(E, D->act, D->obs, D->tok, D->am, &done, e);
-        if (!s) memcpy(D->rank + (size_t)l * E->B * D->Smax, E->rank,
-                       sizeof(int32_t) * (size_t)n * E->Sr);
+        const int sr = E->Sr * E->P; /* this pass's entries per sequence (<= Smax) */
+        for (int b = 0; b < n && !s; b++)
+            memcpy(D->rank + ((size_t)l * E->B + b) * D->Smax, E->rank + (size_t)b * sr,
+                   sizeof(int32_t) * (size_t)sr);
     }
     c->total_sec = time_now() - t0;
     if (s) return err_prefix(e, "deploy_forward");

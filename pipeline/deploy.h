@@ -33,8 +33,9 @@ typedef struct {
     uint8_t *tok, *am;       /* (B, n_tokens), (B, n_heads, n_actions) */
     int32_t *act;            /* (B, n_heads) */
     int32_t *rank;           /* (L, B, Smax) ranks of the last pass per layer, sequence and
-                                segment (RANKED_FULL: full); row stride Sr of the pass */
-    int Smax;                /* ranked_segments(set max_len, T) */
+                                segment (per head: (segment, head) at s H + h; RANKED_FULL:
+                                full); row stride Smax, the pass's Sr (x H) entries first */
+    int Smax;                /* ranked_segments(set max_len, T) (x H with env per_head) */
 } Deploy;
 
 /* deploy_init: buffers for E's dimensions (E and A must outlive D). */

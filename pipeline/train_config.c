@@ -21,6 +21,7 @@ static const ConfigField train_fields[] = {
     E("env.kind", env.kind, "whitened", "whitened|plain", "weight-level factors truncated in the whitened or the plain space"),
     F("env.ranks", CF_INT_LIST, env.ranks, "[2, 4, 8, 16, 32]", 1, 4096, "rank grid per head; exact attention ('full') is always the last action"),
     F("env.segment", CF_INT, env.segment, "0", 0, 1 << 20, "query tokens per segment (0: one segment per sequence)"),
+    F("env.per_head", CF_BOOL, env.per_head, "false", 0, 0, "a rank per (segment, head) instead of per segment (the paper's setting): the policy's action heads are the segments' heads, the guardrail bounds each head at epsilon / n_heads"),
     F("env.batch", CF_INT, env.batch, "32", 1, 4096, "sequences per batch = episodes run side by side"),
     F("env.bucket", CF_BOOL, env.bucket, "true", 0, 0, "length-bucketed batches"),
     F("env.probe_features", CF_BOOL, env.probe_features, "false", 0, 0, "observe, per segment, the measured change of each layer's attention between the two smallest grid ranks (two low-rank attentions per layer, counted as decision cost: drrl-signals' best layer-0 predictor of an input's KL)"),

@@ -20,6 +20,7 @@ typedef struct {
         int segment;                    /* T query tokens per segment (0: one per sequence) */
         int batch;                      /* sequences per episode batch = parallel episodes */
         int bucket;                     /* length-bucketed batches */
+        int per_head;                   /* a rank per (segment, head) */
         int head_features;              /* observe the frozen head on the running state */
         int probe_features;             /* observe the attention change between 2 ranks */
         int probe_layers;               /* ... in layers 0 .. N-1 only (0: every layer) */

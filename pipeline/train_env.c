@@ -347,6 +347,7 @@ static Status rank_env(TrainEnv *t, RankImpl *d, const TrainConfig *c, int batch
                                                : RANKENV_GUARD_OUTPUT;
     ec.bound = !strcmp(c->env.bound, "cheap") ? BOUND_CHEAP : BOUND_TIGHT;
     ec.bucket = c->env.bucket;
+    ec.per_head = c->env.per_head;
     ec.head_features = c->env.head_features;
     ec.probe_features = c->env.probe_features;
     ec.probe_layers = c->env.probe_layers;
@@ -393,8 +394,10 @@ static Status rank_init(TrainEnv *t, const TrainConfig *c, const LatencyTable *g
     fprintf(log_info(), "environment: %d sequences per batch from %d %s sentences, %d layers, grid [",
            batch * parts, d->set.n, ev ? ev->split : "training", d->bc.n_layers);
     for (int i = 0; i < c->env.ranks.n; i++) fprintf(log_info(), "%d ", c->env.ranks.v[i]);
-    fprintf(log_info(), "full], %s factors, segment %d, latency %s\n", c->env.kind, c->env.segment,
-           c->env.latency);
+    fprintf(log_info(), "full], %s factors, segment %d", c->env.kind, c->env.segment);
+    if (c->env.per_head) /* the action heads are (segment, head) pairs */
+        fprintf(log_info(), " per head (%d action heads)", d->E.dims.n_heads);
+    fprintf(log_info(), ", latency %s\n", c->env.latency);
     return ST_OK;
 }
 

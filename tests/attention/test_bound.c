@@ -266,7 +266,7 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
         const int causal = (it / NCAT) % 2;
         AttnMask am = causal ? attn_mask_causal(attn_mask_u8(mask)) : attn_mask_u8(mask);
         for (int v = 0; v < 2; v++) {
-            BoundOut out = {rb.row[v], rb.fro[v], rb.mx[v], rb.mean[v]};
+            BoundOut out = {rb.row[v], rb.fro[v], rb.mx[v], rb.mean[v], NULL};
             int64_t fl = 0;
             CHECK(bound_compute(&out, &w, &fl, x, am, &bl, (BoundKind)v, rb.ranks, R, B, N, &e) ==
                       ST_OK, "%s", e.msg);
@@ -274,7 +274,7 @@ static void run_model(const Model *m, int nbatch, int big, Rng *r) {
                   (long long)fl, (long long)bound_flops((BoundKind)v, B, N, d, H, R));
             if (!causal) continue;
             /* causal rows take maxima over fewer keys: never above the non-causal bound */
-            BoundOut nco = {rb.nc, NULL, NULL, NULL};
+            BoundOut nco = {rb.nc, NULL, NULL, NULL, NULL};
             CHECK(bound_compute(&nco, &w, NULL, x, attn_mask_u8(mask), &bl, (BoundKind)v,
                                 rb.ranks, R, B, N, &e) == ST_OK, "%s", e.msg);
             for (size_t i = 0; i < (size_t)B * R * N; i++) {
@@ -364,7 +364,7 @@ static void check_views(const Model *m, const MhsaParams *p, Rng *r) {
     for (int v = 0; v < 3; v++) rows[v] = malloc(sizeof(double) * B * R * N);
     for (int kind = 0; kind < 2; kind++) {
         for (int v = 0; v < 3; v++) {
-            BoundOut out = {rows[v], NULL, NULL, NULL};
+            BoundOut out = {rows[v], NULL, NULL, NULL, NULL};
             CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl[v], (BoundKind)kind,
                                 ranks, R, B, N, &e) == ST_OK, "%s", e.msg);
         }
@@ -379,7 +379,7 @@ static void check_views(const Model *m, const MhsaParams *p, Rng *r) {
               m->whiten ? "whitened" : "plain", kind ? "tight" : "cheap", worst);
         /* a grid subset in any order gives the same rows as the full grid */
         int sub[3] = {dh, 2, 0};
-        BoundOut out = {rows[1], NULL, NULL, NULL};
+        BoundOut out = {rows[1], NULL, NULL, NULL, NULL};
         CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl[0], (BoundKind)kind, sub, 3,
                             B, N, &e) == ST_OK, "%s", e.msg);
         for (int b = 0; b < B; b++)

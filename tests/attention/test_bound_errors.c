@@ -37,7 +37,7 @@ static void check_errors(const BoundFactors *good, size_t nan_at, int d, int H, 
     float x[2 * 4 * 64] = {0};
     int ranks[2] = {1, dh + 1};
     double fro[4];
-    BoundOut out = {NULL, fro, NULL, NULL};
+    BoundOut out = {NULL, fro, NULL, NULL, NULL};
     CHECK(bound_compute(&out, &w, NULL, x, attn_mask_none(), &bl, BOUND_TIGHT, ranks, 2, 2, 4,
                         &e) == ST_INVALID && strstr(e.msg, "ranks[1]"), "%s", e.msg);
     ranks[1] = dh;

@@ -35,7 +35,7 @@ static void verify(const RankEnv *E, const Episode *ep, int b, long *n_mask, lon
     die_if(ranked_begin(&R, ids, NULL, ones, 1, n, e), e);
     for (int l = 0; l < L; l++) {
         double row_b[G * NMAX], cs[SMAX], re[SMAX], rho[SMAX][G], yn[SMAX];
-        BoundOut bo = {row_b, NULL, NULL, NULL};
+        BoundOut bo = {row_b, NULL, NULL, NULL, NULL};
         die_if(ranked_bound(&R, c->kind, BOUND_TIGHT, c->ranks, G, &bo, e), e);
         die_if(ranked_teacher(&R, e), e);
         int s2[SMAX], full = 1;

@@ -9,6 +9,10 @@
  *     sum_v p_full(v) (log p_full(v) - log p_r(v)), within 1e-5 relative (float logits of
  *     passes of other shapes; measured 6e-8);
  *   - the reward's KL term is -lambda kl;
+ *   - per head (env per_head, 16 action heads): rank 2 on every head reproduces the
+ *     per-segment episode's info (bound aside) and rewards (gamma 0) bit for bit; with head 0 of each segment at rank
+ *     2 and the others full, each sequence's counted attention FLOPs (info flops_ratio x the
+ *     teacher's) equal attn_lowrank_flops_heads (causal) and no bound is violated;
  *   - head features and a latency table of the wrong kind (not causal) are refused. */
 #include <math.h>
 #include <stdint.h>
@@ -102,6 +106,57 @@ static void episode(RankEnv *E, int a, float *info, float *rew, Err *e) {
     }
 }
 
+/* per head: an episode on rows 0 .. B-1, head h of every segment at action a0 (h = 0) or a1
+   (h > 0); info and rewards of the last step */
+static void episode_heads(RankEnv *E, int a0, int a1, float *info, float *rew, Err *e) {
+    enum { NA = SMAX * H };
+    static float obs[B * (4 + NA) * TD];
+    uint8_t tm[B * (4 + NA)], am[B * NA * A], done[B];
+    const int32_t rows[B] = {0, 1, 2, 3};
+    int32_t act[B * NA];
+    die_if(rankenv_reset_rows(E, rows, B, obs, tm, am, e), e);
+    for (int l = 0; l < L; l++) {
+        for (int i = 0; i < B * NA; i++) act[i] = i % H ? a1 : a0;
+        die_if(rankenv_step(E, act, obs, tm, am, rew, done, info, e), e);
+    }
+}
+
+static void test_heads(const RankEnvConfig *c0, Err *e) {
+    static RankEnv Es, Eh;
+    RankEnvConfig c = *c0;
+    c.latency = RANKENV_LAT_TABLE; /* deterministic (live latency is measured) */
+    c.gamma = 0; /* the bound term differs by design: per head it sums the heads' bounds */
+    static LatencyTable lt;
+    lt.d = C, lt.H = H, lt.B = 1, lt.reps = 1, lt.n_buckets = 1, lt.n_ranks = G;
+    lt.buckets[0] = NMAX, lt.full[0] = 1e-5, lt.ranks[0] = 2, lt.ranks[1] = 4;
+    lt.lat[0][0] = 5e-6, lt.lat[0][1] = 7e-6, lt.causal = 1;
+    die_if(rankenv_init(&Es, &R, &set, &lt, &c, e), e);
+    c.per_head = 1;
+    die_if(rankenv_init(&Eh, &R, &set, &lt, &c, e), e);
+    float is[B * NI], ih[B * NI], rs[B], rh[B];
+    episode(&Es, 0, is, rs, e);
+    episode_heads(&Eh, 0, 0, ih, rh, e);
+    int diff = memcmp(rs, rh, sizeof rs) != 0;
+    for (int i = 0; i < B * NI; i++) /* the bound columns differ by design (sum over heads) */
+        if (i % NI != RANKENV_I_BOUND && i % NI != RANKENV_I_RBOUND)
+            diff += memcmp(&is[i], &ih[i], sizeof(float)) != 0;
+    CHECK(diff == 0, "per head: rank 2 on every head: %d values differ", diff);
+    episode_heads(&Eh, 0, G, ih, rh, e);
+    for (int b = 0; b < B; b++) {
+        const int n = Eh.len[b], ns = (n + T - 1) / T;
+        int hr[SMAX * H];
+        for (int k = 0; k < ns * H; k++) hr[k] = k % H ? C / H : grid[0];
+        const AttnFlops f = attn_lowrank_flops_heads(1, n, C, H, T, hr, 1,
+                                                     attn_variant_default());
+        CHECK(attn_flops_total(&Eh.afl[b]) == attn_flops_total(&f),
+              "per head, causal, sequence %d: counted FLOPs %lld, closed form %lld", b,
+              (long long)attn_flops_total(&Eh.afl[b]), (long long)attn_flops_total(&f));
+    }
+    CHECK(Eh.violations == 0 && Es.violations == 0, "per head: %lld violations",
+          (long long)Eh.violations);
+    rankenv_free(&Es), rankenv_free(&Eh);
+}
+
 int main(void) {
     Err e;
     err_clear(&e);
@@ -135,6 +190,7 @@ int main(void) {
     }
     printf("rank 2 everywhere: per-token KL vs the reference, worst relative error %.3g\n", worst);
     rankenv_free(&E);
+    test_heads(&c, &e);
     /* refusals */
     c.head_features = 1;
     Status s = rankenv_init(&E, &R, &set, NULL, &c, &e);

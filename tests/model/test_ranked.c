@@ -285,7 +285,7 @@ static void test_bound(Ranked *R, Err *e) {
             for (int l = 0; l < cfg.n_layers; l++) {
                 double fro[2][B], yn[B], rel[B];
                 for (int bk = 0; bk < 2; bk++) {
-                    BoundOut bo = {NULL, fro[bk], NULL, NULL};
+                    BoundOut bo = {NULL, fro[bk], NULL, NULL, NULL};
                     die_if(ranked_bound(R, (RankKind)kind, (BoundKind)bk, &r, 1, &bo, e), e);
                 }
                 die_if(ranked_teacher(R, e), e);

@@ -55,6 +55,14 @@ double eval_lm_kl(const float *zf, const float *z, int n, int V) {
 }
 
 
+void eval_lm_per_row(double *kl, double *bits, const double *lm, int n) {
+    for (int r = 0; r < n; r++) {
+        const double *l = lm + (size_t)r * EVAL_LM_STATS, t = l[EVAL_LM_TARGETS];
+        kl[r] = t > 0 ? l[EVAL_LM_KL] / t : 0.0;
+        bits[r] = t > 0 ? l[EVAL_LM_NATS] / (t * M_LN2) : 0.0;
+    }
+}
+
 Status eval_lm_stats(EvalRow *r, const double *lm, const int32_t *doc, int n, int resamples,
                      uint64_t seed, Err *e) {
     double s[EVAL_LM_STATS] = {0};

@@ -44,6 +44,11 @@ Status eval_lm_stats(EvalRow *r, const double *lm /* (n, EVAL_LM_STATS) */,
                      const int32_t *doc /* (n) or NULL */, int n, int resamples, uint64_t seed,
                      Err *e);
 
+/* eval_lm_per_row: each row's mean per-token KL (nats) and bits per byte from its sums lm
+   (n, EVAL_LM_STATS) (0 for a row without targets): per_input.tsv's columns. */
+void eval_lm_per_row(double *kl /* (n) */, double *bits /* (n) */,
+                     const double *lm /* (n, EVAL_LM_STATS) */, int n);
+
 /* eval_lm_modes: keep the modes of modes (*n) that a causal decoder can run: Nystrom has no
    causal variant and the margin rule reads a classifier's head. From the default list
    (named 0) they are dropped with a note on info; a list the user named holding one is

@@ -387,24 +387,17 @@ static Status report(Session *s, const EvalOptions *o, FILE *info, int32_t **pre
     double *rk = s->pol >= 0 ? policy_ranks(s) : NULL;
     double *kl = malloc(sizeof(double) * ((size_t)nm * n + 1)); /* (modes, n) per-input KL */
     double *pf = malloc(sizeof(double) * ((size_t)n + 1));      /* (n) full's top probability */
-    Status st = ST_OK;
-    if ((s->pol >= 0 && !rk) || !kl || !pf) st = err_set(e, ST_NOMEM, "eval: out of memory");
     const int dec = s->p.R->dec;
     double *bits = dec ? malloc(sizeof(double) * ((size_t)nm * n + 1)) : NULL; /* (modes, n) */
-    if (dec && !bits && !st) st = err_set(e, ST_NOMEM, "eval: out of memory");
+    Status st = ST_OK;
+    if ((s->pol >= 0 && !rk) || !kl || !pf || (dec && !bits))
+        st = err_set(e, ST_NOMEM, "eval: out of memory");
     const float *zf = s->outs[s->fi].logits;
     for (int i = 0; i < nm && !st; i++)
-        for (int r = 0; r < n; r++) {
-            const size_t k = (size_t)i * n + r;
-            if (dec) { /* a row's mean per-token KL and its bits per byte (eval_lm.h sums) */
-                const double *l = s->outs[i].lm + (size_t)r * EVAL_LM_STATS;
-                const double t = l[EVAL_LM_TARGETS];
-                kl[k] = t > 0 ? l[EVAL_LM_KL] / t : 0.0;
-                bits[k] = t > 0 ? l[EVAL_LM_NATS] / (t * M_LN2) : 0.0;
-            } else {
-                kl[k] = logits_kl(zf + (size_t)r * K, s->outs[i].logits + (size_t)r * K, K);
-            }
-        }
+        if (dec) eval_lm_per_row(kl + (size_t)i * n, bits + (size_t)i * n, s->outs[i].lm, n);
+        else
+            for (int r = 0; r < n; r++)
+                kl[(size_t)i * n + r] = logits_kl(zf + r * K, s->outs[i].logits + r * K, K);
     for (int r = 0; r < n && !st && !dec; r++) pf[r] = logits_top_prob(zf + (size_t)r * K, K);
     EvalRanks er = {n, s->p.R->L, s->p.set->index, s->p.set->len, rk};
     EvalPerInput per = {n, nm, s->p.set->index, s->p.set->len, s->p.set->label, pf, s->rows, kl,

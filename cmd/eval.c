@@ -36,7 +36,7 @@ static const CliOpt OPTS[] = {
     {"--min-bytes", "K", "IMDB: only the reviews of at least K bytes"},
     {"--join", "L", "IMDB, test split: inputs of exactly L bytes joined from consecutive\n"
      "same-label test reviews (the length sweep's inputs)"},
-    {"--rows", "K", "with --join or --min-bytes: at most K inputs"},
+    {"--rows", "K", "at most the first K inputs (of the split, or of --join / --min-bytes)"},
 };
 static const ConfigSchema *const SCHEMAS[] = {&train_schema, &base_schema};
 /* every key of the train config; of the frozen model's config only what evaluation reads */
@@ -86,11 +86,6 @@ static void options(const CliArgs *a, EvalOptions *o, const char **over, const c
                        .over = over, .base_over = base_over};
     if (cli_choice(&SPEC, a, "--split", "dev|test", &o->split, e)) die(e, 2);
     if (cli_exclusive(&SPEC, a, "--join", "--min-bytes", e)) die(e, 2);
-    if (o->rows && !o->join && !o->min_bytes) {
-        err_set(e, ST_INVALID, "--rows: expected with --join or --min-bytes (it limits their "
-                "inputs), found neither");
-        die(e, 2);
-    }
     /* the list's syntax now (exit 2); its ranks against the policy's grid once the checkpoint
        is open */
     static EvalMode modes[EVAL_MAX_MODES];

@@ -223,6 +223,7 @@ static Status rank_data(RankImpl *d, const TrainConfig *c, const TrainEvalOption
         if (ev->min_bytes > 0)
             return keep_min_bytes(&d->set, &d->base, &d->voc, ev->split, ev->min_bytes,
                                   ev->join_rows, e);
+        if (ev->join_rows > 0 && ev->join_rows < d->set.n) d->set.n = ev->join_rows; /* first K */
         return ST_OK;
     }
     if ((s = base_load_split(&d->set, &d->base, &d->voc, "train", c->env.train_rows, 1, d->desc,

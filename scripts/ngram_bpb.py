@@ -13,8 +13,9 @@ estimate, here interpolated). Every test byte is scored with the full k bytes be
 the test stream (the first k bytes with what there is). Counting by numpy sorts of packed
 64-bit codes (orders up to 7).
 
-Usage: /usr/bin/python3 scripts/ngram_bpb.py TRAIN.tsv.gz TEST.tsv.gz [MAX_ORDER]
-Prints one line per order: "order k bits_per_byte B" (test bytes: the whole test stream).
+Usage: /usr/bin/python3 scripts/ngram_bpb.py TRAIN.tsv.gz TEST.tsv.gz [MAX_ORDER [LIMIT]]
+Prints one line per order: "order k bits_per_byte B" over the whole test stream, or with
+LIMIT over the stream of the test file's first LIMIT reviews (drrl-base --eval --limit).
 """
 import gzip
 import math
@@ -23,10 +24,12 @@ import sys
 import numpy as np
 
 
-def stream(path):
+def stream(path, limit=0):
     with gzip.open(path, "rb") as f:
         lines = f.read().split(b"\n")
     texts = [ln.split(b"\t", 1)[1] for ln in lines[1:] if ln]
+    if limit > 0:
+        texts = texts[:limit]
     return np.frombuffer(b"\n".join(texts), dtype=np.uint8).astype(np.uint64)
 
 
@@ -46,14 +49,14 @@ def lookup(keys, counts, q):
 
 
 def main(argv):
-    if len(argv) not in (3, 4):
+    if len(argv) not in (3, 4, 5):
         sys.stderr.write(__doc__)
         return 2
-    K = int(argv[3]) if len(argv) == 4 else 6
+    K = int(argv[3]) if len(argv) >= 4 else 6
     if not 0 <= K <= 7:
         sys.stderr.write("MAX_ORDER: expected 0..7, found %d\n" % K)
         return 2
-    tr, te = stream(argv[1]), stream(argv[2])
+    tr, te = stream(argv[1]), stream(argv[2], int(argv[4]) if len(argv) == 5 else 0)
     n = len(te)
     uni = np.bincount(tr.astype(np.int64), minlength=256).astype(np.float64)
     p = (uni[te.astype(np.int64)] + 1.0) / (len(tr) + 256.0)  # P_0 of every test byte

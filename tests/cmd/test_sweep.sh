@@ -13,7 +13,7 @@
 #      inputs (drrl-eval --join L --rows 2: the same decisions replayed by two tools), its mean
 #      rank lies within the grid, its FLOPs ratio within (0, 1]; the errors of policy without a
 #      checkpoint, a --model other than the checkpoint's, --calib with --checkpoint, and
-#      drrl-eval's --rows without --join and --join on the dev split.
+#      --join on the dev split; drrl-eval --rows K alone keeps the split's first K inputs.
 set -euo pipefail
 sweep=$(realpath "$1"); base=$(realpath "$2"); train=$(realpath "$3"); eval_=$(realpath "$4")
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -115,6 +115,13 @@ expect_error "--modes: policy: expected --checkpoint" \
 expect_error "--model $tmp/l/model.h5: expected the checkpoint's model" \
   "$sweep" --checkpoint "$tmp/p" --model "$tmp/l/model.h5" --lengths 64
 expect_error "--calib: expected none with --checkpoint" "$sweep" --checkpoint "$tmp/p" --calib 8
-expect_error "--rows: expected with --join" "$eval_" --checkpoint "$tmp/p" --rows 2
+# --rows alone: the split's first K inputs (3 of them are the first 3 of --rows 5)
+for k in 3 5; do
+  "$eval_" --checkpoint "$tmp/p" --rows $k --modes full --reps 1 --out "$tmp/r$k" > /dev/null
+done
+i3=$(cut -f1 "$tmp/r3/per_input.tsv" | tail -n +2 | tr '\n' ' ')
+i5=$(cut -f1 "$tmp/r5/per_input.tsv" | tail -n +2 | head -3 | tr '\n' ' ')
+[[ "$(tail -n +2 "$tmp/r5/per_input.tsv" | wc -l)" == 5 && "$i3" == "$i5" && -n "$i3" ]] \
+  || fail "--rows: the first 3 of 5 ($i5) vs --rows 3 ($i3)"
 expect_error "--join: expected the test split" "$eval_" --checkpoint "$tmp/p" --join 128
 echo "test_sweep: ok"

@@ -27,11 +27,7 @@ Status sweep_policy_decide(SweepPolicy *sp, const EvalCkpt *k, int L, int rows,
     if ((s = eval_batches_make(&sp->bt, set, 1, e))) return s;
     sp->bt_ok = 1;
     const Ranked *R = sp->p.R;
-    if (sp->p.env->c.per_head)
-        return err_set(e, ST_INVALID, "drrl-sweep: env.per_head: expected a policy with a rank "
-                       "per segment (the sweep replays segment ranks), found one per (segment, "
-                       "head)");
-    sp->S = sp->p.env->S;
+    sp->S = sp->p.env->NA; /* action heads: segments, or (segment, head) pairs */
     if ((s = eval_out_init(&sp->o, set->n, R->K, R->L, sp->S, sp->bt.n_batches, e))) return s;
     sp->o_ok = 1;
     /* every process decides every row (each times only its own, eval/sweep_run.h) */

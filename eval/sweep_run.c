@@ -73,9 +73,14 @@ static Status timed_pass(Ranked *R, const SweepPolicy *pol, int i, const int32_t
             teach = time_now() - t1;
             if (s) break;
         }
-        s = policy ? ranked_layer_each(R, pol->p.env->c.kind, pol->p.env->c.T,
-                                       sweep_policy_ranks(pol, i, l), NULL, NULL, e)
-                   : ranked_layer(R, &sp, e);
+        if (policy && pol->p.env->c.per_head) /* (segment, head) ranks of the one row */
+            s = ranked_layer_each_heads(R, pol->p.env->c.kind, pol->p.env->c.T,
+                                        sweep_policy_ranks(pol, i, l), NULL, NULL, e);
+        else if (policy)
+            s = ranked_layer_each(R, pol->p.env->c.kind, pol->p.env->c.T,
+                                  sweep_policy_ranks(pol, i, l), NULL, NULL, e);
+        else
+            s = ranked_layer(R, &sp, e);
         if (!s && last) ranked_fidelity(R, 0, N, NULL, rel);
     }
     if (!s) s = ranked_end(R, e);

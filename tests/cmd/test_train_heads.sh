@@ -13,7 +13,8 @@
 #   2b. a checkpoint without the key (written before it existed) loads as per segment;
 #   3. the causal decoder: configs/lm-drrl-heads.yaml on configs/lm-tiny.yaml's model trains
 #      (8 action heads, no violations) and drrl-eval's policy mode replays it exactly;
-#   4. drrl-sweep refuses a per-head policy; the key's errors.
+#   4. the key's errors; 5. drrl-sweep replays a per-head policy (FLOPs and KL as drrl-eval's
+#      policy row on the same joined inputs).
 set -euo pipefail
 eval_=$(realpath "$1")
 train=$(realpath "$2")
@@ -130,7 +131,21 @@ PY
 
 # 4. errors
 expect_error "env.per_head" "$train" "${args[@]}" env.per_head=2 run.dir="$tmp/tx"
-expect_error "drrl-sweep: env.per_head: expected a policy with a rank per segment" \
-  "$sweep" --checkpoint "$tmp/ta" --lengths 256 --modes full,policy --rows 2 --reps 1 \
-  --out "$tmp/sw"
+
+# 5. drrl-sweep replays the per-head policy: its FLOPs and KL equal drrl-eval's policy row on
+#    the same joined inputs
+"$sweep" --checkpoint "$tmp/ta" --lengths 256 --modes full,policy --rows 2 --reps 1 \
+  --out "$tmp/sw" > /dev/null
+"$eval_" --checkpoint "$tmp/ta" --split test --join 256 --rows 2 --modes full,policy --reps 1 \
+  --resamples 10 --out "$tmp/sj" > /dev/null
+$py - "$tmp/sw/sweep.csv" "$tmp/sj/eval_test.csv" <<'PY'
+import csv, math, sys
+p = {r["mode"]: r for r in csv.DictReader(open(sys.argv[1]))}["policy"]
+e = {r["mode"]: r for r in csv.DictReader(open(sys.argv[2]))}["policy"]
+if int(p["attn_flops"]) * 2 != int(e["attn_flops"]):
+    sys.exit(f"FAIL: sweep per-head FLOPs {p['attn_flops']} x 2 rows != drrl-eval's {e['attn_flops']}")
+if not math.isclose(float(p["kl"]), float(e["kl_mean"]), rel_tol=5e-6, abs_tol=0):
+    sys.exit(f"FAIL: sweep per-head KL {p['kl']} vs drrl-eval {e['kl_mean']}")
+print(f"sweep per head: FLOPs {p['attn_flops']} and KL {p['kl']} as drrl-eval's")
+PY
 echo "test_train_heads: ok"

@@ -54,7 +54,6 @@ double eval_lm_kl(const float *zf, const float *z, int n, int V) {
     return n > 1 ? s / (n - 1) : 0.0;
 }
 
-
 void eval_lm_per_row(double *kl, double *bits, const double *lm, int n) {
     for (int r = 0; r < n; r++) {
         const double *l = lm + (size_t)r * EVAL_LM_STATS, t = l[EVAL_LM_TARGETS];
@@ -78,8 +77,8 @@ Status eval_lm_stats(EvalRow *r, const double *lm, const int32_t *doc, int n, in
     r->accuracy = r->ci_low = r->ci_high = r->mcnemar_p = r->dmargin = NAN;
     r->bpb_lo = r->bpb_hi = NAN;
     if (n < 1 || resamples < 1) return ST_OK;
-    return base_lm_bootstrap(&r->bpb_lo, &r->bpb_hi, lm + EVAL_LM_NATS, lm + EVAL_LM_TARGETS,
-                             EVAL_LM_STATS, doc, n, resamples, seed, e);
+    return base_lm_bootstrap(&r->bpb_lo, &r->bpb_hi, NULL, lm + EVAL_LM_NATS,
+                             lm + EVAL_LM_TARGETS, EVAL_LM_STATS, doc, n, resamples, seed, e);
 }
 
 /* " v |" with prec digits (e: exponent form), " - |" for NaN */

@@ -269,7 +269,8 @@ static void write_per_input(FILE *f, const EvalPerInput *p) {
     const int lm = p->bits != NULL;
     fputs(lm ? "index\tlength\tlabel\tbits_full" : "index\tlength\tlabel\tp_full", f);
     for (int m = 0; m < p->n_modes; m++) fprintf(f, "\tkl:%s", p->rows[m].mode);
-    for (int m = 0; m < p->n_modes; m++) fprintf(f, lm ? "\tbits:%s" : "\tpred:%s", p->rows[m].mode);
+    for (int m = 0; m < p->n_modes; m++)
+        fprintf(f, lm ? "\tbits:%s" : "\tpred:%s", p->rows[m].mode);
     fputc('\n', f);
     for (int i = 0; i < p->n; i++) {
         fprintf(f, "%d\t%d\t%d\t%.9f", p->index[i], p->len[i], p->label[i],

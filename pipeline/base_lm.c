@@ -24,10 +24,11 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-Status base_lm_bootstrap(double *lo, double *hi, const double *nats, const double *targets,
-                         size_t stride, const int32_t *doc, int n, int resamples, uint64_t seed,
-                         Err *e) {
+Status base_lm_bootstrap(double *lo, double *hi, int *clusters, const double *nats,
+                         const double *targets, size_t stride, const int32_t *doc, int n,
+                         int resamples, uint64_t seed, Err *e) {
     *lo = *hi = NAN;
+    if (clusters) *clusters = 0;
     if (n < 1 || resamples < 1) return ST_OK;
     /* clusters: runs of rows with the same document (imdb_stream keeps a document's rows
        adjacent); their sums (K, 2) */
@@ -42,6 +43,7 @@ Status base_lm_bootstrap(double *lo, double *hi, const double *nats, const doubl
         cs[2 * (K - 1)] += nats[(size_t)i * stride];
         cs[2 * (K - 1) + 1] += targets[(size_t)i * stride];
     }
+    if (clusters) *clusters = K;
     Rng g;
     rng_init(&g, seed, 0x6c6d /* "lm" */);
     for (int k = 0; k < resamples; k++) {
@@ -103,15 +105,14 @@ Status base_lm_evaluate(Bert *m, const EncodedSet *s, int batch, LmEvalResult *r
     }
     r->seconds = time_now() - t0;
     r->rows = n;
-    for (int i = 0; i < n; i++) r->docs += i == 0 || s->index[i] != s->index[i - 1];
     if (r->targets > 0) {
         r->bits_per_byte = r->nats / ((double)r->targets * M_LN2);
         r->ppl = exp(r->nats / (double)r->targets);
         r->top1 = (double)hits / (double)r->targets;
     }
     r->bytes_per_s = r->seconds > 0 ? (double)r->targets / r->seconds : 0.0;
-    st = base_lm_bootstrap(&r->ci_lo, &r->ci_hi, rn, rn + 1, 2, s->index, n, BASE_LM_BOOT,
-                           BASE_LM_SEED, e);
+    st = base_lm_bootstrap(&r->ci_lo, &r->ci_hi, &r->docs, rn, rn + 1, 2, s->index, n,
+                           BASE_LM_BOOT, BASE_LM_SEED, e);
     for (int i = 0; i < n && !st; i++) {
         if (row_nats) row_nats[i] = rn[2 * i];
         if (row_targets) row_targets[i] = (int64_t)rn[2 * i + 1];

@@ -62,10 +62,12 @@ Status base_lm_evaluate(Bert *m, const EncodedSet *s, int batch, LmEvalResult *r
 /* base_lm_bootstrap: the 95% percentile interval [*lo, *hi] of the bits per byte over
    `resamples` cluster-bootstrap resamples drawn from seed (above): row i has nats[i stride]
    and targets[i stride]; its document doc[i] (n) (NULL: every row its own document); runs of
-   equal doc are one cluster. NaN when n < 1 or resamples < 1. ST_NOMEM. */
-Status base_lm_bootstrap(double *lo, double *hi, const double *nats, const double *targets,
-                         size_t stride, const int32_t *doc /* (n) or NULL */, int n,
-                         int resamples, uint64_t seed, Err *e);
+   equal doc are one cluster, their count in *clusters (may be NULL). NaN (and 0 clusters)
+   when n < 1 or resamples < 1. ST_NOMEM. */
+Status base_lm_bootstrap(double *lo, double *hi, int *clusters, const double *nats,
+                         const double *targets, size_t stride,
+                         const int32_t *doc /* (n) or NULL */, int n, int resamples,
+                         uint64_t seed, Err *e);
 
 /* base_lm_print: the result as a few human-readable lines. */
 void base_lm_print(FILE *f, const char *what, const LmEvalResult *r);

@@ -35,22 +35,26 @@ int main(void) {
     }
     Err e;
     double lo, hi, lo2, hi2, lor, hir;
-    CHECK(!base_lm_bootstrap(&lo, &hi, a, t, 1, doc, n, RES, 11, &e), "%s", e.msg);
+    int nk1 = -1;
+    CHECK(!base_lm_bootstrap(&lo, &hi, &nk1, a, t, 1, doc, n, RES, 11, &e), "%s", e.msg);
     for (int i = 0; i < n; i++)
         for (int h = 0; h < 2; h++) {
             a2[2 * (2 * i + h)] = a[i] / 2, a2[2 * (2 * i + h) + 1] = t[i] / 2;
             doc2[2 * i + h] = doc[i];
         }
-    CHECK(!base_lm_bootstrap(&lo2, &hi2, a2, a2 + 1, 2, doc2, 2 * n, RES, 11, &e), "%s", e.msg);
+    CHECK(!base_lm_bootstrap(&lo2, &hi2, NULL, a2, a2 + 1, 2, doc2, 2 * n, RES, 11, &e), "%s",
+          e.msg);
     CHECK(lo == lo2 && hi == hi2, "split rows of one document: %.12g..%.12g vs %.12g..%.12g",
           lo, hi, lo2, hi2);
-    CHECK(!base_lm_bootstrap(&lor, &hir, a2, a2 + 1, 2, NULL, 2 * n, RES, 11, &e), "%s", e.msg);
+    CHECK(!base_lm_bootstrap(&lor, &hir, NULL, a2, a2 + 1, 2, NULL, 2 * n, RES, 11, &e), "%s",
+          e.msg);
     CHECK(hir - lor < 0.85 * (hi - lo), "row bootstrap of split rows %.6g not narrower than "
           "the document one %.6g", hir - lor, hi - lo);
     /* delta method over the K clusters */
     double sa[K] = {0}, st[K] = {0}, A = 0, T = 0;
     for (int i = 0; i < n; i++) sa[doc[i]] += a[i], st[doc[i]] += t[i], A += a[i], T += t[i];
     const int nk = doc[n - 1] + 1;
+    CHECK(nk1 == nk, "clusters: %d, expected the %d documents", nk1, nk);
     const double R = A / T;
     double v = 0;
     for (int k = 0; k < nk; k++) v += (sa[k] - R * st[k]) * (sa[k] - R * st[k]);
@@ -60,12 +64,13 @@ int main(void) {
           lo, hi);
     /* one ratio: a point; reproducible; empty */
     for (int i = 0; i < n; i++) a2[i] = 1.5 * t[i];
-    CHECK(!base_lm_bootstrap(&lo2, &hi2, a2, t, 1, doc, n, RES, 3, &e), "%s", e.msg);
+    CHECK(!base_lm_bootstrap(&lo2, &hi2, NULL, a2, t, 1, doc, n, RES, 3, &e), "%s", e.msg);
     CHECK_CLOSE(lo2, 1.5 / M_LN2, 1e-12, 0.0, "one ratio: lo");
     CHECK_CLOSE(hi2, 1.5 / M_LN2, 1e-12, 0.0, "one ratio: hi");
-    CHECK(!base_lm_bootstrap(&lo2, &hi2, a, t, 1, doc, n, RES, 11, &e) && lo2 == lo && hi2 == hi,
+    CHECK(!base_lm_bootstrap(&lo2, &hi2, NULL, a, t, 1, doc, n, RES, 11, &e) && lo2 == lo &&
+              hi2 == hi,
           "same seed, same interval");
-    CHECK(!base_lm_bootstrap(&lo2, &hi2, a, t, 1, doc, 0, RES, 11, &e) && isnan(lo2) &&
+    CHECK(!base_lm_bootstrap(&lo2, &hi2, NULL, a, t, 1, doc, 0, RES, 11, &e) && isnan(lo2) &&
           isnan(hi2), "no rows: NaN");
     return check_exit("test_lm_boot");
 }

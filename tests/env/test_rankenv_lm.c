@@ -93,32 +93,25 @@ static void alone(const int32_t *ids, int n, int r, float *z, Err *e) {
     memcpy(z, R.logits, sizeof(float) * (size_t)n * V);
 }
 
-/* an episode on rows 0 .. B-1 with action a everywhere; info of the last step into info */
-static void episode(RankEnv *E, int a, float *info, float *rew, Err *e) {
-    static float obs[B * (4 + SMAX) * TD];
-    uint8_t tm[B * (4 + SMAX)], am[B * SMAX * A], done[B];
+/* an episode on rows 0 .. B-1 over SMAX P action heads (P = 1: per segment; P = H: per
+   (segment, head)), head h of every segment at action a0 (h = 0) or a1 (h > 0); info and
+   rewards of the last step */
+static void episode_heads(RankEnv *E, int P, int a0, int a1, float *info, float *rew, Err *e) {
+    enum { NHMAX = SMAX * H };
+    static float obs[B * (4 + NHMAX) * TD];
+    uint8_t tm[B * (4 + NHMAX)], am[B * NHMAX * A], done[B];
     const int32_t rows[B] = {0, 1, 2, 3};
-    int32_t act[B * SMAX];
+    int32_t act[B * NHMAX];
     die_if(rankenv_reset_rows(E, rows, B, obs, tm, am, e), e);
     for (int l = 0; l < L; l++) {
-        for (int i = 0; i < B * SMAX; i++) act[i] = a;
+        for (int i = 0; i < B * SMAX * P; i++) act[i] = i % P ? a1 : a0;
         die_if(rankenv_step(E, act, obs, tm, am, rew, done, info, e), e);
     }
 }
 
-/* per head: an episode on rows 0 .. B-1, head h of every segment at action a0 (h = 0) or a1
-   (h > 0); info and rewards of the last step */
-static void episode_heads(RankEnv *E, int a0, int a1, float *info, float *rew, Err *e) {
-    enum { NA = SMAX * H };
-    static float obs[B * (4 + NA) * TD];
-    uint8_t tm[B * (4 + NA)], am[B * NA * A], done[B];
-    const int32_t rows[B] = {0, 1, 2, 3};
-    int32_t act[B * NA];
-    die_if(rankenv_reset_rows(E, rows, B, obs, tm, am, e), e);
-    for (int l = 0; l < L; l++) {
-        for (int i = 0; i < B * NA; i++) act[i] = i % H ? a1 : a0;
-        die_if(rankenv_step(E, act, obs, tm, am, rew, done, info, e), e);
-    }
+/* an episode with action a everywhere, one head per segment */
+static void episode(RankEnv *E, int a, float *info, float *rew, Err *e) {
+    episode_heads(E, 1, a, a, info, rew, e);
 }
 
 static void test_heads(const RankEnvConfig *c0, Err *e) {
@@ -135,13 +128,13 @@ static void test_heads(const RankEnvConfig *c0, Err *e) {
     die_if(rankenv_init(&Eh, &R, &set, &lt, &c, e), e);
     float is[B * NI], ih[B * NI], rs[B], rh[B];
     episode(&Es, 0, is, rs, e);
-    episode_heads(&Eh, 0, 0, ih, rh, e);
+    episode_heads(&Eh, H, 0, 0, ih, rh, e);
     int diff = memcmp(rs, rh, sizeof rs) != 0;
     for (int i = 0; i < B * NI; i++) /* the bound columns differ by design (sum over heads) */
         if (i % NI != RANKENV_I_BOUND && i % NI != RANKENV_I_RBOUND)
             diff += memcmp(&is[i], &ih[i], sizeof(float)) != 0;
     CHECK(diff == 0, "per head: rank 2 on every head: %d values differ", diff);
-    episode_heads(&Eh, 0, G, ih, rh, e);
+    episode_heads(&Eh, H, 0, G, ih, rh, e);
     for (int b = 0; b < B; b++) {
         const int n = Eh.len[b], ns = (n + T - 1) / T;
         int hr[SMAX * H];

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""static_frontier.py: the per-layer static frontier by greedy descent, measured with drrl-eval.
+
+The uniform static ranks are L points (one rank everywhere); a per-layer allocation
+(r_0, ..., r_{L-1}) has |grid|^L points, too many to run them all at long lengths. This script
+walks the frontier greedily: from the top rank everywhere, each round runs drrl-eval on every
+allocation that lowers one layer by one grid step, and keeps the one that gives up the least
+per-token KL (or, on a classifier, the least agreement) per unit of attention FLOPs saved:
+    pick argmin_c (KL(c) - KL(cur)) / (F(cur) - F(c))
+until every layer is at the bottom rank. Each point is a real drrl-eval pass (the same rows,
+the same checkpoint), so the frontier is measured, not composed from per-layer numbers; greedy
+is a heuristic, so the script also reports the lower convex hull of every allocation it ran.
+
+usage: scripts/static_frontier.py CKPT OUT_DIR [--ranks 4,8,16,32] [--drrl-eval PATH]
+                                  [-- extra drrl-eval arguments, e.g. --split test --rows 16
+                                   data.max_len=4096 --reps 1]
+writes OUT_DIR/frontier.tsv (alloc, attn_flops, model_flops, kl, bits_per_byte, agreement,
+latency, attn_latency, greedy: 1 on the greedy path) and prints the greedy path and the hull.
+"""
+import json
+import os
+import subprocess
+import sys
+
+
+def run_eval(exe, ckpt, out, modes, extra):
+    """runs drrl-eval on `modes` and returns {mode: its eval json record}"""
+    os.makedirs(out, exist_ok=True)
+    cmd = [exe, "--checkpoint", ckpt, "--out", out, "--quiet", "--modes", ",".join(modes)] + extra
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    names = [f for f in os.listdir(out) if f.startswith("eval") and f.endswith(".json")]
+    if len(names) != 1:
+        raise SystemExit(f"static_frontier: expected one eval*.json in {out}, found {names}")
+    with open(os.path.join(out, names[0])) as f:
+        return {m["mode"]: m for m in json.load(f)["modes"]}
+
+
+def loss(m):
+    """what a lower rank gives up: the per-token or per-input KL to full"""
+    return m["kl_mean"]
+
+
+def lower_hull(points):
+    """lower convex hull of (cost, loss) points, cost ascending"""
+    pts = sorted(points)
+    hull = []
+    for p in pts:
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (b[1] - a[1]) * (p[0] - a[0]) >= (p[1] - a[1]) * (b[0] - a[0]):
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    return hull
+
+
+def main(argv):
+    if "--" in argv:
+        k = argv.index("--")
+        argv, extra = argv[:k], argv[k + 1:]
+    else:
+        extra = []
+    ranks, exe, pos = [4, 8, 16, 32], "build/cmd/drrl-eval", []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--ranks":
+            ranks = sorted(int(r) for r in argv[i + 1].split(","))
+            i += 2
+        elif argv[i] == "--drrl-eval":
+            exe = argv[i + 1]
+            i += 2
+        else:
+            pos.append(argv[i])
+            i += 1
+    if len(pos) != 2:
+        raise SystemExit(__doc__)
+    ckpt, out = pos
+    # the number of layers: from the first run (full and the top rank everywhere)
+    first = run_eval(exe, ckpt, os.path.join(out, "round-00"), ["full", f"static:{ranks[-1]}"],
+                     extra)
+    L = len(first["full"]["rank_per_layer"])
+
+    def name(a):
+        return "static:" + "/".join(str(ranks[j]) for j in a)
+
+    seen = {}
+    top = tuple([len(ranks) - 1] * L)
+    seen[top] = first[f"static:{ranks[-1]}"]
+    cur, path, rnd = top, [top], 0
+    while any(cur):
+        rnd += 1
+        cands = [tuple(c - (j == k) for j, c in enumerate(cur)) for k in range(L) if cur[k] > 0]
+        todo = [c for c in cands if c not in seen]
+        if todo:
+            got = run_eval(exe, ckpt, os.path.join(out, f"round-{rnd:02d}"),
+                           [name(c) for c in todo], extra)
+            for c in todo:
+                # a per-layer mode whose ranks agree is reported under its uniform name
+                seen[c] = got.get(name(c)) or got[f"static:{ranks[c[0]]}"]
+        f0, k0 = seen[cur]["attn_flops_ratio"], loss(seen[cur])
+
+        def slope(c):
+            df = f0 - seen[c]["attn_flops_ratio"]
+            return (loss(seen[c]) - k0) / df if df > 0 else float("inf")
+
+        cur = min(cands, key=slope)
+        path.append(cur)
+        m = seen[cur]
+        print(f"round {rnd}: {name(cur)}  attn FLOPs {m['attn_flops_ratio']:.3f}  "
+              f"KL {loss(m):.3e}  latency {m['latency_ratio']:.3f}", flush=True)
+    on_path = set(path)
+    with open(os.path.join(out, "frontier.tsv"), "w") as f:
+        f.write("alloc\tattn_flops\tmodel_flops\tkl\tbits_per_byte\tagreement\tlatency\t"
+                "attn_latency\tgreedy\n")
+        for a, m in sorted(seen.items(), key=lambda t: -t[1]["attn_flops_ratio"]):
+            bpb = m.get("bits_per_byte")
+            f.write(f"{name(a)}\t{m['attn_flops_ratio']:.6f}\t{m['model_flops_ratio']:.6f}\t"
+                    f"{loss(m):.6e}\t{'' if bpb is None else f'{bpb:.6f}'}\t"
+                    f"{m['agreement']:.6f}\t{m['latency_ratio']:.6f}\t{m['attn_ratio']:.6f}\t"
+                    f"{int(a in on_path)}\n")
+    hull = lower_hull([(m["attn_flops_ratio"], loss(m), name(a)) for a, m in seen.items()])
+    print(f"{len(seen)} allocations run; lower hull by attention FLOPs:")
+    for x, y, n in hull:
+        print(f"  {n:24s} attn FLOPs {x:.3f}  KL {y:.3e}")
+    print(f"wrote {os.path.join(out, 'frontier.tsv')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

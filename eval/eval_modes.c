@@ -2,6 +2,7 @@
 #include "eval/eval_modes.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,60 @@ static Status parse_probe(const char *tok, const char *arg, const int *grid, int
     return ST_OK;
 }
 
+/* one per-layer list ("32/8/full") of mode tok -> out[0..*n) (0: full) */
+static Status parse_layers(const char *tok, const char *arg, const int *grid, int G, int kind,
+                           int *out, int *n, Err *e) {
+    char gt[256], lb[EVAL_NAME];
+    snprintf(lb, sizeof lb, "%s", arg);
+    *n = 0;
+    for (char *sv = NULL, *t = strtok_r(lb, "/", &sv); t; t = strtok_r(NULL, "/", &sv)) {
+        if (*n == BERT_MAX_LAYERS)
+            return err_set(e, ST_CONFIG, "--modes: '%s': at most %d layers", tok,
+                           BERT_MAX_LAYERS);
+        int ok = !strcmp(t, "full");
+        const int rv = ok ? 0 : parse_int(t);
+        for (int g = 0; g < G && !ok; g++) ok = grid[g] == rv;
+        if (!ok && !(G == 0 && rv >= 1)) {
+            grid_text(gt, sizeof gt, grid, G);
+            return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank "
+                           "of the policy's grid %s, found '%s'", tok, *n,
+                           G ? gt : "(any positive rank)", t);
+        }
+        out[(*n)++] = rv;
+    }
+    if (*n < 2 || arg[0] == '/' || arg[strlen(arg) - 1] == '/' || strstr(arg, "//"))
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer separated "
+                       "by '/' (e.g. %s:32/8), found '%s'", tok, kind_names[kind], arg);
+    return ST_OK;
+}
+
+/* position parts ("16/8+8/8"): per-layer lists joined by '+', each as long as the first */
+static Status parse_parts(const char *tok, const char *arg, const int *grid, int G, int kind,
+                          EvalMode *m, Err *e) {
+    if (kind != EVAL_STATIC && kind != EVAL_PLAIN)
+        return err_set(e, ST_CONFIG, "--modes: '%s': position parts ('+') are for static and "
+                       "static-plain ranks, found %s", tok, kind_names[kind]);
+    char pb[EVAL_NAME];
+    snprintf(pb, sizeof pb, "%s", arg);
+    m->r = -1;
+    for (char *sv = NULL, *t = strtok_r(pb, "+", &sv); t; t = strtok_r(NULL, "+", &sv)) {
+        if (m->n_part == EVAL_MAX_PARTS)
+            return err_set(e, ST_CONFIG, "--modes: '%s': at most %d position parts", tok,
+                           EVAL_MAX_PARTS);
+        int nl;
+        Status s = parse_layers(tok, t, grid, G, kind, m->layer_r[m->n_part], &nl, e);
+        if (s) return s;
+        if (m->n_part && nl != m->n_layer)
+            return err_set(e, ST_CONFIG, "--modes: '%s': part %d: expected %d layers (as the "
+                           "first part), found %d", tok, m->n_part, m->n_layer, nl);
+        m->n_layer = nl, m->n_part++;
+    }
+    if (m->n_part < 2 || arg[0] == '+' || arg[strlen(arg) - 1] == '+' || strstr(arg, "++"))
+        return err_set(e, ST_CONFIG, "--modes: '%s': expected per-layer lists joined by '+' "
+                       "(e.g. %s:16/8+8/8), found '%s'", tok, kind_names[kind], arg);
+    return ST_OK;
+}
+
 /* one entry ("static:8") -> m */
 static Status parse_one(const char *tok, const int *grid, int G, int max_m, EvalMode *m, Err *e) {
     char gt[256];
@@ -104,32 +159,13 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     if (kind == EVAL_MARGIN) return parse_margin(tok, arg, grid, G, m, e);
     if (kind == EVAL_PROBE) return parse_probe(tok, arg, grid, G, m, e);
     if (kind == EVAL_PLAIN && !strcmp(arg, "auto")) return ST_OK; /* r = 0 until resolved */
+    if (strchr(arg, '/') && (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER))
+        return err_set(e, ST_CONFIG, "--modes: '%s': per-layer lists ('/') are for static "
+                       "and static-plain ranks, found %s", tok, kind_names[kind]);
+    if (strchr(arg, '+')) return parse_parts(tok, arg, grid, G, kind, m, e);
     if (strchr(arg, '/')) { /* one rank per layer */
-        if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER)
-            return err_set(e, ST_CONFIG, "--modes: '%s': per-layer lists ('/') are for static "
-                           "and static-plain ranks, found %s", tok, kind_names[kind]);
-        char lb[sizeof m->name];
-        snprintf(lb, sizeof lb, "%s", arg);
-        m->r = -1;
-        for (char *sv = NULL, *t = strtok_r(lb, "/", &sv); t; t = strtok_r(NULL, "/", &sv)) {
-            if (m->n_layer == BERT_MAX_LAYERS)
-                return err_set(e, ST_CONFIG, "--modes: '%s': at most %d layers", tok,
-                               BERT_MAX_LAYERS);
-            int ok = !strcmp(t, "full");
-            const int rv = ok ? 0 : parse_int(t);
-            for (int g = 0; g < G && !ok; g++) ok = grid[g] == rv;
-            if (!ok && !(G == 0 && rv >= 1)) {
-                grid_text(gt, sizeof gt, grid, G);
-                return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank "
-                               "of the policy's grid %s, found '%s'", tok, m->n_layer,
-                               G ? gt : "(any positive rank)", t);
-            }
-            m->layer_r[m->n_layer++] = rv;
-        }
-        if (m->n_layer < 2 || arg[0] == '/' || arg[strlen(arg) - 1] == '/' || strstr(arg, "//"))
-            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer separated "
-                           "by '/' (e.g. %s:32/8), found '%s'", tok, kind_names[kind], arg);
-        return ST_OK;
+        m->r = -1, m->n_part = 1;
+        return parse_layers(tok, arg, grid, G, kind, m->layer_r[0], &m->n_layer, e);
     }
     const int v = parse_int(arg);
     if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER) {
@@ -205,8 +241,10 @@ Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e) {
     return ST_OK;
 }
 
-int eval_mode_rank(const EvalMode *m, int l) {
-    return m->n_layer ? m->layer_r[l] : m->r;
+int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg) {
+    if (!m->n_layer) return m->r;
+    const int p = m->n_part > 1 && nseg > 0 ? (int)((int64_t)sg * m->n_part / nseg) : 0;
+    return m->layer_r[p < m->n_part ? p : m->n_part - 1][l];
 }
 
 int eval_mode_env(const EvalMode *m) {

@@ -4,6 +4,10 @@
  *   static:r         every layer at whitened grid rank r (r must be in the policy's grid)
  *   static:r0/r1/..  one rank per layer (grid ranks or full, as many as the model has
  *                    layers), e.g. static:32/8: a static per-layer allocation; static-plain too
+ *   static:A+B+..    per-layer lists joined by '+' (at most EVAL_MAX_PARTS): a static
+ *                    allocation by layer and position; a row of n segments runs segment s at
+ *                    part floor(s k / n) of the k parts (static:16/8+8/8: the first half of
+ *                    each row's segments at 16/8, the rest at 8/8); static-plain too
  *   static-plain:r   the same with plain (unwhitened) factors; r = auto: the grid rank
  *                    nearest the policy's mean rank (needs policy in the list)
  *   random           seeded random ranks at the policy's budget: each layer's chosen ranks of
@@ -37,6 +41,8 @@
 #include "model/bert.h"
 
 #define EVAL_MAX_MODES 64
+#define EVAL_MAX_PARTS 8 /* position parts of a static mode */
+#define EVAL_NAME 64     /* a mode's name, NUL included */
 
 typedef enum {
     EVAL_FULL,
@@ -56,11 +62,12 @@ typedef struct {
                        per layer, in layer_r); nystrom / performer m; else 0 */
     int n_layer;    /* per-layer static modes: the ranks listed (the model's L, checked by
                        eval_modes_check_layers); else 0 */
-    int layer_r[BERT_MAX_LAYERS]; /* per-layer ranks (0: full, exact attention) */
+    int n_part;     /* per-layer static modes: position parts ('+'), 1 without */
+    int layer_r[EVAL_MAX_PARTS][BERT_MAX_LAYERS]; /* (n_part, n_layer) ranks (0: full) */
     int hi, from;   /* margin: HI and L; probe: HI and P (r holds LO in both) */
     int until;      /* probe: last probed layer (-1: every layer) */
     double thr;     /* margin, probe: T */
-    char name[32];  /* "static:8", "static-plain:auto" until resolved, ... */
+    char name[EVAL_NAME]; /* "static:8", "static-plain:auto" until resolved, ... */
 } EvalMode;
 
 /* eval_modes_parse: the comma-separated list (NULL: the default list) against the rank grid
@@ -75,8 +82,9 @@ Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, Eva
    naming the mode otherwise). */
 Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e);
 
-/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full). */
-int eval_mode_rank(const EvalMode *m, int l);
+/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full) for segment
+   sg of a row of nseg segments (position part floor(sg n_part / nseg)). */
+int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg);
 
 /* eval_mode_env: 1 if the mode runs through the rank environment (weight-level kinds). */
 int eval_mode_env(const EvalMode *m);

@@ -13,10 +13,11 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "eval/eval_modes.h"
 #include "model/bert.h"
 
 typedef struct {
-    char mode[32];
+    char mode[EVAL_NAME];
     int n, n_labeled, correct, agree, mc_b, mc_c;
     double accuracy, ci_low, ci_high;  /* labelled sentences; bootstrap percentile CI */
     double agreement, kl_mean, dmargin, mcnemar_p;
@@ -41,7 +42,7 @@ typedef struct {
     double mask_rate, full_share, over_eps, lat_est;
     double violations;
     double replay_diff;
-    char pred_file[64];                /* prediction file name ("" if none) */
+    char pred_file[EVAL_NAME + 16];              /* prediction file name ("" if none) */
     int lm;                            /* 1: a language model's row (eval/eval_lm.h): the
                                           fields below; accuracy, its interval, margins and
                                           McNemar are NaN; agreement and kl_mean per token */

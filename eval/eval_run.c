@@ -170,13 +170,14 @@ static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *r
         *policy_sec += time_now() - t0;
         return s;
     }
-    const int fixed = m->kind == EVAL_FULL ? E->G : action_of(E, eval_mode_rank(m, l));
-    for (int b = 0; b < nb; b++)
+    for (int b = 0; b < nb; b++) /* static: each segment's position part (s / P: its segment) */
         for (int s = 0; s < S; s++)
             act[(size_t)b * S + s] =
                 m->kind == EVAL_RANDOM
                     ? action_of(E, assigned[((size_t)rows[b] * L + l) * S + s])
-                    : fixed;
+                : m->kind == EVAL_FULL
+                    ? E->G
+                    : action_of(E, eval_mode_rank(m, l, s / E->P, E->nseg[b]));
     return ST_OK;
 }
 

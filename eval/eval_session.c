@@ -336,7 +336,7 @@ static Status rows_make(Session *s, const EvalOptions *o, int32_t *pred_store, i
         for (int r = 0; r < n; r++)
             pred[i][r] = logits_argmax(s->outs[i].logits + (size_t)r * K, K);
         if ((test || o->predictions) && !s->p.R->dec) { /* a language model predicts bytes */
-            char nm[32];
+            char nm[EVAL_NAME];
             snprintf(nm, sizeof nm, "%s", s->modes[i].name);
             for (char *q = nm; *q; q++) *q = *q == ':' ? '-' : *q == '/' ? '_' : *q;
             snprintf(s->rows[i].pred_file, sizeof s->rows[i].pred_file, "%s.%s.tsv",

@@ -14,7 +14,10 @@
 #      --min-bytes (the count of test reviews of at least 1000 bytes, checked in Python);
 #   3b. --rows K with --min-bytes (the first K such reviews); per-layer static ranks
 #      (static:2/8 costs the mean of static:2 and static:8; static:8/8 is static:8 exactly;
-#      static:full/2); the per-input KL file against the table's mean KL;
+#      static:full/2); position parts (static:8/8+8/8 is static:8 exactly, static:2/8+2/8 is
+#      static:2/8; static:2/2+8/8 runs the first 2 of each row's 4 segments at 2, the others
+#      at 8: mean rank 5 per layer, FLOPs between static:2's and static:8's, and static:8/8+2/2
+#      differs from it); the per-input KL file against the table's mean KL;
 #   4. errors: --min-bytes on an SST-2 model; malformed per-layer static modes.
 set -euo pipefail
 eval_=$(realpath "$1")
@@ -110,7 +113,8 @@ sys.exit(0 if J['n'] == $want else 'FAIL: --min-bytes: eval_test.json n %d, expe
 # rank); static:full/2 is exact in layer 0; kl:full is 0 and every column's mean is the
 # table's KL
 "$eval_" --checkpoint "$tmp/drrl" --split test --reps 1 --resamples 100 --min-bytes 1000 \
-  --rows 3 --modes full,static:2,static:8,static:2/8,static:8/8,static:full/2 --out "$tmp/evl" \
+  --rows 3 --modes full,static:2,static:8,static:2/8,static:8/8,static:full/2,static:8/8+8/8,static:2/8+2/8,static:2/2+8/8,static:8/8+2/2 \
+  --out "$tmp/evl" \
   > "$tmp/evl.txt"
 $py - "$tmp/evl" <<'EOF2'
 import csv, gzip, json, sys
@@ -146,6 +150,13 @@ for k, r in m.items():
         sys.exit(f"FAIL: p_full outside [1/2, 1] for two classes: {[p['p_full'] for p in per]}")
 if [p["kl:static:8/8"] for p in per] != [p["kl:static:8"] for p in per]:
     sys.exit("FAIL: per-input KL of static:8/8 and static:8 differ")
+for x, y in (("static:8/8+8/8", "static:8"), ("static:2/8+2/8", "static:2/8")):
+    if a(x) != a(y) or m[x]["kl_mean"] != m[y]["kl_mean"]: sys.exit(f"FAIL: {x} differs from {y}")
+for x in ("static:2/2+8/8", "static:8/8+2/2"):
+    if m[x]["rank_per_layer"] != [5, 5]: sys.exit(f"FAIL: {x} ranks {m[x]['rank_per_layer']}")
+    if not a("static:2") < a(x) < a("static:8"): sys.exit(f"FAIL: {x} FLOPs {a(x)}")
+if m["static:2/2+8/8"]["kl_mean"] == m["static:8/8+2/2"]["kl_mean"]:
+    sys.exit("FAIL: the position parts are not applied by position")
 print(f"per-layer static and per-input KL ok: {[(k, r['attn_flops']) for k, r in m.items()]}")
 EOF2
 
@@ -164,4 +175,10 @@ expect_error "--modes: 'static:8/': expected one rank per layer separated by '/'
   "$eval_" --checkpoint "$tmp/drrl" --modes static:8/ --reps 1
 expect_error "--modes: 'nystrom:8/8': per-layer lists ('/') are for static" \
   "$eval_" --checkpoint "$tmp/drrl" --modes nystrom:8/8 --reps 1
+expect_error "--modes: 'static:8/8+2/4/8': part 1: expected 2 layers (as the first part), found 3" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes static:8/8+2/4/8 --reps 1
+expect_error "--modes: 'static:8/8+': expected per-layer lists joined by '+'" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes static:8/8+ --reps 1
+expect_error "--modes: 'performer:8+8': position parts ('+') are for static" \
+  "$eval_" --checkpoint "$tmp/drrl" --modes performer:8+8 --reps 1
 echo "test_train_imdb: ok"

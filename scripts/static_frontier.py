@@ -91,11 +91,11 @@ def main(argv):
     while any(cur):
         rnd += 1
         cands = [tuple(c - (j == k) for j, c in enumerate(cur)) for k in range(L) if cur[k] > 0]
-        todo = [c for c in cands if c not in seen]
-        if todo:
+        unseen = [c for c in cands if c not in seen]
+        if unseen:
             got = run_eval(exe, ckpt, os.path.join(out, f"round-{rnd:02d}"),
-                           [name(c) for c in todo], extra)
-            for c in todo:
+                           [name(c) for c in unseen], extra)
+            for c in unseen:
                 # a per-layer mode whose ranks agree is reported under its uniform name
                 seen[c] = got.get(name(c)) or got[f"static:{ranks[c[0]]}"]
         f0, k0 = seen[cur]["attn_flops_ratio"], loss(seen[cur])

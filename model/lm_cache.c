@@ -59,6 +59,7 @@ Status lm_cache_init(LmCache *c, const Bert *m, const Ranked *R, RankKind kind, 
     mem_plan_f32(P, &c->o, (size_t)c->C, "lm_cache.o");
     mem_plan_f32(P, &c->h, (size_t)c->F, "lm_cache.h");
     mem_plan_f64(P, &c->p, (size_t)max_ctx, "lm_cache.p");
+    mem_plan_f64(P, &c->acc, (size_t)c->C, "lm_cache.acc");
     mem_plan_f32(P, &c->logits, (size_t)c->V, "lm_cache.logits");
     Status s = mem_plan_alloc(P, e);
     return s ? err_prefix(e, "lm_cache_init") : ST_OK;
@@ -132,12 +133,17 @@ static void attend(LmCache *c, int l) {
             mx = c->p[j] > mx ? c->p[j] : mx;
         }
         for (int j = 0; j <= t; j++) z += c->p[j] = exp(c->p[j] - mx);
+        /* o_h = sum_j p_j v_j / z, row by row over the cache (contiguous reads; each
+           acc[i] still sums j in increasing order) */
         float *oh = c->o + (size_t)h * wd;
-        for (int i = 0; i < wd; i++) {
-            double acc = 0.0;
-            for (int j = 0; j <= t; j++) acc += c->p[j] * V[(size_t)j * HW + i];
-            oh[i] = (float)(acc / z);
+        double *acc = c->acc;
+        for (int i = 0; i < wd; i++) acc[i] = 0.0;
+        for (int j = 0; j <= t; j++) {
+            const float *vj = V + (size_t)j * HW;
+            const double pj = c->p[j];
+            for (int i = 0; i < wd; i++) acc[i] += pj * vj[i];
         }
+        for (int i = 0; i < wd; i++) oh[i] = (float)(acc[i] / z);
     }
     if (r) {
         memcpy(c->a, c->bo[l], sizeof(float) * C);

@@ -58,8 +58,7 @@ Status lm_cache_init(LmCache *c, const Bert *m, const Ranked *R, RankKind kind, 
     mem_plan_f32(P, &c->q, (size_t)c->C, "lm_cache.q");
     mem_plan_f32(P, &c->o, (size_t)c->C, "lm_cache.o");
     mem_plan_f32(P, &c->h, (size_t)c->F, "lm_cache.h");
-    mem_plan_f64(P, &c->p, (size_t)max_ctx, "lm_cache.p");
-    mem_plan_f64(P, &c->acc, (size_t)c->C, "lm_cache.acc");
+    mem_plan_f32(P, &c->p, (size_t)max_ctx, "lm_cache.p");
     mem_plan_f32(P, &c->logits, (size_t)c->V, "lm_cache.logits");
     Status s = mem_plan_alloc(P, e);
     return s ? err_prefix(e, "lm_cache_init") : ST_OK;
@@ -121,29 +120,19 @@ static void attend(LmCache *c, int l) {
         linear_forward(vt, c->u, w->wv, w->bv, 1, C, C);
     }
     const double scale = 1.0 / sqrt((double)c->dh);
-    for (int h = 0; h < H; h++) {
+    for (int h = 0; h < H; h++) { /* the cache rows of head h: (t + 1, wd), row stride HW */
         const float *qh = c->q + (size_t)h * wd, *K = c->kc[l] + (size_t)h * wd;
         const float *V = c->vc[l] + (size_t)h * wd;
-        double mx = -INFINITY, z = 0.0;
-        for (int j = 0; j <= t; j++) { /* s_j = q_h . k_j / sqrt(dh) */
-            const float *kj = K + (size_t)j * HW;
-            double s = 0.0;
-            for (int i = 0; i < wd; i++) s += (double)qh[i] * kj[i];
-            c->p[j] = s * scale;
-            mx = c->p[j] > mx ? c->p[j] : mx;
-        }
-        for (int j = 0; j <= t; j++) z += c->p[j] = exp(c->p[j] - mx);
-        /* o_h = sum_j p_j v_j / z, row by row over the cache (contiguous reads; each
-           acc[i] still sums j in increasing order) */
-        float *oh = c->o + (size_t)h * wd;
-        double *acc = c->acc;
-        for (int i = 0; i < wd; i++) acc[i] = 0.0;
-        for (int j = 0; j <= t; j++) {
-            const float *vj = V + (size_t)j * HW;
-            const double pj = c->p[j];
-            for (int i = 0; i < wd; i++) acc[i] += pj * vj[i];
-        }
-        for (int i = 0; i < wd; i++) oh[i] = (float)(acc[i] / z);
+        float *p = c->p, *oh = c->o + (size_t)h * wd;
+        /* s = K q_h / sqrt(dh); p = exp(s - max s); o_h = V^T p / sum p */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, wd, (float)scale, K, HW, qh, 1, 0.0f,
+                    p, 1);
+        float mx = -INFINITY;
+        for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
+        double z = 0.0;
+        for (int j = 0; j <= t; j++) z += p[j] = expf(p[j] - mx);
+        cblas_sgemv(CblasRowMajor, CblasTrans, t + 1, wd, (float)(1.0 / z), V, HW, p, 1, 0.0f,
+                    oh, 1);
     }
     if (r) {
         memcpy(c->a, c->bo[l], sizeof(float) * C);

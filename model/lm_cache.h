@@ -44,8 +44,7 @@ typedef struct {
     float *x, *u, *a, *f;                   /* (C) residual, LN output, branch outputs */
     float *q, *o;                           /* (H dh) query, head outputs */
     float *h;                               /* (F) MLP hidden */
-    double *p;                              /* (max_ctx) one head's scores / probabilities */
-    double *acc;                            /* (C) one head's output sums, over the rows */
+    float *p;                               /* (max_ctx) one head's scores / probabilities */
     float *logits;                          /* (V) of the last step */
     MemPlan plan;
 } LmCache;

@@ -42,7 +42,7 @@ typedef struct {
     double mask_rate, full_share, over_eps, lat_est;
     double violations;
     double replay_diff;
-    char pred_file[EVAL_NAME + 16];              /* prediction file name ("" if none) */
+    char pred_file[EVAL_NAME + 16];    /* prediction file name ("" if none) */
     int lm;                            /* 1: a language model's row (eval/eval_lm.h): the
                                           fields below; accuracy, its interval, margins and
                                           McNemar are NaN; agreement and kl_mean per token */

@@ -5,7 +5,8 @@ The uniform static ranks are L points (one rank everywhere); a per-layer allocat
 (r_0, ..., r_{L-1}) has |grid|^L points, too many to run them all at long lengths. This script
 walks the frontier greedily: from the top rank everywhere, each round runs drrl-eval on every
 allocation that lowers one layer by one grid step, and keeps the one that gives up the least
-per-token KL (or, on a classifier, the least agreement) per unit of attention FLOPs saved:
+KL to full (drrl-eval's kl_mean: per token on a language model, per input on a classifier)
+per unit of attention FLOPs saved:
     pick argmin_c (KL(c) - KL(cur)) / (F(cur) - F(c))
 until every layer is at the bottom rank. Each point is a real drrl-eval pass (the same rows,
 the same checkpoint), so the frontier is measured, not composed from per-layer numbers; greedy
@@ -21,6 +22,9 @@ import json
 import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle import hull  # noqa: E402
 
 
 def run_eval(exe, ckpt, out, modes, extra):
@@ -38,21 +42,6 @@ def run_eval(exe, ckpt, out, modes, extra):
 def loss(m):
     """what a lower rank gives up: the per-token or per-input KL to full"""
     return m["kl_mean"]
-
-
-def lower_hull(points):
-    """lower convex hull of (cost, loss) points, cost ascending"""
-    pts = sorted(points)
-    hull = []
-    for p in pts:
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (b[1] - a[1]) * (p[0] - a[0]) >= (p[1] - a[1]) * (b[0] - a[0]):
-                hull.pop()
-            else:
-                break
-        hull.append(p)
-    return hull
 
 
 def main(argv):
@@ -119,10 +108,10 @@ def main(argv):
                     f"{loss(m):.6e}\t{'' if bpb is None else f'{bpb:.6f}'}\t"
                     f"{m['agreement']:.6f}\t{m['latency_ratio']:.6f}\t{m['attn_ratio']:.6f}\t"
                     f"{int(a in on_path)}\n")
-    hull = lower_hull([(m["attn_flops_ratio"], loss(m), name(a)) for a, m in seen.items()])
+    pts = {(m["attn_flops_ratio"], loss(m)): name(a) for a, m in seen.items()}
     print(f"{len(seen)} allocations run; lower hull by attention FLOPs:")
-    for x, y, n in hull:
-        print(f"  {n:24s} attn FLOPs {x:.3f}  KL {y:.3e}")
+    for x, y in hull(list(pts)):
+        print(f"  {pts[(x, y)]:24s} attn FLOPs {x:.3f}  KL {y:.3e}")
     print(f"wrote {os.path.join(out, 'frontier.tsv')}")
 
 

@@ -7,6 +7,11 @@
 # 16/16 (0.4 against 8/32's 3.04) -> 16/8 (0.16 against 8/16's 3.04) -> 8/8: 8 allocations
 # run. The lower hull skips the greedy point 16/16 (0.25, 0.06): the chord from 16/8
 # (0.1875, 0.07) to 16/32 (0.375, 0.01) passes below it.
+# By layer and position (--parts 2 --from static:16/16 --stop-flops 0.2): a (part, layer) at
+# rank r adds r / 256 to the FLOPs ratio and k2 to the KL (16 -> 0; 8 -> 0.3, 0.1 in part 0's
+# layers 0, 1 and 0.05, 0.2 in part 1's). From 16/16+16/16 (0.25) greedy lowers part 1 layer
+# 0 (0.05), then part 0 layer 1 (0.15 against 0.25 and 0.35) and stops at 0.1875 <= 0.2: 8
+# allocations run, the path is the hull.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cat > "$tmp/fake-eval" <<'P'
@@ -17,7 +22,16 @@ out, modes = a[a.index("--out") + 1], a[a.index("--modes") + 1].split(",")
 assert "--checkpoint" in a and a[-2:] == ["--rows", "4"], a
 k = [{32: 0.0, 16: 0.01, 8: 0.2}, {32: 0.0, 16: 0.05, 8: 0.06}]
 recs = []
+k2 = [[{16: 0.0, 8: 0.3}, {16: 0.0, 8: 0.1}], [{16: 0.0, 8: 0.05}, {16: 0.0, 8: 0.2}]]
 for m in modes:
+    if "+" in m:
+        r = [[int(x) for x in p.split("/")] for p in m.split(":")[1].split("+")]
+        f = sum(x / 256 for p in r for x in p)
+        kl = sum(k2[p][l][x] for p in range(2) for l, x in enumerate(r[p]))
+        recs.append({"mode": m, "rank_per_layer": r[0], "attn_flops_ratio": f,
+                     "model_flops_ratio": f, "kl_mean": kl, "bits_per_byte": None,
+                     "agreement": 1 - kl, "latency_ratio": f, "attn_ratio": f})
+        continue
     r = [64, 64] if m == "full" else [int(x) for x in m.split(":")[1].split("/")]
     r = r * 2 if len(r) == 1 else r
     f = sum(x / 128 for x in r)
@@ -49,6 +63,32 @@ want = {"static:32/32": (0.5, 0.0, 1), "static:16/32": (0.375, 0.01, 1),
         "static:16/16": (0.25, 0.06, 1), "static:8/16": (0.1875, 0.25, 0),
         "static:16/8": (0.1875, 0.07, 1), "static:8/8": (0.125, 0.26, 1)}
 if set(got) != set(want): sys.exit(f"FAIL: allocations {sorted(got)}")
+for m, w in want.items():
+    g = got[m]
+    if abs(g[0] - w[0]) > 1e-6 or abs(g[1] - w[1]) > 1e-9 or g[2] != w[2]:
+        sys.exit(f"FAIL: {m}: {g} vs {w}")
+P
+
+$py scripts/static_frontier.py CKPT "$tmp/sp" --ranks 8,16,32 --drrl-eval "$tmp/fake-eval" \
+  --parts 2 --from static:16/16 --stop-flops 0.2 -- --rows 4 > "$tmp/outp.txt"
+cat "$tmp/outp.txt"
+$py - "$tmp/outp.txt" "$tmp/sp/frontier.tsv" <<'P'
+import sys
+out = open(sys.argv[1]).read().split("\n")
+path = [l.split()[2] for l in out if l.startswith("round ")]
+if path != ["static:16/16+8/16", "static:16/8+8/16"]:
+    sys.exit(f"FAIL: greedy path by position {path}")
+k = out.index(next(l for l in out if "lower hull" in l))
+hull = [l.split()[0] for l in out[k + 1:] if l.startswith("  ")]
+if hull != ["static:16/8+8/16", "static:16/16+8/16", "static:16/16+16/16"]:
+    sys.exit(f"FAIL: hull by position {hull}")
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])][1:]
+got = {r[0]: (float(r[1]), float(r[3]), int(r[8])) for r in rows}
+want = {"static:16/16+16/16": (0.25, 0.0, 1), "static:8/16+16/16": (0.21875, 0.3, 0),
+        "static:16/8+16/16": (0.21875, 0.1, 0), "static:16/16+8/16": (0.21875, 0.05, 1),
+        "static:16/16+16/8": (0.21875, 0.2, 0), "static:8/16+8/16": (0.1875, 0.35, 0),
+        "static:16/8+8/16": (0.1875, 0.15, 1), "static:16/16+8/8": (0.1875, 0.25, 0)}
+if set(got) != set(want): sys.exit(f"FAIL: allocations by position {sorted(got)}")
 for m, w in want.items():
     g = got[m]
     if abs(g[0] - w[0]) > 1e-6 or abs(g[1] - w[1]) > 1e-9 or g[2] != w[2]:

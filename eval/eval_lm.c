@@ -48,12 +48,6 @@ Status eval_lm_modes(EvalMode *modes, int *n, int named, FILE *info, Err *e) {
     return ST_OK;
 }
 
-double eval_lm_kl(const float *zf, const float *z, int n, int V) {
-    double s = 0.0;
-    for (int i = 0; i + 1 < n; i++) s += logits_kl(zf + (size_t)i * V, z + (size_t)i * V, V);
-    return n > 1 ? s / (n - 1) : 0.0;
-}
-
 void eval_lm_per_row(double *kl, double *bits, const double *lm, int n) {
     for (int r = 0; r < n; r++) {
         const double *l = lm + (size_t)r * EVAL_LM_STATS, t = l[EVAL_LM_TARGETS];

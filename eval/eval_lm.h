@@ -32,11 +32,6 @@ enum { EVAL_LM_NATS, EVAL_LM_TARGETS, EVAL_LM_KL, EVAL_LM_AGREE, EVAL_LM_HITS, E
 void eval_lm_row(double *out /* (EVAL_LM_STATS) */, const int32_t *ids /* (n) */, int n,
                  const float *z /* (n, V) */, const float *zf /* (n, V) */, int V);
 
-/* eval_lm_kl: the mean over positions i < n - 1 (each with a real next token) of
-   KL(p_full || p_mode) of the next-token distributions, zf and z (n, V) (drrl-sweep's KL of a
-   decoder, whose inputs are real tokens only). */
-double eval_lm_kl(const float *zf /* (n, V) */, const float *z /* (n, V) */, int n, int V);
-
 /* eval_lm_stats: r's language-model fields (lm = 1, bpb, its interval, ppl, kl_mean, agreement,
    top1; n) from the rows' sums lm (n, EVAL_LM_STATS), the interval from `resamples` resamples
    of seed over the documents doc (n) (runs of equal values; NULL: every row its own). */

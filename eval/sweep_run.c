@@ -175,6 +175,7 @@ typedef struct {
     double *att, *fwd, *dec, *pnet; /* attention, forward, decision, policy network seconds */
     int64_t *fl;
     double *kl, *rel;
+    double *lm;    /* (modes, rows, EVAL_LM_STATS) a decoder's sums (NULL: a classifier) */
     float *zfull;  /* (C) the full pass's logits of the row */
     uint8_t *mask; /* (N) all ones */
 } SweepBufs;
@@ -214,8 +215,11 @@ static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSe
             progress_add(progress, units);
             if (r) continue;
             b->fl[(size_t)i * K + k] = ranked_attn_flops(R);
-            b->kl[(size_t)i * K + k] = d->R.dec ? eval_lm_kl(b->zfull, R->logits, N, C)
-                                                : logits_kl(b->zfull, R->logits, C); /* double */
+            /* KL (double): a decoder's per next byte, as drrl-eval's */
+            double *lm = b->lm ? b->lm + ((size_t)i * K + k) * EVAL_LM_STATS : NULL, bits;
+            if (lm) eval_lm_row(lm, ids, N, R->logits, b->zfull, C);
+            if (lm) eval_lm_per_row(b->kl + (size_t)i * K + k, &bits, lm, 1);
+            else b->kl[(size_t)i * K + k] = logits_kl(b->zfull, R->logits, C);
             b->rel[(size_t)i * K + k] = rel;
         }
     }
@@ -264,9 +268,11 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
                    .fl = calloc((size_t)nm * K, sizeof(int64_t)),
                    .kl = calloc((size_t)nm * K, sizeof(double)),
                    .rel = calloc((size_t)nm * K, sizeof(double)),
+                   .lm = d->R.dec ? calloc((size_t)nm * K * EVAL_LM_STATS, sizeof(double)) : NULL,
                    .zfull = malloc(sizeof(float) * (size_t)C * (d->R.dec ? N : 1)),
                    .mask = malloc((size_t)N)};
-    if (!b.att || !b.fwd || !b.dec || !b.pnet || !b.fl || !b.kl || !b.rel || !b.zfull || !b.mask)
+    if (!b.att || !b.fwd || !b.dec || !b.pnet || !b.fl || !b.kl || !b.rel || !b.zfull || !b.mask ||
+        (d->R.dec && !b.lm))
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
     for (int i = 0; i < N && !s; i++) b.mask[i] = 1;
     memset(cells, 0, sizeof(SweepCell) * (size_t)nm);
@@ -281,15 +287,21 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         (s = dist_or(b.pnet, nt * sizeof(double), e)) ||
         (s = dist_or(b.fl, nr * sizeof(int64_t), e)) ||
         (s = dist_or(b.kl, nr * sizeof(double), e)) ||
-        (s = dist_or(b.rel, nr * sizeof(double), e)))
+        (s = dist_or(b.rel, nr * sizeof(double), e)) ||
+        (b.lm && (s = dist_or(b.lm, nr * EVAL_LM_STATS * sizeof(double), e))))
         goto done;
     for (int i = 0; i < nm; i++) {
         SweepCell *c = &cells[i];
         const RankKind kind = mode_kind(&modes[i]);
+        double nats = 0, targets = 0;
         for (int k = 0; k < K; k++) { /* in row order, however many processes ran them */
             c->attn_flops += b.fl[(size_t)i * K + k];
             c->kl += b.kl[(size_t)i * K + k], c->rel += b.rel[(size_t)i * K + k];
+            if (!b.lm) continue;
+            nats += b.lm[((size_t)i * K + k) * EVAL_LM_STATS + EVAL_LM_NATS];
+            targets += b.lm[((size_t)i * K + k) * EVAL_LM_STATS + EVAL_LM_TARGETS];
         }
+        c->bpb = b.lm && targets > 0 ? nats / (targets * log(2.0)) : NAN;
         c->rows = K;
         c->attn_flops /= K;
         c->kl /= K, c->rel /= K;
@@ -307,7 +319,7 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
     }
 done:
     free(b.att), free(b.fwd), free(b.dec), free(b.pnet), free(b.fl), free(b.kl), free(b.rel);
-    free(b.zfull), free(b.mask);
+    free(b.lm), free(b.zfull), free(b.mask);
     encoded_free(&enc);
     return s;
 }

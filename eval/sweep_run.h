@@ -19,7 +19,11 @@
  *            over layers
  *   fwd_ms   the whole forward (embeddings, every layer, head) around them
  * and, per row (first rep): counted attention FLOPs (ranked_attn_flops), KL(p_full || p_mode)
- * (nn/logits.h, in double), and the relative Frobenius error of the last layer's attention
+ * (nn/logits.h, in double; a decoder's: the mean over positions whose next token is a byte of
+ * the next-token distributions' KL, eval_lm_row, as drrl-eval's KL per token), a decoder's
+ * sums of -ln p_mode(next byte) and of next bytes (eval_lm_row; bpb is their ratio over all
+ * rows over ln 2, as drrl-eval's bits per byte), and the relative
+ * Frobenius error of the last layer's attention
  * output vs exact attention on the same input (the teacher, computed outside the timed
  * time). rank is the rank per head averaged over layers and segments (full = head size; NaN
  * for Nystrom and Performer); for the policy, whose timed passes are deployed forwards
@@ -45,6 +49,7 @@ typedef struct {
     double lat_ms, fwd_ms;   /* medians */
     int64_t attn_flops;      /* mean over rows (equal for equal lengths) */
     double kl, rel;          /* means over rows */
+    double bpb;              /* a decoder's bits per byte over the rows; NaN: a classifier */
     double rank, policy_ms;  /* mean rank per head (NaN: not rank-based); policy's ms (NaN) */
     double dec_ms;           /* median decision time inside fwd_ms (0: none) */
     int rows;

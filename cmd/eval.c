@@ -26,9 +26,10 @@
 static const CliOpt OPTS[] = {
     {"--checkpoint", "CKPT", "drrl-train checkpoint, or a run directory (its newest); required"},
     {"--split", "SPLIT", "dev (default) or test"},
-    {"--modes", "LIST", "full, static:r, static:r0/r1/.. (per layer), static-plain:r|auto,\n"
-     "random, nystrom:m, performer:m, policy (default: all, with every\n"
-     "grid rank and m = 8, 16, 32)"},
+    {"--modes", "LIST", "full, static:r, static:r0/r1/.. (per layer), static:A+B (by layer\n"
+     "and position), static:a.b/.. (per head: a per-head checkpoint),\n"
+     "static-plain:r|auto, random, nystrom:m, performer:m, policy\n"
+     "(default: all, with every grid rank and m = 8, 16, 32)"},
     {"--batch", "B", "sentences per batch (default: the frozen model's eval.batch)"},
     {"--reps", "R", "timed rounds, median reported (default 3)"},
     {"--resamples", "N", "bootstrap resamples of the accuracy interval (default 2000)"},

@@ -77,26 +77,63 @@ static Status parse_probe(const char *tok, const char *arg, const int *grid, int
     return ST_OK;
 }
 
-/* one per-layer list ("32/8/full") of mode tok -> out[0..*n) (0: full) */
+/* one rank t ("8" or "full") of layer l of mode tok -> *rv (0: full) */
+static Status parse_rank(const char *tok, const char *t, int l, const int *grid, int G, int *rv,
+                         Err *e) {
+    char gt[256];
+    int ok = !strcmp(t, "full");
+    *rv = ok ? 0 : parse_int(t);
+    for (int g = 0; g < G && !ok; g++) ok = grid[g] == *rv;
+    if (ok || (G == 0 && *rv >= 1)) return ST_OK;
+    grid_text(gt, sizeof gt, grid, G);
+    return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank of the "
+                   "policy's grid %s, found '%s'", tok, l, G ? gt : "(any positive rank)", t);
+}
+
+/* layer l's heads ("16.8.16.16") of mode tok -> m->head_r[l], m->n_head */
+static Status parse_heads(const char *tok, char *t, int l, const int *grid, int G, EvalMode *m,
+                          Err *e) {
+    int h = 0;
+    if (t[0] == '.' || t[strlen(t) - 1] == '.' || strstr(t, ".."))
+        return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected ranks per head joined "
+                       "by '.' (e.g. 16.8.16.16), found '%s'", tok, l, t);
+    for (char *sv = NULL, *u = strtok_r(t, ".", &sv); u; u = strtok_r(NULL, ".", &sv)) {
+        if (h == EVAL_MAX_HEADS)
+            return err_set(e, ST_CONFIG, "--modes: '%s': at most %d heads per layer", tok,
+                           EVAL_MAX_HEADS);
+        Status s = parse_rank(tok, u, l, grid, G, &m->head_r[l][h++], e);
+        if (s) return s;
+    }
+    if (m->n_head && h != m->n_head)
+        return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected %d heads (as the layers "
+                       "before), found %d", tok, l, m->n_head, h);
+    m->n_head = h;
+    return ST_OK;
+}
+
+/* one per-layer list ("32/8/full", or with heads "16.8/full") of mode tok -> out[0..*n)
+   (0: full; -1: a layer with heads, whose ranks go to hm->head_r; hm NULL: inside position
+   parts, where heads are refused) */
 static Status parse_layers(const char *tok, const char *arg, const int *grid, int G, int kind,
-                           int *out, int *n, Err *e) {
-    char gt[256], lb[EVAL_NAME];
+                           int *out, int *n, EvalMode *hm, Err *e) {
+    char lb[EVAL_NAME];
     snprintf(lb, sizeof lb, "%s", arg);
     *n = 0;
     for (char *sv = NULL, *t = strtok_r(lb, "/", &sv); t; t = strtok_r(NULL, "/", &sv)) {
         if (*n == BERT_MAX_LAYERS)
             return err_set(e, ST_CONFIG, "--modes: '%s': at most %d layers", tok,
                            BERT_MAX_LAYERS);
-        int ok = !strcmp(t, "full");
-        const int rv = ok ? 0 : parse_int(t);
-        for (int g = 0; g < G && !ok; g++) ok = grid[g] == rv;
-        if (!ok && !(G == 0 && rv >= 1)) {
-            grid_text(gt, sizeof gt, grid, G);
-            return err_set(e, ST_CONFIG, "--modes: '%s': layer %d: expected full or a rank "
-                           "of the policy's grid %s, found '%s'", tok, *n,
-                           G ? gt : "(any positive rank)", t);
+        Status s;
+        if (strchr(t, '.')) {
+            if (!hm)
+                return err_set(e, ST_CONFIG, "--modes: '%s': ranks per head ('.') and "
+                               "position parts ('+') do not combine", tok);
+            if ((s = parse_heads(tok, t, *n, grid, G, hm, e))) return s;
+            out[(*n)++] = -1;
+            continue;
         }
-        out[(*n)++] = rv;
+        if ((s = parse_rank(tok, t, *n, grid, G, &out[*n], e))) return s;
+        (*n)++;
     }
     if (*n < 2 || arg[0] == '/' || arg[strlen(arg) - 1] == '/' || strstr(arg, "//"))
         return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer separated "
@@ -118,7 +155,7 @@ static Status parse_parts(const char *tok, const char *arg, const int *grid, int
             return err_set(e, ST_CONFIG, "--modes: '%s': at most %d position parts", tok,
                            EVAL_MAX_PARTS);
         int nl;
-        Status s = parse_layers(tok, t, grid, G, kind, m->layer_r[m->n_part], &nl, e);
+        Status s = parse_layers(tok, t, grid, G, kind, m->layer_r[m->n_part], &nl, NULL, e);
         if (s) return s;
         if (m->n_part && nl != m->n_layer)
             return err_set(e, ST_CONFIG, "--modes: '%s': part %d: expected %d layers (as the "
@@ -165,7 +202,11 @@ static Status parse_one(const char *tok, const int *grid, int G, int max_m, Eval
     if (strchr(arg, '+')) return parse_parts(tok, arg, grid, G, kind, m, e);
     if (strchr(arg, '/')) { /* one rank per layer */
         m->r = -1, m->n_part = 1;
-        return parse_layers(tok, arg, grid, G, kind, m->layer_r[0], &m->n_layer, e);
+        Status s = parse_layers(tok, arg, grid, G, kind, m->layer_r[0], &m->n_layer, m, e);
+        for (int l = 0; l < m->n_layer && !s && m->n_head; l++) /* layers without heads */
+            for (int h = 0; h < m->n_head && m->layer_r[0][l] >= 0; h++)
+                m->head_r[l][h] = m->layer_r[0][l];
+        return s;
     }
     const int v = parse_int(arg);
     if (kind == EVAL_NYSTROM || kind == EVAL_PERFORMER) {
@@ -233,16 +274,26 @@ Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, Eva
     return ST_OK;
 }
 
-Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e) {
-    for (int i = 0; i < n; i++)
-        if (modes[i].n_layer && modes[i].n_layer != L)
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, int H, int per_head, Err *e) {
+    for (int i = 0; i < n; i++) {
+        const EvalMode *m = &modes[i];
+        if (m->n_layer && m->n_layer != L)
             return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer of the "
-                           "model (%d), found %d", modes[i].name, L, modes[i].n_layer);
+                           "model (%d), found %d", m->name, L, m->n_layer);
+        if (m->n_head && m->n_head != H)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per head of the "
+                           "model (%d) in a layer's '.' list, found %d", m->name, H, m->n_head);
+        if (m->n_head && !per_head)
+            return err_set(e, ST_CONFIG, "--modes: '%s': ranks per head need a checkpoint "
+                           "trained with a rank per (segment, head) (env.per_head: true), "
+                           "found a per-segment one", m->name);
+    }
     return ST_OK;
 }
 
-int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg) {
+int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg, int h) {
     if (!m->n_layer) return m->r;
+    if (m->n_head) return m->head_r[l][h];
     const int p = m->n_part > 1 && nseg > 0 ? (int)((int64_t)sg * m->n_part / nseg) : 0;
     return m->layer_r[p < m->n_part ? p : m->n_part - 1][l];
 }

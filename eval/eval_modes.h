@@ -8,6 +8,10 @@
  *                    allocation by layer and position; a row of n segments runs segment s at
  *                    part floor(s k / n) of the k parts (static:16/8+8/8: the first half of
  *                    each row's segments at 16/8, the rest at 8/8); static-plain too
+ *   static:a.b.c/..  one rank per head in a layer's entry (heads joined by '.', as many as
+ *                    the model has; a layer without '.' runs every head at its rank), e.g.
+ *                    static:16.8.16.16/8/16/16: needs a per-head checkpoint (env.per_head),
+ *                    whose environment runs a rank per (segment, head); not with '+'
  *   static-plain:r   the same with plain (unwhitened) factors; r = auto: the grid rank
  *                    nearest the policy's mean rank (needs policy in the list)
  *   random           seeded random ranks at the policy's budget: each layer's chosen ranks of
@@ -43,6 +47,7 @@
 #define EVAL_MAX_MODES 64
 #define EVAL_MAX_PARTS 8 /* position parts of a static mode */
 #define EVAL_NAME 64     /* a mode's name, NUL included */
+#define EVAL_MAX_HEADS 16 /* heads of a per-head static list */
 
 typedef enum {
     EVAL_FULL,
@@ -64,6 +69,9 @@ typedef struct {
                        eval_modes_check_layers); else 0 */
     int n_part;     /* per-layer static modes: position parts ('+'), 1 without */
     int layer_r[EVAL_MAX_PARTS][BERT_MAX_LAYERS]; /* (n_part, n_layer) ranks (0: full) */
+    int n_head;     /* per-head static modes ('.'): heads listed per layer (the model's H,
+                       checked by eval_modes_check_layers); else 0 */
+    int head_r[BERT_MAX_LAYERS][EVAL_MAX_HEADS]; /* (n_layer, n_head) ranks (0: full) */
     int hi, from;   /* margin: HI and L; probe: HI and P (r holds LO in both) */
     int until;      /* probe: last probed layer (-1: every layer) */
     double thr;     /* margin, probe: T */
@@ -78,13 +86,14 @@ typedef struct {
 Status eval_modes_parse(const char *list, const int *grid, int G, int max_m, EvalMode *out,
                         int *n, Err *e);
 
-/* eval_modes_check_layers: every per-layer static mode lists exactly L ranks (ST_CONFIG
-   naming the mode otherwise). */
-Status eval_modes_check_layers(const EvalMode *modes, int n, int L, Err *e);
+/* eval_modes_check_layers: every per-layer static mode lists exactly L ranks, and every
+   per-head one H heads per layer on an environment with a rank per (segment, head)
+   (per_head 1) (ST_CONFIG naming the mode otherwise). */
+Status eval_modes_check_layers(const EvalMode *modes, int n, int L, int H, int per_head, Err *e);
 
-/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full) for segment
-   sg of a row of nseg segments (position part floor(sg n_part / nseg)). */
-int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg);
+/* eval_mode_rank: the rank of a static / static-plain mode in layer l (0: full) for head h of
+   segment sg of a row of nseg segments (position part floor(sg n_part / nseg)). */
+int eval_mode_rank(const EvalMode *m, int l, int sg, int nseg, int h);
 
 /* eval_mode_env: 1 if the mode runs through the rank environment (weight-level kinds). */
 int eval_mode_env(const EvalMode *m);

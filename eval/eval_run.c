@@ -170,14 +170,15 @@ static Status choose(EvalCtx *x, const EvalMode *m, RankEnv *E, const int32_t *r
         *policy_sec += time_now() - t0;
         return s;
     }
-    for (int b = 0; b < nb; b++) /* static: each segment's position part (s / P: its segment) */
+    for (int b = 0; b < nb; b++) /* static: each segment's position part (s / P: its segment,
+                                    s % P: its head when per head) */
         for (int s = 0; s < S; s++)
             act[(size_t)b * S + s] =
                 m->kind == EVAL_RANDOM
                     ? action_of(E, assigned[((size_t)rows[b] * L + l) * S + s])
                 : m->kind == EVAL_FULL
                     ? E->G
-                    : action_of(E, eval_mode_rank(m, l, s / E->P, E->nseg[b]));
+                    : action_of(E, eval_mode_rank(m, l, s / E->P, E->nseg[b], s % E->P));
     return ST_OK;
 }
 

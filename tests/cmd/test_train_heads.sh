@@ -62,8 +62,8 @@ PY
 
 # 2. drrl-eval policy mode on the per-head checkpoint
 "$base" --eval "$model" --split test --out "$tmp/b" > "$tmp/b.txt"
-"$eval_" --checkpoint "$tmp/ta" --split test --modes full,static:4,random,policy --reps 1 \
-  --resamples 100 --out "$tmp/ev" > "$tmp/ev.txt"
+"$eval_" --checkpoint "$tmp/ta" --split test --reps 1 --resamples 100 --out "$tmp/ev" \
+  --modes full,static:4,static:4.4/4,static:2.8/2.8,static:8.2/8.2,random,policy > "$tmp/ev.txt"
 cmp "$tmp/b/IMDB.tsv" "$tmp/ev/IMDB.full.tsv" || fail "full mode predicts unlike drrl-base"
 $py - "$tmp/ev/eval_test.json" <<'PY'
 import json, sys
@@ -78,7 +78,28 @@ for k, r in m.items():
     if r["violations"] not in (0, None): sys.exit(f"FAIL: {k}: violations {r['violations']}")
 print(f"eval per head: policy FLOPs ratio {p['attn_flops_ratio']:.3f}, mean rank "
       f"{sum(p['rank_per_layer']) / len(p['rank_per_layer']):.2f}")
+# static ranks per head: heads that agree are the per-layer mode bit for bit; ranks 2 and 8
+# swapped between the heads cost the same FLOPs (a head's cost is its own rank's) at mean
+# rank 5, between static:2's and static:8's... and the heads are not alike (KL differs)
+a, b = m["static:4"], m["static:4.4/4"]
+for k in ("attn_flops_ratio", "kl_mean", "accuracy", "agreement", "rank_per_layer"):
+    if a[k] != b[k]: sys.exit(f"FAIL: static:4.4/4 {k} {b[k]} != static:4's {a[k]}")
+x, y = m["static:2.8/2.8"], m["static:8.2/8.2"]
+if x["attn_flops_ratio"] != y["attn_flops_ratio"] or x["rank_per_layer"] != [5, 5] != y["rank_per_layer"]:
+    sys.exit(f"FAIL: swapped heads: FLOPs {x['attn_flops_ratio']} vs {y['attn_flops_ratio']}, "
+             f"ranks {x['rank_per_layer']} {y['rank_per_layer']}")
+if not a["attn_flops_ratio"] < x["attn_flops_ratio"] or x["kl_mean"] == y["kl_mean"]:
+    sys.exit(f"FAIL: per head: FLOPs {x['attn_flops_ratio']} vs static:4's {a['attn_flops_ratio']}, "
+             f"KL {x['kl_mean']} vs swapped {y['kl_mean']}")
+print(f"static per head: 2.8/2.8 KL {x['kl_mean']:.3g}, 8.2/8.2 {y['kl_mean']:.3g} at FLOPs "
+      f"{x['attn_flops_ratio']:.4f}")
 PY
+expect_error "expected one rank per head of the model (2)" "$eval_" --checkpoint "$tmp/ta" \
+  --split test --reps 1 --modes full,static:4.4.4/4
+expect_error "expected 2 heads (as the layers before)" "$eval_" --checkpoint "$tmp/ta" \
+  --split test --reps 1 --modes full,static:4.4/4.4.4
+expect_error "ranks per head ('.') and position parts ('+') do not combine" "$eval_" \
+  --checkpoint "$tmp/ta" --split test --reps 1 --modes full,static:4.4/4+4/4
 
 # 2b. a checkpoint written before the key existed (its stored config has no per_head line)
 # loads as per segment: drrl-eval runs its policy with 4 segment heads
@@ -102,6 +123,9 @@ $py -c "
 import json, sys
 m = {r['mode']: r for r in json.load(open('$tmp/evo/eval_test.json'))['modes']}
 sys.exit(0 if m['policy']['rank_diff'] == 0 else 'FAIL: old checkpoint: rank_diff')"
+expect_error "ranks per head need a checkpoint trained with a rank per (segment, head)" "$eval_" \
+  --checkpoint "$tmp/old/checkpoints/ckpt-00000002.h5" --split test --reps 1 \
+  --modes full,static:4.2/4
 
 # 3. the causal decoder with configs/lm-drrl-heads.yaml (on configs/lm-tiny.yaml's model, 2
 # heads, rows of 126 bytes: 4 segments of 32 x 2 heads): training runs without violations,

@@ -35,9 +35,10 @@ static const CliOpt OPTS[] = {
     {"--checkpoint", "CKPT", "a drrl-train run on the model (file or run directory): adds the\n"
      "policy mode; its factors and grid are used"},
     {"--lengths", "LIST", "input lengths in bytes (default 1024,2048,4096,8192,16384)"},
-    {"--modes", "LIST", "full, static:r, static-plain:r, nystrom:m, performer:m, policy\n"
-     "(default full,static:8,static:16,nystrom:32,performer:32; with\n"
-     "--checkpoint every grid rank and policy)"},
+    {"--modes", "LIST", "full, static:r, static:r0/r1/.. (per layer), static:A+B (by\n"
+     "layer and position: --checkpoint), static-plain:r, nystrom:m,\n"
+     "performer:m, policy (default full,static:8,static:16,nystrom:32,\n"
+     "performer:32; with --checkpoint every grid rank and policy)"},
     {"--rows", "K", "inputs per length (default 8)"},
     {"--reps", "R", "timed rounds per input, medians reported (default 3)"},
     {"--calib", "N", "calibration rows of the whitened factors (not with --checkpoint)"},

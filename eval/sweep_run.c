@@ -38,9 +38,12 @@ Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalM
             return err_set(e, ST_CONFIG, "--modes: '%s': expected one of full, static:r, "
                            "static-plain:r, nystrom:m, performer:m, policy (random, auto, margin "
                            "and probe belong to drrl-eval)", modes[i].name);
-        if (modes[i].n_layer)
-            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank for every layer "
-                           "(per-layer static lists belong to drrl-eval)", modes[i].name);
+        if (modes[i].n_head)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer (ranks "
+                           "per head belong to drrl-eval)", modes[i].name);
+        if (modes[i].n_part > 1 && !has_ckpt)
+            return err_set(e, ST_CONFIG, "--modes: '%s': position parts ('+') need "
+                           "--checkpoint (its segment length)", modes[i].name);
         if (modes[i].kind == EVAL_POLICY && !has_ckpt)
             return err_set(e, ST_CONFIG, "--modes: policy: expected --checkpoint (the trained "
                            "policy to run)");
@@ -55,13 +58,43 @@ Status sweep_modes(const char *list, const int *grid, int G, int has_ckpt, EvalM
     return ST_OK;
 }
 
+/* layer l of a static mode on R: one rank (static:r), one per layer (static:r0/r1, full as
+   exact attention), or by position (static:A+B: segment sg of the row's nseg segments of T
+   tokens at part floor(sg n_part / nseg), through ranked_layer_each like the policy's ranks;
+   rk (nseg) its ranks) */
+static Status static_layer(Ranked *R, const EvalMode *md, int l, int N, int T, int32_t *rk,
+                           Err *e) {
+    if (md->n_part > 1) {
+        const int nseg = ranked_segments(N, T);
+        for (int sg = 0; sg < nseg; sg++) rk[sg] = eval_mode_rank(md, l, sg, nseg, 0);
+        return ranked_layer_each(R, mode_kind(md), T, rk, NULL, NULL, e);
+    }
+    const int r = md->n_layer ? eval_mode_rank(md, l, 0, 1, 0) : md->r;
+    const RankSpec sp = md->n_layer && r == 0 ? rank_spec(RANK_EXACT, 0)
+                                              : rank_spec(mode_kind(md), r);
+    return ranked_layer(R, &sp, e);
+}
+
+/* a per-layer static mode's rank per head averaged over layers and a row's nseg segments
+   (full = dh) */
+static double listed_rank(const EvalMode *m, int nseg, int dh) {
+    const int ns = m->n_part > 1 ? nseg : 1;
+    double sum = 0;
+    for (int l = 0; l < m->n_layer; l++)
+        for (int sg = 0; sg < ns; sg++) {
+            const int r = eval_mode_rank(m, l, sg, ns, 0);
+            sum += r ? r : dh;
+        }
+    return sum / ((double)m->n_layer * ns);
+}
+
 /* one timed pass of row i in mode md on R: the pass's attention seconds (att_s) and its whole
    forward (fwd_s); with `measure` also the last layer's relative error (the teacher, outside
-   the timed time). The policy's ranks come from pol (row i), the other modes' from md. */
+   the timed time). The policy's ranks come from pol (row i), the other modes' from md (T, rk:
+   static_layer's). */
 static Status timed_pass(Ranked *R, const SweepPolicy *pol, int i, const int32_t *ids,
-                         const uint8_t *mask, int N, const EvalMode *md, int measure,
-                         double *att_s, double *fwd_s, double *rel, Err *e) {
-    const RankSpec sp = rank_spec(mode_kind(md), md->r);
+                         const uint8_t *mask, int N, const EvalMode *md, int T, int32_t *rk,
+                         int measure, double *att_s, double *fwd_s, double *rel, Err *e) {
     const int policy = md->kind == EVAL_POLICY;
     double teach = 0, t0 = time_now();
     Status s = ranked_begin(R, ids, NULL, mask, 1, N, e);
@@ -80,7 +113,7 @@ static Status timed_pass(Ranked *R, const SweepPolicy *pol, int i, const int32_t
             s = ranked_layer_each(R, pol->p.env->c.kind, pol->p.env->c.T,
                                   sweep_policy_ranks(pol, i, l), NULL, NULL, e);
         else
-            s = ranked_layer(R, &sp, e);
+            s = static_layer(R, md, l, N, T, rk, e);
         if (!s && last) ranked_fidelity(R, 0, N, NULL, rel);
     }
     if (!s) s = ranked_end(R, e);
@@ -115,14 +148,23 @@ Status sweep_load(Sweep *d, const SweepOptions *o, FILE *info, Err *e) {
                        "model.position: conv runs longer", maxL, maxL + 2, d->bc.max_pos, model);
     int grid[MAX_LIST], ng = 0;
     for (int i = 0; i < nm; i++) {
-        const RankKind k = mode_kind(&modes[i]);
-        if ((k == RANK_PLAIN || k == RANK_WHITENED) && modes[i].r > dh)
-            return err_set(e, ST_CONFIG, "--modes: %s: expected a rank of at most the head size %d",
-                           modes[i].name, dh);
-        if (k == RANK_PLAIN || k == RANK_WHITENED) {
-            int seen = 0;
-            for (int j = 0; j < ng; j++) seen |= grid[j] == modes[i].r;
-            if (!seen) grid[ng++] = modes[i].r;
+        const EvalMode *m = &modes[i];
+        const RankKind k = mode_kind(m);
+        if (m->n_layer && m->n_layer != d->bc.n_layers)
+            return err_set(e, ST_CONFIG, "--modes: '%s': expected one rank per layer of the "
+                           "model (%d), found %d", m->name, d->bc.n_layers, m->n_layer);
+        /* the static ranks the factors are built for: r, or every rank a per-layer list names */
+        const int nr = m->n_layer ? m->n_part * m->n_layer : 1;
+        for (int j = 0; j < nr && (k == RANK_PLAIN || k == RANK_WHITENED); j++) {
+            const int r = m->n_layer ? m->layer_r[j / m->n_layer][j % m->n_layer] : m->r;
+            if (r > dh)
+                return err_set(e, ST_CONFIG, "--modes: %s: expected ranks of at most the head "
+                               "size %d, found %d", m->name, dh, r);
+            int seen = r == 0; /* full: exact attention */
+            for (int g = 0; g < ng; g++) seen |= grid[g] == r;
+            if (!seen && ng == MAX_LIST)
+                return err_set(e, ST_CONFIG, "--modes: at most %d distinct static ranks", MAX_LIST);
+            if (!seen) grid[ng++] = r;
         }
         if (k == RANK_NYSTROM || k == RANK_PERFORMER)
             max_m = modes[i].r > max_m ? modes[i].r : max_m;
@@ -178,6 +220,8 @@ typedef struct {
     double *lm;    /* (modes, rows, EVAL_LM_STATS) a decoder's sums (NULL: a classifier) */
     float *zfull;  /* (C) the full pass's logits of the row */
     uint8_t *mask; /* (N) all ones */
+    int32_t *rk;   /* (segments of N) a position rule's ranks of one layer */
+    int T;         /* the checkpoint's segment length (0: none) */
 } SweepBufs;
 
 /* sweep_row: input k of K in every mode, reps timed passes each, into b */
@@ -203,12 +247,12 @@ static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSe
                 if ((s = deploy_forward(&d->pol.D, ids, b->mask, 1, N, &dc, e))) return s;
                 b->dec[at] = deploy_decision_sec(&dc), b->pnet[at] = dc.policy_sec;
                 double a2, f2;
-                if (!r && (s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], 1, &a2, &f2,
-                                          &rel, e)))
+                if (!r && (s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], b->T,
+                                          b->rk, 1, &a2, &f2, &rel, e)))
                     return s;
                 a = dc.attn_sec, f = dc.total_sec;
-            } else if ((s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], r == 0, &a, &f,
-                                       &rel, e))) {
+            } else if ((s = timed_pass(R, &d->pol, k, ids, b->mask, N, &modes[i], b->T, b->rk,
+                                       r == 0, &a, &f, &rel, e))) {
                 return s;
             }
             b->att[at] = a, b->fwd[at] = f;
@@ -270,9 +314,11 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
                    .rel = calloc((size_t)nm * K, sizeof(double)),
                    .lm = d->R.dec ? calloc((size_t)nm * K * EVAL_LM_STATS, sizeof(double)) : NULL,
                    .zfull = malloc(sizeof(float) * (size_t)C * (d->R.dec ? N : 1)),
-                   .mask = malloc((size_t)N)};
+                   .mask = malloc((size_t)N),
+                   .T = d->k ? d->k->c.env.segment : 0};
+    b.rk = malloc(sizeof(int32_t) * (size_t)ranked_segments(N, b.T));
     if (!b.att || !b.fwd || !b.dec || !b.pnet || !b.fl || !b.kl || !b.rel || !b.zfull || !b.mask ||
-        (d->R.dec && !b.lm))
+        !b.rk || (d->R.dec && !b.lm))
         s = err_set(e, ST_NOMEM, "out of memory for length %d", L);
     for (int i = 0; i < N && !s; i++) b.mask[i] = 1;
     memset(cells, 0, sizeof(SweepCell) * (size_t)nm);
@@ -310,6 +356,7 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
         c->fwd_ms = 1e3 * time_median(b.fwd + (size_t)i * K * reps, K * reps);
         c->rank = modes[i].kind == EVAL_POLICY ? d->pol.mean_rank
                   : modes[i].kind == EVAL_FULL ? dh
+                  : modes[i].n_layer ? listed_rank(&modes[i], ranked_segments(N, b.T), dh)
                   : kind == RANK_WHITENED || kind == RANK_PLAIN ? modes[i].r : NAN;
         c->policy_ms = NAN, c->dec_ms = 0;
         if (modes[i].kind == EVAL_POLICY) {
@@ -319,7 +366,7 @@ Status sweep_length(Sweep *d, const SweepOptions *o, int L, int rows, int reps,
     }
 done:
     free(b.att), free(b.fwd), free(b.dec), free(b.pnet), free(b.fl), free(b.kl), free(b.rel);
-    free(b.lm), free(b.zfull), free(b.mask);
+    free(b.lm), free(b.zfull), free(b.mask), free(b.rk);
     encoded_free(&enc);
     return s;
 }

@@ -10,6 +10,9 @@
  *   static:r       weight-level whitened factors at rank r in every layer (calibrated on the
  *                  first N training rows, or loaded from the cache next to the model, as
  *                  drrl-train does)
+ *   static:r0/r1/.. one rank per layer (full: exact attention); static:A+B+.. by layer and
+ *                  position (with a checkpoint: segment s of a row's n segments of its T
+ *                  tokens at part floor(s k / n), through ranked_layer_each as the policy's)
  *   static-plain:r weight-level plain SVD factors at rank r
  *   nystrom:m      Nystromformer, m landmarks;   performer:m   Performer FAVOR+, m features
  *   policy         (a checkpoint) the trained policy's greedy ranks per layer and segment,

@@ -121,21 +121,29 @@ expect_error "nystrom:8: expected a mode a causal decoder can run" "$eval_" --ch
 # drrl-sweep on the decoder: per-token KL, 0 for full, > 0 at rank 2; bits per byte and KL
 # as drrl-eval's on the same joined inputs (--join 256); Nystrom refused
 sweep=$(dirname "$train")/drrl-sweep
-"$sweep" --checkpoint "$tmp/drrl" --lengths 256 --rows 2 --reps 1 --modes full,static:2 \
+# (with fixed rules per layer and by position: rows of 258 tokens are 9 segments of 32, parts
+# 0-4 and 5-8, so static:8/2+2/8 has mean rank (5 x 8 + 4 x 2 + 5 x 2 + 4 x 8) / 18 = 5)
+M=full,static:2,static:2/8,static:8/2+2/8
+"$sweep" --checkpoint "$tmp/drrl" --lengths 256 --rows 2 --reps 1 --modes $M \
   --out "$tmp/sw" > /dev/null
-"$eval_" --checkpoint "$tmp/drrl" --split test --join 256 --rows 2 --modes full,static:2 \
+"$eval_" --checkpoint "$tmp/drrl" --split test --join 256 --rows 2 --modes $M \
   --reps 1 --resamples 10 --out "$tmp/sj" > /dev/null
 $py - "$tmp/sw/sweep.csv" "$tmp/sj/eval_test.json" <<'PY' || fail "drrl-sweep on the decoder"
 import csv, json, math, sys
 m = {r["mode"]: r for r in csv.DictReader(open(sys.argv[1]))}
 e = {r["mode"]: r for r in json.load(open(sys.argv[2]))["modes"]}
 assert float(m["full"]["kl"]) == 0 and float(m["static:2"]["kl"]) > 0, m
-for k in ("full", "static:2"):
+for k in ("full", "static:2", "static:2/8", "static:8/2+2/8"):
     b, eb = float(m[k]["bits_per_byte"]), e[k]["bits_per_byte"]
     assert math.isclose(b, eb, rel_tol=1e-6), (k, b, eb)
     assert math.isclose(float(m[k]["kl"]), e[k]["kl_mean"], rel_tol=5e-6, abs_tol=1e-12), k
-print("drrl-sweep: bits per byte %s (full), %s (static:2) as drrl-eval's"
-      % (m["full"]["bits_per_byte"], m["static:2"]["bits_per_byte"]))
+    assert int(m[k]["attn_flops"]) * 2 == e[k]["attn_flops"], (k, m[k]["attn_flops"], e[k]["attn_flops"])
+for k in ("static:2/8", "static:8/2+2/8"):
+    assert float(m[k]["mean_rank"]) == 5.0, (k, m[k]["mean_rank"])
+assert float(m["static:8/2+2/8"]["kl"]) != float(m["static:2/8"]["kl"]), m
+print("drrl-sweep: bits per byte %s (full), %s (static:2), %s (static:8/2+2/8) as drrl-eval's"
+      % (m["full"]["bits_per_byte"], m["static:2"]["bits_per_byte"],
+         m["static:8/2+2/8"]["bits_per_byte"]))
 PY
 expect_error "nystrom:8: expected a mode a causal decoder can run" "$sweep" --checkpoint \
   "$tmp/drrl" --lengths 256 --modes full,nystrom:8

@@ -100,8 +100,12 @@ for L, path in ((128, sys.argv[2]), (256, sys.argv[3])):
         sys.exit(f"FAIL: {L}: drrl-eval attn_ratio {e['attn_ratio']} / full {ev['full']['attn_ratio']}")
     print(f"policy at {L}: FLOPs {p['attn_flops']} and KL {p['kl']} as drrl-eval's; rank {p['mean_rank']}")
 PY
-expect_error "--modes: 'static:4/8': expected one rank for every layer (per-layer static lists belong to drrl-eval)" \
-  "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4/8
+expect_error "--modes: 'static:4/8+8/4': position parts ('+') need --checkpoint" \
+  "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4/8+8/4
+expect_error "--modes: 'static:4.4/8': expected one rank per layer (ranks per head belong to drrl-eval)" \
+  "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4.4/8
+expect_error "--modes: 'static:4/8/8/8/8/8/8/8/8': expected one rank per layer of the model" \
+  "$sweep" --model "$tmp/m/model.h5" --lengths 128 --modes full,static:4/8/8/8/8/8/8/8/8
 # full is the reference wherever it is listed; --print-config reads the stored config only
 "$sweep" --model "$tmp/m/model.h5" --lengths 64 --modes static:4,full --rows 1 --reps 1 \
   --out "$tmp/o2" > /dev/null

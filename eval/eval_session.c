@@ -112,10 +112,8 @@ static Status open_env(Session *s, const EvalOptions *o, FILE *info, Err *e) {
     Status st = train_env_init_eval(&s->t, &s->c, &eo, e);
     if (st) return st;
     train_env_eval_parts(&s->t, &s->p);
-    if ((st = eval_modes_check_layers(s->modes, s->nm, s->p.R->L, s->p.R->H, s->p.env->P > 1,
-                                      e)))
-        return st;
-    if (s->p.R->dec && (st = decoder_modes(s, o, info, e))) return st;
+    st = eval_modes_check_layers(s->modes, s->nm, s->p.R->L, s->p.R->H, s->p.env->P > 1, e);
+    if (st || (s->p.R->dec && (st = decoder_modes(s, o, info, e)))) return st;
     if (o->min_bytes > 0)
         fprintf(info, "--min-bytes %d: %d %s reviews of at least %d bytes\n", o->min_bytes,
                 s->p.set->n, o->split, o->min_bytes);

@@ -46,52 +46,43 @@ chmod +x "$tmp/fake-eval"
 $py scripts/static_frontier.py CKPT "$tmp/sf" --ranks 8,16,32 --drrl-eval "$tmp/fake-eval" \
   -- --rows 4 > "$tmp/out.txt"
 cat "$tmp/out.txt"
-$py - "$tmp/out.txt" "$tmp/sf/frontier.tsv" <<'P'
-import sys
+# check OUT TSV EXPECT: the printed greedy path and hull and every allocation of frontier.tsv
+# (attention FLOPs, KL, on the path) against EXPECT, a JSON [path, hull, {alloc: [F, KL, path]}]
+cat > "$tmp/check.py" <<'P'
+import json, sys
 out = open(sys.argv[1]).read().split("\n")
+want_path, want_hull, want = json.loads(sys.argv[3])
 path = [l.split()[2] for l in out if l.startswith("round ")]
-if path != ["static:16/32", "static:16/16", "static:16/8", "static:8/8"]:
+if path != want_path:
     sys.exit(f"FAIL: greedy path {path}")
 k = out.index(next(l for l in out if "lower hull" in l))
 hull = [l.split()[0] for l in out[k + 1:] if l.startswith("  ")]
-if hull != ["static:8/8", "static:16/8", "static:16/32", "static:32/32"]:
+if hull != want_hull:
     sys.exit(f"FAIL: hull {hull}")
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])][1:]
 got = {r[0]: (float(r[1]), float(r[3]), int(r[8])) for r in rows}
-want = {"static:32/32": (0.5, 0.0, 1), "static:16/32": (0.375, 0.01, 1),
-        "static:32/16": (0.375, 0.05, 0), "static:8/32": (0.3125, 0.2, 0),
-        "static:16/16": (0.25, 0.06, 1), "static:8/16": (0.1875, 0.25, 0),
-        "static:16/8": (0.1875, 0.07, 1), "static:8/8": (0.125, 0.26, 1)}
 if set(got) != set(want): sys.exit(f"FAIL: allocations {sorted(got)}")
 for m, w in want.items():
     g = got[m]
     if abs(g[0] - w[0]) > 1e-6 or abs(g[1] - w[1]) > 1e-9 or g[2] != w[2]:
         sys.exit(f"FAIL: {m}: {g} vs {w}")
 P
+$py "$tmp/check.py" "$tmp/out.txt" "$tmp/sf/frontier.tsv" '[
+  ["static:16/32", "static:16/16", "static:16/8", "static:8/8"],
+  ["static:8/8", "static:16/8", "static:16/32", "static:32/32"],
+  {"static:32/32": [0.5, 0.0, 1], "static:16/32": [0.375, 0.01, 1],
+   "static:32/16": [0.375, 0.05, 0], "static:8/32": [0.3125, 0.2, 0],
+   "static:16/16": [0.25, 0.06, 1], "static:8/16": [0.1875, 0.25, 0],
+   "static:16/8": [0.1875, 0.07, 1], "static:8/8": [0.125, 0.26, 1]}]'
 
 $py scripts/static_frontier.py CKPT "$tmp/sp" --ranks 8,16,32 --drrl-eval "$tmp/fake-eval" \
   --parts 2 --from static:16/16 --stop-flops 0.2 -- --rows 4 > "$tmp/outp.txt"
 cat "$tmp/outp.txt"
-$py - "$tmp/outp.txt" "$tmp/sp/frontier.tsv" <<'P'
-import sys
-out = open(sys.argv[1]).read().split("\n")
-path = [l.split()[2] for l in out if l.startswith("round ")]
-if path != ["static:16/16+8/16", "static:16/8+8/16"]:
-    sys.exit(f"FAIL: greedy path by position {path}")
-k = out.index(next(l for l in out if "lower hull" in l))
-hull = [l.split()[0] for l in out[k + 1:] if l.startswith("  ")]
-if hull != ["static:16/8+8/16", "static:16/16+8/16", "static:16/16+16/16"]:
-    sys.exit(f"FAIL: hull by position {hull}")
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])][1:]
-got = {r[0]: (float(r[1]), float(r[3]), int(r[8])) for r in rows}
-want = {"static:16/16+16/16": (0.25, 0.0, 1), "static:8/16+16/16": (0.21875, 0.3, 0),
-        "static:16/8+16/16": (0.21875, 0.1, 0), "static:16/16+8/16": (0.21875, 0.05, 1),
-        "static:16/16+16/8": (0.21875, 0.2, 0), "static:8/16+8/16": (0.1875, 0.35, 0),
-        "static:16/8+8/16": (0.1875, 0.15, 1), "static:16/16+8/8": (0.1875, 0.25, 0)}
-if set(got) != set(want): sys.exit(f"FAIL: allocations by position {sorted(got)}")
-for m, w in want.items():
-    g = got[m]
-    if abs(g[0] - w[0]) > 1e-6 or abs(g[1] - w[1]) > 1e-9 or g[2] != w[2]:
-        sys.exit(f"FAIL: {m}: {g} vs {w}")
-P
+$py "$tmp/check.py" "$tmp/outp.txt" "$tmp/sp/frontier.tsv" '[
+  ["static:16/16+8/16", "static:16/8+8/16"],
+  ["static:16/8+8/16", "static:16/16+8/16", "static:16/16+16/16"],
+  {"static:16/16+16/16": [0.25, 0.0, 1], "static:8/16+16/16": [0.21875, 0.3, 0],
+   "static:16/8+16/16": [0.21875, 0.1, 0], "static:16/16+8/16": [0.21875, 0.05, 1],
+   "static:16/16+16/8": [0.21875, 0.2, 0], "static:8/16+8/16": [0.1875, 0.35, 0],
+   "static:16/8+8/16": [0.1875, 0.15, 1], "static:16/16+8/8": [0.1875, 0.25, 0]}]'
 echo "test_static_frontier: ok"

@@ -261,9 +261,12 @@ static Status sweep_row(Sweep *d, const EvalMode *modes, int nm, const EncodedSe
             b->fl[(size_t)i * K + k] = ranked_attn_flops(R);
             /* KL (double): a decoder's per next byte, as drrl-eval's */
             double *lm = b->lm ? b->lm + ((size_t)i * K + k) * EVAL_LM_STATS : NULL, bits;
-            if (lm) eval_lm_row(lm, ids, N, R->logits, b->zfull, C);
-            if (lm) eval_lm_per_row(b->kl + (size_t)i * K + k, &bits, lm, 1);
-            else b->kl[(size_t)i * K + k] = logits_kl(b->zfull, R->logits, C);
+            if (lm) {
+                eval_lm_row(lm, ids, N, R->logits, b->zfull, C);
+                eval_lm_per_row(b->kl + (size_t)i * K + k, &bits, lm, 1);
+            } else {
+                b->kl[(size_t)i * K + k] = logits_kl(b->zfull, R->logits, C);
+            }
             b->rel[(size_t)i * K + k] = rel;
         }
     }
